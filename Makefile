@@ -1,0 +1,46 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test venv frontend chromium bench clean
+
+venv: $(VENV)/.installed
+
+# torch first, pinned: it is a CPU build on local disk; a looser spec would pull a CUDA build.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+frontend: frontend/dist/.built
+
+frontend/dist/.built: $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
+	@if [ -f frontend/package.json ]; then \
+	  cd frontend && npm ci --no-audit --no-fund && npm run build && touch dist/.built; \
+	else mkdir -p frontend/dist && touch frontend/dist/.built; fi
+
+# Debian's Chromium drives the browser tests (playwright-core with executablePath).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+run: venv frontend
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py bootstrap_demo
+	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT)
+
+test: venv frontend chromium
+	$(PY) -m pytest -p no:cacheprovider
+
+bench: venv
+	$(PY) bench/engine_overhead.py
+	$(PY) bench/kd_loss.py
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist var

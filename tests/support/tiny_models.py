@@ -1,0 +1,114 @@
+"""Tiny causal LMs for tests: a locally trained BPE tokenizer plus models built from a config.
+
+No hub downloads exist here, so every model a test uses is made by this module and saved as an
+ordinary Hugging Face folder; the code under test loads it with the real `from_pretrained` path.
+Teacher and student share one tokenizer so logit distillation works between them.
+"""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+WORDS = (
+    "the a an of to and in is it you that he was for on are with as I his they be at one have this "
+    "from or had by hot word but what some we can out other were all there when up use your how said "
+    "each she which do their time if will way about many then them write would like so these her long "
+    "make thing see him two has look more day could go come did number sound no most people my over "
+    "know water than call first who may down side been now find any new work part take get place made "
+    "live where after back little only round man year came show every good me give our under name "
+    "very through just form sentence great think say help low line differ turn cause much mean before "
+    "move right boy old too same tell does set three want air well also play small end put home read "
+    "hand port large spell add even land here must big high such follow act why ask men change went "
+    "light kind off need house picture try us again animal point mother world near build self earth "
+    "order refund ticket customer email priority urgent high low medium billing shipping account "
+    "password reset blog post topic summary answer question hello thanks please yes no"
+).split()
+
+
+def _corpus(n_lines: int = 3000, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n_lines):
+        words = rng.choices(WORDS, k=rng.randint(3, 14))
+        line = " ".join(words)
+        if rng.random() < 0.3:
+            line = json.dumps({rng.choice(WORDS): rng.choice(WORDS), "n": rng.randint(0, 999)})
+        lines.append(line)
+    return lines
+
+
+def train_tokenizer(folder: Path, vocab_size: int = 512) -> Path:
+    """Train a byte-level BPE tokenizer on a synthetic corpus and save it as a HF tokenizer folder."""
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(_corpus(), trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        bos_token=None,
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    folder.mkdir(parents=True, exist_ok=True)
+    fast.save_pretrained(folder)
+    return folder
+
+
+def build_model(folder: Path, tokenizer_folder: Path, *, hidden_size: int = 64, layers: int = 2,
+                heads: int = 4, kv_heads: int = 2, intermediate_size: int = 128, seed: int = 0) -> Path:
+    """Build a randomly initialised Qwen2-shaped model from a config and save it with the tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def build_tiny_family(root: Path) -> dict[str, Path]:
+    """A shared tokenizer, a small 'teacher' and a smaller 'student', all saved under `root`."""
+    tokenizer = train_tokenizer(root / "tokenizer")
+    return {
+        "tokenizer": tokenizer,
+        "teacher": build_model(root / "teacher", tokenizer, hidden_size=128, layers=4, intermediate_size=256),
+        "student": build_model(root / "student", tokenizer, hidden_size=32, layers=2, heads=4, kv_heads=2,
+                               intermediate_size=64, seed=1),
+    }
