@@ -1,0 +1,1 @@
+"""Distillation: traces -> datasets, KD losses, trainer, evaluation, export."""

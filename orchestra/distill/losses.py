@@ -1,0 +1,369 @@
+"""Knowledge-distillation losses over the vocabulary, computed in chunks of positions.
+
+Every logit-KD loss compares, per target position, the teacher's next-token distribution p with
+the student's q (both softened by the temperature T) and averages over positions whose label is
+not -100:
+
+    forward_kl       KL(p || q)                                   mode-covering (DistillKit, Hinton)
+    reverse_kl       KL(q || p)                                   mode-seeking (MiniLLM)
+    adaptive_kl      g_head KL(p || q) + g_tail KL(q || p)        AKL, Wu et al. 2024
+    jsd              b KL(p || m) + (1 - b) KL(q || m),           generalized JSD (GKD, TRL)
+                     m = b p + (1 - b) q
+    skew_kl          KL(p || a p + (1 - a) q)                     DistiLLM skew KL
+    skew_reverse_kl  KL(q || (1 - a) p + a q)                     DistiLLM skew reverse KL
+    ce               cross-entropy on the labels; no teacher
+
+The KD term is multiplied by T^2 (Hinton et al.) so its gradient scale does not shrink with T,
+and mixed with label cross-entropy at T = 1: loss = (1 - ce_weight) * T^2 * KD + ce_weight * CE.
+
+`kd_loss` never materialises the [N, V] logits: like Liger's fused linear losses it walks the
+kept positions in chunks of `chunk_size`, makes each chunk's student (and teacher) logits from
+the final hidden states and the lm_head, computes the chunk's loss and, when a gradient is
+needed, the chunk's gradient with respect to its logits right away (autograd on the chunk), which
+it folds into the gradients of the hidden states and the lm_head before freeing the chunk. The
+backward pass then only scales the stored gradients. Peak memory is O(chunk_size * V) instead of
+several copies of O(N * V), and no matmul is recomputed (unlike per-chunk checkpointing).
+
+Sparse teachers (top-k log-probabilities from vLLM or our trace store) are compared over k + 1
+outcomes: the k recorded tokens plus one "rest" bucket holding the teacher's missing tail mass
+1 - sum(p_topk), matched against the student's mass outside those k tokens. Both sides are then
+proper distributions over the same outcomes, so no divergence is biased by renormalising a
+truncated teacher (its KL is the exact KL of the coarse-grained distributions, a lower bound of
+the full one). Log-probabilities are recorded at T = 1; for T != 1 the k + 1 teacher log-probs are
+divided by T and renormalised, treating the rest bucket as one outcome (exact at T = 1, an
+approximation of the unknown tail otherwise).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor
+
+IGNORE_INDEX = -100
+# The teacher's rest bucket is never given less mass than this: recorded top-k log-probs can sum
+# to slightly more than 1 after rounding, and an empty bucket would make reverse KL infinite.
+TAIL_MASS_FLOOR = 1e-6
+
+Method = Literal["ce", "forward_kl", "reverse_kl", "adaptive_kl", "jsd", "skew_kl", "skew_reverse_kl"]
+
+
+class LossConfig(BaseModel):
+    """How the student is compared with the teacher; pydantic's errors name the field and range."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Method
+    temperature: float = Field(1.0, gt=0.0)
+    ce_weight: float = Field(0.0, ge=0.0, le=1.0)
+    jsd_beta: float = Field(0.5, gt=0.0, lt=1.0)
+    skew_alpha: float = Field(0.1, ge=0.0, lt=1.0)
+    akl_threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    chunk_size: int = Field(1024, ge=1)
+
+
+@dataclass
+class DenseTeacher:
+    """An online teacher: its final hidden states and lm_head; logits are made per chunk."""
+
+    hidden: Tensor  # [N, H_t]
+    weight: Tensor  # [V, H_t]
+    bias: Tensor | None = None
+
+
+@dataclass
+class SparseTeacher:
+    """An offline teacher: top-k log-probabilities (full vocabulary, T = 1) per position."""
+
+    indices: Tensor  # [N, k] long, distinct per row
+    logprobs: Tensor  # [N, k]
+
+
+Teacher = DenseTeacher | SparseTeacher
+
+
+# --- target distributions ------------------------------------------------------------------------
+
+
+def sparse_teacher_logprobs(logprobs: Tensor, temperature: float) -> Tensor:
+    """[n, k] top-k log-probs at T = 1 -> [n, k + 1] log-probs at T, the last being the rest bucket."""
+    top_mass = torch.logsumexp(logprobs, dim=-1, keepdim=True).exp()
+    rest = (1.0 - top_mass).clamp_min(TAIL_MASS_FLOOR).log()
+    return torch.log_softmax(torch.cat([logprobs, rest], dim=-1) / temperature, dim=-1)
+
+
+def student_bucket_logprobs(student_logprobs: Tensor, indices: Tensor) -> Tensor:
+    """Student log-probs [n, V] -> [n, k + 1] over the teacher's top-k tokens plus the rest."""
+    top = student_logprobs.gather(-1, indices)
+    # logsumexp over the masked row stays exact when the top-k hold nearly all the mass.
+    rest = student_logprobs.scatter(-1, indices, -math.inf).logsumexp(dim=-1, keepdim=True)
+    return torch.cat([top, rest], dim=-1)
+
+
+def adaptive_kl_weights(student_logprobs: Tensor, teacher_logprobs: Tensor, threshold: float) -> tuple[Tensor, Tensor]:
+    """AKL's per-token (g_head, g_tail): the share of |p - q| on the teacher's head and tail.
+
+    The head is the teacher's nucleus: its most likely tokens up to and including the one whose
+    cumulative probability reaches `threshold` (top-p), so it is never empty. Wu et al.'s code
+    stops just before that token and adds the top-1 by hand; the two differ by one token.
+    The weights are constants for the gradient, as in the paper's code.
+    """
+    teacher_probs, order = teacher_logprobs.detach().exp().sort(dim=-1, descending=True)
+    student_probs = student_logprobs.detach().exp().gather(-1, order)
+    gap = (teacher_probs - student_probs).abs()
+    mass_before = teacher_probs.cumsum(dim=-1) - teacher_probs
+    head_gap = (gap * (mass_before < threshold)).sum(dim=-1)
+    total_gap = gap.sum(dim=-1).clamp_min(torch.finfo(gap.dtype).tiny)  # equal p and q: both 0
+    return head_gap / total_gap, (total_gap - head_gap) / total_gap
+
+
+# --- divergences on log-probabilities [n, K] -> [n] --------------------------------------------
+
+
+def _kl(p_log: Tensor, q_log: Tensor) -> Tensor:
+    """KL(p || q) per row."""
+    return (p_log.exp() * (p_log - q_log)).sum(dim=-1)
+
+
+def _log_mixture(a_log: Tensor, b_log: Tensor, a_weight: float) -> Tensor:
+    """log(w a + (1 - w) b), stable in log space; w may be 0."""
+    log_w = math.log(a_weight) if a_weight > 0 else -math.inf
+    return torch.logaddexp(a_log + log_w, b_log + math.log1p(-a_weight))
+
+
+def _forward_kl(s: Tensor, t: Tensor, config: LossConfig) -> Tensor:
+    return _kl(t, s)
+
+
+def _reverse_kl(s: Tensor, t: Tensor, config: LossConfig) -> Tensor:
+    return _kl(s, t)
+
+
+def _adaptive_kl(s: Tensor, t: Tensor, config: LossConfig) -> Tensor:
+    head, tail = adaptive_kl_weights(s, t, config.akl_threshold)
+    return head * _kl(t, s) + tail * _kl(s, t)
+
+
+def _jsd(s: Tensor, t: Tensor, config: LossConfig) -> Tensor:
+    beta = config.jsd_beta
+    m = _log_mixture(t, s, beta)
+    return beta * _kl(t, m) + (1.0 - beta) * _kl(s, m)
+
+
+def _skew_kl(s: Tensor, t: Tensor, config: LossConfig) -> Tensor:
+    return _kl(t, _log_mixture(t, s, config.skew_alpha))
+
+
+def _skew_reverse_kl(s: Tensor, t: Tensor, config: LossConfig) -> Tensor:
+    return _kl(s, _log_mixture(t, s, 1.0 - config.skew_alpha))
+
+
+DIVERGENCES: dict[str, Callable[[Tensor, Tensor, LossConfig], Tensor]] = {
+    "forward_kl": _forward_kl,
+    "reverse_kl": _reverse_kl,
+    "adaptive_kl": _adaptive_kl,
+    "jsd": _jsd,
+    "skew_kl": _skew_kl,
+    "skew_reverse_kl": _skew_reverse_kl,
+}
+
+
+# --- one chunk -------------------------------------------------------------------------------------
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Softmaxes over 150k tokens need at least float32; float64 stays float64 (tests)."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+def _chunk_token_losses(
+    student_logits: Tensor, labels: Tensor, teacher: Teacher | None, rows: slice, config: LossConfig
+) -> Tensor:
+    """Per-token loss [n] of one chunk, from its student logits [n, V] (float32 or wider)."""
+    if config.method == "ce":
+        return F.cross_entropy(student_logits, labels, reduction="none")
+    assert teacher is not None  # checked by kd_loss
+    temperature = config.temperature
+    student_logprobs = torch.log_softmax(student_logits / temperature, dim=-1)
+    if isinstance(teacher, DenseTeacher):
+        with torch.no_grad():
+            teacher_logits = F.linear(teacher.hidden[rows], teacher.weight, teacher.bias)
+            teacher_logprobs = torch.log_softmax(teacher_logits.to(student_logits.dtype) / temperature, dim=-1)
+    else:
+        student_logprobs = student_bucket_logprobs(student_logprobs, teacher.indices[rows])
+        teacher_logprobs = sparse_teacher_logprobs(teacher.logprobs[rows].to(student_logits.dtype), temperature)
+    kd = DIVERGENCES[config.method](student_logprobs, teacher_logprobs, config) * temperature**2
+    if config.ce_weight == 0.0:
+        return kd
+    ce = F.cross_entropy(student_logits, labels, reduction="none")
+    return (1.0 - config.ce_weight) * kd + config.ce_weight * ce
+
+
+class _ChunkedLinearKDLoss(torch.autograd.Function):
+    """Mean loss over rows; gradients are made chunk by chunk in forward (Liger's trick)."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, labels, teacher, config):  # type: ignore[override]
+        needs_grad = any(ctx.needs_input_grad[:3])
+        compute_dtype = _compute_dtype(hidden.dtype)
+        total = torch.zeros((), dtype=compute_dtype, device=hidden.device)
+        # Accumulate in float32 even for bf16 weights: many chunks add into the same matrix.
+        grad_hidden = torch.empty_like(hidden) if needs_grad else None
+        grad_weight = torch.zeros_like(weight, dtype=compute_dtype) if needs_grad else None
+        grad_bias = torch.zeros_like(bias, dtype=compute_dtype) if needs_grad and bias is not None else None
+        n = hidden.shape[0]
+        for start in range(0, n, config.chunk_size):
+            rows = slice(start, start + config.chunk_size)
+            chunk_hidden = hidden[rows]
+            logits = F.linear(chunk_hidden, weight, bias).to(compute_dtype)
+            if not needs_grad:
+                total += _chunk_token_losses(logits, labels[rows], teacher, rows, config).sum()
+                continue
+            logits.requires_grad_(True)
+            with torch.enable_grad():
+                chunk_loss = _chunk_token_losses(logits, labels[rows], teacher, rows, config).sum()
+            (grad_logits,) = torch.autograd.grad(chunk_loss, logits)
+            total += chunk_loss.detach()
+            grad_logits = grad_logits / n
+            grad_step = grad_logits.to(hidden.dtype)
+            grad_hidden[rows] = grad_step @ weight
+            if grad_weight.dtype == hidden.dtype:
+                grad_weight.addmm_(grad_step.T, chunk_hidden)
+            else:  # bf16/fp16: the matmul at input precision (fast), the sum over chunks in float32
+                grad_weight += grad_step.T @ chunk_hidden
+            if grad_bias is not None:
+                grad_bias += grad_logits.sum(dim=0)
+        if needs_grad:
+            ctx.save_for_backward(
+                grad_hidden,
+                grad_weight.to(weight.dtype),
+                grad_bias.to(bias.dtype) if grad_bias is not None else None,
+            )
+        return (total / n).to(hidden.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):  # type: ignore[override]
+        grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
+        scaled = [g * grad_output if g is not None else None for g in (grad_hidden, grad_weight, grad_bias)]
+        return (*scaled, None, None, None)
+
+
+# --- public entry points -------------------------------------------------------------------------
+
+
+def _check_inputs(
+    student_hidden: Tensor, student_weight: Tensor, labels: Tensor, teacher: Teacher | None, config: LossConfig
+) -> None:
+    n = labels.shape[0] if labels.dim() == 1 else None
+    if n is None:
+        raise ValueError(f"labels must be 1-D [N] (positions already shifted and flattened); got shape {tuple(labels.shape)}")
+    if student_hidden.dim() != 2 or student_hidden.shape[0] != n:
+        raise ValueError(f"student_hidden must be [N, H] with N = len(labels) = {n}; got {tuple(student_hidden.shape)}")
+    vocab, width = student_weight.shape
+    if width != student_hidden.shape[1]:
+        raise ValueError(f"student_weight must be [V, H] with H = {student_hidden.shape[1]}; got {tuple(student_weight.shape)}")
+    if config.method == "ce":
+        return
+    if teacher is None:
+        raise ValueError(f"method {config.method!r} needs a DenseTeacher or SparseTeacher; only 'ce' takes teacher=None")
+    if isinstance(teacher, DenseTeacher):
+        if teacher.hidden.shape[0] != n or teacher.weight.shape[0] != vocab:
+            raise ValueError(
+                f"DenseTeacher needs hidden [N={n}, H_t] and weight [V={vocab}, H_t] (same vocabulary as the "
+                f"student); got hidden {tuple(teacher.hidden.shape)}, weight {tuple(teacher.weight.shape)}"
+            )
+    elif teacher.indices.shape != teacher.logprobs.shape or teacher.indices.shape[0] != n:
+        raise ValueError(
+            f"SparseTeacher needs indices and logprobs both [N={n}, k]; "
+            f"got {tuple(teacher.indices.shape)} and {tuple(teacher.logprobs.shape)}"
+        )
+    elif not 0 < teacher.indices.shape[1] < vocab:
+        raise ValueError(f"SparseTeacher k must be in 1..V-1 = {vocab - 1} (use a DenseTeacher for all V); got k = {teacher.indices.shape[1]}")
+
+
+def _select(teacher: Teacher | None, keep: Tensor) -> Teacher | None:
+    if isinstance(teacher, DenseTeacher):
+        return DenseTeacher(hidden=teacher.hidden[keep].detach(), weight=teacher.weight.detach(),
+                            bias=None if teacher.bias is None else teacher.bias.detach())
+    if isinstance(teacher, SparseTeacher):
+        return SparseTeacher(indices=teacher.indices[keep], logprobs=teacher.logprobs[keep].detach())
+    return None
+
+
+def kd_loss(
+    student_hidden: Tensor,
+    student_weight: Tensor,
+    labels: Tensor,
+    teacher: DenseTeacher | SparseTeacher | None,
+    config: LossConfig,
+    student_bias: Tensor | None = None,
+) -> Tensor:
+    """Mean distillation loss over positions whose label is not -100, never holding [N, V] logits.
+
+    student_hidden [N, H] are the student's final hidden states at already shifted and flattened
+    positions, student_weight [V, H] its lm_head (gradients flow to both, and to student_bias).
+    A batch with no kept position gives 0. The gradient is computed during the forward pass, so
+    this loss supports one backward, not double backward.
+    """
+    _check_inputs(student_hidden, student_weight, labels, teacher, config)
+    keep = labels != IGNORE_INDEX
+    hidden = student_hidden[keep]
+    if hidden.shape[0] == 0:
+        return student_hidden.sum() * 0.0  # keeps the graph connected for a uniform training step
+    return _ChunkedLinearKDLoss.apply(hidden, student_weight, student_bias, labels[keep], _select(teacher, keep), config)
+
+
+def kd_loss_reference(
+    student_logits: Tensor,
+    labels: Tensor,
+    teacher_logits: Tensor | None = None,
+    teacher_sparse: SparseTeacher | None = None,
+    config: LossConfig = LossConfig(method="forward_kl"),
+) -> Tensor:
+    """The same loss computed naively from full [N, V] logits with torch's own KL, for tests/bench.
+
+    It shares only the definitions of the sparse targets and of AKL's weights with `kd_loss`.
+    """
+    keep = labels != IGNORE_INDEX
+    if not keep.any():
+        return student_logits.sum() * 0.0
+    logits = student_logits[keep].to(_compute_dtype(student_logits.dtype))
+    ce = F.cross_entropy(logits, labels[keep])
+    if config.method == "ce":
+        return ce.to(student_logits.dtype)
+    temperature = config.temperature
+    q = torch.softmax(logits / temperature, dim=-1)
+    if teacher_sparse is not None:
+        idx = teacher_sparse.indices[keep]
+        top = q.gather(-1, idx)
+        q = torch.cat([top, 1.0 - top.sum(dim=-1, keepdim=True)], dim=-1)
+        p = sparse_teacher_logprobs(teacher_sparse.logprobs[keep].to(logits.dtype), temperature).exp()
+    elif teacher_logits is not None:
+        p = torch.softmax(teacher_logits[keep].to(logits.dtype).detach() / temperature, dim=-1)
+    else:
+        raise ValueError(f"method {config.method!r} needs teacher_logits or teacher_sparse")
+
+    def kl(a: Tensor, b: Tensor) -> Tensor:  # KL(a || b) per row, torch's argument order reversed
+        return F.kl_div(b.log(), a, reduction="none").sum(dim=-1)
+
+    method, alpha, beta = config.method, config.skew_alpha, config.jsd_beta
+    if method == "forward_kl":
+        kd = kl(p, q)
+    elif method == "reverse_kl":
+        kd = kl(q, p)
+    elif method == "adaptive_kl":
+        head, tail = adaptive_kl_weights(q.log(), p.log(), config.akl_threshold)
+        kd = head * kl(p, q) + tail * kl(q, p)
+    elif method == "jsd":
+        m = beta * p + (1 - beta) * q
+        kd = beta * kl(p, m) + (1 - beta) * kl(q, m)
+    elif method == "skew_kl":
+        kd = kl(p, alpha * p + (1 - alpha) * q)
+    else:  # skew_reverse_kl
+        kd = kl(q, (1 - alpha) * p + alpha * q)
+    kd = kd.mean() * temperature**2
+    return ((1.0 - config.ce_weight) * kd + config.ce_weight * ce).to(student_logits.dtype)
