@@ -1,0 +1,266 @@
+"""Trace records -> filtered, deduplicated, split, tokenised training examples.
+
+A record is a plain dict, as the platform's traces or a JSONL file provide it:
+    {"messages": [{"role": ..., "content": ...}, ...],   # the prompt sent to the teacher
+     "output": "...",                                    # the teacher's reply
+     "golden_output": "..." | None,                      # a human's correction, wins over output
+     "topk": [[{"token_id": 17, "logprob": -0.1}, ...], ...] | None,   # per reply token (vLLM style)
+     "model": "...", "node": "...", "created_at": "2026-01-01T00:00:00Z", "status": "ok",
+     "metadata": {...}}
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from orchestra.distill.config import DataConfig, FilterConfig
+
+IGNORE_INDEX = -100
+
+
+class DatasetError(ValueError):
+    """The data cannot make a training set; the message says why and what would fix it."""
+
+
+@dataclass
+class Example:
+    messages: list[dict[str, str]]
+    teacher_output: str
+    golden_output: str | None = None
+    topk: list | None = None
+    key: str = ""
+
+    @property
+    def target(self) -> str:
+        """What the student learns to say: the human's answer where there is one."""
+        return self.golden_output if self.golden_output is not None else self.teacher_output
+
+
+@dataclass
+class Splits:
+    train: list[Example]
+    validation: list[Example]
+    test: list[Example]
+    matched: int = 0
+    duplicates: int = 0
+    refusals: list[str] = field(default_factory=list)
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    records = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as error:
+                    raise DatasetError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+    return records
+
+
+def load_records(config: DataConfig, records: Iterable[dict[str, Any]] | None = None) -> Iterable[dict[str, Any]]:
+    if records is not None:
+        return records
+    if config.source == "records":
+        raise DatasetError('data.source is "records" but no records were passed; give a JSONL path or records')
+    return read_jsonl(config.source)
+
+
+# --- filters -------------------------------------------------------------------------------------
+
+def _timestamp(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def condition_matches(metadata: dict[str, Any], condition: dict[str, Any]) -> bool:
+    """Evaluate one Bedrock-style metadata condition (see FilterConfig)."""
+    if len(condition) != 1:
+        raise DatasetError(f"a metadata condition has exactly one operator, got {sorted(condition)}")
+    (operator, operand), = condition.items()
+    if operator == "all":
+        return all(condition_matches(metadata, c) for c in operand)
+    if operator == "any":
+        return any(condition_matches(metadata, c) for c in operand)
+    if operator == "equals":
+        return operand["key"] in metadata and metadata[operand["key"]] == operand["value"]
+    if operator == "not_equals":
+        return metadata.get(operand["key"]) != operand["value"]
+    if operator == "in":
+        return operand["key"] in metadata and metadata[operand["key"]] in operand["values"]
+    raise DatasetError(f"unknown metadata operator {operator!r}; use equals, not_equals, in, all or any")
+
+
+def record_matches(record: dict[str, Any], filters: FilterConfig) -> bool:
+    if filters.model is not None and record.get("model") not in filters.model:
+        return False
+    if filters.node is not None and record.get("node") not in filters.node:
+        return False
+    if filters.status is not None and record.get("status") not in filters.status:
+        return False
+    if filters.since is not None or filters.until is not None:
+        created = _timestamp(record.get("created_at"))
+        if created is None:
+            return False
+        if filters.since is not None and created < _timestamp(filters.since):
+            return False
+        if filters.until is not None and created >= _timestamp(filters.until):
+            return False
+    if filters.metadata is not None and not condition_matches(record.get("metadata") or {}, filters.metadata):
+        return False
+    return True
+
+
+# --- examples and splits -------------------------------------------------------------------------
+
+def prompt_key(messages: list[dict[str, str]]) -> str:
+    """Stable identity of a prompt: dedupe, split and the offline teacher store all key on it."""
+    canonical = json.dumps([[m["role"], m["content"]] for m in messages], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def split_of(key: str, *, validation_fraction: float, test_fraction: float) -> str:
+    """Deterministic split from the prompt hash: the same prompt always lands in the same split."""
+    position = int(key[:12], 16) / 16**12
+    if position < test_fraction:
+        return "test"
+    if position < test_fraction + validation_fraction:
+        return "validation"
+    return "train"
+
+
+def _example(record: dict[str, Any], number: int) -> Example:
+    messages = record.get("messages")
+    if not isinstance(messages, list) or not messages or not all(
+            isinstance(m, dict) and "role" in m and "content" in m for m in messages):
+        raise DatasetError(f"record {number}: 'messages' must be a non-empty list of {{role, content}}")
+    if not isinstance(record.get("output"), str) and not isinstance(record.get("golden_output"), str):
+        raise DatasetError(f"record {number}: needs a string 'output' (the teacher's reply) or 'golden_output'")
+    return Example(messages=messages, teacher_output=record.get("output") or "",
+                   golden_output=record.get("golden_output"), topk=record.get("topk"), key=prompt_key(messages))
+
+
+def upsample_golden(train: list[Example], share: float, seed: int) -> list[Example]:
+    """Repeat golden examples until they are `share` of the mix (never drops teacher examples)."""
+    golden = [e for e in train if e.golden_output is not None]
+    others = len(train) - len(golden)
+    if not golden or share <= len(golden) / len(train):
+        return train
+    wanted = round(share * others / (1 - share))
+    extra = [golden[i % len(golden)] for i in range(wanted - len(golden))]
+    mixed = train + extra
+    random.Random(seed).shuffle(mixed)
+    return mixed
+
+
+def build_splits(records: Iterable[dict[str, Any]], config: DataConfig) -> Splits:
+    """Filter, dedupe by prompt (a golden label on any duplicate wins), cap, split; never raises for
+    too few examples but lists refusal reasons, so preview() can show them."""
+    by_key: dict[str, Example] = {}
+    matched = 0
+    for number, record in enumerate(records, 1):
+        if not record_matches(record, config.filters):
+            continue
+        matched += 1
+        example = _example(record, number)
+        kept = by_key.setdefault(example.key, example)
+        if kept is not example and example.golden_output is not None:
+            kept.golden_output = example.golden_output
+    examples = sorted(by_key.values(), key=lambda e: e.key)
+    refusals = []
+    if len(examples) < config.min_examples:
+        refusals.append(f"only {len(examples)} distinct prompts match the filters (of {matched} matching records); "
+                        f"at least data.min_examples={config.min_examples} are needed: collect more traces, "
+                        f"widen the filters or lower min_examples")
+    if len(examples) > config.max_examples:
+        examples = sorted(random.Random(config.seed).sample(examples, config.max_examples), key=lambda e: e.key)
+    parts: dict[str, list[Example]] = {"train": [], "validation": [], "test": []}
+    for example in examples:
+        parts[split_of(example.key, validation_fraction=config.validation_fraction,
+                       test_fraction=config.test_fraction)].append(example)
+    if examples and not parts["train"]:
+        refusals.append("the split left no training examples; lower validation_fraction/test_fraction")
+    train = parts["train"]
+    if config.golden_share is not None and train:
+        train = upsample_golden(train, config.golden_share, config.seed)
+    return Splits(train=train, validation=parts["validation"], test=parts["test"], matched=matched,
+                  duplicates=matched - len(by_key), refusals=refusals)
+
+
+def prepare_splits(records: Iterable[dict[str, Any]], config: DataConfig) -> Splits:
+    splits = build_splits(records, config)
+    if splits.refusals:
+        raise DatasetError("; ".join(splits.refusals))
+    return splits
+
+
+# --- tokenisation --------------------------------------------------------------------------------
+
+@dataclass
+class TokenizedExample:
+    input_ids: list[int]
+    labels: list[int]
+    key: str
+
+
+def tokenize(example: Example, tokenizer, *, max_seq_len: int, reply: str | None = None) -> TokenizedExample:
+    """Prompt through the student's chat template (with the generation prompt), then the reply and
+    the end-of-turn token, exactly what the student will produce at inference. Loss on the reply
+    and end token only. Over-long examples lose the start of the prompt, never the reply."""
+    prompt = tokenizer.apply_chat_template(example.messages, add_generation_prompt=True, tokenize=False)
+    prompt_ids = tokenizer.encode(prompt, add_special_tokens=False)
+    reply_ids = tokenizer.encode(example.target if reply is None else reply, add_special_tokens=False)
+    reply_ids = reply_ids[: max_seq_len - 1] + [tokenizer.eos_token_id]
+    prompt_ids = prompt_ids[max(0, len(prompt_ids) + len(reply_ids) - max_seq_len):]
+    return TokenizedExample(input_ids=prompt_ids + reply_ids,
+                            labels=[IGNORE_INDEX] * len(prompt_ids) + reply_ids, key=example.key)
+
+
+def collate(batch: list[TokenizedExample], *, pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a batch; padding is masked out of attention and loss."""
+    width = max(len(item.input_ids) for item in batch)
+    input_ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
+    attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, item in enumerate(batch):
+        n = len(item.input_ids)
+        input_ids[row, :n] = torch.tensor(item.input_ids)
+        labels[row, :n] = torch.tensor(item.labels)
+        attention_mask[row, :n] = 1
+    return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+
+
+# --- preview -------------------------------------------------------------------------------------
+
+def preview(records: Iterable[dict[str, Any]], config: DataConfig, *, tokenizer=None,
+            max_seq_len: int = 1024) -> dict[str, Any]:
+    """What a job would train on, without training: counts, split sizes, token counts, refusals."""
+    splits = build_splits(records, config)
+    everything = splits.train + splits.validation + splits.test
+    summary: dict[str, Any] = {
+        "matched": splits.matched,
+        "duplicates": splits.duplicates,
+        "distinct_prompts": len({e.key for e in everything}),
+        "with_golden": len({e.key for e in everything if e.golden_output is not None}),
+        "with_topk": len({e.key for e in everything if e.topk}),
+        "splits": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
+        "refusals": splits.refusals,
+        "ok": not splits.refusals,
+    }
+    if tokenizer is not None and everything:
+        sizes = [tokenize(e, tokenizer, max_seq_len=max_seq_len) for e in splits.train]
+        summary["tokens"] = {"train_total": sum(len(t.input_ids) for t in sizes),
+                             "train_target": sum(sum(1 for x in t.labels if x != IGNORE_INDEX) for t in sizes),
+                             "longest": max((len(t.input_ids) for t in sizes), default=0)}
+    return summary

@@ -1,0 +1,228 @@
+"""The training loop: a plain PyTorch loop over a transformers student, driven through Accelerate
+(CPU here; `accelerate launch` gives DDP/FSDP with the same code).
+
+Data order is a pure function of (seed, epoch), so a checkpoint needs only the step number to
+resume exactly; Accelerate's save_state/load_state keep model, optimizer, scheduler and RNGs.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+from accelerate import Accelerator
+from transformers import AutoModelForCausalLM, get_scheduler
+
+from orchestra.distill.config import LoraConfig, TrainConfig
+from orchestra.distill.dataset import TokenizedExample, collate
+from orchestra.distill.losses import DenseTeacher, LossConfig, SparseTeacher, kd_loss
+from orchestra.distill.teacher import final_hidden, target_positions
+
+
+class TeacherSignal(Protocol):
+    def signal(self, batch: dict[str, torch.Tensor], selected: torch.Tensor,
+               keys: list[str]) -> DenseTeacher | SparseTeacher: ...
+
+
+@dataclass
+class Progress:
+    step: int
+    max_steps: int
+    loss: float
+    lr: float
+    tokens_per_s: float
+    eta_s: float
+    val_loss: float | None = None
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    outcome: str  # "finished" | "early_stopped" | "cancelled"
+    initial_val_loss: float | None
+    best_val_loss: float | None
+    history: list[dict] = field(default_factory=list)
+
+
+def use_bf16(setting: str) -> bool:
+    """bf16 only on a GPU that supports it: on the CPU it is slow and not what we measure."""
+    available = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return available if setting == "auto" else setting == "on" and available
+
+
+def load_student(path: str, *, lora: LoraConfig, gradient_checkpointing: bool = False):
+    model = AutoModelForCausalLM.from_pretrained(path)
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if lora.enabled:
+        from peft import LoraConfig as PeftLoraConfig, get_peft_model
+
+        model = get_peft_model(model, PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                                                     target_modules=lora.target_modules, task_type="CAUSAL_LM"))
+    return model
+
+
+def batch_loss(model, batch: dict[str, torch.Tensor], keys: list[str], teacher: TeacherSignal | None,
+               loss_config: LossConfig) -> tuple[torch.Tensor, int]:
+    """The method's loss on one batch, from the student's hidden states and lm_head (no full logits)."""
+    selected, labels = target_positions(batch["labels"])
+    hidden = final_hidden(model, batch)[selected]
+    head = _unwrapped(model).get_output_embeddings()
+    signal = teacher.signal(batch, selected, keys) if teacher is not None and loss_config.method != "ce" else None
+    loss = kd_loss(hidden, head.weight, labels, signal, loss_config, student_bias=head.bias)
+    return loss, labels.numel()
+
+
+def _unwrapped(model):
+    return model.module if hasattr(model, "module") else model
+
+
+@torch.no_grad()
+def validation_loss(model, items: list[TokenizedExample], *, teacher: TeacherSignal | None, loss_config: LossConfig,
+                    batch_size: int, pad_token_id: int, device: torch.device) -> float:
+    """Token-weighted mean of the training objective over the validation split."""
+    was_training = model.training
+    model.eval()
+    total, tokens = 0.0, 0
+    for start in range(0, len(items), batch_size):
+        chunk = items[start:start + batch_size]
+        batch = {k: v.to(device) for k, v in collate(chunk, pad_token_id=pad_token_id).items()}
+        loss, count = batch_loss(model, batch, [i.key for i in chunk], teacher, loss_config)
+        total, tokens = total + loss.item() * count, tokens + count
+    model.train(was_training)
+    return total / max(tokens, 1)
+
+
+def _micro_batch(items: list[TokenizedExample], index: int, *, size: int, per_epoch: int, seed: int,
+                 rank: int, world: int) -> list[TokenizedExample]:
+    """Micro-batch number `index` of the whole run for this process; wraps so every slice is full."""
+    epoch, within = divmod(index, per_epoch)
+    order = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed * 100003 + epoch)).tolist()
+    start = (within * world + rank) * size
+    return [items[order[(start + j) % len(items)]] for j in range(size)]
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    folders = sorted((Path(output_dir) / "checkpoints").glob("step-*/trainer_state.json"))
+    return folders[-1].parent if folders else None
+
+
+def train(*, model, pad_token_id: int, train_items: list[TokenizedExample], val_items: list[TokenizedExample],
+          config: TrainConfig, loss_config: LossConfig, teacher: TeacherSignal | None, output_dir: str | Path,
+          on_progress: Callable[[Progress], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Train `model` in place; resumes from the latest checkpoint under output_dir/checkpoints."""
+    if not train_items:
+        raise ValueError("train() needs at least one training example")
+    output_dir = Path(output_dir)
+    accelerator = Accelerator(mixed_precision="bf16" if use_bf16(config.bf16) else "no", cpu=not torch.cuda.is_available())
+    torch.manual_seed(config.seed)
+    world, rank = accelerator.num_processes, accelerator.process_index
+    per_epoch = math.ceil(len(train_items) / (config.batch_size * world))
+    max_steps = config.max_steps or math.ceil(config.epochs * per_epoch / config.grad_accumulation)
+
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = get_scheduler(config.scheduler if config.scheduler != "constant" else "constant_with_warmup",
+                              optimizer, num_warmup_steps=round(config.warmup_ratio * max_steps),
+                              num_training_steps=max_steps)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    accelerator.register_for_checkpointing(scheduler)
+
+    state = {"step": 0, "initial_val_loss": None, "best_val_loss": None, "bad_evals": 0, "history": []}
+    resume_from = latest_checkpoint(output_dir)
+    if resume_from is not None:
+        accelerator.load_state(str(resume_from))
+        state = json.loads((resume_from / "trainer_state.json").read_text())
+
+    def evaluate_now() -> float:
+        return validation_loss(model, val_items, teacher=teacher, loss_config=loss_config,
+                               batch_size=config.batch_size, pad_token_id=pad_token_id, device=accelerator.device)
+
+    def checkpoint(name: str) -> None:
+        folder = output_dir / "checkpoints" / name
+        accelerator.save_state(str(folder))
+        if accelerator.is_main_process:
+            (folder / "trainer_state.json").write_text(json.dumps(state))
+            for old in sorted((output_dir / "checkpoints").glob("step-*"))[:-1]:
+                shutil.rmtree(old)  # keep the latest only; "best" is separate
+
+    if val_items and state["initial_val_loss"] is None:
+        state["initial_val_loss"] = state["best_val_loss"] = evaluate_now()
+
+    model.train()
+    outcome, started, tokens_seen, first_step = "finished", time.perf_counter(), 0, state["step"]
+    while state["step"] < max_steps:
+        if should_stop is not None and should_stop():
+            outcome = "cancelled"
+            break
+        step_loss = 0.0
+        for micro in range(config.grad_accumulation):
+            chunk = _micro_batch(train_items, state["step"] * config.grad_accumulation + micro, size=config.batch_size,
+                                 per_epoch=per_epoch, seed=config.seed, rank=rank, world=world)
+            batch = {k: v.to(accelerator.device) for k, v in collate(chunk, pad_token_id=pad_token_id).items()}
+            last = micro == config.grad_accumulation - 1
+            with accelerator.autocast(), (accelerator.no_sync(model) if not last else nullcontext()):
+                loss, count = batch_loss(model, batch, [i.key for i in chunk], teacher, loss_config)
+                accelerator.backward(loss / config.grad_accumulation)
+            step_loss += loss.item() / config.grad_accumulation
+            tokens_seen += int(batch["attention_mask"].sum())
+        if config.max_grad_norm is not None:
+            accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        state["step"] += 1
+
+        record = {"step": state["step"], "loss": step_loss, "lr": scheduler.get_last_lr()[0]}
+        improved = False
+        if val_items and config.eval_every and (state["step"] % config.eval_every == 0 or state["step"] == max_steps):
+            record["val_loss"] = evaluate_now()
+            improved = record["val_loss"] < state["best_val_loss"]
+            state["best_val_loss"] = min(state["best_val_loss"], record["val_loss"])
+            state["bad_evals"] = 0 if improved else state["bad_evals"] + 1
+        state["history"].append(record)
+        elapsed = time.perf_counter() - started
+        done = state["step"] - first_step
+        if on_progress is not None:
+            on_progress(Progress(step=state["step"], max_steps=max_steps, loss=step_loss, lr=record["lr"],
+                                 tokens_per_s=tokens_seen / elapsed, eta_s=elapsed / done * (max_steps - state["step"]),
+                                 val_loss=record.get("val_loss")))
+        if improved:
+            _save_best(accelerator, model, output_dir)
+        if config.checkpoint_every and state["step"] % config.checkpoint_every == 0:
+            checkpoint(f"step-{state['step']:08d}")
+        if config.early_stopping_patience and state["bad_evals"] >= config.early_stopping_patience:
+            outcome = "early_stopped"
+            break
+
+    if outcome == "cancelled":
+        checkpoint(f"step-{state['step']:08d}")  # resume picks up exactly here
+    elif (output_dir / "best.pt").exists() and state["history"] and \
+            state["history"][-1].get("val_loss", math.inf) > state["best_val_loss"]:
+        _load_best(accelerator, model, output_dir)
+    accelerator.wait_for_everyone()
+    return TrainResult(steps=state["step"], outcome=outcome, initial_val_loss=state["initial_val_loss"],
+                       best_val_loss=state["best_val_loss"], history=state["history"])
+
+
+def _trainable_state(model) -> dict[str, torch.Tensor]:
+    return {name: p.detach().cpu().clone() for name, p in _unwrapped(model).named_parameters() if p.requires_grad}
+
+
+def _save_best(accelerator: Accelerator, model, output_dir: Path) -> None:
+    """The weights with the lowest validation loss (trainable ones only: the adapter under LoRA)."""
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        torch.save(_trainable_state(model), output_dir / "best.pt")
+
+
+def _load_best(accelerator: Accelerator, model, output_dir: Path) -> None:
+    best = torch.load(output_dir / "best.pt", map_location="cpu")
+    _unwrapped(accelerator.unwrap_model(model)).load_state_dict(best, strict=False)
