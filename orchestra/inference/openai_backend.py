@@ -1,0 +1,110 @@
+"""The `openai` backend: any OpenAI-compatible chat completions server (vLLM, OpenAI, ours).
+
+It speaks through the official `openai` SDK, so retries, timeouts and SSE parsing are the SDK's;
+this module only shapes the request, reads the answer back into a `Completion`, and turns the
+SDK's exceptions into an `InferenceError` that says which model and what went wrong.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import openai
+
+from orchestra.inference.base import Completion, InferenceError, ModelSpec, check_call
+
+
+def make_sdk(spec: ModelSpec) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=spec.base_url,
+        # The SDK insists on a key; local servers (vLLM, ours) take any. A placeholder, rather
+        # than the SDK's fallback to OPENAI_API_KEY, keeps a real key from going to the wrong host.
+        api_key=spec.api_key or "no-key",
+        timeout=spec.options.get("timeout_s", 60),
+        max_retries=spec.options.get("max_retries", 2),
+    )
+
+
+class OpenAIClient:
+    def __init__(self, spec: ModelSpec, sdk: openai.OpenAI):
+        self.spec = spec
+        self.sdk = sdk
+
+    def complete(self, messages: list[dict], *, max_tokens: int | None = None,
+                 temperature: float | None = None, stop: list[str] | None = None,
+                 on_token: Callable[[str], None] | None = None,
+                 top_logprobs: int = 0) -> Completion:
+        max_tokens = check_call(self.spec, max_tokens=max_tokens, temperature=temperature,
+                                top_logprobs=top_logprobs, messages=messages)
+        request: dict = {"model": self.spec.model, "messages": messages, "max_completion_tokens": max_tokens}
+        if temperature is not None:  # None leaves the server's own default in force
+            request["temperature"] = temperature
+        if stop:
+            request["stop"] = stop
+        if top_logprobs:
+            request.update(logprobs=True, top_logprobs=top_logprobs)
+            if self.spec.options.get("token_ids"):  # vLLM's extension: "token_id:123" strings
+                request["extra_body"] = {"return_tokens_as_token_ids": True}
+        started = time.perf_counter()
+        with self._errors():
+            if on_token:
+                text, finish_reason, usage, logprobs = self._stream(request, on_token)
+            else:
+                response = self.sdk.chat.completions.create(**request)
+                choice = response.choices[0]
+                text, finish_reason, usage = choice.message.content or "", choice.finish_reason, response.usage
+                logprobs = (choice.logprobs.content or []) if choice.logprobs else []
+        # A server that sends no usage leaves the counts at 0 rather than guessed.
+        tokens_in = usage.prompt_tokens if usage else 0
+        tokens_out = usage.completion_tokens if usage else 0
+        completion = Completion(
+            text=text, model=self.spec.name, tokens_in=tokens_in, tokens_out=tokens_out,
+            latency_ms=(time.perf_counter() - started) * 1000, finish_reason=finish_reason or "stop",
+            cost=self.spec.cost(tokens_in, tokens_out),
+        )
+        if top_logprobs:
+            completion.top_logprobs = [[(self._token(t.token), t.logprob) for t in entry.top_logprobs]
+                                       for entry in logprobs]
+            completion.token_logprobs = [(self._token(entry.token), entry.logprob) for entry in logprobs]
+        return completion
+
+    def _stream(self, request: dict, on_token: Callable[[str], None]):
+        parts, finish_reason, usage, logprobs = [], None, None, []
+        stream = self.sdk.chat.completions.create(**request, stream=True,
+                                                  stream_options={"include_usage": True})
+        with stream:
+            for chunk in stream:
+                usage = chunk.usage or usage  # the last chunk, with no choices, carries it
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        parts.append(choice.delta.content)
+                        on_token(choice.delta.content)
+                    if choice.logprobs and choice.logprobs.content:
+                        logprobs.extend(choice.logprobs.content)
+                    finish_reason = choice.finish_reason or finish_reason
+        return "".join(parts), finish_reason, usage, logprobs
+
+    def _token(self, token: str) -> int | str:
+        if self.spec.options.get("token_ids") and token.startswith("token_id:"):
+            return int(token.removeprefix("token_id:"))
+        return token
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        name, url = self.spec.name, self.spec.base_url
+        try:
+            yield
+        except openai.APITimeoutError as error:
+            raise InferenceError(f"model {name!r}: {url} did not answer within "
+                                 f"{self.sdk.timeout} s", model=name) from error
+        except openai.APIConnectionError as error:
+            cause = error.__cause__ or error
+            raise InferenceError(f"model {name!r}: cannot reach {url}: {cause}", model=name) from error
+        except openai.APIStatusError as error:
+            body = error.body if isinstance(error.body, dict) else {}
+            message = body.get("message") or error.response.text or error.message
+            raise InferenceError(f"model {name!r}: {url} answered HTTP {error.status_code}: {message}",
+                                 model=name, status=error.status_code) from error
+        except openai.APIError as error:  # e.g. an error event in the middle of a stream
+            raise InferenceError(f"model {name!r}: {url} failed: {error.message}", model=name) from error

@@ -1,0 +1,316 @@
+"""A small OpenAI-compatible HTTP server for local transformers models.
+
+    python -m orchestra.inference.server --model tiny=/path/to/folder --port 8001
+
+serves `POST /v1/chat/completions` (plain and streamed as server-sent events, with `usage` and
+`logprobs`) and `GET /v1/models`, answering errors in OpenAI's shape. It exists so that the
+`openai` backend, the gateway and their tests talk to a real server over real HTTP, and so a
+laptop can stand in for a vLLM box. It is the standard library's threading HTTP server over
+`get_client`: one thread per connection, one generation at a time per model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from orchestra.inference.base import MAX_TOP_LOGPROBS, Completion, InferenceError, ModelSpec
+from orchestra.inference.clients import get_client
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+class RequestError(Exception):
+    """An answer in OpenAI's error shape: {"error": {"message", "type", "param", "code"}}."""
+
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
+                 type: str = "invalid_request_error"):
+        super().__init__(message)
+        self.status, self.message, self.param, self.code, self.type = status, message, param, code, type
+
+    def body(self) -> dict:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+@dataclass
+class ChatRequest:
+    model: str
+    messages: list[dict]
+    max_tokens: int | None
+    temperature: float | None
+    stop: list[str] | None
+    stream: bool
+    include_usage: bool
+    logprobs: bool
+    top_logprobs: int
+    token_ids: bool  # vLLM's return_tokens_as_token_ids: tokens as "token_id:123"
+
+
+def parse_chat_request(body: object, model_names: list[str]) -> ChatRequest:
+    """Check a chat completions body the way OpenAI does; unknown fields are ignored, as there."""
+    if not isinstance(body, dict):
+        raise RequestError(400, "The request body must be a JSON object.")
+    model = body.get("model")
+    if not isinstance(model, str):
+        raise RequestError(400, "'model' is required and must be a string.", param="model")
+    if model not in model_names:
+        raise RequestError(404, f"The model `{model}` does not exist. Available models: "
+                                f"{', '.join(model_names)}.", param="model", code="model_not_found")
+    if body.get("n", 1) != 1:
+        raise RequestError(400, "Only n=1 is supported.", param="n")
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool)
+                                   or max_tokens < 1):
+        raise RequestError(400, f"max_tokens must be a positive integer, got {max_tokens!r}.",
+                           param="max_tokens")
+    temperature = body.get("temperature")
+    if temperature is not None and (not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2):
+        raise RequestError(400, f"temperature must be a number between 0 and 2, got {temperature!r}.",
+                           param="temperature")
+    stop = body.get("stop")
+    stop = [stop] if isinstance(stop, str) else stop
+    if stop is not None and not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
+        raise RequestError(400, "stop must be a string or a list of strings.", param="stop")
+    logprobs = body.get("logprobs") or False
+    top_logprobs = body.get("top_logprobs") or 0
+    if not isinstance(top_logprobs, int) or not 0 <= top_logprobs <= MAX_TOP_LOGPROBS:
+        raise RequestError(400, f"top_logprobs must be an integer between 0 and {MAX_TOP_LOGPROBS}.",
+                           param="top_logprobs")
+    if top_logprobs and not logprobs:
+        raise RequestError(400, "top_logprobs needs logprobs set to true.", param="logprobs")
+    stream_options = body.get("stream_options") or {}
+    return ChatRequest(
+        model=model, messages=parse_messages(body.get("messages")), max_tokens=max_tokens,
+        temperature=temperature, stop=stop or None, stream=bool(body.get("stream")),
+        include_usage=bool(stream_options.get("include_usage")), logprobs=bool(logprobs),
+        top_logprobs=top_logprobs, token_ids=bool(body.get("return_tokens_as_token_ids")),
+    )
+
+
+def parse_messages(messages: object) -> list[dict]:
+    """OpenAI messages -> the {'role', 'content': str} dicts a chat template expects."""
+    if not isinstance(messages, list) or not messages:
+        raise RequestError(400, "'messages' must be a non-empty array.", param="messages")
+    parsed = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise RequestError(400, f"messages[{index}] must be an object with a 'role'.",
+                               param=f"messages[{index}]")
+        content = message.get("content")
+        if isinstance(content, list):  # content parts: only text can reach a text-only model
+            if any(not isinstance(part, dict) or part.get("type") != "text" for part in content):
+                raise RequestError(400, f"messages[{index}].content: only text parts are supported.",
+                                   param=f"messages[{index}].content")
+            content = "".join(part.get("text", "") for part in content)
+        if not isinstance(content, (str, type(None))):
+            raise RequestError(400, f"messages[{index}].content must be a string or an array of "
+                                    f"text parts.", param=f"messages[{index}].content")
+        role = "system" if message["role"] == "developer" else message["role"]  # templates predate it
+        parsed.append({"role": role, "content": content or ""})
+    return parsed
+
+
+def logprobs_body(completion: Completion, tokenizer, request: ChatRequest) -> dict:
+    """Completion log-probs (token ids) -> OpenAI's {"content": [{token, logprob, bytes, top_logprobs}]}."""
+    def entry(token_id: int, logprob: float) -> dict:
+        text = f"token_id:{token_id}" if request.token_ids else tokenizer.decode([token_id])
+        return {"token": text, "logprob": logprob, "bytes": list(tokenizer.decode([token_id]).encode())}
+
+    return {"content": [
+        {**entry(*chosen), "top_logprobs": [entry(*pair) for pair in top[:request.top_logprobs]]}
+        for chosen, top in zip(completion.token_logprobs or [], completion.top_logprobs or [])
+    ]}
+
+
+def usage_body(completion: Completion) -> dict:
+    return {"prompt_tokens": completion.tokens_in, "completion_tokens": completion.tokens_out,
+            "total_tokens": completion.tokens_in + completion.tokens_out}
+
+
+class ModelServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], clients: dict):
+        super().__init__(address, ModelRequestHandler)
+        self.clients = clients
+        self.started = int(time.time())
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+
+class ModelRequestHandler(BaseHTTPRequestHandler):
+    server: ModelServer
+    protocol_version = "HTTP/1.1"  # keep-alive, so the SDK's connection pool is used as intended
+
+    def do_GET(self) -> None:
+        names = list(self.server.clients)
+        if self.path == "/v1/models":
+            self._send_json(200, {"object": "list", "data": [self._model_card(name) for name in names]})
+        elif self.path.startswith("/v1/models/") and self.path.removeprefix("/v1/models/") in names:
+            self._send_json(200, self._model_card(self.path.removeprefix("/v1/models/")))
+        else:
+            self._send_error(RequestError(404, f"Unknown path {self.path}; this server serves "
+                                               f"GET /v1/models and POST /v1/chat/completions.",
+                                          code="not_found"))
+
+    def do_POST(self) -> None:
+        try:
+            if self.path != "/v1/chat/completions":
+                raise RequestError(404, f"Unknown path {self.path}; this server serves "
+                                        f"POST /v1/chat/completions.", code="not_found")
+            request = parse_chat_request(self._read_json(), list(self.server.clients))
+        except RequestError as error:
+            self._send_error(error)
+            return
+        try:
+            self._stream(request) if request.stream else self._complete(request)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away mid-answer; nothing to tell it
+
+    def _complete(self, request: ChatRequest) -> None:
+        client = self.server.clients[request.model]
+        try:
+            completion = client.complete(request.messages, **self._call_arguments(request))
+        except InferenceError as error:
+            self._send_error(RequestError(500, str(error), type="server_error"))
+            return
+        choice = {"index": 0, "message": {"role": "assistant", "content": completion.text},
+                  "finish_reason": completion.finish_reason, "logprobs": None}
+        if request.logprobs:
+            choice["logprobs"] = logprobs_body(completion, client.loaded.tokenizer, request)
+        self._send_json(200, {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
+                              "created": int(time.time()), "model": request.model,
+                              "choices": [choice], "usage": usage_body(completion)})
+
+    def _stream(self, request: ChatRequest) -> None:
+        client = self.server.clients[request.model]
+        head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": request.model}
+
+        def send_delta(delta: dict, **choice) -> None:
+            self._send_event({**head, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                                    "finish_reason": None, **choice}]})
+
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        send_delta({"role": "assistant", "content": ""})
+        try:
+            completion = client.complete(request.messages, **self._call_arguments(request),
+                                         on_token=lambda text: send_delta({"content": text}))
+        except InferenceError as error:  # headers are gone: report in-band, as OpenAI does
+            self._send_event(RequestError(500, str(error), type="server_error").body())
+        else:
+            # All log-probs ride on the last chunk: our deltas are text, not token-aligned.
+            logprobs = logprobs_body(completion, client.loaded.tokenizer, request) if request.logprobs else None
+            send_delta({}, finish_reason=completion.finish_reason, logprobs=logprobs)
+            if request.include_usage:
+                self._send_event({**head, "choices": [], "usage": usage_body(completion)})
+        self._send_chunk(b"data: [DONE]\n\n")
+        self._send_chunk(b"")  # the zero-length chunk that ends the response
+
+    def _call_arguments(self, request: ChatRequest) -> dict:
+        return {"max_tokens": request.max_tokens, "temperature": request.temperature, "stop": request.stop,
+                # logprobs without top_logprobs still needs the chosen tokens' log-probs
+                "top_logprobs": max(request.top_logprobs, 1) if request.logprobs else 0}
+
+    def _model_card(self, name: str) -> dict:
+        return {"id": name, "object": "model", "created": self.server.started, "owned_by": "orchestra"}
+
+    def _read_json(self) -> object:
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            self.close_connection = True
+            raise RequestError(411, "A Content-Length header is required.")
+        if int(length) > MAX_BODY_BYTES:
+            self.close_connection = True  # the unread body would be taken for the next request
+            raise RequestError(413, f"The request body is {length} bytes; the limit is {MAX_BODY_BYTES}.")
+        raw = self.rfile.read(int(length))
+        try:
+            return json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise RequestError(400, f"The request body is not valid JSON: {error}.") from error
+
+    def _send_json(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_error(self, error: RequestError) -> None:
+        self._send_json(error.status, error.body())
+
+    def _send_event(self, body: dict) -> None:
+        self._send_chunk(f"data: {json.dumps(body)}\n\n".encode())
+
+    def _send_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def log_message(self, format: str, *args) -> None:
+        logger.info("%s %s", self.address_string(), format % args)
+
+
+def serve(models: dict[str, str], host: str = "127.0.0.1", port: int = 0, *,
+          options: dict | None = None) -> tuple[ModelServer, threading.Thread]:
+    """Load each model (name -> folder or hub id), then serve them all from a background thread.
+
+    `port=0` takes a free port; the server's `base_url` says which. Stop it with
+    `server.shutdown(); server.server_close()`.
+    """
+    clients = {name: get_client(ModelSpec(name=name, backend="transformers", model=path,
+                                          options=options or {}))
+               for name, path in models.items()}
+    server = ModelServer((host, port), clients)
+    thread = threading.Thread(target=server.serve_forever, name="model-server", daemon=True)
+    thread.start()
+    return server, thread
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m orchestra.inference.server",
+                                     description="Serve local transformers models over an "
+                                                 "OpenAI-compatible HTTP API.")
+    parser.add_argument("--model", action="append", required=True, metavar="NAME=PATH",
+                        help="a model to serve under NAME, from a folder or hub id (repeatable)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if any)")
+    parser.add_argument("--dtype", default="auto", help="auto, float32, float16 or bfloat16")
+    args = parser.parse_args(argv)
+    models = {}
+    for item in args.model:
+        name, separator, path = item.partition("=")
+        if not separator or not name or not path:
+            parser.error(f"--model {item!r} must look like NAME=PATH, e.g. tiny=/models/tiny")
+        models[name] = path
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        server, thread = serve(models, args.host, args.port, options={"device": args.device, "dtype": args.dtype})
+    except InferenceError as error:
+        parser.exit(1, f"error: {error}\n")
+    print(f"serving {', '.join(models)} at {server.base_url}", flush=True)
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        server.shutdown()
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
