@@ -130,9 +130,10 @@ def _kl(p_log: Tensor, q_log: Tensor) -> Tensor:
 
 
 def _log_mixture(a_log: Tensor, b_log: Tensor, a_weight: float) -> Tensor:
-    """log(w a + (1 - w) b), stable in log space; w may be 0."""
-    log_w = math.log(a_weight) if a_weight > 0 else -math.inf
-    return torch.logaddexp(a_log + log_w, b_log + math.log1p(-a_weight))
+    """log(w a + (1 - w) b), stable in log space; w may be 0 or 1."""
+    if a_weight in (0.0, 1.0):  # the log of a zero weight is -inf; skip the mixing
+        return a_log if a_weight == 1.0 else b_log
+    return torch.logaddexp(a_log + math.log(a_weight), b_log + math.log1p(-a_weight))
 
 
 def _forward_kl(s: Tensor, t: Tensor, config: LossConfig) -> Tensor:
