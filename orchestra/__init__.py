@@ -1,0 +1,1 @@
+"""Orchestra: agentic workflows on small, distilled models."""

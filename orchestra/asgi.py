@@ -1,0 +1,20 @@
+import os
+
+# Sync views (and `wait` on runs) each hold a thread while they work; allow many at once.
+os.environ.setdefault("ASGI_THREADS", "64")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestra.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from workflows.consumers import RunEventsConsumer  # noqa: E402
+
+application = ProtocolTypeRouter({
+    "http": django_app,
+    "websocket": AuthMiddlewareStack(URLRouter([path("ws/runs/<str:run_id>/", RunEventsConsumer.as_asgi())])),
+})

@@ -1,0 +1,24 @@
+from django.conf import settings
+from django.contrib import admin
+from django.http import FileResponse, HttpResponse
+from django.urls import include, path, re_path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView
+
+
+def spa(request, path=""):
+    """The browser app: every non-API path is the single page; it routes on the client."""
+    index = settings.FRONTEND_DIST / "index.html"
+    if not index.exists():
+        return HttpResponse("The browser app is not built: run `make run` (or `cd frontend && npm ci && "
+                            "npm run build`).", status=503, content_type="text/plain")
+    return FileResponse(index.open("rb"), content_type="text/html")
+
+
+urlpatterns = [
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/", include("workflows.api.urls")),
+    path("admin/", admin.site.urls),
+    re_path(r"^assets/(?P<path>.*)$", serve, {"document_root": settings.FRONTEND_DIST / "assets"}),
+    re_path(r"^(?!api/|ws/|admin/|assets/|hooks/|v1/).*$", spa),
+]

@@ -1,0 +1,305 @@
+"""REST API views: parse input, call one service or selector, shape the output."""
+import json
+import time
+
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from rest_framework import status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orchestra import engine
+from workflows import events, runs, selectors, services
+from workflows.api.output import model_out, run_out, trace_out, version_out, workflow_out
+from workflows.auth import request_workspace
+from workflows.errors import ValidationFailed
+from workflows.models import Run
+
+MAX_WAIT_S = 300
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 500
+
+
+def _paginated(view: APIView, queryset, shape) -> Response:
+    paginator = Pagination()
+    page = paginator.paginate_queryset(queryset, view.request, view=view)
+    return paginator.get_paginated_response([shape(item) for item in page])
+
+
+def _body(request) -> dict:
+    if not isinstance(request.data, dict):
+        raise ValidationFailed("The request body must be a JSON object.", path="")
+    return request.data
+
+
+class WorkspaceView(APIView):
+    @property
+    def workspace(self):
+        return request_workspace(self.request)
+
+
+# --- Auth (browser sessions) ------------------------------------------------------------------
+
+
+def _me(request) -> dict:
+    workspace = request_workspace(request)
+    return {"user": {"id": request.user.id, "username": request.user.username},
+            "workspace": {"id": str(workspace.id), "name": workspace.name} if workspace else None}
+
+
+class MeView(WorkspaceView):
+    def get(self, request):
+        get_token(request)  # sets the csrftoken cookie the browser app sends back
+        return Response(_me(request))
+
+
+class LoginView(APIView):
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        body = _body(request)
+        user = authenticate(request, username=body.get("username", ""), password=body.get("password", ""))
+        if user is None:
+            raise ValidationFailed("Wrong username or password.", path="password")
+        login(request, user)
+        get_token(request)
+        return Response(_me(request))
+
+
+class LogoutView(APIView):
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        logout(request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Node types and workflows ---------------------------------------------------------------
+
+
+class NodeTypesView(WorkspaceView):
+    def get(self, request):
+        return Response(engine.node_type_catalog())
+
+
+class WorkflowListView(WorkspaceView):
+    def get(self, request):
+        return Response([workflow_out(w) for w in selectors.workflow_list(workspace=self.workspace)])
+
+    def post(self, request):
+        body = _body(request)
+        workflow = services.workflow_create(workspace=self.workspace, name=body.get("name"),
+                                            graph=body.get("graph"), description=body.get("description", ""))
+        return Response(workflow_out(selectors.workflow_get(workspace=self.workspace, workflow_id=workflow.id)),
+                        status=status.HTTP_201_CREATED)
+
+
+class WorkflowDetailView(WorkspaceView):
+    def get(self, request, workflow_id):
+        return Response(workflow_out(selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)))
+
+    def patch(self, request, workflow_id):
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
+        body = _body(request)
+        services.workflow_update(workflow=workflow, name=body.get("name"), graph=body.get("graph"),
+                                 description=body.get("description"))
+        return Response(workflow_out(selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)))
+
+    def delete(self, request, workflow_id):
+        services.workflow_delete(workflow=selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WorkflowPublishView(WorkspaceView):
+    def post(self, request, workflow_id):
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
+        return Response(version_out(services.workflow_publish(workflow=workflow)), status=status.HTTP_201_CREATED)
+
+
+class WorkflowVersionsView(WorkspaceView):
+    def get(self, request, workflow_id):
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
+        return Response([version_out(v, with_graph=False) for v in workflow.versions.all()])
+
+
+class WorkflowVersionDetailView(WorkspaceView):
+    def get(self, request, workflow_id, version):
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
+        return Response(version_out(selectors.version_get(workflow=workflow, version=version)))
+
+
+class WorkflowExportView(WorkspaceView):
+    def get(self, request, workflow_id):
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
+        response = HttpResponse(json.dumps(services.workflow_export(workflow=workflow), indent=2),
+                                content_type="application/json")
+        filename = "".join(c if c.isalnum() or c in "-_" else "-" for c in workflow.name) or "workflow"
+        response["Content-Disposition"] = f'attachment; filename="{filename}.json"'
+        return response
+
+
+class WorkflowImportView(WorkspaceView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def post(self, request):
+        upload = request.FILES.get("file")
+        if upload is not None:
+            try:
+                data = json.loads(upload.read())
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ValidationFailed(f"The uploaded file is not valid JSON: {exc}", path="file") from None
+        else:
+            data = request.data
+        workflow = services.workflow_import(workspace=self.workspace, data=data)
+        return Response(workflow_out(selectors.workflow_get(workspace=self.workspace, workflow_id=workflow.id)),
+                        status=status.HTTP_201_CREATED)
+
+
+# --- Runs ---------------------------------------------------------------------------------
+
+
+def _wait_seconds(value) -> float:
+    if value is None:
+        return 0.0
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise ValidationFailed(f"wait is a number of seconds between 0 and {MAX_WAIT_S}.", path="wait")
+    return min(float(value), MAX_WAIT_S)
+
+
+def _wait_for_stop(run: Run, seconds: float) -> Run:
+    """Poll until the run ends or waits for a person, or the time is up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        run.refresh_from_db()
+        if run.status not in ("queued", "running") or time.monotonic() >= deadline:
+            return run
+        time.sleep(0.05)
+
+
+class WorkflowRunsView(WorkspaceView):
+    def post(self, request, workflow_id):
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
+        body = _body(request)
+        wait = _wait_seconds(body.get("wait"))
+        run = runs.run_create(workflow=workflow, inputs=body.get("inputs"), version=body.get("version"),
+                              trigger=body.get("trigger") if body.get("trigger") in ("editor", "api") else "api")
+        if wait:
+            run = _wait_for_stop(run, wait)
+            if run.status not in ("queued", "running"):
+                return Response(run_out(run), status=status.HTTP_200_OK)
+        return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
+
+
+class RunListView(WorkspaceView):
+    def get(self, request):
+        params = request.query_params
+        queryset = selectors.run_list(workspace=self.workspace, workflow=params.get("workflow"),
+                                      status=params.get("status"), trigger=params.get("trigger"))
+        return _paginated(self, queryset, lambda r: run_out(r, with_nodes=False))
+
+
+class RunDetailView(WorkspaceView):
+    def get(self, request, run_id):
+        return Response(run_out(selectors.run_get(workspace=self.workspace, run_id=run_id)))
+
+
+def _after(value) -> int:
+    try:
+        after = int(value or 0)
+    except ValueError:
+        raise ValidationFailed("after is an event sequence number (an integer >= 0).", path="after") from None
+    if after < 0:
+        raise ValidationFailed("after is an event sequence number (an integer >= 0).", path="after")
+    return after
+
+
+class RunEventsView(WorkspaceView):
+    def get(self, request, run_id):
+        run = selectors.run_get(workspace=self.workspace, run_id=run_id)
+        return Response(events.events_after(run_id=run.id, after=_after(request.query_params.get("after"))))
+
+
+class RunCancelView(WorkspaceView):
+    def post(self, request, run_id):
+        run = runs.run_cancel(run=selectors.run_get(workspace=self.workspace, run_id=run_id))
+        return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
+
+
+class RunResumeView(WorkspaceView):
+    def post(self, request, run_id):
+        body = _body(request)
+        if "node_id" not in body:
+            raise ValidationFailed("node_id names the approval node being answered.", path="node_id")
+        run = runs.run_resume(run=selectors.run_get(workspace=self.workspace, run_id=run_id),
+                              node_id=body["node_id"], value=body.get("value"))
+        return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
+
+
+# --- Models and traces --------------------------------------------------------------------
+
+
+def _model_fields(body: dict) -> tuple[dict, str | None]:
+    fields = {k: v for k, v in body.items() if k not in ("name", "api_key", "has_api_key", "created_at", "updated_at")}
+    api_key = body.get("api_key")
+    if api_key is not None and not isinstance(api_key, str):
+        raise ValidationFailed("api_key must be a string.", path="api_key")
+    return fields, api_key
+
+
+class ModelListView(WorkspaceView):
+    def get(self, request):
+        return Response([model_out(m) for m in selectors.model_list(workspace=self.workspace)])
+
+    def post(self, request):
+        body = _body(request)
+        fields, api_key = _model_fields(body)
+        endpoint = services.model_endpoint_save(workspace=self.workspace, name=body.get("name"), fields=fields,
+                                                api_key=api_key)
+        return Response(model_out(endpoint), status=status.HTTP_201_CREATED)
+
+
+class ModelDetailView(WorkspaceView):
+    def get(self, request, name):
+        return Response(model_out(selectors.model_get(workspace=self.workspace, name=name)))
+
+    def patch(self, request, name):
+        endpoint = selectors.model_get(workspace=self.workspace, name=name)
+        fields, api_key = _model_fields(_body(request))
+        endpoint = services.model_endpoint_save(workspace=self.workspace, name=name, fields=fields,
+                                                api_key=api_key, endpoint=endpoint)
+        return Response(model_out(endpoint))
+
+    def delete(self, request, name):
+        services.model_endpoint_delete(endpoint=selectors.model_get(workspace=self.workspace, name=name))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TraceListView(WorkspaceView):
+    def get(self, request):
+        params = request.query_params
+        metadata = {k[len("meta."):]: v for k, v in params.items() if k.startswith("meta.")}
+        queryset = selectors.trace_list(workspace=self.workspace, workflow=params.get("workflow"),
+                                        node=params.get("node"), model=params.get("model"),
+                                        since=params.get("since"), until=params.get("until"),
+                                        status=params.get("status"), run=params.get("run"), metadata=metadata)
+        return _paginated(self, queryset, trace_out)
+
+
+class TraceDetailView(WorkspaceView):
+    def get(self, request, trace_id):
+        return Response(trace_out(selectors.trace_get(workspace=self.workspace, trace_id=trace_id)))
+
+    def patch(self, request, trace_id):
+        trace = selectors.trace_get(workspace=self.workspace, trace_id=trace_id)
+        body = _body(request)
+        if set(body) != {"golden_output"}:
+            raise ValidationFailed("Traces are append-only: only golden_output can be written.",
+                                   path=",".join(sorted(set(body) - {"golden_output"})) or "golden_output")
+        return Response(trace_out(services.trace_set_golden(trace=trace, golden_output=body["golden_output"])))

@@ -1,0 +1,23 @@
+"""Service-level errors; the API turns them into `{"errors": [{"path", "message"}]}` responses."""
+
+
+class ServiceError(Exception):
+    status = 400
+
+    def __init__(self, errors: list[dict] | str, *, path: str = ""):
+        if isinstance(errors, str):
+            errors = [{"path": path, "message": errors}]
+        self.errors = errors
+        super().__init__("; ".join(f"{e['path']}: {e['message']}" if e["path"] else e["message"] for e in errors))
+
+
+class ValidationFailed(ServiceError):
+    status = 400
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class Conflict(ServiceError):
+    status = 409

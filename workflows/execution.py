@@ -1,0 +1,297 @@
+"""The worker side of a run: claim it, execute its graph on the engine, record what happens.
+
+A worker holds a lease on the run and renews it while it works. If the worker dies, the lease
+lapses and the sweeper hands the run to another worker, which resumes from the LangGraph
+checkpoint keyed by the run id: finished nodes are not re-run, and model calls already recorded
+as traces are replayed from the trace instead of being made (and traced) again.
+"""
+import functools
+import hashlib
+import json
+import logging
+import os
+import socket
+import sqlite3
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from orchestra import engine
+from orchestra.inference import get_client
+from workflows import events, runs, services
+from workflows.models import ModelEndpoint, NodeRun, Run, Trace, Workflow
+
+log = logging.getLogger(__name__)
+
+
+# --- Persistence for LangGraph ----------------------------------------------------------------
+
+
+@functools.cache
+def checkpointer():
+    """One saver per worker process: Postgres when the platform runs on Postgres, else SQLite."""
+    if connection.vendor == "postgresql":
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        pool = ConnectionPool(os.environ["DATABASE_URL"], max_size=8, open=True,
+                              kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+        saver = PostgresSaver(pool)
+    else:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        conn = sqlite3.connect(settings.DATA_DIR / "checkpoints.sqlite3", check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        saver = SqliteSaver(conn)
+    saver.setup()
+    return saver
+
+
+_compiled_cache: dict[str, Any] = {}
+_compiled_lock = threading.Lock()
+
+
+def compiled_graph(run: Run):
+    """Compiled graphs are cached per published version (or per draft graph content)."""
+    if run.version is not None:
+        key = f"{run.workflow_id}:v{run.version}"
+    else:
+        key = "draft:" + hashlib.sha256(json.dumps(run.graph, sort_keys=True).encode()).hexdigest()
+    with _compiled_lock:
+        if key not in _compiled_cache:
+            _compiled_cache[key] = engine.compile_graph(engine.parse_graph(run.graph), checkpointer=checkpointer())
+        return _compiled_cache[key]
+
+
+# --- Leases -----------------------------------------------------------------------------------
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _lease_s() -> timedelta:
+    return timedelta(seconds=settings.ORCHESTRA_RUN_LEASE_S)
+
+
+def run_claim(*, run_id, owner: str) -> Run | None:
+    """Take the run if it is runnable and nobody holds a live lease on it; None otherwise."""
+    now = timezone.now()
+    claimed = (Run.objects.filter(pk=run_id, status__in=["queued", "running"])
+               .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+               .update(lease_owner=owner, lease_expires_at=now + _lease_s(), status="running"))
+    return Run.objects.get(pk=run_id) if claimed else None
+
+
+class LeaseKeeper(threading.Thread):
+    """Renews the lease until stopped; a worker that stalls or dies stops renewing."""
+
+    def __init__(self, run_id, owner: str):
+        super().__init__(daemon=True, name=f"lease-{run_id}")
+        self.run_id, self.owner = run_id, owner
+        self.stopped = threading.Event()
+
+    def run(self):
+        interval = settings.ORCHESTRA_RUN_LEASE_S / 3
+        try:
+            while not self.stopped.wait(interval):
+                kept = Run.objects.filter(pk=self.run_id, lease_owner=self.owner).update(
+                    lease_expires_at=timezone.now() + _lease_s())
+                if not kept:
+                    log.warning("run %s: lease lost to another worker", self.run_id)
+                    return
+        finally:
+            connection.close()
+
+    def stop(self):
+        self.stopped.set()
+
+
+def runs_sweep() -> list[str]:
+    """Re-enqueue runs whose worker died (lease lapsed) or whose queue message was lost."""
+    now = timezone.now()
+    lapsed = Q(status="running", lease_expires_at__lt=now)
+    lost = Q(status="queued", lease_expires_at__isnull=True,
+             enqueued_at__lt=now - timedelta(seconds=settings.ORCHESTRA_REQUEUE_AFTER_S))
+    run_ids = [str(r) for r in Run.objects.filter(lapsed | lost).values_list("id", flat=True)]
+    for run_id in run_ids:
+        log.info("sweeper: re-enqueueing run %s", run_id)
+        runs.enqueue_run(run_id)
+    return run_ids
+
+
+# --- Recording what the engine does ---------------------------------------------------------
+
+NODE_STATUS_BY_EVENT = {"node_started": "running", "node_succeeded": "succeeded", "node_failed": "failed",
+                        "node_skipped": "skipped", "node_waiting": "waiting", "node_retrying": "running"}
+MODEL_FIELDS = ("model", "tokens_in", "tokens_out", "cost", "latency_ms")
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def emit(run: Run, type: str, node_id: str | None, data: dict) -> None:
+    """Store one engine event and fold it into the node's NodeRun row."""
+    data = _json_safe(data or {})
+    events.record(run_id=run.id, type=type, node_id=node_id, data=data)
+    status = NODE_STATUS_BY_EVENT.get(type)
+    if status is None or node_id is None:
+        return
+    now = timezone.now()
+    update: dict[str, Any] = {"status": status}
+    if type == "node_started":
+        update |= {"input": data.get("input"), "attempts": data.get("attempt", 1), "started_at": now,
+                   "error": "", "finished_at": None}
+    elif type == "node_retrying":
+        update |= {"error": data.get("error", ""), "attempts": data.get("attempt", 1)}
+    elif type in ("node_succeeded", "node_failed"):
+        update |= {"output": data.get("output"), "error": data.get("error") or "", "finished_at": now,
+                   "attempts": data.get("attempts", 1)}
+        update |= {f: data[f] for f in MODEL_FIELDS if data.get(f) is not None}
+    elif type == "node_skipped":
+        update |= {"finished_at": now}
+    NodeRun.objects.filter(run=run, node_id=node_id).update(**update)
+
+
+# --- Model calls ------------------------------------------------------------------------------
+
+
+def model_resolve(*, workspace, name: str) -> ModelEndpoint:
+    """`auto` is the workspace's default model (the router will choose later)."""
+    endpoints = ModelEndpoint.objects.filter(workspace=workspace)
+    if name == "auto":
+        endpoint = endpoints.filter(is_default=True).first()
+        if endpoint is None and settings.ORCHESTRA_DEFAULT_MODEL:
+            endpoint = endpoints.filter(name=settings.ORCHESTRA_DEFAULT_MODEL).first()
+        if endpoint is None:
+            raise LookupError("Model 'auto' needs a default model: register one with is_default: true "
+                              "(POST /api/models).")
+        return endpoint
+    endpoint = endpoints.filter(name=name).first()
+    if endpoint is None:
+        known = ", ".join(sorted(endpoints.values_list("name", flat=True))) or "none registered"
+        raise LookupError(f"Unknown model {name!r} (known: {known}).")
+    return endpoint
+
+
+def call_model(run: Run, call: engine.ModelCall) -> engine.ModelReply:
+    """Make (or, after a crash, replay) one model call and record it as a trace."""
+    recorded = Trace.objects.filter(run=run, call_key=call.call_key, status="ok").first()
+    if recorded is not None:
+        return engine.ModelReply(text=recorded.output, model=recorded.model, tokens_in=recorded.tokens_in,
+                                 tokens_out=recorded.tokens_out, latency_ms=recorded.latency_ms, cost=recorded.cost)
+    trace = Trace(workspace_id=run.workspace_id, workflow_id=run.workflow_id, version=run.version,
+                  node_id=call.node_id, run=run, call_key=call.call_key, messages=call.messages,
+                  metadata=_json_safe(call.metadata or {}), model=call.model)
+    started = time.perf_counter()
+    try:
+        endpoint = model_resolve(workspace=run.workspace, name=call.model)
+        trace.model = endpoint.name
+        client = get_client(services.model_spec(endpoint))
+        completion = client.complete(call.messages, max_tokens=call.max_tokens, temperature=call.temperature,
+                                     stop=call.stop, on_token=call.on_token)
+    except Exception as exc:
+        trace.status, trace.error = "error", str(exc)
+        trace.latency_ms = (time.perf_counter() - started) * 1000
+        trace.save()
+        raise
+    trace.output = completion.text
+    trace.tokens_in, trace.tokens_out = completion.tokens_in, completion.tokens_out
+    trace.latency_ms = completion.latency_ms
+    trace.cost = completion.cost or client.spec.cost(completion.tokens_in, completion.tokens_out)
+    trace.top_logprobs = completion.top_logprobs
+    trace.save()
+    return engine.ModelReply(text=trace.output, model=trace.model, tokens_in=trace.tokens_in,
+                             tokens_out=trace.tokens_out, latency_ms=trace.latency_ms, cost=trace.cost)
+
+
+# --- Executing a run ----------------------------------------------------------------------------
+
+
+def run_execute(*, run_id) -> str | None:
+    """Claim and execute a run to its next stop (end, approval, cancel). Returns its status."""
+    owner = worker_id()
+    run = run_claim(run_id=run_id, owner=owner)
+    if run is None:
+        return None
+    keeper = LeaseKeeper(run.id, owner)
+    keeper.start()
+    try:
+        return _execute(run, owner)
+    finally:
+        keeper.stop()
+
+
+def _execute(run: Run, owner: str) -> str:
+    if run.started_at is None:
+        Run.objects.filter(pk=run.pk).update(started_at=timezone.now())
+        events.record(run_id=run.id, type="run_started", data={})
+    hooks = engine.RunHooks(
+        emit=lambda type, node_id, data: emit(run, type, node_id, data),
+        call_model=lambda call: call_model(run, call),
+        run_workflow=lambda workflow_id, inputs: run_subworkflow(run, workflow_id, inputs),
+        is_cancelled=lambda: Run.objects.filter(pk=run.pk, cancel_requested=True).exists(),
+        http_allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE,
+    )
+    resume = run.resume_value if run.has_resume_value else engine.NOT_SET
+    try:
+        outcome = engine.run_graph(compiled_graph(run), run_id=str(run.id), hooks=hooks, inputs=run.inputs,
+                                   resume_value=resume)
+    except Exception as exc:  # an engine bug must still end the run, visibly
+        log.exception("run %s crashed", run.id)
+        outcome = engine.RunOutcome(status="failed", outputs={}, error=f"Internal error: {exc}",
+                                    waiting_node=None, waiting=None)
+    _record_outcome(run, owner, outcome)
+    close_old_connections()
+    return outcome.status
+
+
+@transaction.atomic
+def _record_outcome(run: Run, owner: str, outcome: engine.RunOutcome) -> None:
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.lease_owner != owner:  # another worker took over while this one stalled: it decides
+        log.warning("run %s: finished without the lease; outcome %s dropped", run.id, outcome.status)
+        return
+    run.has_resume_value, run.resume_value = False, None
+    if outcome.status == "waiting":
+        run.status, run.waiting_node, run.waiting = "waiting", outcome.waiting_node, outcome.waiting
+        run.lease_owner, run.lease_expires_at = "", None
+        run.save()
+        events.record(run_id=run.id, type="run_waiting", node_id=outcome.waiting_node, data=outcome.waiting or {})
+        timeout_s = (outcome.waiting or {}).get("timeout_s")
+        if timeout_s:
+            from workflows.tasks import approval_timeout_task
+
+            transaction.on_commit(lambda: approval_timeout_task.apply_async(
+                args=[str(run.id), outcome.waiting_node], countdown=float(timeout_s)))
+        return
+    runs.run_finish(run=run, status=outcome.status, outputs=outcome.outputs if outcome.status == "succeeded" else None,
+                    error=outcome.error or "")
+
+
+def approval_timeout(*, run_id, node_id: str) -> None:
+    """An approval left unanswered past its timeout takes its default value."""
+    run = Run.objects.filter(pk=run_id, status="waiting", waiting_node=node_id).first()
+    if run is not None:
+        runs.run_resume(run=run, node_id=node_id, value=(run.waiting or {}).get("default"))
+
+
+def run_subworkflow(parent: Run, workflow_id: str, inputs: dict) -> dict:
+    """A sub-workflow runs its latest published version inline, as a child run of its own."""
+    workflow = Workflow.objects.filter(workspace=parent.workspace, id=workflow_id).first()
+    if workflow is None:
+        raise LookupError(f"Sub-workflow {workflow_id!r} does not exist in this workspace.")
+    child = runs.run_create(workflow=workflow, inputs=inputs, trigger="subworkflow", parent_run=parent, enqueue=False)
+    status = run_execute(run_id=child.id)
+    child.refresh_from_db()
+    if status != "succeeded":
+        raise RuntimeError(f"Sub-workflow {workflow.name!r} {child.status}: {child.error or 'no outputs'}")
+    return child.outputs or {}

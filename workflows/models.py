@@ -1,0 +1,181 @@
+"""What Orchestra stores. Every object belongs to one workspace; selectors scope by it."""
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Workspace(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, default="member", choices=[("owner", "owner"), ("member", "member")])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "workspace"], name="membership_unique")]
+
+
+class ApiKey(models.Model):
+    """Only a SHA-256 of the key is stored; the key itself is shown once at creation."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_keys")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=200, blank=True)
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class ModelEndpoint(models.Model):
+    BACKENDS = [("openai", "OpenAI-compatible HTTP"), ("transformers", "transformers in-process")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="models")
+    name = models.CharField(max_length=200)
+    backend = models.CharField(max_length=20, choices=BACKENDS)
+    model = models.CharField(max_length=500, help_text="Remote model id, HF id or local folder")
+    base_url = models.CharField(max_length=500, blank=True, default="")
+    api_key_encrypted = models.TextField(blank=True, default="")
+    price_in = models.FloatField(default=0.0, help_text="per million input tokens")
+    price_out = models.FloatField(default=0.0, help_text="per million output tokens")
+    options = models.JSONField(default=dict, blank=True)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="model_name_unique")]
+
+
+class Workflow(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="workflows")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    graph = models.JSONField(help_text="The draft graph")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+
+class WorkflowVersion(models.Model):
+    """An immutable snapshot of a workflow's graph, made by publishing."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    graph = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [models.UniqueConstraint(fields=["workflow", "version"], name="version_unique")]
+
+
+class Run(models.Model):
+    STATUSES = ["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+    ACTIVE = ("queued", "running", "waiting")
+    TRIGGERS = ["editor", "api", "chat", "webhook", "schedule", "gateway", "subworkflow", "cli"]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runs")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
+    version = models.PositiveIntegerField(null=True, blank=True, help_text="null: the draft")
+    graph = models.JSONField(help_text="The graph this run executes, frozen at start")
+    status = models.CharField(max_length=20, default="queued", choices=[(s, s) for s in STATUSES], db_index=True)
+    trigger = models.CharField(max_length=20, default="api", choices=[(t, t) for t in TRIGGERS], db_index=True)
+    inputs = models.JSONField(default=dict)
+    outputs = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    parent_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    cancel_requested = models.BooleanField(default=False)
+    waiting_node = models.CharField(max_length=200, blank=True, default="")
+    waiting = models.JSONField(null=True, blank=True)
+    resume_value = models.JSONField(null=True, blank=True)
+    has_resume_value = models.BooleanField(default=False)
+    event_seq = models.PositiveIntegerField(default=0, help_text="last RunEvent.seq handed out")
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=200, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class NodeRun(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="node_runs")
+    node_id = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, default="queued")
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    model = models.CharField(max_length=200, blank=True, default="")
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    cost = models.FloatField(default=0.0)
+    latency_ms = models.FloatField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="node_run_unique")]
+
+
+class RunEvent(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=40)
+    node_id = models.CharField(max_length=200, blank=True, default="")
+    data = models.JSONField(default=dict)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="event_seq_unique")]
+
+
+class Trace(models.Model):
+    """One model call. Append-only: only `golden_output` (a human label) is ever written later."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="traces")
+    workflow = models.ForeignKey(Workflow, null=True, blank=True, on_delete=models.SET_NULL, related_name="traces")
+    version = models.PositiveIntegerField(null=True, blank=True)
+    node_id = models.CharField(max_length=200, blank=True, default="", db_index=True)
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="traces")
+    call_key = models.CharField(max_length=300, blank=True, default="")
+    model = models.CharField(max_length=200, db_index=True)
+    messages = models.JSONField()
+    output = models.TextField(blank=True, default="")
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    latency_ms = models.FloatField(default=0.0)
+    cost = models.FloatField(default=0.0)
+    status = models.CharField(max_length=20, default="ok", choices=[("ok", "ok"), ("error", "error")])
+    error = models.TextField(blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    top_logprobs = models.JSONField(null=True, blank=True)
+    golden_output = models.TextField(null=True, blank=True)
+    golden_updated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["run", "call_key"])]

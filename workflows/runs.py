@@ -1,0 +1,106 @@
+"""Run lifecycle services: start, cancel, answer an approval. Execution itself is in execution.py."""
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from orchestra import engine
+from workflows import events
+from workflows.errors import Conflict, ValidationFailed
+from workflows.models import NodeRun, Run, Workflow, WorkflowVersion
+
+log = logging.getLogger(__name__)
+
+
+def _graph_for(*, workflow: Workflow, version: int | str | None) -> tuple[int | None, dict]:
+    """The graph a run executes: a published version (default: the latest) or the draft."""
+    if version == "draft":
+        return None, workflow.graph
+    if version is None:
+        latest = workflow.versions.order_by("-version").first()
+        if latest is None:
+            raise ValidationFailed("This workflow has no published version: publish it, or run the draft "
+                                   "with version: \"draft\".", path="version")
+        return latest.version, latest.graph
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValidationFailed("version is a published version number or \"draft\".", path="version")
+    try:
+        return version, workflow.versions.get(version=version).graph
+    except WorkflowVersion.DoesNotExist:
+        raise ValidationFailed(f"Workflow has no version {version}.", path="version") from None
+
+
+def run_create(*, workflow: Workflow, inputs: Any, version: int | str | None = None, trigger: str = "api",
+               parent_run: Run | None = None, enqueue: bool = True) -> Run:
+    """Validate the inputs, store a queued run and hand it to a worker. Bad input queues nothing."""
+    if inputs is None:
+        inputs = {}
+    if not isinstance(inputs, dict):
+        raise ValidationFailed("inputs must be a JSON object of input field values.", path="inputs")
+    version_number, graph = _graph_for(workflow=workflow, version=version)
+    coerced, errors = engine.validate_inputs(engine.parse_graph(graph), inputs)
+    if errors:
+        raise ValidationFailed([e.as_dict() for e in errors])
+    with transaction.atomic():
+        run = Run.objects.create(workspace=workflow.workspace, workflow=workflow, version=version_number,
+                                 graph=graph, inputs=coerced, trigger=trigger, parent_run=parent_run)
+        NodeRun.objects.bulk_create(NodeRun(run=run, node_id=n["id"]) for n in graph["nodes"])
+        events.record(run_id=run.id, type="run_queued", data={"trigger": trigger, "version": version_number})
+        if enqueue:
+            transaction.on_commit(lambda: enqueue_run(run.id))
+    return run
+
+
+def enqueue_run(run_id, *, countdown: float | None = None) -> None:
+    from workflows.tasks import run_execute_task
+
+    Run.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
+    run_execute_task.apply_async(args=[str(run_id)], countdown=countdown)
+
+
+def run_cancel(*, run: Run) -> Run:
+    """Queued or waiting runs stop now; a running run stops at its next node boundary."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run.pk)
+        if run.status not in Run.ACTIVE:
+            raise Conflict(f"Run is already {run.status}.", path="status")
+        run.cancel_requested = True
+        if run.status in ("queued", "waiting"):
+            run_finish(run=run, status="cancelled", error="Cancelled by request.")
+        else:
+            run.save(update_fields=["cancel_requested"])
+    return run
+
+
+def run_resume(*, run: Run, node_id: Any, value: Any) -> Run:
+    """Answer the approval node a run is waiting on; the run continues on a worker."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run.pk)
+        if run.status != "waiting":
+            raise Conflict(f"Run is {run.status}, not waiting for an answer.", path="status")
+        if node_id != run.waiting_node:
+            raise ValidationFailed(f"Run is waiting on node {run.waiting_node!r}, not {node_id!r}.", path="node_id")
+        run.status = "queued"
+        run.resume_value = value
+        run.has_resume_value = True
+        run.save(update_fields=["status", "resume_value", "has_resume_value"])
+        events.record(run_id=run.id, type="run_resumed", node_id=node_id, data={"value": value})
+        transaction.on_commit(lambda: enqueue_run(run.id))
+    return run
+
+
+def run_finish(*, run: Run, status: str, outputs: dict | None = None, error: str = "") -> None:
+    """Move a run to a terminal state (within the caller's transaction) and record the event."""
+    run.status = status
+    run.outputs = outputs
+    run.error = error or ""
+    run.finished_at = timezone.now()
+    run.lease_owner = ""
+    run.lease_expires_at = None
+    run.waiting_node = ""
+    run.save()
+    if status == "cancelled":
+        NodeRun.objects.filter(run=run, status__in=["queued", "running", "waiting"]).update(status="cancelled")
+    events.record(run_id=run.id, type=f"run_{status}", data={"outputs": outputs, "error": error or None})
+

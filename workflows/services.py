@@ -1,0 +1,210 @@
+"""Services: everything that writes. Views and tasks call these with plain arguments."""
+import hashlib
+import secrets
+import uuid
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from orchestra import engine
+from orchestra.inference import ModelSpec
+from workflows import crypto
+from workflows.errors import NotFound, ValidationFailed
+from workflows.models import (ApiKey, Membership, ModelEndpoint, Trace, Workflow, WorkflowVersion,
+                              Workspace)
+
+EXPORT_FORMAT = 1
+
+# --- Workspaces, users and API keys ---------------------------------------------------------
+
+
+def workspace_create(*, name: str, owner=None) -> Workspace:
+    workspace = Workspace.objects.create(name=name)
+    if owner is not None:
+        Membership.objects.create(user=owner, workspace=workspace, role="owner")
+    return workspace
+
+
+def user_create(*, username: str, password: str | None = None, workspace: Workspace | None = None):
+    user = get_user_model().objects.create_user(username=username, password=password)
+    if workspace is not None:
+        Membership.objects.create(user=user, workspace=workspace)
+    return user
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_create(*, user, workspace: Workspace, name: str = "") -> tuple[ApiKey, str]:
+    """Create a key; the plaintext is returned once and only its hash is stored."""
+    if not Membership.objects.filter(user=user, workspace=workspace).exists():
+        raise ValidationFailed(f"User {user.username!r} is not a member of workspace {workspace.name!r}.",
+                               path="user")
+    key = "orc_" + secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(workspace=workspace, user=user, name=name, prefix=key[:12],
+                                    key_hash=_hash_key(key))
+    return api_key, key
+
+
+def api_key_authenticate(*, key: str) -> ApiKey | None:
+    api_key = (ApiKey.objects.select_related("user", "workspace")
+               .filter(key_hash=_hash_key(key), revoked_at__isnull=True).first())
+    if api_key is None or not api_key.user.is_active:
+        return None
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
+    return api_key
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    api_key.revoked_at = timezone.now()
+    api_key.save(update_fields=["revoked_at"])
+
+
+# --- Workflows ------------------------------------------------------------------------------
+
+
+def _validate_graph(*, workspace: Workspace, graph: Any) -> dict:
+    if not isinstance(graph, dict):
+        raise ValidationFailed("The graph must be a JSON object with 'nodes' and 'edges'.", path="graph")
+
+    def workflow_exists(workflow_id: str) -> bool:
+        try:
+            return Workflow.objects.filter(workspace=workspace, id=uuid.UUID(str(workflow_id))).exists()
+        except ValueError:
+            return False
+
+    errors = engine.validate_graph(graph, workflow_exists=workflow_exists)
+    if errors:
+        raise ValidationFailed([e.as_dict() for e in errors])
+    return graph
+
+
+def _validate_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationFailed("A workflow needs a non-empty name.", path="name")
+    if len(name) > 200:
+        raise ValidationFailed("The name is longer than 200 characters.", path="name")
+    return name.strip()
+
+
+def workflow_create(*, workspace: Workspace, name: str, graph: dict, description: str = "") -> Workflow:
+    name = _validate_name(name)
+    graph = _validate_graph(workspace=workspace, graph=graph)
+    return Workflow.objects.create(workspace=workspace, name=name, graph=graph, description=description or "")
+
+
+def workflow_update(*, workflow: Workflow, name: str | None = None, graph: dict | None = None,
+                    description: str | None = None) -> Workflow:
+    if name is not None:
+        workflow.name = _validate_name(name)
+    if graph is not None:
+        workflow.graph = _validate_graph(workspace=workflow.workspace, graph=graph)
+    if description is not None:
+        workflow.description = description
+    workflow.save()
+    return workflow
+
+
+def workflow_delete(*, workflow: Workflow) -> None:
+    workflow.delete()
+
+
+@transaction.atomic
+def workflow_publish(*, workflow: Workflow) -> WorkflowVersion:
+    """Snapshot the draft as the next immutable version (validated again: a version always runs)."""
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    _validate_graph(workspace=workflow.workspace, graph=workflow.graph)
+    last = workflow.versions.order_by("-version").values_list("version", flat=True).first() or 0
+    return WorkflowVersion.objects.create(workflow=workflow, version=last + 1, graph=workflow.graph)
+
+
+def workflow_export(*, workflow: Workflow) -> dict:
+    return {"orchestra": EXPORT_FORMAT, "name": workflow.name, "description": workflow.description,
+            "graph": workflow.graph}
+
+
+def workflow_import(*, workspace: Workspace, data: Any) -> Workflow:
+    if not isinstance(data, dict) or "graph" not in data:
+        raise ValidationFailed("An import file is a JSON object with 'name' and 'graph' "
+                               "(as written by export).", path="")
+    if data.get("orchestra", EXPORT_FORMAT) != EXPORT_FORMAT:
+        raise ValidationFailed(f"Unsupported export format {data.get('orchestra')!r}; expected {EXPORT_FORMAT}.",
+                               path="orchestra")
+    return workflow_create(workspace=workspace, name=data.get("name") or "Imported workflow",
+                           graph=data["graph"], description=data.get("description") or "")
+
+
+# --- Model endpoints ------------------------------------------------------------------------
+
+MODEL_FIELDS = ("backend", "model", "base_url", "price_in", "price_out", "options", "is_default")
+
+
+def _validate_model_fields(fields: dict) -> list[dict]:
+    errors = []
+    backend = fields.get("backend")
+    if backend not in {"openai", "transformers"}:
+        errors.append({"path": "backend", "message": f"Unknown backend {backend!r}; use 'openai' or 'transformers'."})
+    if not fields.get("model"):
+        errors.append({"path": "model", "message": "Name the model: a remote model id, a HF id or a local folder."})
+    if backend == "openai" and not str(fields.get("base_url") or "").startswith(("http://", "https://")):
+        errors.append({"path": "base_url", "message": "An 'openai' backend needs an http(s) base_url, "
+                                                      "e.g. http://vllm:8000/v1."})
+    for price in ("price_in", "price_out"):
+        value = fields.get(price, 0)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            errors.append({"path": price, "message": "A price is a number >= 0 (per million tokens)."})
+    if not isinstance(fields.get("options", {}), dict):
+        errors.append({"path": "options", "message": "options must be an object."})
+    return errors
+
+
+@transaction.atomic
+def model_endpoint_save(*, workspace: Workspace, name: str, fields: dict, api_key: str | None = None,
+                        endpoint: ModelEndpoint | None = None) -> ModelEndpoint:
+    """Create (endpoint=None) or update a model endpoint; `api_key` is stored encrypted."""
+    if endpoint is None:
+        if not isinstance(name, str) or not name.strip() or "/" in name:
+            raise ValidationFailed("A model needs a name without '/'.", path="name")
+        if ModelEndpoint.objects.filter(workspace=workspace, name=name).exists():
+            raise ValidationFailed(f"A model named {name!r} already exists.", path="name")
+        endpoint = ModelEndpoint(workspace=workspace, name=name)
+    unknown = set(fields) - set(MODEL_FIELDS)
+    if unknown:
+        raise ValidationFailed([{"path": f, "message": "Unknown field."} for f in sorted(unknown)])
+    merged = {f: getattr(endpoint, f) for f in MODEL_FIELDS} | fields
+    if errors := _validate_model_fields(merged):
+        raise ValidationFailed(errors)
+    for field, value in fields.items():
+        setattr(endpoint, field, value)
+    if api_key is not None:
+        endpoint.api_key_encrypted = crypto.encrypt(api_key)
+    if endpoint.is_default:
+        ModelEndpoint.objects.filter(workspace=workspace, is_default=True).exclude(pk=endpoint.pk).update(is_default=False)
+    endpoint.save()
+    return endpoint
+
+
+def model_endpoint_delete(*, endpoint: ModelEndpoint) -> None:
+    endpoint.delete()
+
+
+def model_spec(endpoint: ModelEndpoint) -> ModelSpec:
+    return ModelSpec(name=endpoint.name, backend=endpoint.backend, model=endpoint.model,
+                     base_url=endpoint.base_url or None, api_key=crypto.decrypt(endpoint.api_key_encrypted) or None,
+                     price_in=endpoint.price_in, price_out=endpoint.price_out, options=dict(endpoint.options))
+
+
+# --- Traces ---------------------------------------------------------------------------------
+
+
+def trace_set_golden(*, trace: Trace, golden_output: str | None) -> Trace:
+    """The only write a trace ever gets after creation: a human's corrected output."""
+    if golden_output is not None and not isinstance(golden_output, str):
+        raise ValidationFailed("golden_output must be a string (or null to clear it).", path="golden_output")
+    trace.golden_output = golden_output
+    trace.golden_updated_at = timezone.now()
+    trace.save(update_fields=["golden_output", "golden_updated_at"])
+    return trace

@@ -1,0 +1,26 @@
+"""Celery tasks: thin wrappers that call services with ids."""
+from celery.signals import worker_ready
+
+from orchestra.celery import app
+from workflows import execution
+
+
+@app.task(name="workflows.tasks.run_execute_task", acks_late=True, reject_on_worker_lost=True)
+def run_execute_task(run_id: str) -> str | None:
+    return execution.run_execute(run_id=run_id)
+
+
+@app.task(name="workflows.tasks.runs_sweep_task", ignore_result=True)
+def runs_sweep_task() -> list[str]:
+    return execution.runs_sweep()
+
+
+@app.task(name="workflows.tasks.approval_timeout_task", acks_late=True)
+def approval_timeout_task(run_id: str, node_id: str) -> None:
+    execution.approval_timeout(run_id=run_id, node_id=node_id)
+
+
+@worker_ready.connect
+def _sweep_on_start(sender=None, **kwargs):
+    """A worker that starts after a crash picks up what the dead one left, without waiting for beat."""
+    runs_sweep_task.delay()
