@@ -1,0 +1,223 @@
+"""Compile a validated graph to a LangGraph StateGraph, and run it with per-run hooks.
+
+Every node runs exactly once per run, for real or as a skip: each node waits (a LangGraph join)
+for all of its sources, then runs if any incoming edge is live and otherwise records "skipped",
+which makes its own outgoing edges dead. So joins never wait on a branch that was not taken.
+"""
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable, TypedDict
+
+from langgraph.errors import GraphBubbleUp
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from orchestra.engine.graph import EdgeSpec, Graph, NodeSpec
+from orchestra.engine.hooks import NOT_SET, RunHooks, RunOutcome
+from orchestra.engine.nodes import NODE_TYPES, NodeContext, NodeResult, NodeType
+
+
+def merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    return {**left, **right}
+
+
+class RunState(TypedDict):
+    inputs: dict[str, Any]
+    nodes: Annotated[dict[str, dict[str, Any]], merge]  # node id -> result record (see _record)
+    outputs: Annotated[dict[str, Any], merge]  # what output nodes rendered
+
+
+@dataclass
+class RunContext:
+    """Per-run data, given to LangGraph at invoke time so one compiled graph serves many runs."""
+
+    run_id: str
+    hooks: RunHooks
+
+
+class RunCancelled(Exception):
+    pass
+
+
+class NodeFailed(Exception):
+    def __init__(self, node_id: str, error: str):
+        self.node_id, self.error = node_id, error
+        super().__init__(f"node {node_id!r} failed: {error}")
+
+
+class NodeTimeout(Exception):
+    pass
+
+
+def compile_graph(graph: Graph, *, checkpointer: Any) -> CompiledStateGraph:
+    """A LangGraph graph for a validated Graph; holds no per-run data, so it can be cached and shared."""
+    builder = StateGraph(RunState, context_schema=RunContext)
+    for spec in graph.nodes:
+        node_type = NODE_TYPES[spec.type]
+        builder.add_node(spec.id, node_function(spec, node_type, node_type.Config.model_validate(spec.config),
+                                                graph.incoming(spec.id)))
+    builder.add_edge(START, graph.input_node().id)
+    for spec in graph.nodes:
+        sources = list(dict.fromkeys(edge.source for edge in graph.incoming(spec.id)))
+        if sources:
+            builder.add_edge(sources[0] if len(sources) == 1 else sources, spec.id)  # a list waits for all
+        if not graph.outgoing(spec.id):
+            builder.add_edge(spec.id, END)
+    return builder.compile(checkpointer=checkpointer)
+
+
+def node_function(spec: NodeSpec, node_type: NodeType, config: Any,
+                  incoming: list[EdgeSpec]) -> Callable[[RunState, Runtime[RunContext]], dict[str, Any]]:
+    def run_node(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        hooks = runtime.context.hooks
+        if incoming and not any(is_live(edge, state["nodes"]) for edge in incoming):
+            hooks.emit("node_skipped", spec.id, {})
+            return {"nodes": {spec.id: _record("skipped")}}
+        if hooks.is_cancelled():
+            raise RunCancelled(f"cancelled before node {spec.id!r} started")
+        record = execute(spec, node_type, config, template_scope(state), hooks)
+        update: dict[str, Any] = {"nodes": {spec.id: record}}
+        if spec.type == "output" and record["status"] == "succeeded":
+            update["outputs"] = record["output"]  # the run's outputs are what output nodes rendered
+        return update
+
+    run_node.__name__ = f"run_{spec.type}"
+    return run_node
+
+
+def is_live(edge: EdgeSpec, results: dict[str, dict[str, Any]]) -> bool:
+    source = results[edge.source]
+    return edge.branch in source["outlets"] if edge.branch else source["default_live"]
+
+
+def _record(status: str, *, output: Any = None, error: str | None = None, fields: dict[str, Any] | None = None,
+            outlets: list[str] | None = None, default_live: bool = False) -> dict[str, Any]:
+    return {"status": status, "output": output, "error": error, "fields": fields or {},
+            "outlets": outlets or [], "default_live": default_live}
+
+
+def template_scope(state: RunState) -> dict[str, Any]:
+    """What templates see: inputs, and nodes.<id>.output / .error / .status / .<field>."""
+    return {
+        "inputs": state["inputs"],
+        "nodes": {node_id: {**r["fields"], "output": r["output"], "error": r["error"], "status": r["status"]}
+                  for node_id, r in state["nodes"].items()},
+    }
+
+
+def execute(spec: NodeSpec, node_type: NodeType, config: Any, scope: dict[str, Any], hooks: RunHooks) -> dict[str, Any]:
+    """Run one node under its policy (retry with backoff, timeout, on_error); return its result record."""
+    policy = spec.retry
+    for attempt in range(1, policy.attempts + 1):
+        ctx = NodeContext(spec.id, attempt, hooks, scope, call_key_prefix=f"{spec.id}#a{attempt}")
+        try:
+            result = _attempt(spec, node_type, config, ctx)
+        except GraphBubbleUp:  # an approval's interrupt: pause the run, not a failure
+            raise
+        except Exception as error:
+            message = describe(error)
+            if attempt < policy.attempts:
+                delay = policy.backoff_s * policy.backoff_factor ** (attempt - 1)
+                hooks.emit("node_retrying", spec.id, {"error": message, "attempt": attempt, "delay_s": delay})
+                time.sleep(delay)
+                continue
+            hooks.emit("node_failed", spec.id, {"error": message, "attempts": attempt})
+            if spec.on_error == "fail":
+                raise NodeFailed(spec.id, message) from error
+            return _record("failed", error=message, outlets=["error"] if spec.on_error == "branch" else [],
+                           default_live=spec.on_error == "continue")
+        hooks.emit("node_succeeded", spec.id, {"output": result.output, "attempts": attempt, **usage(ctx)})
+        return _record("succeeded", output=result.output, fields=result.fields,
+                       outlets=[result.outlet] if result.outlet else [], default_live=True)
+    raise AssertionError("unreachable: RetryPolicy.attempts >= 1")
+
+
+def _attempt(spec: NodeSpec, node_type: NodeType, config: Any, ctx: NodeContext) -> NodeResult:
+    try:
+        prepared = node_type.prepare(config, ctx.scope)
+    except Exception:
+        ctx.emit("node_started", {"input": None, "attempt": ctx.attempt})
+        raise
+    ctx.emit("node_started", {"input": prepared, "attempt": ctx.attempt})
+    return call_with_timeout(lambda: node_type.run(config, prepared, ctx), spec.timeout_s)
+
+
+def call_with_timeout(function: Callable[[], NodeResult], timeout_s: float | None) -> NodeResult:
+    """Run `function`, failing with NodeTimeout after `timeout_s`.
+
+    Python cannot kill a thread, so a timed-out call is abandoned on a daemon thread and its result
+    dropped. The context is copied so LangGraph's interrupt() still works inside.
+    """
+    if timeout_s is None:
+        return function()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = function()
+        except BaseException as error:  # handed back to the waiting thread as is
+            outcome["error"] = error
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(target,), daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise NodeTimeout(f"timed out after {timeout_s:g}s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def describe(error: Exception) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def usage(ctx: NodeContext) -> dict[str, Any]:
+    """Summed model usage of the attempt that succeeded, for node_succeeded."""
+    if not ctx.replies:
+        return {}
+    return {
+        "model": ", ".join(dict.fromkeys(r.model for r in ctx.replies)),
+        "tokens_in": sum(r.tokens_in for r in ctx.replies),
+        "tokens_out": sum(r.tokens_out for r in ctx.replies),
+        "cost": sum(r.cost for r in ctx.replies),
+        "latency_ms": sum(r.latency_ms for r in ctx.replies),
+    }
+
+
+def run_graph(compiled: CompiledStateGraph, *, run_id: str, hooks: RunHooks, inputs: dict[str, Any] | None = None,
+              resume_value: Any = NOT_SET) -> RunOutcome:
+    """Start, continue (after a crash: finished nodes are not re-run) or resume (answer an approval) a run."""
+    config = {"configurable": {"thread_id": run_id}}
+    snapshot = compiled.get_state(config) if compiled.checkpointer is not None else None
+    graph_input: Any = {"inputs": inputs or {}, "nodes": {}, "outputs": {}}
+    if snapshot is not None and snapshot.values:
+        if snapshot.interrupts and resume_value is NOT_SET:
+            return _waiting(snapshot.interrupts[0].value)  # still waiting; asking again changes nothing
+        if not snapshot.next:
+            return RunOutcome("succeeded", outputs=snapshot.values.get("outputs", {}))
+        graph_input = Command(resume={snapshot.interrupts[0].id: resume_value}) if snapshot.interrupts else None
+    try:
+        result = compiled.invoke(graph_input, config, context=RunContext(run_id=run_id, hooks=hooks),
+                                 durability="sync")  # each step's checkpoint is on disk before the next starts
+    except RunCancelled as cancelled:
+        return RunOutcome("cancelled", error=str(cancelled))
+    except NodeFailed as failed:
+        return RunOutcome("failed", error=str(failed))
+    except Exception as error:  # the engine or the checkpointer failed; still an answer, not a crash
+        return RunOutcome("failed", error=f"run failed: {describe(error)}")
+    if result.get("__interrupt__"):
+        return _waiting(result["__interrupt__"][0].value)
+    return RunOutcome("succeeded", outputs=result.get("outputs", {}))
+
+
+def _waiting(payload: dict[str, Any]) -> RunOutcome:
+    return RunOutcome("waiting", waiting_node=payload["node_id"],
+                      waiting={key: payload[key] for key in ("prompt", "timeout_s", "default")})

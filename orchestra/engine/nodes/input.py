@@ -1,0 +1,49 @@
+"""`input`: the run's typed inputs; the one entry point of every graph."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType
+
+FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+
+
+class InputField(NodeConfig):
+    name: str = Field(pattern=FIELD_NAME_PATTERN, title="Name", description="Read as inputs.<name>.")
+    type: Literal["string", "number", "boolean", "object", "array"] = Field("string", title="Type")
+    required: bool = Field(False, title="Required")
+    default: Any = Field(None, title="Default", description="Used when the input is absent.")
+    description: str = Field("", title="Description", description="Shown to whoever starts the run.")
+
+
+class InputConfig(NodeConfig):
+    fields: list[InputField] = Field(default_factory=list, title="Fields")
+
+    @field_validator("fields")
+    @classmethod
+    def names_are_unique(cls, fields: list[InputField]) -> list[InputField]:
+        names = [f.name for f in fields]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"field names must be unique; repeated: {', '.join(duplicates)}")
+        return fields
+
+
+class InputNode(NodeType):
+    type = "input"
+    title = "Input"
+    description = "The run's inputs, typed and checked before the run starts. Exactly one per workflow."
+    category = "Flow"
+    Config = InputConfig
+
+    def fields(self, config: InputConfig) -> list[str]:
+        return [f.name for f in config.fields]
+
+    def prepare(self, config: InputConfig, scope: dict[str, Any]) -> dict[str, Any]:
+        return {"inputs": scope["inputs"]}
+
+    def run(self, config: InputConfig, prepared: dict[str, Any], ctx: NodeContext) -> NodeResult:
+        inputs = prepared["inputs"]
+        return NodeResult(output=inputs, fields=dict(inputs))

@@ -1,0 +1,58 @@
+"""`subworkflow`: run another workflow (through the `run_workflow` hook) and use its outputs."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from pydantic import Field
+
+from orchestra.engine.graph import GraphError
+from orchestra.engine.hooks import RunHooks
+from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType
+from orchestra.engine.templates import TemplateRef, render_value
+
+INPUTS_FIELD = Field(default_factory=dict, title="Inputs",
+                     description="input name -> template. A template that is one {{ expression }} keeps its type.",
+                     json_schema_extra={"additionalProperties": {"type": "string", "format": "template"}})
+
+
+class SubworkflowConfig(NodeConfig):
+    workflow: str = Field(min_length=1, title="Workflow", description="The id of the workflow to run.",
+                          json_schema_extra={"format": "workflow"})
+    inputs: dict[str, str] = INPUTS_FIELD
+
+
+def run_workflow(hooks: RunHooks, workflow: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    if hooks.run_workflow is None:
+        raise RuntimeError(f"cannot run workflow {workflow!r}: this run has no run_workflow hook")
+    return hooks.run_workflow(workflow, inputs)
+
+
+def check_workflow(workflow: str | None, workflow_exists: Callable[[str], bool] | None) -> list[GraphError]:
+    if workflow is not None and workflow_exists is not None and not workflow_exists(workflow):
+        return [GraphError("workflow", f"workflow {workflow!r} does not exist; pick an existing workflow's id")]
+    return []
+
+
+class SubworkflowNode(NodeType):
+    type = "subworkflow"
+    title = "Sub-workflow"
+    description = "Run another workflow with inputs rendered here; its outputs are this node's output."
+    category = "Flow"
+    Config = SubworkflowConfig
+    mappable = True
+
+    def fields(self, config: SubworkflowConfig) -> None:
+        return None  # the other workflow's output names, unknown here
+
+    def templates(self, config: SubworkflowConfig) -> list[TemplateRef]:
+        return [TemplateRef(f"inputs.{name}", source) for name, source in config.inputs.items()]
+
+    def check(self, config: SubworkflowConfig, *, workflow_exists: Callable[[str], bool] | None) -> list[GraphError]:
+        return check_workflow(config.workflow, workflow_exists)
+
+    def prepare(self, config: SubworkflowConfig, scope: dict[str, Any]) -> dict[str, Any]:
+        return {"workflow": config.workflow, "inputs": render_value(config.inputs, scope)}
+
+    def run(self, config: SubworkflowConfig, prepared: dict[str, Any], ctx: NodeContext) -> NodeResult:
+        outputs = run_workflow(ctx.hooks, prepared["workflow"], prepared["inputs"])
+        return NodeResult(output=outputs, fields=dict(outputs))
