@@ -1,0 +1,184 @@
+"""Is the student good enough? Greedy generation on the held-out prompts, metrics against the
+teacher's replies (and golden ones), speed on the same prompts, and a plain verdict."""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from orchestra.distill.dataset import Example
+
+READY_AGREEMENT = 0.9  # share of held-out prompts where the student says exactly what the teacher says
+
+
+@dataclass
+class Generation:
+    text: str
+    seconds: float  # the batch's wall time shared among its prompts
+    new_tokens: int
+
+
+@torch.no_grad()
+def greedy_generate(model, tokenizer, conversations: list[list[dict[str, str]]], *, max_new_tokens: int,
+                    batch_size: int) -> list[Generation]:
+    """Batched greedy decoding with left padding (so every prompt ends where generation starts)."""
+    model.eval()
+    device = next(model.parameters()).device
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    results = []
+    try:
+        for start in range(0, len(conversations), batch_size):
+            chunk = conversations[start:start + batch_size]
+            prompts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chunk]
+            encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+            began = time.perf_counter()
+            output = model.generate(**encoded, do_sample=False, max_new_tokens=max_new_tokens,
+                                    pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+            seconds = (time.perf_counter() - began) / len(chunk)
+            for row in output[:, encoded["input_ids"].shape[1]:].tolist():
+                if tokenizer.eos_token_id in row:
+                    row = row[:row.index(tokenizer.eos_token_id) + 1]
+                results.append(Generation(text=tokenizer.decode(row, skip_special_tokens=True).strip(),
+                                          seconds=seconds, new_tokens=len(row)))
+    finally:
+        tokenizer.padding_side = side
+    return results
+
+
+# --- metrics -------------------------------------------------------------------------------------
+
+def exact_match(prediction: str, reference: str) -> float:
+    return float(prediction.strip() == reference.strip())
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """SQuAD-style F1 over whitespace tokens."""
+    predicted, expected = prediction.split(), reference.split()
+    if not predicted or not expected:
+        return float(predicted == expected)
+    common = sum((Counter(predicted) & Counter(expected)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(expected)
+    return 2 * precision * recall / (precision + recall)
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F1: longest common subsequence of whitespace tokens (a dozen lines; no dependency)."""
+    a, b = prediction.split(), reference.split()
+    if not a or not b:
+        return float(a == b)
+    previous = [0] * (len(b) + 1)
+    for token in a:
+        current = [0]
+        for j, other in enumerate(b):
+            current.append(previous[j] + 1 if token == other else max(previous[j + 1], current[j]))
+        previous = current
+    lcs = previous[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(a), lcs / len(b)
+    return 2 * precision * recall / (precision + recall)
+
+
+def parse_json(text: str) -> Any | None:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return None
+
+
+def field_accuracy(prediction: Any, reference: dict) -> float:
+    """Share of the reference object's fields that the prediction has with the same value."""
+    if not reference:
+        return float(prediction == reference)
+    if not isinstance(prediction, dict):
+        return 0.0
+    return sum(prediction.get(k) == v for k, v in reference.items()) / len(reference)
+
+
+def score(predictions: list[str], references: list[str]) -> dict[str, float | None]:
+    """Mean metrics; JSON ones only over references that are JSON objects (None when there are none)."""
+    n = len(references)
+    if n == 0:
+        return {"count": 0}
+    result: dict[str, float | None] = {
+        "count": n,
+        "exact_match": sum(map(exact_match, predictions, references)) / n,
+        "token_f1": sum(map(token_f1, predictions, references)) / n,
+        "rouge_l": sum(map(rouge_l, predictions, references)) / n,
+        "json_valid": None, "field_accuracy": None,
+    }
+    objects = [(p, parse_json(r)) for p, r in zip(predictions, references)]
+    objects = [(p, r) for p, r in objects if isinstance(r, dict)]
+    if objects:
+        result["json_valid"] = sum(parse_json(p) is not None for p, _ in objects) / len(objects)
+        result["field_accuracy"] = sum(field_accuracy(parse_json(p), r) for p, r in objects) / len(objects)
+    return result
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+def _speed(generations: list[Generation]) -> dict[str, float]:
+    seconds = sum(g.seconds for g in generations)
+    return {"seconds_per_prompt": seconds / max(len(generations), 1),
+            "tokens_per_s": sum(g.new_tokens for g in generations) / seconds if seconds else 0.0}
+
+
+def evaluate_model(*, model, tokenizer, examples: list[Example], max_new_tokens: int, batch_size: int,
+                   teacher_model=None) -> dict[str, Any]:
+    """Student metrics vs the teacher's replies and vs golden ones; speed of both on the same prompts."""
+    generations = greedy_generate(model, tokenizer, [e.messages for e in examples],
+                                  max_new_tokens=max_new_tokens, batch_size=batch_size)
+    predictions = [g.text for g in generations]
+    golden = [(p, e.golden_output) for p, e in zip(predictions, examples) if e.golden_output is not None]
+    report = {
+        "vs_teacher": score(predictions, [e.teacher_output for e in examples]),
+        "vs_golden": score([p for p, _ in golden], [g for _, g in golden]) if golden else None,
+        "student_speed": _speed(generations),
+        "teacher_speed": None,
+        "samples": [{"prompt": e.messages[-1]["content"], "teacher": e.teacher_output, "student": p}
+                    for e, p in list(zip(examples, predictions))[:5]],
+    }
+    if teacher_model is not None:
+        report["teacher_speed"] = _speed(greedy_generate(teacher_model, tokenizer, [e.messages for e in examples],
+                                                         max_new_tokens=max_new_tokens, batch_size=batch_size))
+    return report
+
+
+def verdict(after: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
+    agreement = after["vs_teacher"].get("exact_match", 0.0)
+    speedup = ""
+    if after.get("teacher_speed") and after["student_speed"]["seconds_per_prompt"]:
+        ratio = after["teacher_speed"]["seconds_per_prompt"] / after["student_speed"]["seconds_per_prompt"]
+        speedup = f" at {ratio:.1f}x the speed"
+    head = f"Student matches the teacher on {agreement:.0%} of held-out prompts{speedup}"
+    if agreement >= READY_AGREEMENT:
+        return head + ": ready for shadow."
+    was = f", {baseline['vs_teacher'].get('exact_match', 0.0):.0%} before training" if baseline else ""
+    return (head + f" (token F1 {after['vs_teacher'].get('token_f1', 0.0):.2f}{was}): not ready for shadow, "
+            f"which needs {READY_AGREEMENT:.0%}; try more traces, more epochs or a larger student.")
+
+
+def format_table(after: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
+    """A readable side-by-side table: metric | before | after."""
+    rows = []
+    for section in ("vs_teacher", "vs_golden"):
+        for metric in ("exact_match", "token_f1", "rouge_l", "json_valid", "field_accuracy"):
+            value = (after.get(section) or {}).get(metric)
+            if value is None:
+                continue
+            before = ((baseline or {}).get(section) or {}).get(metric)
+            rows.append((f"{metric} ({section.replace('_', ' ')})", before, value))
+    for who in ("student_speed", "teacher_speed"):
+        if after.get(who):
+            rows.append((f"{who.split('_')[0]} s/prompt", None, after[who]["seconds_per_prompt"]))
+            rows.append((f"{who.split('_')[0]} tokens/s", None, after[who]["tokens_per_s"]))
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'metric':<{width}}  {'before':>9}  {'after':>9}"]
+    lines += [f"{name:<{width}}  {'' if b is None else f'{b:9.3f}':>9}  {a:9.3f}" for name, b, a in rows]
+    return "\n".join(lines)
