@@ -1,0 +1,231 @@
+// A form generated from a node type's JSON Schema, so the editor never disagrees with the backend.
+import { useRef, useState } from "react";
+import type { ApiError, JsonObject, JsonSchema, JsonValue } from "../types";
+
+export interface FormContext {
+  errors: ApiError[]; // paths relative to the node, e.g. "config.branches[0].when"
+  suggestions: string[]; // template variables: inputs.topic, nodes.draft.output, ...
+  modelNames: string[];
+}
+
+interface FieldProps {
+  schema: JsonSchema;
+  value: JsonValue | undefined;
+  onChange: (value: JsonValue | undefined) => void;
+  path: string;
+  label: string;
+  required?: boolean;
+  form: FormContext;
+}
+
+function schemaType(schema: JsonSchema): string | undefined {
+  if (Array.isArray(schema.type)) return schema.type.find((t) => t !== "null");
+  return schema.type;
+}
+
+function FieldErrors({ path, form }: { path: string; form: FormContext }) {
+  const mine = form.errors.filter((e) => e.path === path);
+  return <>{mine.map((e, i) => <p key={i} className="field-error">{e.message}</p>)}</>;
+}
+
+function TemplateInput({ value, onChange, suggestions, name }: { value: string; onChange: (v: string) => void; suggestions: string[]; name: string }) {
+  const area = useRef<HTMLTextAreaElement>(null);
+  const [cursor, setCursor] = useState(0);
+  // While the cursor sits inside an open "{{", suggest what completes the typed prefix.
+  const before = value.slice(0, cursor);
+  const open = before.lastIndexOf("{{");
+  const typing = open >= 0 && before.indexOf("}}", open) < 0 ? before.slice(open + 2).trim() : null;
+  const shown = suggestions.filter((s) => typing === null || s.startsWith(typing));
+
+  function insert(variable: string) {
+    const start = typing !== null ? open : cursor;
+    const next = `${value.slice(0, start)}{{ ${variable} }}${value.slice(cursor)}`;
+    onChange(next);
+    const at = start + variable.length + 6;
+    requestAnimationFrame(() => {
+      area.current?.focus();
+      area.current?.setSelectionRange(at, at);
+      setCursor(at);
+    });
+  }
+
+  return (
+    <div className="template-field">
+      <textarea
+        ref={area}
+        name={name}
+        rows={Math.min(10, Math.max(3, value.split("\n").length + 1))}
+        value={value}
+        spellCheck={false}
+        onChange={(e) => {
+          onChange(e.target.value);
+          setCursor(e.target.selectionStart);
+        }}
+        onSelect={(e) => setCursor(e.currentTarget.selectionStart)}
+      />
+      {shown.length > 0 && (
+        <div className="suggestions" aria-label="Template variables">
+          {shown.map((s) => (
+            <button type="button" key={s} className="chip" onMouseDown={(e) => e.preventDefault()} onClick={() => insert(s)}>{s}</button>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function JsonInput({ value, onChange, name }: { value: JsonValue | undefined; onChange: (v: JsonValue | undefined) => void; name: string }) {
+  const [text, setText] = useState(value === undefined ? "" : JSON.stringify(value, null, 2));
+  const [invalid, setInvalid] = useState("");
+  return (
+    <>
+      <textarea
+        name={name}
+        className="mono"
+        rows={4}
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        onBlur={() => {
+          if (text.trim() === "") return onChange(undefined);
+          try {
+            onChange(JSON.parse(text));
+            setInvalid("");
+          } catch (error) {
+            setInvalid(`Not valid JSON: ${(error as Error).message}`);
+          }
+        }}
+      />
+      {invalid && <p className="field-error">{invalid}</p>}
+    </>
+  );
+}
+
+function ArrayField({ schema, value, onChange, path, form }: FieldProps) {
+  const items = Array.isArray(value) ? value : [];
+  const itemSchema = schema.items ?? {};
+  const set = (index: number, item: JsonValue | undefined) => onChange(items.map((old, i) => (i === index ? (item ?? null) : old)));
+  const blank = (): JsonValue => (schemaType(itemSchema) === "object" ? {} : schemaType(itemSchema) === "number" ? 0 : "");
+  return (
+    <div className="array-field">
+      {items.map((item, index) => (
+        <div className="array-item" key={index}>
+          <SchemaField schema={itemSchema} value={item} onChange={(v) => set(index, v)} path={`${path}[${index}]`} label={`${index + 1}`} form={form} />
+          <button type="button" className="link danger" onClick={() => onChange(items.filter((_, i) => i !== index))}>Remove</button>
+        </div>
+      ))}
+      <button type="button" onClick={() => onChange([...items, blank()])}>Add {itemSchema.title?.toLowerCase() ?? "item"}</button>
+    </div>
+  );
+}
+
+function KeyValueField({ schema, value, onChange, path, form }: FieldProps) {
+  const entries = Object.entries(value && typeof value === "object" && !Array.isArray(value) ? value : {});
+  const valueSchema: JsonSchema = typeof schema.additionalProperties === "object" ? schema.additionalProperties : { type: "string" };
+  const write = (next: [string, JsonValue][]) => onChange(Object.fromEntries(next));
+  return (
+    <div className="array-field">
+      {entries.map(([key, item], index) => (
+        <div className="kv-row" key={index}>
+          <input aria-label="key" value={key} onChange={(e) => write(entries.map((entry, i) => (i === index ? [e.target.value, entry[1]] : entry)))} />
+          <SchemaField schema={valueSchema} value={item} onChange={(v) => write(entries.map((entry, i) => (i === index ? [entry[0], v ?? ""] : entry)))} path={`${path}.${key}`} label="" form={form} />
+          <button type="button" className="link danger" onClick={() => write(entries.filter((_, i) => i !== index))}>Remove</button>
+        </div>
+      ))}
+      <button type="button" onClick={() => write([...entries, [`key${entries.length + 1}`, ""]])}>Add entry</button>
+    </div>
+  );
+}
+
+function ObjectFields({ schema, value, onChange, path, form }: FieldProps) {
+  const object: JsonObject = value && typeof value === "object" && !Array.isArray(value) ? value : {};
+  return (
+    <>
+      {Object.entries(schema.properties ?? {}).map(([key, child]) => (
+        <SchemaField
+          key={key}
+          schema={child}
+          value={object[key]}
+          onChange={(v) => {
+            const next = { ...object };
+            if (v === undefined) delete next[key];
+            else next[key] = v;
+            onChange(next);
+          }}
+          path={`${path}.${key}`}
+          label={child.title ?? key}
+          required={schema.required?.includes(key)}
+          form={form}
+        />
+      ))}
+    </>
+  );
+}
+
+export function SchemaField(props: FieldProps) {
+  const { schema, value, onChange, path, label, required, form } = props;
+  const type = schemaType(schema);
+  const name = path;
+  let control;
+  if (schema.enum) {
+    control = (
+      <select name={name} value={value === undefined ? "" : String(value)} onChange={(e) => onChange(e.target.value === "" ? undefined : (schema.enum!.find((v) => String(v) === e.target.value) ?? e.target.value))}>
+        {!required && <option value="">—</option>}
+        {schema.enum.map((option) => <option key={String(option)} value={String(option)}>{String(option)}</option>)}
+      </select>
+    );
+  } else if (type === "string" && schema.format === "model") {
+    const names = ["auto", ...form.modelNames.filter((n) => n !== "auto")];
+    const current = typeof value === "string" ? value : "auto";
+    control = (
+      <select name={name} value={current} onChange={(e) => onChange(e.target.value)}>
+        {!names.includes(current) && <option value={current}>{current} (not registered)</option>}
+        {names.map((n) => <option key={n} value={n}>{n}</option>)}
+      </select>
+    );
+  } else if (type === "string" && schema.format === "template") {
+    control = <TemplateInput name={name} value={typeof value === "string" ? value : ""} onChange={onChange} suggestions={form.suggestions} />;
+  } else if (type === "string") {
+    control = <input name={name} value={typeof value === "string" ? value : ""} onChange={(e) => onChange(e.target.value === "" && !required ? undefined : e.target.value)} />;
+  } else if (type === "number" || type === "integer") {
+    control = (
+      <input name={name} type="number" step={type === "integer" ? 1 : "any"} min={schema.minimum} max={schema.maximum}
+        value={typeof value === "number" ? value : ""}
+        onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))} />
+    );
+  } else if (type === "boolean") {
+    control = <input name={name} type="checkbox" checked={value === true} onChange={(e) => onChange(e.target.checked)} />;
+  } else if (type === "array" && schema.items && (schemaType(schema.items) === "object" || schemaType(schema.items) === "string" || schemaType(schema.items) === "number")) {
+    control = <ArrayField {...props} />;
+  } else if (type === "object" && schema.properties) {
+    return (
+      <fieldset className="object-field">
+        {label && <legend>{label}</legend>}
+        <ObjectFields {...props} />
+        <FieldErrors path={path} form={form} />
+      </fieldset>
+    );
+  } else if (type === "object" && schema.additionalProperties && typeof schema.additionalProperties === "object") {
+    control = <KeyValueField {...props} />;
+  } else {
+    control = <JsonInput name={name} value={value} onChange={onChange} />;
+  }
+  const invalid = form.errors.some((e) => e.path === path);
+  return (
+    <div className={`field ${invalid ? "field-invalid" : ""}`} data-path={path}>
+      {label && (
+        <label className="field-label" title={schema.description}>
+          {label}{required && <span className="required">*</span>}
+        </label>
+      )}
+      {control}
+      {schema.description && type !== "boolean" && <p className="hint">{schema.description}</p>}
+      <FieldErrors path={path} form={form} />
+    </div>
+  );
+}
+
+export function ConfigForm({ schema, config, onChange, form }: { schema: JsonSchema; config: JsonObject; onChange: (config: JsonObject) => void; form: FormContext }) {
+  return (
+    <ObjectFields schema={schema} value={config} onChange={(v) => onChange((v ?? {}) as JsonObject)} path="config" label="" form={form} />
+  );
+}

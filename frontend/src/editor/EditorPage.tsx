@@ -1,0 +1,353 @@
+// The workflow editor: palette, canvas, side panel; autosaves the draft and test-runs it live.
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
+import { Link, useParams, useSearchParams } from "react-router";
+import {
+  Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, addEdge, applyEdgeChanges, applyNodeChanges,
+  useReactFlow, type Connection, type Edge, type EdgeChange, type NodeChange,
+} from "@xyflow/react";
+import { ApiRequestError, get, patch, post } from "../api";
+import type { ApiError, Graph, JsonObject, ModelEndpoint, NodeType, Run, Workflow } from "../types";
+import { ErrorList, errorsFrom } from "../ui";
+import { useRun } from "../runs/useRun";
+import { Inspector } from "../runs/Inspector";
+import { CanvasContext } from "./context";
+import { nodeComponents } from "./nodes";
+import { DRAG_MIME, Palette } from "./Palette";
+import { NodePanel } from "./NodePanel";
+import { TestRunPanel } from "./TestRunPanel";
+import { VersionsPanel } from "./VersionsPanel";
+import { ancestorsOf, defaultConfig, edgeId, errorsByNode, layout, toFlow, toGraph, uniqueId, type FlowNode } from "./graph";
+import { useGraphHistory, type Snapshot } from "./useGraphHistory";
+
+const AUTOSAVE_DELAY_MS = 800;
+
+type SaveState = "saved" | "unsaved" | "saving" | "invalid" | "failed";
+
+export function EditorPage() {
+  const { workflowId } = useParams();
+  const [loaded, setLoaded] = useState<{ workflow: Workflow; nodeTypes: NodeType[]; models: ModelEndpoint[] } | null>(null);
+  const [errors, setErrors] = useState<ApiError[]>([]);
+
+  useEffect(() => {
+    Promise.all([
+      get<Workflow>(`/api/workflows/${workflowId}`),
+      get<NodeType[]>("/api/node-types"),
+      get<ModelEndpoint[]>("/api/models"),
+    ]).then(([workflow, nodeTypes, models]) => setLoaded({ workflow, nodeTypes, models }), (e) => setErrors(errorsFrom(e)));
+  }, [workflowId]);
+
+  if (errors.length) return <div className="page"><ErrorList errors={errors} /></div>;
+  if (!loaded) return <p className="page muted">Loading…</p>;
+  return (
+    <ReactFlowProvider>
+      <Editor key={workflowId} {...loaded} />
+    </ReactFlowProvider>
+  );
+}
+
+function isTyping(target: EventTarget | null): boolean {
+  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+
+function Editor({ workflow: initialWorkflow, nodeTypes, models }: { workflow: Workflow; nodeTypes: NodeType[]; models: ModelEndpoint[] }) {
+  const workflowId = String(initialWorkflow.id);
+  const [workflow, setWorkflow] = useState(initialWorkflow);
+  const initialFlow = useMemo(() => toFlow(initialWorkflow.graph), [initialWorkflow]);
+  const history = useGraphHistory(initialFlow);
+  const { nodes, edges, commit, update } = history;
+  const { screenToFlowPosition, fitView } = useReactFlow();
+  const typesByName = useMemo(() => Object.fromEntries(nodeTypes.map((t) => [t.type, t])), [nodeTypes]);
+  const components = useMemo(() => nodeComponents(nodeTypes.map((t) => t.type)), [nodeTypes]);
+
+  // --- Autosave -----------------------------------------------------------------------------
+  const graph = useMemo(() => toGraph(nodes, edges), [nodes, edges]);
+  const graphJson = JSON.stringify(graph);
+  const [savedJson, setSavedJson] = useState(() => JSON.stringify(toGraph(initialFlow.nodes, initialFlow.edges)));
+  const [rejectedJson, setRejectedJson] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const [apiErrors, setApiErrors] = useState<{ errors: ApiError[]; graph: Graph }>({ errors: [], graph });
+  const [saveFailure, setSaveFailure] = useState("");
+
+  const save = useCallback(async (): Promise<boolean> => {
+    const json = JSON.stringify(toGraph(nodes, edges));
+    if (json === savedJson) return true;
+    setSaving(true);
+    try {
+      const saved = await patch<Workflow>(`/api/workflows/${workflowId}`, { graph: JSON.parse(json) });
+      setWorkflow((old) => ({ ...old, ...saved }));
+      setSavedJson(json);
+      setRejectedJson(null);
+      setSaveFailure("");
+      setApiErrors({ errors: [], graph: JSON.parse(json) });
+      return true;
+    } catch (error) {
+      if (error instanceof ApiRequestError && error.status === 400) {
+        setRejectedJson(json);
+        setApiErrors({ errors: error.errors, graph: JSON.parse(json) });
+      } else {
+        setSaveFailure(String(error instanceof Error ? error.message : error));
+      }
+      return false;
+    } finally {
+      setSaving(false);
+    }
+  }, [nodes, edges, savedJson, workflowId]);
+
+  useEffect(() => {
+    if (graphJson === savedJson || graphJson === rejectedJson) return;
+    const timer = window.setTimeout(() => void save(), AUTOSAVE_DELAY_MS);
+    return () => window.clearTimeout(timer);
+  }, [graphJson, savedJson, rejectedJson, save]);
+
+  const saveState: SaveState = saving ? "saving" : graphJson === savedJson ? "saved" : graphJson === rejectedJson ? "invalid" : saveFailure ? "failed" : "unsaved";
+  const { byNode: nodeErrors, general: graphErrors } = useMemo(() => errorsByNode(apiErrors.errors, apiErrors.graph), [apiErrors]);
+
+  useEffect(() => {
+    const warn = (event: BeforeUnloadEvent) => {
+      if (saveState !== "saved") event.preventDefault();
+    };
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [saveState]);
+
+  // --- Canvas edits -------------------------------------------------------------------------
+  const onNodesChange = useCallback((changes: NodeChange<FlowNode>[]) => {
+    const apply = (s: Snapshot) => ({ ...s, nodes: applyNodeChanges(changes, s.nodes) });
+    if (changes.some((c) => c.type === "remove")) {
+      const removed = new Set(changes.flatMap((c) => (c.type === "remove" ? [c.id] : [])));
+      commit((s) => ({ nodes: apply(s).nodes, edges: s.edges.filter((e) => !removed.has(e.source) && !removed.has(e.target)) }));
+    } else update(apply);
+  }, [commit, update]);
+
+  const onEdgesChange = useCallback((changes: EdgeChange[]) => {
+    const apply = (s: Snapshot) => ({ ...s, edges: applyEdgeChanges(changes, s.edges) });
+    if (changes.some((c) => c.type === "remove")) commit(apply);
+    else update(apply);
+  }, [commit, update]);
+
+  const onConnect = useCallback((connection: Connection) => {
+    if (connection.source === connection.target) return;
+    const branch = connection.sourceHandle && connection.sourceHandle !== "__main__" ? connection.sourceHandle : undefined;
+    const edge: Edge = { ...connection, id: edgeId({ source: connection.source, target: connection.target, branch }), label: branch };
+    commit((s) => ({ ...s, edges: addEdge(edge, s.edges) }));
+  }, [commit]);
+
+  const addNode = useCallback((type: string, position?: { x: number; y: number }) => {
+    const nodeType = typesByName[type];
+    if (!nodeType) return;
+    commit((s) => {
+      const id = uniqueId(type, s.nodes.map((n) => n.id));
+      const at = position ?? screenToFlowPosition({ x: window.innerWidth / 2, y: window.innerHeight / 2 });
+      const node: FlowNode = { id, type, position: at, selected: true, data: { node: { type, name: nodeType.title, config: defaultConfig(nodeType) } } };
+      return { ...s, nodes: [...s.nodes.map((n) => ({ ...n, selected: false })), node] };
+    });
+  }, [commit, typesByName, screenToFlowPosition]);
+
+  function onDrop(event: DragEvent) {
+    event.preventDefault();
+    const type = event.dataTransfer.getData(DRAG_MIME);
+    if (type) addNode(type, screenToFlowPosition({ x: event.clientX - 110, y: event.clientY - 30 }));
+  }
+
+  const updateNode = useCallback((id: string, node: FlowNode["data"]["node"]) => {
+    commit((s) => ({ ...s, nodes: s.nodes.map((n) => (n.id === id ? { ...n, data: { node } } : n)) }));
+  }, [commit]);
+
+  const deleteNode = useCallback((id: string) => {
+    commit((s) => ({ nodes: s.nodes.filter((n) => n.id !== id), edges: s.edges.filter((e) => e.source !== id && e.target !== id) }));
+  }, [commit]);
+
+  const tidy = useCallback(() => {
+    commit((s) => ({ ...s, nodes: layout(s.nodes, s.edges) }));
+    window.requestAnimationFrame(() => void fitView({ padding: 0.2 }));
+  }, [commit, fitView]);
+
+  // --- Keyboard: undo/redo, copy/paste (Delete/Backspace is React Flow's own) --------------
+  const clipboard = useRef<Snapshot | null>(null);
+  useEffect(() => {
+    function onKey(event: KeyboardEvent) {
+      if (isTyping(event.target) || !(event.ctrlKey || event.metaKey)) return;
+      const key = event.key.toLowerCase();
+      if (key === "z" && !event.shiftKey) history.undo();
+      else if ((key === "z" && event.shiftKey) || key === "y") history.redo();
+      else if (key === "c") {
+        const picked = nodes.filter((n) => n.selected);
+        const ids = new Set(picked.map((n) => n.id));
+        clipboard.current = { nodes: picked, edges: edges.filter((e) => ids.has(e.source) && ids.has(e.target)) };
+        return;
+      } else if (key === "v" && clipboard.current?.nodes.length) {
+        const copied = clipboard.current;
+        commit((s) => {
+          const taken = s.nodes.map((n) => n.id);
+          const rename = new Map<string, string>();
+          for (const n of copied.nodes) {
+            const id = uniqueId(n.data.node.type, taken);
+            taken.push(id);
+            rename.set(n.id, id);
+          }
+          const pasted = copied.nodes.map((n) => ({ ...structuredClone(n), id: rename.get(n.id)!, selected: true, position: { x: n.position.x + 40, y: n.position.y + 40 } }));
+          const pastedEdges = copied.edges.map((e) => {
+            const source = rename.get(e.source)!;
+            const target = rename.get(e.target)!;
+            const branch = e.sourceHandle && e.sourceHandle !== "__main__" ? e.sourceHandle : undefined;
+            return { ...e, source, target, id: edgeId({ source, target, branch }), selected: false };
+          });
+          return { nodes: [...s.nodes.map((n) => ({ ...n, selected: false })), ...pasted], edges: [...s.edges, ...pastedEdges] };
+        });
+      } else return;
+      event.preventDefault();
+    }
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [history, nodes, edges, commit]);
+
+  // --- Publish, test run --------------------------------------------------------------------
+  const [notice, setNotice] = useState("");
+  const [actionErrors, setActionErrors] = useState<ApiError[]>([]);
+  const [searchParams, setSearchParams] = useSearchParams();
+  const runId = searchParams.get("run");
+  const live = useRun(runId);
+  const [starting, setStarting] = useState(false);
+  const [tab, setTab] = useState<"node" | "run" | "versions">(runId ? "run" : "node");
+
+  async function publish() {
+    setActionErrors([]);
+    if (!(await save())) return setActionErrors([{ path: "", message: "Fix the problems in the draft before publishing." }]);
+    try {
+      const { version } = await post<{ version: number }>(`/api/workflows/${workflowId}/publish`);
+      setWorkflow((old) => ({ ...old, published_version: version }));
+      setNotice(`Published version ${version}.`);
+    } catch (error) {
+      setActionErrors(errorsFrom(error));
+    }
+  }
+
+  async function startRun(inputs: JsonObject) {
+    setActionErrors([]);
+    setStarting(true);
+    try {
+      if (!(await save())) return setActionErrors([{ path: "", message: "The draft has problems; fix them to run it." }]);
+      const run = await post<Run>(`/api/workflows/${workflowId}/runs`, { inputs, version: "draft" });
+      setSearchParams({ run: String(run.id) });
+    } catch (error) {
+      setActionErrors(errorsFrom(error));
+    } finally {
+      setStarting(false);
+    }
+  }
+
+  // --- Side panel ---------------------------------------------------------------------------
+  const selected = nodes.filter((n) => n.selected);
+  const single = selected.length === 1 ? selected[0] : null;
+  useEffect(() => {
+    if (single) setTab("node");
+  }, [single?.id]);
+
+  const inputNode = graph.nodes.find((n) => n.type === "input");
+  const suggestions = useMemo(() => {
+    if (!single) return [];
+    const fields = ((inputNode?.config.fields as JsonObject[] | undefined) ?? []).map((f) => `inputs.${String(f.name)}`);
+    const upstream = ancestorsOf(single.id, edges).filter((id) => id !== inputNode?.id).flatMap((id) => [`nodes.${id}.output`]);
+    return [...fields, ...upstream];
+  }, [single, edges, inputNode]);
+
+  const decorations = useMemo(
+    () => ({ nodeTypes: typesByName, errors: nodeErrors, runNodes: live.runNodes, streamed: live.streamed }),
+    [typesByName, nodeErrors, live.runNodes, live.streamed],
+  );
+  const problemCount = apiErrors.errors.length;
+
+  return (
+    <div className="editor">
+      <div className="toolbar">
+        <Link to="/workflows" className="muted">Workflows</Link>
+        <span className="muted">/</span>
+        <b>{workflow.name}</b>
+        <span className={`save-state save-${saveState}`} data-testid="save-state" data-state={saveState}>
+          {saveState === "saved" ? "Saved" : saveState === "saving" ? "Saving…" : saveState === "invalid" ? `Not saved: ${problemCount} problem${problemCount === 1 ? "" : "s"}` : saveState === "failed" ? `Not saved: ${saveFailure}` : "Unsaved changes"}
+        </span>
+        <span className="spacer" />
+        <button onClick={history.undo} disabled={!history.canUndo} title="Undo (Ctrl+Z)">Undo</button>
+        <button onClick={history.redo} disabled={!history.canRedo} title="Redo (Ctrl+Shift+Z)">Redo</button>
+        <button onClick={tidy} title="Arrange the nodes in layers">Tidy</button>
+        <span className="muted">{workflow.published_version ? `live: v${workflow.published_version}` : "not published"}</span>
+        <button onClick={() => void publish()}>Publish</button>
+        <button className="primary" onClick={() => setTab("run")}>Test run</button>
+      </div>
+      {(graphErrors.length > 0 || actionErrors.length > 0 || notice) && (
+        <div className="banner">
+          <ErrorList errors={[...graphErrors, ...actionErrors]} />
+          {notice && <p className="notice" onClick={() => setNotice("")}>{notice}</p>}
+        </div>
+      )}
+      <div className="editor-body">
+        <Palette nodeTypes={nodeTypes} onAdd={(type) => addNode(type)} />
+        <div className="canvas" onDrop={onDrop} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }}>
+          <CanvasContext.Provider value={decorations}>
+            <ReactFlow
+              nodes={nodes}
+              edges={edges}
+              nodeTypes={components}
+              onNodesChange={onNodesChange}
+              onEdgesChange={onEdgesChange}
+              onConnect={onConnect}
+              onNodeDragStart={history.checkpoint}
+              deleteKeyCode={["Backspace", "Delete"]}
+              fitView
+              fitViewOptions={{ padding: 0.3, maxZoom: 1 }}
+              proOptions={{ hideAttribution: true }}
+            >
+              <Background gap={20} />
+              <MiniMap pannable zoomable />
+              <Controls />
+            </ReactFlow>
+          </CanvasContext.Provider>
+        </div>
+        <aside className="side-panel">
+          <div className="tabs">
+            <button className={tab === "node" ? "active" : ""} onClick={() => setTab("node")}>Node</button>
+            <button className={tab === "run" ? "active" : ""} onClick={() => setTab("run")}>Test run</button>
+            <button className={tab === "versions" ? "active" : ""} onClick={() => setTab("versions")}>Versions</button>
+          </div>
+          {tab === "node" && (single ? (
+            <>
+              {live.run && (
+                <details className="last-run" open>
+                  <summary>In the test run</summary>
+                  <Inspector run={live.run} nodeId={single.id} nodeType={single.data.node.type} node={live.runNodes.get(single.id)} streamed={live.streamed.get(single.id)} onResumed={() => void live.refresh()} />
+                </details>
+              )}
+              <NodePanel
+                key={single.id}
+                id={single.id}
+                node={single.data.node}
+                nodeType={typesByName[single.data.node.type]}
+                errors={nodeErrors.get(single.id) ?? []}
+                suggestions={suggestions}
+                modelNames={models.map((m) => m.name)}
+                onChange={(node) => updateNode(single.id, node)}
+                onDelete={() => deleteNode(single.id)}
+              />
+            </>
+          ) : (
+            <p className="muted panel-hint">
+              {selected.length > 1 ? `${selected.length} nodes selected. Ctrl+C / Ctrl+V copies them; Delete removes them.` : "Select a node to edit it. Drag node types from the left onto the canvas; connect an outlet at the bottom of a node to the top of another."}
+            </p>
+          ))}
+          {tab === "run" && <TestRunPanel inputNode={inputNode} live={live} onStart={(inputs) => void startRun(inputs)} starting={starting} errors={[]} />}
+          {tab === "versions" && (
+            <VersionsPanel
+              workflowId={workflowId}
+              publishedVersion={workflow.published_version}
+              onRestore={(restored, version) => {
+                const flow = toFlow(restored);
+                commit(() => flow);
+                setNotice(`Draft replaced by version ${version}.`);
+              }}
+            />
+          )}
+        </aside>
+      </div>
+    </div>
+  );
+}

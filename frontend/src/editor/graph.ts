@@ -1,0 +1,130 @@
+// Conversion between the stored graph JSON and React Flow's nodes/edges, plus outlets and layout.
+import dagre from "@dagrejs/dagre";
+import type { Edge, Node } from "@xyflow/react";
+import type { ApiError, Graph, GraphEdge, GraphNode, JsonObject, JsonValue, NodeType } from "../types";
+
+// The unnamed outlet of ordinary nodes: its edges carry no `branch`.
+export const MAIN_OUTLET = "__main__";
+
+export type FlowNodeData = { node: Omit<GraphNode, "id" | "position"> };
+export type FlowNode = Node<FlowNodeData>;
+
+/** Outlets a node offers, in display order: MAIN_OUTLET and/or named branches, `else`, `error`. */
+export function outletsOf(node: Pick<GraphNode, "config" | "on_error">, nodeType: NodeType | undefined): string[] {
+  if (!nodeType) return [MAIN_OUTLET];
+  let outlets: string[];
+  if (nodeType.dynamic_outlets) {
+    const branches = Array.isArray(node.config.branches) ? (node.config.branches as JsonObject[]) : [];
+    const named = branches.map((b) => String(b?.name ?? "")).filter(Boolean);
+    outlets = [...named, ...nodeType.outlets.filter((name) => !named.includes(name))];
+  } else if (nodeType.outlets.length <= 1) {
+    // One outlet (or none, for a terminal node) is the plain, unlabelled connection.
+    outlets = nodeType.outlets.length === 1 ? [MAIN_OUTLET] : [];
+  } else {
+    outlets = [...nodeType.outlets];
+  }
+  if (node.on_error === "branch" && !outlets.includes("error")) outlets.push("error");
+  return outlets.filter((name) => name !== "error" || node.on_error === "branch");
+}
+
+export function edgeId(edge: GraphEdge): string {
+  return `${edge.source}-[${edge.branch ?? ""}]->${edge.target}`;
+}
+
+export function toFlow(graph: Graph): { nodes: FlowNode[]; edges: Edge[] } {
+  const nodes = graph.nodes.map((graphNode, index): FlowNode => {
+    const { id, position, ...node } = graphNode;
+    return { id, type: node.type, position: position ?? { x: 0, y: index * 150 }, data: { node } };
+  });
+  const edges = graph.edges.map((edge): Edge => ({
+    id: edgeId(edge),
+    source: edge.source,
+    target: edge.target,
+    sourceHandle: edge.branch ?? MAIN_OUTLET,
+    label: edge.branch,
+  }));
+  return { nodes, edges };
+}
+
+export function toGraph(nodes: FlowNode[], edges: Edge[]): Graph {
+  return {
+    nodes: nodes.map((flowNode) => ({
+      id: flowNode.id,
+      ...flowNode.data.node,
+      position: { x: Math.round(flowNode.position.x), y: Math.round(flowNode.position.y) },
+    })),
+    edges: edges.map((edge) => {
+      const branch = edge.sourceHandle && edge.sourceHandle !== MAIN_OUTLET ? edge.sourceHandle : undefined;
+      return branch ? { source: edge.source, target: edge.target, branch } : { source: edge.source, target: edge.target };
+    }),
+  };
+}
+
+/** Default config for a new node: each property's schema `default`, so the form starts filled in. */
+export function defaultConfig(nodeType: NodeType): JsonObject {
+  const config: JsonObject = {};
+  for (const [key, schema] of Object.entries(nodeType.config_schema.properties ?? {})) {
+    if (schema.default !== undefined) config[key] = structuredClone(schema.default) as JsonValue;
+  }
+  return config;
+}
+
+export function uniqueId(base: string, taken: Iterable<string>): string {
+  const used = new Set(taken);
+  const stem = base.replace(/[^a-zA-Z0-9_]/g, "_");
+  for (let n = 1; ; n++) {
+    const candidate = `${stem}_${n}`;
+    if (!used.has(candidate)) return candidate;
+  }
+}
+
+/** Ids of every node upstream of `nodeId` (what its templates may reference). */
+export function ancestorsOf(nodeId: string, edges: Pick<Edge, "source" | "target">[]): string[] {
+  const parents = new Map<string, string[]>();
+  for (const edge of edges) parents.set(edge.target, [...(parents.get(edge.target) ?? []), edge.source]);
+  const seen = new Set<string>();
+  const stack = [...(parents.get(nodeId) ?? [])];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id) || id === nodeId) continue;
+    seen.add(id);
+    stack.push(...(parents.get(id) ?? []));
+  }
+  return [...seen];
+}
+
+/** Tidy top-to-bottom layered layout. */
+export function layout(nodes: FlowNode[], edges: Edge[]): FlowNode[] {
+  const g = new dagre.graphlib.Graph();
+  g.setGraph({ rankdir: "TB", nodesep: 60, ranksep: 80 });
+  g.setDefaultEdgeLabel(() => ({}));
+  for (const node of nodes) g.setNode(node.id, { width: node.measured?.width ?? 240, height: node.measured?.height ?? 90 });
+  for (const edge of edges) g.setEdge(edge.source, edge.target);
+  dagre.layout(g);
+  return nodes.map((node) => {
+    const placed = g.node(node.id);
+    const width = node.measured?.width ?? 240;
+    const height = node.measured?.height ?? 90;
+    return { ...node, position: { x: placed.x - width / 2, y: placed.y - height / 2 } };
+  });
+}
+
+/** API errors keyed by node id, with paths made relative to the node (`config.prompt`). */
+export function errorsByNode(errors: ApiError[], graph: Graph): { byNode: Map<string, ApiError[]>; general: ApiError[] } {
+  const byNode = new Map<string, ApiError[]>();
+  const general: ApiError[] = [];
+  for (const error of errors) {
+    const nodeMatch = error.path.match(/^nodes\[(\d+)\]\.?(.*)$/);
+    const edgeMatch = error.path.match(/^edges\[(\d+)\]/);
+    const node = nodeMatch ? graph.nodes[Number(nodeMatch[1])] : undefined;
+    if (node && nodeMatch) {
+      byNode.set(node.id, [...(byNode.get(node.id) ?? []), { path: nodeMatch[2], message: error.message }]);
+    } else if (edgeMatch && graph.edges[Number(edgeMatch[1])]) {
+      const edge = graph.edges[Number(edgeMatch[1])];
+      general.push({ path: `${edge.source} → ${edge.target}${edge.branch ? ` (${edge.branch})` : ""}`, message: error.message });
+    } else {
+      general.push(error);
+    }
+  }
+  return { byNode, general };
+}

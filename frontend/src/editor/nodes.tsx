@@ -1,0 +1,122 @@
+// Canvas node components: one per node type, all drawn inside the same NodeFrame.
+import { useEffect, type ReactNode } from "react";
+import { Handle, Position, useUpdateNodeInternals, type NodeProps, type NodeTypes } from "@xyflow/react";
+import type { JsonObject, JsonValue } from "../types";
+import { useCanvas } from "./context";
+import { MAIN_OUTLET, outletsOf, type FlowNode } from "./graph";
+
+function excerpt(value: JsonValue | undefined, length = 80): string {
+  const text = typeof value === "string" ? value : value === undefined ? "" : JSON.stringify(value);
+  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+}
+
+function NodeFrame({ id, data, selected, children }: NodeProps<FlowNode> & { children?: ReactNode }) {
+  const { nodeTypes, errors, runNodes, streamed } = useCanvas();
+  const nodeType = nodeTypes[data.node.type];
+  const outlets = outletsOf(data.node, nodeType);
+  const nodeErrors = errors.get(id) ?? [];
+  const status = runNodes.get(id)?.status;
+  const tokens = streamed.get(id);
+  const updateNodeInternals = useUpdateNodeInternals();
+  const outletKey = outlets.join("|");
+  // Handles change with the config (condition branches, on_error): React Flow must re-measure them.
+  useEffect(() => updateNodeInternals(id), [id, outletKey, updateNodeInternals]);
+
+  const labelled = outlets.filter((name) => name !== MAIN_OUTLET);
+  const classes = ["flow-node", selected && "selected", nodeErrors.length && "invalid", status && `run-${status}`];
+  return (
+    <div className={classes.filter(Boolean).join(" ")} data-node-id={id} data-status={status ?? ""}>
+      {data.node.type !== "input" && <Handle type="target" position={Position.Top} className="handle-in" />}
+      <div className="flow-node-head">
+        <span className={`type-chip type-${nodeType?.category ?? "other"}`}>{nodeType?.title ?? data.node.type}</span>
+        <span className="flow-node-name">{data.node.name || id}</span>
+        {status && <span className={`badge status-${status}`}>{status}</span>}
+      </div>
+      {children && <div className="flow-node-body">{children}</div>}
+      {tokens && status === "running" && <div className="flow-node-stream">{excerpt(tokens, 160)}</div>}
+      {nodeErrors.length > 0 && (
+        <div className="flow-node-errors" title={nodeErrors.map((e) => `${e.path}: ${e.message}`).join("\n")}>
+          {nodeErrors.length === 1 ? nodeErrors[0].message : `${nodeErrors.length} problems`}
+        </div>
+      )}
+      {labelled.length > 0 && (
+        <div className="outlet-labels">
+          {labelled.map((name) => <span key={name} className={`outlet-label outlet-${name}`}>{name}</span>)}
+        </div>
+      )}
+      {outlets.map((name) => (
+        <Handle
+          key={name}
+          id={name}
+          type="source"
+          position={Position.Bottom}
+          className={`handle-out ${name === "error" ? "handle-error" : ""}`}
+          data-outlet={name}
+          style={{ left: `${(100 * (outlets.indexOf(name) + 1)) / (outlets.length + 1)}%` }}
+        />
+      ))}
+    </div>
+  );
+}
+
+function InputNode(props: NodeProps<FlowNode>) {
+  const fields = (props.data.node.config.fields as JsonObject[] | undefined) ?? [];
+  return (
+    <NodeFrame {...props}>
+      {fields.length ? fields.map((f) => <code key={String(f.name)}>{String(f.name)}: {String(f.type ?? "string")}</code>) : <span className="muted">no fields</span>}
+    </NodeFrame>
+  );
+}
+
+function LlmNode(props: NodeProps<FlowNode>) {
+  const config = props.data.node.config;
+  return (
+    <NodeFrame {...props}>
+      <div className="muted">model: {String(config.model ?? "auto")}</div>
+      <div className="prompt-excerpt">{excerpt(config.prompt) || <span className="muted">no prompt yet</span>}</div>
+    </NodeFrame>
+  );
+}
+
+function ConditionNode(props: NodeProps<FlowNode>) {
+  const branches = (props.data.node.config.branches as JsonObject[] | undefined) ?? [];
+  return (
+    <NodeFrame {...props}>
+      {branches.map((b, i) => <div key={i}><b>{String(b.name)}</b> <code>{excerpt(b.when, 40)}</code></div>)}
+    </NodeFrame>
+  );
+}
+
+function OutputNode(props: NodeProps<FlowNode>) {
+  const outputs = (props.data.node.config.outputs as JsonObject | undefined) ?? {};
+  return (
+    <NodeFrame {...props}>
+      {Object.keys(outputs).map((key) => <code key={key}>{key}</code>)}
+    </NodeFrame>
+  );
+}
+
+function HttpNode(props: NodeProps<FlowNode>) {
+  const config = props.data.node.config;
+  return (
+    <NodeFrame {...props}>
+      <code>{String(config.method ?? "GET")} {excerpt(config.url, 40)}</code>
+    </NodeFrame>
+  );
+}
+
+function GenericNode(props: NodeProps<FlowNode>) {
+  const { nodeTypes } = useCanvas();
+  return (
+    <NodeFrame {...props}>
+      <span className="muted">{excerpt(nodeTypes[props.data.node.type]?.description, 70)}</span>
+    </NodeFrame>
+  );
+}
+
+const specific: NodeTypes = { input: InputNode, llm: LlmNode, condition: ConditionNode, output: OutputNode, http: HttpNode };
+
+/** React Flow's node component table for the given type names (unknown types get the generic frame). */
+export function nodeComponents(typeNames: string[]): NodeTypes {
+  return Object.fromEntries(typeNames.map((name) => [name, specific[name] ?? GenericNode]));
+}

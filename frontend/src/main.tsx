@@ -1,0 +1,37 @@
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { BrowserRouter, Navigate, Route, Routes } from "react-router";
+import "@xyflow/react/dist/style.css";
+import "./styles.css";
+import { SessionProvider, RequireSession, LoginPage } from "./session";
+import { Shell } from "./Shell";
+import { WorkflowsPage } from "./pages/WorkflowsPage";
+import { EditorPage } from "./editor/EditorPage";
+import { RunsPage } from "./pages/RunsPage";
+import { RunPage } from "./pages/RunPage";
+import { ModelsPage } from "./pages/ModelsPage";
+import { TracesPage } from "./pages/TracesPage";
+import { ChatPage } from "./pages/ChatPage";
+
+createRoot(document.getElementById("root")!).render(
+  <StrictMode>
+    <BrowserRouter>
+      <SessionProvider>
+        <Routes>
+          <Route path="/login" element={<LoginPage />} />
+          <Route element={<RequireSession><Shell /></RequireSession>}>
+            <Route index element={<Navigate to="/workflows" replace />} />
+            <Route path="/workflows" element={<WorkflowsPage />} />
+            <Route path="/workflows/:workflowId" element={<EditorPage />} />
+            <Route path="/runs" element={<RunsPage />} />
+            <Route path="/runs/:runId" element={<RunPage />} />
+            <Route path="/models" element={<ModelsPage />} />
+            <Route path="/traces" element={<TracesPage />} />
+            <Route path="/chat" element={<ChatPage />} />
+            <Route path="*" element={<p className="page">Nothing here. <a href="/workflows">Back to workflows</a></p>} />
+          </Route>
+        </Routes>
+      </SessionProvider>
+    </BrowserRouter>
+  </StrictMode>,
+);

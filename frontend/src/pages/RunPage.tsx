@@ -1,0 +1,120 @@
+// One run: its graph with each node's state (live while it runs), the inspector, totals, events.
+import { useEffect, useMemo, useState } from "react";
+import { Link, useParams } from "react-router";
+import { Background, Controls, MiniMap, ReactFlow, ReactFlowProvider } from "@xyflow/react";
+import { get, post } from "../api";
+import type { ApiError, Graph, NodeType, Version, Workflow } from "../types";
+import { ErrorList, errorsFrom } from "../ui";
+import { useRun } from "../runs/useRun";
+import { EventLog, Inspector, RunTotals } from "../runs/Inspector";
+import { CanvasContext } from "../editor/context";
+import { nodeComponents } from "../editor/nodes";
+import { toFlow } from "../editor/graph";
+
+export function RunPage() {
+  const { runId } = useParams();
+  const live = useRun(runId ?? null);
+  const { run } = live;
+  const [graph, setGraph] = useState<Graph | null>(null);
+  const [workflowName, setWorkflowName] = useState("");
+  const [nodeTypes, setNodeTypes] = useState<NodeType[]>([]);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [errors, setErrors] = useState<ApiError[]>([]);
+
+  useEffect(() => {
+    get<NodeType[]>("/api/node-types").then(setNodeTypes, (e) => setErrors(errorsFrom(e)));
+  }, []);
+
+  const workflowId = run?.workflow;
+  const version = run?.version;
+  useEffect(() => {
+    if (workflowId === undefined) return;
+    // A draft test run has no frozen version: show the workflow's current draft instead.
+    const load = async () => {
+      const workflow = await get<Workflow>(`/api/workflows/${workflowId}`);
+      setWorkflowName(workflow.name);
+      if (typeof version === "number") setGraph((await get<Version>(`/api/workflows/${workflowId}/versions/${version}`)).graph ?? workflow.graph);
+      else setGraph(workflow.graph);
+    };
+    load().catch((e) => setErrors(errorsFrom(e)));
+  }, [workflowId, version]);
+
+  const flow = useMemo(() => (graph ? toFlow(graph) : { nodes: [], edges: [] }), [graph]);
+  const typesByName = useMemo(() => Object.fromEntries(nodeTypes.map((t) => [t.type, t])), [nodeTypes]);
+  const components = useMemo(() => nodeComponents(nodeTypes.map((t) => t.type)), [nodeTypes]);
+  const decorations = useMemo(() => ({ nodeTypes: typesByName, errors: new Map(), runNodes: live.runNodes, streamed: live.streamed }), [typesByName, live.runNodes, live.streamed]);
+
+  async function cancel() {
+    try {
+      await post(`/api/runs/${runId}/cancel`);
+      await live.refresh();
+    } catch (error) {
+      setErrors(errorsFrom(error));
+    }
+  }
+
+  if (!run) return <div className="page"><ErrorList errors={errors} /><p className="muted">Loading…</p></div>;
+  const selectedType = graph?.nodes.find((n) => n.id === selected)?.type;
+  return (
+    <div className="editor run-page">
+      <div className="toolbar">
+        <Link to="/runs" className="muted">Runs</Link>
+        <span className="muted">/</span>
+        <b>{workflowName}</b>
+        <code className="muted">{String(run.id)}</code>
+        <span className="muted">{typeof run.version === "number" ? `v${run.version}` : "draft"} · {run.trigger ?? ""}</span>
+        <span className="spacer" />
+        <Link to={`/workflows/${run.workflow}`}>Open workflow</Link>
+        {["queued", "running", "waiting"].includes(run.status) && <button className="danger" onClick={() => void cancel()}>Cancel run</button>}
+      </div>
+      <ErrorList errors={errors} />
+      <div className="editor-body run-body">
+        <div className="canvas">
+          <CanvasContext.Provider value={decorations}>
+            <ReactFlowProvider>
+              {graph && (
+                <ReactFlow
+                  nodes={flow.nodes.map((n) => ({ ...n, selected: n.id === selected }))}
+                  edges={flow.edges}
+                  nodeTypes={components}
+                  nodesDraggable={false}
+                  nodesConnectable={false}
+                  elementsSelectable
+                  onNodeClick={(_, node) => setSelected(node.id)}
+                  onPaneClick={() => setSelected(null)}
+                  fitView
+                  fitViewOptions={{ padding: 0.3, maxZoom: 1 }}
+                  proOptions={{ hideAttribution: true }}
+                >
+                  <Background gap={20} />
+                  <MiniMap />
+                  <Controls showInteractive={false} />
+                </ReactFlow>
+              )}
+            </ReactFlowProvider>
+          </CanvasContext.Provider>
+        </div>
+        <aside className="side-panel">
+          <RunTotals run={run} />
+          {selected ? (
+            <>
+              <h2>{selected}</h2>
+              <Inspector run={run} nodeId={selected} nodeType={selectedType} node={live.runNodes.get(selected)} streamed={live.streamed.get(selected)} onResumed={() => void live.refresh()} />
+            </>
+          ) : (
+            <>
+              <p className="hint">Click a node to see its input, output, model, tokens and cost.</p>
+              <h4>Inputs</h4>
+              <pre className="json">{JSON.stringify(run.inputs, null, 2)}</pre>
+              <h4>Outputs</h4>
+              <div data-testid="run-outputs"><pre className="json">{JSON.stringify(run.outputs, null, 2)}</pre></div>
+              {run.error !== null && run.error !== "" && <><h4>Error</h4><pre className="json error">{JSON.stringify(run.error, null, 2)}</pre></>}
+            </>
+          )}
+          <h4>Events</h4>
+          <EventLog events={live.events} />
+        </aside>
+      </div>
+    </div>
+  );
+}

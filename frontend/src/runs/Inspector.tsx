@@ -1,0 +1,127 @@
+// What one node did in a run; for a waiting approval node, the approve/reject controls.
+import { useState } from "react";
+import { post } from "../api";
+import type { ApiError, JsonValue, NodeRun, Run } from "../types";
+import { ErrorList, JsonView, StatusBadge, errorsFrom, formatCost, formatNumber, formatTime } from "../ui";
+
+export function Inspector({ run, nodeId, nodeType, node, streamed, onResumed }: {
+  run: Run;
+  nodeId: string;
+  nodeType: string | undefined;
+  node: Partial<NodeRun> | undefined;
+  streamed: string | undefined;
+  onResumed: () => void;
+}) {
+  if (!node) return <p className="muted">This node has not run in this run.</p>;
+  return (
+    <div className="inspector" data-testid="inspector">
+      <dl className="facts">
+        <dt>Status</dt><dd><StatusBadge status={node.status} /></dd>
+        <dt>Attempts</dt><dd>{formatNumber(node.attempts)}</dd>
+        <dt>Model</dt><dd>{node.model ?? "—"}</dd>
+        <dt>Tokens</dt><dd>{formatNumber(node.tokens_in)} in · {formatNumber(node.tokens_out)} out</dd>
+        <dt>Latency</dt><dd>{node.latency_ms === null || node.latency_ms === undefined ? "—" : `${node.latency_ms} ms`}</dd>
+        <dt>Cost</dt><dd>{formatCost(node.cost)}</dd>
+        <dt>Started</dt><dd>{formatTime(node.started_at)}</dd>
+        <dt>Finished</dt><dd>{formatTime(node.finished_at)}</dd>
+      </dl>
+      {node.status === "waiting" && nodeType === "approval" && run.status === "waiting" && (
+        <ApprovalForm runId={run.id} nodeId={nodeId} onResumed={onResumed} />
+      )}
+      {streamed && node.status === "running" && (
+        <>
+          <h4>Streaming</h4>
+          <pre className="json streaming" data-testid="streamed">{streamed}</pre>
+        </>
+      )}
+      <h4>Input</h4>
+      <JsonView value={node.input} />
+      <h4>Output</h4>
+      <div data-testid="node-output"><JsonView value={node.output} /></div>
+      {node.error !== null && node.error !== undefined && node.error !== "" && (
+        <>
+          <h4>Error</h4>
+          <div className="error"><JsonView value={node.error} /></div>
+        </>
+      )}
+    </div>
+  );
+}
+
+function ApprovalForm({ runId, nodeId, onResumed }: { runId: string | number; nodeId: string; onResumed: () => void }) {
+  const [text, setText] = useState("");
+  const [errors, setErrors] = useState<ApiError[]>([]);
+  const [busy, setBusy] = useState(false);
+
+  async function answer(approved: boolean) {
+    let value: JsonValue = text;
+    try {
+      value = text.trim() ? JSON.parse(text) : null;
+    } catch {
+      // Not JSON: send it as the plain text the person typed.
+    }
+    setBusy(true);
+    setErrors([]);
+    try {
+      await post(`/api/runs/${runId}/resume`, { node_id: nodeId, value: { approved, value } });
+      onResumed();
+    } catch (error) {
+      setErrors(errorsFrom(error));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div className="approval card">
+      <h4>Waiting for approval</h4>
+      <label>
+        Value (text or JSON, optional)
+        <textarea name="approval-value" rows={2} value={text} onChange={(e) => setText(e.target.value)} />
+      </label>
+      <ErrorList errors={errors} />
+      <div className="button-row">
+        <button className="primary" disabled={busy} onClick={() => void answer(true)}>Approve</button>
+        <button className="danger" disabled={busy} onClick={() => void answer(false)}>Reject</button>
+      </div>
+    </div>
+  );
+}
+
+export function RunTotals({ run }: { run: Run }) {
+  const sum = (pick: (n: NodeRun) => number | string | null | undefined) => run.nodes.reduce((total, n) => total + Number(pick(n) ?? 0), 0);
+  const tokensIn = run.tokens_in ?? sum((n) => n.tokens_in);
+  const tokensOut = run.tokens_out ?? sum((n) => n.tokens_out);
+  const cost = run.cost ?? sum((n) => n.cost);
+  return (
+    <dl className="facts totals" data-testid="run-totals">
+      <dt>Status</dt><dd><StatusBadge status={run.status} /></dd>
+      <dt>Tokens</dt><dd>{formatNumber(tokensIn)} in · {formatNumber(tokensOut)} out</dd>
+      <dt>Cost</dt><dd>{formatCost(cost)}</dd>
+      <dt>Started</dt><dd>{formatTime(run.started_at)}</dd>
+      <dt>Finished</dt><dd>{formatTime(run.finished_at)}</dd>
+    </dl>
+  );
+}
+
+export function EventLog({ events }: { events: { seq: number; type: string; node_id: string | null; data: unknown }[] }) {
+  // Consecutive token events collapse into one line; the log is for "what happened", not the text.
+  const rows: { seq: number; type: string; node_id: string | null; count: number }[] = [];
+  for (const event of events) {
+    const last = rows[rows.length - 1];
+    if (event.type === "token" && last?.type === "token" && last.node_id === event.node_id) {
+      last.count += 1;
+      last.seq = event.seq;
+    } else rows.push({ seq: event.seq, type: event.type, node_id: event.node_id, count: 1 });
+  }
+  return (
+    <ol className="event-log" data-testid="event-log" data-last-seq={events.length ? events[events.length - 1].seq : 0} data-count={events.length}>
+      {rows.map((row) => (
+        <li key={row.seq}>
+          <span className="seq">#{row.seq}</span> <span className={`event-type event-${row.type}`}>{row.type}{row.count > 1 ? ` ×${row.count}` : ""}</span>
+          {row.node_id && <code> {row.node_id}</code>}
+        </li>
+      ))}
+    </ol>
+  );
+}

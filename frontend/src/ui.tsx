@@ -1,0 +1,44 @@
+// Small presentational pieces shared by every page.
+import type { ApiError, JsonValue } from "./types";
+
+export function StatusBadge({ status }: { status: string | null | undefined }) {
+  if (!status) return <span className="muted">—</span>;
+  return <span className={`badge status-${status}`}>{status}</span>;
+}
+
+export function formatTime(value: string | null | undefined): string {
+  return value ? new Date(value).toLocaleString() : "—";
+}
+
+export function formatCost(value: number | string | null | undefined): string {
+  if (value === null || value === undefined || value === "") return "—";
+  return `$${Number(value).toFixed(6)}`;
+}
+
+export function formatNumber(value: number | null | undefined): string {
+  return value === null || value === undefined ? "—" : value.toLocaleString();
+}
+
+export function JsonView({ value }: { value: JsonValue | undefined }) {
+  if (value === null || value === undefined || value === "") return <span className="muted">—</span>;
+  const text = typeof value === "string" ? value : JSON.stringify(value, null, 2);
+  return <pre className="json">{text}</pre>;
+}
+
+export function ErrorList({ errors }: { errors: ApiError[] }) {
+  if (errors.length === 0) return null;
+  return (
+    <ul className="error-list" role="alert">
+      {errors.map((error, i) => (
+        <li key={i}>
+          {error.path && <code>{error.path}</code>} {error.message}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function errorsFrom(error: unknown): ApiError[] {
+  if (error && typeof error === "object" && "errors" in error && Array.isArray(error.errors)) return error.errors as ApiError[];
+  return [{ path: "", message: String(error) }];
+}
