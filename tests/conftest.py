@@ -1,0 +1,216 @@
+"""Shared fixtures: a real platform (PostgreSQL, Redis, daphne, a Celery worker) and tiny models.
+
+The test process configures Django against the same fresh PostgreSQL database as the servers it
+starts, so tests can drive the HTTP API and still read stored state directly. Every test gets its
+own workspace, which is also how the product isolates tenants.
+"""
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13"))
+DB_NAME = f"orchestra_test_{os.getpid()}_{secrets.token_hex(3)}"
+DATA_DIR = Path(tempfile.mkdtemp(prefix="orchestra-test-"))
+
+# Set before Django is imported anywhere in this process; the servers inherit the same values.
+TEST_ENV = {
+    "DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME,
+    "REDIS_URL": f"{REDIS_BASE}/{REDIS_DB}",
+    "ORCHESTRA_DATA_DIR": str(DATA_DIR),
+    "DJANGO_SETTINGS_MODULE": "orchestra.settings",
+    "SECRET_KEY": "test-secret-key-" + secrets.token_hex(8),
+    "ORCHESTRA_RUN_LEASE_S": "3",
+    "ORCHESTRA_SWEEP_INTERVAL_S": "1",
+    "ORCHESTRA_VISIBILITY_TIMEOUT_S": "3600",
+    "ORCHESTRA_HTTP_ALLOW_PRIVATE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "OMP_NUM_THREADS": "1",
+    "HF_HUB_OFFLINE": "1",
+}
+os.environ.update(TEST_ENV)
+
+import django  # noqa: E402  (after the environment above is in place)
+
+django.setup()  # no database connection yet: test modules can import models at collection
+
+
+def _create_database() -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def _drop_database() -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+def _flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(TEST_ENV["REDIS_URL"]).flushdb()
+
+
+@pytest.fixture(scope="session")
+def django_db():
+    """A fresh, migrated PostgreSQL database; Django in this process points at it."""
+    _create_database()
+    _flush_redis()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    yield
+    from django.db import connections
+
+    connections.close_all()
+    _drop_database()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, *, timeout: float = 30, interval: float = 0.05, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+class Platform:
+    """The servers of a real deployment, started as separate processes."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.web = None
+        self.workers: list[subprocess.Popen] = []
+        self.logs = DATA_DIR / "logs"
+        self.logs.mkdir(exist_ok=True)
+
+    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
+        log = open(self.logs / log_name, "ab")
+        return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=os.environ.copy(), stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_web(self) -> None:
+        self.web = self._spawn(["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                                "orchestra.asgi:application"], "web.log")
+        wait_until(self._web_up, timeout=60, message="the web server")
+
+    def _web_up(self) -> bool:
+        import httpx
+
+        try:
+            return httpx.get(self.url + "/api/schema", timeout=1).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    def start_worker(self, *, beat: bool = True, queues: str = "runs,celery") -> subprocess.Popen:
+        name = f"w{len(self.workers)}-{uuid.uuid4().hex[:6]}@%h"
+        args = ["-m", "celery", "-A", "orchestra.celery", "worker", "-n", name, "-Q", queues, "--pool", "threads",
+                "--concurrency", "4", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+        if beat:
+            args += ["-B", "--schedule-filename", str(DATA_DIR / f"beat-{uuid.uuid4().hex[:6]}")]
+        worker = self._spawn(args, "worker.log")
+        self.workers.append(worker)
+        return worker
+
+    def kill_worker(self, worker: subprocess.Popen) -> None:
+        """kill -9 the worker and everything it started, as a crashed machine would."""
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+
+    def stop(self) -> None:
+        for proc in [self.web, *self.workers]:
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in [self.web, *self.workers]:
+            if proc is not None:
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def platform(django_db):
+    p = Platform()
+    p.start_web()
+    p.start_worker()
+    yield p
+    p.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_models():
+    """Shared tokenizer, teacher and student folders, built once per session."""
+    from tests.support.tiny_models import build_tiny_family
+
+    return build_tiny_family(DATA_DIR / "tiny-models")
+
+
+class Api:
+    """An HTTP client for one workspace, authenticated with its API key."""
+
+    def __init__(self, base_url: str, key: str, workspace):
+        import httpx
+
+        self.key, self.workspace = key, workspace
+        self.http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+
+    def __getattr__(self, name):
+        return getattr(self.http, name)
+
+    def wait_run(self, run_id: str, *, statuses=("succeeded", "failed", "cancelled"), timeout: float = 60) -> dict:
+        def done():
+            run = self.http.get(f"/api/runs/{run_id}").json()
+            return run if run["status"] in statuses else None
+
+        return wait_until(done, timeout=timeout, interval=0.1, message=f"run {run_id} to reach {statuses}")
+
+
+def make_workspace(name: str | None = None):
+    from workflows import services
+
+    workspace = services.workspace_create(name=name or f"ws-{uuid.uuid4().hex[:8]}")
+    user = services.user_create(username=f"user-{uuid.uuid4().hex[:8]}", password="pw-" + secrets.token_hex(8),
+                                workspace=workspace)
+    _, key = services.api_key_create(user=user, workspace=workspace, name="tests")
+    return workspace, user, key
+
+
+@pytest.fixture
+def api(platform, tiny_models):
+    """A fresh workspace whose default model is the tiny teacher, served in-process by transformers."""
+    from workflows import services
+
+    workspace, _, key = make_workspace()
+    services.model_endpoint_save(workspace=workspace, name="tiny", fields={
+        "backend": "transformers", "model": str(tiny_models["teacher"]), "is_default": True,
+        "price_in": 0.5, "price_out": 1.5})
+    client = Api(platform.url, key, workspace)
+    yield client
+    client.http.close()
