@@ -29,10 +29,12 @@ def validate_graph(data: dict[str, Any] | Graph, *,
     configs = _check_nodes(specs, workflow_exists, errors)
     # From here on only well-formed nodes with known types take part.
     ids = {spec.id for spec in specs.values()}
-    live_edges = _check_edges(edges, specs, configs, errors)
-    graph = Graph(nodes=list(specs.values()), edges=[edge for _, edge in live_edges])
-    _check_input_and_output(specs, errors)
-    _check_cycles(live_edges, errors)
+    # Ids and types of malformed nodes still count as present, so one bad node is one error, not many.
+    raw_nodes = [item for item in data["nodes"] if isinstance(item, dict)]
+    joined = _check_edges(edges, specs, configs, {item.get("id") for item in raw_nodes}, errors)
+    graph = Graph(nodes=list(specs.values()), edges=[edge for _, edge in joined])
+    _check_input_and_output(specs, {item.get("type") for item in raw_nodes}, errors)
+    _check_cycles(joined, errors)
     _check_reachable(graph, specs, errors)
     _check_templates(graph, specs, configs, ids, errors)
     return errors
@@ -84,45 +86,46 @@ def _check_nodes(specs: dict[int, NodeSpec], workflow_exists: Callable[[str], bo
 
 
 def _check_edges(edges: dict[int, EdgeSpec], specs: dict[int, NodeSpec], configs: dict[int, Any],
-                 errors: list[GraphError]) -> list[tuple[int, EdgeSpec]]:
+                 raw_ids: set[Any], errors: list[GraphError]) -> list[tuple[int, EdgeSpec]]:
+    """Report bad edges; return those joining two well-formed nodes (the graph's shape, for later checks)."""
     index_of = {spec.id: i for i, spec in specs.items()}
     seen: dict[tuple[str, str, str | None], int] = {}
-    kept = []
+    joined = []
     for j, edge in edges.items():
-        problems = [GraphError(f"edges[{j}].{end}", f"no node has id {getattr(edge, end)!r}; "
-                                                    "an edge must join two existing nodes")
-                    for end in ("source", "target") if getattr(edge, end) not in index_of]
+        dangling = [end for end in ("source", "target") if getattr(edge, end) not in raw_ids]
+        errors += [GraphError(f"edges[{j}].{end}", f"no node has id {getattr(edge, end)!r}; "
+                                                   "an edge must join two existing nodes") for end in dangling]
+        if edge.source not in index_of or edge.target not in index_of:
+            continue
+        joined.append((j, edge))
         key = (edge.source, edge.target, edge.branch)
         if key in seen:
-            problems.append(GraphError(f"edges[{j}]", f"duplicate of edges[{seen[key]}] "
-                                                      f"({edge.source} -> {edge.target}); remove one"))
-        if edge.target in index_of and specs[index_of[edge.target]].type == "input":
-            problems.append(GraphError(f"edges[{j}].target", "the input node is where a run starts; "
-                                                             "no edge may lead into it"))
-        if edge.branch is not None and edge.source in index_of:
+            errors.append(GraphError(f"edges[{j}]", f"duplicate of edges[{seen[key]}] "
+                                                    f"({edge.source} -> {edge.target}); remove one"))
+        seen.setdefault(key, j)
+        if specs[index_of[edge.target]].type == "input":
+            errors.append(GraphError(f"edges[{j}].target", "the input node is where a run starts; "
+                                                           "no edge may lead into it"))
+        if edge.branch is not None:
             i = index_of[edge.source]
             spec = specs[i]
             outlets = NODE_TYPES[spec.type].outlets(configs.get(i)) + (["error"] if spec.on_error == "branch" else [])
             if edge.branch not in outlets:
                 valid = ", ".join(outlets) if outlets else "none (leave branch empty)"
                 hint = "" if spec.on_error == "branch" else "; `error` needs the node's on_error set to branch"
-                problems.append(GraphError(f"edges[{j}].branch", f"node {spec.id!r} has no outlet {edge.branch!r}; "
-                                                                 f"valid: {valid}{hint}"))
-        seen.setdefault(key, j)
-        errors += problems
-        if not problems:
-            kept.append((j, edge))
-    return kept
+                errors.append(GraphError(f"edges[{j}].branch", f"node {spec.id!r} has no outlet {edge.branch!r}; "
+                                                               f"valid: {valid}{hint}"))
+    return joined
 
 
-def _check_input_and_output(specs: dict[int, NodeSpec], errors: list[GraphError]) -> None:
+def _check_input_and_output(specs: dict[int, NodeSpec], raw_types: set[Any], errors: list[GraphError]) -> None:
     inputs = [i for i, spec in specs.items() if spec.type == "input"]
-    if not inputs:
+    if "input" not in raw_types:
         errors.append(GraphError("nodes", "no input node; a workflow needs exactly one node of type input"))
     for i in inputs[1:]:
         errors.append(GraphError(f"nodes[{i}].type", f"a second input node (the first is nodes[{inputs[0]}]); "
                                                      "a workflow has exactly one"))
-    if not any(spec.type == "output" for spec in specs.values()):
+    if "output" not in raw_types:
         errors.append(GraphError("nodes", "no output node; add a node of type output to name the run's results"))
 
 
@@ -158,7 +161,7 @@ def _check_reachable(graph: Graph, specs: dict[int, NodeSpec], errors: list[Grap
                 reached.add(edge.target)
                 frontier.append(edge.target)
     for i, spec in specs.items():
-        if starts and spec.id not in reached:
+        if starts and spec.id not in reached and spec.type != "input":  # a second input is reported already
             errors.append(GraphError(f"nodes[{i}]", f"node {spec.id!r} cannot be reached from the input node "
                                                     f"{starts[0]!r}; connect an edge into it"))
 
