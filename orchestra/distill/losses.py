@@ -340,8 +340,8 @@ def kd_loss_reference(
     q = torch.softmax(logits / temperature, dim=-1)
     if teacher_sparse is not None:
         idx = teacher_sparse.indices[keep]
-        top = q.gather(-1, idx)
-        q = torch.cat([top, 1.0 - top.sum(dim=-1, keepdim=True)], dim=-1)
+        outside_top_k = torch.ones_like(q).scatter(-1, idx, 0.0)
+        q = torch.cat([q.gather(-1, idx), (q * outside_top_k).sum(dim=-1, keepdim=True)], dim=-1)
         p = sparse_teacher_logprobs(teacher_sparse.logprobs[keep].to(logits.dtype), temperature).exp()
     elif teacher_logits is not None:
         p = torch.softmax(teacher_logits[keep].to(logits.dtype).detach() / temperature, dim=-1)
