@@ -304,6 +304,8 @@ def main(argv: list[str] | None = None) -> None:
         server, thread = serve(models, args.host, args.port, options={"device": args.device, "dtype": args.dtype})
     except InferenceError as error:
         parser.exit(1, f"error: {error}\n")
+    except OSError as error:  # the port is taken, or the host is not an address of this machine
+        parser.exit(1, f"error: cannot listen on {args.host}:{args.port}: {error}\n")
     print(f"serving {', '.join(models)} at {server.base_url}", flush=True)
     try:
         thread.join()
