@@ -204,9 +204,10 @@ def run_graph(compiled: CompiledStateGraph, *, run_id: str, hooks: RunHooks, inp
         if not snapshot.next:
             return RunOutcome("succeeded", outputs=snapshot.values.get("outputs", {}))
         graph_input = Command(resume={snapshot.interrupts[0].id: resume_value}) if snapshot.interrupts else None
+    # "sync": each step's checkpoint is stored before the next step starts, so a crash loses no finished node.
+    durability = {"durability": "sync"} if compiled.checkpointer is not None else {}
     try:
-        result = compiled.invoke(graph_input, config, context=RunContext(run_id=run_id, hooks=hooks),
-                                 durability="sync")  # each step's checkpoint is on disk before the next starts
+        result = compiled.invoke(graph_input, config, context=RunContext(run_id=run_id, hooks=hooks), **durability)
     except RunCancelled as cancelled:
         return RunOutcome("cancelled", error=str(cancelled))
     except NodeFailed as failed:
