@@ -15,8 +15,9 @@ BACKENDS = tuple(BACKEND_OPTIONS)
 class InferenceError(Exception):
     """A model call that could not be made or did not finish; the message names the model and why.
 
-    `status` is the HTTP status an OpenAI-compatible server answered with, when there was one,
-    so a gateway can pass 4xx/5xx through instead of flattening everything into a 502.
+    `status` is the HTTP status that fits: the one an OpenAI-compatible server answered with, or
+    400 when the call's own arguments were at fault; None when nobody answered (connection
+    refused, timeout). A gateway can pass it through instead of flattening everything into a 502.
     """
 
     def __init__(self, message: str, *, model: str | None = None, status: int | None = None):
@@ -96,20 +97,20 @@ def check_call(spec: ModelSpec, *, max_tokens: int | None, temperature: float | 
     """Validate the arguments every backend shares; return the max_tokens to use."""
     if not isinstance(messages, list) or not messages:
         raise InferenceError(f"model {spec.name!r}: messages must be a non-empty list of "
-                             f"{{'role', 'content'}} dicts", model=spec.name)
+                             f"{{'role', 'content'}} dicts", model=spec.name, status=400)
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or "role" not in message or "content" not in message:
             raise InferenceError(f"model {spec.name!r}: messages[{index}] must be a dict with "
-                                 f"'role' and 'content', got {message!r}", model=spec.name)
+                                 f"'role' and 'content', got {message!r}", model=spec.name, status=400)
     if max_tokens is None:
         max_tokens = spec.options.get("max_tokens", 256)
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise InferenceError(f"model {spec.name!r}: max_tokens must be a positive integer, "
-                             f"got {max_tokens!r}", model=spec.name)
+                             f"got {max_tokens!r}", model=spec.name, status=400)
     if temperature is not None and temperature < 0:
         raise InferenceError(f"model {spec.name!r}: temperature must be >= 0, got {temperature!r}",
-                             model=spec.name)
+                             model=spec.name, status=400)
     if not 0 <= top_logprobs <= MAX_TOP_LOGPROBS:
         raise InferenceError(f"model {spec.name!r}: top_logprobs must be between 0 and "
-                             f"{MAX_TOP_LOGPROBS}, got {top_logprobs!r}", model=spec.name)
+                             f"{MAX_TOP_LOGPROBS}, got {top_logprobs!r}", model=spec.name, status=400)
     return max_tokens

@@ -130,6 +130,13 @@ def logprobs_body(completion: Completion, tokenizer, request: ChatRequest) -> di
     ]}
 
 
+def request_error(error: InferenceError) -> RequestError:
+    """A failed local call as an HTTP error: the caller's fault (400) or ours (500)."""
+    if error.status and error.status < 500:
+        return RequestError(error.status, str(error))
+    return RequestError(500, str(error), type="server_error")
+
+
 def usage_body(completion: Completion) -> dict:
     return {"prompt_tokens": completion.tokens_in, "completion_tokens": completion.tokens_out,
             "total_tokens": completion.tokens_in + completion.tokens_out}
@@ -183,7 +190,7 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
         try:
             completion = client.complete(request.messages, **self._call_arguments(request))
         except InferenceError as error:
-            self._send_error(RequestError(500, str(error), type="server_error"))
+            self._send_error(request_error(error))
             return
         choice = {"index": 0, "message": {"role": "assistant", "content": completion.text},
                   "finish_reason": completion.finish_reason, "logprobs": None}
@@ -212,7 +219,7 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
             completion = client.complete(request.messages, **self._call_arguments(request),
                                          on_token=lambda text: send_delta({"content": text}))
         except InferenceError as error:  # headers are gone: report in-band, as OpenAI does
-            self._send_event(RequestError(500, str(error), type="server_error").body())
+            self._send_event(request_error(error).body())
         else:
             # All log-probs ride on the last chunk: our deltas are text, not token-aligned.
             logprobs = logprobs_body(completion, client.loaded.tokenizer, request) if request.logprobs else None

@@ -82,7 +82,12 @@ class TransformersClient:
                                                    return_tensors="pt", return_dict=True)
         except Exception as error:  # jinja2 errors from the template itself: bad roles, bad content
             raise InferenceError(f"model {self.spec.name!r}: the chat template rejected the "
-                                 f"messages: {error}", model=self.spec.name) from error
+                                 f"messages: {error}", model=self.spec.name, status=400) from error
+        tokens_in = int(inputs["input_ids"].shape[1])
+        context = getattr(model.config, "max_position_embeddings", None)
+        if context and tokens_in >= context:
+            raise InferenceError(f"model {self.spec.name!r}: the prompt is {tokens_in} tokens; the "
+                                 f"model's context is {context}", model=self.spec.name, status=400)
         inputs = inputs.to(model.device)
         sampling = bool(temperature)  # None and 0 both mean greedy
         generate_kwargs = dict(
@@ -96,13 +101,13 @@ class TransformersClient:
         if stop:
             generate_kwargs.update(stop_strings=stop, tokenizer=tokenizer)
         trimmer = StopTrimmer(stop, on_token)
-        with self.loaded.lock, torch.inference_mode():
+        with self.loaded.lock:
             output = self._stream(generate_kwargs, trimmer) if on_token else self._generate(generate_kwargs)
-        generated = output.sequences[0, inputs["input_ids"].shape[1]:]
+        generated = output.sequences[0, tokens_in:]
         if not on_token:
             trimmer.feed(tokenizer.decode(generated, skip_special_tokens=True))
         text = trimmer.finish()
-        tokens_in, tokens_out = int(inputs["input_ids"].shape[1]), int(generated.shape[0])
+        tokens_out = int(generated.shape[0])
         completion = Completion(
             text=text, model=self.spec.name, tokens_in=tokens_in, tokens_out=tokens_out,
             latency_ms=(time.perf_counter() - started) * 1000,
@@ -148,7 +153,7 @@ class TransformersClient:
     def _finish_reason(self, generated: torch.Tensor, max_tokens: int, stopped: bool) -> str:
         eos = self.loaded.model.generation_config.eos_token_id
         eos = set(eos if isinstance(eos, list) else [eos])
-        ended_itself = stopped or (len(generated) and int(generated[-1]) in eos)
+        ended_itself = stopped or (len(generated) > 0 and int(generated[-1]) in eos)
         return "length" if len(generated) >= max_tokens and not ended_itself else "stop"
 
 

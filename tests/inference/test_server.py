@@ -107,3 +107,10 @@ def test_official_sdk_streams(sdk):
 def test_official_sdk_raises_not_found_for_an_unknown_model(sdk):
     with pytest.raises(openai.NotFoundError, match="does not exist"):
         sdk.chat.completions.create(model="gpt-9", messages=CHAT)
+
+
+def test_prompt_longer_than_the_context_is_a_400_not_a_server_error(http):
+    response = http.post("/chat/completions", json={
+        "model": "teacher", "messages": [{"role": "user", "content": "water " * 1100}]})
+    assert response.status_code == 400
+    assert "model's context is 1024" in response.json()["error"]["message"]

@@ -123,3 +123,10 @@ def test_bad_arguments_are_refused_before_generating(teacher_spec, arguments, me
 def test_messages_without_content_are_refused(teacher_spec):
     with pytest.raises(InferenceError, match=r"messages\[0\] must be a dict with 'role' and 'content'"):
         get_client(teacher_spec).complete([{"role": "user"}])
+
+
+def test_prompt_longer_than_the_context_is_refused_as_the_callers_fault(teacher_spec):
+    too_long = [{"role": "user", "content": "water " * 1100}]  # the tiny models' context is 1024
+    with pytest.raises(InferenceError, match=r"the prompt is \d+ tokens; the model's context is 1024") as raised:
+        get_client(teacher_spec).complete(too_long)
+    assert raised.value.status == 400
