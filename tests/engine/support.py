@@ -78,9 +78,10 @@ def scripted_model(replies: dict[str, list[str | Exception]]) -> tuple[Callable[
 
 
 def run(data: dict[str, Any], *, inputs: dict[str, Any] | None = None, call_model: Callable[[ModelCall], ModelReply] = echo_model,
-        checkpointer: Any = None, run_id: str = "run-1", **hook_options: Any) -> tuple[RunOutcome, Recorder]:
+        checkpointer: Any = None, run_id: str = "run-1", recorder: Recorder | None = None,
+        **hook_options: Any) -> tuple[RunOutcome, Recorder]:
     """Validate, compile and run a graph once; returns the outcome and the recorded events."""
-    recorder = Recorder()
+    recorder = recorder or Recorder()
     compiled = compile_graph(parse_graph(data), checkpointer=checkpointer)
     outcome = run_graph(compiled, run_id=run_id, inputs=inputs or {},
                         hooks=RunHooks(emit=recorder, call_model=call_model, **hook_options))
