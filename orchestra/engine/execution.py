@@ -215,7 +215,11 @@ def run_graph(compiled: CompiledStateGraph, *, run_id: str, hooks: RunHooks, inp
     except Exception as error:  # the engine or the checkpointer failed; still an answer, not a crash
         return RunOutcome("failed", error=f"run failed: {describe(error)}")
     if result.get("__interrupt__"):
-        return _waiting(result["__interrupt__"][0].value)
+        waiting = _waiting(result["__interrupt__"][0].value)
+        if compiled.checkpointer is None:  # nothing to resume from: waiting would be forever
+            return RunOutcome("failed", error=f"node {waiting.waiting_node!r} waits for an answer, "
+                                              "which needs a checkpointer; compile the graph with one")
+        return waiting
     return RunOutcome("succeeded", outputs=result.get("outputs", {}))
 
 
