@@ -38,6 +38,11 @@ export interface JsonSchema {
   maximum?: number;
   anyOf?: JsonSchema[];
   oneOf?: JsonSchema[];
+  $ref?: string;
+  $defs?: Record<string, JsonSchema>;
+  minItems?: number;
+  minLength?: number;
+  exclusiveMinimum?: number;
 }
 
 export interface NodeType {
@@ -47,10 +52,12 @@ export interface NodeType {
   category: string;
   config_schema: JsonSchema;
   outlets: string[];
+  dynamic?: boolean; // outlets also come from config.branches[].name
   dynamic_outlets?: boolean;
 }
 
 export type OnError = "fail" | "continue" | "branch";
+
 
 export interface GraphNode {
   id: string;
@@ -58,8 +65,8 @@ export interface GraphNode {
   name?: string;
   position?: { x: number; y: number };
   config: JsonObject;
-  retry?: { attempts: number; backoff_s: number };
-  timeout_s?: number;
+  retry?: { attempts: number; backoff_s: number; backoff_factor?: number };
+  timeout_s?: number | null;
   on_error?: OnError;
 }
 

@@ -3,9 +3,11 @@ import { useRef, useState } from "react";
 import type { ApiError, JsonObject, JsonSchema, JsonValue } from "../types";
 
 export interface FormContext {
+  root: JsonSchema; // the node type's whole schema, for "$ref": "#/$defs/..."
   errors: ApiError[]; // paths relative to the node, e.g. "config.branches[0].when"
   suggestions: string[]; // template variables: inputs.topic, nodes.draft.output, ...
   modelNames: string[];
+  workflows: { id: string | number; name: string }[];
 }
 
 interface FieldProps {
@@ -18,6 +20,23 @@ interface FieldProps {
   form: FormContext;
 }
 
+/** Follow `$ref` and unwrap pydantic's nullable `anyOf: [X, {type: null}]`, keeping the outer title/description. */
+export function resolveSchema(schema: JsonSchema, root: JsonSchema): JsonSchema {
+  const { $ref, anyOf, ...outer } = schema;
+  if ($ref) {
+    const target = root.$defs?.[$ref.replace("#/$defs/", "")] ?? {};
+    return resolveSchema({ ...target, ...outer }, root);
+  }
+  const variants = (anyOf ?? []).filter((variant) => variant.type !== "null");
+  if (anyOf && variants.length === 1) return resolveSchema({ ...variants[0], ...outer }, root);
+  return anyOf ? { ...outer, anyOf } : outer;
+}
+
+/** "InputField" -> "input field": pydantic's class names as words. */
+function humanize(title: string): string {
+  return title.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+}
+
 function schemaType(schema: JsonSchema): string | undefined {
   if (Array.isArray(schema.type)) return schema.type.find((t) => t !== "null");
   return schema.type;
@@ -28,20 +47,23 @@ function FieldErrors({ path, form }: { path: string; form: FormContext }) {
   return <>{mine.map((e, i) => <p key={i} className="field-error">{e.message}</p>)}</>;
 }
 
-function TemplateInput({ value, onChange, suggestions, name }: { value: string; onChange: (v: string) => void; suggestions: string[]; name: string }) {
+// A Jinja template ("Hello {{ inputs.name }}") or, with `expression`, a bare Jinja expression.
+function TemplateInput({ value, onChange, suggestions, name, expression = false }: { value: string; onChange: (v: string) => void; suggestions: string[]; name: string; expression?: boolean }) {
   const area = useRef<HTMLTextAreaElement>(null);
   const [cursor, setCursor] = useState(0);
   // While the cursor sits inside an open "{{", suggest what completes the typed prefix.
   const before = value.slice(0, cursor);
   const open = before.lastIndexOf("{{");
-  const typing = open >= 0 && before.indexOf("}}", open) < 0 ? before.slice(open + 2).trim() : null;
+  const typing = expression
+    ? (before.match(/[\w.]*$/)?.[0] || null)
+    : open >= 0 && before.indexOf("}}", open) < 0 ? before.slice(open + 2).trim() : null;
   const shown = suggestions.filter((s) => typing === null || s.startsWith(typing));
 
   function insert(variable: string) {
-    const start = typing !== null ? open : cursor;
-    const next = `${value.slice(0, start)}{{ ${variable} }}${value.slice(cursor)}`;
-    onChange(next);
-    const at = start + variable.length + 6;
+    const start = typing === null ? cursor : expression ? cursor - typing.length : open;
+    const inserted = expression ? variable : `{{ ${variable} }}`;
+    onChange(`${value.slice(0, start)}${inserted}${value.slice(cursor)}`);
+    const at = start + inserted.length;
     requestAnimationFrame(() => {
       area.current?.focus();
       area.current?.setSelectionRange(at, at);
@@ -54,7 +76,7 @@ function TemplateInput({ value, onChange, suggestions, name }: { value: string; 
       <textarea
         ref={area}
         name={name}
-        rows={Math.min(10, Math.max(3, value.split("\n").length + 1))}
+        rows={expression ? 1 : Math.min(10, Math.max(3, value.split("\n").length + 1))}
         value={value}
         spellCheck={false}
         onChange={(e) => {
@@ -102,7 +124,7 @@ function JsonInput({ value, onChange, name }: { value: JsonValue | undefined; on
 
 function ArrayField({ schema, value, onChange, path, form }: FieldProps) {
   const items = Array.isArray(value) ? value : [];
-  const itemSchema = schema.items ?? {};
+  const itemSchema = resolveSchema(schema.items ?? {}, form.root);
   const set = (index: number, item: JsonValue | undefined) => onChange(items.map((old, i) => (i === index ? (item ?? null) : old)));
   const blank = (): JsonValue => (schemaType(itemSchema) === "object" ? {} : schemaType(itemSchema) === "number" ? 0 : "");
   return (
@@ -113,7 +135,7 @@ function ArrayField({ schema, value, onChange, path, form }: FieldProps) {
           <button type="button" className="link danger" onClick={() => onChange(items.filter((_, i) => i !== index))}>Remove</button>
         </div>
       ))}
-      <button type="button" onClick={() => onChange([...items, blank()])}>Add {itemSchema.title?.toLowerCase() ?? "item"}</button>
+      <button type="button" onClick={() => onChange([...items, blank()])}>Add {humanize(itemSchema.title ?? "item")}</button>
     </div>
   );
 }
@@ -161,14 +183,15 @@ function ObjectFields({ schema, value, onChange, path, form }: FieldProps) {
   );
 }
 
-export function SchemaField(props: FieldProps) {
+export function SchemaField(unresolved: FieldProps) {
+  const props = { ...unresolved, schema: resolveSchema(unresolved.schema, unresolved.form.root) };
   const { schema, value, onChange, path, label, required, form } = props;
   const type = schemaType(schema);
   const name = path;
   let control;
   if (schema.enum) {
     control = (
-      <select name={name} value={value === undefined ? "" : String(value)} onChange={(e) => onChange(e.target.value === "" ? undefined : (schema.enum!.find((v) => String(v) === e.target.value) ?? e.target.value))}>
+      <select name={name} value={value === undefined || value === null ? String(schema.default ?? "") : String(value)} onChange={(e) => onChange(e.target.value === "" ? undefined : (schema.enum!.find((v) => String(v) === e.target.value) ?? e.target.value))}>
         {!required && <option value="">—</option>}
         {schema.enum.map((option) => <option key={String(option)} value={String(option)}>{String(option)}</option>)}
       </select>
@@ -182,8 +205,15 @@ export function SchemaField(props: FieldProps) {
         {names.map((n) => <option key={n} value={n}>{n}</option>)}
       </select>
     );
-  } else if (type === "string" && schema.format === "template") {
-    control = <TemplateInput name={name} value={typeof value === "string" ? value : ""} onChange={onChange} suggestions={form.suggestions} />;
+  } else if (type === "string" && schema.format === "workflow") {
+    control = (
+      <select name={name} value={typeof value === "string" ? value : ""} onChange={(e) => onChange(e.target.value || undefined)}>
+        <option value="">—</option>
+        {form.workflows.map((w) => <option key={w.id} value={String(w.id)}>{w.name}</option>)}
+      </select>
+    );
+  } else if (type === "string" && (schema.format === "template" || schema.format === "expression")) {
+    control = <TemplateInput name={name} value={typeof value === "string" ? value : ""} onChange={onChange} suggestions={form.suggestions} expression={schema.format === "expression"} />;
   } else if (type === "string") {
     control = <input name={name} value={typeof value === "string" ? value : ""} onChange={(e) => onChange(e.target.value === "" && !required ? undefined : e.target.value)} />;
   } else if (type === "number" || type === "integer") {
@@ -194,7 +224,7 @@ export function SchemaField(props: FieldProps) {
     );
   } else if (type === "boolean") {
     control = <input name={name} type="checkbox" checked={value === true} onChange={(e) => onChange(e.target.checked)} />;
-  } else if (type === "array" && schema.items && (schemaType(schema.items) === "object" || schemaType(schema.items) === "string" || schemaType(schema.items) === "number")) {
+  } else if (type === "array" && schema.items && ["object", "string", "number"].includes(schemaType(resolveSchema(schema.items, form.root)) ?? "")) {
     control = <ArrayField {...props} />;
   } else if (type === "object" && schema.properties) {
     return (

@@ -12,11 +12,12 @@ import { useRun } from "../runs/useRun";
 import { Inspector } from "../runs/Inspector";
 import { CanvasContext } from "./context";
 import { nodeComponents } from "./nodes";
+import { FitWhenMeasured } from "./FitWhenMeasured";
 import { DRAG_MIME, Palette } from "./Palette";
 import { NodePanel } from "./NodePanel";
 import { TestRunPanel } from "./TestRunPanel";
 import { VersionsPanel } from "./VersionsPanel";
-import { ancestorsOf, defaultConfig, edgeId, errorsByNode, layout, toFlow, toGraph, uniqueId, type FlowNode } from "./graph";
+import { ancestorsOf, defaultConfig, edgeId, errorsByNode, flowType, layout, toFlow, toGraph, uniqueId, type FlowNode } from "./graph";
 import { useGraphHistory, type Snapshot } from "./useGraphHistory";
 
 const AUTOSAVE_DELAY_MS = 800;
@@ -25,7 +26,7 @@ type SaveState = "saved" | "unsaved" | "saving" | "invalid" | "failed";
 
 export function EditorPage() {
   const { workflowId } = useParams();
-  const [loaded, setLoaded] = useState<{ workflow: Workflow; nodeTypes: NodeType[]; models: ModelEndpoint[] } | null>(null);
+  const [loaded, setLoaded] = useState<{ workflow: Workflow; nodeTypes: NodeType[]; models: ModelEndpoint[]; workflows: Workflow[] } | null>(null);
   const [errors, setErrors] = useState<ApiError[]>([]);
 
   useEffect(() => {
@@ -33,7 +34,8 @@ export function EditorPage() {
       get<Workflow>(`/api/workflows/${workflowId}`),
       get<NodeType[]>("/api/node-types"),
       get<ModelEndpoint[]>("/api/models"),
-    ]).then(([workflow, nodeTypes, models]) => setLoaded({ workflow, nodeTypes, models }), (e) => setErrors(errorsFrom(e)));
+      get<Workflow[]>("/api/workflows"),
+    ]).then(([workflow, nodeTypes, models, workflows]) => setLoaded({ workflow, nodeTypes, models, workflows }), (e) => setErrors(errorsFrom(e)));
   }, [workflowId]);
 
   if (errors.length) return <div className="page"><ErrorList errors={errors} /></div>;
@@ -49,7 +51,7 @@ function isTyping(target: EventTarget | null): boolean {
   return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
 }
 
-function Editor({ workflow: initialWorkflow, nodeTypes, models }: { workflow: Workflow; nodeTypes: NodeType[]; models: ModelEndpoint[] }) {
+function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { workflow: Workflow; nodeTypes: NodeType[]; models: ModelEndpoint[]; workflows: Workflow[] }) {
   const workflowId = String(initialWorkflow.id);
   const [workflow, setWorkflow] = useState(initialWorkflow);
   const initialFlow = useMemo(() => toFlow(initialWorkflow.graph), [initialWorkflow]);
@@ -138,7 +140,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models }: { workflow: Wo
     commit((s) => {
       const id = uniqueId(type, s.nodes.map((n) => n.id));
       const at = position ?? screenToFlowPosition({ x: window.innerWidth / 2, y: window.innerHeight / 2 });
-      const node: FlowNode = { id, type, position: at, selected: true, data: { node: { type, name: nodeType.title, config: defaultConfig(nodeType) } } };
+      const node: FlowNode = { id, type: flowType(type), position: at, selected: true, data: { node: { type, name: nodeType.title, config: defaultConfig(nodeType) } } };
       return { ...s, nodes: [...s.nodes.map((n) => ({ ...n, selected: false })), node] };
     });
   }, [commit, typesByName, screenToFlowPosition]);
@@ -293,10 +295,9 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models }: { workflow: Wo
               onConnect={onConnect}
               onNodeDragStart={history.checkpoint}
               deleteKeyCode={["Backspace", "Delete"]}
-              fitView
-              fitViewOptions={{ padding: 0.3, maxZoom: 1 }}
               proOptions={{ hideAttribution: true }}
             >
+              <FitWhenMeasured />
               <Background gap={20} />
               <MiniMap pannable zoomable />
               <Controls />
@@ -325,6 +326,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models }: { workflow: Wo
                 errors={nodeErrors.get(single.id) ?? []}
                 suggestions={suggestions}
                 modelNames={models.map((m) => m.name)}
+                workflows={workflows.filter((w) => String(w.id) !== workflowId)}
                 onChange={(node) => updateNode(single.id, node)}
                 onDelete={() => deleteNode(single.id)}
               />

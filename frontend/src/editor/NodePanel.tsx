@@ -5,13 +5,14 @@ import { ConfigForm } from "./ConfigForm";
 
 type EditableNode = Omit<GraphNode, "id" | "position">;
 
-export function NodePanel({ id, node, nodeType, errors, suggestions, modelNames, onChange, onDelete }: {
+export function NodePanel({ id, node, nodeType, errors, suggestions, modelNames, workflows, onChange, onDelete }: {
   id: string;
   node: EditableNode;
   nodeType: NodeType | undefined;
   errors: ApiError[];
   suggestions: string[];
   modelNames: string[];
+  workflows: { id: string | number; name: string }[];
   onChange: (node: EditableNode) => void;
   onDelete: () => void;
 }) {
@@ -34,7 +35,7 @@ export function NodePanel({ id, node, nodeType, errors, suggestions, modelNames,
           schema={nodeType.config_schema}
           config={node.config}
           onChange={(config: JsonObject) => onChange({ ...node, config })}
-          form={{ errors, suggestions, modelNames }}
+          form={{ root: nodeType.config_schema, errors, suggestions, modelNames, workflows }}
         />
       ) : (
         <p className="error">Unknown node type “{node.type}”.</p>

@@ -6,25 +6,28 @@ import type { ApiError, Graph, GraphEdge, GraphNode, JsonObject, JsonValue, Node
 // The unnamed outlet of ordinary nodes: its edges carry no `branch`.
 export const MAIN_OUTLET = "__main__";
 
+// React Flow styles its own built-in "input"/"output"/"default" node types; prefixing ours avoids that.
+export const flowType = (type: string) => `orchestra-${type}`;
+
 export type FlowNodeData = { node: Omit<GraphNode, "id" | "position"> };
 export type FlowNode = Node<FlowNodeData>;
 
-/** Outlets a node offers, in display order: MAIN_OUTLET and/or named branches, `else`, `error`. */
-export function outletsOf(node: Pick<GraphNode, "config" | "on_error">, nodeType: NodeType | undefined): string[] {
-  if (!nodeType) return [MAIN_OUTLET];
-  let outlets: string[];
-  if (nodeType.dynamic_outlets) {
+/**
+ * Outlets a node offers, in display order. Every node has the unlabelled main outlet (edges with no
+ * `branch`) plus the type's named outlets; a condition's outlets are its branches and `else` only,
+ * and an output node ends the flow. `error` exists while on_error is "branch".
+ */
+export function outletsOf(node: Pick<GraphNode, "type" | "config" | "on_error">, nodeType: NodeType | undefined): string[] {
+  const outlets: string[] = [];
+  if (nodeType?.dynamic || nodeType?.dynamic_outlets) {
     const branches = Array.isArray(node.config.branches) ? (node.config.branches as JsonObject[]) : [];
-    const named = branches.map((b) => String(b?.name ?? "")).filter(Boolean);
-    outlets = [...named, ...nodeType.outlets.filter((name) => !named.includes(name))];
-  } else if (nodeType.outlets.length <= 1) {
-    // One outlet (or none, for a terminal node) is the plain, unlabelled connection.
-    outlets = nodeType.outlets.length === 1 ? [MAIN_OUTLET] : [];
-  } else {
-    outlets = [...nodeType.outlets];
+    outlets.push(...branches.map((b) => String(b?.name ?? "")).filter(Boolean));
+  } else if (node.type !== "output") {
+    outlets.push(MAIN_OUTLET);
   }
+  for (const name of nodeType?.outlets ?? []) if (!outlets.includes(name)) outlets.push(name);
   if (node.on_error === "branch" && !outlets.includes("error")) outlets.push("error");
-  return outlets.filter((name) => name !== "error" || node.on_error === "branch");
+  return outlets;
 }
 
 export function edgeId(edge: GraphEdge): string {
@@ -32,9 +35,9 @@ export function edgeId(edge: GraphEdge): string {
 }
 
 export function toFlow(graph: Graph): { nodes: FlowNode[]; edges: Edge[] } {
-  const nodes = graph.nodes.map((graphNode, index): FlowNode => {
+  let nodes = graph.nodes.map((graphNode): FlowNode => {
     const { id, position, ...node } = graphNode;
-    return { id, type: node.type, position: position ?? { x: 0, y: index * 150 }, data: { node } };
+    return { id, type: flowType(node.type), position: position ?? { x: 0, y: 0 }, data: { node } };
   });
   const edges = graph.edges.map((edge): Edge => ({
     id: edgeId(edge),
@@ -43,6 +46,8 @@ export function toFlow(graph: Graph): { nodes: FlowNode[]; edges: Edge[] } {
     sourceHandle: edge.branch ?? MAIN_OUTLET,
     label: edge.branch,
   }));
+  // Graphs written by hand or by the API have no positions: lay them out once.
+  if (graph.nodes.some((node) => !node.position)) nodes = layout(nodes, edges);
   return { nodes, edges };
 }
 
@@ -64,7 +69,7 @@ export function toGraph(nodes: FlowNode[], edges: Edge[]): Graph {
 export function defaultConfig(nodeType: NodeType): JsonObject {
   const config: JsonObject = {};
   for (const [key, schema] of Object.entries(nodeType.config_schema.properties ?? {})) {
-    if (schema.default !== undefined) config[key] = structuredClone(schema.default) as JsonValue;
+    if (schema.default !== undefined && schema.default !== null) config[key] = structuredClone(schema.default) as JsonValue;
   }
   return config;
 }

@@ -3,7 +3,7 @@ import { useEffect, type ReactNode } from "react";
 import { Handle, Position, useUpdateNodeInternals, type NodeProps, type NodeTypes } from "@xyflow/react";
 import type { JsonObject, JsonValue } from "../types";
 import { useCanvas } from "./context";
-import { MAIN_OUTLET, outletsOf, type FlowNode } from "./graph";
+import { MAIN_OUTLET, flowType, outletsOf, type FlowNode } from "./graph";
 
 function excerpt(value: JsonValue | undefined, length = 80): string {
   const text = typeof value === "string" ? value : value === undefined ? "" : JSON.stringify(value);
@@ -23,6 +23,8 @@ function NodeFrame({ id, data, selected, children }: NodeProps<FlowNode> & { chi
   useEffect(() => updateNodeInternals(id), [id, outletKey, updateNodeInternals]);
 
   const labelled = outlets.filter((name) => name !== MAIN_OUTLET);
+  // Outlets spread evenly along the bottom edge; each label sits right above its handle.
+  const handleLeft = (name: string) => `${(100 * (outlets.indexOf(name) + 1)) / (outlets.length + 1)}%`;
   const classes = ["flow-node", selected && "selected", nodeErrors.length && "invalid", status && `run-${status}`];
   return (
     <div className={classes.filter(Boolean).join(" ")} data-node-id={id} data-status={status ?? ""}>
@@ -41,7 +43,9 @@ function NodeFrame({ id, data, selected, children }: NodeProps<FlowNode> & { chi
       )}
       {labelled.length > 0 && (
         <div className="outlet-labels">
-          {labelled.map((name) => <span key={name} className={`outlet-label outlet-${name}`}>{name}</span>)}
+          {labelled.map((name) => (
+            <span key={name} className={`outlet-label outlet-${name}`} style={{ left: handleLeft(name) }}>{name}</span>
+          ))}
         </div>
       )}
       {outlets.map((name) => (
@@ -52,7 +56,7 @@ function NodeFrame({ id, data, selected, children }: NodeProps<FlowNode> & { chi
           position={Position.Bottom}
           className={`handle-out ${name === "error" ? "handle-error" : ""}`}
           data-outlet={name}
-          style={{ left: `${(100 * (outlets.indexOf(name) + 1)) / (outlets.length + 1)}%` }}
+          style={{ left: handleLeft(name) }}
         />
       ))}
     </div>
@@ -118,5 +122,5 @@ const specific: NodeTypes = { input: InputNode, llm: LlmNode, condition: Conditi
 
 /** React Flow's node component table for the given type names (unknown types get the generic frame). */
 export function nodeComponents(typeNames: string[]): NodeTypes {
-  return Object.fromEntries(typeNames.map((name) => [name, specific[name] ?? GenericNode]));
+  return Object.fromEntries(typeNames.map((name) => [flowType(name), specific[name] ?? GenericNode]));
 }

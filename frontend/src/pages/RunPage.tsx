@@ -10,6 +10,7 @@ import { EventLog, Inspector, RunTotals } from "../runs/Inspector";
 import { CanvasContext } from "../editor/context";
 import { nodeComponents } from "../editor/nodes";
 import { toFlow } from "../editor/graph";
+import { FitWhenMeasured } from "../editor/FitWhenMeasured";
 
 export function RunPage() {
   const { runId } = useParams();
@@ -82,10 +83,9 @@ export function RunPage() {
                   elementsSelectable
                   onNodeClick={(_, node) => setSelected(node.id)}
                   onPaneClick={() => setSelected(null)}
-                  fitView
-                  fitViewOptions={{ padding: 0.3, maxZoom: 1 }}
                   proOptions={{ hideAttribution: true }}
                 >
+                  <FitWhenMeasured />
                   <Background gap={20} />
                   <MiniMap />
                   <Controls showInteractive={false} />

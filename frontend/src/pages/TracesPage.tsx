@@ -68,7 +68,7 @@ export function TracesPage() {
                     <td>{t.model}</td>
                     <td><StatusBadge status={t.status} /></td>
                     <td>{t.tokens_in} / {t.tokens_out}</td>
-                    <td>{t.latency_ms} ms</td>
+                    <td>{Math.round(t.latency_ms)} ms</td>
                     <td>{formatCost(t.cost)}</td>
                     <td>{t.golden_output ? "✓" : ""}</td>
                   </tr>

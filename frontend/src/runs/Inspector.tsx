@@ -20,7 +20,7 @@ export function Inspector({ run, nodeId, nodeType, node, streamed, onResumed }: 
         <dt>Attempts</dt><dd>{formatNumber(node.attempts)}</dd>
         <dt>Model</dt><dd>{node.model ?? "—"}</dd>
         <dt>Tokens</dt><dd>{formatNumber(node.tokens_in)} in · {formatNumber(node.tokens_out)} out</dd>
-        <dt>Latency</dt><dd>{node.latency_ms === null || node.latency_ms === undefined ? "—" : `${node.latency_ms} ms`}</dd>
+        <dt>Latency</dt><dd>{node.latency_ms === null || node.latency_ms === undefined ? "—" : `${Math.round(node.latency_ms)} ms`}</dd>
         <dt>Cost</dt><dd>{formatCost(node.cost)}</dd>
         <dt>Started</dt><dd>{formatTime(node.started_at)}</dd>
         <dt>Finished</dt><dd>{formatTime(node.finished_at)}</dd>
