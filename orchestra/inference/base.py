@@ -1,8 +1,9 @@
 """The contract every model client keeps: what a model is, what a call returns, how calls fail."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 # The options each backend understands; anything else is a typo worth an error, not a silent no-op.
 BACKEND_OPTIONS = {

@@ -7,8 +7,8 @@ SDK's exceptions into an `InferenceError` that says which model and what went wr
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import openai
 

@@ -17,7 +17,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from orchestra.inference.base import MAX_TOP_LOGPROBS, Completion, InferenceError, ModelSpec

@@ -6,7 +6,7 @@ exactly the final, trimmed text.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 class StopTrimmer:

@@ -114,3 +114,11 @@ def test_prompt_longer_than_the_context_is_a_400_not_a_server_error(http):
         "model": "teacher", "messages": [{"role": "user", "content": "water " * 1100}]})
     assert response.status_code == 400
     assert "model's context is 1024" in response.json()["error"]["message"]
+
+
+def test_logprobs_without_top_logprobs_give_the_chosen_tokens_only(http):
+    body = http.post("/chat/completions", json={"model": "student", "messages": CHAT, "max_tokens": 2,
+                                                "logprobs": True}).json()
+    content = body["choices"][0]["logprobs"]["content"]
+    assert len(content) == body["usage"]["completion_tokens"]
+    assert all(entry["top_logprobs"] == [] and entry["logprob"] <= 0 for entry in content)

@@ -130,3 +130,25 @@ def test_prompt_longer_than_the_context_is_refused_as_the_callers_fault(teacher_
     with pytest.raises(InferenceError, match=r"the prompt is \d+ tokens; the model's context is 1024") as raised:
         get_client(teacher_spec).complete(too_long)
     assert raised.value.status == 400
+
+
+def test_parallel_first_use_loads_the_model_once_in_the_dtype_asked_for(tiny_family):
+    spec = ModelSpec(name="bf16", backend="transformers", model=str(tiny_family["student"]),
+                     options={"device": "cpu", "dtype": "bfloat16"})
+    clients: list = []
+    threads = [threading.Thread(target=lambda: clients.append(get_client(spec))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(clients) == 4 and all(c.loaded is clients[0].loaded for c in clients)
+    assert clients[0].loaded.model.dtype == torch.bfloat16
+    completion = clients[0].complete(CHAT, max_tokens=3, top_logprobs=2)
+    assert len(completion.top_logprobs) == completion.tokens_out
+
+
+def test_unknown_dtype_is_refused_with_the_valid_ones_named(tiny_family):
+    spec = ModelSpec(name="fp8", backend="transformers", model=str(tiny_family["student"]),
+                     options={"dtype": "float8"})
+    with pytest.raises(InferenceError, match="unknown dtype 'float8'; valid dtypes are auto, float32"):
+        get_client(spec)
