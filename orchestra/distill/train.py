@@ -155,6 +155,7 @@ def train(*, model, pad_token_id: int, train_items: list[TokenizedExample], val_
 
     if val_items and state["initial_val_loss"] is None:
         state["initial_val_loss"] = state["best_val_loss"] = evaluate_now()
+        _save_best(accelerator, model, output_dir)  # training may never beat the starting point
 
     model.train()
     outcome, started, tokens_seen, first_step = "finished", time.perf_counter(), 0, state["step"]

@@ -1,0 +1,90 @@
+import json
+
+import pytest
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from orchestra.distill import run_job
+from orchestra.distill.cli import main
+from orchestra.distill.dataset import DatasetError
+from tests.distill.support import ticket_records
+
+
+def job(family, output_dir, **overrides) -> dict:
+    return {"student": {"model": str(family["student"])}, "teacher": {"kind": "recorded"}, "method": "sft",
+            "output_dir": str(output_dir), "data": {"min_examples": 40},
+            "train": {"max_steps": 4, "batch_size": 8, "lr": 5e-3, "eval_every": 2, "checkpoint_every": 2},
+            "eval": {"max_new_tokens": 8, "max_examples": 4}, **overrides}
+
+
+def test_job_trains_evaluates_and_exports_models_that_reload_and_generate(tiny_family, tmp_path):
+    events = []
+    result = run_job(job(tiny_family, tmp_path, method="forward_kl",
+                         teacher={"kind": "online", "model": str(tiny_family["teacher"])}),
+                     records=ticket_records(60), on_progress=events.append)
+    report = result.report
+    assert report["outcome"] == "finished" and report["training"]["steps"] == 4
+    assert report["training"]["best_val_loss"] < report["training"]["initial_val_loss"]
+    assert report["baseline"]["vs_teacher"]["count"] == 4 and report["after"]["teacher_speed"] is not None
+    assert report["verdict"].startswith("Student matches the teacher on")
+    assert [e["stage"] for e in events if e["stage"] != "train"] == ["data", "baseline", "eval", "export", "done"]
+    assert any(e["stage"] == "train" and "eta_s" in e for e in events)
+    assert json.loads((tmp_path / "report.json").read_text())["verdict"] == report["verdict"]
+
+    tokenizer = AutoTokenizer.from_pretrained(result.artifacts["merged"])
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "ticket"}], add_generation_prompt=True,
+                                           return_tensors="pt", return_dict=True)
+    merged = AutoModelForCausalLM.from_pretrained(result.artifacts["merged"])
+    adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_family["student"]),
+                                        result.artifacts["adapter"])
+    with torch.no_grad():
+        from_merged = merged.generate(**prompt, max_new_tokens=5, do_sample=False)
+        from_adapter = adapted.generate(**prompt, max_new_tokens=5, do_sample=False)
+    assert from_merged.shape[1] > prompt["input_ids"].shape[1]
+    assert torch.equal(from_merged, from_adapter)  # merging changed nothing
+    card = (tmp_path / "merged" / "README.md").read_text()
+    assert "forward_kl" in card and "## Metrics" in card and "--lora-modules" in card
+
+
+def test_too_small_dataset_is_refused_before_any_training(tiny_family, tmp_path):
+    with pytest.raises(DatasetError, match="only 30 distinct prompts"):
+        run_job(job(tiny_family, tmp_path, data={}), records=ticket_records(30))
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_a_cancelled_job_resumes_from_its_checkpoint(tiny_family, tmp_path):
+    config = job(tiny_family, tmp_path, eval={"enabled": False})
+    steps = iter(range(100))
+    first = run_job(config, records=ticket_records(60), should_stop=lambda: next(steps) >= 2)
+    assert first.report["outcome"] == "cancelled" and first.artifacts == {}
+    second = run_job(config, records=ticket_records(60))
+    assert second.report["outcome"] == "finished" and second.report["training"]["steps"] == 4
+    assert [h["step"] for h in second.report["training"]["history"]] == [1, 2, 3, 4]
+
+
+def test_offline_job_scores_the_teacher_once_and_reports_bytes_per_token(tiny_family, tmp_path):
+    config = job(tiny_family, tmp_path, method="jsd", eval={"enabled": False},
+                 teacher={"kind": "offline", "model": str(tiny_family["teacher"]), "top_k": 8})
+    report = run_job(config, records=ticket_records(50)).report
+    assert report["teacher_store"]["bytes_per_token"] == 32 and report["teacher_store"]["tokens"] > 0
+    assert report["training"]["best_val_loss"] < report["training"]["initial_val_loss"]
+
+
+def test_cli_runs_a_job_file_and_prints_a_summary(tiny_family, tmp_path, capsys):
+    records = tmp_path / "traces.jsonl"
+    records.write_text("\n".join(json.dumps(r) for r in ticket_records(50)))
+    config = job(tiny_family, tmp_path / "out", data={"source": str(records), "min_examples": 40})
+    (tmp_path / "job.yaml").write_text(json.dumps(config))  # JSON is YAML
+    assert main(["run", str(tmp_path / "job.yaml")]) == 0
+    printed = capsys.readouterr().out
+    assert "sft (recorded teacher): 4 steps, finished" in printed and "Student matches the teacher" in printed
+    assert main(["eval", str(tmp_path / "job.yaml")]) == 0
+    assert "exact_match (vs teacher)" in capsys.readouterr().out
+
+
+def test_cli_reports_bad_config_paths_and_fails(tmp_path, capsys):
+    (tmp_path / "job.yaml").write_text("student: {}\nmethod: kl\n")
+    assert main(["run", str(tmp_path / "job.yaml")]) == 2
+    error = capsys.readouterr().err
+    assert "student.model: Field required" in error and "method:" in error and "output_dir" in error
