@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, Callable
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.parser import Parser
@@ -85,10 +86,21 @@ def _static_key(access: nodes.Getattr | nodes.Getitem) -> str | None:
     return None
 
 
+# Compiling is most of a template's cost, and a compiled graph renders the same sources on every run.
+@lru_cache(maxsize=4096)
+def _compiled_template(source: str) -> Any:
+    return ENV.from_string(source)
+
+
+@lru_cache(maxsize=4096)
+def _compiled_expression(source: str) -> Callable[..., Any]:
+    return ENV.compile_expression(source, undefined_to_none=False)
+
+
 def render(source: str, scope: dict[str, Any]) -> str:
     """Render a template to text."""
     try:
-        return ENV.from_string(source).render(scope)
+        return _compiled_template(source).render(scope)
     except TemplateError:
         raise
     except Exception as error:  # Jinja2 raises many types (UndefinedError, SecurityError, TypeError...)
@@ -98,7 +110,7 @@ def render(source: str, scope: dict[str, Any]) -> str:
 def evaluate(expression: str, scope: dict[str, Any]) -> Any:
     """Evaluate a bare expression (a condition, a map's items) to its value."""
     try:
-        return ENV.compile_expression(expression, undefined_to_none=False)(**scope)
+        return _compiled_expression(expression)(**scope)
     except Exception as error:
         raise TemplateError(f"expression {expression!r} failed: {error}") from error
 
