@@ -115,12 +115,21 @@ def evaluate(expression: str, scope: dict[str, Any]) -> Any:
         raise TemplateError(f"expression {expression!r} failed: {error}") from error
 
 
+def json_value(value: Any, source: str) -> Any:
+    """The value as plain JSON data (tuples become lists); results are stored and sent as JSON."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as error:
+        raise TemplateError(f"{source.strip()!r} gives a {type(value).__name__}, which is not a JSON value; "
+                            "convert it, e.g. with | list or | string") from error
+
+
 def render_value(value: Any, scope: dict[str, Any]) -> Any:
     """Render strings inside any JSON value; a string that is one `{{ expression }}` keeps its type."""
     if isinstance(value, str):
         match = _SINGLE_EXPRESSION.match(value)
         if match and "{{" not in match["expr"] and "}}" not in match["expr"]:
-            return evaluate(match["expr"], scope)
+            return json_value(evaluate(match["expr"], scope), match["expr"])
         return render(value, scope)
     if isinstance(value, dict):
         return {key: render_value(item, scope) for key, item in value.items()}

@@ -36,6 +36,12 @@ def test_output_node_keeps_the_type_of_a_single_expression():
     assert outcome.outputs == {"whole": {"n": [1, 2]}, "text": "n=[1, 2]", "fixed": "plain"}
 
 
+def test_a_single_expression_must_give_a_json_value():
+    outcome, _ = run(one_node(node("t", "template", template="x"), numbers="{{ range(3) | list }}", bad="{{ range(3) }}"),
+                     inputs={"topic": "x"})
+    assert outcome.status == "failed" and "'range(3)' gives a range, which is not a JSON value" in outcome.error
+
+
 def test_template_node_fails_when_json_output_does_not_parse():
     outcome, events = run(one_node(node("t", "template", template="{{ inputs.topic }}", output="json")),
                           inputs={"topic": "not json"})

@@ -9,7 +9,7 @@ from pydantic import Field, ValidationError, model_validator
 from orchestra.engine.graph import GraphError, error_path
 from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType, expression_field
 from orchestra.engine.nodes.subworkflow import INPUTS_FIELD, check_workflow, run_workflow
-from orchestra.engine.templates import TemplateRef, evaluate, render_value
+from orchestra.engine.templates import TemplateRef, evaluate, json_value, render_value
 
 ITEM_NAMES = frozenset({"item", "index"})
 
@@ -87,7 +87,7 @@ class MapNode(NodeType):
         items = evaluate(config.items, scope)
         if not isinstance(items, (list, tuple)):
             raise ValueError(f"items must be a list; {config.items!r} gave {type(items).__name__}")
-        return {"items": list(items)}
+        return {"items": json_value(list(items), config.items)}
 
     def run(self, config: MapConfig, prepared: dict[str, Any], ctx: NodeContext) -> NodeResult:
         items = prepared["items"]
