@@ -108,9 +108,12 @@ if REDIS_URL:
         # How long a message taken by a worker that then died stays invisible; our own run lease
         # (below) makes recovery independent of it, so it only bounds redelivery delay.
         "visibility_timeout": int(os.environ.get("ORCHESTRA_VISIBILITY_TIMEOUT_S", "3600")),
+        # Lets several deployments (or test sessions) share one Redis without sharing queues.
+        "global_keyprefix": os.environ.get("ORCHESTRA_QUEUE_PREFIX", ""),
     }
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL],
+                                                                    "prefix": os.environ.get("ORCHESTRA_QUEUE_PREFIX", "") + "asgi"}}
     }
 else:
     # A real Celery broker that needs no server: kombu's filesystem transport in the data folder.

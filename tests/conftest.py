@@ -37,6 +37,7 @@ TEST_ENV = {
     "ORCHESTRA_SWEEP_INTERVAL_S": "1",
     "ORCHESTRA_VISIBILITY_TIMEOUT_S": "3600",
     "ORCHESTRA_HTTP_ALLOW_PRIVATE": "1",
+    "ORCHESTRA_QUEUE_PREFIX": f"{DB_NAME}:",
     "TOKENIZERS_PARALLELISM": "false",
     "OMP_NUM_THREADS": "1",
     "HF_HUB_OFFLINE": "1",
@@ -99,6 +100,13 @@ def wait_until(condition, *, timeout: float = 30, interval: float = 0.05, messag
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
+def _die_with_parent() -> None:
+    """Servers get SIGTERM if the test process dies, so no orphan keeps consuming a queue."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class Platform:
     """The servers of a real deployment, started as separate processes."""
 
@@ -113,7 +121,7 @@ class Platform:
     def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
         log = open(self.logs / log_name, "ab")
         return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=os.environ.copy(), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
 
     def start_web(self) -> None:
         self.web = self._spawn(["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
@@ -214,3 +222,12 @@ def api(platform, tiny_models):
     client = Api(platform.url, key, workspace)
     yield client
     client.http.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import shutil
+
+    if exitstatus == 0 and not os.environ.get("KEEP_TEST_DATA"):
+        shutil.rmtree(DATA_DIR, ignore_errors=True)
+    else:
+        print(f"\ntest data and server logs kept in {DATA_DIR}")

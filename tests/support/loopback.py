@@ -1,0 +1,42 @@
+"""A loopback HTTP server for tests: records requests and can hold them until released."""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class LoopbackServer:
+    def __init__(self, *, status: int = 200, body: dict | None = None, hold: bool = False):
+        self.requests: list[dict] = []
+        self.status, self.body = status, body if body is not None else {"ok": True}
+        self.released = threading.Event()
+        if not hold:
+            self.released.set()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                owner.requests.append({"method": self.command, "path": self.path,
+                                       "headers": dict(self.headers), "body": self.rfile.read(length)})
+                owner.released.wait(timeout=60)
+                payload = json.dumps(owner.body).encode()
+                self.send_response(owner.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
