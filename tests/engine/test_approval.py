@@ -76,3 +76,14 @@ def test_approval_without_a_checkpointer_fails_clearly():
     compiled = compile_graph(parse_graph(REVIEW), checkpointer=None)
     outcome = run_graph(compiled, run_id="r4", hooks=RunHooks(emit=Recorder(), call_model=echo_model), inputs={"topic": "x"})
     assert outcome.status == "failed" and "checkpointer" in outcome.error
+
+
+def test_parallel_approvals_are_answered_one_at_a_time():
+    data = graph([input_node("topic"), node("a1", "approval", prompt="one"), node("a2", "approval", prompt="two"),
+                  output_node(x="{{ nodes.a1.output }}", y="{{ nodes.a2.output }}")],
+                 ["start->a1", "start->a2", "a1->end", "a2->end"])
+    compiled = compile_graph(parse_graph(data), checkpointer=InMemorySaver())
+    hooks = RunHooks(emit=Recorder(), call_model=echo_model)
+    assert run_graph(compiled, run_id="p", hooks=hooks, inputs={"topic": "x"}).waiting_node == "a1"
+    assert run_graph(compiled, run_id="p", hooks=hooks, resume_value="A").waiting_node == "a2"
+    assert run_graph(compiled, run_id="p", hooks=hooks, resume_value="B").outputs == {"x": "A", "y": "B"}

@@ -5,7 +5,7 @@ import threading
 from collections import Counter
 
 from orchestra.engine import ModelReply
-from tests.engine.support import Recorder, graph, input_node, node, output_node, run, scripted_model
+from tests.engine.support import Recorder, echo_model, graph, input_node, node, output_node, run, scripted_model
 
 
 def test_diamond_with_a_dead_branch_reaches_the_join_exactly_once():
@@ -149,3 +149,25 @@ def test_cancelled_run_stops_before_the_next_node_starts():
                      is_cancelled=lambda: "first" in events.nodes("node_succeeded"))
     assert outcome.status == "cancelled" and "'second'" in outcome.error
     assert events.nodes("node_started") == ["start", "first"]
+
+
+def test_one_compiled_graph_runs_concurrently_with_separate_hooks():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from orchestra.engine import RunHooks, compile_graph, parse_graph, run_graph
+
+    data = graph([input_node("topic"), node("draft", "llm", prompt="{{ inputs.topic }}"),
+                  output_node(out="{{ nodes.draft.output }}")], ["start->draft", "draft->end"])
+    compiled = compile_graph(parse_graph(data), checkpointer=None)
+
+    def one_run(topic: str) -> tuple[str, list[str]]:
+        events = Recorder()
+        outcome = run_graph(compiled, run_id=topic, inputs={"topic": topic},
+                            hooks=RunHooks(emit=events, call_model=echo_model))
+        return outcome.outputs["out"], [d["text"] for d in events.data("token", "draft")]
+
+    topics = [f"topic-{i}" for i in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(one_run, topics))
+    for topic, (out, tokens) in zip(topics, results):
+        assert out == f"echo: {topic}" and "".join(tokens) == out
