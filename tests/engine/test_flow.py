@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
-from orchestra.engine import ModelReply
+from orchestra.engine import ModelReply, RunHooks, compile_graph, parse_graph, run_graph
 from tests.engine.support import Recorder, echo_model, graph, input_node, node, output_node, run, scripted_model
 
 
@@ -152,10 +153,6 @@ def test_cancelled_run_stops_before_the_next_node_starts():
 
 
 def test_one_compiled_graph_runs_concurrently_with_separate_hooks():
-    from concurrent.futures import ThreadPoolExecutor
-
-    from orchestra.engine import RunHooks, compile_graph, parse_graph, run_graph
-
     data = graph([input_node("topic"), node("draft", "llm", prompt="{{ inputs.topic }}"),
                   output_node(out="{{ nodes.draft.output }}")], ["start->draft", "draft->end"])
     compiled = compile_graph(parse_graph(data), checkpointer=None)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from orchestra.engine import ModelReply, node_type_catalog
 from tests.engine.support import graph, input_node, node, output_node, run, scripted_model
 
@@ -192,7 +190,3 @@ def test_map_items_must_be_a_list():
     assert outcome.status == "failed" and "items must be a list" in outcome.error
 
 
-@pytest.mark.parametrize("answer, outlet", [({"approved": False, "value": "no"}, "rejected"), ("yes", "approved")])
-def test_approval_outlet_follows_the_answer(answer, outlet):
-    from orchestra.engine.nodes.approval import is_rejection
-    assert ("rejected" if is_rejection(answer) else "approved") == outlet
