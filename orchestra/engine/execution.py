@@ -37,7 +37,6 @@ class RunState(TypedDict):
 class RunContext:
     """Per-run data, given to LangGraph at invoke time so one compiled graph serves many runs."""
 
-    run_id: str
     hooks: RunHooks
 
 
@@ -87,7 +86,6 @@ def node_function(spec: NodeSpec, node_type: NodeType, config: Any,
             update["outputs"] = record["output"]  # the run's outputs are what output nodes rendered
         return update
 
-    run_node.__name__ = f"run_{spec.type}"
     return run_node
 
 
@@ -207,7 +205,7 @@ def run_graph(compiled: CompiledStateGraph, *, run_id: str, hooks: RunHooks, inp
     # "sync": each step's checkpoint is stored before the next step starts, so a crash loses no finished node.
     durability = {"durability": "sync"} if compiled.checkpointer is not None else {}
     try:
-        result = compiled.invoke(graph_input, config, context=RunContext(run_id=run_id, hooks=hooks), **durability)
+        result = compiled.invoke(graph_input, config, context=RunContext(hooks=hooks), **durability)
     except RunCancelled as cancelled:
         return RunOutcome("cancelled", error=str(cancelled))
     except NodeFailed as failed:
