@@ -109,6 +109,14 @@ function HttpNode(props: NodeProps<FlowNode>) {
   );
 }
 
+function ApprovalNode(props: NodeProps<FlowNode>) {
+  return (
+    <NodeFrame {...props}>
+      <div className="prompt-excerpt">{excerpt(props.data.node.config.prompt, 70) || <span className="muted">no question yet</span>}</div>
+    </NodeFrame>
+  );
+}
+
 function GenericNode(props: NodeProps<FlowNode>) {
   const { nodeTypes } = useCanvas();
   return (
@@ -118,7 +126,7 @@ function GenericNode(props: NodeProps<FlowNode>) {
   );
 }
 
-const specific: NodeTypes = { input: InputNode, llm: LlmNode, condition: ConditionNode, output: OutputNode, http: HttpNode };
+const specific: NodeTypes = { input: InputNode, llm: LlmNode, condition: ConditionNode, output: OutputNode, http: HttpNode, approval: ApprovalNode };
 
 /** React Flow's node component table for the given type names (unknown types get the generic frame). */
 export function nodeComponents(typeNames: string[]): NodeTypes {

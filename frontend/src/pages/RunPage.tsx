@@ -1,7 +1,7 @@
 // One run: its graph with each node's state (live while it runs), the inspector, totals, events.
 import { useEffect, useMemo, useState } from "react";
 import { Link, useParams } from "react-router";
-import { Background, Controls, MiniMap, ReactFlow, ReactFlowProvider } from "@xyflow/react";
+import { Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useNodesState } from "@xyflow/react";
 import { get, post } from "../api";
 import type { ApiError, Graph, NodeType, Version, Workflow } from "../types";
 import { ErrorList, errorsFrom } from "../ui";
@@ -41,6 +41,9 @@ export function RunPage() {
   }, [workflowId, version]);
 
   const flow = useMemo(() => (graph ? toFlow(graph) : { nodes: [], edges: [] }), [graph]);
+  // Controlled nodes so React Flow can store their measured sizes (the minimap and fit need them).
+  const [nodes, setNodes, onNodesChange] = useNodesState(flow.nodes);
+  useEffect(() => setNodes(flow.nodes), [flow, setNodes]);
   const typesByName = useMemo(() => Object.fromEntries(nodeTypes.map((t) => [t.type, t])), [nodeTypes]);
   const components = useMemo(() => nodeComponents(nodeTypes.map((t) => t.type)), [nodeTypes]);
   const decorations = useMemo(() => ({ nodeTypes: typesByName, errors: new Map(), runNodes: live.runNodes, streamed: live.streamed }), [typesByName, live.runNodes, live.streamed]);
@@ -73,9 +76,10 @@ export function RunPage() {
         <div className="canvas">
           <CanvasContext.Provider value={decorations}>
             <ReactFlowProvider>
-              {graph && (
+              {graph && nodeTypes.length > 0 && (
                 <ReactFlow
-                  nodes={flow.nodes.map((n) => ({ ...n, selected: n.id === selected }))}
+                  nodes={nodes}
+                  onNodesChange={onNodesChange}
                   edges={flow.edges}
                   nodeTypes={components}
                   nodesDraggable={false}
@@ -95,10 +99,11 @@ export function RunPage() {
           </CanvasContext.Provider>
         </div>
         <aside className="side-panel">
+          <h2>Run</h2>
           <RunTotals run={run} />
           {selected ? (
             <>
-              <h2>{selected}</h2>
+              <h2 className="inspected">{graph?.nodes.find((n) => n.id === selected)?.name ?? selected}</h2>
               <Inspector run={run} nodeId={selected} nodeType={selectedType} node={live.runNodes.get(selected)} streamed={live.streamed.get(selected)} onResumed={() => void live.refresh()} />
             </>
           ) : (

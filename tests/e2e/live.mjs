@@ -1,0 +1,80 @@
+// A run followed live: reload the page mid-run and still hold every event exactly once, answer an
+// approval node from the inspector, then read the finished run on its own page.
+import { BASE_URL, SCREENSHOTS, apiCall, assert, login, scenario, waitFor } from "./lib.mjs";
+
+const node = (id) => `.react-flow__node[data-id="${id}"]`;
+
+const REVIEWED_POST = {
+  nodes: [
+    { id: "start", type: "input", config: { fields: [{ name: "topic", type: "string", required: true }] } },
+    { id: "draft", type: "llm", name: "Draft", config: { model: "auto", system: "You write blog posts.", prompt: "Write about {{ inputs.topic }}", max_tokens: 24 } },
+    { id: "review", type: "approval", name: "Editor review", config: { prompt: "Publish this? {{ nodes.draft.output }}" } },
+    { id: "end", type: "output", config: { outputs: { post: "{{ nodes.draft.output }}", review: "{{ nodes.review.output }}" } } },
+  ],
+  edges: [
+    { source: "start", target: "draft" },
+    { source: "draft", target: "review" },
+    { source: "review", target: "end", branch: "approved" },
+  ],
+};
+
+/** The page holds exactly the server's events: same count, same last seq (seqs are 1..N). */
+async function assertHoldsEveryEvent(page, runId) {
+  const events = (await apiCall(page, "GET", `/api/runs/${runId}/events?after=0`)).body;
+  assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1), "the server numbers events 1..N");
+  await waitFor(async () => Number(await page.getAttribute("[data-testid=event-log]", "data-count")) === events.length,
+    { message: `the page to hold all ${events.length} events` });
+  assert.equal(Number(await page.getAttribute("[data-testid=event-log]", "data-last-seq")), events.length);
+  return events;
+}
+
+await scenario("live", async (page) => {
+  await login(page);
+  const created = await apiCall(page, "POST", "/api/workflows", { name: "Reviewed post", graph: REVIEWED_POST });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const workflowId = created.body.id;
+
+  await page.goto(`${BASE_URL}/workflows/${workflowId}`);
+  await page.click(".tabs >> text=Test run");
+  await page.fill('[name="input.topic"]', "green tea");
+  await page.click("text=Run draft");
+  await page.waitForURL(/[?&]run=/);
+  const runId = new URL(page.url()).searchParams.get("run");
+
+  // Reload while the run is in flight; the page replays from seq 0 and goes on live.
+  await page.reload();
+  await page.waitForSelector(`${node("review")} [data-status=waiting]`, { timeout: 90_000 });
+  await page.waitForSelector("[data-testid=run-summary][data-run-status=waiting]");
+  const beforeAnswer = await assertHoldsEveryEvent(page, runId);
+  assert.ok(beforeAnswer.some((e) => e.type === "node_waiting" && e.node_id === "review"));
+  if (beforeAnswer.some((e) => e.type === "token")) {
+    assert.match(await page.innerText("[data-testid=event-log]"), /token/, "streamed tokens show in the event log");
+  }
+
+  // Answer the approval from the inspector.
+  await page.click(".react-flow__pane", { position: { x: 10, y: 10 } });
+  await page.click(`${node("review")} .flow-node-head`);
+  await page.fill('[name="approval-value"]', '"Looks good"');
+  await page.click("button:has-text('Approve')");
+  await page.click(".tabs >> text=Test run");
+  await page.waitForSelector("[data-testid=run-summary][data-run-status=succeeded]", { timeout: 60_000 });
+  const all = await assertHoldsEveryEvent(page, runId);
+  assert.equal(all.at(-1).type, "run_succeeded");
+  const run = (await apiCall(page, "GET", `/api/runs/${runId}`)).body;
+  assert.equal(run.status, "succeeded");
+  assert.equal(run.nodes.find((n) => n.node_id === "review").status, "succeeded");
+
+  // The run page: the graph with each node's state, totals, and the same inspector.
+  await page.goto(`${BASE_URL}/runs/${runId}`);
+  await page.waitForSelector("[data-testid=run-totals]");
+  await waitFor(async () => (await page.locator(".react-flow__node [data-status=succeeded]").count()) === 4, { message: "four succeeded nodes" });
+  const totals = await page.innerText("[data-testid=run-totals]");
+  const tokensIn = run.nodes.reduce((sum, n) => sum + (n.tokens_in ?? 0), 0);
+  assert.match(totals, new RegExp(`${tokensIn.toLocaleString("en-US")} in`), "totals show the run's input tokens");
+  await page.click(`${node("draft")} .flow-node-head`);
+  assert.match(await page.innerText("[data-testid=inspector]"), /tiny/);
+  await assertHoldsEveryEvent(page, runId);
+  await page.click(`${node("review")} .flow-node-head`);
+  assert.match(await page.innerText("[data-testid=inspector]"), /Looks good/, "the approval's answer is its output");
+  if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/run.png` });
+});
