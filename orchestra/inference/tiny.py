@@ -1,7 +1,7 @@
-"""Tiny causal LMs for tests: a locally trained BPE tokenizer plus models built from a config.
+"""Tiny causal LMs: a locally trained BPE tokenizer plus Qwen2-shaped models built from a config.
 
-No hub downloads exist here, so every model a test uses is made by this module and saved as an
-ordinary Hugging Face folder; the code under test loads it with the real `from_pretrained` path.
+They need no download, so the embedded demo and the tests can run offline. The weights are random
+(the demo says so): they exercise the real loading and generation path, not answer quality.
 Teacher and student share one tokenizer so logit distillation works between them.
 """
 from __future__ import annotations
