@@ -58,3 +58,7 @@ def test_workflow_is_built_by_dragging_validated_fixed_and_test_run_in_the_edito
 
 def test_run_survives_a_reload_with_every_event_and_an_approval_is_answered(browser_login, tmp_path):
     assert "ok - live" in run_scenario("live.mjs", browser_login, tmp_path)
+
+
+def test_workflows_runs_models_and_traces_pages_manage_their_objects(browser_login, tmp_path):
+    assert "ok - manage" in run_scenario("manage.mjs", browser_login, tmp_path)
