@@ -51,6 +51,7 @@ await scenario("editor", async (page) => {
   await page.waitForSelector(`${node("llm_1")} .flow-node.invalid`);
   await page.waitForSelector('[data-path="config.prompt"] .field-error');
   assert.equal(await page.locator(".flow-node.invalid").count(), 1, "only the LLM node is invalid");
+  if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/editor-validation.png` });
 
   // Fix it, using the suggested variable for the upstream input.
   await page.fill('[name="config.prompt"]', "Write about ");
