@@ -5,11 +5,13 @@ import type { ApiError, Page, Run, Workflow } from "../types";
 import { ErrorList, StatusBadge, errorsFrom, formatCost, formatTime } from "../ui";
 
 const statuses = ["queued", "running", "waiting", "succeeded", "failed", "cancelled"];
+const triggers = ["editor", "api", "chat", "webhook", "schedule", "gateway"];
 
 export function RunsPage() {
   const [params, setParams] = useSearchParams();
   const workflow = params.get("workflow") ?? "";
   const status = params.get("status") ?? "";
+  const trigger = params.get("trigger") ?? "";
   const page = Number(params.get("page") ?? 1);
   const [workflows, setWorkflows] = useState<Workflow[]>([]);
   const [runs, setRuns] = useState<Page<Run> | null>(null);
@@ -20,8 +22,8 @@ export function RunsPage() {
   }, []);
 
   useEffect(() => {
-    get<Page<Run>>(`/api/runs${query({ workflow, status, page: page > 1 ? page : undefined })}`).then(setRuns, (e) => setErrors(errorsFrom(e)));
-  }, [workflow, status, page]);
+    get<Page<Run>>(`/api/runs${query({ workflow, status, trigger, page: page > 1 ? page : undefined })}`).then(setRuns, (e) => setErrors(errorsFrom(e)));
+  }, [workflow, status, trigger, page]);
 
   const names = new Map(workflows.map((w) => [String(w.id), w.name]));
   const setFilter = (key: string, value: string) => {
@@ -44,6 +46,10 @@ export function RunsPage() {
         <select aria-label="Status" value={status} onChange={(e) => setFilter("status", e.target.value)}>
           <option value="">Any status</option>
           {statuses.map((s) => <option key={s} value={s}>{s}</option>)}
+        </select>
+        <select aria-label="Trigger" value={trigger} onChange={(e) => setFilter("trigger", e.target.value)}>
+          <option value="">Any trigger</option>
+          {triggers.map((t) => <option key={t} value={t}>{t}</option>)}
         </select>
       </div>
       <ErrorList errors={errors} />
