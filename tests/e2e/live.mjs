@@ -29,6 +29,12 @@ async function assertHoldsEveryEvent(page, runId) {
 }
 
 await scenario("live", async (page) => {
+  // Every run WebSocket passes through the test, which can cut it like a flaky network would.
+  const sockets = [];
+  await page.routeWebSocket(/\/ws\/runs\//, (socket) => {
+    socket.connectToServer();
+    sockets.push(socket);
+  });
   await login(page);
   const created = await apiCall(page, "POST", "/api/workflows", { name: "Reviewed post", graph: REVIEWED_POST });
   assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -46,6 +52,12 @@ await scenario("live", async (page) => {
   await page.waitForSelector(`${node("review")} [data-status=waiting]`, { timeout: 90_000 });
   await page.waitForSelector("[data-testid=run-summary][data-run-status=waiting]");
   const beforeAnswer = await assertHoldsEveryEvent(page, runId);
+
+  // Drop the live connection: the page reconnects asking only for what came after its last event.
+  const dropped = sockets.length;
+  sockets.at(-1).close({ code: 1011, reason: "test drops the connection" });
+  await waitFor(() => sockets.length > dropped, { message: "the page to reconnect" });
+  assert.equal(new URL(sockets.at(-1).url()).searchParams.get("after"), String(beforeAnswer.length));
   assert.ok(beforeAnswer.some((e) => e.type === "node_waiting" && e.node_id === "review"));
   if (beforeAnswer.some((e) => e.type === "token")) {
     assert.match(await page.innerText("[data-testid=event-log]"), /token/, "streamed tokens show in the event log");
