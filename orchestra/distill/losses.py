@@ -112,58 +112,87 @@ def adaptive_kl_weights(student_logprobs: Tensor, teacher_logprobs: Tensor, thre
     stops just before that token and adds the top-1 by hand; the two differ by one token.
     The weights are constants for the gradient, as in the paper's code.
     """
+    # In place where possible: this runs on [chunk, V] and sorting already costs three buffers.
     teacher_probs, order = teacher_logprobs.detach().exp().sort(dim=-1, descending=True)
-    student_probs = student_logprobs.detach().exp().gather(-1, order)
-    gap = (teacher_probs - student_probs).abs()
-    mass_before = teacher_probs.cumsum(dim=-1) - teacher_probs
-    head_gap = (gap * (mass_before < threshold)).sum(dim=-1)
+    gap = student_logprobs.detach().gather(-1, order).exp_().sub_(teacher_probs).abs_()
+    del order
     total_gap = gap.sum(dim=-1).clamp_min(torch.finfo(gap.dtype).tiny)  # equal p and q: both 0
+    in_tail = teacher_probs.cumsum(dim=-1).sub_(teacher_probs) >= threshold  # mass before >= threshold
+    head_gap = gap.masked_fill_(in_tail, 0.0).sum(dim=-1)
     return head_gap / total_gap, (total_gap - head_gap) / total_gap
 
 
-# --- divergences on log-probabilities [n, K] -> [n] --------------------------------------------
+# --- divergences: value [n] and gradient [n, K] with respect to the student's log-probs ---------
+#
+# Each takes student and teacher log-probabilities s, t [n, K] (q = exp s, p = exp t) and returns
+# (D, dD/ds), treating every s_i as free; the chunk then chains through the log-softmax. The
+# gradients are derived by hand (the tests hold them to autograd on the naive reference) so a
+# chunk needs a handful of [n, K] buffers instead of autograd's saved graph.
 
-
-def _kl(p_log: Tensor, q_log: Tensor) -> Tensor:
-    """KL(p || q) per row."""
-    return (p_log.exp() * (p_log - q_log)).sum(dim=-1)
+Divergence = Callable[[Tensor, Tensor, LossConfig], tuple[Tensor, Tensor]]
 
 
 def _log_mixture(a_log: Tensor, b_log: Tensor, a_weight: float) -> Tensor:
-    """log(w a + (1 - w) b), stable in log space; w may be 0 or 1."""
+    """log(w a + (1 - w) b), stable in log space; w may be 0 or 1 (then one input is returned)."""
     if a_weight in (0.0, 1.0):  # the log of a zero weight is -inf; skip the mixing
         return a_log if a_weight == 1.0 else b_log
     return torch.logaddexp(a_log + math.log(a_weight), b_log + math.log1p(-a_weight))
 
 
-def _forward_kl(s: Tensor, t: Tensor, config: LossConfig) -> Tensor:
-    return _kl(t, s)
+def _forward_kl(s: Tensor, t: Tensor, config: LossConfig) -> tuple[Tensor, Tensor]:
+    """KL(p || q) = sum p (t - s);  dD/ds = -p."""
+    p = t.exp()
+    return (t - s).mul_(p).sum(dim=-1), p.neg_()
 
 
-def _reverse_kl(s: Tensor, t: Tensor, config: LossConfig) -> Tensor:
-    return _kl(s, t)
+def _reverse_kl(s: Tensor, t: Tensor, config: LossConfig) -> tuple[Tensor, Tensor]:
+    """KL(q || p) = sum q (s - t);  dD/ds = q (s - t + 1)."""
+    q = s.exp()
+    log_ratio = s - t
+    value = (q * log_ratio).sum(dim=-1)
+    return value, log_ratio.add_(1.0).mul_(q)
 
 
-def _adaptive_kl(s: Tensor, t: Tensor, config: LossConfig) -> Tensor:
+def _adaptive_kl(s: Tensor, t: Tensor, config: LossConfig) -> tuple[Tensor, Tensor]:
+    """g_head KL(p || q) + g_tail KL(q || p), the weights held constant."""
     head, tail = adaptive_kl_weights(s, t, config.akl_threshold)
-    return head * _kl(t, s) + tail * _kl(s, t)
+    forward, forward_grad = _forward_kl(s, t, config)
+    reverse, reverse_grad = _reverse_kl(s, t, config)
+    grad = forward_grad.mul_(head[:, None]).add_(reverse_grad.mul_(tail[:, None]))
+    return head * forward + tail * reverse, grad
 
 
-def _jsd(s: Tensor, t: Tensor, config: LossConfig) -> Tensor:
+def _jsd(s: Tensor, t: Tensor, config: LossConfig) -> tuple[Tensor, Tensor]:
+    """b KL(p || m) + (1 - b) KL(q || m), m = b p + (1 - b) q;  dD/ds = (1 - b) q (s - log m)."""
     beta = config.jsd_beta
-    m = _log_mixture(t, s, beta)
-    return beta * _kl(t, m) + (1.0 - beta) * _kl(s, m)
+    log_m = _log_mixture(t, s, beta)
+    teacher_term = (t - log_m).mul_(t.exp()).sum(dim=-1)
+    student_term = (s - log_m).mul_(s.exp())
+    value = beta * teacher_term + (1.0 - beta) * student_term.sum(dim=-1)
+    return value, student_term.mul_(1.0 - beta)
 
 
-def _skew_kl(s: Tensor, t: Tensor, config: LossConfig) -> Tensor:
-    return _kl(t, _log_mixture(t, s, config.skew_alpha))
+def _skew_kl(s: Tensor, t: Tensor, config: LossConfig) -> tuple[Tensor, Tensor]:
+    """KL(p || m), m = a p + (1 - a) q;  dD/ds = -(1 - a) p q / m."""
+    alpha = config.skew_alpha
+    log_m = _log_mixture(t, s, alpha)
+    p = t.exp()
+    value = (t - log_m).mul_(p).sum(dim=-1)
+    return value, (s - log_m).exp_().mul_(p).mul_(alpha - 1.0)
 
 
-def _skew_reverse_kl(s: Tensor, t: Tensor, config: LossConfig) -> Tensor:
-    return _kl(s, _log_mixture(t, s, 1.0 - config.skew_alpha))
+def _skew_reverse_kl(s: Tensor, t: Tensor, config: LossConfig) -> tuple[Tensor, Tensor]:
+    """KL(q || m), m = (1 - a) p + a q;  dD/ds = q (s - log m + 1 - a q / m)."""
+    alpha = config.skew_alpha
+    log_m = _log_mixture(t, s, 1.0 - alpha)
+    q = s.exp()
+    log_ratio = s - log_m
+    value = (q * log_ratio).sum(dim=-1)
+    q_over_m = log_ratio.exp().mul_(alpha)
+    return value, log_ratio.add_(1.0).sub_(q_over_m).mul_(q)
 
 
-DIVERGENCES: dict[str, Callable[[Tensor, Tensor, LossConfig], Tensor]] = {
+DIVERGENCES: dict[str, Divergence] = {
     "forward_kl": _forward_kl,
     "reverse_kl": _reverse_kl,
     "adaptive_kl": _adaptive_kl,
@@ -173,7 +202,7 @@ DIVERGENCES: dict[str, Callable[[Tensor, Tensor, LossConfig], Tensor]] = {
 }
 
 
-# --- one chunk -------------------------------------------------------------------------------------
+# --- one chunk: loss [n] and its gradient [n, V] with respect to the student's logits ----------
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -181,31 +210,60 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
-def _chunk_token_losses(
-    student_logits: Tensor, labels: Tensor, teacher: Teacher | None, rows: slice, config: LossConfig
-) -> Tensor:
-    """Per-token loss [n] of one chunk, from its student logits [n, V] (float32 or wider)."""
-    if config.method == "ce":
-        return F.cross_entropy(student_logits, labels, reduction="none")
-    assert teacher is not None  # checked by kd_loss
+def _cross_entropy(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """CE at T = 1 and its gradient softmax(z) - onehot(label)."""
+    log_probs = torch.log_softmax(logits, dim=-1)
+    loss = -log_probs.gather(-1, labels[:, None]).squeeze(-1)
+    grad = log_probs.exp_()
+    grad.scatter_add_(-1, labels[:, None], grad.new_full((labels.shape[0], 1), -1.0))
+    return loss, grad
+
+
+def _tempered_log_softmax(logits: Tensor, temperature: float) -> Tensor:
+    return torch.log_softmax(logits if temperature == 1.0 else logits / temperature, dim=-1)  # no [n, V] copy at T = 1
+
+
+def _distillation(logits: Tensor, teacher: Teacher, rows: slice, config: LossConfig) -> tuple[Tensor, Tensor]:
+    """T^2 * D(teacher_T, student_T) per token, and its gradient with respect to the logits."""
     temperature = config.temperature
-    student_logprobs = torch.log_softmax(student_logits / temperature, dim=-1)
+    s = _tempered_log_softmax(logits, temperature)
     if isinstance(teacher, DenseTeacher):
-        with torch.no_grad():
-            teacher_logits = F.linear(teacher.hidden[rows], teacher.weight, teacher.bias)
-            teacher_logprobs = torch.log_softmax(teacher_logits.to(student_logits.dtype) / temperature, dim=-1)
+        teacher_logits = F.linear(teacher.hidden[rows], teacher.weight, teacher.bias).to(logits.dtype)
+        t = _tempered_log_softmax(teacher_logits, temperature)
+        del teacher_logits
+        kd, ds = DIVERGENCES[config.method](s, t, config)
+        del t
     else:
-        student_logprobs = student_bucket_logprobs(student_logprobs, teacher.indices[rows])
-        teacher_logprobs = sparse_teacher_logprobs(teacher.logprobs[rows].to(student_logits.dtype), temperature)
-    kd = DIVERGENCES[config.method](student_logprobs, teacher_logprobs, config) * temperature**2
+        indices = teacher.indices[rows]
+        s_buckets = student_bucket_logprobs(s, indices)
+        t_buckets = sparse_teacher_logprobs(teacher.logprobs[rows].to(logits.dtype), temperature)
+        kd, d_buckets = DIVERGENCES[config.method](s_buckets, t_buckets, config)
+        # Back to the vocabulary: s_rest = log sum_{j outside top-k} q_j, so ds_rest/ds_j = q_j / q_rest.
+        ds = (s - s_buckets[:, -1:]).exp_().mul_(d_buckets[:, -1:])
+        ds.scatter_(-1, indices, d_buckets[:, :-1])
+    # Through s = log_softmax(z / T): dD/dz = (dD/ds - q * sum(dD/ds)) / T; times T^2 (convention).
+    q = s.exp_()
+    ds.sub_(q.mul_(ds.sum(dim=-1, keepdim=True)))
+    return kd * temperature**2, ds.mul_(temperature)
+
+
+def _chunk_loss_and_grad(
+    logits: Tensor, labels: Tensor, teacher: Teacher | None, rows: slice, config: LossConfig
+) -> tuple[Tensor, Tensor]:
+    """Per-token loss [n] of one chunk and its gradient with respect to the chunk's logits [n, V]."""
+    if config.method == "ce":
+        return _cross_entropy(logits, labels)
+    assert teacher is not None  # checked by kd_loss
+    loss, grad = _distillation(logits, teacher, rows, config)
     if config.ce_weight == 0.0:
-        return kd
-    ce = F.cross_entropy(student_logits, labels, reduction="none")
-    return (1.0 - config.ce_weight) * kd + config.ce_weight * ce
+        return loss, grad
+    ce, ce_grad = _cross_entropy(logits, labels)
+    weight = config.ce_weight
+    return (1.0 - weight) * loss + weight * ce, grad.mul_(1.0 - weight).add_(ce_grad, alpha=weight)
 
 
 class _ChunkedLinearKDLoss(torch.autograd.Function):
-    """Mean loss over rows; gradients are made chunk by chunk in forward (Liger's trick)."""
+    """Mean loss over rows; each chunk's gradient is made in forward and folded in (Liger's trick)."""
 
     @staticmethod
     def forward(ctx, hidden, weight, bias, labels, teacher, config):  # type: ignore[override]
@@ -221,15 +279,12 @@ class _ChunkedLinearKDLoss(torch.autograd.Function):
             rows = slice(start, start + config.chunk_size)
             chunk_hidden = hidden[rows]
             logits = F.linear(chunk_hidden, weight, bias).to(compute_dtype)
+            chunk_loss, grad_logits = _chunk_loss_and_grad(logits, labels[rows], teacher, rows, config)
+            del logits
+            total += chunk_loss.sum()
             if not needs_grad:
-                total += _chunk_token_losses(logits, labels[rows], teacher, rows, config).sum()
                 continue
-            logits.requires_grad_(True)
-            with torch.enable_grad():
-                chunk_loss = _chunk_token_losses(logits, labels[rows], teacher, rows, config).sum()
-            (grad_logits,) = torch.autograd.grad(chunk_loss, logits)
-            total += chunk_loss.detach()
-            grad_logits = grad_logits / n
+            grad_logits = grad_logits.div_(n)
             grad_step = grad_logits.to(hidden.dtype)
             grad_hidden[rows] = grad_step @ weight
             if grad_weight.dtype == hidden.dtype:
