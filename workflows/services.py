@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from orchestra import engine
-from orchestra.inference import ModelSpec
+from orchestra.inference import InferenceError, ModelSpec
 from workflows import crypto
-from workflows.errors import NotFound, ValidationFailed
+from workflows.errors import ValidationFailed
 from workflows.models import (ApiKey, Membership, ModelEndpoint, Trace, Workflow, WorkflowVersion,
                               Workspace)
 
@@ -181,6 +181,10 @@ def model_endpoint_save(*, workspace: Workspace, name: str, fields: dict, api_ke
         setattr(endpoint, field, value)
     if api_key is not None:
         endpoint.api_key_encrypted = crypto.encrypt(api_key)
+    try:  # the inference layer knows each backend's options: refuse now, not at the first run
+        model_spec(endpoint)
+    except InferenceError as exc:
+        raise ValidationFailed(str(exc), path="options") from None
     if endpoint.is_default:
         ModelEndpoint.objects.filter(workspace=workspace, is_default=True).exclude(pk=endpoint.pk).update(is_default=False)
     endpoint.save()

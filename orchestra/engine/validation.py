@@ -239,12 +239,13 @@ def validate_inputs(graph: Graph | dict[str, Any], inputs: dict[str, Any]) -> tu
 
 
 def coerce(value: Any, type_name: str) -> Any:
-    """A value as the input type; strings from forms and query strings are converted where unambiguous."""
+    """A value as the input type; strings from forms and query strings are converted where unambiguous.
+
+    Nothing is turned into a string: a number sent for a string field is a client bug worth a 400.
+    """
     if type_name == "string":
         if isinstance(value, str):
             return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
     elif type_name == "number":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return value

@@ -234,11 +234,11 @@ class RunCancelView(WorkspaceView):
 
 class RunResumeView(WorkspaceView):
     def post(self, request, run_id):
+        run = selectors.run_get(workspace=self.workspace, run_id=run_id)
         body = _body(request)
         if "node_id" not in body:
             raise ValidationFailed("node_id names the approval node being answered.", path="node_id")
-        run = runs.run_resume(run=selectors.run_get(workspace=self.workspace, run_id=run_id),
-                              node_id=body["node_id"], value=body.get("value"))
+        run = runs.run_resume(run=run, node_id=body["node_id"], value=body.get("value"))
         return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
 
 
