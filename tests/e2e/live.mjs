@@ -29,10 +29,20 @@ async function assertHoldsEveryEvent(page, runId) {
 }
 
 await scenario("live", async (page) => {
-  // Every run WebSocket passes through the test, which can cut it like a flaky network would.
+  // Every run WebSocket passes through the test, which can cut it like a flaky network would, or
+  // hold one connection's stream right after its first token, to look at the page mid-generation.
   const sockets = [];
+  let holdNextSocket = null;
   await page.routeWebSocket(/\/ws\/runs\//, (socket) => {
-    socket.connectToServer();
+    const hold = holdNextSocket;
+    holdNextSocket = null;
+    const server = socket.connectToServer();
+    server.onMessage((message) => {
+      if (hold && hold.firstToken !== null && !hold.released) return hold.held.push(message);
+      socket.send(message);
+      const event = JSON.parse(message);
+      if (hold && event.type === "token" && hold.firstToken === null) hold.firstToken = event.data.text;
+    });
     sockets.push(socket);
   });
   await login(page);
@@ -48,7 +58,15 @@ await scenario("live", async (page) => {
   const runId = new URL(page.url()).searchParams.get("run");
 
   // Reload while the run is in flight; the page replays from seq 0 and goes on live.
+  const hold = { firstToken: null, held: [], released: false };
+  holdNextSocket = hold;
   await page.reload();
+  await waitFor(() => hold.firstToken !== null, { timeout: 90_000, message: "the first streamed token" });
+  const streamed = page.locator(`${node("draft")} .flow-node-stream`);
+  await waitFor(async () => (await streamed.count()) === 1 && (await streamed.textContent()) === hold.firstToken,
+    { message: "the node to show the tokens streamed so far" });
+  hold.released = true;
+  for (const message of hold.held.splice(0)) sockets.at(-1).send(message);
   await page.waitForSelector(`${node("review")} [data-status=waiting]`, { timeout: 90_000 });
   await page.waitForSelector("[data-testid=run-summary][data-run-status=waiting]");
   const beforeAnswer = await assertHoldsEveryEvent(page, runId);
