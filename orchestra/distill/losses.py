@@ -299,7 +299,7 @@ class _ChunkedLinearKDLoss(torch.autograd.Function):
                 grad_weight.to(weight.dtype),
                 grad_bias.to(bias.dtype) if grad_bias is not None else None,
             )
-        return (total / n).to(hidden.dtype)
+        return total / n  # float32 for bf16/fp16 inputs: a precise value to log
 
     @staticmethod
     def backward(ctx, grad_output):  # type: ignore[override]
@@ -362,7 +362,8 @@ def kd_loss(
 
     student_hidden [N, H] are the student's final hidden states at already shifted and flattened
     positions, student_weight [V, H] its lm_head (gradients flow to both, and to student_bias).
-    A batch with no kept position gives 0. The gradient is computed during the forward pass, so
+    The loss is float32 for bf16/fp16 inputs (the gradients keep the inputs' dtype); a batch with
+    no kept position gives 0. The gradient is computed during the forward pass, so
     this loss supports one backward, not double backward.
     """
     _check_inputs(student_hidden, student_weight, labels, teacher, config)
@@ -390,7 +391,7 @@ def kd_loss_reference(
     logits = student_logits[keep].to(_compute_dtype(student_logits.dtype))
     ce = F.cross_entropy(logits, labels[keep])
     if config.method == "ce":
-        return ce.to(student_logits.dtype)
+        return ce
     temperature = config.temperature
     q = torch.softmax(logits / temperature, dim=-1)
     if teacher_sparse is not None:
@@ -422,4 +423,4 @@ def kd_loss_reference(
     else:  # skew_reverse_kl
         kd = kl(q, (1 - alpha) * p + alpha * q)
     kd = kd.mean() * temperature**2
-    return ((1.0 - config.ce_weight) * kd + config.ce_weight * ce).to(student_logits.dtype)
+    return (1.0 - config.ce_weight) * kd + config.ce_weight * ce
