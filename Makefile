@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv frontend chromium bench clean
+.PHONY: run test venv frontend tools bench clean
 
 venv: $(VENV)/.installed
 
@@ -26,16 +26,18 @@ frontend/dist/.built: $(shell find frontend -path frontend/node_modules -prune -
 	  cd frontend && npm ci --no-audit --no-fund && npm run build && touch dist/.built; \
 	else mkdir -p frontend/dist && touch frontend/dist/.built; fi
 
-# Debian's Chromium drives the browser tests (playwright-core with executablePath).
-chromium:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+# Debian's Chromium drives the browser tests (playwright-core with executablePath);
+# docker-compose validates the production compose file (no Docker engine needed for that).
+tools:
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose >/dev/null)
 
 run: venv frontend
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap_demo
 	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT)
 
-test: venv frontend chromium
+test: venv frontend tools
 	$(PY) -m pytest -p no:cacheprovider
 
 bench: venv
