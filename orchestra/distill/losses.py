@@ -19,10 +19,11 @@ and mixed with label cross-entropy at T = 1: loss = (1 - ce_weight) * T^2 * KD +
 `kd_loss` never materialises the [N, V] logits: like Liger's fused linear losses it walks the
 kept positions in chunks of `chunk_size`, makes each chunk's student (and teacher) logits from
 the final hidden states and the lm_head, computes the chunk's loss and, when a gradient is
-needed, the chunk's gradient with respect to its logits right away (autograd on the chunk), which
-it folds into the gradients of the hidden states and the lm_head before freeing the chunk. The
-backward pass then only scales the stored gradients. Peak memory is O(chunk_size * V) instead of
-several copies of O(N * V), and no matmul is recomputed (unlike per-chunk checkpointing).
+needed, the chunk's gradient with respect to its logits right away (in closed form, held to
+autograd by the tests), which it folds into the gradients of the hidden states and the lm_head
+before freeing the chunk. The backward pass then only scales the stored gradients. Peak memory is
+a handful of [chunk_size, V] buffers instead of autograd's dozen [N, V] ones, and no matmul is
+recomputed (unlike per-chunk checkpointing).
 
 Sparse teachers (top-k log-probabilities from vLLM or our trace store) are compared over k + 1
 outcomes: the k recorded tokens plus one "rest" bucket holding the teacher's missing tail mass
@@ -314,9 +315,9 @@ class _ChunkedLinearKDLoss(torch.autograd.Function):
 def _check_inputs(
     student_hidden: Tensor, student_weight: Tensor, labels: Tensor, teacher: Teacher | None, config: LossConfig
 ) -> None:
-    n = labels.shape[0] if labels.dim() == 1 else None
-    if n is None:
+    if labels.dim() != 1:
         raise ValueError(f"labels must be 1-D [N] (positions already shifted and flattened); got shape {tuple(labels.shape)}")
+    n = labels.shape[0]
     if student_hidden.dim() != 2 or student_hidden.shape[0] != n:
         raise ValueError(f"student_hidden must be [N, H] with N = len(labels) = {n}; got {tuple(student_hidden.shape)}")
     vocab, width = student_weight.shape
@@ -342,11 +343,12 @@ def _check_inputs(
 
 
 def _select(teacher: Teacher | None, keep: Tensor) -> Teacher | None:
+    """The teacher's signal at the kept positions, cut off from any autograd graph."""
     if isinstance(teacher, DenseTeacher):
         return DenseTeacher(hidden=teacher.hidden[keep].detach(), weight=teacher.weight.detach(),
                             bias=None if teacher.bias is None else teacher.bias.detach())
     if isinstance(teacher, SparseTeacher):
-        return SparseTeacher(indices=teacher.indices[keep], logprobs=teacher.logprobs[keep].detach())
+        return SparseTeacher(indices=teacher.indices[keep].long(), logprobs=teacher.logprobs[keep].detach())
     return None
 
 
@@ -363,15 +365,16 @@ def kd_loss(
     student_hidden [N, H] are the student's final hidden states at already shifted and flattened
     positions, student_weight [V, H] its lm_head (gradients flow to both, and to student_bias).
     The loss is float32 for bf16/fp16 inputs (the gradients keep the inputs' dtype); a batch with
-    no kept position gives 0. The gradient is computed during the forward pass, so
-    this loss supports one backward, not double backward.
+    no kept position gives 0. The gradient is computed during the forward pass (under no_grad
+    its matmuls are skipped), so the loss supports one backward, not double backward.
     """
     _check_inputs(student_hidden, student_weight, labels, teacher, config)
     keep = labels != IGNORE_INDEX
     hidden = student_hidden[keep]
     if hidden.shape[0] == 0:
         return student_hidden.sum() * 0.0  # keeps the graph connected for a uniform training step
-    return _ChunkedLinearKDLoss.apply(hidden, student_weight, student_bias, labels[keep], _select(teacher, keep), config)
+    signal = _select(teacher, keep) if config.method != "ce" else None
+    return _ChunkedLinearKDLoss.apply(hidden, student_weight, student_bias, labels[keep], signal, config)
 
 
 def kd_loss_reference(
