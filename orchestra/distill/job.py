@@ -18,7 +18,7 @@ from orchestra.distill.evaluate import evaluate_model, format_table, verdict
 from orchestra.distill.export import export_student
 from orchestra.distill.teacher import (OnlineTeacher, TopKStore, check_same_vocabulary, local_completer,
                                        openai_completer, relabel, score_teacher, store_recorded_topk)
-from orchestra.distill.train import Progress, latest_checkpoint, load_student, train
+from orchestra.distill.train import latest_checkpoint, load_student, train, use_bf16
 
 OnProgress = Callable[[dict[str, Any]], None]
 
@@ -35,7 +35,14 @@ def as_job_config(config: JobConfig | dict | str | Path) -> JobConfig:
     return parse_job_config(config) if isinstance(config, dict) else load_job_config(config)
 
 
-def _relabelled(config: JobConfig, splits: Splits, tokenizer) -> Splits:
+def load_teacher(config: JobConfig):
+    """The teacher model on the training device, in bf16 where the student trains in bf16."""
+    dtype = torch.bfloat16 if use_bf16(config.train.bf16) else None
+    model = AutoModelForCausalLM.from_pretrained(config.teacher.model, dtype=dtype)
+    return model.to("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _relabelled(config: JobConfig, splits: Splits) -> Splits:
     """Fresh teacher replies, cached in output_dir so a resumed job does not ask again."""
     cache = Path(config.output_dir) / "relabelled.json"
     if cache.exists():
@@ -46,8 +53,8 @@ def _relabelled(config: JobConfig, splits: Splits, tokenizer) -> Splits:
                                         api_key=os.environ.get(config.teacher.api_key_env),
                                         max_tokens=config.teacher.max_new_tokens)
         else:
-            complete = local_completer(model=AutoModelForCausalLM.from_pretrained(config.teacher.model),
-                                       tokenizer=tokenizer, max_new_tokens=config.teacher.max_new_tokens)
+            complete = local_completer(model=load_teacher(config), tokenizer=AutoTokenizer.from_pretrained(
+                config.teacher.model), max_new_tokens=config.teacher.max_new_tokens)
         everything = {e.key: e for e in splits.train + splits.validation + splits.test}
         replies = {e.key: e.teacher_output for e in relabel(everything.values(), complete)}
         cache.write_text(json.dumps(replies))
@@ -76,9 +83,7 @@ def offline_store(config: JobConfig, splits: Splits, tokenizer, on_progress: OnP
                          "top-k log-probs (or with golden outputs)")
     teacher_tokenizer = AutoTokenizer.from_pretrained(config.teacher.model)
     check_same_vocabulary(tokenizer, teacher_tokenizer)
-    model = AutoModelForCausalLM.from_pretrained(config.teacher.model)
-    model.to("cuda" if torch.cuda.is_available() else "cpu")
-    return score_teacher(model=model, tokenizer=tokenizer, examples=examples, folder=folder,
+    return score_teacher(model=load_teacher(config), tokenizer=tokenizer, examples=examples, folder=folder,
                          top_k=config.teacher.top_k, max_seq_len=config.train.max_seq_len,
                          batch_size=config.train.batch_size,
                          on_progress=(lambda done, total: on_progress({"stage": "score_teacher", "done": done,
@@ -98,12 +103,12 @@ def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, A
     tokenizer = AutoTokenizer.from_pretrained(config.student.model)
     if config.teacher.kind == "relabel":
         emit({"stage": "relabel"})
-        splits = _relabelled(config, splits, tokenizer)
+        splits = _relabelled(config, splits)
 
     teacher_model, signal = None, None
     if config.teacher.kind == "online":
         check_same_vocabulary(tokenizer, AutoTokenizer.from_pretrained(config.teacher.model))
-        teacher_model = AutoModelForCausalLM.from_pretrained(config.teacher.model)
+        teacher_model = load_teacher(config)
         signal = OnlineTeacher(teacher_model)
     elif config.teacher.kind == "offline":
         emit({"stage": "score_teacher"})

@@ -88,3 +88,13 @@ def test_cli_reports_bad_config_paths_and_fails(tmp_path, capsys):
     assert main(["run", str(tmp_path / "job.yaml")]) == 2
     error = capsys.readouterr().err
     assert "student.model: Field required" in error and "method:" in error and "output_dir" in error
+
+
+def test_relabel_job_asks_a_local_teacher_once_and_caches_its_replies(tiny_family, tmp_path):
+    config = job(tiny_family, tmp_path, teacher={"kind": "relabel", "model": str(tiny_family["teacher"]),
+                                                 "max_new_tokens": 3},
+                 eval={"enabled": False}, train={"max_steps": 2, "batch_size": 8})
+    records = ticket_records(45)
+    run_job(config, records=records)
+    replies = json.loads((tmp_path / "relabelled.json").read_text())
+    assert len(replies) == 45 and not set(replies.values()) & {r["output"] for r in records}
