@@ -268,13 +268,15 @@ class _ChunkedLinearKDLoss(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, hidden, weight, bias, labels, teacher, config):  # type: ignore[override]
-        needs_grad = any(ctx.needs_input_grad[:3])
+        # Only what is trained gets a gradient: with LoRA the lm_head is frozen, and its [V, H]
+        # gradient would be the biggest buffer here.
+        need_hidden, need_weight, need_bias = ctx.needs_input_grad[:3]
         compute_dtype = _compute_dtype(hidden.dtype)
         total = torch.zeros((), dtype=compute_dtype, device=hidden.device)
+        grad_hidden = torch.empty_like(hidden) if need_hidden else None
         # Accumulate in float32 even for bf16 weights: many chunks add into the same matrix.
-        grad_hidden = torch.empty_like(hidden) if needs_grad else None
-        grad_weight = torch.zeros_like(weight, dtype=compute_dtype) if needs_grad else None
-        grad_bias = torch.zeros_like(bias, dtype=compute_dtype) if needs_grad and bias is not None else None
+        grad_weight = torch.zeros_like(weight, dtype=compute_dtype) if need_weight else None
+        grad_bias = torch.zeros_like(bias, dtype=compute_dtype) if need_bias else None
         n = hidden.shape[0]
         for start in range(0, n, config.chunk_size):
             rows = slice(start, start + config.chunk_size)
@@ -283,23 +285,21 @@ class _ChunkedLinearKDLoss(torch.autograd.Function):
             chunk_loss, grad_logits = _chunk_loss_and_grad(logits, labels[rows], teacher, rows, config)
             del logits
             total += chunk_loss.sum()
-            if not needs_grad:
-                continue
             grad_logits = grad_logits.div_(n)
             grad_step = grad_logits.to(hidden.dtype)
-            grad_hidden[rows] = grad_step @ weight
-            if grad_weight.dtype == hidden.dtype:
+            if need_hidden:
+                grad_hidden[rows] = grad_step @ weight
+            if need_weight and grad_weight.dtype == hidden.dtype:
                 grad_weight.addmm_(grad_step.T, chunk_hidden)
-            else:  # bf16/fp16: the matmul at input precision (fast), the sum over chunks in float32
+            elif need_weight:  # bf16/fp16: the matmul at input precision (fast), the sum over chunks in float32
                 grad_weight += grad_step.T @ chunk_hidden
-            if grad_bias is not None:
+            if need_bias:
                 grad_bias += grad_logits.sum(dim=0)
-        if needs_grad:
-            ctx.save_for_backward(
-                grad_hidden,
-                grad_weight.to(weight.dtype),
-                grad_bias.to(bias.dtype) if grad_bias is not None else None,
-            )
+        ctx.save_for_backward(
+            grad_hidden,
+            grad_weight.to(weight.dtype) if need_weight else None,
+            grad_bias.to(bias.dtype) if need_bias else None,
+        )
         return total / n  # float32 for bf16/fp16 inputs: a precise value to log
 
     @staticmethod

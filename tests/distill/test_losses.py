@@ -251,3 +251,16 @@ def test_teacher_with_another_vocabulary_is_rejected():
 
     with pytest.raises(ValueError, match="same vocabulary"):
         kd_loss(hidden, weight, labels, other_vocabulary, LossConfig(method="forward_kl"))
+
+
+def test_frozen_lm_head_gets_no_gradient_while_hidden_states_still_do():
+    # LoRA freezes the lm_head: its [V, H] gradient must not be built.
+    hidden, weight, teacher, labels = make_batch(n=20, vocab=40, width=8, teacher_width=6, ignored=0.2, scale=1.0, seed=13)
+    frozen = weight.detach()
+    config = LossConfig(method="reverse_kl", chunk_size=6)
+
+    kd_loss(hidden, frozen, labels, teacher, config).backward()
+    expected = kd_loss_reference(hidden @ frozen.T, labels, teacher_logits=teacher.hidden @ teacher.weight.T, config=config)
+
+    assert frozen.grad is None
+    torch.testing.assert_close(hidden.grad, torch.autograd.grad(expected, hidden)[0], **TOL)
