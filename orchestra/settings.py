@@ -118,13 +118,14 @@ if REDIS_URL:
 else:
     # A real Celery broker that needs no server: kombu's filesystem transport in the data folder.
     _broker_dir = DATA_DIR / "broker"
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
     CHANNEL_LAYERS = {}
@@ -150,6 +151,12 @@ CELERY_BEAT_SCHEDULE = {
 ORCHESTRA_DEFAULT_MODEL = os.environ.get("ORCHESTRA_DEFAULT_MODEL", "")
 # SSRF guard for http nodes: private and loopback targets are refused unless this is on.
 ORCHESTRA_HTTP_ALLOW_PRIVATE = _env_bool("ORCHESTRA_HTTP_ALLOW_PRIVATE")
+# Run completion callbacks: attempt n waits BACKOFF_S * 2**(n-1) seconds after a failed attempt n-1.
+ORCHESTRA_CALLBACK_MAX_ATTEMPTS = int(os.environ.get("ORCHESTRA_CALLBACK_MAX_ATTEMPTS", "8"))
+ORCHESTRA_CALLBACK_BACKOFF_S = float(os.environ.get("ORCHESTRA_CALLBACK_BACKOFF_S", "2"))
+ORCHESTRA_CALLBACK_TIMEOUT_S = float(os.environ.get("ORCHESTRA_CALLBACK_TIMEOUT_S", "10"))
+# How long a chat turn (without streaming) waits for the workflow's reply.
+ORCHESTRA_CHAT_WAIT_S = float(os.environ.get("ORCHESTRA_CHAT_WAIT_S", "300"))
 ORCHESTRA_MAX_REQUEST_BYTES = int(os.environ.get("ORCHESTRA_MAX_REQUEST_BYTES", str(2 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = ORCHESTRA_MAX_REQUEST_BYTES
 

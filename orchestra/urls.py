@@ -5,6 +5,8 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView
 
+from workflows.api import gateway_views, trigger_views
+
 
 def spa(request, path=""):
     """The browser app: every non-API path is the single page; it routes on the client."""
@@ -18,6 +20,9 @@ def spa(request, path=""):
 urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include("workflows.api.urls")),
+    path("hooks/<str:token>", trigger_views.WebhookReceiveView.as_view()),
+    path("v1/models", gateway_views.ModelsView.as_view()),
+    path("v1/chat/completions", gateway_views.ChatCompletionsView.as_view()),
     path("admin/", admin.site.urls),
     re_path(r"^assets/(?P<path>.*)$", serve, {"document_root": settings.FRONTEND_DIST / "assets"}),
     re_path(r"^(?!api/|ws/|admin/|assets/|hooks/|v1/).*$", spa),

@@ -112,9 +112,16 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # How the run was started, beyond `trigger`: a replayed Idempotency-Key returns this run;
+    # `trigger_ref` names the webhook or schedule; the finished run is POSTed to `callback_url`.
+    idempotency_key = models.CharField(max_length=200, blank=True, default="")
+    trigger_ref = models.CharField(max_length=200, blank=True, default="", db_index=True)
+    callback_url = models.CharField(max_length=2000, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["workflow", "idempotency_key"], name="run_idempotency_unique",
+                                               condition=~models.Q(idempotency_key=""))]
 
 
 class NodeRun(models.Model):
@@ -179,3 +186,104 @@ class Trace(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["run", "call_key"])]
+
+
+# --- Triggers: chat, callbacks, webhooks, schedules (see workflows/triggers.py, chat.py) -------
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="conversations")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="conversations")
+    title = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+
+class ChatMessage(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=20, choices=[("user", "user"), ("assistant", "assistant")])
+    content = models.TextField()
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="chat_messages")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class SigningSecret(models.Model):
+    """The workspace's secret for signing outgoing callbacks (stored encrypted, revealed on request)."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="signing_secret")
+    secret_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class CallbackAttempt(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="callback_attempts")
+    attempt = models.PositiveIntegerField()
+    url = models.CharField(max_length=2000)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class WebhookTrigger(models.Model):
+    RESPONSE_MODES = [("async", "202 with the run id at once"), ("sync", "wait for the outputs")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="webhooks")
+    name = models.CharField(max_length=200, blank=True, default="")
+    token_prefix = models.CharField(max_length=16)
+    token_hash = models.CharField(max_length=64, unique=True)
+    input_mapping = models.JSONField(default=dict, blank=True)
+    response_mode = models.CharField(max_length=10, default="async", choices=RESPONSE_MODES)
+    wait_s = models.FloatField(default=30.0)
+    secret_encrypted = models.TextField(blank=True, default="", help_text="HMAC secret for incoming bodies")
+    rate_limit_per_minute = models.PositiveIntegerField(default=60, help_text="0: unlimited")
+    callback_url = models.CharField(max_length=2000, blank=True, default="")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class RateLimitWindow(models.Model):
+    """A fixed-window counter, used when there is no Redis."""
+
+    key = models.CharField(max_length=200)
+    window = models.BigIntegerField(help_text="epoch minute")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window"], name="rate_limit_window_unique")]
+
+
+class Schedule(models.Model):
+    OVERLAP_POLICIES = [("skip", "skip while the previous run is active"), ("allow", "allow overlapping runs")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="schedules")
+    name = models.CharField(max_length=200, blank=True, default="")
+    cron = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC")
+    inputs = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    overlap_policy = models.CharField(max_length=10, default="skip", choices=OVERLAP_POLICIES)
+    callback_url = models.CharField(max_length=2000, blank=True, default="")
+    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True,
+                                         on_delete=models.SET_NULL, related_name="orchestra_schedule")
+    last_fired_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]

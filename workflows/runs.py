@@ -13,7 +13,7 @@ from workflows.models import NodeRun, Run, Workflow, WorkflowVersion
 log = logging.getLogger(__name__)
 
 
-def _graph_for(*, workflow: Workflow, version: int | str | None) -> tuple[int | None, dict]:
+def graph_for(*, workflow: Workflow, version: int | str | None) -> tuple[int | None, dict]:
     """The graph a run executes: a published version (default: the latest) or the draft."""
     if version == "draft":
         return None, workflow.graph
@@ -32,19 +32,21 @@ def _graph_for(*, workflow: Workflow, version: int | str | None) -> tuple[int | 
 
 
 def run_create(*, workflow: Workflow, inputs: Any, version: int | str | None = None, trigger: str = "api",
-               parent_run: Run | None = None, enqueue: bool = True) -> Run:
+               parent_run: Run | None = None, enqueue: bool = True, idempotency_key: str = "",
+               trigger_ref: str = "", callback_url: str = "") -> Run:
     """Validate the inputs, store a queued run and hand it to a worker. Bad input queues nothing."""
     if inputs is None:
         inputs = {}
     if not isinstance(inputs, dict):
         raise ValidationFailed("inputs must be a JSON object of input field values.", path="inputs")
-    version_number, graph = _graph_for(workflow=workflow, version=version)
+    version_number, graph = graph_for(workflow=workflow, version=version)
     coerced, errors = engine.validate_inputs(engine.parse_graph(graph), inputs)
     if errors:
         raise ValidationFailed([e.as_dict() for e in errors])
     with transaction.atomic():
         run = Run.objects.create(workspace=workflow.workspace, workflow=workflow, version=version_number,
-                                 graph=graph, inputs=coerced, trigger=trigger, parent_run=parent_run)
+                                 graph=graph, inputs=coerced, trigger=trigger, parent_run=parent_run,
+                                 idempotency_key=idempotency_key, trigger_ref=trigger_ref, callback_url=callback_url)
         NodeRun.objects.bulk_create(NodeRun(run=run, node_id=n["id"]) for n in graph["nodes"])
         events.record(run_id=run.id, type="run_queued", data={"trigger": trigger, "version": version_number})
         if enqueue:
@@ -103,4 +105,9 @@ def run_finish(*, run: Run, status: str, outputs: dict | None = None, error: str
     if status == "cancelled":
         NodeRun.objects.filter(run=run, status__in=["queued", "running", "waiting"]).update(status="cancelled")
     events.record(run_id=run.id, type=f"run_{status}", data={"outputs": outputs, "error": error or None})
+    # Imported here: both modules start runs through this one, so a top-level import would be circular.
+    from workflows import chat, triggers
+
+    chat.reply_record(run=run)
+    triggers.callback_schedule(run=run)
 

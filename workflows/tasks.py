@@ -2,7 +2,7 @@
 from celery.signals import worker_ready
 
 from orchestra.celery import app
-from workflows import execution
+from workflows import execution, triggers
 
 
 @app.task(name="workflows.tasks.run_execute_task", acks_late=True, reject_on_worker_lost=True)
@@ -24,3 +24,14 @@ def approval_timeout_task(run_id: str, node_id: str) -> None:
 def _sweep_on_start(sender=None, **kwargs):
     """A worker that starts after a crash picks up what the dead one left, without waiting for beat."""
     runs_sweep_task.delay()
+
+
+@app.task(name="workflows.tasks.callback_deliver_task", acks_late=True, ignore_result=True)
+def callback_deliver_task(run_id: str, attempt: int) -> None:
+    triggers.callback_deliver(run_id=run_id, attempt=attempt)
+
+
+@app.task(name="workflows.tasks.schedule_fire_task", ignore_result=True)
+def schedule_fire_task(schedule_id: str) -> str | None:
+    run = triggers.schedule_fire(schedule_id=schedule_id)
+    return str(run.id) if run else None

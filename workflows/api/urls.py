@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workflows.api import views
+from workflows.api import chat_views, trigger_views, views
 
 urlpatterns = [
     path("auth/me", views.MeView.as_view()),
@@ -14,12 +14,23 @@ urlpatterns = [
     path("workflows/<str:workflow_id>/versions", views.WorkflowVersionsView.as_view()),
     path("workflows/<str:workflow_id>/versions/<int:version>", views.WorkflowVersionDetailView.as_view()),
     path("workflows/<str:workflow_id>/export", views.WorkflowExportView.as_view()),
-    path("workflows/<str:workflow_id>/runs", views.WorkflowRunsView.as_view()),
+    path("workflows/<str:workflow_id>/runs", trigger_views.WorkflowRunsView.as_view()),
+    path("workflows/<str:workflow_id>/chat", chat_views.WorkflowChatView.as_view()),
+    path("workflows/<str:workflow_id>/webhooks", trigger_views.WebhookListView.as_view()),
+    path("workflows/<str:workflow_id>/webhooks/<str:webhook_id>", trigger_views.WebhookDetailView.as_view()),
+    path("workflows/<str:workflow_id>/webhooks/<str:webhook_id>/rotate", trigger_views.WebhookRotateView.as_view()),
+    path("workflows/<str:workflow_id>/webhooks/<str:webhook_id>/revoke", trigger_views.WebhookRevokeView.as_view()),
+    path("workflows/<str:workflow_id>/schedules", trigger_views.ScheduleListView.as_view()),
+    path("workflows/<str:workflow_id>/schedules/<str:schedule_id>", trigger_views.ScheduleDetailView.as_view()),
+    path("conversations", chat_views.ConversationListView.as_view()),
+    path("conversations/<str:conversation_id>", chat_views.ConversationDetailView.as_view()),
+    path("signing-secret", trigger_views.SigningSecretView.as_view()),
     path("runs", views.RunListView.as_view()),
     path("runs/<str:run_id>", views.RunDetailView.as_view()),
     path("runs/<str:run_id>/events", views.RunEventsView.as_view()),
     path("runs/<str:run_id>/cancel", views.RunCancelView.as_view()),
     path("runs/<str:run_id>/resume", views.RunResumeView.as_view()),
+    path("runs/<str:run_id>/callbacks", trigger_views.RunCallbacksView.as_view()),
     path("models", views.ModelListView.as_view()),
     path("models/<str:name>", views.ModelDetailView.as_view()),
     path("traces", views.TraceListView.as_view()),

@@ -1,0 +1,115 @@
+"""Chat API: one turn per POST (JSON, or Server-Sent Events with `stream: true`), conversations."""
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from rest_framework import status
+from rest_framework.response import Response
+
+from workflows import chat, events, selectors, triggers
+from workflows.api.views import WorkspaceView, _body, _paginated
+from workflows.models import ChatMessage, Conversation, Run
+
+POLL_S = 0.1
+STOPPED = ("succeeded", "failed", "cancelled", "waiting")
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def message_out(message: ChatMessage) -> dict:
+    return {"id": message.id, "role": message.role, "content": message.content,
+            "run": str(message.run_id) if message.run_id else None, "created_at": _iso(message.created_at)}
+
+
+def conversation_out(conversation: Conversation, *, with_messages: bool = False) -> dict:
+    out = {"id": str(conversation.id), "workflow": str(conversation.workflow_id), "title": conversation.title,
+           "created_at": _iso(conversation.created_at), "updated_at": _iso(conversation.updated_at)}
+    if with_messages:
+        out["messages"] = [message_out(m) for m in conversation.messages.all()]
+    return out
+
+
+def turn_out(conversation: Conversation, run: Run) -> dict:
+    """A finished (or still running) turn: the reply and what each LLM step cost."""
+    reply = chat.reply_for(run=run)
+    steps = [{"node_id": n.node_id, "model": n.model, "tokens_in": n.tokens_in, "tokens_out": n.tokens_out,
+              "cost": n.cost} for n in run.node_runs.exclude(model="")]
+    return {"conversation_id": str(conversation.id), "run_id": str(run.id), "status": run.status,
+            "reply": reply.content if reply else None, "message": message_out(reply) if reply else None,
+            "error": run.error or None, "steps": steps}
+
+
+def sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+@database_sync_to_async
+def _status_and_events(run_id, after: int) -> tuple[str, list[dict]]:
+    # Status first: if it is final, every event up to the final one is already committed.
+    status = Run.objects.filter(pk=run_id).values_list("status", flat=True).get()
+    return status, events.events_after(run_id=run_id, after=after, limit=500)
+
+
+@database_sync_to_async
+def _final(conversation: Conversation, run_id) -> dict:
+    return turn_out(conversation, Run.objects.get(pk=run_id))
+
+
+async def chat_stream(conversation: Conversation, run: Run) -> AsyncIterator[str]:
+    """Tokens and run/node events as the run's stored events appear, then the stored reply."""
+    yield sse("conversation", {"conversation_id": str(conversation.id), "run_id": str(run.id)})
+    last_seq = 0
+    while True:
+        status, batch = await _status_and_events(run.id, last_seq)
+        for event in batch:
+            last_seq = event["seq"]
+            if event["type"] == "token":
+                yield sse("token", {"text": event["data"].get("text", ""), "node_id": event["node_id"]})
+            else:
+                yield sse(event["type"], event)
+        if status in STOPPED:
+            break
+        await asyncio.sleep(POLL_S)
+    final = await _final(conversation, run.id)
+    if final["status"] == "succeeded":
+        yield sse("message", final)
+    else:
+        yield sse("error", {**final, "message": final["error"] or f"The run is {final['status']}."})
+
+
+class WorkflowChatView(WorkspaceView):
+    def post(self, request, workflow_id):
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
+        body = _body(request)
+        conversation, run = chat.chat_send(workflow=workflow, message=body.get("message"),
+                                           conversation_id=body.get("conversation_id"), version=body.get("version"))
+        if body.get("stream"):
+            response = StreamingHttpResponse(chat_stream(conversation, run), content_type="text/event-stream")
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
+            return response
+        run = triggers.run_wait(run=run, timeout_s=settings.ORCHESTRA_CHAT_WAIT_S)
+        done = run.status not in ("queued", "running")
+        return Response(turn_out(conversation, run), status=status.HTTP_200_OK if done else status.HTTP_202_ACCEPTED)
+
+
+class ConversationListView(WorkspaceView):
+    def get(self, request):
+        conversations = chat.conversation_list(workspace=self.workspace, workflow=request.query_params.get("workflow"))
+        return _paginated(self, conversations, conversation_out)
+
+
+class ConversationDetailView(WorkspaceView):
+    def get(self, request, conversation_id):
+        conversation = chat.conversation_get(workspace=self.workspace, conversation_id=conversation_id)
+        return Response(conversation_out(conversation, with_messages=True))
+
+    def delete(self, request, conversation_id):
+        chat.conversation_delete(
+            conversation=chat.conversation_get(workspace=self.workspace, conversation_id=conversation_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,186 @@
+"""Trigger APIs: idempotent run starts with callbacks, webhooks (and their public endpoint), schedules."""
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from workflows import crypto, selectors, triggers
+from workflows.api.output import run_out
+from workflows.api.views import WorkspaceView, _body, _wait_seconds
+from workflows.models import CallbackAttempt, Schedule, WebhookTrigger
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+# --- Runs: Idempotency-Key and callback_url ------------------------------------------------------
+
+
+class WorkflowRunsView(WorkspaceView):
+    def post(self, request, workflow_id):
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
+        body = _body(request)
+        wait = _wait_seconds(body.get("wait"))
+        run, created = triggers.run_start(
+            workflow=workflow, inputs=body.get("inputs"), version=body.get("version"),
+            trigger=body.get("trigger") if body.get("trigger") in ("editor", "api") else "api",
+            idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
+            callback_url=body.get("callback_url"))
+        if not created:
+            return Response(run_out(run), status=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
+        if wait:
+            run = triggers.run_wait(run=run, timeout_s=wait)
+            if run.status not in ("queued", "running"):
+                return Response(run_out(run), status=status.HTTP_200_OK)
+        return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
+
+
+def callback_attempt_out(attempt: CallbackAttempt) -> dict:
+    return {"attempt": attempt.attempt, "url": attempt.url, "status_code": attempt.status_code,
+            "error": attempt.error or None, "at": _iso(attempt.at)}
+
+
+class RunCallbacksView(WorkspaceView):
+    def get(self, request, run_id):
+        run = selectors.run_get(workspace=self.workspace, run_id=run_id)
+        return Response([callback_attempt_out(a) for a in run.callback_attempts.all()])
+
+
+class SigningSecretView(WorkspaceView):
+    """The secret callbacks are signed with; POST rotates it."""
+
+    def get(self, request):
+        return Response({"secret": triggers.signing_secret(workspace=self.workspace)})
+
+    def post(self, request):
+        return Response({"secret": triggers.signing_secret_rotate(workspace=self.workspace)})
+
+
+# --- Webhooks ---------------------------------------------------------------------------------
+
+
+def webhook_out(webhook: WebhookTrigger, *, token: str | None = None) -> dict:
+    out = {"id": str(webhook.id), "workflow": str(webhook.workflow_id), "name": webhook.name,
+           "token_prefix": webhook.token_prefix, "input_mapping": webhook.input_mapping,
+           "response_mode": webhook.response_mode, "wait_s": webhook.wait_s,
+           "has_secret": bool(webhook.secret_encrypted and crypto.decrypt(webhook.secret_encrypted)),
+           "rate_limit_per_minute": webhook.rate_limit_per_minute, "callback_url": webhook.callback_url or None,
+           "enabled": webhook.enabled, "revoked_at": _iso(webhook.revoked_at), "created_at": _iso(webhook.created_at)}
+    if token is not None:  # shown once, at creation and rotation
+        out |= {"token": token, "url": f"/hooks/{token}"}
+    return out
+
+
+def _webhook(view: WorkspaceView, workflow_id, webhook_id) -> WebhookTrigger:
+    workflow = selectors.workflow_get(workspace=view.workspace, workflow_id=workflow_id)
+    return selectors.get_or_404(workflow.webhooks.all(), "webhook", id=webhook_id)
+
+
+class WebhookListView(WorkspaceView):
+    def get(self, request, workflow_id):
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
+        return Response([webhook_out(w) for w in workflow.webhooks.all()])
+
+    def post(self, request, workflow_id):
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
+        webhook, token = triggers.webhook_create(workflow=workflow, fields=_body(request))
+        return Response(webhook_out(webhook, token=token), status=status.HTTP_201_CREATED)
+
+
+class WebhookDetailView(WorkspaceView):
+    def get(self, request, workflow_id, webhook_id):
+        return Response(webhook_out(_webhook(self, workflow_id, webhook_id)))
+
+
+class WebhookRotateView(WorkspaceView):
+    def post(self, request, workflow_id, webhook_id):
+        webhook = _webhook(self, workflow_id, webhook_id)
+        token = triggers.webhook_rotate(webhook=webhook)
+        return Response(webhook_out(webhook, token=token))
+
+
+class WebhookRevokeView(WorkspaceView):
+    def post(self, request, workflow_id, webhook_id):
+        webhook = _webhook(self, workflow_id, webhook_id)
+        triggers.webhook_revoke(webhook=webhook)
+        return Response(webhook_out(webhook))
+
+
+class WebhookReceiveView(APIView):
+    """`POST /hooks/<token>`: no API key, the token is the secret. Nothing starts on any 4xx."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def post(self, request, token):
+        webhook = triggers.webhook_for_token(token=token)
+        limit = settings.ORCHESTRA_MAX_REQUEST_BYTES
+        try:
+            if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+                raise RequestDataTooBig()
+            raw_body = request.body
+        except RequestDataTooBig:
+            raise triggers.PayloadTooLarge(f"The body is larger than {limit} bytes.", path="body") from None
+        content_type = request.content_type or ""
+        form = ({k: v[0] if len(v) == 1 else v for k, v in request.data.lists()}
+                if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")) else {})
+        query = {k: v[0] if len(v) == 1 else v for k, v in request.GET.lists()}
+        signature = request.headers.get(triggers.SIGNATURE_HEADER) or request.headers.get("X-Hub-Signature-256", "")
+        run = triggers.webhook_fire(webhook=webhook, raw_body=raw_body, content_type=content_type, form=form,
+                                    query=query, signature=signature)
+        if webhook.response_mode == "sync":
+            run = triggers.run_wait(run=run, timeout_s=webhook.wait_s)
+            if run.status not in ("queued", "running"):
+                return Response({"run_id": str(run.id), "status": run.status, "outputs": run.outputs,
+                                 "error": run.error or None})
+        return Response({"run_id": str(run.id), "status": run.status}, status=status.HTTP_202_ACCEPTED)
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if isinstance(exc, triggers.RateLimited):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+
+
+# --- Schedules --------------------------------------------------------------------------------
+
+
+def schedule_out(schedule: Schedule) -> dict:
+    return {"id": str(schedule.id), "workflow": str(schedule.workflow_id), "name": schedule.name,
+            "cron": schedule.cron, "timezone": schedule.timezone, "inputs": schedule.inputs,
+            "enabled": schedule.enabled, "overlap_policy": schedule.overlap_policy,
+            "callback_url": schedule.callback_url or None, "last_fired_at": _iso(schedule.last_fired_at),
+            "created_at": _iso(schedule.created_at), "updated_at": _iso(schedule.updated_at)}
+
+
+def _schedule(view: WorkspaceView, workflow_id, schedule_id) -> Schedule:
+    workflow = selectors.workflow_get(workspace=view.workspace, workflow_id=workflow_id)
+    return selectors.get_or_404(workflow.schedules.all(), "schedule", id=schedule_id)
+
+
+class ScheduleListView(WorkspaceView):
+    def get(self, request, workflow_id):
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
+        return Response([schedule_out(s) for s in workflow.schedules.all()])
+
+    def post(self, request, workflow_id):
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
+        schedule = triggers.schedule_save(workflow=workflow, fields=_body(request))
+        return Response(schedule_out(schedule), status=status.HTTP_201_CREATED)
+
+
+class ScheduleDetailView(WorkspaceView):
+    def get(self, request, workflow_id, schedule_id):
+        return Response(schedule_out(_schedule(self, workflow_id, schedule_id)))
+
+    def patch(self, request, workflow_id, schedule_id):
+        schedule = _schedule(self, workflow_id, schedule_id)
+        schedule = triggers.schedule_save(workflow=schedule.workflow, fields=_body(request), schedule=schedule)
+        return Response(schedule_out(schedule))
+
+    def delete(self, request, workflow_id, schedule_id):
+        triggers.schedule_delete(schedule=_schedule(self, workflow_id, schedule_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,414 @@
+"""Starting runs from outside the editor: API idempotency, completion callbacks, webhooks, schedules.
+
+Services in the HackSoft sense: keyword-only arguments, validated input, ServiceError on bad
+input (so nothing starts), one write each.
+"""
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+import zoneinfo
+from typing import Any
+
+import httpx
+from celery.schedules import crontab
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+from orchestra.engine.nodes.http import RequestRefused, checked_address
+from workflows import crypto, runs
+from workflows.errors import NotFound, ServiceError, ValidationFailed
+from workflows.models import (CallbackAttempt, RateLimitWindow, Run, Schedule, SigningSecret, WebhookTrigger,
+                              Workflow, Workspace)
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Orchestra-Signature"
+TIMESTAMP_HEADER = "X-Orchestra-Timestamp"
+MAX_WEBHOOK_WAIT_S = 300
+
+
+class Unauthorized(ServiceError):
+    status = 401
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+
+
+class RateLimited(ServiceError):
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign(*, secret: str, body: bytes) -> str:
+    """The signature header value: `sha256=` and the hex HMAC-SHA256 of the exact body bytes."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+# --- Runs started by the API: idempotency ---------------------------------------------------------
+
+
+def callback_url_check(url: Any, *, path: str = "callback_url") -> str:
+    """A callback must be an http(s) URL to a public address (unless private ones are allowed)."""
+    if url in (None, ""):
+        return ""
+    if not isinstance(url, str) or len(url) > 2000:
+        raise ValidationFailed("callback_url is an http(s) URL of at most 2000 characters.", path=path)
+    try:
+        checked_address(httpx.URL(url), allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE)
+    except (RequestRefused, httpx.InvalidURL) as exc:
+        raise ValidationFailed(f"callback_url is refused: {exc}.", path=path) from None
+    return url
+
+
+def run_start(*, workflow: Workflow, inputs: Any, version: int | str | None = None, trigger: str = "api",
+              idempotency_key: str = "", callback_url: Any = "", trigger_ref: str = "") -> tuple[Run, bool]:
+    """Start a run, or return the run an earlier request with the same Idempotency-Key started.
+
+    The unique constraint on (workflow, idempotency_key) decides between concurrent requests: the
+    loser's insert fails, its transaction (and so its enqueue) rolls back, and it answers with the
+    winner's run. Returns (run, created).
+    """
+    if len(idempotency_key) > 200:
+        raise ValidationFailed("Idempotency-Key is at most 200 characters.", path="Idempotency-Key")
+    if idempotency_key:
+        existing = Run.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    callback_url = callback_url_check(callback_url)
+    try:
+        run = runs.run_create(workflow=workflow, inputs=inputs, version=version, trigger=trigger,
+                              idempotency_key=idempotency_key, callback_url=callback_url, trigger_ref=trigger_ref)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        return Run.objects.get(workflow=workflow, idempotency_key=idempotency_key), False
+    return run, True
+
+
+def run_wait(*, run: Run, timeout_s: float) -> Run:
+    """Poll until the run ends or waits for a person, or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run.refresh_from_db()
+        if run.status not in ("queued", "running") or time.monotonic() >= deadline:
+            return run
+        time.sleep(0.05)
+
+
+# --- Completion callbacks -------------------------------------------------------------------------
+
+
+def signing_secret(*, workspace: Workspace) -> str:
+    """The workspace's callback signing secret, made on first use."""
+    record, _ = SigningSecret.objects.get_or_create(
+        workspace=workspace, defaults={"secret_encrypted": crypto.encrypt("whsec_" + secrets.token_urlsafe(32))})
+    return crypto.decrypt(record.secret_encrypted)
+
+
+def signing_secret_rotate(*, workspace: Workspace) -> str:
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    SigningSecret.objects.update_or_create(workspace=workspace,
+                                           defaults={"secret_encrypted": crypto.encrypt(secret)})
+    return secret
+
+
+def callback_schedule(*, run: Run) -> None:
+    """Called by run_finish (inside its transaction): deliver once the finished run is committed."""
+    if not run.callback_url:
+        return
+    from workflows.tasks import callback_deliver_task
+
+    transaction.on_commit(lambda: callback_deliver_task.delay(str(run.id), 1))
+
+
+def callback_deliver(*, run_id, attempt: int) -> CallbackAttempt:
+    """POST the finished run, signed; on failure schedule the next attempt with exponential backoff."""
+    from workflows.api.output import run_out  # the callback body is the run exactly as the API shows it
+
+    run = Run.objects.select_related("workspace").get(pk=run_id)
+    timestamp = str(int(time.time()))
+    # The timestamp is in the signed body too, so a receiver can refuse replays of an old delivery.
+    body = json.dumps({"event": f"run.{run.status}", "timestamp": int(timestamp), "attempt": attempt,
+                       "run": run_out(run)}).encode()
+    headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
+               SIGNATURE_HEADER: sign(secret=signing_secret(workspace=run.workspace), body=body),
+               "User-Agent": "Orchestra-Callback/1"}
+    status_code, error = None, ""
+    try:
+        url = httpx.URL(run.callback_url)
+        address = checked_address(url, allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE)
+        # Connect to the checked address itself, so a second DNS answer cannot point elsewhere.
+        with httpx.Client(timeout=settings.ORCHESTRA_CALLBACK_TIMEOUT_S, follow_redirects=False,
+                          trust_env=False) as client:
+            response = client.post(url.copy_with(host=address), content=body,
+                                   headers={**headers, "Host": url.netloc.decode("ascii")},
+                                   extensions={"sni_hostname": url.host} if url.scheme == "https" else {})
+        status_code = response.status_code
+        if not 200 <= status_code < 300:
+            error = f"receiver answered {status_code}"
+    except (RequestRefused, httpx.HTTPError) as exc:
+        error = str(exc) or type(exc).__name__
+    record = CallbackAttempt.objects.create(run=run, attempt=attempt, url=run.callback_url,
+                                            status_code=status_code, error=error)
+    if error and attempt < settings.ORCHESTRA_CALLBACK_MAX_ATTEMPTS:
+        from workflows.tasks import callback_deliver_task
+
+        delay = settings.ORCHESTRA_CALLBACK_BACKOFF_S * 2 ** (attempt - 1)
+        callback_deliver_task.apply_async(args=[str(run.id), attempt + 1], countdown=delay)
+    elif error:
+        log.warning("run %s: callback to %s gave up after %d attempts: %s", run.id, run.callback_url, attempt, error)
+    return record
+
+
+# --- Webhooks -------------------------------------------------------------------------------------
+
+WEBHOOK_FIELDS = {"name", "input_mapping", "response_mode", "wait_s", "secret", "rate_limit_per_minute",
+                  "callback_url", "enabled"}
+
+
+def _webhook_fields(fields: dict) -> dict:
+    errors = [{"path": f, "message": f"Unknown field; valid: {', '.join(sorted(WEBHOOK_FIELDS))}."}
+              for f in sorted(set(fields) - WEBHOOK_FIELDS)]
+    mapping = fields.get("input_mapping", {})
+    if not isinstance(mapping, dict) or not all(
+            isinstance(v, str) and (v.split(".")[0] in ("body", "query")) for v in mapping.values()):
+        errors.append({"path": "input_mapping", "message": "input_mapping is an object of input name -> "
+                                                           "\"body.a.b\" or \"query.name\" (or \"body\")."})
+    if fields.get("response_mode", "async") not in ("async", "sync"):
+        errors.append({"path": "response_mode", "message": "response_mode is \"async\" (202 at once) or "
+                                                           "\"sync\" (wait for the outputs)."})
+    wait_s = fields.get("wait_s", 30)
+    if not isinstance(wait_s, (int, float)) or isinstance(wait_s, bool) or not 0 < wait_s <= MAX_WEBHOOK_WAIT_S:
+        errors.append({"path": "wait_s", "message": f"wait_s is a number of seconds in (0, {MAX_WEBHOOK_WAIT_S}]."})
+    limit = fields.get("rate_limit_per_minute", 60)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        errors.append({"path": "rate_limit_per_minute", "message": "An integer >= 0 (0: unlimited)."})
+    if not isinstance(fields.get("secret") or "", str):
+        errors.append({"path": "secret", "message": "secret is a string (the HMAC key for incoming bodies)."})
+    if not isinstance(fields.get("enabled", True), bool):
+        errors.append({"path": "enabled", "message": "enabled is true or false."})
+    if errors:
+        raise ValidationFailed(errors)
+    return fields
+
+
+def webhook_create(*, workflow: Workflow, fields: dict) -> tuple[WebhookTrigger, str]:
+    """Create a webhook; its token is returned once and only a hash is kept."""
+    fields = _webhook_fields(fields)
+    callback_url = callback_url_check(fields.get("callback_url"))
+    token = "whk_" + secrets.token_urlsafe(32)
+    webhook = WebhookTrigger.objects.create(
+        workflow=workflow, name=fields.get("name") or "", token_prefix=token[:12], token_hash=_hash_token(token),
+        input_mapping=fields.get("input_mapping", {}), response_mode=fields.get("response_mode", "async"),
+        wait_s=fields.get("wait_s", 30), secret_encrypted=crypto.encrypt(fields.get("secret") or ""),
+        rate_limit_per_minute=fields.get("rate_limit_per_minute", 60), callback_url=callback_url,
+        enabled=fields.get("enabled", True))
+    return webhook, token
+
+
+def webhook_rotate(*, webhook: WebhookTrigger) -> str:
+    """A new token; the old one stops working at once."""
+    token = "whk_" + secrets.token_urlsafe(32)
+    webhook.token_prefix, webhook.token_hash = token[:12], _hash_token(token)
+    webhook.save(update_fields=["token_prefix", "token_hash"])
+    return token
+
+
+def webhook_revoke(*, webhook: WebhookTrigger) -> None:
+    webhook.revoked_at = timezone.now()
+    webhook.save(update_fields=["revoked_at"])
+
+
+def webhook_for_token(*, token: str) -> WebhookTrigger:
+    webhook = (WebhookTrigger.objects.select_related("workflow", "workflow__workspace")
+               .filter(token_hash=_hash_token(token), revoked_at__isnull=True, enabled=True).first())
+    if webhook is None:
+        raise NotFound("No active webhook has this token (it may have been rotated or revoked).", path="token")
+    return webhook
+
+
+def rate_limit_hit(*, key: str, limit: int) -> None:
+    """Count one request in the current minute; over the limit is RateLimited.
+
+    A fixed window: Redis INCR + EXPIRE when there is Redis, else a row per key and minute.
+    """
+    if limit == 0:
+        return
+    now = time.time()
+    window = int(now // 60)
+    if settings.REDIS_URL:
+        client = _redis()
+        redis_key = f"orchestra:ratelimit:{key}:{window}"
+        with client.pipeline() as pipe:
+            count, _ = pipe.incr(redis_key).expire(redis_key, 120).execute()
+    else:
+        RateLimitWindow.objects.get_or_create(key=key, window=window)
+        RateLimitWindow.objects.filter(key=key, window=window).update(count=F("count") + 1)
+        count = RateLimitWindow.objects.get(key=key, window=window).count
+    if count > limit:
+        raise RateLimited(f"Rate limit of {limit} requests per minute exceeded.",
+                          retry_after=max(1, int((window + 1) * 60 - now) + 1))
+
+
+_redis_client = None
+
+
+def _redis():
+    global _redis_client
+    if _redis_client is None:
+        import redis
+
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL)
+    return _redis_client
+
+
+def _lookup(data: Any, dotted: str) -> Any:
+    for part in dotted.split(".") if dotted else []:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def input_field_names(graph: dict) -> list[str]:
+    return [f["name"] for n in graph["nodes"] if n["type"] == "input" for f in n.get("config", {}).get("fields", [])]
+
+
+def webhook_inputs(*, webhook: WebhookTrigger, body: Any, query: dict) -> dict:
+    """Map the request onto the workflow's inputs: the configured paths, else the same names."""
+    fields = input_field_names(runs.graph_for(workflow=webhook.workflow, version=None)[1])
+    sources = {"body": body, "query": query}
+    inputs = {}
+    for name in fields:
+        if name in webhook.input_mapping:
+            source, _, rest = webhook.input_mapping[name].partition(".")
+            value = _lookup(sources[source], rest)
+        else:
+            value = body.get(name) if isinstance(body, dict) and name in body else query.get(name)
+        if value is not None:
+            inputs[name] = value
+    return inputs
+
+
+def webhook_fire(*, webhook: WebhookTrigger, raw_body: bytes, content_type: str, form: dict, query: dict,
+                 signature: str) -> Run:
+    """Check, parse and map one webhook request and start its run. Any bad input starts nothing."""
+    rate_limit_hit(key=f"webhook:{webhook.id}", limit=webhook.rate_limit_per_minute)
+    secret = crypto.decrypt(webhook.secret_encrypted)
+    if secret and not hmac.compare_digest(sign(secret=secret, body=raw_body), signature or ""):
+        raise Unauthorized(f"Missing or wrong {SIGNATURE_HEADER} header: expected sha256=<hex HMAC-SHA256 "
+                           "of the body with this webhook's secret>.", path=SIGNATURE_HEADER)
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        body: Any = form
+    elif not raw_body.strip():
+        body = {}
+    else:
+        try:
+            body = json.loads(raw_body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValidationFailed(f"Malformed JSON body: {exc}.", path="body") from None
+    inputs = webhook_inputs(webhook=webhook, body=body, query=query)
+    run, _ = run_start(workflow=webhook.workflow, inputs=inputs, trigger="webhook",
+                       trigger_ref=f"webhook:{webhook.id}", callback_url=webhook.callback_url)
+    return run
+
+
+# --- Schedules ------------------------------------------------------------------------------------
+
+SCHEDULE_FIELDS = {"name", "cron", "timezone", "inputs", "enabled", "overlap_policy", "callback_url"}
+
+
+def _cron_parts(cron: Any) -> list[str]:
+    parts = cron.split() if isinstance(cron, str) else []
+    if len(parts) != 5:
+        raise ValidationFailed("cron is five fields: minute hour day-of-month month day-of-week, "
+                               "e.g. \"0 9 * * 1-5\".", path="cron")
+    minute, hour, day_of_month, month, day_of_week = parts
+    try:  # celery's own parser: what it accepts is exactly what beat can run
+        crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month, day_of_week=day_of_week)
+    except Exception as exc:  # celery raises ValueError or its own ParseException
+        raise ValidationFailed(f"Invalid cron expression {cron!r}: {exc}.", path="cron") from None
+    return parts
+
+
+def _timezone(name: Any) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValidationFailed(f"Unknown time zone {name!r}; use an IANA name such as \"Europe/Paris\".",
+                               path="timezone") from None
+
+
+@transaction.atomic
+def schedule_save(*, workflow: Workflow, fields: dict, schedule: Schedule | None = None) -> Schedule:
+    """Create or update a schedule and the beat PeriodicTask that fires it."""
+    unknown = sorted(set(fields) - SCHEDULE_FIELDS)
+    if unknown:
+        raise ValidationFailed([{"path": f, "message": f"Unknown field; valid: {', '.join(sorted(SCHEDULE_FIELDS))}."}
+                                for f in unknown])
+    schedule = schedule or Schedule(workflow=workflow)
+    for field, value in fields.items():
+        setattr(schedule, field, value)
+    minute, hour, day_of_month, month, day_of_week = _cron_parts(schedule.cron)
+    tz = _timezone(schedule.timezone)
+    if schedule.overlap_policy not in ("skip", "allow"):
+        raise ValidationFailed("overlap_policy is \"skip\" (default) or \"allow\".", path="overlap_policy")
+    if not isinstance(schedule.inputs, dict):
+        raise ValidationFailed("inputs is an object of fixed input values.", path="inputs")
+    if not isinstance(schedule.enabled, bool):
+        raise ValidationFailed("enabled is true or false.", path="enabled")
+    schedule.callback_url = callback_url_check(schedule.callback_url)
+    schedule.save()
+    cron, _ = CrontabSchedule.objects.get_or_create(minute=minute, hour=hour, day_of_month=day_of_month,
+                                                    month_of_year=month, day_of_week=day_of_week, timezone=tz)
+    task = schedule.periodic_task or PeriodicTask(name=f"orchestra-schedule:{schedule.id}",
+                                                  task="workflows.tasks.schedule_fire_task")
+    task.crontab, task.args, task.enabled = cron, json.dumps([str(schedule.id)]), schedule.enabled
+    task.save()  # its signal tells the DatabaseScheduler to reload
+    if schedule.periodic_task_id != task.id:
+        schedule.periodic_task = task
+        schedule.save(update_fields=["periodic_task"])
+    return schedule
+
+
+@transaction.atomic
+def schedule_delete(*, schedule: Schedule) -> None:
+    if schedule.periodic_task is not None:
+        schedule.periodic_task.delete()
+    schedule.delete()
+
+
+def schedule_fire(*, schedule_id) -> Run | None:
+    """What beat calls: start a run, unless the last one is still going and overlap is skipped."""
+    with transaction.atomic():
+        schedule = Schedule.objects.select_for_update().select_related("workflow").filter(pk=schedule_id).first()
+        if schedule is None or not schedule.enabled:
+            return None
+        ref = f"schedule:{schedule.id}"
+        if schedule.overlap_policy == "skip" and Run.objects.filter(
+                trigger_ref=ref, status__in=Run.ACTIVE).exists():
+            log.info("schedule %s: previous run still active, skipped", schedule.id)
+            return None
+        schedule.last_fired_at = timezone.now()
+        schedule.save(update_fields=["last_fired_at"])
+        try:
+            run, _ = run_start(workflow=schedule.workflow, inputs=schedule.inputs, trigger="schedule",
+                               trigger_ref=ref, callback_url=schedule.callback_url)
+        except ServiceError as exc:  # e.g. the workflow changed its inputs since: say so in the log
+            log.warning("schedule %s: run not started: %s", schedule.id, exc)
+            return None
+    return run
