@@ -52,7 +52,7 @@ export async function scenario(name, body) {
   context.on("page", watch);
   const page = context.pages()[0] ?? (await context.newPage());
   watch(page);
-  page.setDefaultTimeout(20_000);
+  page.setDefaultTimeout(45_000); // generous: the suite shares two cores with the model and the worker
   let failed = false;
   try {
     await body(page);
@@ -105,7 +105,7 @@ export async function connect(page, source, target, outlet = "__main__") {
   await from.dragTo(to);
 }
 
-export async function waitFor(check, { timeout = 30_000, message = "condition" } = {}) {
+export async function waitFor(check, { timeout = 60_000, message = "condition" } = {}) {
   const deadline = Date.now() + timeout;
   for (;;) {
     const value = await check();

@@ -92,6 +92,7 @@ await scenario("live", async (page) => {
   assert.equal(all.at(-1).type, "run_succeeded");
   const run = (await apiCall(page, "GET", `/api/runs/${runId}`)).body;
   assert.equal(run.status, "succeeded");
+  assert.equal(run.trigger, "editor", "a test run from the editor says so");
   assert.equal(run.nodes.find((n) => n.node_id === "review").status, "succeeded");
 
   // The run page: the graph with each node's state, totals, and the same inspector.

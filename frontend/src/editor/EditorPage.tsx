@@ -229,7 +229,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
     setStarting(true);
     try {
       if (!(await save())) return setActionErrors([{ path: "", message: "The draft has problems; fix them to run it." }]);
-      const run = await post<Run>(`/api/workflows/${workflowId}/runs`, { inputs, version: "draft" });
+      const run = await post<Run>(`/api/workflows/${workflowId}/runs`, { inputs, version: "draft", trigger: "editor" });
       setSearchParams({ run: String(run.id) });
     } catch (error) {
       setActionErrors(errorsFrom(error));

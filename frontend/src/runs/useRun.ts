@@ -54,6 +54,13 @@ export function useRun(runId: string | number | null): LiveRun {
       if (event.type.startsWith("run_") && terminal.has(event.type.slice(4))) stopped = true;
     }
 
+    // Over plain HTTP, fetch whatever the socket missed; keeps the page current even if
+    // WebSockets are blocked somewhere between the browser and the server.
+    async function catchUp() {
+      const missed = await get<RunEvent[]>(`/api/runs/${runId}/events?after=${lastSeq.current}`);
+      missed.forEach(accept);
+    }
+
     function connect() {
       if (stopped) return;
       const scheme = window.location.protocol === "https:" ? "wss" : "ws";
@@ -67,14 +74,23 @@ export function useRun(runId: string | number | null): LiveRun {
         setConnected(false);
         if (stopped) return;
         failures += 1;
-        retry = window.setTimeout(connect, Math.min(5000, 250 * 2 ** failures));
+        const reconnect = () => {
+          if (!stopped) retry = window.setTimeout(connect, Math.min(5000, 250 * 2 ** failures));
+        };
+        catchUp().then(reconnect, reconnect);
       };
     }
 
+    // A page being left (or reloaded) closes its sockets: that is not a drop to recover from.
+    const leave = () => {
+      stopped = true;
+    };
+    window.addEventListener("pagehide", leave);
     void refresh()
       .then(() => connect())
       .catch(() => connect());
     return () => {
+      window.removeEventListener("pagehide", leave);
       stopped = true;
       window.clearTimeout(retry);
       socket?.close();
