@@ -1,0 +1,106 @@
+"""Webhooks: `POST /hooks/<token>` starts a run from another system's request, without an API key."""
+import hashlib
+import hmac
+import json
+
+import httpx
+
+from tests.conftest import wait_until
+from tests.triggers.support import ECHO, create_published
+from workflows.models import Run
+
+
+def create_webhook(api, workflow_id: str, **fields) -> dict:
+    response = api.post(f"/api/workflows/{workflow_id}/webhooks", json=fields)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def hook(platform, webhook: dict, **kwargs) -> httpx.Response:
+    return httpx.post(f"{platform.url}{webhook['url']}", timeout=30, **kwargs)
+
+
+def test_async_webhook_answers_202_and_maps_json_body_and_query_onto_inputs(api, platform):
+    workflow_id = create_published(api, ECHO, name="Echo")
+    webhook = create_webhook(api, workflow_id, input_mapping={"topic": "body.issue.title"})
+
+    response = hook(platform, webhook, params={"count": "3"},
+                    json={"issue": {"title": "Broken login"}, "action": "opened"})
+
+    assert response.status_code == 202, response.text
+    run = api.wait_run(response.json()["run_id"])
+    assert run["status"] == "succeeded" and run["trigger"] == "webhook"
+    assert run["inputs"] == {"topic": "Broken login", "count": 3}
+    assert webhook["token"] not in json.dumps(api.get(f"/api/workflows/{workflow_id}/webhooks").json())
+    assert [r["id"] for r in api.get("/api/runs", params={"trigger": "webhook"}).json()["results"]] == [run["id"]]
+
+
+def test_sync_webhook_with_signature_answers_with_the_outputs_of_a_form_post(api, platform):
+    workflow_id = create_published(api, ECHO, name="Echo")
+    webhook = create_webhook(api, workflow_id, response_mode="sync", wait_s=30, secret="s3cret")
+    body = b"topic=tea&count=2"
+    signature = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+
+    response = hook(platform, webhook, content=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Orchestra-Signature": signature})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "succeeded"
+    assert response.json()["outputs"] == {"topic": "tea", "count": 2}
+
+
+def test_refused_webhook_requests_start_nothing(api, platform):
+    workflow_id = create_published(api, ECHO, name="Echo")
+    signed = create_webhook(api, workflow_id, secret="s3cret")
+    open_hook = create_webhook(api, workflow_id)
+    revoked = create_webhook(api, workflow_id)
+    assert api.post(f"/api/workflows/{workflow_id}/webhooks/{revoked['id']}/revoke").status_code == 200
+
+    bad_signature = hook(platform, signed, json={"topic": "x"}, headers={"X-Orchestra-Signature": "sha256=00"})
+    unsigned = hook(platform, signed, json={"topic": "x"})
+    unknown = httpx.post(f"{platform.url}/hooks/whk_not-a-token", json={"topic": "x"})
+    revoked_response = hook(platform, revoked, json={"topic": "x"})
+    malformed = hook(platform, open_hook, content=b"{nope", headers={"Content-Type": "application/json"})
+    missing_input = hook(platform, open_hook, json={"unrelated": 1})
+    oversized = hook(platform, open_hook, content=b"x" * (2 * 1024 * 1024 + 1),
+                     headers={"Content-Type": "application/json"})
+
+    assert bad_signature.status_code == 401 and unsigned.status_code == 401
+    assert "X-Orchestra-Signature" in bad_signature.json()["errors"][0]["message"]
+    assert unknown.status_code == 404 and revoked_response.status_code == 404
+    assert malformed.status_code == 400 and "JSON" in malformed.json()["errors"][0]["message"]
+    assert missing_input.status_code == 400 and missing_input.json()["errors"][0]["path"] == "inputs.topic"
+    assert oversized.status_code == 413
+    assert not Run.objects.filter(workspace=api.workspace).exists()
+
+
+def test_rotating_the_token_retires_the_old_one(api, platform):
+    workflow_id = create_published(api, ECHO, name="Echo")
+    webhook = create_webhook(api, workflow_id)
+
+    rotated = api.post(f"/api/workflows/{workflow_id}/webhooks/{webhook['id']}/rotate").json()
+
+    assert hook(platform, webhook, json={"topic": "old"}).status_code == 404
+    assert hook(platform, rotated, json={"topic": "new"}).status_code == 202
+
+
+def test_requests_over_the_rate_limit_get_429_with_retry_after(api, platform):
+    workflow_id = create_published(api, ECHO, name="Echo")
+    webhook = create_webhook(api, workflow_id, rate_limit_per_minute=2)
+
+    statuses = [hook(platform, webhook, json={"topic": str(i)}) for i in range(3)]
+
+    assert [r.status_code for r in statuses[:2]] == [202, 202]
+    assert statuses[2].status_code == 429 and 1 <= int(statuses[2].headers["Retry-After"]) <= 61
+    wait_until(lambda: Run.objects.filter(workspace=api.workspace).count() == 2, message="two runs")
+    assert Run.objects.filter(workspace=api.workspace).count() == 2
+
+
+def test_bad_webhook_settings_are_a_400_naming_each_field(api):
+    workflow_id = create_published(api, ECHO, name="Echo")
+
+    response = api.post(f"/api/workflows/{workflow_id}/webhooks", json={
+        "response_mode": "later", "input_mapping": {"topic": "headers.x"}, "wait_s": 0, "colour": "red"})
+
+    assert response.status_code == 400
+    assert {e["path"] for e in response.json()["errors"]} == {"response_mode", "input_mapping", "wait_s", "colour"}
