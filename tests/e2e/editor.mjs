@@ -27,9 +27,9 @@ await scenario("editor", async (page) => {
     await page.waitForSelector(node(id), { state: "detached" });
   }
 
-  await dragFromPalette(page, "input", 420, 90);
-  await dragFromPalette(page, "llm", 420, 300);
-  await dragFromPalette(page, "output", 420, 520);
+  await dragFromPalette(page, "input", 140, 200);
+  await dragFromPalette(page, "llm", 420, 320);
+  await dragFromPalette(page, "output", 700, 200);
   for (const id of ["input_1", "llm_1", "output_1"]) await page.waitForSelector(node(id));
   await connect(page, "input_1", "llm_1");
   await connect(page, "llm_1", "output_1");
@@ -64,6 +64,9 @@ await scenario("editor", async (page) => {
   assert.deepEqual(stored.nodes.map((n) => n.type).sort(), ["input", "llm", "output"]);
   assert.deepEqual(stored.edges.map((e) => `${e.source}>${e.target}`).sort(), ["input_1>llm_1", "llm_1>output_1"]);
   assert.equal(stored.nodes.find((n) => n.id === "llm_1").config.prompt, "Write about {{ inputs.topic }}");
+
+  await page.click("button:text-is('Tidy')");
+  await waitFor(async () => (await saveState(page)) === "saved", { message: "the tidied layout to save" });
 
   // Test run from the form generated from the input node's fields.
   await page.click(".tabs >> text=Test run");

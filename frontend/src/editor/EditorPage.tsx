@@ -130,7 +130,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
   const onConnect = useCallback((connection: Connection) => {
     if (connection.source === connection.target) return;
     const branch = connection.sourceHandle && connection.sourceHandle !== "__main__" ? connection.sourceHandle : undefined;
-    const edge: Edge = { ...connection, id: edgeId({ source: connection.source, target: connection.target, branch }), label: branch };
+    const edge: Edge = { ...connection, id: edgeId({ source: connection.source, target: connection.target, branch }) };
     commit((s) => ({ ...s, edges: addEdge(edge, s.edges) }));
   }, [commit]);
 
@@ -333,7 +333,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
             </>
           ) : (
             <p className="muted panel-hint">
-              {selected.length > 1 ? `${selected.length} nodes selected. Ctrl+C / Ctrl+V copies them; Delete removes them.` : "Select a node to edit it. Drag node types from the left onto the canvas; connect an outlet at the bottom of a node to the top of another."}
+              {selected.length > 1 ? `${selected.length} nodes selected. Ctrl+C / Ctrl+V copies them; Delete removes them.` : "Select a node to edit it. Drag node types from the left onto the canvas; connect a node's outlet on its right to the left side of another."}
             </p>
           ))}
           {tab === "run" && <TestRunPanel inputNode={inputNode} live={live} onStart={(inputs) => void startRun(inputs)} starting={starting} errors={[]} />}

@@ -44,7 +44,6 @@ export function toFlow(graph: Graph): { nodes: FlowNode[]; edges: Edge[] } {
     source: edge.source,
     target: edge.target,
     sourceHandle: edge.branch ?? MAIN_OUTLET,
-    label: edge.branch,
   }));
   // Graphs written by hand or by the API have no positions: lay them out once.
   if (graph.nodes.some((node) => !node.position)) nodes = layout(nodes, edges);
@@ -98,10 +97,10 @@ export function ancestorsOf(nodeId: string, edges: Pick<Edge, "source" | "target
   return [...seen];
 }
 
-/** Tidy top-to-bottom layered layout. */
+/** Tidy left-to-right layered layout. */
 export function layout(nodes: FlowNode[], edges: Edge[]): FlowNode[] {
   const g = new dagre.graphlib.Graph();
-  g.setGraph({ rankdir: "TB", nodesep: 60, ranksep: 80 });
+  g.setGraph({ rankdir: "LR", nodesep: 50, ranksep: 90 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const node of nodes) g.setNode(node.id, { width: node.measured?.width ?? 240, height: node.measured?.height ?? 90 });
   for (const edge of edges) g.setEdge(edge.source, edge.target);

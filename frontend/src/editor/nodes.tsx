@@ -23,18 +23,20 @@ function NodeFrame({ id, data, selected, children }: NodeProps<FlowNode> & { chi
   useEffect(() => updateNodeInternals(id), [id, outletKey, updateNodeInternals]);
 
   const labelled = outlets.filter((name) => name !== MAIN_OUTLET);
-  // Outlets spread evenly along the bottom edge; each label sits right above its handle.
-  const handleLeft = (name: string) => `${(100 * (outlets.indexOf(name) + 1)) / (outlets.length + 1)}%`;
+  // The flow runs left to right: outlets spread evenly down the right edge, each labelled beside
+  // its handle; the node grows to keep labels apart.
+  const handleTop = (name: string) => `${(100 * (outlets.indexOf(name) + 1)) / (outlets.length + 1)}%`;
   const classes = ["flow-node", selected && "selected", nodeErrors.length && "invalid", status && `run-${status}`];
   return (
-    <div className={classes.filter(Boolean).join(" ")} data-node-id={id} data-status={status ?? ""}>
-      {data.node.type !== "input" && <Handle type="target" position={Position.Top} className="handle-in" />}
+    <div className={classes.filter(Boolean).join(" ")} data-node-id={id} data-status={status ?? ""}
+      style={{ minHeight: 36 + 20 * labelled.length }}>
+      {data.node.type !== "input" && <Handle type="target" position={Position.Left} className="handle-in" />}
       <div className="flow-node-head">
         <span className={`type-chip type-${nodeType?.category ?? "other"}`}>{nodeType?.title ?? data.node.type}</span>
         <span className="flow-node-name">{data.node.name || id}</span>
         {status && <span className={`badge status-${status}`}>{status}</span>}
       </div>
-      {children && <div className="flow-node-body">{children}</div>}
+      {children && <div className="flow-node-body" style={{ paddingRight: labelled.length ? 64 : undefined }}>{children}</div>}
       {tokens && status === "running" && <div className="flow-node-stream">{excerpt(tokens, 160)}</div>}
       {nodeErrors.length > 0 && (
         <div className="flow-node-errors" title={nodeErrors.map((e) => `${e.path}: ${e.message}`).join("\n")}>
@@ -44,7 +46,7 @@ function NodeFrame({ id, data, selected, children }: NodeProps<FlowNode> & { chi
       {labelled.length > 0 && (
         <div className="outlet-labels">
           {labelled.map((name) => (
-            <span key={name} className={`outlet-label outlet-${name}`} style={{ left: handleLeft(name) }}>{name}</span>
+            <span key={name} className={`outlet-label outlet-${name}`} style={{ top: handleTop(name) }}>{name}</span>
           ))}
         </div>
       )}
@@ -53,10 +55,10 @@ function NodeFrame({ id, data, selected, children }: NodeProps<FlowNode> & { chi
           key={name}
           id={name}
           type="source"
-          position={Position.Bottom}
+          position={Position.Right}
           className={`handle-out ${name === "error" ? "handle-error" : ""}`}
           data-outlet={name}
-          style={{ left: handleLeft(name) }}
+          style={{ top: handleTop(name) }}
         />
       ))}
     </div>

@@ -8,7 +8,7 @@ import { ErrorList, StatusBadge, errorsFrom, formatTime } from "../ui";
 const starterGraph: Graph = {
   nodes: [
     { id: "input", type: "input", name: "Input", position: { x: 0, y: 0 }, config: { fields: [{ name: "message", type: "string", required: true }] } },
-    { id: "output", type: "output", name: "Output", position: { x: 0, y: 200 }, config: { outputs: { result: "{{ inputs.message }}" } } },
+    { id: "output", type: "output", name: "Output", position: { x: 340, y: 0 }, config: { outputs: { result: "{{ inputs.message }}" } } },
   ],
   edges: [{ source: "input", target: "output" }],
 };
