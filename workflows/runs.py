@@ -106,8 +106,8 @@ def run_finish(*, run: Run, status: str, outputs: dict | None = None, error: str
         NodeRun.objects.filter(run=run, status__in=["queued", "running", "waiting"]).update(status="cancelled")
     events.record(run_id=run.id, type=f"run_{status}", data={"outputs": outputs, "error": error or None})
     # Imported here: both modules start runs through this one, so a top-level import would be circular.
-    from workflows import chat, triggers
+    from workflows import callbacks, chat
 
     chat.reply_record(run=run)
-    triggers.callback_schedule(run=run)
+    callbacks.callback_schedule(run=run)
 

@@ -2,7 +2,7 @@
 from celery.signals import worker_ready
 
 from orchestra.celery import app
-from workflows import execution, triggers
+from workflows import callbacks, execution, triggers
 
 
 @app.task(name="workflows.tasks.run_execute_task", acks_late=True, reject_on_worker_lost=True)
@@ -28,7 +28,7 @@ def _sweep_on_start(sender=None, **kwargs):
 
 @app.task(name="workflows.tasks.callback_deliver_task", acks_late=True, ignore_result=True)
 def callback_deliver_task(run_id: str, attempt: int) -> None:
-    triggers.callback_deliver(run_id=run_id, attempt=attempt)
+    callbacks.callback_deliver(run_id=run_id, attempt=attempt)
 
 
 @app.task(name="workflows.tasks.schedule_fire_task", ignore_result=True)

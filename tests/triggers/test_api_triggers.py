@@ -10,7 +10,7 @@ from django.test import override_settings
 from tests.conftest import wait_until
 from tests.support.loopback import LoopbackServer
 from tests.triggers.support import ECHO, create_published
-from workflows import triggers
+from workflows import callbacks
 from workflows.errors import ValidationFailed
 from workflows.models import CallbackAttempt, Run
 
@@ -91,7 +91,7 @@ def test_bad_run_requests_are_4xx_and_start_nothing(api):
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://[::1]/x"])
 def test_callbacks_to_private_addresses_are_refused_unless_allowed(url):
     with override_settings(ORCHESTRA_HTTP_ALLOW_PRIVATE=False), pytest.raises(ValidationFailed) as refused:
-        triggers.callback_url_check(url)
+        callbacks.callback_url_check(url)
     assert "non-public" in str(refused.value)
     with override_settings(ORCHESTRA_HTTP_ALLOW_PRIVATE=True):
-        assert triggers.callback_url_check(url) == url
+        assert callbacks.callback_url_check(url) == url

@@ -6,7 +6,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from workflows import crypto, selectors, triggers
+from workflows import callbacks, selectors, triggers
 from workflows.api.output import run_out
 from workflows.api.views import WorkspaceView, _body, _wait_seconds
 from workflows.models import CallbackAttempt, Schedule, WebhookTrigger
@@ -53,10 +53,10 @@ class SigningSecretView(WorkspaceView):
     """The secret callbacks are signed with; POST rotates it."""
 
     def get(self, request):
-        return Response({"secret": triggers.signing_secret(workspace=self.workspace)})
+        return Response({"secret": callbacks.signing_secret(workspace=self.workspace)})
 
     def post(self, request):
-        return Response({"secret": triggers.signing_secret_rotate(workspace=self.workspace)})
+        return Response({"secret": callbacks.signing_secret_rotate(workspace=self.workspace)})
 
 
 # --- Webhooks ---------------------------------------------------------------------------------
@@ -66,7 +66,7 @@ def webhook_out(webhook: WebhookTrigger, *, token: str | None = None) -> dict:
     out = {"id": str(webhook.id), "workflow": str(webhook.workflow_id), "name": webhook.name,
            "token_prefix": webhook.token_prefix, "input_mapping": webhook.input_mapping,
            "response_mode": webhook.response_mode, "wait_s": webhook.wait_s,
-           "has_secret": bool(webhook.secret_encrypted and crypto.decrypt(webhook.secret_encrypted)),
+           "has_secret": bool(webhook.secret_encrypted),  # an empty secret is stored as ""
            "rate_limit_per_minute": webhook.rate_limit_per_minute, "callback_url": webhook.callback_url or None,
            "enabled": webhook.enabled, "revoked_at": _iso(webhook.revoked_at), "created_at": _iso(webhook.created_at)}
     if token is not None:  # shown once, at creation and rotation
@@ -128,7 +128,7 @@ class WebhookReceiveView(APIView):
         form = ({k: v[0] if len(v) == 1 else v for k, v in request.data.lists()}
                 if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")) else {})
         query = {k: v[0] if len(v) == 1 else v for k, v in request.GET.lists()}
-        signature = request.headers.get(triggers.SIGNATURE_HEADER) or request.headers.get("X-Hub-Signature-256", "")
+        signature = request.headers.get(callbacks.SIGNATURE_HEADER) or request.headers.get("X-Hub-Signature-256", "")
         run = triggers.webhook_fire(webhook=webhook, raw_body=raw_body, content_type=content_type, form=form,
                                     query=query, signature=signature)
         if webhook.response_mode == "sync":

@@ -1,0 +1,107 @@
+"""Run completion callbacks: the finished run POSTed to the run's callback_url, signed, retried.
+
+The body is signed with the workspace's secret (`X-Orchestra-Signature: sha256=<hex HMAC-SHA256
+of the body>`); the same scheme verifies incoming webhook bodies. Each attempt is recorded, and a
+failed one schedules the next with exponential backoff, up to ORCHESTRA_CALLBACK_MAX_ATTEMPTS.
+"""
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+
+from orchestra.engine.nodes.http import RequestRefused, checked_address
+from workflows import crypto
+from workflows.errors import ValidationFailed
+from workflows.models import CallbackAttempt, Run, SigningSecret, Workspace
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Orchestra-Signature"
+TIMESTAMP_HEADER = "X-Orchestra-Timestamp"
+
+
+def sign(*, secret: str, body: bytes) -> str:
+    """The signature header value: `sha256=` and the hex HMAC-SHA256 of the exact body bytes."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def callback_url_check(url: Any, *, path: str = "callback_url") -> str:
+    """A callback must be an http(s) URL to a public address (unless private ones are allowed)."""
+    if url in (None, ""):
+        return ""
+    if not isinstance(url, str) or len(url) > 2000:
+        raise ValidationFailed("callback_url is an http(s) URL of at most 2000 characters.", path=path)
+    try:
+        checked_address(httpx.URL(url), allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE)
+    except (RequestRefused, httpx.InvalidURL) as exc:
+        raise ValidationFailed(f"callback_url is refused: {exc}.", path=path) from None
+    return url
+
+
+def signing_secret(*, workspace: Workspace) -> str:
+    """The workspace's callback signing secret, made on first use."""
+    record, _ = SigningSecret.objects.get_or_create(
+        workspace=workspace, defaults={"secret_encrypted": crypto.encrypt("whsec_" + secrets.token_urlsafe(32))})
+    return crypto.decrypt(record.secret_encrypted)
+
+
+def signing_secret_rotate(*, workspace: Workspace) -> str:
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    SigningSecret.objects.update_or_create(workspace=workspace,
+                                           defaults={"secret_encrypted": crypto.encrypt(secret)})
+    return secret
+
+
+def callback_schedule(*, run: Run) -> None:
+    """Called by run_finish (inside its transaction): deliver once the finished run is committed."""
+    if not run.callback_url:
+        return
+    from workflows.tasks import callback_deliver_task
+
+    transaction.on_commit(lambda: callback_deliver_task.delay(str(run.id), 1))
+
+
+def callback_deliver(*, run_id, attempt: int) -> CallbackAttempt:
+    """POST the finished run, signed; on failure schedule the next attempt with exponential backoff."""
+    from workflows.api.output import run_out  # the callback body is the run exactly as the API shows it
+
+    run = Run.objects.select_related("workspace").get(pk=run_id)
+    timestamp = str(int(time.time()))
+    # The timestamp is in the signed body too, so a receiver can refuse replays of an old delivery.
+    body = json.dumps({"event": f"run.{run.status}", "timestamp": int(timestamp), "attempt": attempt,
+                       "run": run_out(run)}).encode()
+    headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
+               SIGNATURE_HEADER: sign(secret=signing_secret(workspace=run.workspace), body=body),
+               "User-Agent": "Orchestra-Callback/1"}
+    status_code, error = None, ""
+    try:
+        url = httpx.URL(run.callback_url)
+        address = checked_address(url, allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE)
+        # Connect to the checked address itself, so a second DNS answer cannot point elsewhere.
+        with httpx.Client(timeout=settings.ORCHESTRA_CALLBACK_TIMEOUT_S, follow_redirects=False,
+                          trust_env=False) as client:
+            response = client.post(url.copy_with(host=address), content=body,
+                                   headers={**headers, "Host": url.netloc.decode("ascii")},
+                                   extensions={"sni_hostname": url.host} if url.scheme == "https" else {})
+        status_code = response.status_code
+        if not 200 <= status_code < 300:
+            error = f"receiver answered {status_code}"
+    except (RequestRefused, httpx.HTTPError) as exc:
+        error = str(exc) or type(exc).__name__
+    record = CallbackAttempt.objects.create(run=run, attempt=attempt, url=run.callback_url,
+                                            status_code=status_code, error=error)
+    if error and attempt < settings.ORCHESTRA_CALLBACK_MAX_ATTEMPTS:
+        from workflows.tasks import callback_deliver_task
+
+        delay = settings.ORCHESTRA_CALLBACK_BACKOFF_S * 2 ** (attempt - 1)
+        callback_deliver_task.apply_async(args=[str(run.id), attempt + 1], countdown=delay)
+    elif error:
+        log.warning("run %s: callback to %s gave up after %d attempts: %s", run.id, run.callback_url, attempt, error)
+    return record
