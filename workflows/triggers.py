@@ -133,6 +133,19 @@ def webhook_create(*, workflow: Workflow, fields: dict) -> tuple[WebhookTrigger,
     return webhook, token
 
 
+def webhook_update(*, webhook: WebhookTrigger, fields: dict) -> WebhookTrigger:
+    """Change a webhook's settings; its token stays (rotate to change it)."""
+    fields = _webhook_fields(fields)
+    if "callback_url" in fields:
+        webhook.callback_url = callback_url_check(fields.pop("callback_url"))
+    if "secret" in fields:
+        webhook.secret_encrypted = crypto.encrypt(fields.pop("secret") or "")
+    for field, value in fields.items():
+        setattr(webhook, field, value)
+    webhook.save()
+    return webhook
+
+
 def webhook_rotate(*, webhook: WebhookTrigger) -> str:
     """A new token; the old one stops working at once."""
     token = "whk_" + secrets.token_urlsafe(32)
@@ -266,6 +279,10 @@ def _timezone(name: Any) -> zoneinfo.ZoneInfo:
                                path="timezone") from None
 
 
+def _periodic_task_name(schedule_id) -> str:
+    return f"orchestra-schedule:{schedule_id}"
+
+
 @transaction.atomic
 def schedule_save(*, workflow: Workflow, fields: dict, schedule: Schedule | None = None) -> Schedule:
     """Create or update a schedule and the beat PeriodicTask that fires it."""
@@ -288,7 +305,7 @@ def schedule_save(*, workflow: Workflow, fields: dict, schedule: Schedule | None
     schedule.save()
     cron, _ = CrontabSchedule.objects.get_or_create(minute=minute, hour=hour, day_of_month=day_of_month,
                                                     month_of_year=month, day_of_week=day_of_week, timezone=tz)
-    task = schedule.periodic_task or PeriodicTask(name=f"orchestra-schedule:{schedule.id}",
+    task = schedule.periodic_task or PeriodicTask(name=_periodic_task_name(schedule.id),
                                                   task="workflows.tasks.schedule_fire_task")
     task.crontab, task.args, task.enabled = cron, json.dumps([str(schedule.id)]), schedule.enabled
     task.save()  # its signal tells the DatabaseScheduler to reload
@@ -309,7 +326,10 @@ def schedule_fire(*, schedule_id) -> Run | None:
     """What beat calls: start a run, unless the last one is still going and overlap is skipped."""
     with transaction.atomic():
         schedule = Schedule.objects.select_for_update().select_related("workflow").filter(pk=schedule_id).first()
-        if schedule is None or not schedule.enabled:
+        if schedule is None:  # deleted with its workflow: stop beat from firing it again
+            PeriodicTask.objects.filter(name=_periodic_task_name(schedule_id)).delete()
+            return None
+        if not schedule.enabled:
             return None
         ref = f"schedule:{schedule.id}"
         if schedule.overlap_policy == "skip" and Run.objects.filter(

@@ -89,3 +89,14 @@ def test_invalid_schedules_are_a_400_naming_the_field_and_create_no_task(api):
     assert all(r.status_code == 400 for r in (bad_cron, short_cron, bad_zone, bad_policy))
     assert unknown.status_code == 404
     assert PeriodicTask.objects.count() == before and not Schedule.objects.filter(workflow_id=workflow_id).exists()
+
+
+def test_a_schedule_deleted_with_its_workflow_stops_its_beat_task_at_the_next_firing(api):
+    workflow_id = create_published(api, ECHO, name="Echo")
+    schedule = api.post(f"/api/workflows/{workflow_id}/schedules",
+                        json={"cron": "0 3 * * *", "inputs": {"topic": "x"}}).json()
+    assert api.delete(f"/api/workflows/{workflow_id}").status_code == 204
+
+    assert triggers.schedule_fire(schedule_id=schedule["id"]) is None
+
+    assert not PeriodicTask.objects.filter(name=f"orchestra-schedule:{schedule['id']}").exists()

@@ -2,11 +2,15 @@
 import hashlib
 import hmac
 import json
+import uuid
 
 import httpx
+import pytest
+from django.test import override_settings
 
 from tests.conftest import wait_until
 from tests.triggers.support import ECHO, create_published
+from workflows import triggers
 from workflows.models import Run
 
 
@@ -104,3 +108,29 @@ def test_bad_webhook_settings_are_a_400_naming_each_field(api):
 
     assert response.status_code == 400
     assert {e["path"] for e in response.json()["errors"]} == {"response_mode", "input_mapping", "wait_s", "colour"}
+
+
+def test_a_disabled_webhook_is_404_until_enabled_again(api, platform):
+    workflow_id = create_published(api, ECHO, name="Echo")
+    webhook = create_webhook(api, workflow_id)
+    url = f"/api/workflows/{workflow_id}/webhooks/{webhook['id']}"
+
+    assert api.patch(url, json={"enabled": False}).json()["enabled"] is False
+    assert hook(platform, webhook, json={"topic": "x"}).status_code == 404
+    assert api.patch(url, json={"enabled": True, "response_mode": "sync"}).status_code == 200
+
+    assert hook(platform, webhook, json={"topic": "x"}).json()["outputs"] == {"topic": "x", "count": 1}
+
+
+@pytest.mark.parametrize("redis_url", [None, "redis"], ids=["database", "redis"])
+def test_rate_limit_counts_per_key_per_minute_in_redis_or_the_database(django_db, redis_url):
+    from django.conf import settings
+
+    with override_settings(REDIS_URL=redis_url and settings.REDIS_URL):
+        key = f"test:{uuid.uuid4()}"
+        triggers.rate_limit_hit(key=key, limit=2)
+        triggers.rate_limit_hit(key=key, limit=2)
+        triggers.rate_limit_hit(key=f"{key}:other", limit=2)
+        with pytest.raises(triggers.RateLimited) as limited:
+            triggers.rate_limit_hit(key=key, limit=2)
+    assert 1 <= limited.value.retry_after <= 61

@@ -94,6 +94,10 @@ class WebhookDetailView(WorkspaceView):
     def get(self, request, workflow_id, webhook_id):
         return Response(webhook_out(_webhook(self, workflow_id, webhook_id)))
 
+    def patch(self, request, workflow_id, webhook_id):
+        webhook = triggers.webhook_update(webhook=_webhook(self, workflow_id, webhook_id), fields=_body(request))
+        return Response(webhook_out(webhook))
+
 
 class WebhookRotateView(WorkspaceView):
     def post(self, request, workflow_id, webhook_id):
