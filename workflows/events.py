@@ -3,9 +3,10 @@
 Clients read events after a sequence number from the database, so a missed push never loses an
 event and a replay never repeats one; the channel layer (Redis in production) only says "more".
 """
+import asyncio
 import logging
+import threading
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import F
@@ -29,14 +30,35 @@ def record(*, run_id, type: str, node_id: str | None = None, data: dict | None =
     return event
 
 
+class _Nudger:
+    """Sends pushes from one event-loop thread per process, so writers never wait on Redis."""
+
+    def __init__(self):
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.lock = threading.Lock()
+
+    def send(self, group: str, message: dict) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        with self.lock:
+            if self.loop is None or self.loop.is_closed():
+                self.loop = asyncio.new_event_loop()
+                threading.Thread(target=self.loop.run_forever, daemon=True, name="event-nudger").start()
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), self.loop)
+        future.add_done_callback(_log_failure)
+
+
+def _log_failure(future) -> None:
+    if future.exception() is not None:  # the push is an optimisation; readers also poll the table
+        log.warning("channel layer push failed: %s", future.exception())
+
+
+_nudger = _Nudger()
+
+
 def _nudge(run_id, seq: int) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group_name(run_id), {"type": "run.event", "seq": seq})
-    except Exception:  # the push is an optimisation; readers fall back to polling the table
-        log.warning("channel layer push failed for run %s", run_id, exc_info=True)
+    _nudger.send(group_name(run_id), {"type": "run.event", "seq": seq})
 
 
 def as_dict(event: RunEvent) -> dict:

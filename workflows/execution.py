@@ -141,9 +141,9 @@ def _json_safe(value: Any) -> Any:
 def emit(run: Run, type: str, node_id: str | None, data: dict) -> None:
     """Store one engine event and fold it into the node's NodeRun row."""
     data = _json_safe(data or {})
-    events.record(run_id=run.id, type=type, node_id=node_id, data=data)
     status = NODE_STATUS_BY_EVENT.get(type)
     if status is None or node_id is None:
+        events.record(run_id=run.id, type=type, node_id=node_id, data=data)
         return
     now = timezone.now()
     update: dict[str, Any] = {"status": status}
@@ -158,7 +158,9 @@ def emit(run: Run, type: str, node_id: str | None, data: dict) -> None:
         update |= {f: data[f] for f in MODEL_FIELDS if data.get(f) is not None}
     elif type == "node_skipped":
         update |= {"finished_at": now}
-    NodeRun.objects.filter(run=run, node_id=node_id).update(**update)
+    with transaction.atomic():  # the event and the node row change together: one commit
+        events.record(run_id=run.id, type=type, node_id=node_id, data=data)
+        NodeRun.objects.filter(run=run, node_id=node_id).update(**update)
 
 
 # --- Model calls ------------------------------------------------------------------------------
