@@ -26,7 +26,7 @@ def record(*, run_id, type: str, node_id: str | None = None, data: dict | None =
         Run.objects.filter(pk=run_id).update(event_seq=F("event_seq") + 1)
         seq = Run.objects.filter(pk=run_id).values_list("event_seq", flat=True).get()
         event = RunEvent.objects.create(run_id=run_id, seq=seq, type=type, node_id=node_id or "", data=data or {})
-        transaction.on_commit(lambda: _nudge(run_id, seq))
+        transaction.on_commit(lambda: nudge(run_id, seq))
     return event
 
 
@@ -57,7 +57,8 @@ def _log_failure(future) -> None:
 _nudger = _Nudger()
 
 
-def _nudge(run_id, seq: int) -> None:
+def nudge(run_id, seq: int) -> None:
+    """Wake the consumers tailing this stream. Distillation job events use it too (ids are UUIDs)."""
     _nudger.send(group_name(run_id), {"type": "run.event", "seq": seq})
 
 
