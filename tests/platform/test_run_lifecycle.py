@@ -132,3 +132,19 @@ def test_cancel_stops_a_run_at_the_next_node_boundary(api, held_server):
     statuses = {n["node_id"]: n["status"] for n in run["nodes"]}
     assert statuses["call"] == "succeeded" and statuses["end"] in ("cancelled", "queued")
     assert api.post(f"/api/runs/{run_id}/cancel").status_code == 409
+
+
+def test_unanswered_approval_takes_its_default_after_the_timeout(api):
+    graph = {**APPROVAL, "nodes": [APPROVAL["nodes"][0],
+                                   {**APPROVAL["nodes"][1], "config": {"prompt": "Refund?", "timeout_s": 1,
+                                                                       "default": {"approved": False}}},
+                                   *APPROVAL["nodes"][2:]]}
+    workflow_id = create_published(api, graph)
+    run = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"amount": 3}, "wait": 30}).json()
+    assert run["status"] == "waiting" and run["waiting"]["timeout_s"] == 1
+
+    finished = api.wait_run(run["id"], timeout=60)
+
+    assert finished["status"] == "succeeded" and finished["outputs"]["result"] == "declined"
+    resumed = [e for e in api.get(f"/api/runs/{run['id']}/events").json() if e["type"] == "run_resumed"]
+    assert resumed[0]["data"]["value"] == {"approved": False}
