@@ -220,20 +220,25 @@ def _cross_entropy(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     return loss, grad
 
 
-def _tempered_log_softmax(logits: Tensor, temperature: float) -> Tensor:
-    return torch.log_softmax(logits if temperature == 1.0 else logits / temperature, dim=-1)  # no [n, V] copy at T = 1
+def _log_softmax_(logits: Tensor, temperature: float) -> Tensor:
+    """log_softmax(logits / T) written over `logits`: one [chunk, V] buffer fewer per side."""
+    if temperature != 1.0:
+        logits.div_(temperature)
+    return logits.sub_(logits.logsumexp(dim=-1, keepdim=True))
 
 
 def _distillation(logits: Tensor, teacher: Teacher, rows: slice, config: LossConfig) -> tuple[Tensor, Tensor]:
-    """T^2 * D(teacher_T, student_T) per token, and its gradient with respect to the logits."""
+    """T^2 * D(teacher_T, student_T) per token, and its gradient with respect to the logits.
+
+    Consumes `logits`: its buffer is reused for the student's log-probabilities.
+    """
     temperature = config.temperature
-    s = _tempered_log_softmax(logits, temperature)
+    s = _log_softmax_(logits, temperature)
     if isinstance(teacher, DenseTeacher):
         teacher_logits = F.linear(teacher.hidden[rows], teacher.weight, teacher.bias).to(logits.dtype)
-        t = _tempered_log_softmax(teacher_logits, temperature)
-        del teacher_logits
+        t = _log_softmax_(teacher_logits, temperature)
         kd, ds = DIVERGENCES[config.method](s, t, config)
-        del t
+        del t, teacher_logits
     else:
         indices = teacher.indices[rows]
         s_buckets = student_bucket_logprobs(s, indices)
@@ -251,14 +256,17 @@ def _distillation(logits: Tensor, teacher: Teacher, rows: slice, config: LossCon
 def _chunk_loss_and_grad(
     logits: Tensor, labels: Tensor, teacher: Teacher | None, rows: slice, config: LossConfig
 ) -> tuple[Tensor, Tensor]:
-    """Per-token loss [n] of one chunk and its gradient with respect to the chunk's logits [n, V]."""
+    """Per-token loss [n] of one chunk and its gradient with respect to the chunk's logits [n, V].
+
+    Consumes `logits` (see `_distillation`).
+    """
     if config.method == "ce":
         return _cross_entropy(logits, labels)
     assert teacher is not None  # checked by kd_loss
-    loss, grad = _distillation(logits, teacher, rows, config)
     if config.ce_weight == 0.0:
-        return loss, grad
-    ce, ce_grad = _cross_entropy(logits, labels)
+        return _distillation(logits, teacher, rows, config)
+    ce, ce_grad = _cross_entropy(logits, labels)  # before the logits are overwritten
+    loss, grad = _distillation(logits, teacher, rows, config)
     weight = config.ce_weight
     return (1.0 - weight) * loss + weight * ce, grad.mul_(1.0 - weight).add_(ce_grad, alpha=weight)
 
@@ -304,9 +312,9 @@ class _ChunkedLinearKDLoss(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output):  # type: ignore[override]
-        grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
-        scaled = [g * grad_output if g is not None else None for g in (grad_hidden, grad_weight, grad_bias)]
-        return (*scaled, None, None, None)
+        # In place: these buffers are ours alone, and a [V, H] copy is worth avoiding.
+        grads = [g.mul_(grad_output) if g is not None else None for g in ctx.saved_tensors]
+        return (*grads, None, None, None)
 
 
 # --- public entry points -------------------------------------------------------------------------
