@@ -12,9 +12,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from distillation.consumers import JobEventsConsumer  # noqa: E402
 from workflows.consumers import RunEventsConsumer  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": django_app,
-    "websocket": AuthMiddlewareStack(URLRouter([path("ws/runs/<str:run_id>/", RunEventsConsumer.as_asgi())])),
+    "websocket": AuthMiddlewareStack(URLRouter([
+        path("ws/runs/<str:run_id>/", RunEventsConsumer.as_asgi()),
+        path("ws/distillations/<str:job_id>/", JobEventsConsumer.as_asgi()),  # issue 6
+    ])),
 })

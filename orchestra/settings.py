@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "workflows",
+    "distillation",  # issue 6: distillation jobs, node deployments, savings
 ]
 
 MIDDLEWARE = [
@@ -133,7 +134,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "runs"
-CELERY_TASK_ROUTES = {"workflows.tasks.distillation_*": {"queue": "training"}}
+CELERY_TASK_ROUTES = {"workflows.tasks.distillation_*": {"queue": "training"},
+                      # issue 6: the training task only; its sweeper stays on the default queue
+                      "distillation.tasks.distillation_job_run_task": {"queue": "training"}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -147,6 +150,9 @@ ORCHESTRA_SWEEP_INTERVAL_S = float(os.environ.get("ORCHESTRA_SWEEP_INTERVAL_S", 
 ORCHESTRA_REQUEUE_AFTER_S = float(os.environ.get("ORCHESTRA_REQUEUE_AFTER_S", "300"))
 CELERY_BEAT_SCHEDULE = {
     "runs-sweep": {"task": "workflows.tasks.runs_sweep_task", "schedule": ORCHESTRA_SWEEP_INTERVAL_S},
+    # issue 6: training jobs whose worker died resume from their last checkpoint on another one
+    "distillation-jobs-sweep": {"task": "distillation.tasks.distillation_jobs_sweep_task",
+                                "schedule": ORCHESTRA_SWEEP_INTERVAL_S},
 }
 ORCHESTRA_DEFAULT_MODEL = os.environ.get("ORCHESTRA_DEFAULT_MODEL", "")
 # SSRF guard for http nodes: private and loopback targets are refused unless this is on.

@@ -20,6 +20,7 @@ def spa(request, path=""):
 urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include("workflows.api.urls")),
+    path("api/", include("distillation.urls")),  # issue 6: distillation jobs, deployments, savings
     path("hooks/<str:token>", trigger_views.WebhookReceiveView.as_view()),
     path("v1/models", gateway_views.ModelsView.as_view()),
     path("v1/chat/completions", gateway_views.ChatCompletionsView.as_view()),

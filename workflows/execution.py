@@ -187,19 +187,28 @@ def model_resolve(*, workspace, name: str) -> ModelEndpoint:
 def call_model(run: Run, call: engine.ModelCall) -> engine.ModelReply:
     """Make (or, after a crash, replay) one model call and record it as a trace."""
     recorded = Trace.objects.filter(run=run, call_key=call.call_key, status="ok").first()
-    if recorded is not None:
-        return engine.ModelReply(text=recorded.output, model=recorded.model, tokens_in=recorded.tokens_in,
-                                 tokens_out=recorded.tokens_out, latency_ms=recorded.latency_ms, cost=recorded.cost)
+    if recorded is None:
+        # issue 6: the node's deployment (teacher, shadow or student) decides which model answers.
+        from distillation.services import deployment_call
+
+        recorded = deployment_call(run=run, call=call, make_trace=functools.partial(model_call_trace, run, call))
+    return engine.ModelReply(text=recorded.output, model=recorded.model, tokens_in=recorded.tokens_in,
+                             tokens_out=recorded.tokens_out, latency_ms=recorded.latency_ms, cost=recorded.cost)
+
+
+def model_call_trace(run: Run, call: engine.ModelCall, *, model: str, call_key: str, stream: bool) -> Trace:
+    """Ask `model` for the call's reply; the trace comes back unsaved, except a failed call's, which
+    is stored before the error propagates."""
     trace = Trace(workspace_id=run.workspace_id, workflow_id=run.workflow_id, version=run.version,
-                  node_id=call.node_id, run=run, call_key=call.call_key, messages=call.messages,
-                  metadata=_json_safe(call.metadata or {}), model=call.model)
+                  node_id=call.node_id, run=run, call_key=call_key, messages=call.messages,
+                  metadata=_json_safe(call.metadata or {}), model=model)
     started = time.perf_counter()
     try:
-        endpoint = model_resolve(workspace=run.workspace, name=call.model)
+        endpoint = model_resolve(workspace=run.workspace, name=model)
         trace.model = endpoint.name
         client = get_client(services.model_spec(endpoint))
         completion = client.complete(call.messages, max_tokens=call.max_tokens, temperature=call.temperature,
-                                     stop=call.stop, on_token=call.on_token)
+                                     stop=call.stop, on_token=call.on_token if stream else None)
     except Exception as exc:
         trace.status, trace.error = "error", str(exc)
         trace.latency_ms = (time.perf_counter() - started) * 1000
@@ -210,9 +219,7 @@ def call_model(run: Run, call: engine.ModelCall) -> engine.ModelReply:
     trace.latency_ms = completion.latency_ms
     trace.cost = completion.cost or client.spec.cost(completion.tokens_in, completion.tokens_out)
     trace.top_logprobs = completion.top_logprobs
-    trace.save()
-    return engine.ModelReply(text=trace.output, model=trace.model, tokens_in=trace.tokens_in,
-                             tokens_out=trace.tokens_out, latency_ms=trace.latency_ms, cost=trace.cost)
+    return trace
 
 
 # --- Executing a run ----------------------------------------------------------------------------

@@ -1,0 +1,106 @@
+"""Selectors: everything distillation reads, scoped to one workspace."""
+from __future__ import annotations
+
+import statistics
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Avg, Count, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from distillation.models import DistillationJob, NodeDeployment, ShadowComparison
+from workflows.errors import ValidationFailed
+from workflows.models import Trace, Workflow, Workspace
+from workflows.selectors import get_or_404
+
+MONTH = timedelta(days=30)
+
+
+def job_list(*, workspace: Workspace, workflow=None, node_id: str | None = None) -> QuerySet:
+    jobs = DistillationJob.objects.filter(workspace=workspace)
+    if workflow:
+        jobs = jobs.filter(workflow_id=workflow)
+    if node_id:
+        jobs = jobs.filter(node_id=node_id)
+    return jobs
+
+
+def job_get(*, workspace: Workspace, job_id) -> DistillationJob:
+    return get_or_404(job_list(workspace=workspace), "distillation job", id=job_id)
+
+
+def deployment_of(*, workflow: Workflow, node_id: str) -> NodeDeployment | None:
+    return NodeDeployment.objects.filter(workflow=workflow, node_id=node_id).prefetch_related("changes__user").first()
+
+
+def _moment(value: str | None, field: str, default: datetime) -> datetime:
+    if not value:
+        return default
+    moment = parse_datetime(value)
+    if moment is None:
+        raise ValidationFailed(f"{field} is an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z.", path=field)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 1)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1], 1)
+
+
+def savings(*, workflow: Workflow, since: str | None = None, until: str | None = None) -> dict[str, Any]:
+    """Per node and model: calls, tokens, cost and latency over the period; shadow agreement; and
+    what answering every call with the student would save in a month at this period's volume."""
+    until_at = _moment(until, "until", timezone.now())
+    since_at = _moment(since, "since", until_at - MONTH)
+    if since_at >= until_at:
+        raise ValidationFailed("since must be before until.", path="since")
+    traces = Trace.objects.filter(workflow=workflow, created_at__gte=since_at, created_at__lt=until_at,
+                                  status="ok").exclude(node_id="")
+    deployments = {d.node_id: d for d in NodeDeployment.objects.filter(workflow=workflow)}
+    per_model: dict[tuple[str, str], list[Trace]] = {}
+    for trace in traces.only("node_id", "model", "call_key", "tokens_in", "tokens_out", "cost", "latency_ms"):
+        per_model.setdefault((trace.node_id, trace.model), []).append(trace)
+    months = (until_at - since_at) / MONTH
+    nodes = []
+    for node_id in sorted({node for node, _ in per_model} | set(deployments)):
+        deployment = deployments.get(node_id)
+        models = [_model_usage(model, calls) for (node, model), calls in sorted(per_model.items()) if node == node_id]
+        shadow = ShadowComparison.objects.filter(workflow=workflow, node_id=node_id, created_at__gte=since_at,
+                                                 created_at__lt=until_at).aggregate(calls=Count("id"),
+                                                                                    agreement=Avg("agreement"))
+        answered = sum(1 for (node, _), calls in per_model.items() if node == node_id for t in calls
+                       if not t.call_key.endswith(("#shadow", "#rejected")))  # the calls the node's answer came from
+        nodes.append({
+            "node_id": node_id, "state": deployment.state if deployment else "teacher", "models": models,
+            "shadow": ({"calls": shadow["calls"], "agreement": round(float(shadow["agreement"]), 4)}
+                       if shadow["calls"] else None),
+            "projected_monthly_saving": _monthly_saving(deployment, models, answered, months),
+        })
+    return {"since": since_at.isoformat(), "until": until_at.isoformat(), "nodes": nodes,
+            "totals": {"calls": sum(m["calls"] for n in nodes for m in n["models"]),
+                       "cost": round(sum(m["cost"] for n in nodes for m in n["models"]), 6),
+                       "projected_monthly_saving": round(sum(n["projected_monthly_saving"] for n in nodes), 6)}}
+
+
+def _model_usage(model: str, calls: list[Trace]) -> dict[str, Any]:
+    latencies = sorted(t.latency_ms for t in calls)
+    return {"model": model, "calls": len(calls), "tokens_in": sum(t.tokens_in for t in calls),
+            "tokens_out": sum(t.tokens_out for t in calls), "cost": round(sum(t.cost for t in calls), 6),
+            "p50_ms": _percentile(latencies, 0.5), "p95_ms": _percentile(latencies, 0.95)}
+
+
+def _monthly_saving(deployment: NodeDeployment | None, models: list[dict], answered: int, months: float) -> float:
+    """(teacher's cost per call - student's cost per call) x the node's calls per month; zero until
+    both have been seen answering this node."""
+    if deployment is None or not deployment.student_model:
+        return 0.0
+    by_name = {m["model"]: m for m in models}
+    teacher, student = by_name.get(deployment.teacher_model), by_name.get(deployment.student_model)
+    if not teacher or not student:
+        return 0.0
+    per_call = teacher["cost"] / teacher["calls"] - student["cost"] / student["calls"]
+    return round(per_call * answered / months, 6)
