@@ -214,13 +214,14 @@ class TokenizedExample:
     key: str
 
 
-def tokenize(example: Example, tokenizer, *, max_seq_len: int, reply: str | None = None) -> TokenizedExample:
+def tokenize(example: Example, tokenizer, *, max_seq_len: int) -> TokenizedExample:
     """Prompt through the student's chat template (with the generation prompt), then the reply and
     the end-of-turn token, exactly what the student will produce at inference. Loss on the reply
-    and end token only. Over-long examples lose the start of the prompt, never the reply."""
+    and end token only. Over-long examples lose the start of the prompt first (a reply longer than
+    max_seq_len alone keeps its beginning)."""
     prompt = tokenizer.apply_chat_template(example.messages, add_generation_prompt=True, tokenize=False)
     prompt_ids = tokenizer.encode(prompt, add_special_tokens=False)
-    reply_ids = tokenizer.encode(example.target if reply is None else reply, add_special_tokens=False)
+    reply_ids = tokenizer.encode(example.target, add_special_tokens=False)
     reply_ids = reply_ids[: max_seq_len - 1] + [tokenizer.eos_token_id]
     prompt_ids = prompt_ids[max(0, len(prompt_ids) + len(reply_ids) - max_seq_len):]
     return TokenizedExample(input_ids=prompt_ids + reply_ids,
