@@ -62,3 +62,7 @@ def test_run_survives_a_reload_with_every_event_and_an_approval_is_answered(brow
 
 def test_workflows_runs_models_and_traces_pages_manage_their_objects(browser_login, tmp_path):
     assert "ok - manage" in run_scenario("manage.mjs", browser_login, tmp_path)
+
+
+def test_chat_streams_the_reply_and_shows_each_steps_model_and_cost(browser_login, tmp_path):
+    assert "ok - chat" in run_scenario("chat.mjs", browser_login, tmp_path)

@@ -20,7 +20,9 @@ function NodeFrame({ id, data, selected, children }: NodeProps<FlowNode> & { chi
   const updateNodeInternals = useUpdateNodeInternals();
   const outletKey = outlets.join("|");
   // Handles change with the config (condition branches, on_error): React Flow must re-measure them.
-  useEffect(() => updateNodeInternals(id), [id, outletKey, updateNodeInternals]);
+  useEffect(() => {
+    updateNodeInternals(id);
+  }, [id, outletKey, updateNodeInternals]);
 
   const labelled = outlets.filter((name) => name !== MAIN_OUTLET);
   // The flow runs left to right: outlets spread evenly down the right edge, each labelled beside

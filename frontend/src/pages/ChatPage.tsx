@@ -1,5 +1,6 @@
 // Chat with a workflow whose input node has a `message` field: conversations, streamed replies
-// (Server-Sent Events), and under each reply which model answered each LLM step and its cost.
+// (Server-Sent Events from POST /api/workflows/{id}/chat), and under each reply which model
+// answered each LLM step and what it cost.
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { ApiRequestError, get } from "../api";
 import type { ApiError, JsonObject, Run, Workflow } from "../types";
@@ -36,7 +37,7 @@ async function sendTurn(workflowId: string, body: JsonObject, onToken: (text: st
   const response = await fetch(`/api/workflows/${workflowId}/chat`, {
     method: "POST",
     credentials: "same-origin",
-    headers: { "Content-Type": "application/json", Accept: "text/event-stream", "X-CSRFToken": csrfToken() },
+    headers: { "Content-Type": "application/json", Accept: "text/event-stream, application/json", "X-CSRFToken": csrfToken() },
     body: JSON.stringify({ ...body, stream: true }),
   });
   if (!response.ok) {
@@ -95,7 +96,6 @@ function StepCosts({ runId }: { runId: string | number }) {
 }
 
 export function ChatPage() {
-  const [available, setAvailable] = useState<boolean | null>(null);
   const [workflows, setWorkflows] = useState<Workflow[]>([]);
   const [workflowId, setWorkflowId] = useState("");
   const [conversations, setConversations] = useState<Conversation[]>([]);
@@ -117,10 +117,8 @@ export function ChatPage() {
     try {
       const body = await get<Conversation[] | { results: Conversation[] }>(`/api/conversations?workflow=${id}`);
       setConversations(listOf(body));
-      setAvailable(true);
     } catch (error) {
-      if (error instanceof ApiRequestError && error.status === 404) setAvailable(false);
-      else setErrors(errorsFrom(error));
+      setErrors(errorsFrom(error));
     }
   }
 
@@ -129,7 +127,9 @@ export function ChatPage() {
     if (workflowId) void loadConversations(workflowId);
   }, [workflowId]);
 
-  useEffect(() => bottom.current?.scrollIntoView({ block: "end" }), [open, pending]);
+  useEffect(() => {
+    bottom.current?.scrollIntoView({ block: "end" });
+  }, [open, pending]);
 
   async function openConversation(id: string | number) {
     try {
@@ -177,9 +177,7 @@ export function ChatPage() {
       </aside>
       <section className="chat-main">
         <ErrorList errors={errors} />
-        {available === false ? (
-          <div className="empty">This server does not offer conversations yet (<code>/api/conversations</code>).</div>
-        ) : workflows.length === 0 ? (
+        {workflows.length === 0 ? (
           <div className="empty">Chat needs a workflow whose Input node has a <code>message</code> field.</div>
         ) : (
           <>

@@ -43,7 +43,9 @@ export function RunPage() {
   const flow = useMemo(() => (graph ? toFlow(graph) : { nodes: [], edges: [] }), [graph]);
   // Controlled nodes so React Flow can store their measured sizes (the minimap and fit need them).
   const [nodes, setNodes, onNodesChange] = useNodesState(flow.nodes);
-  useEffect(() => setNodes(flow.nodes), [flow, setNodes]);
+  useEffect(() => {
+    setNodes(flow.nodes);
+  }, [flow, setNodes]);
   const typesByName = useMemo(() => Object.fromEntries(nodeTypes.map((t) => [t.type, t])), [nodeTypes]);
   const components = useMemo(() => nodeComponents(nodeTypes.map((t) => t.type)), [nodeTypes]);
   const decorations = useMemo(() => ({ nodeTypes: typesByName, errors: new Map(), runNodes: live.runNodes, streamed: live.streamed }), [typesByName, live.runNodes, live.streamed]);
