@@ -42,3 +42,15 @@ export function errorsFrom(error: unknown): ApiError[] {
   if (error && typeof error === "object" && "errors" in error && Array.isArray(error.errors)) return error.errors as ApiError[];
   return [{ path: "", message: String(error) }];
 }
+
+/** Previous/next for the API's limit/offset pages: follows the offsets in its next/previous links. */
+export function Pager({ page, onOffset, noun }: { page: { count: number; next: string | null; previous: string | null }; onOffset: (offset: number) => void; noun: string }) {
+  const offsetOf = (link: string) => Number(new URL(link, window.location.origin).searchParams.get("offset") ?? 0);
+  return (
+    <div className="pager">
+      <span className="muted">{page.count} {noun}</span>
+      <button disabled={!page.previous} onClick={() => page.previous && onOffset(offsetOf(page.previous))}>Previous</button>
+      <button disabled={!page.next} onClick={() => page.next && onOffset(offsetOf(page.next))}>Next</button>
+    </div>
+  );
+}

@@ -52,6 +52,16 @@ await scenario("manage", async (page) => {
   await page.waitForSelector('.react-flow__node[data-id="llm_1"]', { state: "detached" });
   await page.keyboard.press("Control+Shift+z");
   await page.waitForSelector('.react-flow__node[data-id="llm_1"]');
+  // A word typed into a form is one undo step.
+  const draftName = page.locator('.react-flow__node[data-id="draft"] .flow-node-name');
+  await page.click(".react-flow__pane", { position: { x: 10, y: 10 } });
+  await page.click('.react-flow__node[data-id="draft"] .flow-node-head');
+  await page.locator("[data-testid=node-panel] [name=name]").pressSequentially("Writer");
+  await waitFor(async () => (await draftName.innerText()) === "Writer", { message: "the typed name on the node" });
+  await page.click(".react-flow__pane", { position: { x: 10, y: 10 } });
+  await page.keyboard.press("Control+z");
+  await waitFor(async () => (await draftName.innerText()) === "draft", { message: "the name typing undone" });
+  assert.equal(await page.locator('.react-flow__node[data-id="llm_1"]').count(), 1, "only the typing was undone");
   await page.click(".tabs >> text=Versions");
   page.once("dialog", (dialog) => dialog.accept());
   await page.click("[data-testid=versions] >> text=Restore");

@@ -151,9 +151,14 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
     if (type) addNode(type, screenToFlowPosition({ x: event.clientX - 110, y: event.clientY - 30 }));
   }
 
+  // Typing into one node's form is one undo step, not one per keystroke.
+  const lastFormEdit = useRef<{ id: string; at: number } | null>(null);
   const updateNode = useCallback((id: string, node: FlowNode["data"]["node"]) => {
-    commit((s) => ({ ...s, nodes: s.nodes.map((n) => (n.id === id ? { ...n, data: { node } } : n)) }));
-  }, [commit]);
+    const now = Date.now();
+    const sameBurst = lastFormEdit.current?.id === id && now - lastFormEdit.current.at < 1000;
+    lastFormEdit.current = { id, at: now };
+    (sameBurst ? update : commit)((s) => ({ ...s, nodes: s.nodes.map((n) => (n.id === id ? { ...n, data: { node } } : n)) }));
+  }, [commit, update]);
 
   const deleteNode = useCallback((id: string) => {
     commit((s) => ({ nodes: s.nodes.filter((n) => n.id !== id), edges: s.edges.filter((e) => e.source !== id && e.target !== id) }));

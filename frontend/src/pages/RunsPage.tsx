@@ -2,7 +2,7 @@ import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { get, query } from "../api";
 import type { ApiError, Page, Run, Workflow } from "../types";
-import { ErrorList, StatusBadge, errorsFrom, formatCost, formatTime } from "../ui";
+import { ErrorList, Pager, StatusBadge, errorsFrom, formatCost, formatTime } from "../ui";
 
 const statuses = ["queued", "running", "waiting", "succeeded", "failed", "cancelled"];
 const triggers = ["editor", "api", "chat", "webhook", "schedule", "gateway"];
@@ -12,7 +12,7 @@ export function RunsPage() {
   const workflow = params.get("workflow") ?? "";
   const status = params.get("status") ?? "";
   const trigger = params.get("trigger") ?? "";
-  const page = Number(params.get("page") ?? 1);
+  const offset = params.get("offset") ?? "";
   const [workflows, setWorkflows] = useState<Workflow[]>([]);
   const [runs, setRuns] = useState<Page<Run> | null>(null);
   const [errors, setErrors] = useState<ApiError[]>([]);
@@ -22,15 +22,15 @@ export function RunsPage() {
   }, []);
 
   useEffect(() => {
-    get<Page<Run>>(`/api/runs${query({ workflow, status, trigger, page: page > 1 ? page : undefined })}`).then(setRuns, (e) => setErrors(errorsFrom(e)));
-  }, [workflow, status, trigger, page]);
+    get<Page<Run>>(`/api/runs${query({ workflow, status, trigger, offset })}`).then(setRuns, (e) => setErrors(errorsFrom(e)));
+  }, [workflow, status, trigger, offset]);
 
   const names = new Map(workflows.map((w) => [String(w.id), w.name]));
   const setFilter = (key: string, value: string) => {
     const next = new URLSearchParams(params);
     if (value) next.set(key, value);
     else next.delete(key);
-    next.delete("page");
+    next.delete("offset");
     setParams(next);
   };
 
@@ -74,11 +74,7 @@ export function RunsPage() {
               ))}
             </tbody>
           </table>
-          <div className="pager">
-            <span className="muted">{runs.count} runs</span>
-            <button disabled={!runs.previous} onClick={() => setParams({ ...Object.fromEntries(params), page: String(page - 1) })}>Previous</button>
-            <button disabled={!runs.next} onClick={() => setParams({ ...Object.fromEntries(params), page: String(page + 1) })}>Next</button>
-          </div>
+          <Pager page={runs} noun="runs" onOffset={(to) => setParams({ ...Object.fromEntries(params), offset: String(to) })} />
         </>
       )}
     </div>

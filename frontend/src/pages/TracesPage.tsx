@@ -3,7 +3,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router";
 import { get, patch } from "../api";
 import type { ApiError, Page, Trace, Workflow } from "../types";
-import { ErrorList, JsonView, StatusBadge, errorsFrom, formatCost, formatTime } from "../ui";
+import { ErrorList, JsonView, Pager, StatusBadge, errorsFrom, formatCost, formatTime } from "../ui";
 
 const filterKeys = ["workflow", "node", "model", "since", "until"] as const;
 
@@ -76,7 +76,7 @@ export function TracesPage() {
               </tbody>
             </table>
           )}
-          {traces && <p className="muted">{traces.count} traces{traces.next ? " (showing the newest)" : ""}</p>}
+          {traces && <Pager page={traces} noun="traces" onOffset={(to) => setParams({ ...Object.fromEntries(params), offset: String(to) })} />}
         </div>
         {open && <TraceDetail key={open.id} trace={open} onSaved={(t) => {
           setOpen(t);
