@@ -62,6 +62,15 @@ await scenario("manage", async (page) => {
   await page.keyboard.press("Control+z");
   await waitFor(async () => (await draftName.innerText()) === "draft", { message: "the name typing undone" });
   assert.equal(await page.locator('.react-flow__node[data-id="llm_1"]').count(), 1, "only the typing was undone");
+  // "Follow the error outlet" gives the node a labelled error handle.
+  await page.click('.react-flow__node[data-id="draft"] .flow-node-head');
+  await page.click("text=When it fails");
+  await page.selectOption("[data-testid=node-panel] [name=on_error]", "branch");
+  await page.waitForSelector('.react-flow__node[data-id="draft"] .react-flow__handle.source[data-handleid="error"]');
+  assert.equal(await page.innerText('.react-flow__node[data-id="draft"] .outlet-error'), "error");
+  await page.click(".react-flow__pane", { position: { x: 10, y: 10 } });
+  await page.keyboard.press("Control+z");
+  await page.waitForSelector('.react-flow__node[data-id="draft"] .react-flow__handle.source[data-handleid="error"]', { state: "detached" });
   await page.click(".tabs >> text=Versions");
   page.once("dialog", (dialog) => dialog.accept());
   await page.click("[data-testid=versions] >> text=Restore");
