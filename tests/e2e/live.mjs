@@ -58,6 +58,8 @@ await scenario("live", async (page) => {
   const runId = new URL(page.url()).searchParams.get("run");
 
   // Reload while the run is in flight; the page replays from seq 0 and goes on live.
+  // (Once the page follows the run, so the hold lands on the reloaded page's connection.)
+  await waitFor(() => sockets.length === 1, { message: "the page to follow the run" });
   const hold = { firstToken: null, held: [], released: false };
   holdNextSocket = hold;
   await page.reload();
