@@ -5,7 +5,7 @@ import statistics
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -70,13 +70,13 @@ def savings(*, workflow: Workflow, since: str | None = None, until: str | None =
         deployment = deployments.get(node_id)
         models = [_model_usage(model, calls) for (node, model), calls in sorted(per_model.items()) if node == node_id]
         shadow = ShadowComparison.objects.filter(workflow=workflow, node_id=node_id, created_at__gte=since_at,
-                                                 created_at__lt=until_at).aggregate(calls=Count("id"),
-                                                                                    agreement=Avg("agreement"))
+                                                 created_at__lt=until_at).aggregate(
+            calls=Count("id"), agreed=Count("id", filter=Q(agreement=True)))
         answered = sum(1 for (node, _), calls in per_model.items() if node == node_id for t in calls
                        if not t.call_key.endswith(("#shadow", "#rejected")))  # the calls the node's answer came from
         nodes.append({
             "node_id": node_id, "state": deployment.state if deployment else "teacher", "models": models,
-            "shadow": ({"calls": shadow["calls"], "agreement": round(float(shadow["agreement"]), 4)}
+            "shadow": ({"calls": shadow["calls"], "agreement": round(shadow["agreed"] / shadow["calls"], 4)}
                        if shadow["calls"] else None),
             "projected_monthly_saving": _monthly_saving(deployment, models, answered, months),
         })

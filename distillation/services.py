@@ -270,7 +270,9 @@ def job_cancel(*, job: DistillationJob) -> DistillationJob:
 def _finish(job: DistillationJob, *, status: str, error: str = "") -> None:
     job.status, job.error, job.finished_at = status, error, timezone.now()
     job.lease_owner, job.lease_expires_at = "", None
-    job.save()
+    # Named fields only: event_seq in memory is stale once events have been recorded.
+    job.save(update_fields=["status", "error", "finished_at", "lease_owner", "lease_expires_at", "cancel_requested",
+                            "report", "artifacts"])
     events.record(job_id=job.id, type=f"job_{status}", data={"error": error or None})
 
 
