@@ -40,7 +40,9 @@ def version_get(*, workflow: Workflow, version) -> WorkflowVersion:
 
 
 def run_list(*, workspace: Workspace, workflow=None, status: str | None = None, trigger: str | None = None) -> QuerySet:
-    runs = Run.objects.filter(workspace=workspace).select_related("workflow")
+    runs = Run.objects.filter(workspace=workspace).annotate(
+        total_tokens_in=Sum("node_runs__tokens_in"), total_tokens_out=Sum("node_runs__tokens_out"),
+        total_cost=Sum("node_runs__cost"))
     if workflow:
         runs = runs.filter(workflow_id=workflow)
     if status:
@@ -57,6 +59,10 @@ def run_get(*, workspace: Workspace, run_id) -> Run:
 
 
 def run_totals(*, run: Run) -> dict:
+    """Tokens and cost over the run's nodes (annotated by run_list, else aggregated here)."""
+    if hasattr(run, "total_cost"):
+        return {"tokens_in": run.total_tokens_in or 0, "tokens_out": run.total_tokens_out or 0,
+                "cost": run.total_cost or 0}
     totals = run.node_runs.aggregate(tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost"))
     return {k: v or 0 for k, v in totals.items()}
 

@@ -38,6 +38,8 @@ def test_run_executes_on_a_worker_and_records_nodes_events_and_a_trace(api):
     trace = traces.get()
     assert trace.node_id == "draft" and trace.model == "tiny" and "tea" in trace.messages[-1]["content"]
     assert trace.cost == (trace.tokens_in * 0.5 + trace.tokens_out * 1.5) / 1e6
+    listed = api.get("/api/runs", params={"workflow": workflow_id}).json()["results"][0]
+    assert (listed["tokens_out"], listed["cost"]) == (draft["tokens_out"], run["cost"]) and "nodes" not in listed
     seqs = list(RunEvent.objects.filter(run_id=run["id"]).values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
 

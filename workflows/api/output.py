@@ -47,8 +47,8 @@ def run_out(run: Run, *, with_nodes: bool = True) -> dict:
         "created_at": _iso(run.created_at), "started_at": _iso(run.started_at),
         "finished_at": _iso(run.finished_at),
     }
+    out |= selectors.run_totals(run=run)
     if with_nodes:
-        out |= selectors.run_totals(run=run)
         out["nodes"] = [node_run_out(n) for n in run.node_runs.all()]
     return out
 
