@@ -96,6 +96,8 @@ WEBHOOK_FIELDS = {"name", "input_mapping", "response_mode", "wait_s", "secret", 
 def _webhook_fields(fields: dict) -> dict:
     errors = [{"path": f, "message": f"Unknown field; valid: {', '.join(sorted(WEBHOOK_FIELDS))}."}
               for f in sorted(set(fields) - WEBHOOK_FIELDS)]
+    if not isinstance(fields.get("name", ""), str) or len(fields.get("name", "")) > 200:
+        errors.append({"path": "name", "message": "name is a string of at most 200 characters."})
     mapping = fields.get("input_mapping", {})
     if not isinstance(mapping, dict) or not all(
             isinstance(v, str) and (v.split(".")[0] in ("body", "query")) for v in mapping.values()):
@@ -135,7 +137,7 @@ def webhook_create(*, workflow: Workflow, fields: dict) -> tuple[WebhookTrigger,
 
 def webhook_update(*, webhook: WebhookTrigger, fields: dict) -> WebhookTrigger:
     """Change a webhook's settings; its token stays (rotate to change it)."""
-    fields = _webhook_fields(fields)
+    fields = dict(_webhook_fields(fields))  # a copy: the secret and callback are popped off below
     if "callback_url" in fields:
         webhook.callback_url = callback_url_check(fields.pop("callback_url"))
     if "secret" in fields:

@@ -1,10 +1,14 @@
 """Chat with a workflow: Server-Sent Events read by a real HTTP client, history carried between turns."""
+import asyncio
 import json
 
 import httpx
+from django.db import transaction
 
 from tests.triggers.support import BLOG, CHAT, create_published, sse_events
-from workflows.models import ChatMessage, Run
+from workflows import events, runs
+from workflows.api.chat_views import EVENT_BATCH, chat_stream
+from workflows.models import ChatMessage, Conversation, Run, Workflow
 
 
 def chat_turn(api, workflow_id: str, **body) -> list[tuple[str, dict]]:
@@ -90,3 +94,25 @@ def test_conversations_are_invisible_to_other_workspaces(api, platform):
                       headers={"Authorization": f"Bearer {other_key}"})
 
     assert other.status_code == 404
+
+
+def test_the_stream_reads_on_past_one_batch_of_stored_events(api):
+    """A long reply stores more token events than one read returns; none may be dropped."""
+    workflow = Workflow.objects.get(pk=create_published(api, CHAT, name="Chat"))
+    run = runs.run_create(workflow=workflow, inputs={"message": "Go on"}, trigger="chat", enqueue=False)
+    conversation = Conversation.objects.create(workspace=workflow.workspace, workflow=workflow)
+    ChatMessage.objects.create(conversation=conversation, role="user", content="Go on", run=run)
+    for i in range(EVENT_BATCH + 100):
+        events.record(run_id=run.id, type="token", node_id="answer", data={"text": f"{i} "})
+    with transaction.atomic():  # as the worker ends a run: on the locked, current row
+        runs.run_finish(run=Run.objects.select_for_update().get(pk=run.pk), status="succeeded",
+                        outputs={"reply": "done"})
+
+    async def read_all():
+        return [frame async for frame in chat_stream(conversation, run)]
+
+    frames = asyncio.run(read_all())
+
+    tokens = [json.loads(f.split("data: ", 1)[1])["text"] for f in frames if f.startswith("event: token")]
+    assert tokens == [f"{i} " for i in range(EVENT_BATCH + 100)]
+    assert frames[-1].startswith("event: message") and json.loads(frames[-1].split("data: ", 1)[1])["reply"] == "done"

@@ -1,6 +1,7 @@
 """Chat API: one turn per POST (JSON, or Server-Sent Events with `stream: true`), conversations."""
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 
 from channels.db import database_sync_to_async
@@ -14,6 +15,7 @@ from workflows.api.views import WorkspaceView, _body, _paginated
 from workflows.models import ChatMessage, Conversation, Run
 
 POLL_S = 0.1
+EVENT_BATCH = 500
 STOPPED = ("succeeded", "failed", "cancelled", "waiting")
 
 
@@ -52,7 +54,7 @@ def sse(event: str, data: dict) -> str:
 def _status_and_events(run_id, after: int) -> tuple[str, list[dict]]:
     # Status first: if it is final, every event up to the final one is already committed.
     status = Run.objects.filter(pk=run_id).values_list("status", flat=True).get()
-    return status, events.events_after(run_id=run_id, after=after, limit=500)
+    return status, events.events_after(run_id=run_id, after=after, limit=EVENT_BATCH)
 
 
 @database_sync_to_async
@@ -64,7 +66,8 @@ async def chat_stream(conversation: Conversation, run: Run) -> AsyncIterator[str
     """Tokens and run/node events as the run's stored events appear, then the stored reply."""
     yield sse("conversation", {"conversation_id": str(conversation.id), "run_id": str(run.id)})
     last_seq = 0
-    while True:
+    deadline = time.monotonic() + settings.ORCHESTRA_CHAT_WAIT_S
+    while time.monotonic() < deadline:
         status, batch = await _status_and_events(run.id, last_seq)
         for event in batch:
             last_seq = event["seq"]
@@ -72,6 +75,8 @@ async def chat_stream(conversation: Conversation, run: Run) -> AsyncIterator[str
                 yield sse("token", {"text": event["data"].get("text", ""), "node_id": event["node_id"]})
             else:
                 yield sse(event["type"], event)
+        if len(batch) == EVENT_BATCH:  # more are stored already: read on without pausing
+            continue
         if status in STOPPED:
             break
         await asyncio.sleep(POLL_S)
@@ -79,7 +84,8 @@ async def chat_stream(conversation: Conversation, run: Run) -> AsyncIterator[str
     if final["status"] == "succeeded":
         yield sse("message", final)
     else:
-        yield sse("error", {**final, "message": final["error"] or f"The run is {final['status']}."})
+        yield sse("error", {**final, "message": final["error"] or f"The run is {final['status']}; "
+                                                                   f"see /api/runs/{final['run_id']}."})
 
 
 class WorkflowChatView(WorkspaceView):
