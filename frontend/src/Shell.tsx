@@ -7,6 +7,8 @@ const sections = [
   ["/models", "Models"],
   ["/traces", "Traces"],
   ["/chat", "Chat"],
+  ["/distillations", "Distillation"],
+  ["/savings", "Savings"],
 ] as const;
 
 export function Shell() {

@@ -3,6 +3,7 @@ import { createRoot } from "react-dom/client";
 import { BrowserRouter, Navigate, Route, Routes } from "react-router";
 import "@xyflow/react/dist/style.css";
 import "./styles.css";
+import "./distill/distill.css";
 import { SessionProvider, RequireSession, LoginPage } from "./session";
 import { Shell } from "./Shell";
 import { WorkflowsPage } from "./pages/WorkflowsPage";
@@ -12,6 +13,9 @@ import { RunPage } from "./pages/RunPage";
 import { ModelsPage } from "./pages/ModelsPage";
 import { TracesPage } from "./pages/TracesPage";
 import { ChatPage } from "./pages/ChatPage";
+import { DistillationsPage } from "./pages/DistillationsPage";
+import { DistillationPage } from "./pages/DistillationPage";
+import { SavingsPage } from "./pages/SavingsPage";
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
@@ -28,6 +32,9 @@ createRoot(document.getElementById("root")!).render(
             <Route path="/models" element={<ModelsPage />} />
             <Route path="/traces" element={<TracesPage />} />
             <Route path="/chat" element={<ChatPage />} />
+            <Route path="/distillations" element={<DistillationsPage />} />
+            <Route path="/distillations/:jobId" element={<DistillationPage />} />
+            <Route path="/savings" element={<SavingsPage />} />
             <Route path="*" element={<p className="page">Nothing here. <a href="/workflows">Back to workflows</a></p>} />
           </Route>
         </Routes>

@@ -180,3 +180,114 @@ export interface Trace {
   golden_output: string | null;
   created_at: string;
 }
+
+// --- Distillation (issue 6): jobs, node deployments, savings ---------------------------------
+
+export type DistillMethod = "sft" | "forward_kl" | "reverse_kl" | "adaptive_kl" | "jsd";
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export type DeploymentState = "teacher" | "shadow" | "student";
+
+export interface DistillRequest {
+  workflow: string;
+  node_id: string;
+  student: string;
+  method: DistillMethod;
+  teacher?: string;
+  filters?: JsonObject;
+  config?: JsonObject;
+}
+
+export interface DistillPreview {
+  matched: number;
+  with_golden: number;
+  tokens: { prompt: number; output: number };
+  splits: { train: number; validation: number; test: number };
+  estimated_seconds: number | null;
+  refusals: ApiError[];
+  teacher: string;
+  student: string;
+  method: DistillMethod;
+}
+
+export interface JobProgress {
+  step: number;
+  total_steps: number;
+  loss: number;
+  learning_rate: number;
+  tokens_per_s: number;
+  eta_s: number | null;
+}
+
+export interface LossPoint {
+  step: number;
+  loss: number;
+  validation_loss?: number;
+}
+
+/** Metric dicts are free-form (nested sections like vs_teacher, speeds): the page renders what is there. */
+export interface JobReport {
+  baseline: JsonObject | null;
+  after: JsonObject | null;
+  teacher?: JsonObject | null;
+  verdict?: string;
+  table?: string;
+  [key: string]: JsonValue | undefined;
+}
+
+export interface DistillationJob {
+  id: string;
+  workflow: string;
+  node_id: string;
+  status: JobStatus;
+  method: DistillMethod;
+  teacher: string;
+  student: string;
+  config: JsonObject;
+  progress: JobProgress | null;
+  losses: LossPoint[];
+  report: JobReport | null;
+  artifacts: { adapter?: string; merged?: string };
+  model: string | null;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface JobEvent {
+  seq: number;
+  type: string;
+  data: JsonObject | null;
+  at: string;
+}
+
+export interface NodeDeployment {
+  node_id: string;
+  state: DeploymentState;
+  model: string | null;
+  teacher_model: string | null;
+  changes: { from_state: DeploymentState; to_state: DeploymentState; model: string | null; user: string | null; at: string }[];
+}
+
+export interface ModelUsage {
+  model: string;
+  calls: number;
+  tokens_in: number;
+  tokens_out: number;
+  cost: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+}
+
+export interface Savings {
+  since: string;
+  until: string;
+  nodes: {
+    node_id: string;
+    state: DeploymentState;
+    models: ModelUsage[];
+    shadow: { calls: number; agreement: number } | null;
+    projected_monthly_saving: number;
+  }[];
+  totals: { calls: number; cost: number; projected_monthly_saving: number };
+}

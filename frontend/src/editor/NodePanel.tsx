@@ -1,7 +1,9 @@
-// Side panel for the selected node: name, config form from its schema, and run policy.
+// Side panel for the selected node: name, config form from its schema, run policy and, for LLM nodes, distillation.
+import { useParams } from "react-router";
 import type { ApiError, GraphNode, JsonObject, NodeType, OnError } from "../types";
 import { ErrorList } from "../ui";
 import { ConfigForm } from "./ConfigForm";
+import { NodeDistillation } from "../distill/NodeDistillation";
 
 type EditableNode = Omit<GraphNode, "id" | "position">;
 
@@ -16,6 +18,7 @@ export function NodePanel({ id, node, nodeType, errors, suggestions, modelNames,
   onChange: (node: EditableNode) => void;
   onDelete: () => void;
 }) {
+  const { workflowId } = useParams();
   const retry = node.retry ?? { attempts: 1, backoff_s: 0 };
   const setRetry = (patch: Partial<typeof retry>) => onChange({ ...node, retry: { ...retry, ...patch } });
   return (
@@ -64,6 +67,9 @@ export function NodePanel({ id, node, nodeType, errors, suggestions, modelNames,
             </select>
           </div>
         </details>
+      )}
+      {node.type === "llm" && workflowId && (
+        <NodeDistillation workflowId={workflowId} nodeId={id} maxTokens={Number(node.config.max_tokens ?? 256)} modelNames={modelNames} />
       )}
       <button className="danger" onClick={onDelete}>Delete node</button>
     </div>
