@@ -1,0 +1,126 @@
+// Distillation from the browser: a node with enough traces is distilled from its side panel (the
+// preview refuses until the minimum is lowered), the job is followed live to its report, the
+// student is deployed, shadowed, promoted and rolled back on the node, and the savings page shows
+// both models and the shadow agreement.
+import { BASE_URL, SCREENSHOTS, apiCall, assert, login, scenario, waitFor } from "./lib.mjs";
+
+const STUDENT = process.env.ORCHESTRA_STUDENT;
+const TRACES = 12;
+const TOPICS = ["tea", "coffee", "rain", "snow", "maps", "boats", "bread", "clocks", "stars", "rivers", "salt", "wool", "glass", "paper", "bells", "kites", "honey"];
+
+const SUMMARISE = {
+  nodes: [
+    { id: "start", type: "input", config: { fields: [{ name: "topic", type: "string", required: true }] } },
+    { id: "draft", type: "llm", name: "Draft", config: { model: "auto", prompt: "Say {{ inputs.topic }}", max_tokens: 4 } },
+    { id: "end", type: "output", config: { outputs: { post: "{{ nodes.draft.output }}" } } },
+  ],
+  edges: [{ source: "start", target: "draft" }, { source: "draft", target: "end" }],
+};
+
+/** Run the published workflow once per topic through the API; returns the finished runs. */
+async function runAll(page, workflowId, topics) {
+  const runs = [];
+  for (const topic of topics) {
+    const run = await apiCall(page, "POST", `/api/workflows/${workflowId}/runs`, { inputs: { topic }, wait: 120 });
+    assert.equal(run.body.status, "succeeded", JSON.stringify(run.body));
+    runs.push(run.body);
+  }
+  return runs;
+}
+
+/** Open the editor on the draft node's distillation section. */
+async function openNodeDistillation(page, workflowId) {
+  await page.goto(`${BASE_URL}/workflows/${workflowId}`);
+  await page.click('.react-flow__node[data-id="draft"] .flow-node-head');
+  await page.click("[data-testid=node-distillation] > summary");
+  await page.waitForSelector("[data-testid=deployment]");
+}
+
+async function moveDeployment(page, button, state) {
+  await page.click(`[data-testid=node-distillation] button:text-is("${button}")`);
+  await page.waitForSelector(`[data-testid=deployment][data-state=${state}]`);
+}
+
+await scenario("distill", async (page) => {
+  assert.ok(STUDENT, "ORCHESTRA_STUDENT names the student base model folder");
+  await login(page);
+  const created = await apiCall(page, "POST", "/api/workflows", { name: "Summarise", graph: SUMMARISE });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const workflowId = created.body.id;
+  assert.equal((await apiCall(page, "POST", `/api/workflows/${workflowId}/publish`)).status, 201);
+  await runAll(page, workflowId, TOPICS.slice(0, TRACES));
+
+  // The job form: the preview refuses with the default minimum, and Launch stays disabled.
+  await openNodeDistillation(page, workflowId);
+  assert.equal(await page.getAttribute("[data-testid=deployment]", "data-state"), "teacher");
+  await page.click("button:text-is('Distill…')");
+  const form = page.locator("[data-testid=distill-form]");
+  await form.locator("[name=student]").fill(STUDENT);
+  await page.waitForSelector("[data-testid=distill-preview][data-state=refused]");
+  assert.match(await form.locator("[data-testid=distill-preview] .error-list").innerText(), /min_examples/);
+  assert.ok(await form.locator("button:text-is('Launch')").isDisabled(), "Launch is disabled while the preview refuses");
+
+  // Small enough for two CPU cores, with a validation pass to draw.
+  await form.locator("[name=lora_rank]").fill("4");
+  await form.locator("[name=max_steps]").fill("6");
+  await form.locator("[name=batch_size]").fill("4");
+  await form.locator("[name=eval_every]").fill("3");
+  await form.locator("[name=min_examples]").fill("8");
+  assert.equal(await form.locator("[name=eval_tokens]").inputValue(), "4", "evaluation replies default to the node's max_tokens");
+  await page.waitForSelector("[data-testid=distill-preview][data-state=ready]");
+  assert.match(await form.locator("[data-testid=preview-matched]").innerText(), new RegExp(`^${TRACES} matched`));
+  const splits = (await form.locator("[data-testid=preview-splits]").innerText()).match(/\d+/g).map(Number);
+  assert.equal(splits.reduce((a, b) => a + b, 0), TRACES, "the splits share out every matched trace");
+  if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/distill-form.png` });
+  await form.locator("button:text-is('Launch')").click();
+
+  // The job page follows the job live to its evaluation.
+  await page.waitForURL(/\/distillations\/[^/]+$/);
+  const jobId = page.url().split("/").at(-1);
+  await page.waitForSelector("[data-testid=job][data-status=succeeded]", { timeout: 240_000 });
+  const job = (await apiCall(page, "GET", `/api/distillations/${jobId}`)).body;
+  assert.equal(job.status, "succeeded", job.error);
+  await waitFor(async () => Number(await page.getAttribute("[data-testid=loss-chart]", "data-points")) === 6, { message: "six loss points on the curve" });
+  assert.ok(await page.locator(".series-validation").count() > 0, "validation loss is drawn");
+  assert.equal(await page.innerText("[data-testid=verdict]"), job.report.verdict);
+  assert.match(await page.innerText("[data-testid=job-report]"), /Before training[\s\S]*After training/);
+  const events = (await apiCall(page, "GET", `/api/distillations/${jobId}/events?after=0`)).body;
+  await waitFor(async () => Number(await page.getAttribute("[data-testid=event-log]", "data-count")) === events.length,
+    { message: `the page to hold all ${events.length} job events` });
+  assert.equal(Number(await page.getAttribute("[data-testid=event-log]", "data-last-seq")), events.at(-1).seq);
+  assert.ok(events.some((e) => e.type === "progress") && events.some((e) => e.type === "evaluation"));
+
+  await page.fill("[name=deploy-name]", "draft-student");
+  await page.click("button:text-is('Deploy')");
+  await page.waitForSelector("[data-testid=deployed-model] >> text=draft-student");
+  if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/distill.png`, fullPage: true });
+
+  // On the node: shadow, then promote; runs use the student once promoted.
+  await openNodeDistillation(page, workflowId);
+  assert.equal(await page.locator("[name=deployment-student]").inputValue(), "draft-student");
+  assert.ok(await page.locator("[data-testid=node-distillation] button:text-is('Promote')").isDisabled(), "promote comes after shadow");
+  await moveDeployment(page, "Shadow", "shadow");
+  const shadowRuns = await runAll(page, workflowId, TOPICS.slice(TRACES, TRACES + 3));
+  assert.ok(shadowRuns.every((run) => run.nodes.find((n) => n.node_id === "draft").model === "tiny"), "in shadow the teacher answers");
+  await moveDeployment(page, "Promote", "student");
+  const [studentRun] = await runAll(page, workflowId, TOPICS.slice(TRACES + 3, TRACES + 4));
+  assert.equal(studentRun.nodes.find((n) => n.node_id === "draft").model, "draft-student", "once promoted the student answers");
+  assert.match(await page.innerText("[data-testid=deployment-changes]"), /shadow → student[\s\S]*teacher → shadow/);
+
+  // Savings: both models, the shadow agreement, then roll back.
+  await page.goto(`${BASE_URL}/savings?workflow=${workflowId}`);
+  const node = page.locator("[data-testid=node-savings][data-node-id=draft]");
+  await node.waitFor();
+  assert.equal(await node.getAttribute("data-state"), "student");
+  const table = await node.locator("table").innerText();
+  assert.match(table, /tiny/);
+  assert.match(table, /draft-student/);
+  assert.match(await node.locator("[data-testid=shadow-agreement]").innerText(), /^\d+(\.\d)?%$/);
+  assert.equal(await node.locator(".bar-chart").count(), 2);
+  if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/savings.png`, fullPage: true });
+
+  await openNodeDistillation(page, workflowId);
+  await moveDeployment(page, "Roll back", "teacher");
+  const [rolledBack] = await runAll(page, workflowId, TOPICS.slice(TRACES + 4, TRACES + 5));
+  assert.equal(rolledBack.nodes.find((n) => n.node_id === "draft").model, "tiny", "after a rollback the teacher answers again");
+});
