@@ -1,6 +1,6 @@
-"""Distillation in the platform: plan a job from a node's traces, preview it, run it on the
-`training` queue under a lease, deploy its student, and route the node's calls by deployment
-state (teacher, shadow, student). The training itself is `orchestra.distill.run_job`."""
+"""Distillation jobs: plan one from a node's traces, preview it, run it on the `training` queue
+under a lease (a dead trainer's job resumes from its checkpoint elsewhere). The training itself is
+`orchestra.distill.run_job`."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -18,12 +18,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from distillation import events
-from distillation.models import DeploymentChange, DistillationJob, NodeDeployment, ShadowComparison
+from distillation.models import DistillationJob
 from orchestra.distill.config import LOGIT_METHODS, ConfigError, parse_job_config
 from orchestra.distill.dataset import IGNORE_INDEX, build_splits, tokenize
-from orchestra.engine.nodes.llm import InvalidReply, parse_json_reply
 from workflows import selectors as workflow_selectors
-from workflows import services as workflow_services
 from workflows.errors import Conflict, NotFound, ValidationFailed
 from workflows.execution import model_resolve, worker_id
 from workflows.models import ModelEndpoint, Trace, Workflow, Workspace
@@ -391,150 +389,3 @@ def _progress(job_pk, update: dict[str, Any]) -> None:
         job.save(update_fields=["losses", "progress"])
         events.record(job_id=job_pk, type="progress", data={"stage": "train", **progress,
                                                               "validation_loss": point.get("validation_loss")})
-
-
-# --- Deploying the student -----------------------------------------------------------------
-
-
-def job_deploy(*, job: DistillationJob, name: str | None = None) -> ModelEndpoint:
-    """Register the trained student as a model endpoint a node can switch to."""
-    if job.status != "succeeded" or not job.artifacts.get("merged"):
-        raise Conflict(f"Only a succeeded job with an exported student can be deployed; this one is {job.status}.",
-                       path="status")
-    if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise ValidationFailed("name is a model name without '/'.", path="name")
-    name = name or f"{job.node_id}-student-{str(job.id)[:8]}"
-    student_endpoint = ModelEndpoint.objects.filter(workspace=job.workspace, name=job.student).first()
-    prices = ({"price_in": student_endpoint.price_in, "price_out": student_endpoint.price_out}
-              if student_endpoint is not None else {})
-    with transaction.atomic():
-        if student_endpoint is not None and student_endpoint.backend == "openai" and job.artifacts.get("adapter"):
-            endpoint = _deploy_on_vllm(job=job, name=name, server=student_endpoint, prices=prices)
-        else:
-            endpoint = workflow_services.model_endpoint_save(workspace=job.workspace, name=name, fields={
-                "backend": "transformers", "model": job.artifacts["merged"], **prices})
-        DistillationJob.objects.filter(pk=job.pk).update(model=endpoint.name)
-    return endpoint
-
-
-def _deploy_on_vllm(*, job: DistillationJob, name: str, server: ModelEndpoint, prices: dict) -> ModelEndpoint:
-    """Load the LoRA adapter into the vLLM server that serves the student's base model (it must
-    run with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True and see the adapter folder) and register the
-    adapter's name there as a model."""
-    import httpx
-
-    from workflows import crypto
-
-    api_key = crypto.decrypt(server.api_key_encrypted) or None
-    response = httpx.post(server.base_url.rstrip("/") + "/load_lora_adapter", timeout=120,
-                          json={"lora_name": name, "lora_path": job.artifacts["adapter"]},
-                          headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
-    if response.status_code >= 400:
-        raise ValidationFailed(f"{server.name!r} refused to load the adapter: HTTP {response.status_code} "
-                               f"{response.text[:300]}", path="model")
-    return workflow_services.model_endpoint_save(workspace=job.workspace, name=name, api_key=api_key, fields={
-        "backend": "openai", "model": name, "base_url": server.base_url, "options": dict(server.options), **prices})
-
-
-# --- Node deployments: which model answers a node ---------------------------------------------
-
-
-def deployment_set(*, workflow: Workflow, node_id: str, state: Any, model: Any = None, user=None) -> NodeDeployment:
-    """Move a node to teacher, shadow or student; every change is audited."""
-    node = llm_node(workflow=workflow, node_id=node_id)
-    if state not in NodeDeployment.STATES:
-        raise ValidationFailed(f"state is one of {', '.join(NodeDeployment.STATES)}.", path="state")
-    if model is not None and (not isinstance(model, str) or not model):
-        raise ValidationFailed("model is a registered model name.", path="model")
-    with transaction.atomic():
-        deployment, _ = NodeDeployment.objects.select_for_update().get_or_create(
-            workflow=workflow, node_id=node_id, defaults={"workspace": workflow.workspace})
-        student = model or deployment.student_model
-        if state != "teacher":
-            if not student:
-                raise ValidationFailed(f"state {state!r} needs a student: name a deployed model.", path="model")
-            if not ModelEndpoint.objects.filter(workspace=workflow.workspace, name=student).exists():
-                raise ValidationFailed(f"Unknown model {student!r}: deploy a finished job first.", path="model")
-        try:
-            teacher = model_resolve(workspace=workflow.workspace, name=node["config"].get("model", "auto")).name
-        except LookupError:
-            teacher = node["config"].get("model", "auto")
-        DeploymentChange.objects.create(deployment=deployment, user=user if user and user.is_authenticated else None,
-                                        from_state=deployment.state, to_state=state, model=student or "")
-        deployment.state, deployment.student_model, deployment.teacher_model = state, student or "", teacher
-        deployment.save()
-    return deployment
-
-
-MakeTrace = Callable[..., Trace]
-
-
-def deployment_call(*, run, call, make_trace: MakeTrace) -> Trace:
-    """Answer one node call as the node's deployment says, and return the trace whose answer the
-    node uses (stored under the call's own key, so a resumed run replays it).
-
-    `make_trace(model=..., call_key=..., stream=...)` calls a model and returns an unsaved trace
-    (an error is saved and raised). Shadow: the teacher answers, the student is asked the same
-    (its trace under `<key>#shadow`) and the comparison is stored. Student: the student answers;
-    a reply that fails the node's JSON output is kept under `<key>#rejected` and the teacher answers.
-    """
-    deployment = NodeDeployment.objects.filter(workflow_id=run.workflow_id, node_id=call.node_id).first()
-    state = deployment.state if deployment is not None else "teacher"
-    if state == "teacher":
-        return _saved(make_trace(model=call.model, call_key=call.call_key, stream=True))
-    node_config = _node_config(run.graph, call.node_id)
-    if state == "shadow":
-        teacher = _saved(make_trace(model=call.model, call_key=call.call_key, stream=True))
-        try:
-            student = _saved(make_trace(model=deployment.student_model, call_key=call.call_key + "#shadow",
-                                        stream=False))
-        except Exception:  # a failing student is a disagreement, never the run's failure
-            student = None
-        ShadowComparison.objects.create(
-            workspace_id=run.workspace_id, workflow_id=run.workflow_id, node_id=call.node_id, teacher_trace=teacher,
-            student_trace=student, agreement=student is not None and _agree(teacher.output, student.output, node_config),
-            teacher_latency_ms=teacher.latency_ms, teacher_cost=teacher.cost,
-            student_latency_ms=student.latency_ms if student else None, student_cost=student.cost if student else None)
-        return teacher
-    try:
-        student = make_trace(model=deployment.student_model, call_key=call.call_key, stream=True)
-    except Exception:
-        log.warning("node %s: student %s failed; the teacher answers", call.node_id, deployment.student_model)
-    else:
-        if _acceptable(student.output, node_config):
-            return _saved(student)
-        student.call_key += "#rejected"
-        _saved(student)
-    return _saved(make_trace(model=call.model, call_key=call.call_key, stream=True))
-
-
-def _saved(trace: Trace) -> Trace:
-    trace.save()
-    return trace
-
-
-def _node_config(graph: dict, node_id: str) -> dict:
-    return next((n.get("config", {}) for n in graph.get("nodes", []) if n.get("id") == node_id), {})
-
-
-def _acceptable(text: str, node_config: dict) -> bool:
-    """A student reply is usable unless the node wants JSON and this is not it (or breaks the schema)."""
-    if node_config.get("output") != "json":
-        return True
-    try:
-        parse_json_reply(text, node_config.get("json_schema"))
-    except InvalidReply:
-        return False
-    return True
-
-
-def _agree(teacher: str, student: str, node_config: dict) -> bool:
-    """Exact match (ignoring surrounding whitespace), or equal JSON values for a JSON node."""
-    if teacher.strip() == student.strip():
-        return True
-    if node_config.get("output") != "json":
-        return False
-    try:
-        return parse_json_reply(teacher, None) == parse_json_reply(student, None)
-    except InvalidReply:
-        return False
