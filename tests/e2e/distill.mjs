@@ -1,5 +1,6 @@
 // Distillation from the browser: a node with enough traces is distilled from its side panel (the
-// preview refuses until the minimum is lowered), the job is followed live to its report, the
+// preview refuses until the minimum is lowered), the job is followed live to its report (through a
+// dropped WebSocket, resumed from the last event it had), the
 // student is deployed, shadowed, promoted and rolled back on the node, and the savings page shows
 // both models and the shadow agreement.
 import { BASE_URL, SCREENSHOTS, apiCall, assert, login, scenario, waitFor } from "./lib.mjs";
@@ -43,6 +44,27 @@ async function moveDeployment(page, button, state) {
 
 await scenario("distill", async (page) => {
   assert.ok(STUDENT, "ORCHESTRA_STUDENT names the student base model folder");
+  // Every job WebSocket passes through the test, which drops the first one at its first progress
+  // event, the way a flaky network would, before the page has seen that event.
+  const sockets = [];
+  let drop = null;
+  await page.routeWebSocket(/\/ws\/distillations\//, (socket) => {
+    const server = socket.connectToServer();
+    let lastForwarded = Number(new URL(socket.url()).searchParams.get("after"));
+    let closed = false;
+    server.onMessage((message) => {
+      if (closed) return;
+      const event = JSON.parse(message);
+      if (drop === null && event.type === "progress") {
+        drop = { lastForwarded, seq: event.seq };
+        closed = true;
+        return socket.close({ code: 1011, reason: "test drops the connection" });
+      }
+      lastForwarded = event.seq;
+      socket.send(message);
+    });
+    sockets.push(socket);
+  });
   await login(page);
   const created = await apiCall(page, "POST", "/api/workflows", { name: "Summarise", graph: SUMMARISE });
   assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -65,6 +87,7 @@ await scenario("distill", async (page) => {
   await form.locator("[name=max_steps]").fill("6");
   await form.locator("[name=batch_size]").fill("4");
   await form.locator("[name=eval_every]").fill("3");
+  await form.locator("[name=held_out]").fill("20");
   await form.locator("[name=min_examples]").fill("8");
   assert.equal(await form.locator("[name=eval_tokens]").inputValue(), "4", "evaluation replies default to the node's max_tokens");
   await page.waitForSelector("[data-testid=distill-preview][data-state=ready]");
@@ -81,14 +104,16 @@ await scenario("distill", async (page) => {
   const job = (await apiCall(page, "GET", `/api/distillations/${jobId}`)).body;
   assert.equal(job.status, "succeeded", job.error);
   await waitFor(async () => Number(await page.getAttribute("[data-testid=loss-chart]", "data-points")) === 6, { message: "six loss points on the curve" });
-  assert.ok(await page.locator(".series-validation").count() > 0, "validation loss is drawn");
+  assert.ok(await page.locator(".series-validation-dot").count() > 0, "validation loss is drawn");
   assert.equal(await page.innerText("[data-testid=verdict]"), job.report.verdict);
-  assert.match(await page.innerText("[data-testid=job-report]"), /Before training[\s\S]*After training/);
+  assert.match(await page.innerText("[data-testid=job-report]"), /Before training[\s\S]*After training[\s\S]*vs teacher · exact match/);
   const events = (await apiCall(page, "GET", `/api/distillations/${jobId}/events?after=0`)).body;
   await waitFor(async () => Number(await page.getAttribute("[data-testid=event-log]", "data-count")) === events.length,
     { message: `the page to hold all ${events.length} job events` });
   assert.equal(Number(await page.getAttribute("[data-testid=event-log]", "data-last-seq")), events.at(-1).seq);
   assert.ok(events.some((e) => e.type === "progress") && events.some((e) => e.type === "evaluation"));
+  assert.ok(drop && sockets.length >= 2, "the page reconnected after the dropped connection");
+  assert.ok(Number(new URL(sockets[1].url()).searchParams.get("after")) >= drop.seq, "the reconnect resumed after what the page already had");
 
   await page.fill("[name=deploy-name]", "draft-student");
   await page.click("button:text-is('Deploy')");
@@ -106,6 +131,7 @@ await scenario("distill", async (page) => {
   const [studentRun] = await runAll(page, workflowId, TOPICS.slice(TRACES + 3, TRACES + 4));
   assert.equal(studentRun.nodes.find((n) => n.node_id === "draft").model, "draft-student", "once promoted the student answers");
   assert.match(await page.innerText("[data-testid=deployment-changes]"), /shadow → student[\s\S]*teacher → shadow/);
+  if (SCREENSHOTS) await page.locator("[data-testid=node-distillation]").scrollIntoViewIfNeeded().then(() => page.screenshot({ path: `${SCREENSHOTS}/distill-node.png` }));
 
   // Savings: both models, the shadow agreement, then roll back.
   await page.goto(`${BASE_URL}/savings?workflow=${workflowId}`);

@@ -27,6 +27,7 @@ interface Settings {
   learningRate: number;
   evalEvery: string;
   minExamples: number;
+  heldOutPercent: number; // of the traces, for validation and again for test
   evalTokens: number;
 }
 
@@ -41,7 +42,7 @@ function requestOf(settings: Settings, workflowId: string, nodeId: string): Dist
     student: settings.student.trim(),
     method: settings.method,
     config: {
-      data: { min_examples: settings.minExamples },
+      data: { min_examples: settings.minExamples, validation_fraction: settings.heldOutPercent / 100, test_fraction: settings.heldOutPercent / 100 },
       lora: settings.lora ? { enabled: true, r: settings.loraRank, alpha: settings.loraRank * 2 } : { enabled: false },
       train,
       eval: { max_new_tokens: settings.evalTokens },
@@ -66,7 +67,7 @@ export function DistillForm({ workflowId, nodeId, maxTokens, modelNames, onClose
   const navigate = useNavigate();
   const [settings, setSettings] = useState<Settings>({
     student: "", method: "sft", lora: true, loraRank: 16, epochs: 3, maxSteps: "", batchSize: 8,
-    learningRate: 2e-4, evalEvery: "", minExamples: 100, evalTokens: maxTokens,
+    learningRate: 2e-4, evalEvery: "", minExamples: 100, heldOutPercent: 10, evalTokens: maxTokens,
   });
   const [preview, setPreview] = useState<DistillPreview | null>(null);
   const [previewing, setPreviewing] = useState(false);
@@ -136,6 +137,7 @@ export function DistillForm({ workflowId, nodeId, maxTokens, modelNames, onClose
               <label>Learning rate<input name="learning_rate" type="number" min={0} step="any" value={settings.learningRate} onChange={(e) => set({ learningRate: Number(e.target.value) })} /></label>
               <label>Validate every<input name="eval_every" type="number" min={1} value={settings.evalEvery} placeholder="50 steps" onChange={(e) => set({ evalEvery: e.target.value })} /></label>
               <label>Min examples<input name="min_examples" type="number" min={1} value={settings.minExamples} onChange={(e) => set({ minExamples: Number(e.target.value) })} /></label>
+              <label>Held out, % each<input name="held_out" type="number" min={0} max={45} value={settings.heldOutPercent} title="the share of traces kept for validation, and again for the final test" onChange={(e) => set({ heldOutPercent: Number(e.target.value) })} /></label>
               <label>Eval reply tokens<input name="eval_tokens" type="number" min={1} value={settings.evalTokens} onChange={(e) => set({ evalTokens: Number(e.target.value) })} /></label>
             </div>
           </div>

@@ -33,9 +33,8 @@ function sides(report: JobReport): Record<Column, Map<string, number | null>> {
 
 function formatMetric(name: string, value: number | null | undefined): string {
   if (value === null || value === undefined) return "—";
-  if (Number.isInteger(value)) return value.toLocaleString();
-  const share = /exact_match|f1|rouge|json_valid|accuracy|agreement/.test(name) && value >= 0 && value <= 1;
-  return share ? `${(value * 100).toFixed(1)}%` : value.toFixed(3);
+  if (/exact_match|f1|rouge|json_valid|accuracy|agreement/.test(name) && value >= 0 && value <= 1) return `${(value * 100).toFixed(1)}%`;
+  return Number.isInteger(value) ? value.toLocaleString() : value.toFixed(3);
 }
 
 function samplesOf(report: JobReport): { prompt: string; teacher: string; student: string }[] {
@@ -45,7 +44,9 @@ function samplesOf(report: JobReport): { prompt: string; teacher: string; studen
 
 export function Report({ report }: { report: JobReport }) {
   const columns = sides(report);
-  const names = [...new Set([...columns.baseline.keys(), ...columns.after.keys(), ...columns.teacher.keys()])];
+  // A metric nobody measured (JSON metrics on plain-text replies, no golden labels) is no row.
+  const names = [...new Set([...columns.baseline.keys(), ...columns.after.keys(), ...columns.teacher.keys()])]
+    .filter((name) => [columns.baseline, columns.after, columns.teacher].some((column) => typeof column.get(name) === "number"));
   const showTeacher = columns.teacher.size > 0;
   const samples = samplesOf(report);
   return (
@@ -58,7 +59,7 @@ export function Report({ report }: { report: JobReport }) {
         <tbody>
           {names.map((name) => (
             <tr key={name}>
-              <td><code>{name}</code></td>
+              <td>{name.replaceAll("_", " ")}</td>
               <td>{formatMetric(name, columns.baseline.get(name))}</td>
               <td><b>{formatMetric(name, columns.after.get(name))}</b></td>
               {showTeacher && <td>{formatMetric(name, columns.teacher.get(name))}</td>}

@@ -4,7 +4,7 @@ import type { LossPoint } from "../types";
 
 const WIDTH = 560;
 const HEIGHT = 220;
-const PAD = { left: 48, right: 16, top: 12, bottom: 28 };
+const PAD = { left: 48, right: 16, top: 26, bottom: 28 };
 
 function ticks(low: number, high: number, count: number): number[] {
   if (high === low) return [low];
@@ -20,8 +20,10 @@ export function LossChart({ points, totalSteps }: { points: LossPoint[]; totalSt
   if (points.length === 0) return <div className="chart-empty muted">No loss measured yet.</div>;
   const validation = points.filter((p) => typeof p.validation_loss === "number");
   const values = [...points.map((p) => p.loss), ...validation.map((p) => p.validation_loss as number)];
-  const low = Math.min(...values, 0);
-  const high = Math.max(...values);
+  // Zoomed to the measured range: a loss that moves from 5.9 to 5.6 should not look flat.
+  const spread = Math.max(...values) - Math.min(...values) || Math.abs(values[0]) || 1;
+  const low = Math.min(...values) - spread * 0.05;
+  const high = Math.max(...values) + spread * 0.05;
   const lastStep = Math.max(totalSteps ?? 0, points[points.length - 1].step, 2);
   const x = (step: number) => PAD.left + ((step - 1) / (lastStep - 1)) * (WIDTH - PAD.left - PAD.right);
   const y = (loss: number) => PAD.top + (1 - (loss - low) / (high - low || 1)) * (HEIGHT - PAD.top - PAD.bottom);
@@ -41,9 +43,9 @@ export function LossChart({ points, totalSteps }: { points: LossPoint[]; totalSt
       {points.length === 1 && <circle className="series-train-dot" cx={x(points[0].step)} cy={y(points[0].loss)} r={3} />}
       {validation.length > 0 && <path className="series-validation" d={line(validation.map((p) => [p.step, p.validation_loss as number]))} />}
       {validation.map((p) => <circle key={p.step} className="series-validation-dot" cx={x(p.step)} cy={y(p.validation_loss as number)} r={3} />)}
-      <g className="legend" transform={`translate(${WIDTH - PAD.right - 190}, ${PAD.top + 4})`}>
+      <g className="legend" transform={`translate(${PAD.left}, 10)`}>
         <line className="series-train" x1={0} x2={16} y1={0} y2={0} /><text x={20} y={4}>training loss</text>
-        <line className="series-validation" x1={100} x2={116} y1={0} y2={0} /><text x={120} y={4}>validation</text>
+        {validation.length > 0 && <><line className="series-validation" x1={100} x2={116} y1={0} y2={0} /><text x={120} y={4}>validation loss</text></>}
       </g>
     </svg>
   );

@@ -89,7 +89,7 @@ export function DistillationPage() {
             <div data-testid="job-progress" data-step={progress.step} data-total={progress.total_steps}>
               <progress max={progress.total_steps} value={progress.step} />
               <p className="muted">
-                step {progress.step} / {progress.total_steps} · loss {progress.loss.toFixed(4)} · lr {progress.learning_rate.toExponential(1)} ·
+                step {progress.step} / {progress.total_steps} · loss {progress.loss.toFixed(4)} · lr {progress.learning_rate ? progress.learning_rate.toExponential(1) : 0} ·
                 {" "}{formatNumber(Math.round(progress.tokens_per_s))} tokens/s{active && progress.eta_s !== null ? ` · ${Math.round(progress.eta_s)} s left` : ""}
               </p>
             </div>
