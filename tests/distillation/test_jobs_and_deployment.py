@@ -44,6 +44,12 @@ def test_a_node_is_distilled_deployed_in_shadow_promoted_and_rolled_back(api, pl
     assert created.status_code == 201, created.text
     job_id = created.json()["id"]
     assert created.json()["status"] == "queued"
+    ws_url = platform.url.replace("http", "ws") + f"/ws/distillations/{job_id}/"
+    headers = {"Authorization": f"Bearer {api.key}"}
+    with connect(ws_url + "?after=0", additional_headers=headers) as ws:  # live, while the job trains
+        live = [json.loads(ws.recv(timeout=150))]
+        while live[-1]["type"] not in ("job_succeeded", "job_failed", "job_cancelled"):
+            live.append(json.loads(ws.recv(timeout=150)))
     job = wait_job(api, job_id)
     assert job["status"] == "succeeded", job["error"]
     assert job["progress"]["step"] == job["progress"]["total_steps"] == 6
@@ -59,8 +65,8 @@ def test_a_node_is_distilled_deployed_in_shadow_promoted_and_rolled_back(api, pl
     assert types[0] == "job_queued" and types[1] == "job_started" and types[-1] == "job_succeeded"
     assert "progress" in types and "evaluation" in types
     assert [e["seq"] for e in over_http] == list(range(1, len(over_http) + 1))
-    ws_url = platform.url.replace("http", "ws") + f"/ws/distillations/{job_id}/?after=2"
-    with connect(ws_url, additional_headers={"Authorization": f"Bearer {api.key}"}) as ws:
+    assert live == over_http
+    with connect(ws_url + "?after=2", additional_headers=headers) as ws:
         replayed = [json.loads(message) for message in ws]  # the server closes once a finished job is replayed
     assert replayed == over_http[2:]
 
@@ -106,7 +112,7 @@ def test_a_node_is_distilled_deployed_in_shadow_promoted_and_rolled_back(api, pl
 
 def test_a_job_resumes_from_its_checkpoint_after_the_trainer_is_killed(api, platform, tiny_models, trainer):
     workflow_id = workflow_with_traces(api, 12)
-    config = TINY_JOB | {"train": {"max_steps": 120, "batch_size": 2, "checkpoint_every": 5, "eval_every": 60}}
+    config = TINY_JOB | {"train": {"max_steps": 60, "batch_size": 2, "checkpoint_every": 5, "eval_every": 30}}
     created = api.post("/api/distillations", json=job_body(workflow_id, tiny_models["student"], config=config))
     assert created.status_code == 201, created.text
     job_id = created.json()["id"]
@@ -118,7 +124,7 @@ def test_a_job_resumes_from_its_checkpoint_after_the_trainer_is_killed(api, plat
     wait_until(past_a_checkpoint, timeout=120, interval=0.05, message="training past its first checkpoint")
     platform.kill_worker(trainer["worker"])  # kill -9, mid-training
     killed_at = api.get(f"/api/distillations/{job_id}").json()["progress"]["step"]
-    assert killed_at < 120, "the job finished before the trainer could be killed"
+    assert killed_at < 60, "the job finished before the trainer could be killed"
     trainer["worker"] = platform.start_worker(queues="training", beat=False)
 
     job = wait_job(api, job_id, timeout=180)
@@ -129,6 +135,24 @@ def test_a_job_resumes_from_its_checkpoint_after_the_trainer_is_killed(api, plat
     after_restart = [e["data"]["step"] for e in events if e["seq"] > starts[1]["seq"]
                      and e["type"] == "progress" and "step" in e["data"]]
     assert after_restart[0] > 5  # resumed from a checkpoint (every 5 steps), not from step 1
-    assert after_restart[-1] == 120
-    assert [p["step"] for p in job["losses"]] == list(range(1, 121))
+    assert after_restart[-1] == 60
+    assert [p["step"] for p in job["losses"]] == list(range(1, 61))
     assert DistillationJob.objects.get(pk=job_id).lease_owner == ""
+
+
+def test_a_running_job_is_cancelled_at_its_next_step_and_a_finished_one_cannot_be(api, tiny_models, trainer):
+    workflow_id = workflow_with_traces(api, 12)
+    config = TINY_JOB | {"train": {"max_steps": 500, "batch_size": 2, "checkpoint_every": 50, "eval_every": 250}}
+    created = api.post("/api/distillations", json=job_body(workflow_id, tiny_models["student"], config=config))
+    job_id = created.json()["id"]
+    wait_until(lambda: (api.get(f"/api/distillations/{job_id}").json()["progress"] or {}).get("step"),
+               timeout=120, interval=0.05, message="training to start")
+
+    assert api.post(f"/api/distillations/{job_id}/cancel").status_code == 202
+    job = wait_job(api, job_id)
+    assert job["status"] == "cancelled"
+    assert job["progress"]["step"] < 500
+    assert job["report"]["outcome"] == "cancelled" and job["artifacts"] == {}
+    assert [e["type"] for e in api.get(f"/api/distillations/{job_id}/events").json()][-1] == "job_cancelled"
+    again = api.post(f"/api/distillations/{job_id}/cancel")
+    assert again.status_code == 409 and "already cancelled" in again.json()["errors"][0]["message"]
