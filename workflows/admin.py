@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from workflows.models import ApiKey, Membership, ModelEndpoint, Run, Trace, Workflow, WorkflowVersion, Workspace
+from workflows.models import (ApiKey, CallbackAttempt, Conversation, Membership, ModelEndpoint, Run, Schedule, Trace,
+                              WebhookTrigger, Workflow, WorkflowVersion, Workspace)
 
 admin.site.register(Workspace)
 admin.site.register(Membership)
@@ -12,3 +13,7 @@ admin.site.register(Workflow, list_display=("name", "workspace", "updated_at"))
 admin.site.register(WorkflowVersion, list_display=("workflow", "version", "created_at"))
 admin.site.register(Run, list_display=("id", "workflow", "status", "trigger", "created_at"))
 admin.site.register(Trace, list_display=("id", "model", "node_id", "status", "created_at"))
+admin.site.register(Conversation, list_display=("title", "workflow", "updated_at"))
+admin.site.register(WebhookTrigger, list_display=("name", "workflow", "response_mode", "enabled"), exclude=("token_hash",))
+admin.site.register(Schedule, list_display=("workflow", "cron", "timezone", "enabled"))
+admin.site.register(CallbackAttempt, list_display=("run", "attempt", "status_code", "at"))

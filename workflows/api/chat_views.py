@@ -11,6 +11,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from workflows import chat, events, selectors, triggers
+from workflows.api.output import iso
 from workflows.api.views import WorkspaceView, _body, _paginated
 from workflows.models import ChatMessage, Conversation, Run
 
@@ -19,18 +20,14 @@ EVENT_BATCH = 500
 STOPPED = ("succeeded", "failed", "cancelled", "waiting")
 
 
-def _iso(value):
-    return value.isoformat() if value else None
-
-
 def message_out(message: ChatMessage) -> dict:
     return {"id": message.id, "role": message.role, "content": message.content,
-            "run": str(message.run_id) if message.run_id else None, "created_at": _iso(message.created_at)}
+            "run": str(message.run_id) if message.run_id else None, "created_at": iso(message.created_at)}
 
 
 def conversation_out(conversation: Conversation, *, with_messages: bool = False) -> dict:
     out = {"id": str(conversation.id), "workflow": str(conversation.workflow_id), "title": conversation.title,
-           "created_at": _iso(conversation.created_at), "updated_at": _iso(conversation.updated_at)}
+           "created_at": iso(conversation.created_at), "updated_at": iso(conversation.updated_at)}
     if with_messages:
         out["messages"] = [message_out(m) for m in conversation.messages.all()]
     return out

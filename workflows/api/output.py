@@ -3,7 +3,7 @@ from workflows import selectors
 from workflows.models import ModelEndpoint, NodeRun, Run, Trace, Workflow, WorkflowVersion
 
 
-def _iso(value):
+def iso(value):
     return value.isoformat() if value else None
 
 
@@ -16,14 +16,14 @@ def workflow_out(workflow: Workflow) -> dict:
         "graph": workflow.graph,
         "published_version": getattr(workflow, "published_version", None),
         "last_run": ({"id": str(last_run_id), "status": workflow.last_run_status,
-                      "finished_at": _iso(workflow.last_run_finished_at)} if last_run_id else None),
-        "created_at": _iso(workflow.created_at),
-        "updated_at": _iso(workflow.updated_at),
+                      "finished_at": iso(workflow.last_run_finished_at)} if last_run_id else None),
+        "created_at": iso(workflow.created_at),
+        "updated_at": iso(workflow.updated_at),
     }
 
 
 def version_out(version: WorkflowVersion, *, with_graph: bool = True) -> dict:
-    out = {"version": version.version, "created_at": _iso(version.created_at)}
+    out = {"version": version.version, "created_at": iso(version.created_at)}
     if with_graph:
         out["graph"] = version.graph
     return out
@@ -32,8 +32,8 @@ def version_out(version: WorkflowVersion, *, with_graph: bool = True) -> dict:
 def node_run_out(node: NodeRun) -> dict:
     return {
         "node_id": node.node_id, "status": node.status, "input": node.input, "output": node.output,
-        "error": node.error or None, "attempts": node.attempts, "started_at": _iso(node.started_at),
-        "finished_at": _iso(node.finished_at), "model": node.model or None, "tokens_in": node.tokens_in,
+        "error": node.error or None, "attempts": node.attempts, "started_at": iso(node.started_at),
+        "finished_at": iso(node.finished_at), "model": node.model or None, "tokens_in": node.tokens_in,
         "tokens_out": node.tokens_out, "cost": node.cost, "latency_ms": node.latency_ms,
     }
 
@@ -44,8 +44,8 @@ def run_out(run: Run, *, with_nodes: bool = True) -> dict:
         "trigger": run.trigger, "inputs": run.inputs, "outputs": run.outputs, "error": run.error or None,
         "parent_run": str(run.parent_run_id) if run.parent_run_id else None,
         "waiting": ({"node_id": run.waiting_node, **(run.waiting or {})} if run.status == "waiting" else None),
-        "created_at": _iso(run.created_at), "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
+        "created_at": iso(run.created_at), "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
     }
     out |= selectors.run_totals(run=run)
     if with_nodes:
@@ -58,8 +58,8 @@ def model_out(endpoint: ModelEndpoint) -> dict:
         "name": endpoint.name, "backend": endpoint.backend, "model": endpoint.model,
         "base_url": endpoint.base_url or None, "has_api_key": bool(endpoint.api_key_encrypted),
         "price_in": endpoint.price_in, "price_out": endpoint.price_out, "options": endpoint.options,
-        "is_default": endpoint.is_default, "created_at": _iso(endpoint.created_at),
-        "updated_at": _iso(endpoint.updated_at),
+        "is_default": endpoint.is_default, "created_at": iso(endpoint.created_at),
+        "updated_at": iso(endpoint.updated_at),
     }
 
 
@@ -71,5 +71,5 @@ def trace_out(trace: Trace) -> dict:
         "output": trace.output, "tokens_in": trace.tokens_in, "tokens_out": trace.tokens_out,
         "latency_ms": trace.latency_ms, "cost": trace.cost, "status": trace.status, "error": trace.error or None,
         "metadata": trace.metadata, "top_logprobs": trace.top_logprobs, "golden_output": trace.golden_output,
-        "created_at": _iso(trace.created_at),
+        "created_at": iso(trace.created_at),
     }

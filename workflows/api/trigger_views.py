@@ -7,13 +7,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflows import callbacks, selectors, triggers
-from workflows.api.output import run_out
+from workflows.api.output import iso, run_out
 from workflows.api.views import WorkspaceView, _body, _wait_seconds
 from workflows.models import CallbackAttempt, Schedule, WebhookTrigger
-
-
-def _iso(value):
-    return value.isoformat() if value else None
 
 
 # --- Runs: Idempotency-Key and callback_url ------------------------------------------------------
@@ -40,7 +36,7 @@ class WorkflowRunsView(WorkspaceView):
 
 def callback_attempt_out(attempt: CallbackAttempt) -> dict:
     return {"attempt": attempt.attempt, "url": attempt.url, "status_code": attempt.status_code,
-            "error": attempt.error or None, "at": _iso(attempt.at)}
+            "error": attempt.error or None, "at": iso(attempt.at)}
 
 
 class RunCallbacksView(WorkspaceView):
@@ -68,7 +64,7 @@ def webhook_out(webhook: WebhookTrigger, *, token: str | None = None) -> dict:
            "response_mode": webhook.response_mode, "wait_s": webhook.wait_s,
            "has_secret": bool(webhook.secret_encrypted),  # an empty secret is stored as ""
            "rate_limit_per_minute": webhook.rate_limit_per_minute, "callback_url": webhook.callback_url or None,
-           "enabled": webhook.enabled, "revoked_at": _iso(webhook.revoked_at), "created_at": _iso(webhook.created_at)}
+           "enabled": webhook.enabled, "revoked_at": iso(webhook.revoked_at), "created_at": iso(webhook.created_at)}
     if token is not None:  # shown once, at creation and rotation
         out |= {"token": token, "url": f"/hooks/{token}"}
     return out
@@ -156,8 +152,8 @@ def schedule_out(schedule: Schedule) -> dict:
     return {"id": str(schedule.id), "workflow": str(schedule.workflow_id), "name": schedule.name,
             "cron": schedule.cron, "timezone": schedule.timezone, "inputs": schedule.inputs,
             "enabled": schedule.enabled, "overlap_policy": schedule.overlap_policy,
-            "callback_url": schedule.callback_url or None, "last_fired_at": _iso(schedule.last_fired_at),
-            "created_at": _iso(schedule.created_at), "updated_at": _iso(schedule.updated_at)}
+            "callback_url": schedule.callback_url or None, "last_fired_at": iso(schedule.last_fired_at),
+            "created_at": iso(schedule.created_at), "updated_at": iso(schedule.updated_at)}
 
 
 def _schedule(view: WorkspaceView, workflow_id, schedule_id) -> Schedule:

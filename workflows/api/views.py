@@ -1,6 +1,5 @@
 """REST API views: parse input, call one service or selector, shape the output."""
 import json
-import time
 
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpResponse
@@ -17,7 +16,6 @@ from workflows import events, runs, selectors, services
 from workflows.api.output import model_out, run_out, trace_out, version_out, workflow_out
 from workflows.auth import request_workspace
 from workflows.errors import ValidationFailed
-from workflows.models import Run
 
 MAX_WAIT_S = 300
 
@@ -171,30 +169,6 @@ def _wait_seconds(value) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
         raise ValidationFailed(f"wait is a number of seconds between 0 and {MAX_WAIT_S}.", path="wait")
     return min(float(value), MAX_WAIT_S)
-
-
-def _wait_for_stop(run: Run, seconds: float) -> Run:
-    """Poll until the run ends or waits for a person, or the time is up."""
-    deadline = time.monotonic() + seconds
-    while True:
-        run.refresh_from_db()
-        if run.status not in ("queued", "running") or time.monotonic() >= deadline:
-            return run
-        time.sleep(0.05)
-
-
-class WorkflowRunsView(WorkspaceView):
-    def post(self, request, workflow_id):
-        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        body = _body(request)
-        wait = _wait_seconds(body.get("wait"))
-        run = runs.run_create(workflow=workflow, inputs=body.get("inputs"), version=body.get("version"),
-                              trigger=body.get("trigger") if body.get("trigger") in ("editor", "api") else "api")
-        if wait:
-            run = _wait_for_stop(run, wait)
-            if run.status not in ("queued", "running"):
-                return Response(run_out(run), status=status.HTTP_200_OK)
-        return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
 
 
 class RunListView(WorkspaceView):
