@@ -5,6 +5,7 @@ from distillation.models import DistillationJob
 from tests.conftest import Api, make_workspace
 from tests.distillation.helpers import TINY_JOB, workflow_with_traces
 from tests.support.tiny_models import build_model, train_tokenizer
+from workflows.models import Trace
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,10 @@ def refused(api, payload: dict, status: int = 400) -> list[dict]:
 
 def test_too_few_traces_is_refused_with_the_count_and_the_remedy(api, tiny_models):
     workflow_id = workflow_with_traces(api, 2)
+    trace_id = api.get("/api/traces", params={"workflow": workflow_id, "node": "draft"}).json()["results"][0]["id"]
+    assert api.patch(f"/api/traces/{trace_id}", json={"golden_output": "A better answer."}).status_code == 200
     preview = api.post("/api/distillations/preview", json=body(workflow_id, tiny_models["student"])).json()
-    assert preview["matched"] == 2
+    assert (preview["matched"], preview["with_golden"]) == (2, 1)
     (reason,) = preview["refusals"]
     assert reason["path"] == "config.data.min_examples"
     assert "only 2 distinct prompts" in reason["message"] and "min_examples=8" in reason["message"]
@@ -84,3 +87,19 @@ def test_a_node_cannot_shadow_or_serve_a_model_that_is_not_registered(api):
     assert api.post(url, json={"state": "sideways"}).status_code == 400
     assert api.get(url).json() == {"node_id": "draft", "state": "teacher", "model": None, "teacher_model": None,
                                    "changes": []}
+
+
+def test_offline_logit_distillation_from_a_remote_teacher_needs_recorded_top_k(api, tiny_models):
+    assert api.post("/api/models", json={"name": "remote", "backend": "openai", "model": "big",
+                                         "base_url": "http://127.0.0.1:9/v1"}).status_code == 201
+    workflow_id = workflow_with_traces(api, 1)
+    for n in range(3):  # what the remote teacher answered, without log-probs
+        Trace.objects.create(workspace=api.workspace, workflow_id=workflow_id, node_id="draft", model="remote",
+                             messages=[{"role": "user", "content": f"Say {n}"}], output=f"{n}", status="ok")
+    payload = body(workflow_id, tiny_models["student"], teacher="remote", method="forward_kl",
+                   config=TINY_JOB | {"data": {"min_examples": 1, "validation_fraction": 0.0, "test_fraction": 0.0}})
+    preview = api.post("/api/distillations/preview", json=payload).json()
+    assert preview["matched"] == 3 and preview["teacher"] == "remote"
+    (reason,) = preview["refusals"]
+    assert reason["path"] == "method" and "top-k log-probs" in reason["message"]
+    refused(api, payload)
