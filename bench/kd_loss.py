@@ -25,9 +25,10 @@ prints the largest relative difference; it must stay under 1e-5.
     .venv/bin/python bench/kd_loss.py                       # the CPU default, a few minutes
     .venv/bin/python bench/kd_loss.py --device cuda --vocab 32000 151936 --tokens 4096 --repeats 5
 
-The CPU default runs 152k vocabulary at 1,024 tokens (not 4,096) with a 256-token chunk, because
-the naive 152k x 4,096 case needs more memory than a 23 GiB, 2-core machine has (the table prints
-the naive estimate per token so it can be scaled); the ratio tokens / chunk is 4 in both rows.
+The CPU default runs 152k vocabulary at 1,024 tokens (not 4,096) with a 256-token chunk, and only
+the three losses TRL has there, because the naive 152k x 4,096 case needs about 20 GiB (4.8 MiB
+per token, measured) on a 23 GiB, 2-core machine shared with others; tokens / chunk is 4 in both
+rows. All of it takes several minutes on an idle machine, far longer on a loaded one.
 """
 from __future__ import annotations
 
