@@ -41,7 +41,9 @@ test: venv frontend tools
 	$(PY) -m pytest -p no:cacheprovider
 
 bench: venv
+	$(PIP) install -q -e '.[dev,bench]'
 	$(PY) bench/engine_overhead.py
+	$(PY) bench/throughput.py
 	$(PY) bench/kd_loss.py
 
 clean:
