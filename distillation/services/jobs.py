@@ -281,7 +281,7 @@ def _lease() -> timedelta:
 def job_claim(*, job_id, owner: str) -> DistillationJob | None:
     """Take the job if it is runnable and nobody holds a live lease on it (the runs' lease idea)."""
     now = timezone.now()
-    claimed = (DistillationJob.objects.filter(pk=job_id, status__in=DistillationJob.ACTIVE, cancel_requested=False)
+    claimed = (DistillationJob.objects.filter(pk=job_id, status__in=DistillationJob.ACTIVE)
                .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
                .update(lease_owner=owner, lease_expires_at=now + _lease(), status="running"))
     return DistillationJob.objects.get(pk=job_id) if claimed else None
@@ -327,6 +327,10 @@ def job_execute(*, job_id) -> str | None:
     job = job_claim(job_id=job_id, owner=owner)
     if job is None:
         return None
+    if job.cancel_requested:  # cancelled while its trainer was dead: nothing left to train
+        with transaction.atomic():
+            _finish(job, status="cancelled", error="Cancelled by request.")
+        return "cancelled"
     keeper = _LeaseKeeper(job.id, owner)
     keeper.start()
     resumed = job.started_at is not None
