@@ -131,7 +131,10 @@ await scenario("distill", async (page) => {
   const [studentRun] = await runAll(page, workflowId, TOPICS.slice(TRACES + 3, TRACES + 4));
   assert.equal(studentRun.nodes.find((n) => n.node_id === "draft").model, "draft-student", "once promoted the student answers");
   assert.match(await page.innerText("[data-testid=deployment-changes]"), /shadow → student[\s\S]*teacher → shadow/);
-  if (SCREENSHOTS) await page.locator("[data-testid=node-distillation]").scrollIntoViewIfNeeded().then(() => page.screenshot({ path: `${SCREENSHOTS}/distill-node.png` }));
+  if (SCREENSHOTS) {
+    await page.locator("[data-testid=node-distillation]").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${SCREENSHOTS}/distill-node.png` });
+  }
 
   // Savings: both models, the shadow agreement, then roll back.
   await page.goto(`${BASE_URL}/savings?workflow=${workflowId}`);

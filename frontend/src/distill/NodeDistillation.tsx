@@ -86,11 +86,11 @@ export function NodeDistillation({ workflowId, nodeId, maxTokens, modelNames }: 
             <button className="danger" onClick={() => void move("teacher")} disabled={busy || state === "teacher"} title="Back to the teacher">Roll back</button>
           </div>
           {deployment.changes.length > 0 && (
-            <ol className="changes" data-testid="deployment-changes">
+            <ul className="changes" data-testid="deployment-changes">
               {[...deployment.changes].reverse().map((change, i) => (
                 <li key={i}>{change.from_state} → <b>{change.to_state}</b>{change.model && <> · <code>{change.model}</code></>} <span className="muted">{change.user ?? "—"}, {formatTime(change.at)}</span></li>
               ))}
-            </ol>
+            </ul>
           )}
         </>
       )}

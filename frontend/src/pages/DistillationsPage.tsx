@@ -1,4 +1,4 @@
-// Every distillation job of the workspace, newest first, filtered by workflow.
+// Every distillation job of the workspace (the API lists them newest first), filtered by workflow.
 import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { get, query } from "../api";
@@ -17,10 +17,7 @@ export function DistillationsPage() {
   }, []);
 
   useEffect(() => {
-    get<DistillationJob[]>(`/api/distillations${query({ workflow })}`).then(
-      (list) => setJobs([...list].sort((a, b) => b.created_at.localeCompare(a.created_at))),
-      (e) => setErrors(errorsFrom(e)),
-    );
+    get<DistillationJob[]>(`/api/distillations${query({ workflow })}`).then(setJobs, (e) => setErrors(errorsFrom(e)));
   }, [workflow]);
 
   const names = new Map(workflows.map((w) => [String(w.id), w.name]));
