@@ -2,7 +2,7 @@
 // preview refuses until the minimum is lowered), the job is followed live to its report (through a
 // dropped WebSocket, resumed from the last event it had), the
 // student is deployed, shadowed, promoted and rolled back on the node, and the savings page shows
-// both models and the shadow agreement.
+// both models and the shadow agreement. A second, long job is cancelled from its page.
 import { BASE_URL, SCREENSHOTS, apiCall, assert, login, scenario, waitFor } from "./lib.mjs";
 
 const STUDENT = process.env.ORCHESTRA_STUDENT;
@@ -152,4 +152,16 @@ await scenario("distill", async (page) => {
   await moveDeployment(page, "Roll back", "teacher");
   const [rolledBack] = await runAll(page, workflowId, TOPICS.slice(TRACES + 4, TRACES + 5));
   assert.equal(rolledBack.nodes.find((n) => n.node_id === "draft").model, "tiny", "after a rollback the teacher answers again");
+
+  // A long job is cancelled from its page while it trains.
+  const long = await apiCall(page, "POST", "/api/distillations", {
+    workflow: workflowId, node_id: "draft", student: STUDENT, method: "sft",
+    config: { data: { min_examples: 8 }, lora: { r: 4, alpha: 8 }, train: { max_steps: 5000, batch_size: 2, eval_every: 5000 }, eval: { max_new_tokens: 4 } },
+  });
+  assert.equal(long.status, 201, JSON.stringify(long.body));
+  await page.goto(`${BASE_URL}/distillations/${long.body.id}`);
+  await page.waitForSelector("[data-testid=job-progress]", { timeout: 120_000 });
+  await page.click("button:text-is('Cancel')");
+  await page.waitForSelector("[data-testid=job][data-status=cancelled]", { timeout: 60_000 });
+  assert.ok((await apiCall(page, "GET", `/api/distillations/${long.body.id}`)).body.progress.step < 5000, "cancelled before the end");
 });
