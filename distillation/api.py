@@ -5,11 +5,8 @@ from rest_framework.response import Response
 from distillation import events, selectors, services
 from distillation.models import DistillationJob, NodeDeployment
 from workflows import selectors as workflow_selectors
+from workflows.api.output import iso
 from workflows.api.views import WorkspaceView, _after, _body
-
-
-def _iso(value):
-    return value.isoformat() if value else None
 
 
 def job_out(job: DistillationJob) -> dict:
@@ -18,7 +15,7 @@ def job_out(job: DistillationJob) -> dict:
         "method": job.method, "teacher": job.teacher, "student": job.student, "filters": job.filters,
         "config": job.config, "progress": job.progress, "losses": job.losses, "report": job.report,
         "artifacts": job.artifacts, "model": job.model or None, "error": job.error or None,
-        "created_at": _iso(job.created_at), "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at),
+        "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
     }
 
 
@@ -28,7 +25,7 @@ def deployment_out(node_id: str, deployment: NodeDeployment | None) -> dict:
     return {"node_id": node_id, "state": deployment.state, "model": deployment.student_model or None,
             "teacher_model": deployment.teacher_model or None,
             "changes": [{"from_state": c.from_state, "to_state": c.to_state, "model": c.model or None,
-                         "user": c.user.username if c.user else None, "at": _iso(c.at)}
+                         "user": c.user.username if c.user else None, "at": iso(c.at)}
                         for c in deployment.changes.all()]}
 
 
