@@ -1,9 +1,9 @@
 // One distillation job, live: progress, the loss curve, the evaluation report and its verdict;
 // Cancel while it runs, Deploy once it has succeeded.
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
-import { post } from "../api";
-import type { ApiError, JobEvent } from "../types";
+import { get, post } from "../api";
+import type { ApiError, JobEvent, Workflow } from "../types";
 import { ErrorList, StatusBadge, errorsFrom, formatNumber, formatTime } from "../ui";
 import { useJob } from "../distill/useJob";
 import { LossChart } from "../distill/charts";
@@ -24,6 +24,12 @@ export function DistillationPage() {
   const [name, setName] = useState("");
   const [errors, setErrors] = useState<ApiError[]>([]);
   const [busy, setBusy] = useState(false);
+  const [workflowName, setWorkflowName] = useState("");
+  const workflowId = job?.workflow;
+
+  useEffect(() => {
+    if (workflowId) get<Workflow>(`/api/workflows/${workflowId}`).then((w) => setWorkflowName(w.name), (e) => setErrors(errorsFrom(e)));
+  }, [workflowId]);
 
   async function act(path: string, body?: unknown) {
     setBusy(true);
@@ -63,7 +69,7 @@ export function DistillationPage() {
       <div className="job-grid">
         <section className="card">
           <dl className="facts wide">
-            <dt>Node</dt><dd><Link to={`/workflows/${job.workflow}`}>workflow</Link> · <code>{job.node_id}</code></dd>
+            <dt>Node</dt><dd><Link to={`/workflows/${job.workflow}`}>{workflowName || "workflow"}</Link> · <code>{job.node_id}</code></dd>
             <dt>Method</dt><dd>{job.method}</dd>
             <dt>Teacher</dt><dd><code>{job.teacher}</code></dd>
             <dt>Student</dt><dd className="truncate" title={job.student}><code>{job.student}</code></dd>
