@@ -61,17 +61,10 @@ def _drop_database() -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
 
-def _flush_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(TEST_ENV["REDIS_URL"]).flushdb()
-
-
 @pytest.fixture(scope="session")
 def django_db():
     """A fresh, migrated PostgreSQL database; Django in this process points at it."""
-    _create_database()
-    _flush_redis()
+    _create_database()  # Redis needs no reset: this session's queues carry its own key prefix
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)

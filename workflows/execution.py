@@ -117,7 +117,9 @@ class LeaseKeeper(threading.Thread):
 def runs_sweep() -> list[str]:
     """Re-enqueue runs whose worker died (lease lapsed) or whose queue message was lost."""
     now = timezone.now()
-    lapsed = Q(status="running", lease_expires_at__lt=now)
+    # Not again while an earlier re-enqueue may still be waiting for a worker to take it.
+    recently_enqueued = Q(enqueued_at__gte=now - _lease_s())
+    lapsed = Q(status="running", lease_expires_at__lt=now) & ~recently_enqueued
     lost = Q(status="queued", lease_expires_at__isnull=True,
              enqueued_at__lt=now - timedelta(seconds=settings.ORCHESTRA_REQUEUE_AFTER_S))
     run_ids = [str(r) for r in Run.objects.filter(lapsed | lost).values_list("id", flat=True)]
