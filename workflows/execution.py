@@ -13,7 +13,6 @@ import os
 import socket
 import sqlite3
 import threading
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -23,9 +22,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from orchestra import engine
-from orchestra.inference import get_client
-from workflows import events, runs, services
+from workflows import events, runs
 from workflows.models import ModelEndpoint, NodeRun, Run, Trace, Workflow
+from workflows.traces import traced_complete
 
 log = logging.getLogger(__name__)
 
@@ -204,23 +203,14 @@ def model_call_trace(run: Run, call: engine.ModelCall, *, model: str, call_key: 
     trace = Trace(workspace_id=run.workspace_id, workflow_id=run.workflow_id, version=run.version,
                   node_id=call.node_id, run=run, call_key=call_key, messages=call.messages,
                   metadata=_json_safe(call.metadata or {}), model=model)
-    started = time.perf_counter()
     try:
         endpoint = model_resolve(workspace=run.workspace, name=model)
-        trace.model = endpoint.name
-        client = get_client(services.model_spec(endpoint))
-        completion = client.complete(call.messages, max_tokens=call.max_tokens, temperature=call.temperature,
-                                     stop=call.stop, on_token=call.on_token if stream else None)
-    except Exception as exc:
+    except LookupError as exc:
         trace.status, trace.error = "error", str(exc)
-        trace.latency_ms = (time.perf_counter() - started) * 1000
         trace.save()
         raise
-    trace.output = completion.text
-    trace.tokens_in, trace.tokens_out = completion.tokens_in, completion.tokens_out
-    trace.latency_ms = completion.latency_ms
-    trace.cost = completion.cost or client.spec.cost(completion.tokens_in, completion.tokens_out)
-    trace.top_logprobs = completion.top_logprobs
+    traced_complete(trace=trace, endpoint=endpoint, max_tokens=call.max_tokens, temperature=call.temperature,
+                    stop=call.stop, on_token=call.on_token if stream else None)
     return trace
 
 

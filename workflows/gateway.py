@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestra.inference import Completion, InferenceError, get_client
-from workflows import execution, services
+from orchestra.inference import Completion, InferenceError
+from workflows import execution
 from workflows.models import ModelEndpoint, Trace, Workspace
+from workflows.traces import traced_complete
 
 
 class GatewayError(Exception):
@@ -113,22 +114,13 @@ def chat_complete(*, workspace: Workspace, request: ChatRequest,
     """Make the call and record it as a trace, whether it succeeds or fails."""
     endpoint = endpoint_resolve(workspace=workspace, name=request.model)
     trace = Trace(workspace=workspace, model=endpoint.name, messages=request.messages, metadata=request.metadata)
-    started = time.perf_counter()
     try:
-        client = get_client(services.model_spec(endpoint))
-        completion = client.complete(request.messages, max_tokens=request.max_tokens,
+        completion = traced_complete(trace=trace, endpoint=endpoint, max_tokens=request.max_tokens,
                                      temperature=request.temperature, stop=request.stop, on_token=on_token)
     except InferenceError as exc:
-        trace.status, trace.error = "error", str(exc)
-        trace.latency_ms = (time.perf_counter() - started) * 1000
-        trace.save()
         status = exc.status if exc.status and 400 <= exc.status < 600 else 502
         raise GatewayError(str(exc), status=status,
                            type="invalid_request_error" if status < 500 else "api_error") from None
-    trace.output, trace.tokens_in, trace.tokens_out = completion.text, completion.tokens_in, completion.tokens_out
-    trace.latency_ms = completion.latency_ms
-    trace.cost = completion.cost or client.spec.cost(completion.tokens_in, completion.tokens_out)
-    trace.top_logprobs = completion.top_logprobs
     trace.save()
     return completion, trace
 
