@@ -2,7 +2,8 @@
 
 The table is the source of truth: a push from the channel layer only wakes the consumer to read
 the rows after the last seq it sent, and without a channel layer (the embedded default) it
-polls. Either way each event is sent exactly once, in order.
+polls. Either way each event is sent exactly once, in order. Distillation jobs stream the same
+way (distillation/consumers.py): a subclass only says whose events it reads.
 """
 import asyncio
 from urllib.parse import parse_qs
@@ -18,27 +19,33 @@ TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
 class RunEventsConsumer(AsyncJsonWebsocketConsumer):
+    stream_model = Run  # the object whose events stream; it has `workspace` and `status`
+    url_kwarg = "run_id"
+
+    def events_after(self, after: int) -> list[dict]:
+        return events.events_after(run_id=self.stream_id, after=after, limit=500)
+
     async def connect(self):
         query = parse_qs(self.scope.get("query_string", b"").decode())
         try:
             self.last_seq = int(query.get("after", ["0"])[0])
         except ValueError:
             self.last_seq = -1
-        self.run_id = self.scope["url_route"]["kwargs"]["run_id"]
+        self.stream_id = self.scope["url_route"]["kwargs"][self.url_kwarg]
         if self.last_seq < 0 or not await self._authorised(query):
             await self.close(code=4403)
             return
         self.wake = asyncio.Event()
         await self.accept()
         if self.channel_layer is not None:
-            await self.channel_layer.group_add(events.group_name(self.run_id), self.channel_name)
+            await self.channel_layer.group_add(events.group_name(self.stream_id), self.channel_name)
         self.pump = asyncio.create_task(self._pump())
 
     async def disconnect(self, code):
         if getattr(self, "pump", None):
             self.pump.cancel()
         if self.channel_layer is not None and getattr(self, "wake", None):
-            await self.channel_layer.group_discard(events.group_name(self.run_id), self.channel_name)
+            await self.channel_layer.group_discard(events.group_name(self.stream_id), self.channel_name)
 
     async def run_event(self, message):
         self.wake.set()
@@ -66,11 +73,12 @@ class RunEventsConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def _read(self):
-        status = Run.objects.filter(pk=self.run_id).values_list("status", flat=True).first()
-        return events.events_after(run_id=self.run_id, after=self.last_seq, limit=500), status
+        status = self.stream_model.objects.filter(pk=self.stream_id).values_list("status", flat=True).first()
+        return self.events_after(self.last_seq), status
 
     @database_sync_to_async
     def _authorised(self, query) -> bool:
+        """An API key (header, or ?token= where browsers cannot set one) or the session's workspace."""
         headers = dict(self.scope.get("headers", []))
         bearer = headers.get(b"authorization", b"").decode()
         key = bearer[7:].strip() if bearer.lower().startswith("bearer ") else query.get("token", [""])[0]
@@ -84,6 +92,6 @@ class RunEventsConsumer(AsyncJsonWebsocketConsumer):
             workspace = selectors.workspace_for_user(user=user)
             workspaces = [workspace.id] if workspace else []
         try:
-            return Run.objects.filter(pk=self.run_id, workspace_id__in=workspaces).exists()
-        except Exception:  # a malformed run id
+            return self.stream_model.objects.filter(pk=self.stream_id, workspace_id__in=workspaces).exists()
+        except Exception:  # a malformed id
             return False
