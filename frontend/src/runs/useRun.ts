@@ -1,7 +1,8 @@
-// Follow one run live: replay its events, then tail them over a WebSocket, resuming from the last
-// seq after any disconnect (a reload starts from 0 and replays everything, so nothing is missed).
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+// Follow one run live: its events (see eventStream.ts; a reload starts from 0 and replays
+// everything, so nothing is missed) folded over the stored run row.
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { get } from "../api";
+import { useEventStream } from "../eventStream";
 import type { NodeRun, NodeStatus, Run, RunEvent } from "../types";
 
 const terminal = new Set(["succeeded", "failed", "cancelled"]);
@@ -26,76 +27,22 @@ export interface LiveRun {
 
 export function useRun(runId: string | number | null): LiveRun {
   const [run, setRun] = useState<Run | null>(null);
-  const [events, setEvents] = useState<RunEvent[]>([]);
-  const [connected, setConnected] = useState(false);
-  const lastSeq = useRef(0);
 
   const refresh = useCallback(async () => {
     if (runId === null) return;
     setRun(await get<Run>(`/api/runs/${runId}`));
   }, [runId]);
 
-  useEffect(() => {
-    setRun(null);
-    setEvents([]);
-    lastSeq.current = 0;
-    if (runId === null) return;
-    let socket: WebSocket | null = null;
-    let retry: number | undefined;
-    let stopped = false;
-    let failures = 0;
-
-    function accept(event: RunEvent) {
-      // Exactly once, in order: a replay after reconnect may overlap what we already have.
-      if (event.seq <= lastSeq.current) return;
-      lastSeq.current = event.seq;
-      setEvents((old) => [...old, event]);
+  useEffect(() => setRun(null), [runId]);
+  const { events, connected } = useEventStream<RunEvent>({
+    wsPath: runId === null ? null : `/ws/runs/${runId}/`,
+    eventsPath: `/api/runs/${runId}/events`,
+    isFinal: (event) => event.type.startsWith("run_") && terminal.has(event.type.slice(4)),
+    onEvent: (event) => {
       if (event.type !== "token") void refresh().catch(() => undefined);
-      if (event.type.startsWith("run_") && terminal.has(event.type.slice(4))) stopped = true;
-    }
-
-    // Over plain HTTP, fetch whatever the socket missed; keeps the page current even if
-    // WebSockets are blocked somewhere between the browser and the server.
-    async function catchUp() {
-      const missed = await get<RunEvent[]>(`/api/runs/${runId}/events?after=${lastSeq.current}`);
-      missed.forEach(accept);
-    }
-
-    function connect() {
-      if (stopped) return;
-      const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-      socket = new WebSocket(`${scheme}://${window.location.host}/ws/runs/${runId}/?after=${lastSeq.current}`);
-      socket.onopen = () => {
-        failures = 0;
-        setConnected(true);
-      };
-      socket.onmessage = (message) => accept(JSON.parse(message.data) as RunEvent);
-      socket.onclose = () => {
-        setConnected(false);
-        if (stopped) return;
-        failures += 1;
-        const reconnect = () => {
-          if (!stopped) retry = window.setTimeout(connect, Math.min(5000, 250 * 2 ** failures));
-        };
-        catchUp().then(reconnect, reconnect);
-      };
-    }
-
-    // A page being left (or reloaded) closes its sockets: that is not a drop to recover from.
-    const leave = () => {
-      stopped = true;
-    };
-    window.addEventListener("pagehide", leave);
-    void refresh()
-      .then(() => connect())
-      .catch(() => connect());
-    return () => {
-      window.removeEventListener("pagehide", leave);
-      stopped = true;
-      window.clearTimeout(retry);
-      socket?.close();
-    };
-  }, [runId, refresh]);
+    },
+    start: refresh,
+  });
 
   const { runNodes, streamed } = useMemo(() => {
     const runNodes = new Map<string, Partial<NodeRun>>();
