@@ -10,19 +10,16 @@ import hashlib
 import json
 import logging
 import os
-import socket
 import sqlite3
 import threading
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from orchestra import engine
-from workflows import events, runs
+from workflows import events, leases, runs
 from workflows.models import ModelEndpoint, NodeRun, Run, Trace, Workflow
 from workflows.traces import traced_complete
 
@@ -69,59 +66,12 @@ def compiled_graph(run: Run):
         return _compiled_cache[key]
 
 
-# --- Leases -----------------------------------------------------------------------------------
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-def _lease_s() -> timedelta:
-    return timedelta(seconds=settings.ORCHESTRA_RUN_LEASE_S)
-
-
-def run_claim(*, run_id, owner: str) -> Run | None:
-    """Take the run if it is runnable and nobody holds a live lease on it; None otherwise."""
-    now = timezone.now()
-    claimed = (Run.objects.filter(pk=run_id, status__in=["queued", "running"])
-               .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-               .update(lease_owner=owner, lease_expires_at=now + _lease_s(), status="running"))
-    return Run.objects.get(pk=run_id) if claimed else None
-
-
-class LeaseKeeper(threading.Thread):
-    """Renews the lease until stopped; a worker that stalls or dies stops renewing."""
-
-    def __init__(self, run_id, owner: str):
-        super().__init__(daemon=True, name=f"lease-{run_id}")
-        self.run_id, self.owner = run_id, owner
-        self.stopped = threading.Event()
-
-    def run(self):
-        interval = settings.ORCHESTRA_RUN_LEASE_S / 3
-        try:
-            while not self.stopped.wait(interval):
-                kept = Run.objects.filter(pk=self.run_id, lease_owner=self.owner).update(
-                    lease_expires_at=timezone.now() + _lease_s())
-                if not kept:
-                    log.warning("run %s: lease lost to another worker", self.run_id)
-                    return
-        finally:
-            connection.close()
-
-    def stop(self):
-        self.stopped.set()
+# --- Orphans ----------------------------------------------------------------------------------
 
 
 def runs_sweep() -> list[str]:
-    """Re-enqueue runs whose worker died (lease lapsed) or whose queue message was lost."""
-    now = timezone.now()
-    # Not again while an earlier re-enqueue may still be waiting for a worker to take it.
-    recently_enqueued = Q(enqueued_at__gte=now - _lease_s())
-    lapsed = Q(status="running", lease_expires_at__lt=now) & ~recently_enqueued
-    lost = Q(status="queued", lease_expires_at__isnull=True,
-             enqueued_at__lt=now - timedelta(seconds=settings.ORCHESTRA_REQUEUE_AFTER_S))
-    run_ids = [str(r) for r in Run.objects.filter(lapsed | lost).values_list("id", flat=True)]
+    """Re-enqueue runs whose worker died or whose queue message was lost (see leases.py)."""
+    run_ids = leases.orphans(Run)
     for run_id in run_ids:
         log.info("sweeper: re-enqueueing run %s", run_id)
         runs.enqueue_run(run_id)
@@ -219,11 +169,11 @@ def model_call_trace(run: Run, call: engine.ModelCall, *, model: str, call_key: 
 
 def run_execute(*, run_id) -> str | None:
     """Claim and execute a run to its next stop (end, approval, cancel). Returns its status."""
-    owner = worker_id()
-    run = run_claim(run_id=run_id, owner=owner)
+    owner = leases.worker_id()
+    run = leases.claim(Run, pk=run_id, owner=owner, statuses=("queued", "running"))
     if run is None:
         return None
-    keeper = LeaseKeeper(run.id, owner)
+    keeper = leases.LeaseKeeper(Run, run.id, owner)
     keeper.start()
     try:
         return _execute(run, owner)

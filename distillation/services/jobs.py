@@ -6,15 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
 from distillation import events
@@ -23,7 +20,8 @@ from orchestra.distill.config import LOGIT_METHODS, ConfigError, parse_job_confi
 from orchestra.distill.dataset import IGNORE_INDEX, build_splits, tokenize
 from workflows import selectors as workflow_selectors
 from workflows.errors import Conflict, NotFound, ValidationFailed
-from workflows.execution import model_resolve, worker_id
+from workflows import leases
+from workflows.execution import model_resolve
 from workflows.models import ModelEndpoint, Trace, Workflow, Workspace
 
 log = logging.getLogger(__name__)
@@ -274,45 +272,9 @@ def _finish(job: DistillationJob, *, status: str, error: str = "") -> None:
     events.record(job_id=job.id, type=f"job_{status}", data={"error": error or None})
 
 
-def _lease() -> timedelta:
-    return timedelta(seconds=settings.ORCHESTRA_RUN_LEASE_S)
-
-
-def job_claim(*, job_id, owner: str) -> DistillationJob | None:
-    """Take the job if it is runnable and nobody holds a live lease on it (the runs' lease idea)."""
-    now = timezone.now()
-    claimed = (DistillationJob.objects.filter(pk=job_id, status__in=DistillationJob.ACTIVE)
-               .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-               .update(lease_owner=owner, lease_expires_at=now + _lease(), status="running"))
-    return DistillationJob.objects.get(pk=job_id) if claimed else None
-
-
-class _LeaseKeeper(threading.Thread):
-    """Renews the job's lease while training runs; a dead trainer stops renewing it."""
-
-    def __init__(self, job_id, owner: str):
-        super().__init__(daemon=True, name=f"lease-{job_id}")
-        self.job_id, self.owner = job_id, owner
-        self.stopped, self.lost = threading.Event(), threading.Event()
-
-    def run(self):
-        try:
-            while not self.stopped.wait(settings.ORCHESTRA_RUN_LEASE_S / 3):
-                if not DistillationJob.objects.filter(pk=self.job_id, lease_owner=self.owner).update(
-                        lease_expires_at=timezone.now() + _lease()):
-                    self.lost.set()
-                    return
-        finally:
-            connection.close()
-
-
 def jobs_sweep() -> list[str]:
-    """Re-enqueue jobs whose trainer died (lease lapsed) or whose queue message was lost."""
-    now = timezone.now()
-    lapsed = Q(status="running", lease_expires_at__lt=now)
-    lost = Q(status="queued", lease_expires_at__isnull=True,
-             enqueued_at__lt=now - timedelta(seconds=settings.ORCHESTRA_REQUEUE_AFTER_S))
-    job_ids = [str(j) for j in DistillationJob.objects.filter(lapsed | lost).values_list("id", flat=True)]
+    """Re-enqueue jobs whose trainer died or whose queue message was lost (see workflows/leases.py)."""
+    job_ids = leases.orphans(DistillationJob)
     for job_id in job_ids:
         log.info("sweeper: re-enqueueing distillation job %s", job_id)
         job_enqueue(job_id)
@@ -323,15 +285,15 @@ def job_execute(*, job_id) -> str | None:
     """Claim and train a job to the end; a second call after a crash resumes from its checkpoint."""
     from orchestra.distill.job import run_job
 
-    owner = worker_id()
-    job = job_claim(job_id=job_id, owner=owner)
+    owner = leases.worker_id()
+    job = leases.claim(DistillationJob, pk=job_id, owner=owner, statuses=DistillationJob.ACTIVE)
     if job is None:
         return None
     if job.cancel_requested:  # cancelled while its trainer was dead: nothing left to train
         with transaction.atomic():
             _finish(job, status="cancelled", error="Cancelled by request.")
         return "cancelled"
-    keeper = _LeaseKeeper(job.id, owner)
+    keeper = leases.LeaseKeeper(DistillationJob, job.id, owner)
     keeper.start()
     resumed = job.started_at is not None
     if not resumed:
