@@ -38,7 +38,8 @@ def test_run_resumes_after_worker_is_killed_without_rerunning_finished_nodes(api
     wait_until(lambda: held_server.requests, timeout=60, message="the http node to be in flight")
     assert NodeRun.objects.get(run_id=run_id, node_id="draft").status == "succeeded"
 
-    platform.kill_worker(platform.workers[-1])  # kill -9, mid-node
+    for worker in platform.live_workers("runs"):
+        platform.kill_worker(worker)  # kill -9, mid-node
     held_server.released.set()
     platform.start_worker()
 

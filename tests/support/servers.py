@@ -75,8 +75,12 @@ class Platform:
         if beat:
             args += ["-B", "--schedule-filename", str(self.data_dir / f"beat-{uuid.uuid4().hex[:6]}")]
         worker = self._spawn(args, "worker.log")
+        worker.queues = queues.split(",")
         self.workers.append(worker)
         return worker
+
+    def live_workers(self, queue: str) -> list[subprocess.Popen]:
+        return [w for w in self.workers if w.poll() is None and queue in w.queues]
 
     def kill_worker(self, worker: subprocess.Popen) -> None:
         """kill -9 the worker and everything it started, as a crashed machine would."""
