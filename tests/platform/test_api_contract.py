@@ -120,10 +120,18 @@ def test_traces_filter_by_metadata_and_take_golden_labels_append_only(api):
     assert api.get("/api/traces", params={"since": "yesterday"}).status_code == 400
 
 
-def test_openapi_schema_is_served(api):
-    schema = api.get("/api/schema", headers={"Accept": "application/json"})
-    assert schema.status_code == 200
-    assert "/api/workflows/{workflow_id}/runs" in schema.text
+def test_openapi_schema_is_served_with_bodies_and_the_bearer_scheme(api):
+    response = api.get("/api/schema", params={"format": "json"})
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http", "scheme": "bearer", "description": "An Orchestra API key: `Bearer orc_...`"}
+    start_run = schema["paths"]["/api/workflows/{workflow_id}/runs"]["post"]
+    assert "inputs" in start_run["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    run = start_run["responses"]["202"]["content"]["application/json"]["schema"]
+    assert {"id", "status", "outputs", "nodes"} <= set(run["properties"])
+    errors = schema["paths"]["/api/workflows"]["post"]["responses"]["400"]["content"]["application/json"]["schema"]
+    assert errors["required"] == ["errors"]
 
 
 @pytest.mark.parametrize("status", ["nonsense"])

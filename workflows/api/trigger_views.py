@@ -1,12 +1,14 @@
 """Trigger APIs: idempotent run starts with callbacks, webhooks (and their public endpoint), schedules."""
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflows import callbacks, selectors, triggers
+from workflows.api import schema as S
 from workflows.api.output import iso, run_out
 from workflows.api.views import WorkspaceView, _body, _wait_seconds
 from workflows.models import CallbackAttempt, Schedule, WebhookTrigger
@@ -16,6 +18,8 @@ from workflows.models import CallbackAttempt, Schedule, WebhookTrigger
 
 
 class WorkflowRunsView(WorkspaceView):
+    @extend_schema(request=S.RUN_IN, parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+                   responses={200: S.RUN, 202: S.RUN, 400: S.ERRORS, 404: S.ERRORS})
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         body = _body(request)

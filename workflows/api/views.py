@@ -4,6 +4,7 @@ import json
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 
 from orchestra import engine
 from workflows import events, runs, selectors, services
+from workflows.api import schema as S
 from workflows.api.output import model_out, run_out, trace_out, version_out, workflow_out
 from workflows.auth import request_workspace
 from workflows.errors import ValidationFailed
@@ -53,6 +55,7 @@ def _me(request) -> dict:
 
 
 class MeView(WorkspaceView):
+    @extend_schema(responses={200: S.ME})
     def get(self, request):
         get_token(request)  # sets the csrftoken cookie the browser app sends back
         return Response(_me(request))
@@ -61,6 +64,7 @@ class MeView(WorkspaceView):
 class LoginView(APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(request=S.LOGIN_IN, responses={200: S.ME, 400: S.ERRORS})
     def post(self, request):
         body = _body(request)
         user = authenticate(request, username=body.get("username", ""), password=body.get("password", ""))
@@ -74,6 +78,7 @@ class LoginView(APIView):
 class LogoutView(APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(request=None, responses={204: None})
     def post(self, request):
         logout(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -83,14 +88,17 @@ class LogoutView(APIView):
 
 
 class NodeTypesView(WorkspaceView):
+    @extend_schema(responses={200: S.array(S.NODE_TYPE)})
     def get(self, request):
         return Response(engine.node_type_catalog())
 
 
 class WorkflowListView(WorkspaceView):
+    @extend_schema(responses={200: S.array(S.WORKFLOW)})
     def get(self, request):
         return Response([workflow_out(w) for w in selectors.workflow_list(workspace=self.workspace)])
 
+    @extend_schema(request=S.WORKFLOW_IN, responses={201: S.WORKFLOW, 400: S.ERRORS})
     def post(self, request):
         body = _body(request)
         workflow = services.workflow_create(workspace=self.workspace, name=body.get("name"),
@@ -100,9 +108,11 @@ class WorkflowListView(WorkspaceView):
 
 
 class WorkflowDetailView(WorkspaceView):
+    @extend_schema(responses={200: S.WORKFLOW, 404: S.ERRORS})
     def get(self, request, workflow_id):
         return Response(workflow_out(selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)))
 
+    @extend_schema(request=S.WORKFLOW_IN, responses={200: S.WORKFLOW, 400: S.ERRORS, 404: S.ERRORS})
     def patch(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         body = _body(request)
@@ -110,30 +120,35 @@ class WorkflowDetailView(WorkspaceView):
                                  description=body.get("description"))
         return Response(workflow_out(selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)))
 
+    @extend_schema(responses={204: None, 404: S.ERRORS})
     def delete(self, request, workflow_id):
         services.workflow_delete(workflow=selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class WorkflowPublishView(WorkspaceView):
+    @extend_schema(request=None, responses={201: S.VERSION, 400: S.ERRORS, 404: S.ERRORS})
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         return Response(version_out(services.workflow_publish(workflow=workflow)), status=status.HTTP_201_CREATED)
 
 
 class WorkflowVersionsView(WorkspaceView):
+    @extend_schema(responses={200: S.array(S.VERSION), 404: S.ERRORS})
     def get(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         return Response([version_out(v, with_graph=False) for v in workflow.versions.all()])
 
 
 class WorkflowVersionDetailView(WorkspaceView):
+    @extend_schema(responses={200: S.VERSION, 404: S.ERRORS})
     def get(self, request, workflow_id, version):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         return Response(version_out(selectors.version_get(workflow=workflow, version=version)))
 
 
 class WorkflowExportView(WorkspaceView):
+    @extend_schema(responses={200: S.EXPORT, 404: S.ERRORS})
     def get(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         response = HttpResponse(json.dumps(services.workflow_export(workflow=workflow), indent=2),
@@ -146,6 +161,7 @@ class WorkflowExportView(WorkspaceView):
 class WorkflowImportView(WorkspaceView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
+    @extend_schema(request=S.IMPORT_IN, responses={201: S.WORKFLOW, 400: S.ERRORS})
     def post(self, request):
         upload = request.FILES.get("file")
         if upload is not None:
@@ -172,6 +188,7 @@ def _wait_seconds(value) -> float:
 
 
 class RunListView(WorkspaceView):
+    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("workflow", "status", "trigger")], responses={200: S.page(S.RUN), 400: S.ERRORS})
     def get(self, request):
         params = request.query_params
         queryset = selectors.run_list(workspace=self.workspace, workflow=params.get("workflow"),
@@ -180,6 +197,7 @@ class RunListView(WorkspaceView):
 
 
 class RunDetailView(WorkspaceView):
+    @extend_schema(responses={200: S.RUN, 404: S.ERRORS})
     def get(self, request, run_id):
         return Response(run_out(selectors.run_get(workspace=self.workspace, run_id=run_id)))
 
@@ -195,18 +213,21 @@ def _after(value) -> int:
 
 
 class RunEventsView(WorkspaceView):
+    @extend_schema(parameters=[OpenApiParameter("after", int)], responses={200: S.array(S.EVENT), 404: S.ERRORS})
     def get(self, request, run_id):
         run = selectors.run_get(workspace=self.workspace, run_id=run_id)
         return Response(events.events_after(run_id=run.id, after=_after(request.query_params.get("after"))))
 
 
 class RunCancelView(WorkspaceView):
+    @extend_schema(request=None, responses={202: S.RUN, 404: S.ERRORS, 409: S.ERRORS})
     def post(self, request, run_id):
         run = runs.run_cancel(run=selectors.run_get(workspace=self.workspace, run_id=run_id))
         return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
 
 
 class RunResumeView(WorkspaceView):
+    @extend_schema(request=S.RESUME_IN, responses={202: S.RUN, 400: S.ERRORS, 404: S.ERRORS, 409: S.ERRORS})
     def post(self, request, run_id):
         run = selectors.run_get(workspace=self.workspace, run_id=run_id)
         body = _body(request)
@@ -228,9 +249,11 @@ def _model_fields(body: dict) -> tuple[dict, str | None]:
 
 
 class ModelListView(WorkspaceView):
+    @extend_schema(responses={200: S.array(S.MODEL)})
     def get(self, request):
         return Response([model_out(m) for m in selectors.model_list(workspace=self.workspace)])
 
+    @extend_schema(request=S.MODEL_IN, responses={201: S.MODEL, 400: S.ERRORS})
     def post(self, request):
         body = _body(request)
         fields, api_key = _model_fields(body)
@@ -240,9 +263,11 @@ class ModelListView(WorkspaceView):
 
 
 class ModelDetailView(WorkspaceView):
+    @extend_schema(responses={200: S.MODEL, 404: S.ERRORS})
     def get(self, request, name):
         return Response(model_out(selectors.model_get(workspace=self.workspace, name=name)))
 
+    @extend_schema(request=S.MODEL_IN, responses={200: S.MODEL, 400: S.ERRORS, 404: S.ERRORS})
     def patch(self, request, name):
         endpoint = selectors.model_get(workspace=self.workspace, name=name)
         fields, api_key = _model_fields(_body(request))
@@ -250,12 +275,14 @@ class ModelDetailView(WorkspaceView):
                                                 api_key=api_key, endpoint=endpoint)
         return Response(model_out(endpoint))
 
+    @extend_schema(responses={204: None, 404: S.ERRORS})
     def delete(self, request, name):
         services.model_endpoint_delete(endpoint=selectors.model_get(workspace=self.workspace, name=name))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TraceListView(WorkspaceView):
+    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("workflow", "node", "model", "since", "until", "status", "run")], responses={200: S.page(S.TRACE), 400: S.ERRORS})
     def get(self, request):
         params = request.query_params
         metadata = {k[len("meta."):]: v for k, v in params.items() if k.startswith("meta.")}
@@ -267,9 +294,11 @@ class TraceListView(WorkspaceView):
 
 
 class TraceDetailView(WorkspaceView):
+    @extend_schema(responses={200: S.TRACE, 404: S.ERRORS})
     def get(self, request, trace_id):
         return Response(trace_out(selectors.trace_get(workspace=self.workspace, trace_id=trace_id)))
 
+    @extend_schema(request=S.GOLDEN_IN, responses={200: S.TRACE, 400: S.ERRORS, 404: S.ERRORS})
     def patch(self, request, trace_id):
         trace = selectors.trace_get(workspace=self.workspace, trace_id=trace_id)
         body = _body(request)
