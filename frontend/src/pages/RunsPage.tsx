@@ -2,7 +2,7 @@ import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { get, query } from "../api";
 import type { ApiError, Page, Run, Workflow } from "../types";
-import { ErrorList, Pager, StatusBadge, errorsFrom, formatTime } from "../ui";
+import { ErrorList, Pager, StatusBadge, errorsFrom, formatCost, formatNumber, formatTime } from "../ui";
 
 const statuses = ["queued", "running", "waiting", "succeeded", "failed", "cancelled"];
 const triggers = ["editor", "api", "chat", "webhook", "schedule", "gateway"];
@@ -58,7 +58,7 @@ export function RunsPage() {
       ) : (
         <>
           <table className="table">
-            <thead><tr><th>Run</th><th>Workflow</th><th>Version</th><th>Status</th><th>Trigger</th><th>Started</th><th>Finished</th></tr></thead>
+            <thead><tr><th>Run</th><th>Workflow</th><th>Version</th><th>Status</th><th>Trigger</th><th>Started</th><th>Finished</th><th>Tokens</th><th>Cost</th></tr></thead>
             <tbody>
               {runs.results.map((run) => (
                 <tr key={run.id}>
@@ -69,6 +69,8 @@ export function RunsPage() {
                   <td>{run.trigger ?? "—"}</td>
                   <td>{formatTime(run.started_at ?? run.created_at)}</td>
                   <td>{formatTime(run.finished_at)}</td>
+                  <td>{formatNumber((run.tokens_in ?? 0) + (run.tokens_out ?? 0))}</td>
+                  <td>{formatCost(run.cost)}</td>
                 </tr>
               ))}
             </tbody>
