@@ -21,3 +21,19 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class Unauthorized(ServiceError):
+    status = 401
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+
+
+class RateLimited(ServiceError):
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

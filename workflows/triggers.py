@@ -21,28 +21,12 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from workflows import crypto, runs
 from workflows.callbacks import SIGNATURE_HEADER, callback_url_check, sign
-from workflows.errors import NotFound, ServiceError, ValidationFailed
+from workflows.errors import NotFound, RateLimited, ServiceError, Unauthorized, ValidationFailed
 from workflows.models import RateLimitWindow, Run, Schedule, WebhookTrigger, Workflow
 
 log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_WAIT_S = 300
-
-
-class Unauthorized(ServiceError):
-    status = 401
-
-
-class PayloadTooLarge(ServiceError):
-    status = 413
-
-
-class RateLimited(ServiceError):
-    status = 429
-
-    def __init__(self, message: str, *, retry_after: int):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def _hash_token(token: str) -> str:

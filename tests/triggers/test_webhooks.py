@@ -11,6 +11,7 @@ from django.test import override_settings
 from tests.conftest import wait_until
 from tests.triggers.support import ECHO, create_published
 from workflows import triggers
+from workflows.errors import RateLimited
 from workflows.models import Run
 
 
@@ -131,6 +132,6 @@ def test_rate_limit_counts_per_key_per_minute_in_redis_or_the_database(django_db
         triggers.rate_limit_hit(key=key, limit=2)
         triggers.rate_limit_hit(key=key, limit=2)
         triggers.rate_limit_hit(key=f"{key}:other", limit=2)
-        with pytest.raises(triggers.RateLimited) as limited:
+        with pytest.raises(RateLimited) as limited:
             triggers.rate_limit_hit(key=key, limit=2)
     assert 1 <= limited.value.retry_after <= 61

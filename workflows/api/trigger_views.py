@@ -11,6 +11,7 @@ from workflows import callbacks, selectors, triggers
 from workflows.api import schema as S
 from workflows.api.output import iso, run_out
 from workflows.api.views import WorkspaceView, _body, _wait_seconds
+from workflows.errors import PayloadTooLarge, RateLimited
 from workflows.models import CallbackAttempt, Schedule, WebhookTrigger
 
 
@@ -127,7 +128,7 @@ class WebhookReceiveView(APIView):
                 raise RequestDataTooBig()
             raw_body = request.body
         except RequestDataTooBig:
-            raise triggers.PayloadTooLarge(f"The body is larger than {limit} bytes.", path="body") from None
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes.", path="body") from None
         content_type = request.content_type or ""
         form = ({k: v[0] if len(v) == 1 else v for k, v in request.data.lists()}
                 if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")) else {})
@@ -144,7 +145,7 @@ class WebhookReceiveView(APIView):
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
-        if isinstance(exc, triggers.RateLimited):
+        if isinstance(exc, RateLimited):
             response["Retry-After"] = str(exc.retry_after)
         return response
 
