@@ -14,15 +14,16 @@ log = logging.getLogger(__name__)
 
 
 def graph_for(*, workflow: Workflow, version: int | str | None) -> tuple[int | None, dict]:
-    """The graph a run executes: a published version (default: the latest) or the draft."""
+    """The graph a run executes: a published version (default: the latest) or the draft.
+
+    A workflow that was never published runs its draft, so a new workflow works before its first
+    publish; once published, only an explicit version: "draft" runs unpublished changes.
+    """
     if version == "draft":
         return None, workflow.graph
     if version is None:
         latest = workflow.versions.order_by("-version").first()
-        if latest is None:
-            raise ValidationFailed("This workflow has no published version: publish it, or run the draft "
-                                   "with version: \"draft\".", path="version")
-        return latest.version, latest.graph
+        return (latest.version, latest.graph) if latest else (None, workflow.graph)
     if not isinstance(version, int) or isinstance(version, bool):
         raise ValidationFailed("version is a published version number or \"draft\".", path="version")
     try:

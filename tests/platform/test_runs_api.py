@@ -52,3 +52,14 @@ def test_missing_input_is_a_400_naming_the_field_and_queues_nothing(api):
     assert response.status_code == 400
     assert any(e["path"] == "inputs.topic" for e in response.json()["errors"])
     assert api.get("/api/runs", params={"workflow": workflow_id}).json()["count"] == 0
+
+
+def test_a_never_published_workflow_runs_its_draft_and_later_its_published_version(api):
+    workflow_id = api.post("/api/workflows", json={"name": "Fresh", "graph": BLOG}).json()["id"]
+
+    draft_run = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "x"}, "wait": 60}).json()
+    assert draft_run["status"] == "succeeded" and draft_run["version"] is None
+
+    api.post(f"/api/workflows/{workflow_id}/publish").raise_for_status()
+    published_run = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "x"}}).json()
+    assert published_run["version"] == 1
