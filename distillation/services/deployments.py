@@ -3,9 +3,10 @@ deployment state: teacher, shadow (both answer, the teacher's reply is used) or 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from distillation.models import DeploymentChange, DistillationJob, NodeDeployment, ShadowComparison
 from distillation.services.jobs import llm_node
@@ -109,12 +110,11 @@ def deployment_call(*, run, call, make_trace: MakeTrace) -> Trace:
         return _saved(make_trace(model=call.model, call_key=call.call_key, stream=True))
     node_config = _node_config(run.graph, call.node_id)
     if state == "shadow":
-        teacher = _saved(make_trace(model=call.model, call_key=call.call_key, stream=True))
-        try:
-            student = _saved(make_trace(model=deployment.student_model, call_key=call.call_key + "#shadow",
-                                        stream=False))
-        except Exception:  # a failing student is a disagreement, never the run's failure
-            student = None
+        # Both at once: shadowing should not make the node wait for the student as well.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            asked = pool.submit(_shadow_reply, make_trace, deployment.student_model, call.call_key + "#shadow")
+            teacher = _saved(make_trace(model=call.model, call_key=call.call_key, stream=True))
+            student = asked.result()
         agreement = student is not None and _agree(teacher.output, student.output, node_config)
         ShadowComparison.objects.create(
             workspace_id=run.workspace_id, workflow_id=run.workflow_id, node_id=call.node_id, teacher_trace=teacher,
@@ -133,6 +133,16 @@ def deployment_call(*, run, call, make_trace: MakeTrace) -> Trace:
         student.call_key += "#rejected"
         _saved(student)
     return _saved(make_trace(model=call.model, call_key=call.call_key, stream=True))
+
+
+def _shadow_reply(make_trace: MakeTrace, model: str, call_key: str) -> Trace | None:
+    """The student's shadow answer, or None: a failing student is a disagreement, never the run's failure."""
+    try:
+        return _saved(make_trace(model=model, call_key=call_key, stream=False))
+    except Exception:
+        return None
+    finally:
+        connection.close()  # this runs on a pool thread with its own database connection
 
 
 def _saved(trace: Trace) -> Trace:
