@@ -5,22 +5,23 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from orchestra.engine import ModelReply, RunHooks, compile_graph, parse_graph, run_graph
 from tests.engine.crash_worker import CRASH_GRAPH, sqlite_saver
 from tests.engine.support import Recorder
+from tests.support.servers import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def wait_until(condition, process: subprocess.Popen, what: str, deadline_s: float = 60) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
+def while_alive(condition, process: subprocess.Popen):
+    """`condition`, failing at once (with the worker's stderr) if the worker exited early."""
+    def check():
         assert process.poll() is None, f"worker exited early: {process.stderr.read().decode()}"
-        assert time.monotonic() < deadline, f"{what} did not happen in {deadline_s}s"
-        time.sleep(0.05)
+        return condition()
+
+    return check
 
 
 def finished_in_checkpoint(db: Path, run_id: str, node_id: str) -> bool:
@@ -35,8 +36,9 @@ def test_run_resumes_after_its_process_is_killed(tmp_path):
     worker = subprocess.Popen([sys.executable, "-m", "tests.engine.crash_worker", str(db), "run-42", str(tmp_path)],
                               cwd=REPO, stderr=subprocess.PIPE)
     try:
-        wait_until((tmp_path / "slow-started").exists, worker, "slow started")
-        wait_until(lambda: finished_in_checkpoint(db, "run-42", "quick"), worker, "quick's result stored")
+        wait_until(while_alive((tmp_path / "slow-started").exists, worker), timeout=60, message="slow started")
+        wait_until(while_alive(lambda: finished_in_checkpoint(db, "run-42", "quick"), worker), timeout=60,
+                   message="quick's result stored")
     finally:
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
