@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from workflows.models import Workflow, Workspace
+from workflows.models import NumberedEvent, Workflow, Workspace
 
 
 class DistillationJob(models.Model):
@@ -41,15 +41,10 @@ class DistillationJob(models.Model):
         ordering = ["-created_at"]
 
 
-class JobEvent(models.Model):
+class JobEvent(NumberedEvent):
     job = models.ForeignKey(DistillationJob, on_delete=models.CASCADE, related_name="events")
-    seq = models.PositiveIntegerField()
-    type = models.CharField(max_length=40)
-    data = models.JSONField(default=dict)
-    at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["seq"]
+    class Meta(NumberedEvent.Meta):
         constraints = [models.UniqueConstraint(fields=["job", "seq"], name="job_event_seq_unique")]
 
 

@@ -8,7 +8,7 @@ import logging
 import threading
 
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F
 
 from workflows.models import Run, RunEvent
@@ -20,14 +20,21 @@ def group_name(run_id) -> str:
     return f"run_{run_id}"
 
 
-def record(*, run_id, type: str, node_id: str | None = None, data: dict | None = None) -> RunEvent:
+def record_numbered(*, owner: type[models.Model], owner_id, event_model: type[models.Model], owner_field: str,
+                    **fields) -> models.Model:
+    """Store the owner's next event; the owner row's `event_seq` hands out the numbers."""
     with transaction.atomic():
-        # The UPDATE locks the run row until commit, so concurrent writers get distinct, gapless seqs.
-        Run.objects.filter(pk=run_id).update(event_seq=F("event_seq") + 1)
-        seq = Run.objects.filter(pk=run_id).values_list("event_seq", flat=True).get()
-        event = RunEvent.objects.create(run_id=run_id, seq=seq, type=type, node_id=node_id or "", data=data or {})
-        transaction.on_commit(lambda: nudge(run_id, seq))
+        # The UPDATE locks the owner's row until commit, so concurrent writers get distinct, gapless seqs.
+        owner.objects.filter(pk=owner_id).update(event_seq=F("event_seq") + 1)
+        seq = owner.objects.filter(pk=owner_id).values_list("event_seq", flat=True).get()
+        event = event_model.objects.create(**{f"{owner_field}_id": owner_id}, seq=seq, **fields)
+        transaction.on_commit(lambda: nudge(owner_id, seq))
     return event
+
+
+def record(*, run_id, type: str, node_id: str | None = None, data: dict | None = None) -> RunEvent:
+    return record_numbered(owner=Run, owner_id=run_id, event_model=RunEvent, owner_field="run", type=type,
+                           node_id=node_id or "", data=data or {})
 
 
 class _Nudger:

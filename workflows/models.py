@@ -145,16 +145,24 @@ class NodeRun(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="node_run_unique")]
 
 
-class RunEvent(models.Model):
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+class NumberedEvent(models.Model):
+    """One event of a stream numbered gaplessly per owner (a run, a distillation job); see events.py."""
+
     seq = models.PositiveIntegerField()
     type = models.CharField(max_length=40)
-    node_id = models.CharField(max_length=200, blank=True, default="")
     data = models.JSONField(default=dict)
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
         ordering = ["seq"]
+
+
+class RunEvent(NumberedEvent):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    node_id = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta(NumberedEvent.Meta):
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="event_seq_unique")]
 
 
