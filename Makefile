@@ -19,12 +19,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e '.[dev]'
 	touch $@
 
-frontend: frontend/dist/.built
+# The build lands in orchestra/webapp, inside the Python package, so the wheel serves it too.
+frontend: orchestra/webapp/.built
 
-frontend/dist/.built: $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
-	@if [ -f frontend/package.json ]; then \
-	  cd frontend && npm ci --no-audit --no-fund && npm run build && touch dist/.built; \
-	else mkdir -p frontend/dist && touch frontend/dist/.built; fi
+orchestra/webapp/.built: $(shell find frontend -path frontend/node_modules -prune -o -type f -print 2>/dev/null)
+	cd frontend && npm ci --no-audit --no-fund && npm run build
+	touch $@
 
 # Debian's Chromium drives the browser tests (playwright-core with executablePath);
 # docker-compose validates the production compose file (no Docker engine needed for that).
@@ -47,4 +47,4 @@ bench: venv
 	$(PY) bench/kd_loss.py
 
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/dist var
+	rm -rf $(VENV) frontend/node_modules orchestra/webapp var

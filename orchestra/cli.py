@@ -5,6 +5,7 @@
     orchestra runs list [--workflow ID] [--status S]
     orchestra distill run|preview|score-teacher|eval JOB.yaml
     orchestra serve-model --model NAME=PATH [--port 8001]
+    orchestra manage migrate | check --deploy | ...   (Django's manage.py, for the installed package)
 
 The server and key come from --url/--api-key or ORCHESTRA_URL/ORCHESTRA_API_KEY.
 """
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("distill", help="distil a node into a student model (orchestra distill -h)", add_help=False)
     commands.add_parser("serve-model", help="serve local models over an OpenAI-compatible API", add_help=False)
+    commands.add_parser("manage", help="Django's manage.py (migrate, createsuperuser, ...)", add_help=False)
     return parser
 
 
@@ -150,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         from orchestra.distill.cli import main as distill_main
 
         return distill_main(argv[1:])
+    if argv[:1] == ["manage"]:  # an installed package has no manage.py: this is it
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestra.settings")
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(["orchestra manage", *argv[1:]])
+        return 0
     if argv[:1] == ["serve-model"]:
         from orchestra.inference.server import main as serve_main
 

@@ -32,6 +32,20 @@ DEBUG = _env_bool("DEBUG")
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
+# Production behind TLS (a proxy that sets X-Forwarded-Proto): secure cookies, HTTPS only, HSTS.
+# `manage.py check --deploy --fail-level WARNING` passes with it on (tests/test_packaging.py).
+ORCHESTRA_HTTPS = _env_bool("ORCHESTRA_HTTPS")
+if ORCHESTRA_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("ORCHESTRA_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("ORCHESTRA_HSTS_INCLUDE_SUBDOMAINS")
+    SECURE_HSTS_PRELOAD = _env_bool("ORCHESTRA_HSTS_PRELOAD")
+# HSTS for every subdomain, and the browsers' preload list, bind hosts beyond this one: an
+# operator opts in (the variables above), so check --deploy does not insist on them.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -50,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # admin static files and the built browser app
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -96,9 +111,15 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_TZ = True
+# WhiteNoise serves static files from inside the installed packages (no collectstatic step, so the
+# wheel and the image serve them as they are), and the browser app that `make frontend` builds into
+# orchestra/webapp at the site root; Vite's /assets/ names carry a content hash, so cache them forever.
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
-FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+FRONTEND_DIST = Path(__file__).resolve().parent / "webapp"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.is_dir() else None
+WHITENOISE_IMMUTABLE_FILE_TEST = lambda path, url: url.startswith("/assets/")  # noqa: E731
 LOGIN_URL = "/login"
 
 # --- Queues -------------------------------------------------------------------------------

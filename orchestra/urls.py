@@ -2,17 +2,18 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import FileResponse, HttpResponse
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView
 
 from workflows.api import gateway_views, trigger_views
 
 
 def spa(request, path=""):
-    """The browser app: every non-API path is the single page; it routes on the client."""
+    """The browser app: every non-API path is the single page; it routes on the client.
+
+    Its files (/assets/...) are served by WhiteNoise from settings.FRONTEND_DIST, before any view."""
     index = settings.FRONTEND_DIST / "index.html"
     if not index.exists():
-        return HttpResponse("The browser app is not built: run `make run` (or `cd frontend && npm ci && "
+        return HttpResponse("The browser app is not built: run `make frontend` (or `cd frontend && npm ci && "
                             "npm run build`).", status=503, content_type="text/plain")
     return FileResponse(index.open("rb"), content_type="text/html")
 
@@ -25,6 +26,5 @@ urlpatterns = [
     path("v1/models", gateway_views.ModelsView.as_view()),
     path("v1/chat/completions", gateway_views.ChatCompletionsView.as_view()),
     path("admin/", admin.site.urls),
-    re_path(r"^assets/(?P<path>.*)$", serve, {"document_root": settings.FRONTEND_DIST / "assets"}),
     re_path(r"^(?!api/|ws/|admin/|assets/|hooks/|v1/).*$", spa),
 ]

@@ -2,7 +2,7 @@
 
 Each scenario is a Node script next to this file; it fails on any browser console error. The
 server under test is the shared `platform` fixture (daphne + a Celery worker on Redis/PostgreSQL),
-serving the built app from frontend/dist. Set ORCHESTRA_SCREENSHOTS=docs/img to refresh the
+serving the built app from orchestra/webapp. Set ORCHESTRA_SCREENSHOTS=docs/img to refresh the
 screenshots in the docs; by default they go to a temporary folder.
 """
 import os
@@ -22,7 +22,7 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 @pytest.fixture(scope="module")
 def browser_ready():
     missing = [what for what, ok in [
-        ("the built app (make frontend)", (ROOT / "frontend" / "dist" / "index.html").exists()),
+        ("the built app (make frontend)", (ROOT / "orchestra" / "webapp" / "index.html").exists()),
         ("playwright-core (cd frontend && npm ci)", (ROOT / "frontend" / "node_modules" / "playwright-core").exists()),
         (f"Chromium at {CHROMIUM} (make chromium)", Path(CHROMIUM).exists()),
         ("node", shutil.which("node") is not None),

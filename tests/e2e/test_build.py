@@ -2,7 +2,7 @@
 import gzip
 from pathlib import Path
 
-DIST = Path(__file__).resolve().parent.parent.parent / "frontend" / "dist"
+DIST = Path(__file__).resolve().parent.parent.parent / "orchestra" / "webapp"
 LIMIT_BYTES = 1_000_000
 
 
