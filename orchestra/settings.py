@@ -176,6 +176,10 @@ CELERY_BEAT_SCHEDULE = {
                                 "schedule": ORCHESTRA_SWEEP_INTERVAL_S},
 }
 ORCHESTRA_DEFAULT_MODEL = os.environ.get("ORCHESTRA_DEFAULT_MODEL", "")
+# Folders a tenant may name as a transformers model (shared base models an operator put there);
+# any other server path is refused. Students a job trains are registered by the platform itself.
+ORCHESTRA_MODEL_DIRS = [Path(p).resolve() for p in
+                        os.environ.get("ORCHESTRA_MODEL_DIRS", str(DATA_DIR / "models")).split(os.pathsep) if p]
 # SSRF guard for http nodes: private and loopback targets are refused unless this is on.
 ORCHESTRA_HTTP_ALLOW_PRIVATE = _env_bool("ORCHESTRA_HTTP_ALLOW_PRIVATE")
 # Run completion callbacks: attempt n waits BACKOFF_S * 2**(n-1) seconds after a failed attempt n-1.

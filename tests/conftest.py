@@ -130,7 +130,7 @@ def api(platform, tiny_models):
     workspace, _, key = make_workspace()
     services.model_endpoint_save(workspace=workspace, name="tiny", fields={
         "backend": "transformers", "model": str(tiny_models["teacher"]), "is_default": True,
-        "price_in": 0.5, "price_out": 1.5})
+        "price_in": 0.5, "price_out": 1.5}, trusted_path=True)
     client = Api(platform.url, key, workspace)
     yield client
     client.http.close()

@@ -2,14 +2,17 @@
 import hashlib
 import secrets
 import uuid
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from orchestra import engine
 from orchestra.inference import InferenceError, ModelSpec
+from orchestra.inference.base import is_hub_id
 from workflows import crypto
 from workflows.errors import ValidationFailed
 from workflows.models import (ApiKey, Membership, ModelEndpoint, Trace, Workflow, WorkflowVersion,
@@ -142,13 +145,25 @@ def workflow_import(*, workspace: Workspace, data: Any) -> Workflow:
 MODEL_FIELDS = ("backend", "model", "base_url", "price_in", "price_out", "options", "is_default")
 
 
-def _validate_model_fields(fields: dict) -> list[dict]:
+def model_folder_allowed(model: str) -> bool:
+    """A tenant may name a hub id, or a folder inside one of the operator's ORCHESTRA_MODEL_DIRS."""
+    if is_hub_id(model):
+        return True
+    folder = Path(model).expanduser().resolve()
+    return any(folder.is_relative_to(root) for root in settings.ORCHESTRA_MODEL_DIRS)
+
+
+def _validate_model_fields(fields: dict, *, trusted_path: bool) -> list[dict]:
     errors = []
     backend = fields.get("backend")
     if backend not in {"openai", "transformers"}:
         errors.append({"path": "backend", "message": f"Unknown backend {backend!r}; use 'openai' or 'transformers'."})
-    if not fields.get("model"):
+    if not fields.get("model") or not isinstance(fields["model"], str):
         errors.append({"path": "model", "message": "Name the model: a remote model id, a HF id or a local folder."})
+    elif backend == "transformers" and not trusted_path and not model_folder_allowed(fields["model"]):
+        roots = ", ".join(map(str, settings.ORCHESTRA_MODEL_DIRS)) or "none"
+        errors.append({"path": "model", "message": f"A transformers model is a Hugging Face id (org/name) or a "
+                                                   f"folder under the operator's model folders ({roots})."})
     if backend == "openai" and not str(fields.get("base_url") or "").startswith(("http://", "https://")):
         errors.append({"path": "base_url", "message": "An 'openai' backend needs an http(s) base_url, "
                                                       "e.g. http://vllm:8000/v1."})
@@ -163,8 +178,11 @@ def _validate_model_fields(fields: dict) -> list[dict]:
 
 @transaction.atomic
 def model_endpoint_save(*, workspace: Workspace, name: str, fields: dict, api_key: str | None = None,
-                        endpoint: ModelEndpoint | None = None) -> ModelEndpoint:
-    """Create (endpoint=None) or update a model endpoint; `api_key` is stored encrypted."""
+                        endpoint: ModelEndpoint | None = None, trusted_path: bool = False) -> ModelEndpoint:
+    """Create (endpoint=None) or update a model endpoint; `api_key` is stored encrypted.
+
+    `trusted_path`: the platform or an operator's command chose `model` (a student a job trained,
+    the demo model), so any folder goes; a tenant's folder must lie in ORCHESTRA_MODEL_DIRS."""
     if endpoint is None:
         if not isinstance(name, str) or not name.strip() or "/" in name:
             raise ValidationFailed("A model needs a name without '/'.", path="name")
@@ -175,7 +193,8 @@ def model_endpoint_save(*, workspace: Workspace, name: str, fields: dict, api_ke
     if unknown:
         raise ValidationFailed([{"path": f, "message": "Unknown field."} for f in sorted(unknown)])
     merged = {f: getattr(endpoint, f) for f in MODEL_FIELDS} | fields
-    if errors := _validate_model_fields(merged):
+    # A folder is checked when it is set: a price change keeps a platform-registered student's folder.
+    if errors := _validate_model_fields(merged, trusted_path=trusted_path or not {"model", "backend"} & set(fields)):
         raise ValidationFailed(errors)
     for field, value in fields.items():
         setattr(endpoint, field, value)

@@ -38,7 +38,7 @@ def job_deploy(*, job: DistillationJob, name: str | None = None) -> ModelEndpoin
             endpoint = _deploy_on_vllm(job=job, name=name, server=student_endpoint, prices=prices)
         else:
             endpoint = workflow_services.model_endpoint_save(workspace=job.workspace, name=name, fields={
-                "backend": "transformers", "model": job.artifacts["merged"], **prices})
+                "backend": "transformers", "model": job.artifacts["merged"], **prices}, trusted_path=True)
         DistillationJob.objects.filter(pk=job.pk).update(model=endpoint.name)
     return endpoint
 

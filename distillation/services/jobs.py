@@ -18,6 +18,8 @@ from distillation import events
 from distillation.models import DistillationJob
 from orchestra.distill.config import LOGIT_METHODS, ConfigError, parse_job_config
 from orchestra.distill.dataset import IGNORE_INDEX, build_splits, tokenize
+from orchestra.inference.base import is_hub_id
+from workflows import crypto
 from workflows import selectors as workflow_selectors
 from workflows.errors import Conflict, NotFound, ValidationFailed
 from workflows import leases
@@ -29,6 +31,12 @@ log = logging.getLogger(__name__)
 METHODS = ("sft", *sorted(LOGIT_METHODS))
 FILTER_FIELDS = {"model", "since", "until", "metadata"}
 BODY_FIELDS = {"workflow", "node_id", "student", "method", "teacher", "filters", "config"}
+# What a tenant's `config` may tune. Everything that names a server, a URL, a key, a file or a
+# folder (teacher.model/base_url/store, data.source, output_dir, the student) comes from the
+# registered models and the platform's own folders instead, so a job reaches nothing else.
+CONFIG_SECTIONS = {"data", "train", "eval", "lora", "loss", "teacher"}
+TEACHER_TUNABLES = {"max_new_tokens", "top_k"}
+DATA_UNTUNABLE = {"source"}
 # Preview's training-time estimate when the workspace has no finished job to measure from: a rough
 # CPU figure for small models; a measured tokens/s from the last job replaces it.
 ASSUMED_TOKENS_PER_S = 2000.0
@@ -56,8 +64,9 @@ class JobPlan:
         teacher = overrides.pop("teacher", {})
         if self.teacher.backend == "transformers":
             teacher_source = {"model": self.teacher.model}
-        else:
-            teacher_source = {"model": self.teacher.model, "base_url": self.teacher.base_url}
+        else:  # the endpoint's own key, to the endpoint's own URL only
+            teacher_source = {"model": self.teacher.model, "base_url": self.teacher.base_url,
+                              "api_key": crypto.decrypt(self.teacher.api_key_encrypted) or None}
         kind = "recorded" if self.method == "sft" else (
             "online" if self.teacher.backend == "transformers" else "offline")
         data = overrides.pop("data", {})
@@ -81,8 +90,39 @@ def llm_node(*, workflow: Workflow, node_id: str) -> dict:
 
 
 def _student_path(*, workspace: Workspace, student: str) -> str:
+    """What transformers loads for `student`: a registered model of the workspace (a transformers
+    model's folder was checked when it was registered) or a Hugging Face id; never a server path."""
     endpoint = ModelEndpoint.objects.filter(workspace=workspace, name=student).first()
-    return endpoint.model if endpoint is not None else student
+    if endpoint is not None and endpoint.backend == "transformers":
+        return endpoint.model
+    model = endpoint.model if endpoint is not None else student
+    if not is_hub_id(model):
+        known = ", ".join(ModelEndpoint.objects.filter(workspace=workspace).order_by("name")
+                          .values_list("name", flat=True)) or "none registered"
+        raise ValidationFailed(f"student is a registered model (known: {known}) or a Hugging Face id (org/name); "
+                               f"{student!r} is neither.", path="student")
+    return model
+
+
+def _config_errors(config: dict) -> list[dict]:
+    """The tenant's config overrides that would reach past the job's own data and folders."""
+    errors = [{"path": f"config.{key}", "message": f"Not settable here; config sections are "
+                                                   f"{', '.join(sorted(CONFIG_SECTIONS))}."}
+              for key in sorted(set(config) - CONFIG_SECTIONS)]
+    for section, allowed in (("teacher", TEACHER_TUNABLES), ("data", None)):
+        value = config.get(section)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            errors.append({"path": f"config.{section}", "message": "An object."})
+            continue
+        refused = set(value) - allowed if allowed is not None else set(value) & DATA_UNTUNABLE
+        remedy = ("the teacher is a registered model: name it with `teacher`; here only "
+                  f"{', '.join(sorted(TEACHER_TUNABLES))} may be set") if section == "teacher" else \
+            "a job's data are the node's traces, chosen with `filters`"
+        errors += [{"path": f"config.{section}.{key}", "message": f"Not settable: {remedy}."}
+                   for key in sorted(refused)]
+    return errors
 
 
 def job_plan(*, workspace: Workspace, body: Any) -> JobPlan:
@@ -107,6 +147,8 @@ def job_plan(*, workspace: Workspace, body: Any) -> JobPlan:
                    for f in sorted(set(filters) - FILTER_FIELDS)]
     if not isinstance(body.get("config") or {}, dict):
         errors.append({"path": "config", "message": "config is an object of job config sections (data, train, ...)."})
+    else:
+        errors += _config_errors(body.get("config") or {})
     if errors:
         raise ValidationFailed(errors)
     workflow = workflow_selectors.workflow_get(workspace=workspace, workflow_id=body["workflow"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -33,7 +34,12 @@ def _run(args: argparse.Namespace) -> int:
                 bar.close()
             tqdm.write(f"[{stage}]" + (f" {event['verdict']}" if event.get("verdict") else ""))
 
-    result = run_job(args.job, on_progress=show)
+    config = load_job_config(args.job)
+    if config.teacher.base_url and config.teacher.api_key is None:
+        # The operator's own key for their own relabelling server, from their shell: a job file
+        # names no variable to read (config.py says why).
+        config.teacher.api_key = os.environ.get("ORCHESTRA_TEACHER_API_KEY")
+    result = run_job(config, on_progress=show)
     for bar in bars.values():
         bar.close()
     report = result.report

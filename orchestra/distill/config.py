@@ -55,7 +55,9 @@ class TeacherConfig(_Section):
     kind: Literal["recorded", "relabel", "online", "offline"] = "recorded"
     model: str | None = Field(None, description="local path / HF id, or the served model name with base_url")
     base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
+    # The key itself, sent to base_url and nowhere else: never the name of a variable to read, so a
+    # config cannot make the trainer send its own environment anywhere. Not shown or serialised.
+    api_key: str | None = Field(None, repr=False, exclude=True)
     max_new_tokens: int = Field(512, ge=1)
     top_k: int = Field(64, ge=1, le=4096)
     store: str | None = Field(None, description="folder of the offline top-k store (default: output_dir/teacher_topk)")

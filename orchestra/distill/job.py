@@ -4,7 +4,6 @@ same output_dir after a crash resumes from the last checkpoint."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -50,7 +49,7 @@ def _relabelled(config: JobConfig, splits: Splits) -> Splits:
     else:
         if config.teacher.base_url:
             complete = openai_completer(base_url=config.teacher.base_url, model=config.teacher.model or "default",
-                                        api_key=os.environ.get(config.teacher.api_key_env),
+                                        api_key=config.teacher.api_key,
                                         max_tokens=config.teacher.max_new_tokens)
         else:
             complete = local_completer(model=load_teacher(config), tokenizer=AutoTokenizer.from_pretrained(

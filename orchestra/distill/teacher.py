@@ -11,7 +11,6 @@ How the signal is compared with the student is `losses.py`'s business.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -48,10 +47,13 @@ def relabel(examples: Iterable[Example], complete: Complete) -> list[Example]:
 
 
 def openai_completer(*, base_url: str, model: str, api_key: str | None = None, max_tokens: int = 512) -> Complete:
-    """A `complete` over any OpenAI-compatible chat endpoint (vLLM, OpenAI, ...), greedy."""
+    """A `complete` over any OpenAI-compatible chat endpoint (vLLM, OpenAI, ...), greedy.
+
+    Only `api_key` is sent: the SDK's fallback to OPENAI_API_KEY would hand this process's key to
+    whichever server the config names."""
     from openai import OpenAI
 
-    client = OpenAI(base_url=base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY", "not-needed"))
+    client = OpenAI(base_url=base_url, api_key=api_key or "not-needed")
 
     def complete(messages: list[dict[str, str]]) -> str:
         reply = client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens, temperature=0)

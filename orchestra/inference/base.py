@@ -1,8 +1,10 @@
 """The contract every model client keeps: what a model is, what a call returns, how calls fail."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 # The options each backend understands; anything else is a typo worth an error, not a silent no-op.
@@ -11,6 +13,19 @@ BACKEND_OPTIONS = {
     "transformers": {"device", "dtype", "max_tokens"},
 }
 BACKENDS = tuple(BACKEND_OPTIONS)
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+
+
+def is_local_path(model: str) -> bool:
+    """A folder on disk rather than a Hugging Face hub id ("org/name")."""
+    return model.startswith(("/", "./", "../", "~")) or Path(model).expanduser().exists()
+
+
+def is_hub_id(model: str) -> bool:
+    """An "org/name" Hugging Face id that names no folder here: loading it reads the hub cache only."""
+    return bool(_HUB_ID.match(model)) and ".." not in model and not is_local_path(model)
 
 
 class InferenceError(Exception):

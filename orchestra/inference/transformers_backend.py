@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, TextIteratorStreamer
 
-from orchestra.inference.base import Completion, InferenceError, ModelSpec, check_call
+from orchestra.inference.base import Completion, InferenceError, ModelSpec, check_call, is_local_path
 from orchestra.inference.stops import StopTrimmer
 
 DTYPES = {"auto": "auto", "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -40,11 +40,6 @@ def load_options(spec: ModelSpec) -> tuple[str, str, str]:
         raise InferenceError(f"model {spec.name!r}: unknown dtype {dtype!r}; valid dtypes are "
                              f"{', '.join(DTYPES)}", model=spec.name)
     return path, device, dtype
-
-
-def is_local_path(model: str) -> bool:
-    """A folder on disk rather than a Hugging Face hub id ("org/name")."""
-    return model.startswith(("/", "./", "../", "~")) or Path(model).expanduser().exists()
 
 
 def load_model(spec: ModelSpec, *, path: str, device: str, dtype: str) -> LoadedModel:

@@ -1,4 +1,5 @@
 """A workflow with one LLM node on the tiny teacher, traces made through the API, and a trainer."""
+import hashlib
 from tests.conftest import wait_until
 from tests.platform.test_runs_api import create_published
 
@@ -41,3 +42,15 @@ def wait_job(api, job_id: str, *, statuses=("succeeded", "failed", "cancelled"),
         return job if job["status"] in statuses else None
 
     return wait_until(done, timeout=timeout, interval=0.2, message=f"job {job_id} to reach {statuses}")
+
+
+def student_model(api, folder) -> str:
+    """A student base is a registered model: register `folder` once (as an operator would) and name it."""
+    from workflows import services
+    from workflows.models import ModelEndpoint
+
+    name = "student-" + hashlib.sha256(str(folder).encode()).hexdigest()[:8]
+    if not ModelEndpoint.objects.filter(workspace=api.workspace, name=name).exists():
+        services.model_endpoint_save(workspace=api.workspace, name=name, trusted_path=True,
+                                     fields={"backend": "transformers", "model": str(folder)})
+    return name

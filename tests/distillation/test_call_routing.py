@@ -31,7 +31,7 @@ def node(django_db):
     workspace, user, _ = make_workspace()
     for name in ("teacher", "student"):
         services.model_endpoint_save(workspace=workspace, name=name, fields={"backend": "transformers",
-                                                                             "model": f"/models/{name}"})
+                                                                             "model": f"/models/{name}"}, trusted_path=True)
     workflow = json_workflow(workspace)
     run = runs.run_create(workflow=workflow, inputs={"q": "is tea hot?"}, version="draft", enqueue=False)
     call = ModelCall(node_id="classify", call_key="classify#a1#j0", model="teacher",

@@ -8,7 +8,7 @@ from websockets.sync.client import connect
 
 from distillation.models import DistillationJob, ShadowComparison
 from tests.conftest import wait_until
-from tests.distillation.helpers import TINY_JOB, TOPICS, run_many, wait_job, workflow_with_traces
+from tests.distillation.helpers import TINY_JOB, TOPICS, run_many, student_model, wait_job, workflow_with_traces
 from workflows.models import ModelEndpoint, Trace
 
 
@@ -28,7 +28,7 @@ def job_body(workflow_id: str, student, **extra) -> dict:
 
 def test_a_node_is_distilled_deployed_in_shadow_promoted_and_rolled_back(api, platform, tiny_models, trainer):
     workflow_id = workflow_with_traces(api, 14)
-    body = job_body(workflow_id, tiny_models["student"])
+    body = job_body(workflow_id, student_model(api, tiny_models["student"]))
 
     preview = api.post("/api/distillations/preview", json=body)
     assert preview.status_code == 200, preview.text
@@ -113,7 +113,7 @@ def test_a_node_is_distilled_deployed_in_shadow_promoted_and_rolled_back(api, pl
 def test_a_job_resumes_from_its_checkpoint_after_the_trainer_is_killed(api, platform, tiny_models, trainer):
     workflow_id = workflow_with_traces(api, 12)
     config = TINY_JOB | {"train": {"max_steps": 60, "batch_size": 2, "checkpoint_every": 5, "eval_every": 30}}
-    created = api.post("/api/distillations", json=job_body(workflow_id, tiny_models["student"], config=config))
+    created = api.post("/api/distillations", json=job_body(workflow_id, student_model(api, tiny_models["student"]), config=config))
     assert created.status_code == 201, created.text
     job_id = created.json()["id"]
 
@@ -143,7 +143,7 @@ def test_a_job_resumes_from_its_checkpoint_after_the_trainer_is_killed(api, plat
 def test_a_running_job_is_cancelled_at_its_next_step_and_a_finished_one_cannot_be(api, tiny_models, trainer):
     workflow_id = workflow_with_traces(api, 12)
     config = TINY_JOB | {"train": {"max_steps": 500, "batch_size": 2, "checkpoint_every": 50, "eval_every": 250}}
-    created = api.post("/api/distillations", json=job_body(workflow_id, tiny_models["student"], config=config))
+    created = api.post("/api/distillations", json=job_body(workflow_id, student_model(api, tiny_models["student"]), config=config))
     job_id = created.json()["id"]
     wait_until(lambda: (api.get(f"/api/distillations/{job_id}").json()["progress"] or {}).get("step"),
                timeout=120, interval=0.05, message="training to start")

@@ -3,7 +3,7 @@ import pytest
 
 from distillation.models import DistillationJob
 from tests.conftest import Api, make_workspace
-from tests.distillation.helpers import TINY_JOB, workflow_with_traces
+from tests.distillation.helpers import TINY_JOB, student_model, workflow_with_traces
 from tests.support.tiny_models import build_model, train_tokenizer
 from workflows.models import Trace
 
@@ -34,18 +34,18 @@ def test_too_few_traces_is_refused_with_the_count_and_the_remedy(api, tiny_model
     workflow_id = workflow_with_traces(api, 2)
     trace_id = api.get("/api/traces", params={"workflow": workflow_id, "node": "draft"}).json()["results"][0]["id"]
     assert api.patch(f"/api/traces/{trace_id}", json={"golden_output": "A better answer."}).status_code == 200
-    preview = api.post("/api/distillations/preview", json=body(workflow_id, tiny_models["student"])).json()
+    preview = api.post("/api/distillations/preview", json=body(workflow_id, student_model(api, tiny_models["student"]))).json()
     assert (preview["matched"], preview["with_golden"]) == (2, 1)
     (reason,) = preview["refusals"]
     assert reason["path"] == "config.data.min_examples"
     assert "only 2 distinct prompts" in reason["message"] and "min_examples=8" in reason["message"]
-    assert refused(api, body(workflow_id, tiny_models["student"])) == preview["refusals"]
+    assert refused(api, body(workflow_id, student_model(api, tiny_models["student"]))) == preview["refusals"]
 
 
 def test_logit_method_with_a_student_of_another_tokenizer_is_refused(api, tiny_models, foreign_student):
     workflow_id = workflow_with_traces(api, 2)
     config = TINY_JOB | {"data": {"min_examples": 1}}
-    payload = body(workflow_id, foreign_student, method="forward_kl", config=config)
+    payload = body(workflow_id, student_model(api, foreign_student), method="forward_kl", config=config)
     preview = api.post("/api/distillations/preview", json=payload).json()
     assert [r["path"] for r in preview["refusals"]] == ["student"]
     assert "tokenizers differ" in preview["refusals"][0]["message"]
@@ -58,9 +58,9 @@ def test_a_node_of_another_workspace_is_not_found(api, platform, tiny_models):
     workflow_id = workflow_with_traces(api, 1)
     workspace, _, key = make_workspace()
     stranger = Api(platform.url, key, workspace)
-    assert stranger.post("/api/distillations/preview", json=body(workflow_id, tiny_models["student"])).status_code \
+    assert stranger.post("/api/distillations/preview", json=body(workflow_id, student_model(api, tiny_models["student"]))).status_code \
         == 404
-    refused(stranger, body(workflow_id, tiny_models["student"]), status=404)
+    refused(stranger, body(workflow_id, student_model(api, tiny_models["student"])), status=404)
     assert stranger.get(f"/api/workflows/{workflow_id}/nodes/draft/deployment").status_code == 404
     assert stranger.get(f"/api/workflows/{workflow_id}/savings").status_code == 404
     stranger.http.close()
@@ -68,12 +68,12 @@ def test_a_node_of_another_workspace_is_not_found(api, platform, tiny_models):
 
 def test_a_non_llm_node_an_unknown_node_and_a_malformed_body_are_refused(api, tiny_models):
     workflow_id = workflow_with_traces(api, 1)
-    (error,) = refused(api, body(workflow_id, tiny_models["student"], node_id="start"))
+    (error,) = refused(api, body(workflow_id, student_model(api, tiny_models["student"]), node_id="start"))
     assert error["path"] == "node_id" and "'input' node" in error["message"]
-    refused(api, body(workflow_id, tiny_models["student"], node_id="nope"), status=404)
+    refused(api, body(workflow_id, student_model(api, tiny_models["student"]), node_id="nope"), status=404)
     errors = refused(api, {"workflow": workflow_id, "node_id": "draft", "method": "distil", "colour": "red"})
     assert {e["path"] for e in errors} == {"colour", "student", "method"}
-    (error,) = refused(api, body(workflow_id, tiny_models["student"], config={"train": {"max_steps": 0}}))
+    (error,) = refused(api, body(workflow_id, student_model(api, tiny_models["student"]), config={"train": {"max_steps": 0}}))
     assert error["path"] == "config.train.max_steps"
 
 
@@ -96,7 +96,7 @@ def test_offline_logit_distillation_from_a_remote_teacher_needs_recorded_top_k(a
     for n in range(3):  # what the remote teacher answered, without log-probs
         Trace.objects.create(workspace=api.workspace, workflow_id=workflow_id, node_id="draft", model="remote",
                              messages=[{"role": "user", "content": f"Say {n}"}], output=f"{n}", status="ok")
-    payload = body(workflow_id, tiny_models["student"], teacher="remote", method="forward_kl",
+    payload = body(workflow_id, student_model(api, tiny_models["student"]), teacher="remote", method="forward_kl",
                    config=TINY_JOB | {"data": {"min_examples": 1, "validation_fraction": 0.0, "test_fraction": 0.0}})
     preview = api.post("/api/distillations/preview", json=payload).json()
     assert preview["matched"] == 3 and preview["teacher"] == "remote"
