@@ -187,6 +187,8 @@ class Trace(models.Model):
     error = models.TextField(blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
     top_logprobs = models.JSONField(null=True, blank=True)
+    tools = models.JSONField(null=True, blank=True, help_text="The tools offered, in OpenAI's shape")
+    tool_calls = models.JSONField(null=True, blank=True, help_text="The tool calls the model made, OpenAI's shape")
     golden_output = models.TextField(null=True, blank=True)
     golden_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

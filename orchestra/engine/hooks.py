@@ -28,6 +28,10 @@ class ModelCall:
     stop: list[str] | None
     metadata: dict[str, Any]
     on_token: Callable[[str], None] | None = None  # called with each streamed text delta
+    # OpenAI's shapes, passed to the backend as they are (orchestra.inference.base.check_structured).
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
 
 
 @dataclass
@@ -38,6 +42,23 @@ class ModelReply:
     tokens_out: int = 0
     latency_ms: float = 0.0
     cost: float = 0.0
+    tool_calls: list[dict[str, Any]] | None = None  # OpenAI's shape: {id, type, function: {name, arguments}}
+    finish_reason: str = "stop"
+
+
+@dataclass
+class ToolDefinition:
+    """A tool an agent can call: what the model is shown, and where a call goes."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]  # JSON Schema of the arguments
+    spec: dict[str, Any]  # the agent config's tool entry (kind workflow | http | mcp) it came from
+    target: str | None = None  # the workflow id, or the MCP server's own tool name
+
+    def as_openai(self) -> dict[str, Any]:
+        return {"type": "function", "function": {"name": self.name, "description": self.description,
+                                                 "parameters": self.parameters}}
 
 
 @dataclass
@@ -47,6 +68,13 @@ class RunHooks:
     run_workflow: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None  # raise on failure
     is_cancelled: Callable[[], bool] = lambda: False  # checked before each node starts
     http_allow_private: bool = False
+    # Agents. describe_tools: the host's tools (kind workflow and mcp entries) as definitions,
+    # raising LookupError for one that does not exist. call_mcp_tool(server, tool, arguments): the
+    # tool's result (raise on a tool error). recorded_tool_result(call_key): what a finished tool
+    # call returned before a crash ({"result": ...} or {"error": ...}), or None: it is not repeated.
+    describe_tools: Callable[[list[dict[str, Any]]], list[ToolDefinition]] | None = None
+    call_mcp_tool: Callable[[str, str, dict[str, Any]], Any] | None = None
+    recorded_tool_result: Callable[[str], dict[str, Any] | None] = lambda call_key: None
 
 
 @dataclass

@@ -76,6 +76,22 @@ class ModelSpec:
         return (tokens_in * self.price_in + tokens_out * self.price_out) / 1_000_000
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """A function call the model made, in OpenAI's terms: `arguments` is JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def as_openai(self) -> dict:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+    @classmethod
+    def from_openai(cls, call: dict) -> "ToolCall":
+        return cls(id=call["id"], name=call["function"]["name"], arguments=call["function"]["arguments"])
+
+
 @dataclass
 class Completion:
     """One model answer with the real numbers of the call that produced it."""
@@ -85,13 +101,14 @@ class Completion:
     tokens_in: int
     tokens_out: int
     latency_ms: float
-    finish_reason: str   # "stop" | "length"
+    finish_reason: str   # "stop" | "length" | "tool_calls"
     # Per generated token, the top-k (token, log-prob) pairs: token ids from the transformers
     # backend, token strings from an OpenAI-compatible server (ids if it was asked for them).
     top_logprobs: list[list[tuple[int | str, float]]] | None = None
     cost: float = 0.0
     # Per generated token, the token that was chosen and its log-prob (set with top_logprobs).
     token_logprobs: list[tuple[int | str, float]] | None = None
+    tool_calls: list[ToolCall] | None = None  # set (non-empty) when finish_reason is "tool_calls"
 
 
 class ModelClient(Protocol):
@@ -100,8 +117,16 @@ class ModelClient(Protocol):
     def complete(self, messages: list[dict], *, max_tokens: int | None = None,
                  temperature: float | None = None, stop: list[str] | None = None,
                  on_token: Callable[[str], None] | None = None,
-                 top_logprobs: int = 0) -> Completion:
-        """Answer a chat; `on_token` receives each text delta as it is generated."""
+                 top_logprobs: int = 0, tools: list[dict] | None = None,
+                 tool_choice: str | dict | None = None,
+                 response_format: dict | None = None) -> Completion:
+        """Answer a chat; `on_token` receives each text delta as it is generated.
+
+        `tools`, `tool_choice` and `response_format` are OpenAI's shapes (see check_structured).
+        A backend honours them or refuses the call (InferenceError, status 400); it never drops
+        one silently. Messages may hold assistant turns with `tool_calls` (content None) and
+        `tool` turns with `tool_call_id`.
+        """
         ...
 
 
@@ -115,7 +140,8 @@ def check_call(spec: ModelSpec, *, max_tokens: int | None, temperature: float | 
         raise InferenceError(f"model {spec.name!r}: messages must be a non-empty list of "
                              f"{{'role', 'content'}} dicts", model=spec.name, status=400)
     for index, message in enumerate(messages):
-        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+        calls_tools = isinstance(message, dict) and message.get("role") == "assistant" and message.get("tool_calls")
+        if not isinstance(message, dict) or "role" not in message or ("content" not in message and not calls_tools):
             raise InferenceError(f"model {spec.name!r}: messages[{index}] must be a dict with "
                                  f"'role' and 'content', got {message!r}", model=spec.name, status=400)
     if max_tokens is None:
@@ -130,3 +156,58 @@ def check_call(spec: ModelSpec, *, max_tokens: int | None, temperature: float | 
         raise InferenceError(f"model {spec.name!r}: top_logprobs must be between 0 and "
                              f"{MAX_TOP_LOGPROBS}, got {top_logprobs!r}", model=spec.name, status=400)
     return max_tokens
+
+
+TOOL_CHOICES = ("auto", "none", "required")
+RESPONSE_FORMATS = ("text", "json_object", "json_schema")
+
+
+def tool_name(tool: dict) -> str:
+    return tool["function"]["name"]
+
+
+def check_structured(spec: ModelSpec, *, tools: list[dict] | None, tool_choice: str | dict | None,
+                     response_format: dict | None) -> str | None:
+    """Validate OpenAI's `tools`, `tool_choice` and `response_format`; return the tool choice in
+    force ("auto", "none", "required", a function name, or None when no tools are offered).
+
+    tools: [{"type": "function", "function": {"name", "description"?, "parameters"?: JSON Schema}}]
+    tool_choice: "auto" (the default with tools) | "none" | "required" |
+                 {"type": "function", "function": {"name": ...}}
+    response_format: {"type": "text"} | {"type": "json_object"} |
+                     {"type": "json_schema", "json_schema": {"name", "schema", "strict"?}}
+    """
+    def refuse(message: str) -> InferenceError:
+        return InferenceError(f"model {spec.name!r}: {message}", model=spec.name, status=400)
+
+    names: list[str] = []
+    for index, tool in enumerate(tools or []):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict) \
+                or not isinstance(function.get("name"), str) or not function["name"]:
+            raise refuse(f"tools[{index}] must be {{'type': 'function', 'function': {{'name', 'parameters'}}}}")
+        if not isinstance(function.get("parameters", {}), dict):
+            raise refuse(f"tools[{index}].function.parameters must be a JSON Schema object")
+        names.append(function["name"])
+    if len(set(names)) != len(names):
+        raise refuse("tool names must be unique")
+    if response_format is not None:
+        kind = response_format.get("type") if isinstance(response_format, dict) else None
+        if kind not in RESPONSE_FORMATS:
+            raise refuse(f"response_format.type must be one of {', '.join(RESPONSE_FORMATS)}")
+        schema = (response_format.get("json_schema") or {}).get("schema") if kind == "json_schema" else {}
+        if not isinstance(schema, dict):
+            raise refuse("response_format.json_schema.schema must be a JSON Schema object")
+    if not names:
+        if tool_choice not in (None, "none", "auto"):
+            raise refuse("tool_choice needs tools")
+        return None
+    if tool_choice is None:
+        return "auto"
+    if tool_choice in TOOL_CHOICES:
+        return tool_choice
+    chosen = tool_choice.get("function", {}).get("name") if isinstance(tool_choice, dict) else None
+    if not isinstance(tool_choice, dict) or tool_choice.get("type") != "function" or chosen not in names:
+        raise refuse(f"tool_choice must be one of {', '.join(TOOL_CHOICES)} or "
+                     f"{{'type': 'function', 'function': {{'name': one of {', '.join(names)}}}}}")
+    return chosen

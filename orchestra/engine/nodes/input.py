@@ -31,6 +31,23 @@ class InputConfig(NodeConfig):
         return fields
 
 
+def inputs_json_schema(graph: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of a workflow's inputs (its input node's fields): what a caller must send
+    when the workflow is a tool, for an agent or an MCP client."""
+    node = next((n for n in graph.get("nodes", []) if n.get("type") == "input"), None)
+    config = InputConfig.model_validate((node or {}).get("config") or {})
+    properties: dict[str, Any] = {}
+    for field in config.fields:
+        prop: dict[str, Any] = {"type": field.type}
+        if field.description:
+            prop["description"] = field.description
+        if field.default is not None:
+            prop["default"] = field.default
+        properties[field.name] = prop
+    return {"type": "object", "properties": properties,
+            "required": [f.name for f in config.fields if f.required], "additionalProperties": False}
+
+
 class InputNode(NodeType):
     type = "input"
     title = "Input"
