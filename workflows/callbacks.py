@@ -16,7 +16,7 @@ import httpx
 from django.conf import settings
 from django.db import transaction
 
-from orchestra.engine.nodes.http import RequestRefused, checked_address
+from orchestra.engine.egress import RequestRefused, checked_address, guarded_client
 from workflows import crypto
 from workflows.errors import ValidationFailed
 from workflows.models import CallbackAttempt, Run, SigningSecret, Workspace
@@ -82,14 +82,9 @@ def callback_deliver(*, run_id, attempt: int) -> CallbackAttempt:
                "User-Agent": "Orchestra-Callback/1"}
     status_code, error = None, ""
     try:
-        url = httpx.URL(run.callback_url)
-        address = checked_address(url, allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE)
-        # Connect to the checked address itself, so a second DNS answer cannot point elsewhere.
-        with httpx.Client(timeout=settings.ORCHESTRA_CALLBACK_TIMEOUT_S, follow_redirects=False,
-                          trust_env=False) as client:
-            response = client.post(url.copy_with(host=address), content=body,
-                                   headers={**headers, "Host": url.netloc.decode("ascii")},
-                                   extensions={"sni_hostname": url.host} if url.scheme == "https" else {})
+        with guarded_client(allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE,
+                            timeout=settings.ORCHESTRA_CALLBACK_TIMEOUT_S, follow_redirects=False) as client:
+            response = client.post(run.callback_url, content=body, headers=headers)
         status_code = response.status_code
         if not 200 <= status_code < 300:
             error = f"receiver answered {status_code}"

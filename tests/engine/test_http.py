@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from orchestra.engine.nodes.http import RequestRefused, checked_address
+from orchestra.engine.egress import RequestRefused, checked_address
 from tests.engine.support import graph, input_node, node, output_node, run
 
 
@@ -68,7 +68,8 @@ def test_loopback_is_refused_by_default_and_nothing_is_sent(server):
 
 @pytest.mark.parametrize("url", ["http://localhost/", "http://10.1.2.3/", "http://192.168.0.1/", "http://169.254.169.254/latest",
                                  "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://224.0.0.1/",
-                                 "http://100.64.0.1/"])
+                                 "http://100.64.0.1/", "http://[2002:7f00:1::]/", "http://[2002:a9fe:a9fe::1]/",
+                                 "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/"])
 def test_private_loopback_link_local_multicast_and_reserved_addresses_are_refused(url):
     with pytest.raises(RequestRefused, match="non-public"):
         checked_address(httpx.URL(url), allow_private=False)

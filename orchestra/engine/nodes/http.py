@@ -1,18 +1,15 @@
 """`http`: one HTTP request to a public address (SSRF-guarded), JSON or text back."""
 from __future__ import annotations
 
-import ipaddress
 import json
-import socket
 from typing import Any, Literal
 
 import httpx
 from pydantic import Field
 
+from orchestra.engine.egress import guarded_client
 from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType, template_field
 from orchestra.engine.templates import TemplateRef, render, render_value, template_refs
-
-MAX_REDIRECTS = 5
 
 
 class HTTPConfig(NodeConfig):
@@ -25,40 +22,6 @@ class HTTPConfig(NodeConfig):
     timeout_s: float = Field(30, gt=0, le=600, title="Timeout (s)")
     max_response_bytes: int = Field(1_000_000, ge=1, le=100_000_000, title="Max response bytes")
     fail_on_status: bool = Field(True, title="Fail on 4xx/5xx", description="Treat an error status as a node failure.")
-
-
-class RequestRefused(ValueError):
-    """The URL is not one this node may reach."""
-
-
-def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
-    return address.is_global and not (address.is_multicast or address.is_reserved)
-
-
-def checked_address(url: httpx.URL, *, allow_private: bool) -> str:
-    """Resolve the URL's host and return the address to connect to; refuse non-public ones.
-
-    Every resolved address is checked (an attacker's DNS may mix public and private answers), and
-    the caller connects to the returned address itself, so a second lookup cannot be rebound.
-    """
-    if url.scheme not in ("http", "https"):
-        raise RequestRefused(f"URL scheme {url.scheme!r} is not allowed; use http or https")
-    if not url.host:
-        raise RequestRefused(f"URL {str(url)!r} has no host")
-    try:
-        infos = socket.getaddrinfo(url.host, url.port or (443 if url.scheme == "https" else 80),
-                                   type=socket.SOCK_STREAM)
-    except socket.gaierror as error:
-        raise RequestRefused(f"cannot resolve host {url.host!r}: {error}") from error
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    if not allow_private:
-        refused = [str(a) for a in addresses if not is_public(a)]
-        if refused:
-            raise RequestRefused(f"host {url.host!r} resolves to non-public address {', '.join(refused)}; "
-                                 "only public addresses are allowed")
-    return str(addresses[0])
 
 
 def _read_limited(response: httpx.Response, limit: int) -> bytes:
@@ -92,39 +55,28 @@ class HTTPNode(NodeType):
         }
 
     def run(self, config: HTTPConfig, prepared: dict[str, Any], ctx: NodeContext) -> NodeResult:
-        method, url, body = prepared["method"], httpx.URL(prepared["url"]), prepared["body"]
-        # trust_env=False: a proxy from the environment would make the address check meaningless.
-        with httpx.Client(timeout=config.timeout_s, follow_redirects=False, trust_env=False) as client:
-            for _ in range(MAX_REDIRECTS + 1):
-                address = checked_address(url, allow_private=ctx.hooks.http_allow_private)
-                request = client.build_request(
-                    method, url.copy_with(host=address),
-                    headers={**prepared["headers"], "Host": url.netloc.decode("ascii")},
-                    content=body if isinstance(body, str) else None,
-                    json=body if body is not None and not isinstance(body, str) else None,
-                    extensions={"sni_hostname": url.host} if url.scheme == "https" else {},
-                )
-                response = client.send(request, stream=True)
-                try:
-                    if not response.has_redirect_location:
-                        return self._result(response, config)
-                finally:
-                    response.close()
-                url = url.join(response.headers["location"])
-                if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
-                    method, body = "GET", None
-        raise ValueError(f"more than {MAX_REDIRECTS} redirects")
+        return NodeResult(output=http_request(
+            prepared, timeout_s=config.timeout_s, max_response_bytes=config.max_response_bytes,
+            fail_on_status=config.fail_on_status, allow_private=ctx.hooks.http_allow_private))
 
-    @staticmethod
-    def _result(response: httpx.Response, config: HTTPConfig) -> NodeResult:
-        raw = _read_limited(response, config.max_response_bytes)
-        text = raw.decode(response.encoding or "utf-8", errors="replace")
-        body: Any = text
-        if "json" in response.headers.get("content-type", "") and text:
-            try:
-                body = json.loads(text)
-            except json.JSONDecodeError:
-                pass  # a server that mislabels text as JSON still gets its text through
-        if config.fail_on_status and response.status_code >= 400:
-            raise ValueError(f"HTTP {response.status_code} from {response.request.headers['host']}: {text[:200]}")
-        return NodeResult(output={"status": response.status_code, "headers": dict(response.headers), "body": body})
+
+def http_request(prepared: dict[str, Any], *, timeout_s: float, max_response_bytes: int, fail_on_status: bool,
+                 allow_private: bool) -> dict[str, Any]:
+    """Send a rendered request ({method, url, headers, body}) through the egress guard; the
+    response as {status, headers, body}, the body parsed when it is JSON. HTTP nodes and HTTP tools."""
+    body = prepared["body"]
+    with guarded_client(allow_private=allow_private, timeout=timeout_s, follow_redirects=True) as client:
+        with client.stream(prepared["method"], prepared["url"], headers=prepared["headers"],
+                           content=body if isinstance(body, str) else None,
+                           json=body if body is not None and not isinstance(body, str) else None) as response:
+            raw = _read_limited(response, max_response_bytes)
+    text = raw.decode(response.encoding or "utf-8", errors="replace")
+    parsed: Any = text
+    if "json" in response.headers.get("content-type", "") and text:
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            pass  # a server that mislabels text as JSON still gets its text through
+    if fail_on_status and response.status_code >= 400:
+        raise ValueError(f"HTTP {response.status_code} from {response.request.headers['host']}: {text[:200]}")
+    return {"status": response.status_code, "headers": dict(response.headers), "body": parsed}
