@@ -68,11 +68,11 @@ class RunHooks:
     run_workflow: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None  # raise on failure
     is_cancelled: Callable[[], bool] = lambda: False  # checked before each node starts
     http_allow_private: bool = False
-    # Agents. describe_tools: the host's tools (kind workflow and mcp entries) as definitions,
-    # raising LookupError for one that does not exist. call_mcp_tool(server, tool, arguments): the
-    # tool's result (raise on a tool error). recorded_tool_result(call_key): what a finished tool
-    # call returned before a crash ({"result": ...} or {"error": ...}), or None: it is not repeated.
-    describe_tools: Callable[[list[dict[str, Any]]], list[ToolDefinition]] | None = None
+    # Agents. describe_tool: one of the host's tool entries (kind workflow, or mcp: maybe several
+    # tools) as definitions, raising LookupError for one that does not exist. call_mcp_tool(server,
+    # tool, arguments): the tool's result (raise on a tool error). recorded_tool_result(call_key):
+    # what a finished tool call returned before a crash ({"result": ...} or {"error": ...}), or None.
+    describe_tool: Callable[[dict[str, Any]], list[ToolDefinition]] | None = None
     call_mcp_tool: Callable[[str, str, dict[str, Any]], Any] | None = None
     recorded_tool_result: Callable[[str], dict[str, Any] | None] = lambda call_key: None
 

@@ -13,7 +13,8 @@ def one_node(middle: dict, **outputs: str) -> dict:
 
 def test_catalog_lists_every_type_with_a_json_schema_and_outlets():
     catalog = {entry["type"]: entry for entry in node_type_catalog()}
-    assert set(catalog) == {"input", "output", "llm", "template", "condition", "http", "map", "approval", "subworkflow"}
+    assert set(catalog) == {"input", "output", "llm", "agent", "template", "condition", "http", "map", "approval",
+                            "subworkflow"}
     assert all(entry["category"] in {"Flow", "AI", "Data", "Integration", "Human"} for entry in catalog.values())
     llm_schema = catalog["llm"]["config_schema"]["properties"]
     assert llm_schema["prompt"]["format"] == "template" and llm_schema["model"]["format"] == "model"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestra.engine.nodes.agent import AgentNode
 from orchestra.engine.nodes.approval import ApprovalNode
 from orchestra.engine.nodes.base import NodeContext, NodeResult, NodeType
 from orchestra.engine.nodes.condition import ConditionNode
@@ -18,6 +19,7 @@ NODE_TYPES: dict[str, NodeType] = {node_type.type: node_type for node_type in (
     InputNode(),
     OutputNode(),
     LLMNode(),
+    AgentNode(),
     TemplateNode(),
     ConditionNode(),
     HTTPNode(),
