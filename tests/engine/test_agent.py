@@ -189,3 +189,11 @@ def test_validation_names_a_missing_workflow_tool_and_bad_tool_templates():
                               {**HTTP_ECHO, "url": "http://x/{{ argz.x }}"}])
     paths = {e.path for e in validate_graph(data, workflow_exists=lambda workflow_id: False)}
     assert "nodes[1].config.tools[0].workflow" in paths and "nodes[1].config.tools[1].url" in paths
+
+
+def test_tool_choice_required_calls_a_tool_every_turn_until_max_steps_then_answers():
+    model = Script(*[[tool_call("echo", n, x="a")] for n in range(3)])
+    outcome, _ = run(agent_graph(tools=[HTTP_ECHO], tool_choice="required", max_steps=3), inputs={"q": "x"},
+                     call_model=model)
+    assert outcome.outputs["stopped"] == "max_steps (3)" and outcome.outputs["answer"] == "forced answer"
+    assert [c.tool_choice for c in model.calls] == ["required", "required", "required", "none"]

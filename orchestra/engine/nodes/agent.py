@@ -48,6 +48,9 @@ class AgentConfig(NodeConfig):
                                        description="Tool calls in all; calls past it are answered 'not run'.")
     max_total_tokens: int | None = Field(None, ge=1, title="Token budget", description="Input + output tokens of all turns.")
     max_cost: float | None = Field(None, ge=0, title="Cost budget", description="Cost of all turns, in the models' price unit.")
+    tool_choice: Literal["auto", "required"] = Field(
+        "auto", title="Tool choice", description=("auto: the model answers or calls tools. required: every turn calls "
+                                                  "a tool until a budget or max_steps ends the loop; the last turn answers."))
     parallel_tool_calls: bool = Field(True, title="Parallel tool calls",
                                       description="Run the tool calls of one turn at the same time.")
     output: Literal["text", "json"] = Field("text", title="Output", description="json: the answer is parsed JSON.")
@@ -156,7 +159,7 @@ class AgentNode(NodeType):
         for step in range(1, config.max_steps + 1):
             if offered is None:
                 break  # no tools: the final turn below is the whole node
-            reply = self._turn(config, ctx, messages, key=f"s{step}", tools=offered, tool_choice="auto")
+            reply = self._turn(config, ctx, messages, key=f"s{step}", tools=offered, tool_choice=config.tool_choice)
             calls = reply.tool_calls or []
             record = _step_record(step, reply)
             steps.append(record)
