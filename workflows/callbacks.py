@@ -18,6 +18,7 @@ from django.db import transaction
 
 from orchestra.engine.egress import RequestRefused, checked_address, guarded_client
 from workflows import crypto
+from workflows.documents import run_out  # the callback body is the run exactly as the API shows it
 from workflows.errors import ValidationFailed
 from workflows.models import CallbackAttempt, Run, SigningSecret, Workspace
 
@@ -70,8 +71,6 @@ def callback_schedule(*, run: Run) -> None:
 
 def callback_deliver(*, run_id, attempt: int) -> CallbackAttempt:
     """POST the finished run, signed; on failure schedule the next attempt with exponential backoff."""
-    from workflows.api.output import run_out  # the callback body is the run exactly as the API shows it
-
     run = Run.objects.select_related("workspace").get(pk=run_id)
     timestamp = str(int(time.time()))
     # The timestamp is in the signed body too, so a receiver can refuse replays of an old delivery.

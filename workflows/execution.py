@@ -19,9 +19,9 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from orchestra import engine
-from workflows import events, leases, runs
-from workflows.models import ModelEndpoint, NodeRun, Run, Trace, Workflow
-from workflows.traces import traced_complete
+from workflows import events, leases, mcp, runs, tools
+from workflows.models import NodeRun, Run, RunEvent, Trace, Workflow
+from workflows.model_calls import model_resolve, node_call_answer, traced_complete
 
 log = logging.getLogger(__name__)
 
@@ -117,34 +117,15 @@ def emit(run: Run, type: str, node_id: str | None, data: dict) -> None:
 # --- Model calls ------------------------------------------------------------------------------
 
 
-def model_resolve(*, workspace, name: str) -> ModelEndpoint:
-    """`auto` is the workspace's default model (the router will choose later)."""
-    endpoints = ModelEndpoint.objects.filter(workspace=workspace)
-    if name == "auto":
-        endpoint = endpoints.filter(is_default=True).first()
-        if endpoint is None and settings.ORCHESTRA_DEFAULT_MODEL:
-            endpoint = endpoints.filter(name=settings.ORCHESTRA_DEFAULT_MODEL).first()
-        if endpoint is None:
-            raise LookupError("Model 'auto' needs a default model: register one with is_default: true "
-                              "(POST /api/models).")
-        return endpoint
-    endpoint = endpoints.filter(name=name).first()
-    if endpoint is None:
-        known = ", ".join(sorted(endpoints.values_list("name", flat=True))) or "none registered"
-        raise LookupError(f"Unknown model {name!r} (known: {known}).")
-    return endpoint
-
-
 def call_model(run: Run, call: engine.ModelCall) -> engine.ModelReply:
     """Make (or, after a crash, replay) one model call and record it as a trace."""
     recorded = Trace.objects.filter(run=run, call_key=call.call_key, status="ok").first()
     if recorded is None:
-        # issue 6: the node's deployment (teacher, shadow or student) decides which model answers.
-        from distillation.services import deployment_call
-
-        recorded = deployment_call(run=run, call=call, make_trace=functools.partial(model_call_trace, run, call))
+        recorded = node_call_answer(run=run, call=call, make_trace=functools.partial(model_call_trace, run, call))
     return engine.ModelReply(text=recorded.output, model=recorded.model, tokens_in=recorded.tokens_in,
-                             tokens_out=recorded.tokens_out, latency_ms=recorded.latency_ms, cost=recorded.cost)
+                             tokens_out=recorded.tokens_out, latency_ms=recorded.latency_ms, cost=recorded.cost,
+                             tool_calls=recorded.tool_calls,
+                             finish_reason="tool_calls" if recorded.tool_calls else "stop")
 
 
 def model_call_trace(run: Run, call: engine.ModelCall, *, model: str, call_key: str, stream: bool) -> Trace:
@@ -160,7 +141,8 @@ def model_call_trace(run: Run, call: engine.ModelCall, *, model: str, call_key: 
         trace.save()
         raise
     traced_complete(trace=trace, endpoint=endpoint, max_tokens=call.max_tokens, temperature=call.temperature,
-                    stop=call.stop, on_token=call.on_token if stream else None)
+                    stop=call.stop, on_token=call.on_token if stream else None, tools=call.tools,
+                    tool_choice=call.tool_choice, response_format=call.response_format)
     return trace
 
 
@@ -191,6 +173,10 @@ def _execute(run: Run, owner: str) -> str:
         run_workflow=lambda workflow_id, inputs: run_subworkflow(run, workflow_id, inputs),
         is_cancelled=lambda: Run.objects.filter(pk=run.pk, cancel_requested=True).exists(),
         http_allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE,
+        describe_tool=lambda spec: tools.tool_describe(workspace=run.workspace, spec=spec),
+        call_mcp_tool=lambda server, tool, arguments: mcp.mcp_tool_call(
+            workspace=run.workspace, server_name=server, tool=tool, arguments=arguments),
+        recorded_tool_result=lambda call_key: tool_result_recorded(run, call_key),
     )
     resume = run.resume_value if run.has_resume_value else engine.NOT_SET
     try:
@@ -233,6 +219,12 @@ def approval_timeout(*, run_id, node_id: str) -> None:
     run = Run.objects.filter(pk=run_id, status="waiting", waiting_node=node_id).first()
     if run is not None:
         runs.run_resume(run=run, node_id=node_id, value=(run.waiting or {}).get("default"))
+
+
+def tool_result_recorded(run: Run, call_key: str) -> dict | None:
+    """A tool call's result from its tool_result event: after a crash, the call is not made again."""
+    event = RunEvent.objects.filter(run=run, type="tool_result", data__call_key=call_key).order_by("-seq").first()
+    return event.data if event is not None else None
 
 
 def run_subworkflow(parent: Run, workflow_id: str, inputs: dict) -> dict:

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestra.inference import Completion, InferenceError
-from workflows import execution
 from workflows.models import ModelEndpoint, Trace, Workspace
-from workflows.traces import traced_complete
+from workflows.model_calls import model_resolve, traced_complete
 
 
 class GatewayError(Exception):
@@ -39,6 +38,17 @@ class ChatRequest:
     stream: bool = False
     include_usage: bool = False
     metadata: dict = field(default_factory=dict)
+    tools: list[dict] | None = None
+    tool_choice: str | dict | None = None
+    response_format: dict | None = None
+
+
+# Every request field the gateway honours; any other is refused by name, never dropped. `user` and
+# `parallel_tool_calls` (true: several calls in a turn are allowed, as here) change nothing to honour.
+REQUEST_FIELDS = {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "stop", "stream",
+                  "stream_options", "metadata", "n", "tools", "tool_choice", "response_format", "user",
+                  "parallel_tool_calls"}
+ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
 def _text(content: Any, index: int) -> str:
@@ -67,24 +77,55 @@ def _metadata(body_metadata: Any, header: str | None) -> dict:
     return {**metadata, **(body_metadata or {}), "source": "gateway"}
 
 
+def _tool_calls(calls: Any, index: int) -> list[dict]:
+    """An assistant turn's tool calls, as OpenAI sends them back to continue a conversation."""
+    if not isinstance(calls, list) or not calls:
+        raise GatewayError("tool_calls is a non-empty list.", param=f"messages[{index}].tool_calls")
+    for n, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(call, dict) or not isinstance(call.get("id"), str) or call.get("type", "function") != "function" \
+                or not isinstance(function, dict) or not isinstance(function.get("name"), str) \
+                or not isinstance(function.get("arguments"), str):
+            raise GatewayError("A tool call is {id, type: \"function\", function: {name, arguments: JSON text}}.",
+                               param=f"messages[{index}].tool_calls[{n}]")
+    return [{"id": c["id"], "type": "function", "function": {"name": c["function"]["name"],
+                                                            "arguments": c["function"]["arguments"]}} for c in calls]
+
+
+def _message(message: Any, index: int) -> dict:
+    if not isinstance(message, dict) or message.get("role") not in ROLES:
+        raise GatewayError(f"Each message needs a role of {', '.join(ROLES)}.", param=f"messages[{index}].role")
+    role = "system" if message["role"] == "developer" else message["role"]
+    parsed = {"role": role, "content": _text(message.get("content"), index)}
+    if role == "assistant" and message.get("tool_calls") is not None:
+        parsed["tool_calls"] = _tool_calls(message["tool_calls"], index)
+    if role == "tool":
+        if not isinstance(message.get("tool_call_id"), str) or not message["tool_call_id"]:
+            raise GatewayError("A tool message names the call it answers: tool_call_id.",
+                               param=f"messages[{index}].tool_call_id")
+        parsed["tool_call_id"] = message["tool_call_id"]
+    return parsed
+
+
 def chat_request_parse(body: Any, *, metadata_header: str | None = None) -> ChatRequest:
     if not isinstance(body, dict):
         raise GatewayError("The request body must be a JSON object.")
+    unknown = sorted(set(body) - REQUEST_FIELDS)
+    if unknown:
+        raise GatewayError(f"{', '.join(unknown)}: not supported by this gateway; supported parameters are "
+                           f"{', '.join(sorted(REQUEST_FIELDS))}.", param=unknown[0], code="unsupported_parameter")
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise GatewayError("model is required: a registered model name or \"auto\".", param="model")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise GatewayError("messages is a non-empty list of {role, content}.", param="messages")
-    parsed = []
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ("system", "user", "assistant", "developer"):
-            raise GatewayError("Each message needs a role of system, developer, user or assistant.",
-                               param=f"messages[{index}].role")
-        role = "system" if message["role"] == "developer" else message["role"]
-        parsed.append({"role": role, "content": _text(message.get("content"), index)})
+    parsed = [_message(message, index) for index, message in enumerate(messages)]
     if body.get("n", 1) != 1:
         raise GatewayError("Only n = 1 is supported.", param="n")
+    if body.get("parallel_tool_calls", True) is not True:
+        raise GatewayError("parallel_tool_calls false is not supported: a turn may call several tools.",
+                           param="parallel_tool_calls")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1):
         raise GatewayError("max_tokens is a positive integer.", param="max_tokens")
@@ -97,14 +138,23 @@ def chat_request_parse(body: Any, *, metadata_header: str | None = None) -> Chat
     if stop is not None and not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
         raise GatewayError("stop is a string or a list of strings.", param="stop")
     stream_options = body.get("stream_options") or {}
+    if not isinstance(stream_options, dict):
+        raise GatewayError("stream_options is an object, e.g. {\"include_usage\": true}.", param="stream_options")
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise GatewayError("tools is a list of {type: \"function\", function: {name, parameters}}.", param="tools")
+    response_format = body.get("response_format")
+    if response_format is not None and not isinstance(response_format, dict):
+        raise GatewayError("response_format is an object, e.g. {\"type\": \"json_object\"}.", param="response_format")
     return ChatRequest(model=model, messages=parsed, max_tokens=max_tokens, temperature=temperature, stop=stop,
                        stream=bool(body.get("stream")), include_usage=bool(stream_options.get("include_usage")),
-                       metadata=_metadata(body.get("metadata"), metadata_header))
+                       metadata=_metadata(body.get("metadata"), metadata_header), tools=tools or None,
+                       tool_choice=body.get("tool_choice"), response_format=response_format)
 
 
 def endpoint_resolve(*, workspace: Workspace, name: str) -> ModelEndpoint:
     try:
-        return execution.model_resolve(workspace=workspace, name=name)
+        return model_resolve(workspace=workspace, name=name)
     except LookupError as exc:
         raise GatewayError(str(exc), status=404, param="model", code="model_not_found") from None
 
@@ -116,10 +166,12 @@ def chat_complete(*, workspace: Workspace, request: ChatRequest,
     trace = Trace(workspace=workspace, model=endpoint.name, messages=request.messages, metadata=request.metadata)
     try:
         completion = traced_complete(trace=trace, endpoint=endpoint, max_tokens=request.max_tokens,
-                                     temperature=request.temperature, stop=request.stop, on_token=on_token)
+                                     temperature=request.temperature, stop=request.stop, on_token=on_token,
+                                     tools=request.tools, tool_choice=request.tool_choice,
+                                     response_format=request.response_format)
     except InferenceError as exc:
         status = exc.status if exc.status and 400 <= exc.status < 600 else 502
-        raise GatewayError(str(exc), status=status,
+        raise GatewayError(str(exc), status=status, param=exc.param,
                            type="invalid_request_error" if status < 500 else "api_error") from None
     trace.save()
     return completion, trace
@@ -137,11 +189,25 @@ def usage(completion: Completion) -> dict:
             "total_tokens": completion.tokens_in + completion.tokens_out}
 
 
+def message_body(completion: Completion) -> dict:
+    """The assistant message: content null when the turn is only tool calls, as OpenAI sends it."""
+    calls = [call.as_openai() for call in completion.tool_calls or []]
+    message: dict = {"role": "assistant", "content": completion.text if completion.text or not calls else None}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
 def completion_body(completion: Completion, trace: Trace) -> dict:
     return {"id": completion_id(), "object": "chat.completion", "created": int(time.time()), "model": trace.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": completion.text},
+            "choices": [{"index": 0, "message": message_body(completion),
                          "finish_reason": completion.finish_reason, "logprobs": None}],
             "usage": usage(completion), "orchestra": {"trace_id": str(trace.id), "cost": trace.cost}}
+
+
+def tool_call_deltas(completion: Completion) -> list[dict]:
+    """Streamed tool calls in OpenAI's delta form: each call once, whole, by index."""
+    return [{"index": index, **call.as_openai()} for index, call in enumerate(completion.tool_calls or [])]
 
 
 def chunk_body(*, id: str, model: str, created: int, delta: dict | None = None, finish_reason: str | None = None,

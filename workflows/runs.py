@@ -3,6 +3,7 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from orchestra import engine
@@ -11,6 +12,10 @@ from workflows.errors import Conflict, ValidationFailed
 from workflows.models import NodeRun, Run, Workflow, WorkflowVersion
 
 log = logging.getLogger(__name__)
+
+# Sent by run_finish inside its transaction, after the final event: what reacts to a finished run
+# (the chat reply, the callback, ...) connects here (WorkflowsConfig.ready) instead of being called.
+run_finished = Signal()
 
 
 def graph_for(*, workflow: Workflow, version: int | str | None) -> tuple[int | None, dict]:
@@ -106,9 +111,5 @@ def run_finish(*, run: Run, status: str, outputs: dict | None = None, error: str
     if status == "cancelled":
         NodeRun.objects.filter(run=run, status__in=["queued", "running", "waiting"]).update(status="cancelled")
     events.record(run_id=run.id, type=f"run_{status}", data={"outputs": outputs, "error": error or None})
-    # Imported here: both modules start runs through this one, so a top-level import would be circular.
-    from workflows import callbacks, chat
-
-    chat.reply_record(run=run)
-    callbacks.callback_schedule(run=run)
+    run_finished.send(sender=Run, run=run)
 

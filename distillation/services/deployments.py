@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -13,7 +13,7 @@ from distillation.services.jobs import llm_node
 from orchestra.engine.nodes.llm import InvalidReply, parse_json_reply
 from workflows import services as workflow_services
 from workflows.errors import Conflict, ValidationFailed
-from workflows.execution import model_resolve
+from workflows.model_calls import MakeTrace, model_resolve
 from workflows.models import ModelEndpoint, Trace, Workflow
 
 log = logging.getLogger(__name__)
@@ -92,22 +92,19 @@ def deployment_set(*, workflow: Workflow, node_id: str, state: Any, model: Any =
     return deployment
 
 
-MakeTrace = Callable[..., Trace]
+def deployment_call(*, run, call, make_trace: MakeTrace) -> Trace | None:
+    """The model-selection seam's distillation selector: answer a node call as the node's deployment
+    says and return the trace whose answer the node uses (stored under the call's own key, so a
+    resumed run replays it); None for a node without a student (its own model answers).
 
-
-def deployment_call(*, run, call, make_trace: MakeTrace) -> Trace:
-    """Answer one node call as the node's deployment says, and return the trace whose answer the
-    node uses (stored under the call's own key, so a resumed run replays it).
-
-    `make_trace(model=..., call_key=..., stream=...)` calls a model and returns an unsaved trace
-    (an error is saved and raised). Shadow: the teacher answers, the student is asked the same
-    (its trace under `<key>#shadow`) and the comparison is stored. Student: the student answers;
-    a reply that fails the node's JSON output is kept under `<key>#rejected` and the teacher answers.
+    Shadow: the teacher answers, the student is asked the same (its trace under `<key>#shadow`) and
+    the comparison is stored. Student: the student answers; a reply that fails the node's JSON
+    output is kept under `<key>#rejected` and the teacher answers.
     """
     deployment = NodeDeployment.objects.filter(workflow_id=run.workflow_id, node_id=call.node_id).first()
-    state = deployment.state if deployment is not None else "teacher"
-    if state == "teacher":
-        return _saved(make_trace(model=call.model, call_key=call.call_key, stream=True))
+    if deployment is None or deployment.state == "teacher":
+        return None
+    state = deployment.state
     node_config = _node_config(run.graph, call.node_id)
     if state == "shadow":
         # Both at once: shadowing should not make the node wait for the student as well.

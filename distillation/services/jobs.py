@@ -23,7 +23,7 @@ from workflows import crypto
 from workflows import selectors as workflow_selectors
 from workflows.errors import Conflict, NotFound, ValidationFailed
 from workflows import leases
-from workflows.execution import model_resolve
+from workflows.model_calls import model_resolve
 from workflows.models import ModelEndpoint, Trace, Workflow, Workspace
 
 log = logging.getLogger(__name__)

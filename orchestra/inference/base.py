@@ -36,10 +36,12 @@ class InferenceError(Exception):
     refused, timeout). A gateway can pass it through instead of flattening everything into a 502.
     """
 
-    def __init__(self, message: str, *, model: str | None = None, status: int | None = None):
+    def __init__(self, message: str, *, model: str | None = None, status: int | None = None,
+                 param: str | None = None):
         super().__init__(message)
         self.model = model
         self.status = status
+        self.param = param  # the request parameter at fault, for an OpenAI-shaped 400
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,8 @@ def check_structured(spec: ModelSpec, *, tools: list[dict] | None, tool_choice: 
                      {"type": "json_schema", "json_schema": {"name", "schema", "strict"?}}
     """
     def refuse(message: str) -> InferenceError:
-        return InferenceError(f"model {spec.name!r}: {message}", model=spec.name, status=400)
+        param = next((p for p in ("tool_choice", "tools", "response_format") if message.startswith(p)), None)
+        return InferenceError(f"model {spec.name!r}: {message}", model=spec.name, status=400, param=param)
 
     names: list[str] = []
     for index, tool in enumerate(tools or []):
@@ -190,7 +193,7 @@ def check_structured(spec: ModelSpec, *, tools: list[dict] | None, tool_choice: 
             raise refuse(f"tools[{index}].function.parameters must be a JSON Schema object")
         names.append(function["name"])
     if len(set(names)) != len(names):
-        raise refuse("tool names must be unique")
+        raise refuse("tools must have unique names")
     if response_format is not None:
         kind = response_format.get("type") if isinstance(response_format, dict) else None
         if kind not in RESPONSE_FORMATS:

@@ -92,6 +92,9 @@ async def completion_stream(workspace, chat_request: gateway.ChatRequest, model:
         if kind == "token":
             yield _data(gateway.chunk_body(id=chunk_id, model=model, created=created, delta={"content": value}))
         elif kind == "done":
+            if value.tool_calls:
+                yield _data(gateway.chunk_body(id=chunk_id, model=model, created=created,
+                                               delta={"tool_calls": gateway.tool_call_deltas(value)}))
             yield _data(gateway.chunk_body(id=chunk_id, model=model, created=created, delta={},
                                            finish_reason=value.finish_reason))
             if chat_request.include_usage:

@@ -1,10 +1,6 @@
-"""Output shapes: how stored objects look on the wire."""
-from workflows import selectors
-from workflows.models import ModelEndpoint, NodeRun, Run, Trace, Workflow, WorkflowVersion
-
-
-def iso(value):
-    return value.isoformat() if value else None
+"""Output shapes: how stored objects look on the wire (runs: workflows/documents.py, shared with callbacks)."""
+from workflows.documents import iso, node_run_out, run_out  # noqa: F401  (re-exported for the views)
+from workflows.models import ModelEndpoint, Trace, Workflow, WorkflowVersion
 
 
 def workflow_out(workflow: Workflow) -> dict:
@@ -26,30 +22,6 @@ def version_out(version: WorkflowVersion, *, with_graph: bool = True) -> dict:
     out = {"version": version.version, "created_at": iso(version.created_at)}
     if with_graph:
         out["graph"] = version.graph
-    return out
-
-
-def node_run_out(node: NodeRun) -> dict:
-    return {
-        "node_id": node.node_id, "status": node.status, "input": node.input, "output": node.output,
-        "error": node.error or None, "attempts": node.attempts, "started_at": iso(node.started_at),
-        "finished_at": iso(node.finished_at), "model": node.model or None, "tokens_in": node.tokens_in,
-        "tokens_out": node.tokens_out, "cost": node.cost, "latency_ms": node.latency_ms,
-    }
-
-
-def run_out(run: Run, *, with_nodes: bool = True) -> dict:
-    out = {
-        "id": str(run.id), "workflow": str(run.workflow_id), "version": run.version, "status": run.status,
-        "trigger": run.trigger, "inputs": run.inputs, "outputs": run.outputs, "error": run.error or None,
-        "parent_run": str(run.parent_run_id) if run.parent_run_id else None,
-        "waiting": ({"node_id": run.waiting_node, **(run.waiting or {})} if run.status == "waiting" else None),
-        "created_at": iso(run.created_at), "started_at": iso(run.started_at),
-        "finished_at": iso(run.finished_at),
-    }
-    out |= selectors.run_totals(run=run)
-    if with_nodes:
-        out["nodes"] = [node_run_out(n) for n in run.node_runs.all()]
     return out
 
 
