@@ -14,9 +14,18 @@ from django.urls import path  # noqa: E402
 
 from distillation.consumers import JobEventsConsumer  # noqa: E402
 from workflows.consumers import RunEventsConsumer  # noqa: E402
+from workflows.mcp_server import mcp_app  # noqa: E402
+
+
+async def http_app(scope, receive, send):
+    """/mcp is the MCP server (the SDK's own ASGI app, in front of Django); everything else is Django."""
+    if scope["path"] in ("/mcp", "/mcp/"):
+        return await mcp_app(scope, receive, send)
+    return await django_app(scope, receive, send)
+
 
 application = ProtocolTypeRouter({
-    "http": django_app,
+    "http": http_app,
     "websocket": AuthMiddlewareStack(URLRouter([
         path("ws/runs/<str:run_id>/", RunEventsConsumer.as_asgi()),
         path("ws/distillations/<str:job_id>/", JobEventsConsumer.as_asgi()),  # issue 6

@@ -87,7 +87,7 @@ class WorkflowVersion(models.Model):
 class Run(models.Model):
     STATUSES = ["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
     ACTIVE = ("queued", "running", "waiting")
-    TRIGGERS = ["editor", "api", "chat", "webhook", "schedule", "gateway", "subworkflow", "cli"]
+    TRIGGERS = ["editor", "api", "chat", "webhook", "schedule", "gateway", "subworkflow", "cli", "mcp"]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runs")
@@ -297,3 +297,27 @@ class Schedule(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+
+
+# --- MCP servers a workspace registers: their tools are agents' tools (see workflows/mcp.py) -------
+
+
+class McpServer(models.Model):
+    """A remote MCP server (streamable HTTP). URL and headers are encrypted: either may carry a secret."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="mcp_servers")
+    name = models.CharField(max_length=200)
+    url_encrypted = models.TextField()
+    headers_encrypted = models.TextField(blank=True, default="", help_text="A JSON object of HTTP headers, encrypted")
+    tools = models.JSONField(default=list, blank=True, help_text="[{name, description, input_schema}] as last fetched")
+    tools_refreshed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="mcp_server_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name

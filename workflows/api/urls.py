@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workflows.api import chat_views, trigger_views, views
+from workflows.api import chat_views, mcp_views, trigger_views, views
 
 urlpatterns = [
     path("auth/me", views.MeView.as_view()),
@@ -35,4 +35,7 @@ urlpatterns = [
     path("models/<str:name>", views.ModelDetailView.as_view()),
     path("traces", views.TraceListView.as_view()),
     path("traces/<str:trace_id>", views.TraceDetailView.as_view()),
+    path("mcp-servers", mcp_views.McpServerListView.as_view()),
+    path("mcp-servers/<str:server_id>", mcp_views.McpServerDetailView.as_view()),
+    path("mcp-servers/<str:server_id>/refresh", mcp_views.McpServerRefreshView.as_view()),
 ]
