@@ -188,6 +188,9 @@ ORCHESTRA_CALLBACK_BACKOFF_S = float(os.environ.get("ORCHESTRA_CALLBACK_BACKOFF_
 ORCHESTRA_CALLBACK_TIMEOUT_S = float(os.environ.get("ORCHESTRA_CALLBACK_TIMEOUT_S", "10"))
 # How long a chat turn (without streaming) waits for the workflow's reply.
 ORCHESTRA_CHAT_WAIT_S = float(os.environ.get("ORCHESTRA_CHAT_WAIT_S", "300"))
+# MCP: one call to a registered server's tool; one workflow run started by a client of /mcp.
+ORCHESTRA_MCP_TIMEOUT_S = float(os.environ.get("ORCHESTRA_MCP_TIMEOUT_S", "30"))
+ORCHESTRA_MCP_RUN_TIMEOUT_S = float(os.environ.get("ORCHESTRA_MCP_RUN_TIMEOUT_S", "300"))
 ORCHESTRA_MAX_REQUEST_BYTES = int(os.environ.get("ORCHESTRA_MAX_REQUEST_BYTES", str(2 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = ORCHESTRA_MAX_REQUEST_BYTES
 

@@ -50,7 +50,7 @@ def chat_send(*, workflow: Workflow, message: Any, conversation_id: Any = None,
         inputs: dict[str, Any] = {"message": message}
         if "history" in fields:
             inputs["history"] = [{"role": m.role, "content": m.content} for m in conversation.messages.all()]
-        run = runs.run_create(workflow=workflow, inputs=inputs, version=version, trigger="chat")
+        run, _ = runs.run_start(workflow=workflow, inputs=inputs, version=version, trigger="chat")
         ChatMessage.objects.create(conversation=conversation, role="user", content=message, run=run)
         conversation.save(update_fields=["updated_at"])
     return conversation, run

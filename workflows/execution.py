@@ -232,7 +232,8 @@ def run_subworkflow(parent: Run, workflow_id: str, inputs: dict) -> dict:
     workflow = Workflow.objects.filter(workspace=parent.workspace, id=workflow_id).first()
     if workflow is None:
         raise LookupError(f"Sub-workflow {workflow_id!r} does not exist in this workspace.")
-    child = runs.run_create(workflow=workflow, inputs=inputs, trigger="subworkflow", parent_run=parent, enqueue=False)
+    child, _ = runs.run_start(workflow=workflow, inputs=inputs, trigger="subworkflow", parent_run=parent,
+                              enqueue=False)
     status = run_execute(run_id=child.id)
     child.refresh_from_db()
     if status != "succeeded":

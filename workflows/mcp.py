@@ -41,10 +41,6 @@ class McpToolError(Exception):
     """A tool call that failed: the tool's own error, or why its server could not be reached."""
 
 
-def _timeout_s() -> float:
-    return float(getattr(settings, "ORCHESTRA_MCP_TIMEOUT_S", 30))
-
-
 # --- Selectors ---------------------------------------------------------------------------------
 
 
@@ -271,7 +267,7 @@ def _with_session(*, url: str, headers: dict[str, str], use: Callable[[ClientSes
     """Open an MCP session on the URL, run `use` on it, close it; failures become _Unreachable.
 
     Sync, for Celery worker threads and sync views: async_to_sync runs it on its own loop there."""
-    timeout = _timeout_s()
+    timeout = settings.ORCHESTRA_MCP_TIMEOUT_S
 
     async def exchange():
         transport = _GuardedTransport(guarded_async_client(

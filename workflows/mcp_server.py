@@ -14,23 +14,19 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
-from django.utils.text import slugify
 from mcp import MCPError, types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from orchestra.engine.nodes.input import inputs_json_schema
-from workflows import services, triggers
+from orchestra.engine.tools import tool_name
+from workflows import runs, services, triggers
 from workflows.errors import ValidationFailed
 from workflows.models import Workflow, WorkflowVersion, Workspace
 
 WORKSPACE_SCOPE_KEY = "orchestra.workspace"  # set on the ASGI scope by the key check, read by the handlers
 TOOL_NAME_LENGTH = 56
-
-
-def _run_timeout_s() -> float:
-    return float(getattr(settings, "ORCHESTRA_MCP_RUN_TIMEOUT_S", 300))
 
 
 # --- Published workflows as tools (sync: called from worker threads) -----------------------------
@@ -60,7 +56,7 @@ def workflow_tools(*, workspace: Workspace) -> list[WorkflowTool]:
                  .filter(latest_version__isnull=False).order_by("created_at", "id"))
     tools, taken = [], set()
     for workflow in workflows:
-        name = slugify(workflow.name).replace("-", "_")[:TOOL_NAME_LENGTH] or "workflow"
+        name = tool_name(workflow.name, max_length=TOOL_NAME_LENGTH)
         if name in taken:
             name = f"{name}_{workflow.id.hex[:6]}"
         taken.add(name)
@@ -79,10 +75,10 @@ def workflow_tool_call(*, workspace: Workspace, name: str, arguments: dict[str, 
         raise LookupError(f"Unknown tool {name!r}; this workspace's published workflows are tools, "
                           f"call tools/list to see them.")
     try:
-        run, _ = triggers.run_start(workflow=tool.workflow, inputs=arguments, version=tool.version, trigger="mcp")
+        run, _ = runs.run_start(workflow=tool.workflow, inputs=arguments, version=tool.version, trigger="mcp")
     except ValidationFailed as exc:
         return _tool_error(f"Invalid arguments: {exc}")
-    timeout = _run_timeout_s()
+    timeout = settings.ORCHESTRA_MCP_RUN_TIMEOUT_S
     run = triggers.run_wait(run=run, timeout_s=timeout)
     if run.status == "succeeded":
         outputs = run.outputs or {}

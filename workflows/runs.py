@@ -2,12 +2,12 @@
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
 from orchestra import engine
-from workflows import events
+from workflows import callbacks, events
 from workflows.errors import Conflict, ValidationFailed
 from workflows.models import NodeRun, Run, Workflow, WorkflowVersion
 
@@ -37,10 +37,35 @@ def graph_for(*, workflow: Workflow, version: int | str | None) -> tuple[int | N
         raise ValidationFailed(f"Workflow has no version {version}.", path="version") from None
 
 
-def run_create(*, workflow: Workflow, inputs: Any, version: int | str | None = None, trigger: str = "api",
-               parent_run: Run | None = None, enqueue: bool = True, idempotency_key: str = "",
-               trigger_ref: str = "", callback_url: str = "") -> Run:
-    """Validate the inputs, store a queued run and hand it to a worker. Bad input queues nothing."""
+def run_start(*, workflow: Workflow, inputs: Any, version: int | str | None = None, trigger: str = "api",
+              idempotency_key: str = "", callback_url: Any = "", trigger_ref: str = "",
+              parent_run: Run | None = None, enqueue: bool = True) -> tuple[Run, bool]:
+    """The one way a run starts (API, chat, webhook, schedule, MCP, sub-workflow and agent tools):
+    returns (run, created). With an Idempotency-Key, a second start answers the first one's run.
+
+    The unique constraint on (workflow, idempotency_key) decides between concurrent requests: the
+    loser's insert fails, its transaction (and so its enqueue) rolls back, and it answers with the
+    winner's run. Bad input queues nothing.
+    """
+    if len(idempotency_key) > 200:
+        raise ValidationFailed("Idempotency-Key is at most 200 characters.", path="Idempotency-Key")
+    if idempotency_key:
+        existing = Run.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    callback_url = callbacks.callback_url_check(callback_url)
+    try:
+        return _run_create(workflow=workflow, inputs=inputs, version=version, trigger=trigger, parent_run=parent_run,
+                           enqueue=enqueue, idempotency_key=idempotency_key, trigger_ref=trigger_ref,
+                           callback_url=callback_url), True
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        return Run.objects.get(workflow=workflow, idempotency_key=idempotency_key), False
+
+
+def _run_create(*, workflow: Workflow, inputs: Any, version: int | str | None, trigger: str, parent_run: Run | None,
+                enqueue: bool, idempotency_key: str, trigger_ref: str, callback_url: str) -> Run:
     if inputs is None:
         inputs = {}
     if not isinstance(inputs, dict):

@@ -14,7 +14,7 @@ from typing import Any
 
 from celery.schedules import crontab
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
@@ -33,32 +33,7 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-# --- Runs started by the API: idempotency ---------------------------------------------------------
-
-
-def run_start(*, workflow: Workflow, inputs: Any, version: int | str | None = None, trigger: str = "api",
-              idempotency_key: str = "", callback_url: Any = "", trigger_ref: str = "") -> tuple[Run, bool]:
-    """Start a run, or return the run an earlier request with the same Idempotency-Key started.
-
-    The unique constraint on (workflow, idempotency_key) decides between concurrent requests: the
-    loser's insert fails, its transaction (and so its enqueue) rolls back, and it answers with the
-    winner's run. Returns (run, created).
-    """
-    if len(idempotency_key) > 200:
-        raise ValidationFailed("Idempotency-Key is at most 200 characters.", path="Idempotency-Key")
-    if idempotency_key:
-        existing = Run.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing, False
-    callback_url = callback_url_check(callback_url)
-    try:
-        run = runs.run_create(workflow=workflow, inputs=inputs, version=version, trigger=trigger,
-                              idempotency_key=idempotency_key, callback_url=callback_url, trigger_ref=trigger_ref)
-    except IntegrityError:
-        if not idempotency_key:
-            raise
-        return Run.objects.get(workflow=workflow, idempotency_key=idempotency_key), False
-    return run, True
+# --- Waiting for a run ------------------------------------------------------------------------
 
 
 def run_wait(*, run: Run, timeout_s: float) -> Run:
@@ -234,7 +209,7 @@ def webhook_fire(*, webhook: WebhookTrigger, raw_body: bytes, content_type: str,
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValidationFailed(f"Malformed JSON body: {exc}.", path="body") from None
     inputs = webhook_inputs(webhook=webhook, body=body, query=query)
-    run, _ = run_start(workflow=webhook.workflow, inputs=inputs, trigger="webhook",
+    run, _ = runs.run_start(workflow=webhook.workflow, inputs=inputs, trigger="webhook",
                        trigger_ref=f"webhook:{webhook.id}", callback_url=webhook.callback_url)
     return run
 
@@ -325,7 +300,7 @@ def schedule_fire(*, schedule_id) -> Run | None:
         schedule.last_fired_at = timezone.now()
         schedule.save(update_fields=["last_fired_at"])
         try:
-            run, _ = run_start(workflow=schedule.workflow, inputs=schedule.inputs, trigger="schedule",
+            run, _ = runs.run_start(workflow=schedule.workflow, inputs=schedule.inputs, trigger="schedule",
                                trigger_ref=ref, callback_url=schedule.callback_url)
         except ServiceError as exc:  # e.g. the workflow changed its inputs since: say so in the log
             log.warning("schedule %s: run not started: %s", schedule.id, exc)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import unicodedata
 from typing import Annotated, Any, Literal
 
 import jsonschema
@@ -72,9 +73,11 @@ ToolSpec = Annotated[WorkflowTool | HTTPTool | MCPTools, Field(discriminator="ki
 MAX_RESULT_CHARS = 8000  # a tool result longer than this is cut before it reaches a small model's context
 
 
-def tool_name(text: str) -> str:
-    """A function name (OpenAI's and MCP's rule) for a title such as a workflow's name."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:64] or "tool"
+def tool_name(text: str, *, max_length: int = 64) -> str:
+    """A function name (OpenAI's and MCP's rule) for a title such as a workflow's name: "Look up
+    order" -> "look_up_order". Agents' workflow tools and the /mcp server's tools are named so."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")[:max_length] or "workflow"
 
 
 def http_tool_definition(tool: HTTPTool) -> ToolDefinition:

@@ -33,7 +33,7 @@ def node(django_db):
         services.model_endpoint_save(workspace=workspace, name=name, fields={"backend": "transformers",
                                                                              "model": f"/models/{name}"}, trusted_path=True)
     workflow = json_workflow(workspace)
-    run = runs.run_create(workflow=workflow, inputs={"q": "is tea hot?"}, version="draft", enqueue=False)
+    run, _ = runs.run_start(workflow=workflow, inputs={"q": "is tea hot?"}, version="draft", enqueue=False)
     call = ModelCall(node_id="classify", call_key="classify#a1#j0", model="teacher",
                      messages=[{"role": "user", "content": "is tea hot?"}], temperature=None, max_tokens=8,
                      stop=None, metadata={})

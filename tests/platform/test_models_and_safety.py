@@ -78,7 +78,7 @@ def test_http_node_refuses_private_and_loopback_targets_by_default(django_db):
         "edges": [{"source": "start", "target": "call"}, {"source": "call", "target": "end"}],
     }
     workflow = services.workflow_create(workspace=workspace, name="ssrf", graph=graph)
-    run = runs.run_create(workflow=workflow, inputs={}, version="draft", enqueue=False)
+    run, _ = runs.run_start(workflow=workflow, inputs={}, version="draft", enqueue=False)
 
     with override_settings(ORCHESTRA_HTTP_ALLOW_PRIVATE=False):
         status = execution.run_execute(run_id=run.id)

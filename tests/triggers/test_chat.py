@@ -99,7 +99,7 @@ def test_conversations_are_invisible_to_other_workspaces(api, platform):
 def test_the_stream_reads_on_past_one_batch_of_stored_events(api):
     """A long reply stores more token events than one read returns; none may be dropped."""
     workflow = Workflow.objects.get(pk=create_published(api, CHAT, name="Chat"))
-    run = runs.run_create(workflow=workflow, inputs={"message": "Go on"}, trigger="chat", enqueue=False)
+    run, _ = runs.run_start(workflow=workflow, inputs={"message": "Go on"}, trigger="chat", enqueue=False)
     conversation = Conversation.objects.create(workspace=workflow.workspace, workflow=workflow)
     ChatMessage.objects.create(conversation=conversation, role="user", content="Go on", run=run)
     for i in range(EVENT_BATCH + 100):

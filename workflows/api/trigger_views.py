@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from workflows import callbacks, selectors, triggers
+from workflows import callbacks, runs, selectors, triggers
 from workflows.api import schema as S
 from workflows.api.output import iso, run_out
 from workflows.api.views import WorkspaceView, _body, _wait_seconds
@@ -25,7 +25,7 @@ class WorkflowRunsView(WorkspaceView):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         body = _body(request)
         wait = _wait_seconds(body.get("wait"))
-        run, created = triggers.run_start(
+        run, created = runs.run_start(
             workflow=workflow, inputs=body.get("inputs"), version=body.get("version"),
             trigger=body.get("trigger") if body.get("trigger") in ("editor", "api") else "api",
             idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
