@@ -5,6 +5,7 @@ const sections = [
   ["/workflows", "Workflows"],
   ["/runs", "Runs"],
   ["/models", "Models"],
+  ["/mcp-servers", "MCP servers"],
   ["/traces", "Traces"],
   ["/chat", "Chat"],
   ["/distillations", "Distillation"],

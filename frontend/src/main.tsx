@@ -11,6 +11,7 @@ import { EditorPage } from "./editor/EditorPage";
 import { RunsPage } from "./pages/RunsPage";
 import { RunPage } from "./pages/RunPage";
 import { ModelsPage } from "./pages/ModelsPage";
+import { McpServersPage } from "./pages/McpServersPage";
 import { TracesPage } from "./pages/TracesPage";
 import { ChatPage } from "./pages/ChatPage";
 import { DistillationsPage } from "./pages/DistillationsPage";
@@ -30,6 +31,7 @@ createRoot(document.getElementById("root")!).render(
             <Route path="/runs" element={<RunsPage />} />
             <Route path="/runs/:runId" element={<RunPage />} />
             <Route path="/models" element={<ModelsPage />} />
+            <Route path="/mcp-servers" element={<McpServersPage />} />
             <Route path="/traces" element={<TracesPage />} />
             <Route path="/chat" element={<ChatPage />} />
             <Route path="/distillations" element={<DistillationsPage />} />

@@ -43,6 +43,9 @@ export interface JsonSchema {
   minItems?: number;
   minLength?: number;
   exclusiveMinimum?: number;
+  const?: JsonValue;
+  pattern?: string;
+  discriminator?: { propertyName: string; mapping?: Record<string, string> };
 }
 
 export interface NodeType {
@@ -115,6 +118,10 @@ export interface NodeRun {
   tokens_out: number | null;
   cost: number | string | null;
   latency_ms: number | null;
+  // An agent node's extra fields, where the API carries them (top level or under `fields`).
+  steps?: AgentStep[];
+  stopped_by?: string | null;
+  fields?: { steps?: AgentStep[]; stopped_by?: string | null; [key: string]: JsonValue | AgentStep[] | undefined };
 }
 
 export interface Run {
@@ -290,4 +297,105 @@ export interface Savings {
     projected_monthly_saving: number;
   }[];
   totals: { calls: number; cost: number; projected_monthly_saving: number };
+}
+
+// --- Agents, tools and MCP servers ---------------------------------------------------------
+
+/** One entry of an agent's `tools` config (orchestra/engine/tools.py), told apart by `kind`. */
+export interface WorkflowToolSpec {
+  kind: "workflow";
+  workflow: string; // a workflow id of the workspace
+  name?: string | null;
+  description?: string;
+}
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export interface HttpToolSpec {
+  kind: "http";
+  name: string;
+  description: string;
+  method: HttpMethod;
+  url: string; // a template that sees args.<name>
+  headers: Record<string, string>;
+  body: null | string | JsonObject | JsonValue[];
+  parameters: JsonObject; // a JSON Schema of type object
+  timeout_s: number;
+}
+
+export interface McpToolSpec {
+  kind: "mcp";
+  server: string; // an MCP server's name
+  tools: string[] | null; // null: all of its tools
+}
+
+export type ToolSpec = WorkflowToolSpec | HttpToolSpec | McpToolSpec;
+export type ToolKind = ToolSpec["kind"];
+
+export interface McpTool {
+  name: string;
+  description: string | null;
+  input_schema: JsonObject | null;
+}
+
+export interface McpServer {
+  id: string | number;
+  name: string;
+  url: string;
+  header_names: string[];
+  tools: McpTool[];
+  tools_refreshed_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A tool call as the model asked for it (OpenAI's shape). */
+export interface ToolCallRequest {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string }; // arguments: JSON text
+}
+
+/** Data of run events of type agent_turn, tool_called and tool_result. */
+export interface AgentTurnData {
+  key: string; // "<node>#a<attempt>#s<step>" or "...#final", "...#final#j<retry>"
+  model: string;
+  text: string;
+  tool_calls: ToolCallRequest[];
+  tokens_in: number;
+  tokens_out: number;
+  cost: number;
+  latency_ms: number;
+  final: boolean;
+}
+
+export interface ToolCalledData {
+  call_key: string; // the turn's key + "#t<index>"
+  step: number;
+  tool: string;
+  kind: ToolKind;
+  arguments: string; // JSON text
+}
+
+export interface ToolResultData {
+  call_key: string;
+  step: number;
+  tool: string;
+  kind: ToolKind;
+  result?: JsonValue;
+  error?: string;
+  latency_ms: number;
+}
+
+/** One model turn of a finished agent node, as stored with the node (its `steps`). */
+export interface AgentStep {
+  step: number;
+  model: string;
+  text: string;
+  final: boolean;
+  tool_calls: { id: string; name: string; arguments: string; result?: JsonValue; error?: string }[];
+  tokens_in: number;
+  tokens_out: number;
+  cost: number;
+  latency_ms: number;
 }

@@ -1,4 +1,5 @@
 // Small presentational pieces shared by every page.
+import { useState } from "react";
 import type { ApiError, JsonValue } from "./types";
 
 export function StatusBadge({ status }: { status: string | null | undefined }) {
@@ -17,6 +18,44 @@ export function formatCost(value: number | string | null | undefined): string {
 
 export function formatNumber(value: number | null | undefined): string {
   return value === null || value === undefined ? "—" : value.toLocaleString();
+}
+
+export function formatMs(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "—";
+  return value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`;
+}
+
+/**
+ * JSON for reading: on one line when that is short, else indented. A string is parsed first when
+ * it is JSON text (a model's arguments, a tool's text result), and shown as written when it is not.
+ */
+export function prettyJson(value: JsonValue | undefined, inlineUpTo = 60): string {
+  let parsed: JsonValue | undefined = value;
+  if (typeof value === "string") {
+    try {
+      parsed = JSON.parse(value) as JsonValue;
+    } catch {
+      return value;
+    }
+  }
+  const inline = JSON.stringify(parsed ?? null);
+  return inline.length <= inlineUpTo ? inline : JSON.stringify(parsed ?? null, null, 2);
+}
+
+/** Preformatted text cut to `limit` characters, with a button to show the rest. */
+export function ClippedText({ text, limit = 600, className = "" }: { text: string; limit?: number; className?: string }) {
+  const [whole, setWhole] = useState(false);
+  const long = text.length > limit;
+  return (
+    <div className="clipped">
+      <pre className={`json ${className}`}>{long && !whole ? `${text.slice(0, limit)}…` : text}</pre>
+      {long && (
+        <button type="button" className="link" onClick={() => setWhole(!whole)}>
+          {whole ? "Show less" : `Show all ${text.length.toLocaleString()} characters`}
+        </button>
+      )}
+    </div>
+  );
 }
 
 export function JsonView({ value }: { value: JsonValue | undefined }) {

@@ -1,6 +1,7 @@
 // A form generated from a node type's JSON Schema, so the editor never disagrees with the backend.
-import { useRef, useState } from "react";
+import { useRef, useState, type ComponentType, type ReactNode } from "react";
 import type { ApiError, JsonObject, JsonSchema, JsonValue } from "../types";
+import type { FieldGroup } from "./fieldGroups";
 
 export interface FormContext {
   root: JsonSchema; // the node type's whole schema, for "$ref": "#/$defs/..."
@@ -8,15 +9,17 @@ export interface FormContext {
   suggestions: string[]; // template variables: inputs.topic, nodes.draft.output, ...
   modelNames: string[];
   workflows: { id: string | number; name: string }[];
+  widgets?: Record<string, ComponentType<FieldProps>>; // a field whose schema `format` is named here is drawn by it
 }
 
-interface FieldProps {
+export interface FieldProps {
   schema: JsonSchema;
   value: JsonValue | undefined;
   onChange: (value: JsonValue | undefined) => void;
   path: string;
   label: string;
   required?: boolean;
+  placeholder?: string;
   form: FormContext;
 }
 
@@ -37,18 +40,18 @@ function humanize(title: string): string {
   return title.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
 }
 
-function schemaType(schema: JsonSchema): string | undefined {
+export function schemaType(schema: JsonSchema): string | undefined {
   if (Array.isArray(schema.type)) return schema.type.find((t) => t !== "null");
   return schema.type;
 }
 
-function FieldErrors({ path, form }: { path: string; form: FormContext }) {
+export function FieldErrors({ path, form }: { path: string; form: FormContext }) {
   const mine = form.errors.filter((e) => e.path === path);
   return <>{mine.map((e, i) => <p key={i} className="field-error">{e.message}</p>)}</>;
 }
 
 // A Jinja template ("Hello {{ inputs.name }}") or, with `expression`, a bare Jinja expression.
-function TemplateInput({ value, onChange, suggestions, name, expression = false }: { value: string; onChange: (v: string) => void; suggestions: string[]; name: string; expression?: boolean }) {
+export function TemplateInput({ value, onChange, suggestions, name, expression = false }: { value: string; onChange: (v: string) => void; suggestions: string[]; name: string; expression?: boolean }) {
   const area = useRef<HTMLTextAreaElement>(null);
   const [cursor, setCursor] = useState(0);
   // While the cursor sits inside an open "{{", suggest what completes the typed prefix.
@@ -158,38 +161,91 @@ function KeyValueField({ schema, value, onChange, path, form }: FieldProps) {
   );
 }
 
-function ObjectFields({ schema, value, onChange, path, form }: FieldProps) {
+function ObjectFields({ schema, value, onChange, path, form, groups = [] }: FieldProps & { groups?: FieldGroup[] }) {
   const object: JsonObject = value && typeof value === "object" && !Array.isArray(value) ? value : {};
+  const field = (key: string, placeholder?: string) => {
+    const child = schema.properties?.[key];
+    if (!child) return null;
+    return (
+      <SchemaField
+        key={key}
+        schema={child}
+        value={object[key]}
+        onChange={(v) => {
+          const next = { ...object };
+          if (v === undefined) delete next[key];
+          else next[key] = v;
+          onChange(next);
+        }}
+        path={`${path}.${key}`}
+        label={child.title ?? key}
+        required={schema.required?.includes(key)}
+        placeholder={placeholder}
+        form={form}
+      />
+    );
+  };
+  const grouped = new Set(groups.flatMap((g) => g.fields));
   return (
     <>
-      {Object.entries(schema.properties ?? {}).map(([key, child]) => (
-        <SchemaField
-          key={key}
-          schema={child}
-          value={object[key]}
-          onChange={(v) => {
-            const next = { ...object };
-            if (v === undefined) delete next[key];
-            else next[key] = v;
-            onChange(next);
-          }}
-          path={`${path}.${key}`}
-          label={child.title ?? key}
-          required={schema.required?.includes(key)}
-          form={form}
-        />
-      ))}
+      {Object.keys(schema.properties ?? {}).filter((key) => !grouped.has(key)).map((key) => field(key))}
+      {groups.map((group) => {
+        const keys = group.fields.filter((key) => schema.properties?.[key]);
+        if (!keys.length) return null;
+        const invalid = form.errors.some((e) => keys.some((key) => e.path.startsWith(`${path}.${key}`)));
+        return (
+          <details key={group.title} className="field-group" open={group.open || invalid} data-group={group.title}>
+            <summary>{group.title}</summary>
+            {group.hint && <p className="hint">{group.hint}</p>}
+            <div className={group.columns === 2 ? "grid-fields" : ""}>{keys.map((key) => field(key, group.placeholder))}</div>
+          </details>
+        );
+      })}
     </>
   );
 }
+
+/** Every property's default, and "" for required strings: a new object that the form starts from. */
+export function blankObject(schema: JsonSchema, root: JsonSchema): JsonObject {
+  const object: JsonObject = {};
+  for (const [key, unresolved] of Object.entries(schema.properties ?? {})) {
+    const child = resolveSchema(unresolved, root);
+    if (child.const !== undefined) object[key] = child.const;
+    else if (child.default !== undefined && child.default !== null) object[key] = structuredClone(child.default);
+    else if (schema.required?.includes(key) && schemaType(child) === "string") object[key] = "";
+  }
+  return object;
+}
+
+const isNullable = (schema: JsonSchema) => !!schema.anyOf?.some((variant) => variant.type === "null");
 
 export function SchemaField(unresolved: FieldProps) {
   const props = { ...unresolved, schema: resolveSchema(unresolved.schema, unresolved.form.root) };
   const { schema, value, onChange, path, label, required, form } = props;
   const type = schemaType(schema);
+  const shownDefault = typeof schema.default === "number" || (typeof schema.default === "string" && schema.default !== "");
+  const placeholder = shownDefault ? `${String(schema.default)} (default)` : props.placeholder;
   const name = path;
+  const Widget = schema.format ? form.widgets?.[schema.format] : undefined;
   let control;
-  if (schema.enum) {
+  if (Widget) {
+    control = <Widget {...props} />;
+  } else if (type === "object" && schema.properties && isNullable(unresolved.schema)) {
+    // An optional section (an agent's memory, say): off is null, on starts from its defaults.
+    const on = value !== undefined && value !== null;
+    return (
+      <fieldset className="object-field" data-path={path}>
+        <legend>
+          <label className="checkbox-legend">
+            <input type="checkbox" name={`${path}.enabled`} checked={on} onChange={(e) => onChange(e.target.checked ? blankObject(schema, form.root) : undefined)} /> {label}
+          </label>
+        </legend>
+        {schema.description && <p className="hint">{schema.description}</p>}
+        {on ? <ObjectFields {...props} /> : <p className="hint">Off.</p>}
+        <FieldErrors path={path} form={form} />
+      </fieldset>
+    );
+  } else if (schema.enum) {
     control = (
       <select name={name} value={value === undefined || value === null ? String(schema.default ?? "") : String(value)} onChange={(e) => onChange(e.target.value === "" ? undefined : (schema.enum!.find((v) => String(v) === e.target.value) ?? e.target.value))}>
         {!required && <option value="">—</option>}
@@ -206,20 +262,22 @@ export function SchemaField(unresolved: FieldProps) {
       </select>
     );
   } else if (type === "string" && schema.format === "workflow") {
+    const current = typeof value === "string" ? value : "";
     control = (
-      <select name={name} value={typeof value === "string" ? value : ""} onChange={(e) => onChange(e.target.value || undefined)}>
+      <select name={name} value={current} onChange={(e) => onChange(e.target.value || undefined)}>
         <option value="">—</option>
+        {current && !form.workflows.some((w) => String(w.id) === current) && <option value={current}>{current} (not found)</option>}
         {form.workflows.map((w) => <option key={w.id} value={String(w.id)}>{w.name}</option>)}
       </select>
     );
   } else if (type === "string" && (schema.format === "template" || schema.format === "expression")) {
     control = <TemplateInput name={name} value={typeof value === "string" ? value : ""} onChange={onChange} suggestions={form.suggestions} expression={schema.format === "expression"} />;
   } else if (type === "string") {
-    control = <input name={name} value={typeof value === "string" ? value : ""} onChange={(e) => onChange(e.target.value === "" && !required ? undefined : e.target.value)} />;
+    control = <input name={name} value={typeof value === "string" ? value : ""} placeholder={placeholder} onChange={(e) => onChange(e.target.value === "" && !required ? undefined : e.target.value)} />;
   } else if (type === "number" || type === "integer") {
     control = (
       <input name={name} type="number" step={type === "integer" ? 1 : "any"} min={schema.minimum} max={schema.maximum}
-        value={typeof value === "number" ? value : ""}
+        value={typeof value === "number" ? value : ""} placeholder={placeholder}
         onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))} />
     );
   } else if (type === "boolean") {
@@ -239,23 +297,34 @@ export function SchemaField(unresolved: FieldProps) {
   } else {
     control = <JsonInput name={name} value={value} onChange={onChange} />;
   }
+  return (
+    <FieldShell path={path} label={label} required={required} form={form} hint={type === "boolean" || Widget ? undefined : schema.description}>
+      {control}
+    </FieldShell>
+  );
+}
+
+/** A field's frame: its label, the control, a hint, and the API's errors for exactly its path. */
+export function FieldShell({ path, label, required, hint, form, children }: {
+  path: string; label: string; required?: boolean; hint?: string; form: FormContext; children: ReactNode;
+}) {
   const invalid = form.errors.some((e) => e.path === path);
   return (
     <div className={`field ${invalid ? "field-invalid" : ""}`} data-path={path}>
       {label && (
-        <label className="field-label" title={schema.description}>
+        <label className="field-label" title={hint}>
           {label}{required && <span className="required">*</span>}
         </label>
       )}
-      {control}
-      {schema.description && type !== "boolean" && <p className="hint">{schema.description}</p>}
+      {children}
+      {hint && <p className="hint">{hint}</p>}
       <FieldErrors path={path} form={form} />
     </div>
   );
 }
 
-export function ConfigForm({ schema, config, onChange, form }: { schema: JsonSchema; config: JsonObject; onChange: (config: JsonObject) => void; form: FormContext }) {
+export function ConfigForm({ schema, config, onChange, form, groups }: { schema: JsonSchema; config: JsonObject; onChange: (config: JsonObject) => void; form: FormContext; groups?: FieldGroup[] }) {
   return (
-    <ObjectFields schema={schema} value={config} onChange={(v) => onChange((v ?? {}) as JsonObject)} path="config" label="" form={form} />
+    <ObjectFields schema={schema} value={config} onChange={(v) => onChange((v ?? {}) as JsonObject)} path="config" label="" form={form} groups={groups} />
   );
 }

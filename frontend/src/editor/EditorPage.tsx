@@ -258,9 +258,10 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
     return [...fields, ...upstream];
   }, [single, edges, inputNode]);
 
+  const workflowNames = useMemo(() => new Map(workflows.map((w) => [String(w.id), w.name])), [workflows]);
   const decorations = useMemo(
-    () => ({ nodeTypes: typesByName, errors: nodeErrors, runNodes: live.runNodes, streamed: live.streamed }),
-    [typesByName, nodeErrors, live.runNodes, live.streamed],
+    () => ({ nodeTypes: typesByName, errors: nodeErrors, runNodes: live.runNodes, streamed: live.streamed, workflowNames }),
+    [typesByName, nodeErrors, live.runNodes, live.streamed, workflowNames],
   );
   const problemCount = apiErrors.errors.length;
 
@@ -320,7 +321,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
               {live.run && (
                 <details className="last-run" open>
                   <summary>In the test run</summary>
-                  <Inspector run={live.run} nodeId={single.id} nodeType={single.data.node.type} node={live.runNodes.get(single.id)} streamed={live.streamed.get(single.id)} onResumed={() => void live.refresh()} />
+                  <Inspector run={live.run} nodeId={single.id} nodeType={single.data.node.type} node={live.runNodes.get(single.id)} streamed={live.streamed.get(single.id)} events={live.events} onResumed={() => void live.refresh()} />
                 </details>
               )}
               <NodePanel
@@ -341,7 +342,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
               {selected.length > 1 ? `${selected.length} nodes selected. Ctrl+C / Ctrl+V copies them; Delete removes them.` : "Select a node to edit it. Drag node types from the left onto the canvas; connect a node's outlet on its right to the left side of another."}
             </p>
           ))}
-          {tab === "run" && <TestRunPanel inputNode={inputNode} live={live} onStart={(inputs) => void startRun(inputs)} starting={starting} errors={[]} />}
+          {tab === "run" && <TestRunPanel inputNode={inputNode} agentNodes={graph.nodes.filter((n) => n.type === "agent")} live={live} onStart={(inputs) => void startRun(inputs)} starting={starting} errors={[]} />}
           {tab === "versions" && (
             <VersionsPanel
               workflowId={workflowId}

@@ -2,8 +2,13 @@
 import { useParams } from "react-router";
 import type { ApiError, GraphNode, JsonObject, NodeType, OnError } from "../types";
 import { ErrorList } from "../ui";
-import { ConfigForm } from "./ConfigForm";
+import { ConfigForm, type FormContext } from "./ConfigForm";
+import { FIELD_GROUPS } from "./fieldGroups";
+import { ToolPicker } from "./tools/ToolPicker";
 import { NodeDistillation } from "../distill/NodeDistillation";
+
+// Fields drawn by a widget of their own, by the `format` in their schema.
+const WIDGETS: FormContext["widgets"] = { tools: ToolPicker };
 
 type EditableNode = Omit<GraphNode, "id" | "position">;
 
@@ -38,7 +43,8 @@ export function NodePanel({ id, node, nodeType, errors, suggestions, modelNames,
           schema={nodeType.config_schema}
           config={node.config}
           onChange={(config: JsonObject) => onChange({ ...node, config })}
-          form={{ root: nodeType.config_schema, errors, suggestions, modelNames, workflows }}
+          form={{ root: nodeType.config_schema, errors, suggestions, modelNames, workflows, widgets: WIDGETS }}
+          groups={FIELD_GROUPS[node.type]}
         />
       ) : (
         <p className="error">Unknown node type “{node.type}”.</p>

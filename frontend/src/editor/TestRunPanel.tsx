@@ -4,7 +4,8 @@ import { Link } from "react-router";
 import type { ApiError, GraphNode, JsonObject, JsonValue } from "../types";
 import type { LiveRun } from "../runs/useRun";
 import { EventLog, RunTotals } from "../runs/Inspector";
-import { ErrorList, JsonView } from "../ui";
+import { AgentTrajectory } from "../runs/Trajectory";
+import { ErrorList, JsonView, StatusBadge } from "../ui";
 
 interface InputField {
   name: string;
@@ -35,8 +36,9 @@ function parseField(field: InputField, text: string): JsonValue | undefined {
   }
 }
 
-export function TestRunPanel({ inputNode, live, onStart, starting, errors }: {
+export function TestRunPanel({ inputNode, agentNodes, live, onStart, starting, errors }: {
   inputNode: GraphNode | undefined;
+  agentNodes: GraphNode[]; // their trajectories show here, live
   live: LiveRun;
   onStart: (inputs: JsonObject) => void;
   starting: boolean;
@@ -99,6 +101,12 @@ export function TestRunPanel({ inputNode, live, onStart, starting, errors }: {
               <div className="error"><JsonView value={live.run.error} /></div>
             </>
           )}
+          {agentNodes.filter((n) => live.runNodes.has(n.id)).map((n) => (
+            <details key={n.id} className="agent-run" open data-testid="agent-run" data-node-id={n.id}>
+              <summary><b>{n.name || n.id}</b> <StatusBadge status={live.runNodes.get(n.id)?.status} /></summary>
+              <AgentTrajectory events={live.events} nodeId={n.id} node={live.runNodes.get(n.id)} />
+            </details>
+          ))}
           <p className="hint">Click a node on the canvas to inspect what it did.</p>
           <h4>Events</h4>
           <EventLog events={live.events} />

@@ -7,6 +7,7 @@ export interface CanvasDecorations {
   errors: Map<string, ApiError[]>;
   runNodes: Map<string, Partial<NodeRun>>;
   streamed: Map<string, string>;
+  workflowNames?: Map<string, string>; // by id: what an agent's workflow tools are called
 }
 
 export const CanvasContext = createContext<CanvasDecorations>({

@@ -1,9 +1,10 @@
 // Canvas node components: one per node type, all drawn inside the same NodeFrame.
-import { useEffect, type ReactNode } from "react";
+import { memo, useEffect, type ReactNode } from "react";
 import { Handle, Position, useUpdateNodeInternals, type NodeProps, type NodeTypes } from "@xyflow/react";
 import type { JsonObject, JsonValue } from "../types";
 import { useCanvas } from "./context";
 import { MAIN_OUTLET, flowType, outletsOf, type FlowNode } from "./graph";
+import { entryChip } from "./tools/toolEntries";
 
 function excerpt(value: JsonValue | undefined, length = 80): string {
   const text = typeof value === "string" ? value : value === undefined ? "" : JSON.stringify(value);
@@ -86,6 +87,27 @@ function LlmNode(props: NodeProps<FlowNode>) {
   );
 }
 
+const MAX_TOOL_CHIPS = 4;
+
+function AgentNode(props: NodeProps<FlowNode>) {
+  const { workflowNames } = useCanvas();
+  const config = props.data.node.config;
+  const tools = Array.isArray(config.tools) ? config.tools : [];
+  const chips = tools.map((tool) => entryChip(tool, workflowNames ?? new Map()));
+  return (
+    <NodeFrame {...props}>
+      <div className="muted">model: {String(config.model ?? "auto")} · {tools.length} tool{tools.length === 1 ? "" : "s"} · ≤{String(config.max_steps ?? 8)} steps</div>
+      <div className="prompt-excerpt">{excerpt(config.task, 70) || <span className="muted">no task yet</span>}</div>
+      {chips.length > 0 && (
+        <div className="tool-chips">
+          {chips.slice(0, MAX_TOOL_CHIPS).map((chip, i) => <code key={i}>{chip}</code>)}
+          {chips.length > MAX_TOOL_CHIPS && <span className="muted">+{chips.length - MAX_TOOL_CHIPS}</span>}
+        </div>
+      )}
+    </NodeFrame>
+  );
+}
+
 function ConditionNode(props: NodeProps<FlowNode>) {
   const branches = (props.data.node.config.branches as JsonObject[] | undefined) ?? [];
   return (
@@ -130,9 +152,13 @@ function GenericNode(props: NodeProps<FlowNode>) {
   );
 }
 
-const specific: NodeTypes = { input: InputNode, llm: LlmNode, condition: ConditionNode, output: OutputNode, http: HttpNode, approval: ApprovalNode };
+// memo: React Flow re-renders a node only when its own props change (as in its custom node examples).
+const specific: NodeTypes = Object.fromEntries(Object.entries({
+  input: InputNode, llm: LlmNode, agent: AgentNode, condition: ConditionNode, output: OutputNode, http: HttpNode, approval: ApprovalNode,
+}).map(([type, component]) => [type, memo(component)]));
+const Generic = memo(GenericNode);
 
 /** React Flow's node component table for the given type names (unknown types get the generic frame). */
 export function nodeComponents(typeNames: string[]): NodeTypes {
-  return Object.fromEntries(typeNames.map((name) => [flowType(name), specific[name] ?? GenericNode]));
+  return Object.fromEntries(typeNames.map((name) => [flowType(name), specific[name] ?? Generic]));
 }

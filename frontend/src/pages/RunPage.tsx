@@ -106,7 +106,7 @@ export function RunPage() {
           {selected ? (
             <>
               <h2 className="inspected">{graph?.nodes.find((n) => n.id === selected)?.name ?? selected}</h2>
-              <Inspector run={run} nodeId={selected} nodeType={selectedType} node={live.runNodes.get(selected)} streamed={live.streamed.get(selected)} onResumed={() => void live.refresh()} />
+              <Inspector run={run} nodeId={selected} nodeType={selectedType} node={live.runNodes.get(selected)} streamed={live.streamed.get(selected)} events={live.events} onResumed={() => void live.refresh()} />
             </>
           ) : (
             <>

@@ -1,18 +1,22 @@
 // What one node did in a run; for a waiting approval node, the approve/reject controls.
 import { useState } from "react";
 import { post } from "../api";
-import type { ApiError, JsonValue, NodeRun, Run } from "../types";
+import type { ApiError, JsonValue, NodeRun, Run, RunEvent } from "../types";
 import { ErrorList, JsonView, StatusBadge, errorsFrom, formatCost, formatNumber, formatTime } from "../ui";
+import { AgentTrajectory } from "./Trajectory";
 
-export function Inspector({ run, nodeId, nodeType, node, streamed, onResumed }: {
+export function Inspector({ run, nodeId, nodeType, node, streamed, events, onResumed }: {
   run: Run;
   nodeId: string;
   nodeType: string | undefined;
   node: Partial<NodeRun> | undefined;
   streamed: string | undefined;
+  events: RunEvent[];
   onResumed: () => void;
 }) {
   if (!node) return <p className="muted">This node has not run in this run.</p>;
+  const agent = nodeType === "agent";
+  const stoppedBy = node.stopped_by ?? node.fields?.stopped_by;
   return (
     <div className="inspector" data-testid="inspector">
       <dl className="facts">
@@ -28,16 +32,28 @@ export function Inspector({ run, nodeId, nodeType, node, streamed, onResumed }: 
       {node.status === "waiting" && nodeType === "approval" && run.status === "waiting" && (
         <ApprovalForm runId={run.id} nodeId={nodeId} onResumed={onResumed} />
       )}
-      {streamed && node.status === "running" && (
+      {agent && (
+        <>
+          <h4>Trajectory</h4>
+          <AgentTrajectory events={events} nodeId={nodeId} node={node} />
+          {stoppedBy && <p className="hint">Stopped by {stoppedBy}: the last turn answered without tools.</p>}
+        </>
+      )}
+      {streamed && node.status === "running" && !agent && (
         <>
           <h4>Streaming</h4>
           <pre className="json streaming" data-testid="streamed">{streamed}</pre>
         </>
       )}
-      <h4>Input</h4>
-      <JsonView value={node.input} />
-      <h4>Output</h4>
+      {!agent && <><h4>Input</h4><JsonView value={node.input} /></>}
+      <h4>{agent ? "Answer" : "Output"}</h4>
       <div data-testid="node-output"><JsonView value={node.output} /></div>
+      {agent && (
+        <details className="agent-input">
+          <summary>Input (the first turn's messages)</summary>
+          <JsonView value={node.input} />
+        </details>
+      )}
       {node.error !== null && node.error !== undefined && node.error !== "" && (
         <>
           <h4>Error</h4>
@@ -94,7 +110,7 @@ export function RunTotals({ run }: { run: Run }) {
   const tokensOut = run.tokens_out ?? sum((n) => n.tokens_out);
   const cost = run.cost ?? sum((n) => n.cost);
   return (
-    <dl className="facts totals" data-testid="run-totals">
+    <dl className="facts run-totals" data-testid="run-totals">
       <dt>Status</dt><dd><StatusBadge status={run.status} /></dd>
       <dt>Tokens</dt><dd>{formatNumber(tokensIn)} in · {formatNumber(tokensOut)} out</dd>
       <dt>Cost</dt><dd>{formatCost(cost)}</dd>
@@ -104,15 +120,22 @@ export function RunTotals({ run }: { run: Run }) {
   );
 }
 
+/** What a row of the log says besides the type: the tool of a tool event, marked when it failed. */
+function eventDetail(type: string, data: unknown): string {
+  if (!data || typeof data !== "object" || !("tool" in data)) return "";
+  const failed = type === "tool_result" && "error" in data && data.error !== undefined && data.error !== null;
+  return `${String(data.tool)}${failed ? " ✗" : ""}`;
+}
+
 export function EventLog({ events }: { events: { seq: number; type: string; node_id: string | null; data: unknown }[] }) {
   // Consecutive token events collapse into one line; the log is for "what happened", not the text.
-  const rows: { seq: number; type: string; node_id: string | null; count: number }[] = [];
+  const rows: { seq: number; type: string; node_id: string | null; count: number; detail: string }[] = [];
   for (const event of events) {
     const last = rows[rows.length - 1];
     if (event.type === "token" && last?.type === "token" && last.node_id === event.node_id) {
       last.count += 1;
       last.seq = event.seq;
-    } else rows.push({ seq: event.seq, type: event.type, node_id: event.node_id, count: 1 });
+    } else rows.push({ seq: event.seq, type: event.type, node_id: event.node_id, count: 1, detail: eventDetail(event.type, event.data) });
   }
   return (
     <ol className="event-log" data-testid="event-log" data-last-seq={events.length ? events[events.length - 1].seq : 0} data-count={events.length}>
@@ -120,6 +143,7 @@ export function EventLog({ events }: { events: { seq: number; type: string; node
         <li key={row.seq}>
           <span className="seq">#{row.seq}</span> <span className={`event-type event-${row.type}`}>{row.type}{row.count > 1 ? ` ×${row.count}` : ""}</span>
           {row.node_id && <code> {row.node_id}</code>}
+          {row.detail && <span className="muted"> {row.detail}</span>}
         </li>
       ))}
     </ol>
