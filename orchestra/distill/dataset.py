@@ -6,7 +6,12 @@ A record is a plain dict, as the platform's traces or a JSONL file provide it:
      "golden_output": "..." | None,                      # a human's correction, wins over output
      "topk": [[{"token_id": 17, "logprob": -0.1}, ...], ...] | None,   # per reply token (vLLM style)
      "model": "...", "node": "...", "created_at": "2026-01-01T00:00:00Z", "status": "ok",
-     "metadata": {...}}
+     "metadata": {...},
+     "tools": [{"type": "function", "function": {...}}] | None}   # offered to the teacher (agents)
+
+A reply that called tools is its tool calls as the model writes them (Hermes/Qwen `<tool_call>`
+blocks, orchestra.inference.toolcalls); the tools are shown through the chat template, as at
+inference.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ class Example:
     golden_output: str | None = None
     topk: list | None = None
     key: str = ""
+    tools: list[dict[str, Any]] | None = None
 
     @property
     def target(self) -> str:
@@ -124,9 +130,11 @@ def record_matches(record: dict[str, Any], filters: FilterConfig) -> bool:
 
 # --- examples and splits -------------------------------------------------------------------------
 
-def prompt_key(messages: list[dict[str, str]]) -> str:
+def prompt_key(messages: list[dict[str, str]], tools: list[dict[str, Any]] | None = None) -> str:
     """Stable identity of a prompt: dedupe, split and the offline teacher store all key on it."""
     canonical = json.dumps([[m["role"], m["content"]] for m in messages], ensure_ascii=False)
+    if tools:  # the same words with other tools offered are another prompt
+        canonical += json.dumps(tools, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -147,8 +155,12 @@ def _example(record: dict[str, Any], number: int) -> Example:
         raise DatasetError(f"record {number}: 'messages' must be a non-empty list of {{role, content}}")
     if not isinstance(record.get("output"), str) and not isinstance(record.get("golden_output"), str):
         raise DatasetError(f"record {number}: needs a string 'output' (the teacher's reply) or 'golden_output'")
+    tools = record.get("tools") or None
+    if tools is not None and not isinstance(tools, list):
+        raise DatasetError(f"record {number}: 'tools' must be a list of OpenAI tool definitions")
     return Example(messages=messages, teacher_output=record.get("output") or "",
-                   golden_output=record.get("golden_output"), topk=record.get("topk"), key=prompt_key(messages))
+                   golden_output=record.get("golden_output"), topk=record.get("topk"),
+                   key=prompt_key(messages, tools), tools=tools)
 
 
 def upsample_golden(train: list[Example], share: float, seed: int) -> list[Example]:
@@ -219,7 +231,8 @@ def tokenize(example: Example, tokenizer, *, max_seq_len: int) -> TokenizedExamp
     the end-of-turn token, exactly what the student will produce at inference. Loss on the reply
     and end token only. Over-long examples lose the start of the prompt first (a reply longer than
     max_seq_len alone keeps its beginning)."""
-    prompt = tokenizer.apply_chat_template(example.messages, add_generation_prompt=True, tokenize=False)
+    prompt = tokenizer.apply_chat_template(example.messages, tools=example.tools, add_generation_prompt=True,
+                                           tokenize=False)
     prompt_ids = tokenizer.encode(prompt, add_special_tokens=False)
     reply_ids = tokenizer.encode(example.target, add_special_tokens=False)
     reply_ids = reply_ids[: max_seq_len - 1] + [tokenizer.eos_token_id]

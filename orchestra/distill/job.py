@@ -59,7 +59,8 @@ def _relabelled(config: JobConfig, splits: Splits) -> Splits:
         cache.write_text(json.dumps(replies))
 
     def fresh(examples: list[Example]) -> list[Example]:
-        return [Example(messages=e.messages, teacher_output=replies[e.key], golden_output=e.golden_output, key=e.key)
+        return [Example(messages=e.messages, teacher_output=replies[e.key], golden_output=e.golden_output, key=e.key,
+                        tools=e.tools)
                 for e in examples]
 
     return Splits(train=fresh(splits.train), validation=fresh(splits.validation), test=fresh(splits.test),

@@ -43,7 +43,7 @@ def check_same_vocabulary(student_tokenizer, teacher_tokenizer) -> None:
 def relabel(examples: Iterable[Example], complete: Complete) -> list[Example]:
     """New teacher replies for each prompt; golden outputs stay as they are."""
     return [Example(messages=e.messages, teacher_output=complete(e.messages), golden_output=e.golden_output,
-                    key=e.key) for e in examples]
+                    key=e.key, tools=e.tools) for e in examples]
 
 
 def openai_completer(*, base_url: str, model: str, api_key: str | None = None, max_tokens: int = 512) -> Complete:

@@ -43,7 +43,7 @@ async function moveDeployment(page, button, state) {
 }
 
 await scenario("distill", async (page) => {
-  assert.ok(STUDENT, "ORCHESTRA_STUDENT names the student base model folder");
+  assert.ok(STUDENT, "ORCHESTRA_STUDENT names the registered student base model");
   // Every job WebSocket passes through the test, which drops the first one at its first progress
   // event, the way a flaky network would, before the page has seen that event.
   const sockets = [];

@@ -41,7 +41,8 @@ def browser_login(platform, tiny_models, browser_ready):
     services.model_endpoint_save(workspace=workspace, name="tiny", fields={
         "backend": "transformers", "model": str(tiny_models["teacher"]), "is_default": True,
         "price_in": 0.5, "price_out": 1.5}, trusted_path=True)
-    return {"ORCHESTRA_URL": platform.url, "ORCHESTRA_USERNAME": username, "ORCHESTRA_PASSWORD": password}
+    return {"ORCHESTRA_URL": platform.url, "ORCHESTRA_USERNAME": username, "ORCHESTRA_PASSWORD": password,
+            "ORCHESTRA_WORKSPACE_ID": str(workspace.id)}
 
 
 def run_scenario(script: str, login: dict, tmp_path: Path) -> str:

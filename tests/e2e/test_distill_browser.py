@@ -16,5 +16,12 @@ def trainer(platform):
 
 def test_a_node_is_distilled_from_its_panel_deployed_shadowed_promoted_and_rolled_back(
         browser_login, trainer, tiny_models, tmp_path):
-    login = browser_login | {"ORCHESTRA_STUDENT": str(tiny_models["student"])}
+    from workflows import services
+    from workflows.models import Workspace
+
+    # A student base is a registered model (an operator put its folder there), named in the form.
+    services.model_endpoint_save(workspace=Workspace.objects.get(pk=browser_login["ORCHESTRA_WORKSPACE_ID"]),
+                                 name="tiny-student", trusted_path=True,
+                                 fields={"backend": "transformers", "model": str(tiny_models["student"])})
+    login = browser_login | {"ORCHESTRA_STUDENT": "tiny-student"}
     assert "ok - distill" in run_scenario("distill.mjs", login, tmp_path)

@@ -120,7 +120,7 @@ export function DistillForm({ workflowId, nodeId, maxTokens, modelNames, onClose
         <div className="grid-2">
           <div>
             <label>Student base model
-              <input name="student" list="distill-models" value={settings.student} placeholder="a registered model, HF id or local folder" onChange={(e) => set({ student: e.target.value })} required />
+              <input name="student" list="distill-models" value={settings.student} placeholder="a registered model or a Hugging Face id (org/name)" onChange={(e) => set({ student: e.target.value })} required />
               <datalist id="distill-models">{modelNames.map((name) => <option key={name} value={name} />)}</datalist>
             </label>
             <label>Method
