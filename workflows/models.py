@@ -63,7 +63,8 @@ class Workflow(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="workflows")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
-    graph = models.JSONField(help_text="The draft graph")
+    graph = models.JSONField(help_text="The draft graph, saved as it is, problems and all")
+    revision = models.PositiveIntegerField(default=1, help_text="Bumped by every save: the draft's ETag")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
