@@ -116,6 +116,9 @@ class Run(models.Model):
     # How the run was started, beyond `trigger`: a replayed Idempotency-Key returns this run;
     # `trigger_ref` names the webhook or schedule; the finished run is POSTed to `callback_url`.
     idempotency_key = models.CharField(max_length=200, blank=True, default="")
+    # A hash of what the request asked for (inputs, version, callback): the same key with another
+    # body is refused instead of silently answering the first run.
+    request_hash = models.CharField(max_length=64, blank=True, default="")
     trigger_ref = models.CharField(max_length=200, blank=True, default="", db_index=True)
     callback_url = models.CharField(max_length=2000, blank=True, default="")
 
