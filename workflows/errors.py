@@ -23,6 +23,12 @@ class Conflict(ServiceError):
     status = 409
 
 
+class Unprocessable(ServiceError):
+    """Well-formed, but it contradicts what was sent before (an Idempotency-Key reused for another body)."""
+
+    status = 422
+
+
 class Unauthorized(ServiceError):
     status = 401
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from orchestra import engine
@@ -82,7 +83,18 @@ def runs_sweep() -> list[str]:
 
 NODE_STATUS_BY_EVENT = {"node_started": "running", "node_succeeded": "succeeded", "node_failed": "failed",
                         "node_skipped": "skipped", "node_waiting": "waiting", "node_retrying": "running"}
-MODEL_FIELDS = ("model", "tokens_in", "tokens_out", "cost", "latency_ms")
+
+
+def node_usage(run: Run, node_id: str) -> dict[str, Any]:
+    """What a node's model calls used: the sum of all its traces, so failed attempts, retries,
+    rejected student replies and shadow calls are counted too; {} for a node that called no model."""
+    traces = Trace.objects.filter(run=run, node_id=node_id)
+    totals = traces.aggregate(tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost"),
+                              latency_ms=Sum("latency_ms"))
+    if totals["tokens_in"] is None:
+        return {}
+    models = dict.fromkeys(traces.order_by("created_at").values_list("model", flat=True))
+    return totals | {"model": ", ".join(models)[:200]}
 
 
 def _json_safe(value: Any) -> Any:
@@ -105,8 +117,7 @@ def emit(run: Run, type: str, node_id: str | None, data: dict) -> None:
         update |= {"error": data.get("error", ""), "attempts": data.get("attempt", 1)}
     elif type in ("node_succeeded", "node_failed"):
         update |= {"output": data.get("output"), "error": data.get("error") or "", "finished_at": now,
-                   "attempts": data.get("attempts", 1)}
-        update |= {f: data[f] for f in MODEL_FIELDS if data.get(f) is not None}
+                   "attempts": data.get("attempts", 1)} | node_usage(run, node_id)
     elif type == "node_skipped":
         update |= {"finished_at": now}
     with transaction.atomic():  # the event and the node row change together: one commit

@@ -1,4 +1,6 @@
 """Run lifecycle services: start, cancel, answer an approval. Execution itself is in execution.py."""
+import hashlib
+import json
 import logging
 from typing import Any
 
@@ -7,8 +9,8 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from orchestra import engine
-from workflows import callbacks, events
-from workflows.errors import Conflict, ValidationFailed
+from workflows import callbacks, events, services
+from workflows.errors import Conflict, Unprocessable, ValidationFailed
 from workflows.models import NodeRun, Run, Workflow, WorkflowVersion
 
 log = logging.getLogger(__name__)
@@ -49,35 +51,54 @@ def run_start(*, workflow: Workflow, inputs: Any, version: int | str | None = No
     """
     if len(idempotency_key) > 200:
         raise ValidationFailed("Idempotency-Key is at most 200 characters.", path="Idempotency-Key")
+    request_hash = _request_hash(inputs, version, callback_url) if idempotency_key else ""
     if idempotency_key:
         existing = Run.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
         if existing is not None:
-            return existing, False
+            return _replayed(existing, request_hash, idempotency_key), False
     callback_url = callbacks.callback_url_check(callback_url)
     try:
         return _run_create(workflow=workflow, inputs=inputs, version=version, trigger=trigger, parent_run=parent_run,
                            enqueue=enqueue, idempotency_key=idempotency_key, trigger_ref=trigger_ref,
-                           callback_url=callback_url), True
+                           callback_url=callback_url, request_hash=request_hash), True
     except IntegrityError:
         if not idempotency_key:
             raise
-        return Run.objects.get(workflow=workflow, idempotency_key=idempotency_key), False
+        existing = Run.objects.get(workflow=workflow, idempotency_key=idempotency_key)
+        return _replayed(existing, request_hash, idempotency_key), False
+
+
+def _request_hash(inputs: Any, version: Any, callback_url: Any) -> str:
+    body = json.dumps({"inputs": inputs, "version": version, "callback_url": callback_url or ""}, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _replayed(run: Run, request_hash: str, idempotency_key: str) -> Run:
+    """The run an earlier request with this key started, if this request asks for the same thing."""
+    if run.request_hash and run.request_hash != request_hash:
+        raise Unprocessable(f"Idempotency-Key {idempotency_key!r} was used for a different request (run {run.id}); "
+                            f"use a new key for new inputs.", path="Idempotency-Key")
+    return run
 
 
 def _run_create(*, workflow: Workflow, inputs: Any, version: int | str | None, trigger: str, parent_run: Run | None,
-                enqueue: bool, idempotency_key: str, trigger_ref: str, callback_url: str) -> Run:
+                enqueue: bool, idempotency_key: str, trigger_ref: str, callback_url: str, request_hash: str) -> Run:
     if inputs is None:
         inputs = {}
     if not isinstance(inputs, dict):
         raise ValidationFailed("inputs must be a JSON object of input field values.", path="inputs")
     version_number, graph = graph_for(workflow=workflow, version=version)
+    if version_number is None and (problems := services.graph_problems(workspace=workflow.workspace, graph=graph)):
+        raise ValidationFailed(problems)  # a draft is saved with its problems, but runs only without them
     coerced, errors = engine.validate_inputs(engine.parse_graph(graph), inputs)
     if errors:
         raise ValidationFailed([e.as_dict() for e in errors])
     with transaction.atomic():
         run = Run.objects.create(workspace=workflow.workspace, workflow=workflow, version=version_number,
                                  graph=graph, inputs=coerced, trigger=trigger, parent_run=parent_run,
-                                 idempotency_key=idempotency_key, trigger_ref=trigger_ref, callback_url=callback_url)
+                                 idempotency_key=idempotency_key, trigger_ref=trigger_ref, callback_url=callback_url,
+                                 request_hash=request_hash)
         NodeRun.objects.bulk_create(NodeRun(run=run, node_id=n["id"]) for n in graph["nodes"])
         events.record(run_id=run.id, type="run_queued", data={"trigger": trigger, "version": version_number})
         if enqueue:
@@ -133,8 +154,10 @@ def run_finish(*, run: Run, status: str, outputs: dict | None = None, error: str
     run.lease_expires_at = None
     run.waiting_node = ""
     run.save()
+    if status != "succeeded":  # every node ends in a final state: what never started did not run
+        NodeRun.objects.filter(run=run, status="queued").update(status="not_run")
     if status == "cancelled":
-        NodeRun.objects.filter(run=run, status__in=["queued", "running", "waiting"]).update(status="cancelled")
+        NodeRun.objects.filter(run=run, status__in=["running", "waiting"]).update(status="cancelled")
     events.record(run_id=run.id, type=f"run_{status}", data={"outputs": outputs, "error": error or None})
     run_finished.send(sender=Run, run=run)
 

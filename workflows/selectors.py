@@ -1,4 +1,6 @@
 """Selectors: everything that reads, always scoped to one workspace."""
+import re
+import uuid
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -22,13 +24,16 @@ def workspace_for_user(*, user) -> Workspace | None:
 
 
 def workflow_list(*, workspace: Workspace) -> QuerySet:
+    """Most recently edited first, then by id: a stable order."""
     last_run = Run.objects.filter(workflow=OuterRef("pk"), parent_run__isnull=True).order_by("-created_at")
+    latest = WorkflowVersion.objects.filter(workflow=OuterRef("pk")).order_by("-version")
     return (Workflow.objects.filter(workspace=workspace)
             .annotate(last_run_id=Subquery(last_run.values("id")[:1]),
                       last_run_status=Subquery(last_run.values("status")[:1]),
                       last_run_finished_at=Subquery(last_run.values("finished_at")[:1]),
-                      published_version=Subquery(WorkflowVersion.objects.filter(workflow=OuterRef("pk"))
-                                                 .order_by("-version").values("version")[:1])))
+                      published_version=Subquery(latest.values("version")[:1]),
+                      published_graph=Subquery(latest.values("graph")[:1]))
+            .order_by("-updated_at", "-id"))
 
 
 def workflow_get(*, workspace: Workspace, workflow_id) -> Workflow:
@@ -39,17 +44,27 @@ def version_get(*, workflow: Workflow, version) -> WorkflowVersion:
     return get_or_404(workflow.versions.all(), "version", version=version)
 
 
+def uuid_param(value: str, path: str) -> uuid.UUID:
+    """A filter's id, or a 400 naming the parameter (not a 500 from the database)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise ValidationFailed(f"{path} is an id (a UUID), got {value!r}.", path=path) from None
+
+
 def run_list(*, workspace: Workspace, workflow=None, status: str | None = None, trigger: str | None = None) -> QuerySet:
     runs = Run.objects.filter(workspace=workspace).annotate(
         total_tokens_in=Sum("node_runs__tokens_in"), total_tokens_out=Sum("node_runs__tokens_out"),
-        total_cost=Sum("node_runs__cost"))
+        total_cost=Sum("node_runs__cost")).order_by("-created_at", "-id")
     if workflow:
-        runs = runs.filter(workflow_id=workflow)
+        runs = runs.filter(workflow_id=uuid_param(workflow, "workflow"))
     if status:
         if status not in Run.STATUSES:
             raise ValidationFailed(f"Unknown status {status!r}; one of {', '.join(Run.STATUSES)}.", path="status")
         runs = runs.filter(status=status)
     if trigger:
+        if trigger not in Run.TRIGGERS:
+            raise ValidationFailed(f"Unknown trigger {trigger!r}; one of {', '.join(Run.TRIGGERS)}.", path="trigger")
         runs = runs.filter(trigger=trigger)
     return runs
 
@@ -82,12 +97,16 @@ def _parse_time(value: str, field: str) -> datetime:
     return parsed
 
 
+METADATA_KEY = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
 def trace_list(*, workspace: Workspace, workflow=None, node: str | None = None, model: str | None = None,
                since: str | None = None, until: str | None = None, status: str | None = None,
-               run=None, metadata: dict[str, str] | None = None) -> QuerySet:
-    traces = Trace.objects.filter(workspace=workspace)
+               run=None, metadata: dict[str, str] | None = None, golden: str | None = None) -> QuerySet:
+    traces = Trace.objects.filter(workspace=workspace).order_by("-created_at", "-id")
     if workflow:
-        traces = traces.filter(workflow_id=workflow)
+        traces = traces.filter(workflow_id=uuid_param(workflow, "workflow"))
     if node:
         traces = traces.filter(node_id=node)
     if model:
@@ -95,12 +114,20 @@ def trace_list(*, workspace: Workspace, workflow=None, node: str | None = None, 
     if status:
         traces = traces.filter(status=status)
     if run:
-        traces = traces.filter(run_id=run)
+        traces = traces.filter(run_id=uuid_param(run, "run"))
+    if golden is not None:
+        if golden.lower() not in BOOLEANS:
+            raise ValidationFailed("golden is true or false.", path="golden")
+        traces = traces.filter(golden_output__isnull=not BOOLEANS[golden.lower()])
     if since:
         traces = traces.filter(created_at__gte=_parse_time(since, "since"))
     if until:
         traces = traces.filter(created_at__lt=_parse_time(until, "until"))
     for key, value in (metadata or {}).items():
+        # A key is data, never part of the lookup: "x__regex" would otherwise pick an operator.
+        if not METADATA_KEY.match(key) or "__" in key:
+            raise ValidationFailed(f"meta.{key}: a metadata key is letters, digits, '-' and single '_'.",
+                                   path=f"meta.{key}")
         traces = traces.filter(**{f"metadata__{key}": value})
     return traces
 

@@ -14,7 +14,7 @@ from orchestra import engine
 from orchestra.inference import InferenceError, ModelSpec
 from orchestra.inference.base import is_hub_id
 from workflows import crypto
-from workflows.errors import ValidationFailed
+from workflows.errors import Conflict, ValidationFailed
 from workflows.models import (ApiKey, Membership, ModelEndpoint, Trace, Workflow, WorkflowVersion,
                               Workspace)
 
@@ -69,19 +69,29 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
 # --- Workflows ------------------------------------------------------------------------------
 
 
-def _validate_graph(*, workspace: Workspace, graph: Any) -> dict:
-    if not isinstance(graph, dict):
-        raise ValidationFailed("The graph must be a JSON object with 'nodes' and 'edges'.", path="graph")
-
+def graph_problems(*, workspace: Workspace, graph: Any) -> list[dict]:
+    """Every problem of a graph, as {path, message}; [] for one that publishes and runs."""
     def workflow_exists(workflow_id: str) -> bool:
         try:
             return Workflow.objects.filter(workspace=workspace, id=uuid.UUID(str(workflow_id))).exists()
         except ValueError:
             return False
 
-    errors = engine.validate_graph(graph, workflow_exists=workflow_exists)
-    if errors:
-        raise ValidationFailed([e.as_dict() for e in errors])
+    return [e.as_dict() for e in engine.validate_graph(graph, workflow_exists=workflow_exists)]
+
+
+def _draft_graph(graph: Any) -> dict:
+    """A draft is stored as it is, problems and all (the editor shows them), if it is a graph at all."""
+    if not isinstance(graph, dict) or not isinstance(graph.get("nodes", []), list) \
+            or not isinstance(graph.get("edges", []), list):
+        raise ValidationFailed("The graph must be a JSON object with 'nodes' and 'edges' lists.", path="graph")
+    return graph
+
+
+def _validate_graph(*, workspace: Workspace, graph: Any) -> dict:
+    """For what must run: publishing, and starting a run of the draft."""
+    if problems := graph_problems(workspace=workspace, graph=_draft_graph(graph)):
+        raise ValidationFailed(problems)
     return graph
 
 
@@ -95,18 +105,34 @@ def _validate_name(name: Any) -> str:
 
 def workflow_create(*, workspace: Workspace, name: str, graph: dict, description: str = "") -> Workflow:
     name = _validate_name(name)
-    graph = _validate_graph(workspace=workspace, graph=graph)
-    return Workflow.objects.create(workspace=workspace, name=name, graph=graph, description=description or "")
+    return Workflow.objects.create(workspace=workspace, name=name, graph=_draft_graph(graph),
+                                   description=_validate_description(description))
 
 
+def _validate_description(description: Any) -> str:
+    if description is None:
+        return ""
+    if not isinstance(description, str) or len(description) > 10_000:
+        raise ValidationFailed("description is text of at most 10,000 characters.", path="description")
+    return description
+
+
+@transaction.atomic
 def workflow_update(*, workflow: Workflow, name: str | None = None, graph: dict | None = None,
-                    description: str | None = None) -> Workflow:
+                    description: str | None = None, revision: Any = None) -> Workflow:
+    """Save the draft (invalid graphs too). With `revision`, a save based on an older revision is a
+    409: two editors never silently overwrite each other."""
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    if revision is not None and str(revision) != str(workflow.revision):
+        raise Conflict(f"The draft was saved by someone else since revision {revision} (it is now at revision "
+                       f"{workflow.revision}): reload it and apply your change again.", path="revision")
     if name is not None:
         workflow.name = _validate_name(name)
     if graph is not None:
-        workflow.graph = _validate_graph(workspace=workflow.workspace, graph=graph)
+        workflow.graph = _draft_graph(graph)
     if description is not None:
-        workflow.description = description
+        workflow.description = _validate_description(description)
+    workflow.revision += 1
     workflow.save()
     return workflow
 
@@ -116,12 +142,27 @@ def workflow_delete(*, workflow: Workflow) -> None:
 
 
 @transaction.atomic
-def workflow_publish(*, workflow: Workflow) -> WorkflowVersion:
-    """Snapshot the draft as the next immutable version (validated again: a version always runs)."""
+def workflow_publish(*, workflow: Workflow) -> tuple[WorkflowVersion, bool]:
+    """Snapshot the draft as the next immutable version (only a valid one: a version always runs);
+    a draft equal to the latest version is that version. Returns (version, created)."""
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     _validate_graph(workspace=workflow.workspace, graph=workflow.graph)
-    last = workflow.versions.order_by("-version").values_list("version", flat=True).first() or 0
-    return WorkflowVersion.objects.create(workflow=workflow, version=last + 1, graph=workflow.graph)
+    latest = workflow.versions.order_by("-version").first()
+    if latest is not None and latest.graph == workflow.graph:
+        return latest, False
+    version = WorkflowVersion.objects.create(workflow=workflow, version=(latest.version if latest else 0) + 1,
+                                             graph=workflow.graph)
+    return version, True
+
+
+@transaction.atomic
+def workflow_restore(*, workflow: Workflow, version: WorkflowVersion) -> Workflow:
+    """Make a published version the draft again (a new revision; the versions stay as they are)."""
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    workflow.graph = version.graph
+    workflow.revision += 1
+    workflow.save(update_fields=["graph", "revision", "updated_at"])
+    return workflow
 
 
 def workflow_export(*, workflow: Workflow) -> dict:

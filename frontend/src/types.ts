@@ -92,7 +92,10 @@ export interface Workflow {
   name: string;
   description?: string;
   graph: Graph;
+  revision: number;
   published_version: number | null;
+  unpublished_changes: boolean;
+  problems?: ApiError[];
   last_run: { id: string | number; status: RunStatus; finished_at: string | null } | null;
   created_at: string;
   updated_at: string;

@@ -44,10 +44,14 @@ await scenario("editor", async (page) => {
   await page.fill('[data-path="config.outputs"] input[aria-label=key]', "post");
   await page.fill('[name="config.outputs.post"]', "{{ nodes.llm_1.output }}");
 
-  // The LLM node has no prompt yet: the save is refused and the error lands on the node and field.
+  // The LLM node has no prompt yet: the draft is saved as it is, and the problem lands on the node and field.
   await select(page, "llm_1");
   await page.fill('[name="config.max_tokens"]', "8");
-  await waitFor(async () => (await saveState(page)) === "invalid", { message: "the draft to be refused" });
+  await waitFor(async () => (await saveState(page)) === "problems", { message: "the draft to be saved with its problem" });
+  const draft = (await apiCall(page, "GET", `/api/workflows/${workflowId}`)).body;
+  assert.equal(draft.graph.nodes.find((n) => n.id === "llm_1").config.max_tokens, 8, "the invalid draft is stored");
+  assert.equal(draft.problems.length, 1);
+  assert.ok(draft.problems[0].path.endsWith(".config.prompt"), JSON.stringify(draft.problems));
   await page.waitForSelector(`${node("llm_1")} .flow-node.invalid`);
   await page.waitForSelector('[data-path="config.prompt"] .field-error');
   assert.equal(await page.locator(".flow-node.invalid").count(), 1, "only the LLM node is invalid");

@@ -22,8 +22,11 @@ def test_saving_a_graph_reports_every_problem_at_once_with_paths(api):
     }
     response = api.post("/api/workflows", json={"name": "broken", "graph": graph})
 
-    assert response.status_code == 400
-    errors = response.json()["errors"]
+    assert response.status_code == 201  # a draft is kept as it is; its problems are listed
+    assert response.json()["problems"] == api.get(f"/api/workflows/{response.json()['id']}").json()["problems"]
+    published = api.post(f"/api/workflows/{response.json()['id']}/publish")
+    assert published.status_code == 400 and published.json()["errors"] == response.json()["problems"]
+    errors = response.json()["problems"]
     paths = {e["path"] for e in errors}
     assert {"nodes[1].config.prompt", "nodes[2].config.template", "nodes[3].id", "nodes[4].type",
             "nodes[5].config.outputs.x", "edges[2]", "edges[3].target", "edges[4].branch"} <= paths, errors

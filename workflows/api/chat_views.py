@@ -104,7 +104,7 @@ class WorkflowChatView(WorkspaceView):
 class ConversationListView(WorkspaceView):
     def get(self, request):
         conversations = chat.conversation_list(workspace=self.workspace, workflow=request.query_params.get("workflow"))
-        return _paginated(self, conversations, conversation_out)
+        return _paginated(self, conversations, conversation_out, ordering=("-updated_at", "-id"))
 
 
 class ConversationDetailView(WorkspaceView):

@@ -10,7 +10,11 @@ def workflow_out(workflow: Workflow) -> dict:
         "name": workflow.name,
         "description": workflow.description,
         "graph": workflow.graph,
+        "revision": workflow.revision,
         "published_version": getattr(workflow, "published_version", None),
+        # The draft differs from what runs (the latest version); false before the first publish too.
+        "unpublished_changes": getattr(workflow, "published_version", None) is not None
+        and workflow.published_graph != workflow.graph,
         "last_run": ({"id": str(last_run_id), "status": workflow.last_run_status,
                       "finished_at": iso(workflow.last_run_finished_at)} if last_run_id else None),
         "created_at": iso(workflow.created_at),

@@ -13,6 +13,7 @@ urlpatterns = [
     path("workflows/<str:workflow_id>/publish", views.WorkflowPublishView.as_view()),
     path("workflows/<str:workflow_id>/versions", views.WorkflowVersionsView.as_view()),
     path("workflows/<str:workflow_id>/versions/<int:version>", views.WorkflowVersionDetailView.as_view()),
+    path("workflows/<str:workflow_id>/versions/<int:version>/restore", views.WorkflowVersionRestoreView.as_view()),
     path("workflows/<str:workflow_id>/export", views.WorkflowExportView.as_view()),
     path("workflows/<str:workflow_id>/runs", trigger_views.WorkflowRunsView.as_view()),
     path("workflows/<str:workflow_id>/chat", chat_views.WorkflowChatView.as_view()),

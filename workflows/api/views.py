@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -22,13 +22,23 @@ from workflows.errors import ValidationFailed
 MAX_WAIT_S = 300
 
 
-class Pagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 500
+class Pagination(CursorPagination):
+    """Newest first in a stable order; `next`/`previous` carry an opaque cursor, so a page never
+    repeats or skips rows that arrive while a client pages through. `count` is the filtered total."""
+
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 500
+
+    def get_paginated_response(self, data) -> Response:
+        return Response({"count": self.count, "next": self.get_next_link(), "previous": self.get_previous_link(),
+                         "results": data})
 
 
-def _paginated(view: APIView, queryset, shape) -> Response:
+def _paginated(view: APIView, queryset, shape, *, ordering: tuple[str, ...] = ("-created_at", "-id")) -> Response:
     paginator = Pagination()
+    paginator.ordering = ordering
+    paginator.count = queryset.count()
     page = paginator.paginate_queryset(queryset, view.request, view=view)
     return paginator.get_paginated_response([shape(item) for item in page])
 
@@ -103,22 +113,30 @@ class WorkflowListView(WorkspaceView):
         body = _body(request)
         workflow = services.workflow_create(workspace=self.workspace, name=body.get("name"),
                                             graph=body.get("graph"), description=body.get("description", ""))
-        return Response(workflow_out(selectors.workflow_get(workspace=self.workspace, workflow_id=workflow.id)),
-                        status=status.HTTP_201_CREATED)
+        return _workflow_response(self.workspace, workflow.id, status=status.HTTP_201_CREATED)
+
+
+def _workflow_response(workspace, workflow_id, *, status: int = 200) -> Response:
+    """The workflow with its draft's problems, and its revision as the ETag (for If-Match)."""
+    workflow = selectors.workflow_get(workspace=workspace, workflow_id=workflow_id)
+    body = workflow_out(workflow) | {"problems": services.graph_problems(workspace=workspace, graph=workflow.graph)}
+    return Response(body, status=status, headers={"ETag": f'"{workflow.revision}"'})
 
 
 class WorkflowDetailView(WorkspaceView):
     @extend_schema(responses={200: S.WORKFLOW, 404: S.ERRORS})
     def get(self, request, workflow_id):
-        return Response(workflow_out(selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)))
+        return _workflow_response(self.workspace, workflow_id)
 
-    @extend_schema(request=S.WORKFLOW_IN, responses={200: S.WORKFLOW, 400: S.ERRORS, 404: S.ERRORS})
+    @extend_schema(request=S.WORKFLOW_IN, parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)],
+                   responses={200: S.WORKFLOW, 400: S.ERRORS, 404: S.ERRORS, 409: S.ERRORS})
     def patch(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         body = _body(request)
+        revision = body.get("revision", request.headers.get("If-Match", "").strip('W/"') or None)
         services.workflow_update(workflow=workflow, name=body.get("name"), graph=body.get("graph"),
-                                 description=body.get("description"))
-        return Response(workflow_out(selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)))
+                                 description=body.get("description"), revision=revision)
+        return _workflow_response(self.workspace, workflow_id)
 
     @extend_schema(responses={204: None, 404: S.ERRORS})
     def delete(self, request, workflow_id):
@@ -127,10 +145,20 @@ class WorkflowDetailView(WorkspaceView):
 
 
 class WorkflowPublishView(WorkspaceView):
-    @extend_schema(request=None, responses={201: S.VERSION, 400: S.ERRORS, 404: S.ERRORS})
+    @extend_schema(request=None, responses={200: S.VERSION, 201: S.VERSION, 400: S.ERRORS, 404: S.ERRORS})
     def post(self, request, workflow_id):
+        """201 with a new version; 200 with the latest one when the draft has not changed since."""
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        return Response(version_out(services.workflow_publish(workflow=workflow)), status=status.HTTP_201_CREATED)
+        version, created = services.workflow_publish(workflow=workflow)
+        return Response(version_out(version), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class WorkflowVersionRestoreView(WorkspaceView):
+    @extend_schema(request=None, responses={200: S.WORKFLOW, 404: S.ERRORS})
+    def post(self, request, workflow_id, version):
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
+        services.workflow_restore(workflow=workflow, version=selectors.version_get(workflow=workflow, version=version))
+        return _workflow_response(self.workspace, workflow_id)
 
 
 class WorkflowVersionsView(WorkspaceView):
@@ -282,14 +310,15 @@ class ModelDetailView(WorkspaceView):
 
 
 class TraceListView(WorkspaceView):
-    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("workflow", "node", "model", "since", "until", "status", "run")], responses={200: S.page(S.TRACE), 400: S.ERRORS})
+    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("workflow", "node", "model", "since", "until", "status", "run", "golden")], responses={200: S.page(S.TRACE), 400: S.ERRORS})
     def get(self, request):
         params = request.query_params
         metadata = {k[len("meta."):]: v for k, v in params.items() if k.startswith("meta.")}
         queryset = selectors.trace_list(workspace=self.workspace, workflow=params.get("workflow"),
                                         node=params.get("node"), model=params.get("model"),
                                         since=params.get("since"), until=params.get("until"),
-                                        status=params.get("status"), run=params.get("run"), metadata=metadata)
+                                        status=params.get("status"), run=params.get("run"), metadata=metadata,
+                                        golden=params.get("golden"))
         return _paginated(self, queryset, trace_out)
 
 

@@ -22,7 +22,9 @@ import { useGraphHistory, type Snapshot } from "./useGraphHistory";
 
 const AUTOSAVE_DELAY_MS = 800;
 
-type SaveState = "saved" | "unsaved" | "saving" | "invalid" | "failed";
+// "problems": saved as it is, with problems listed (only publishing and running need a valid graph);
+// "conflict": someone else saved a newer revision, so this editor stops saving until it is reloaded.
+type SaveState = "saved" | "problems" | "unsaved" | "saving" | "conflict" | "failed";
 
 export function EditorPage() {
   const { workflowId } = useParams();
@@ -65,43 +67,47 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
   const graph = useMemo(() => toGraph(nodes, edges), [nodes, edges]);
   const graphJson = JSON.stringify(graph);
   const [savedJson, setSavedJson] = useState(() => JSON.stringify(toGraph(initialFlow.nodes, initialFlow.edges)));
-  const [rejectedJson, setRejectedJson] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
-  const [apiErrors, setApiErrors] = useState<{ errors: ApiError[]; graph: Graph }>({ errors: [], graph });
+  const [apiErrors, setApiErrors] = useState<{ errors: ApiError[]; graph: Graph }>({ errors: workflow.problems ?? [], graph });
   const [saveFailure, setSaveFailure] = useState("");
+  const [conflict, setConflict] = useState(false);
+  const revision = useRef(workflow.revision);
 
   const save = useCallback(async (): Promise<boolean> => {
     const json = JSON.stringify(toGraph(nodes, edges));
     if (json === savedJson) return true;
+    if (conflict) return false;
     setSaving(true);
     try {
-      const saved = await patch<Workflow>(`/api/workflows/${workflowId}`, { graph: JSON.parse(json) });
+      const saved = await patch<Workflow>(`/api/workflows/${workflowId}`, { graph: JSON.parse(json), revision: revision.current });
+      revision.current = saved.revision;
       setWorkflow((old) => ({ ...old, ...saved }));
       setSavedJson(json);
-      setRejectedJson(null);
       setSaveFailure("");
-      setApiErrors({ errors: [], graph: JSON.parse(json) });
+      setApiErrors({ errors: saved.problems ?? [], graph: JSON.parse(json) });
       return true;
     } catch (error) {
-      if (error instanceof ApiRequestError && error.status === 400) {
-        setRejectedJson(json);
-        setApiErrors({ errors: error.errors, graph: JSON.parse(json) });
-      } else {
-        setSaveFailure(String(error instanceof Error ? error.message : error));
-      }
+      if (error instanceof ApiRequestError && error.status === 409) setConflict(true);
+      else setSaveFailure(String(error instanceof Error ? error.message : error));
       return false;
     } finally {
       setSaving(false);
     }
-  }, [nodes, edges, savedJson, workflowId]);
+  }, [nodes, edges, savedJson, workflowId, conflict]);
 
   useEffect(() => {
-    if (graphJson === savedJson || graphJson === rejectedJson) return;
+    if (graphJson === savedJson || conflict) return;
     const timer = window.setTimeout(() => void save(), AUTOSAVE_DELAY_MS);
     return () => window.clearTimeout(timer);
-  }, [graphJson, savedJson, rejectedJson, save]);
+  }, [graphJson, savedJson, conflict, save]);
 
-  const saveState: SaveState = saving ? "saving" : graphJson === savedJson ? "saved" : graphJson === rejectedJson ? "invalid" : saveFailure ? "failed" : "unsaved";
+  // Leaving the editor through the app's own links saves what the autosave had not sent yet.
+  const latestSave = useRef(save);
+  latestSave.current = save;
+  useEffect(() => () => void latestSave.current(), []);
+
+  const problemCount = apiErrors.errors.length;
+  const saveState: SaveState = saving ? "saving" : conflict ? "conflict" : graphJson === savedJson ? (problemCount ? "problems" : "saved") : saveFailure ? "failed" : "unsaved";
   const { byNode: nodeErrors, general: graphErrors } = useMemo(() => errorsByNode(apiErrors.errors, apiErrors.graph), [apiErrors]);
 
   useEffect(() => {
@@ -219,11 +225,12 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
 
   async function publish() {
     setActionErrors([]);
-    if (!(await save())) return setActionErrors([{ path: "", message: "Fix the problems in the draft before publishing." }]);
+    if (!(await save())) return setActionErrors([{ path: "", message: "The draft could not be saved, so it was not published." }]);
     try {
       const { version } = await post<{ version: number }>(`/api/workflows/${workflowId}/publish`);
-      setWorkflow((old) => ({ ...old, published_version: version }));
-      setNotice(`Published version ${version}.`);
+      const unchanged = version === workflow.published_version;
+      setWorkflow((old) => ({ ...old, published_version: version, unpublished_changes: false }));
+      setNotice(unchanged ? `Nothing changed since version ${version}.` : `Published version ${version}.`);
     } catch (error) {
       setActionErrors(errorsFrom(error));
     }
@@ -233,7 +240,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
     setActionErrors([]);
     setStarting(true);
     try {
-      if (!(await save())) return setActionErrors([{ path: "", message: "The draft has problems; fix them to run it." }]);
+      if (!(await save())) return setActionErrors([{ path: "", message: "The draft could not be saved, so it was not run." }]);
       const run = await post<Run>(`/api/workflows/${workflowId}/runs`, { inputs, version: "draft", trigger: "editor" });
       setSearchParams({ run: String(run.id) });
     } catch (error) {
@@ -263,8 +270,6 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
     () => ({ nodeTypes: typesByName, errors: nodeErrors, runNodes: live.runNodes, streamed: live.streamed, workflowNames }),
     [typesByName, nodeErrors, live.runNodes, live.streamed, workflowNames],
   );
-  const problemCount = apiErrors.errors.length;
-
   return (
     <div className="editor">
       <div className="toolbar">
@@ -272,13 +277,14 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
         <span className="muted">/</span>
         <b>{workflow.name}</b>
         <span className={`save-state save-${saveState}`} data-testid="save-state" data-state={saveState}>
-          {saveState === "saved" ? "Saved" : saveState === "saving" ? "Saving…" : saveState === "invalid" ? `Not saved: ${problemCount} problem${problemCount === 1 ? "" : "s"}` : saveState === "failed" ? `Not saved: ${saveFailure}` : "Unsaved changes"}
+          {saveState === "saved" ? "Saved" : saveState === "saving" ? "Saving…" : saveState === "problems" ? `Saved · ${problemCount} problem${problemCount === 1 ? "" : "s"}` : saveState === "conflict" ? "Not saved: changed elsewhere" : saveState === "failed" ? `Not saved: ${saveFailure}` : "Unsaved changes"}
         </span>
+        {conflict && <button onClick={() => window.location.reload()} title="Load the version someone else saved; your last change is not kept">Reload</button>}
         <span className="spacer" />
         <button onClick={history.undo} disabled={!history.canUndo} title="Undo (Ctrl+Z)">Undo</button>
         <button onClick={history.redo} disabled={!history.canRedo} title="Redo (Ctrl+Shift+Z)">Redo</button>
         <button onClick={tidy} title="Arrange the nodes in layers">Tidy</button>
-        <span className="muted">{workflow.published_version ? `live: v${workflow.published_version}` : "not published"}</span>
+        <span className="muted" data-testid="live-version">{workflow.published_version ? `live: v${workflow.published_version}${workflow.unpublished_changes ? " · draft differs" : ""}` : "not published"}</span>
         <button onClick={() => void publish()}>Publish</button>
         <button className="primary" onClick={() => setTab("run")}>Test run</button>
       </div>

@@ -35,7 +35,7 @@ class Command(BaseCommand):
         model = self._default_model(workspace)
         for path in sorted(EXAMPLES.glob("*.json")):
             workflow = services.workflow_import(workspace=workspace, data=json.loads(path.read_text()))
-            services.workflow_publish(workflow=workflow)
+            services.workflow_publish(workflow=workflow)  # (version, created): a new version either way here
         self.stdout.write(self.style.SUCCESS("Demo workspace ready (shown once; keep them):"))
         self.stdout.write(f"  login:    {DEMO_USER} / {password}")
         self.stdout.write(f"  API key:  {key}")
