@@ -82,14 +82,15 @@ export function errorsFrom(error: unknown): ApiError[] {
   return [{ path: "", message: String(error) }];
 }
 
-/** Previous/next for the API's limit/offset pages: follows the offsets in its next/previous links. */
-export function Pager({ page, onOffset, noun }: { page: { count: number; next: string | null; previous: string | null }; onOffset: (offset: number) => void; noun: string }) {
-  const offsetOf = (link: string) => Number(new URL(link, window.location.origin).searchParams.get("offset") ?? 0);
+/** Previous/next for the API's cursor pages: follows the cursors in its next/previous links. */
+export function Pager({ page, onCursor, noun }: { page: { count: number; next: string | null; previous: string | null }; onCursor: (cursor: string) => void; noun: string }) {
+  // The API pages with opaque cursors (newest first, stable while new rows arrive).
+  const cursorOf = (link: string) => new URL(link, window.location.origin).searchParams.get("cursor") ?? "";
   return (
     <div className="pager">
       <span className="muted">{page.count} {noun}</span>
-      <button disabled={!page.previous} onClick={() => page.previous && onOffset(offsetOf(page.previous))}>Previous</button>
-      <button disabled={!page.next} onClick={() => page.next && onOffset(offsetOf(page.next))}>Next</button>
+      <button disabled={!page.previous} onClick={() => page.previous && onCursor(cursorOf(page.previous))}>Previous</button>
+      <button disabled={!page.next} onClick={() => page.next && onCursor(cursorOf(page.next))}>Next</button>
     </div>
   );
 }

@@ -12,7 +12,7 @@ export function RunsPage() {
   const workflow = params.get("workflow") ?? "";
   const status = params.get("status") ?? "";
   const trigger = params.get("trigger") ?? "";
-  const offset = params.get("offset") ?? "";
+  const cursor = params.get("cursor") ?? "";
   const [workflows, setWorkflows] = useState<Workflow[]>([]);
   const [runs, setRuns] = useState<Page<Run> | null>(null);
   const [errors, setErrors] = useState<ApiError[]>([]);
@@ -22,15 +22,15 @@ export function RunsPage() {
   }, []);
 
   useEffect(() => {
-    get<Page<Run>>(`/api/runs${query({ workflow, status, trigger, offset })}`).then(setRuns, (e) => setErrors(errorsFrom(e)));
-  }, [workflow, status, trigger, offset]);
+    get<Page<Run>>(`/api/runs${query({ workflow, status, trigger, cursor })}`).then(setRuns, (e) => setErrors(errorsFrom(e)));
+  }, [workflow, status, trigger, cursor]);
 
   const names = new Map(workflows.map((w) => [String(w.id), w.name]));
   const setFilter = (key: string, value: string) => {
     const next = new URLSearchParams(params);
     if (value) next.set(key, value);
     else next.delete(key);
-    next.delete("offset");
+    next.delete("cursor");
     setParams(next);
   };
 
@@ -75,7 +75,7 @@ export function RunsPage() {
               ))}
             </tbody>
           </table>
-          <Pager page={runs} noun="runs" onOffset={(to) => setParams({ ...Object.fromEntries(params), offset: String(to) })} />
+          <Pager page={runs} noun="runs" onCursor={(to) => setParams({ ...Object.fromEntries(params), cursor: to })} />
         </>
       )}
     </div>

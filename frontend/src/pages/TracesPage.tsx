@@ -76,7 +76,7 @@ export function TracesPage() {
               </tbody>
             </table>
           )}
-          {traces && <Pager page={traces} noun="traces" onOffset={(to) => setParams({ ...Object.fromEntries(params), offset: String(to) })} />}
+          {traces && <Pager page={traces} noun="traces" onCursor={(to) => setParams({ ...Object.fromEntries(params), cursor: to })} />}
         </div>
         {open && <TraceDetail key={open.id} trace={open} onSaved={(t) => {
           setOpen(t);
