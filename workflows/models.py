@@ -121,6 +121,11 @@ class Run(models.Model):
     request_hash = models.CharField(max_length=64, blank=True, default="")
     trigger_ref = models.CharField(max_length=200, blank=True, default="", db_index=True)
     callback_url = models.CharField(max_length=2000, blank=True, default="")
+    # Due times live here, not only as broker countdowns, so the sweeper fires what is overdue even
+    # after the broker lost its messages: a waiting approval's timeout, and the next callback attempt.
+    timeout_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    callback_next_attempt = models.PositiveIntegerField(default=0, help_text="0: no delivery pending")
+    callback_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]
