@@ -2,7 +2,8 @@
 
 It speaks through the official `openai` SDK, so retries, timeouts and SSE parsing are the SDK's;
 this module only shapes the request, reads the answer back into a `Completion`, and turns the
-SDK's exceptions into an `InferenceError` that says which model and what went wrong.
+SDK's exceptions into an `InferenceError` that says which model and what went wrong. `tools`,
+`tool_choice` and `response_format` go to the server as they are: vLLM (and OpenAI) enforce them.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 
 import openai
 
-from orchestra.inference.base import Completion, InferenceError, ModelSpec, check_call
+from orchestra.inference.base import Completion, InferenceError, ModelSpec, ToolCall, check_call, check_structured
 
 
 def make_sdk(spec: ModelSpec) -> openai.OpenAI:
@@ -34,10 +35,16 @@ class OpenAIClient:
     def complete(self, messages: list[dict], *, max_tokens: int | None = None,
                  temperature: float | None = None, stop: list[str] | None = None,
                  on_token: Callable[[str], None] | None = None,
-                 top_logprobs: int = 0) -> Completion:
+                 top_logprobs: int = 0, tools: list[dict] | None = None,
+                 tool_choice: str | dict | None = None,
+                 response_format: dict | None = None) -> Completion:
         max_tokens = check_call(self.spec, max_tokens=max_tokens, temperature=temperature,
                                 top_logprobs=top_logprobs, messages=messages)
+        check_structured(self.spec, tools=tools, tool_choice=tool_choice, response_format=response_format)
         request: dict = {"model": self.spec.model, "messages": messages, "max_completion_tokens": max_tokens}
+        # Only what was asked for: a server without tool support may refuse even an empty `tools`.
+        structured = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format}
+        request.update({key: value for key, value in structured.items() if value})
         if temperature is not None:  # None leaves the server's own default in force
             request["temperature"] = temperature
         if stop:
@@ -49,11 +56,13 @@ class OpenAIClient:
         started = time.perf_counter()
         with self._errors():
             if on_token:
-                text, finish_reason, usage, logprobs = self._stream(request, on_token)
+                text, calls, finish_reason, usage, logprobs = self._stream(request, on_token)
             else:
                 response = self.sdk.chat.completions.create(**request)
                 choice = response.choices[0]
                 text, finish_reason, usage = choice.message.content or "", choice.finish_reason, response.usage
+                calls = [ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments)
+                         for call in choice.message.tool_calls or []]
                 logprobs = (choice.logprobs.content or []) if choice.logprobs else []
         # A server that sends no usage leaves the counts at 0 rather than guessed.
         tokens_in = usage.prompt_tokens if usage else 0
@@ -61,7 +70,7 @@ class OpenAIClient:
         completion = Completion(
             text=text, model=self.spec.name, tokens_in=tokens_in, tokens_out=tokens_out,
             latency_ms=(time.perf_counter() - started) * 1000, finish_reason=finish_reason or "stop",
-            cost=self.spec.cost(tokens_in, tokens_out),
+            cost=self.spec.cost(tokens_in, tokens_out), tool_calls=calls or None,
         )
         if top_logprobs:
             completion.top_logprobs = [[(self._token(t.token), t.logprob) for t in entry.top_logprobs]
@@ -70,7 +79,7 @@ class OpenAIClient:
         return completion
 
     def _stream(self, request: dict, on_token: Callable[[str], None]):
-        parts, finish_reason, usage, logprobs = [], None, None, []
+        parts, calls, finish_reason, usage, logprobs = [], {}, None, None, []
         stream = self.sdk.chat.completions.create(**request, stream=True,
                                                   stream_options={"include_usage": True})
         with stream:
@@ -80,10 +89,14 @@ class OpenAIClient:
                     if choice.delta.content:
                         parts.append(choice.delta.content)
                         on_token(choice.delta.content)
+                    for delta in choice.delta.tool_calls or []:
+                        add_tool_call_delta(calls, delta)
                     if choice.logprobs and choice.logprobs.content:
                         logprobs.extend(choice.logprobs.content)
                     finish_reason = choice.finish_reason or finish_reason
-        return "".join(parts), finish_reason, usage, logprobs
+        tool_calls = [ToolCall(id=call["id"], name=call["name"], arguments=call["arguments"])
+                      for _, call in sorted(calls.items())]
+        return "".join(parts), tool_calls, finish_reason, usage, logprobs
 
     def _token(self, token: str) -> int | str:
         if self.spec.options.get("token_ids") and token.startswith("token_id:"):
@@ -108,3 +121,13 @@ class OpenAIClient:
                                  model=name, status=error.status_code) from error
         except openai.APIError as error:  # e.g. an error event in the middle of a stream
             raise InferenceError(f"model {name!r}: {url} failed: {error.message}", model=name) from error
+
+
+def add_tool_call_delta(calls: dict[int, dict], delta) -> None:
+    """Fold one streamed tool-call delta into `calls` (by index): the first delta of a call brings
+    its id and name (some servers repeat them), every delta may bring a piece of the arguments."""
+    call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+    call["id"] = call["id"] or delta.id or ""
+    if delta.function:
+        call["name"] = call["name"] or delta.function.name or ""
+        call["arguments"] += delta.function.arguments or ""

@@ -2,11 +2,12 @@
 
     python -m orchestra.inference.server --model tiny=/path/to/folder --port 8001
 
-serves `POST /v1/chat/completions` (plain and streamed as server-sent events, with `usage` and
-`logprobs`) and `GET /v1/models`, answering errors in OpenAI's shape. It exists so that the
-`openai` backend, the gateway and their tests talk to a real server over real HTTP, and so a
-laptop can stand in for a vLLM box. It is the standard library's threading HTTP server over
-`get_client`: one thread per connection, one generation at a time per model.
+serves `POST /v1/chat/completions` (plain and streamed as server-sent events, with `usage`,
+`logprobs`, `tools`/`tool_choice` and `response_format`) and `GET /v1/models`, answering errors in
+OpenAI's shape. It exists so that the `openai` backend, the gateway and their tests talk to a real
+server over real HTTP, and so a laptop can stand in for a vLLM box. It is the standard library's
+threading HTTP server over `get_client`: one thread per connection, one generation at a time per
+model.
 """
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from orchestra.inference.base import MAX_TOP_LOGPROBS, Completion, InferenceError, ModelSpec
+from orchestra.inference.base import MAX_TOP_LOGPROBS, Completion, InferenceError, ModelSpec, check_structured
 from orchestra.inference.clients import get_client
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
+# Streamed tool-call arguments go out in pieces of this many characters, as real servers send them
+# token by token: a client that does not join the pieces (by the call's index) breaks here too.
+ARGUMENT_PIECE_CHARS = 16
 
 
 class RequestError(Exception):
@@ -51,18 +55,21 @@ class ChatRequest:
     logprobs: bool
     top_logprobs: int
     token_ids: bool  # vLLM's return_tokens_as_token_ids: tokens as "token_id:123"
+    tools: list[dict] | None = None
+    tool_choice: str | dict | None = None
+    response_format: dict | None = None
 
 
-def parse_chat_request(body: object, model_names: list[str]) -> ChatRequest:
+def parse_chat_request(body: object, specs: dict[str, ModelSpec]) -> ChatRequest:
     """Check a chat completions body the way OpenAI does; unknown fields are ignored, as there."""
     if not isinstance(body, dict):
         raise RequestError(400, "The request body must be a JSON object.")
     model = body.get("model")
     if not isinstance(model, str):
         raise RequestError(400, "'model' is required and must be a string.", param="model")
-    if model not in model_names:
+    if model not in specs:
         raise RequestError(404, f"The model `{model}` does not exist. Available models: "
-                                f"{', '.join(model_names)}.", param="model", code="model_not_found")
+                                f"{', '.join(specs)}.", param="model", code="model_not_found")
     if body.get("n", 1) != 1:
         raise RequestError(400, "Only n=1 is supported.", param="n")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
@@ -86,16 +93,37 @@ def parse_chat_request(body: object, model_names: list[str]) -> ChatRequest:
     if top_logprobs and not logprobs:
         raise RequestError(400, "top_logprobs needs logprobs set to true.", param="logprobs")
     stream_options = body.get("stream_options") or {}
+    tools, tool_choice, response_format = parse_structured(body, specs[model])
     return ChatRequest(
         model=model, messages=parse_messages(body.get("messages")), max_tokens=max_tokens,
         temperature=temperature, stop=stop or None, stream=bool(body.get("stream")),
         include_usage=bool(stream_options.get("include_usage")), logprobs=bool(logprobs),
         top_logprobs=top_logprobs, token_ids=bool(body.get("return_tokens_as_token_ids")),
+        tools=tools, tool_choice=tool_choice, response_format=response_format,
     )
 
 
+def parse_structured(body: dict, spec: ModelSpec) -> tuple[list | None, str | dict | None, dict | None]:
+    """`tools`, `tool_choice` and `response_format`, checked one at a time so a 400 names the bad one."""
+    tools, tool_choice, response_format = (body.get("tools") or None, body.get("tool_choice"),
+                                           body.get("response_format"))
+    if tools is not None and not isinstance(tools, list):
+        raise RequestError(400, "tools must be an array of function tools.", param="tools")
+    if body.get("parallel_tool_calls") is False:  # the grammar lets the model make several calls a turn
+        raise RequestError(400, "parallel_tool_calls=false is not supported: a reply may hold several "
+                                "tool calls.", param="parallel_tool_calls")
+    for param, arguments in (("tools", {"tools": tools}), ("response_format", {"response_format": response_format}),
+                             ("tool_choice", {"tools": tools, "tool_choice": tool_choice})):
+        try:
+            check_structured(spec, **{"tools": None, "tool_choice": None, "response_format": None, **arguments})
+        except InferenceError as error:
+            raise RequestError(400, str(error), param=param) from error
+    return tools, tool_choice, response_format
+
+
 def parse_messages(messages: object) -> list[dict]:
-    """OpenAI messages -> the {'role', 'content': str} dicts a chat template expects."""
+    """OpenAI messages -> the {'role', 'content': str} dicts a chat template expects, keeping the
+    tool calls of assistant turns and the `tool_call_id` of tool turns."""
     if not isinstance(messages, list) or not messages:
         raise RequestError(400, "'messages' must be a non-empty array.", param="messages")
     parsed = []
@@ -113,8 +141,28 @@ def parse_messages(messages: object) -> list[dict]:
             raise RequestError(400, f"messages[{index}].content must be a string or an array of "
                                     f"text parts.", param=f"messages[{index}].content")
         role = "system" if message["role"] == "developer" else message["role"]  # templates predate it
-        parsed.append({"role": role, "content": content or ""})
+        parsed.append({"role": role, "content": content or "", **tool_fields(message, index)})
     return parsed
+
+
+def tool_fields(message: dict, index: int) -> dict:
+    """An assistant turn's `tool_calls` or a tool turn's `tool_call_id`, checked; {} for other turns."""
+    if message["role"] == "tool":
+        if not isinstance(message.get("tool_call_id"), str):
+            raise RequestError(400, f"messages[{index}].tool_call_id is required for a tool message.",
+                               param=f"messages[{index}].tool_call_id")
+        return {"tool_call_id": message["tool_call_id"]}
+    calls = message.get("tool_calls")
+    if message["role"] != "assistant" or not calls:
+        return {}
+    for number, call in enumerate(calls if isinstance(calls, list) else [None]):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str) \
+                or not isinstance(function.get("arguments"), str) or not isinstance(call.get("id"), str):
+            raise RequestError(400, f"messages[{index}].tool_calls[{number}] must be {{'id', 'type': 'function', "
+                                    f"'function': {{'name', 'arguments': JSON text}}}}.",
+                               param=f"messages[{index}].tool_calls[{number}]")
+    return {"tool_calls": calls}
 
 
 def logprobs_body(completion: Completion, tokenizer, request: ChatRequest) -> dict:
@@ -131,9 +179,29 @@ def logprobs_body(completion: Completion, tokenizer, request: ChatRequest) -> di
 
 def request_error(error: InferenceError) -> RequestError:
     """A failed local call as an HTTP error: the caller's fault (400) or ours (500)."""
-    if error.status and error.status < 500:
-        return RequestError(error.status, str(error))
+    if error.status and error.status < 500:  # a GrammarError also knows which request field it was
+        return RequestError(error.status, str(error), param=getattr(error, "param", None))
     return RequestError(500, str(error), type="server_error")
+
+
+def message_body(completion: Completion) -> dict:
+    if not completion.tool_calls:
+        return {"role": "assistant", "content": completion.text}
+    return {"role": "assistant", "content": completion.text or None,  # OpenAI's null beside calls
+            "tool_calls": [call.as_openai() for call in completion.tool_calls]}
+
+
+def tool_call_deltas(completion: Completion) -> list[dict]:
+    """The calls as OpenAI streams them: per call, one delta with its index, id, type and name,
+    then its arguments in pieces, each piece a delta with the same index."""
+    deltas = []
+    for index, call in enumerate(completion.tool_calls or []):
+        deltas.append({"tool_calls": [{"index": index, "id": call.id, "type": "function",
+                                       "function": {"name": call.name, "arguments": ""}}]})
+        pieces = [call.arguments[at:at + ARGUMENT_PIECE_CHARS]
+                  for at in range(0, len(call.arguments), ARGUMENT_PIECE_CHARS)]
+        deltas += [{"tool_calls": [{"index": index, "function": {"arguments": piece}}]} for piece in pieces]
+    return deltas
 
 
 def usage_body(completion: Completion) -> dict:
@@ -175,7 +243,8 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
             if self.path != "/v1/chat/completions":
                 raise RequestError(404, f"Unknown path {self.path}; this server serves "
                                         f"POST /v1/chat/completions.", code="not_found")
-            request = parse_chat_request(self._read_json(), list(self.server.clients))
+            specs = {name: client.spec for name, client in self.server.clients.items()}
+            request = parse_chat_request(self._read_json(), specs)
         except RequestError as error:
             self._send_error(error)
             return
@@ -191,7 +260,7 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
         except InferenceError as error:
             self._send_error(request_error(error))
             return
-        choice = {"index": 0, "message": {"role": "assistant", "content": completion.text},
+        choice = {"index": 0, "message": message_body(completion),
                   "finish_reason": completion.finish_reason, "logprobs": None}
         if request.logprobs:
             choice["logprobs"] = logprobs_body(completion, client.loaded.tokenizer, request)
@@ -203,23 +272,28 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
         client = self.server.clients[request.model]
         head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
                 "created": int(time.time()), "model": request.model}
+        started = False
 
         def send_delta(delta: dict, **choice) -> None:
+            nonlocal started
+            if not started:  # headers wait for the first delta, so an early failure is a real HTTP error
+                started = True
+                self._start_events()
+                send_delta({"role": "assistant", "content": ""})
             self._send_event({**head, "choices": [{"index": 0, "delta": delta, "logprobs": None,
                                                     "finish_reason": None, **choice}]})
 
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        send_delta({"role": "assistant", "content": ""})
         try:
             completion = client.complete(request.messages, **self._call_arguments(request),
                                          on_token=lambda text: send_delta({"content": text}))
-        except InferenceError as error:  # headers are gone: report in-band, as OpenAI does
-            self._send_event(request_error(error).body())
+        except InferenceError as error:
+            if not started:
+                self._send_error(request_error(error))
+                return
+            self._send_event(request_error(error).body())  # headers are gone: report in-band, as OpenAI does
         else:
+            for delta in tool_call_deltas(completion):
+                send_delta(delta)
             # All log-probs ride on the last chunk: our deltas are text, not token-aligned.
             logprobs = logprobs_body(completion, client.loaded.tokenizer, request) if request.logprobs else None
             send_delta({}, finish_reason=completion.finish_reason, logprobs=logprobs)
@@ -228,10 +302,19 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
         self._send_chunk(b"data: [DONE]\n\n")
         self._send_chunk(b"")  # the zero-length chunk that ends the response
 
+    def _start_events(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
     def _call_arguments(self, request: ChatRequest) -> dict:
         return {"max_tokens": request.max_tokens, "temperature": request.temperature, "stop": request.stop,
                 # logprobs without top_logprobs still needs the chosen tokens' log-probs
-                "top_logprobs": max(request.top_logprobs, 1) if request.logprobs else 0}
+                "top_logprobs": max(request.top_logprobs, 1) if request.logprobs else 0,
+                "tools": request.tools, "tool_choice": request.tool_choice,
+                "response_format": request.response_format}
 
     def _model_card(self, name: str) -> dict:
         return {"id": name, "object": "model", "created": self.server.started, "owned_by": "orchestra"}

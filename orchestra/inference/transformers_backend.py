@@ -3,6 +3,10 @@
 Loading is slow and memory-hungry, so `load_model` is called once per (model, device, dtype) by
 `get_client`, and every client of that model shares one `LoadedModel`. One `generate` at a time
 runs per model (its lock): concurrent calls queue instead of fighting over the same weights.
+
+`response_format` and `tools` are enforced by grammar-constrained decoding (grammar.py); tools are
+shown to the model through its chat template, and its Hermes-format calls are read back as
+`ToolCall`s (toolcalls.py).
 """
 from __future__ import annotations
 
@@ -15,8 +19,17 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, TextIteratorStreamer
 
-from orchestra.inference.base import Completion, InferenceError, ModelSpec, check_call, is_local_path
+from orchestra.inference.base import (
+    Completion,
+    InferenceError,
+    ModelSpec,
+    check_call,
+    check_structured,
+    is_local_path,
+)
+from orchestra.inference.grammar import GrammarLogitsProcessor, Grammars, is_constrained
 from orchestra.inference.stops import StopTrimmer
+from orchestra.inference.toolcalls import ToolCallSplitter, template_messages
 
 DTYPES = {"auto": "auto", "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -27,6 +40,14 @@ class LoadedModel:
     tokenizer: object
     model: PreTrainedModel
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _grammars: Grammars | None = None
+
+    @property
+    def grammars(self) -> Grammars:
+        """Built on first use (under `lock`): a model never asked for structure never pays for it."""
+        if self._grammars is None:
+            self._grammars = Grammars(self.tokenizer, self.model)
+        return self._grammars
 
 
 def load_options(spec: ModelSpec) -> tuple[str, str, str]:
@@ -67,26 +88,52 @@ class TransformersClient:
     def complete(self, messages: list[dict], *, max_tokens: int | None = None,
                  temperature: float | None = None, stop: list[str] | None = None,
                  on_token: Callable[[str], None] | None = None,
-                 top_logprobs: int = 0) -> Completion:
+                 top_logprobs: int = 0, tools: list[dict] | None = None,
+                 tool_choice: str | dict | None = None,
+                 response_format: dict | None = None) -> Completion:
         max_tokens = check_call(self.spec, max_tokens=max_tokens, temperature=temperature,
                                 top_logprobs=top_logprobs, messages=messages)
-        tokenizer, model = self.loaded.tokenizer, self.loaded.model
+        choice = check_structured(self.spec, tools=tools, tool_choice=tool_choice, response_format=response_format)
+        tokenizer = self.loaded.tokenizer
         started = time.perf_counter()
-        try:
-            inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
-                                                   return_tensors="pt", return_dict=True)
-        except Exception as error:  # jinja2 errors from the template itself: bad roles, bad content
-            raise InferenceError(f"model {self.spec.name!r}: the chat template rejected the "
-                                 f"messages: {error}", model=self.spec.name, status=400) from error
+        inputs = self._prompt(messages, tools)
         tokens_in = int(inputs["input_ids"].shape[1])
-        context = getattr(model.config, "max_position_embeddings", None)
-        if context and tokens_in >= context:
-            raise InferenceError(f"model {self.spec.name!r}: the prompt is {tokens_in} tokens; the "
-                                 f"model's context is {context}", model=self.spec.name, status=400)
-        inputs = inputs.to(model.device)
+        generate_kwargs = self._generate_kwargs(inputs, max_tokens=max_tokens, temperature=temperature, stop=stop,
+                                                top_logprobs=top_logprobs)
+        # With "none" the model may still write the markup, but nobody asked for calls: it stays text.
+        splitter = ToolCallSplitter(on_token) if choice not in (None, "none") else None
+        trimmer = StopTrimmer(stop, splitter.feed if splitter else on_token)
+        with self.loaded.lock:
+            grammar = self._grammar(tools, choice, response_format, max_tokens=max_tokens)
+            if grammar is not None:
+                generate_kwargs["logits_processor"] = [grammar]
+            output = self._stream(generate_kwargs, trimmer) if on_token else self._generate(generate_kwargs)
+        generated = output.sequences[0, tokens_in:]
+        if not on_token:
+            trimmer.feed(tokenizer.decode(generated, skip_special_tokens=True))
+        text, calls = trimmer.finish(), []
+        cut_off = self._ran_out(generated, max_tokens, trimmer.stopped)
+        if splitter:
+            text, calls = splitter.finish(cut_off=cut_off)
+        tokens_out = int(generated.shape[0])
+        completion = Completion(
+            text=text, model=self.spec.name, tokens_in=tokens_in, tokens_out=tokens_out,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            # "length" even after complete calls: the reply was cut off and its last part is lost.
+            finish_reason="length" if cut_off else "tool_calls" if calls else "stop",
+            cost=self.spec.cost(tokens_in, tokens_out), tool_calls=calls or None,
+        )
+        if top_logprobs:
+            completion.top_logprobs, completion.token_logprobs = token_logprobs(
+                output.logits, generated, top_logprobs)
+        return completion
+
+    def _generate_kwargs(self, inputs, *, max_tokens: int, temperature: float | None, stop: list[str] | None,
+                         top_logprobs: int) -> dict:
+        model = self.loaded.model
         sampling = bool(temperature)  # None and 0 both mean greedy
-        generate_kwargs = dict(
-            **inputs, max_new_tokens=max_tokens, do_sample=sampling,
+        kwargs = dict(
+            **inputs.to(model.device), max_new_tokens=max_tokens, do_sample=sampling,
             # Greedy must ignore sampling defaults a checkpoint's generation_config may carry.
             temperature=temperature if sampling else None,
             top_p=None if not sampling else model.generation_config.top_p,
@@ -94,25 +141,34 @@ class TransformersClient:
             return_dict_in_generate=True, output_logits=top_logprobs > 0,
         )
         if stop:
-            generate_kwargs.update(stop_strings=stop, tokenizer=tokenizer)
-        trimmer = StopTrimmer(stop, on_token)
-        with self.loaded.lock:
-            output = self._stream(generate_kwargs, trimmer) if on_token else self._generate(generate_kwargs)
-        generated = output.sequences[0, tokens_in:]
-        if not on_token:
-            trimmer.feed(tokenizer.decode(generated, skip_special_tokens=True))
-        text = trimmer.finish()
-        tokens_out = int(generated.shape[0])
-        completion = Completion(
-            text=text, model=self.spec.name, tokens_in=tokens_in, tokens_out=tokens_out,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            finish_reason=self._finish_reason(generated, max_tokens, trimmer.stopped),
-            cost=self.spec.cost(tokens_in, tokens_out),
-        )
-        if top_logprobs:
-            completion.top_logprobs, completion.token_logprobs = token_logprobs(
-                output.logits, generated, top_logprobs)
-        return completion
+            kwargs.update(stop_strings=stop, tokenizer=self.loaded.tokenizer)
+        return kwargs
+
+    def _grammar(self, tools: list[dict] | None, choice: str | None, response_format: dict | None, *,
+                 max_tokens: int) -> GrammarLogitsProcessor | None:
+        """The logits processor that holds the output to its grammar; None, and nothing built, for free text."""
+        if not is_constrained(choice, response_format):
+            return None
+        grammars = self.loaded.grammars
+        grammar = grammars.compile(model=self.spec.name, tools=tools, tool_choice=choice,
+                                   response_format=response_format)
+        return grammars.processor(grammar, max_tokens=max_tokens)
+
+    def _prompt(self, messages: list[dict], tools: list[dict] | None):
+        """The chat template's token ids for these messages, with the tools shown to the model."""
+        try:
+            inputs = self.loaded.tokenizer.apply_chat_template(
+                template_messages(messages), tools=tools, add_generation_prompt=True,
+                return_tensors="pt", return_dict=True)
+        except Exception as error:  # jinja2 errors from the template itself: bad roles, bad content
+            raise InferenceError(f"model {self.spec.name!r}: the chat template rejected the "
+                                 f"messages: {error}", model=self.spec.name, status=400) from error
+        tokens_in = int(inputs["input_ids"].shape[1])
+        context = getattr(self.loaded.model.config, "max_position_embeddings", None)
+        if context and tokens_in >= context:
+            raise InferenceError(f"model {self.spec.name!r}: the prompt is {tokens_in} tokens; the "
+                                 f"model's context is {context}", model=self.spec.name, status=400)
+        return inputs
 
     def _generate(self, generate_kwargs: dict):
         try:
@@ -145,11 +201,12 @@ class TransformersClient:
             raise result["error"]
         return result["output"]
 
-    def _finish_reason(self, generated: torch.Tensor, max_tokens: int, stopped: bool) -> str:
+    def _ran_out(self, generated: torch.Tensor, max_tokens: int, stopped: bool) -> bool:
+        """The token budget ended the reply, not the model (or a stop string)."""
         eos = self.loaded.model.generation_config.eos_token_id
         eos = set(eos if isinstance(eos, list) else [eos])
         ended_itself = stopped or (len(generated) > 0 and int(generated[-1]) in eos)
-        return "length" if len(generated) >= max_tokens and not ended_itself else "stop"
+        return len(generated) >= max_tokens and not ended_itself
 
 
 def token_logprobs(logits: tuple[torch.Tensor, ...], generated: torch.Tensor, k: int
