@@ -117,7 +117,7 @@ def make_workspace(name: str | None = None):
 
     workspace = services.workspace_create(name=name or f"ws-{uuid.uuid4().hex[:8]}")
     user = services.user_create(username=f"user-{uuid.uuid4().hex[:8]}", password="pw-" + secrets.token_hex(8),
-                                workspace=workspace)
+                                workspace=workspace, role="owner")
     _, key = services.api_key_create(user=user, workspace=workspace, name="tests")
     return workspace, user, key
 

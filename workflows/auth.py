@@ -48,3 +48,14 @@ class IsWorkspaceMember(permissions.BasePermission):
             self.message = "This user belongs to no workspace."
             return False
         return True
+
+
+class OwnerManages(permissions.BasePermission):
+    """Reading is for every member; changing (models, MCP servers, secrets, members) is for owners."""
+
+    message = "Only a workspace owner may change this."
+
+    def has_permission(self, request, view):
+        if request.method in permissions.SAFE_METHODS and not getattr(view, "owner_reads", False):
+            return True
+        return services.workspace_role(user=request.user, workspace=request_workspace(request)) == "owner"

@@ -15,6 +15,10 @@ class ValidationFailed(ServiceError):
     status = 400
 
 
+class Forbidden(ServiceError):
+    status = 403
+
+
 class NotFound(ServiceError):
     status = 404
 

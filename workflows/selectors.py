@@ -8,7 +8,7 @@ from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.utils.dateparse import parse_datetime
 
 from workflows.errors import NotFound, ValidationFailed
-from workflows.models import ModelEndpoint, Run, Trace, Workflow, WorkflowVersion, Workspace
+from workflows.models import ApiKey, Membership, ModelEndpoint, Run, Trace, Workflow, WorkflowVersion, Workspace
 
 
 def get_or_404(queryset: QuerySet, what: str, **lookup):
@@ -135,3 +135,23 @@ def trace_list(*, workspace: Workspace, workflow=None, node: str | None = None, 
 def trace_get(*, workspace: Workspace, trace_id) -> Trace:
     return get_or_404(Trace.objects.filter(workspace=workspace), "trace", id=trace_id)
 
+
+
+def api_key_list(*, workspace: Workspace, user) -> QuerySet:
+    """A member's own keys; an owner's view holds every key of the workspace. Newest first."""
+    keys = ApiKey.objects.filter(workspace=workspace).select_related("user").order_by("-created_at", "-id")
+    if Membership.objects.filter(workspace=workspace, user=user, role="owner").exists():
+        return keys
+    return keys.filter(user=user)
+
+
+def api_key_get(*, workspace: Workspace, user, key_id) -> ApiKey:
+    return get_or_404(api_key_list(workspace=workspace, user=user), "API key", id=key_id)
+
+
+def member_list(*, workspace: Workspace) -> QuerySet:
+    return Membership.objects.filter(workspace=workspace).select_related("user").order_by("user__username")
+
+
+def member_get(*, workspace: Workspace, username: str) -> Membership:
+    return get_or_404(member_list(workspace=workspace), "member", user__username=username)

@@ -8,13 +8,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from orchestra import engine
 from orchestra.inference import InferenceError, ModelSpec
 from orchestra.inference.base import is_hub_id
 from workflows import crypto
-from workflows.errors import Conflict, ValidationFailed
+from workflows.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from workflows.models import (ApiKey, Membership, ModelEndpoint, Trace, Workflow, WorkflowVersion,
                               Workspace)
 
@@ -30,11 +31,31 @@ def workspace_create(*, name: str, owner=None) -> Workspace:
     return workspace
 
 
-def user_create(*, username: str, password: str | None = None, workspace: Workspace | None = None):
+def user_create(*, username: str, password: str | None = None, workspace: Workspace | None = None,
+                role: str = "member"):
     user = get_user_model().objects.create_user(username=username, password=password)
     if workspace is not None:
-        Membership.objects.create(user=user, workspace=workspace)
+        Membership.objects.create(user=user, workspace=workspace, role=role)
     return user
+
+
+def workspace_role(*, user, workspace: Workspace) -> str | None:
+    """"owner" (also manages models, MCP servers, secrets, members and everyone's keys), "member"
+    (builds and runs workflows, manages their own keys), or None for someone outside it."""
+    return Membership.objects.filter(user=user, workspace=workspace).values_list("role", flat=True).first()
+
+
+@transaction.atomic
+def membership_remove(*, workspace: Workspace, user) -> None:
+    """Remove a member; their keys to this workspace die with the membership."""
+    membership = Membership.objects.select_for_update().filter(workspace=workspace, user=user).first()
+    if membership is None:
+        raise NotFound("No such member in this workspace.", path="user")
+    if membership.role == "owner" and not Membership.objects.filter(workspace=workspace, role="owner") \
+            .exclude(pk=membership.pk).exists():
+        raise Conflict("The last owner cannot be removed: make another member an owner first.", path="user")
+    membership.delete()
+    ApiKey.objects.filter(workspace=workspace, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 def _hash_key(key: str) -> str:
@@ -53,17 +74,24 @@ def api_key_create(*, user, workspace: Workspace, name: str = "") -> tuple[ApiKe
 
 
 def api_key_authenticate(*, key: str) -> ApiKey | None:
+    """The live key, or None: revoked, its user inactive, or no longer a member of its workspace."""
     api_key = (ApiKey.objects.select_related("user", "workspace")
-               .filter(key_hash=_hash_key(key), revoked_at__isnull=True).first())
+               .filter(key_hash=_hash_key(key), revoked_at__isnull=True,
+                       user__memberships__workspace=F("workspace")).first())
     if api_key is None or not api_key.user.is_active:
         return None
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
     return api_key
 
 
-def api_key_revoke(*, api_key: ApiKey) -> None:
-    api_key.revoked_at = timezone.now()
-    api_key.save(update_fields=["revoked_at"])
+def api_key_revoke(*, api_key: ApiKey, by=None) -> ApiKey:
+    """Revoke a key: its own user's, or any key of the workspace for an owner."""
+    if by is not None and by.pk != api_key.user_id and workspace_role(user=by, workspace=api_key.workspace) != "owner":
+        raise Forbidden("Only the key's own user or a workspace owner may revoke it.", path="id")
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
 
 
 # --- Workflows ------------------------------------------------------------------------------

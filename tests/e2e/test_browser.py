@@ -37,7 +37,7 @@ def browser_login(platform, tiny_models, browser_ready):
 
     workspace = services.workspace_create(name="Demo workspace")
     username, password = f"e2e-{uuid.uuid4().hex[:8]}", "pw-" + secrets.token_hex(8)
-    services.user_create(username=username, password=password, workspace=workspace)
+    services.user_create(username=username, password=password, workspace=workspace, role="owner")
     services.model_endpoint_save(workspace=workspace, name="tiny", fields={
         "backend": "transformers", "model": str(tiny_models["teacher"]), "is_default": True,
         "price_in": 0.5, "price_out": 1.5}, trusted_path=True)

@@ -11,7 +11,7 @@ def new_workspace():
     from workflows import services
 
     workspace = services.workspace_create(name=f"ws-{uuid.uuid4().hex[:8]}")
-    user = services.user_create(username=f"user-{uuid.uuid4().hex[:8]}", workspace=workspace)
+    user = services.user_create(username=f"user-{uuid.uuid4().hex[:8]}", workspace=workspace, role="owner")
     _, key = services.api_key_create(user=user, workspace=workspace, name="tests")
     return workspace, key
 

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from workflows import mcp
 from workflows.api import schema as S
 from workflows.api.output import iso
-from workflows.api.views import WorkspaceView, _body
+from workflows.api.views import OwnerView, _body
 from workflows.models import McpServer
 
 MCP_SERVER = S.obj({
@@ -28,7 +28,7 @@ def mcp_server_out(server: McpServer) -> dict:
             "updated_at": iso(server.updated_at)}
 
 
-class McpServerListView(WorkspaceView):
+class McpServerListView(OwnerView):
     @extend_schema(responses={200: S.array(MCP_SERVER)})
     def get(self, request):
         return Response([mcp_server_out(s) for s in mcp.mcp_server_list(workspace=self.workspace)])
@@ -41,7 +41,7 @@ class McpServerListView(WorkspaceView):
         return Response(mcp_server_out(server), status=status.HTTP_201_CREATED)
 
 
-class McpServerDetailView(WorkspaceView):
+class McpServerDetailView(OwnerView):
     @extend_schema(responses={200: MCP_SERVER, 404: S.ERRORS})
     def get(self, request, server_id):
         return Response(mcp_server_out(mcp.mcp_server_get(workspace=self.workspace, server_id=server_id)))
@@ -60,7 +60,7 @@ class McpServerDetailView(WorkspaceView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class McpServerRefreshView(WorkspaceView):
+class McpServerRefreshView(OwnerView):
     @extend_schema(request=None, responses={200: MCP_SERVER, 400: S.ERRORS, 404: S.ERRORS})
     def post(self, request, server_id):
         server = mcp.mcp_server_get(workspace=self.workspace, server_id=server_id)

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from workflows import callbacks, runs, selectors, triggers
 from workflows.api import schema as S
 from workflows.api.output import iso, run_out
-from workflows.api.views import WorkspaceView, _body, _wait_seconds
+from workflows.api.views import OwnerView, WorkspaceView, _body, _wait_seconds
 from workflows.errors import PayloadTooLarge, RateLimited
 from workflows.models import CallbackAttempt, Schedule, WebhookTrigger
 
@@ -50,8 +50,10 @@ class RunCallbacksView(WorkspaceView):
         return Response([callback_attempt_out(a) for a in run.callback_attempts.all()])
 
 
-class SigningSecretView(WorkspaceView):
-    """The secret callbacks are signed with; POST rotates it."""
+class SigningSecretView(OwnerView):
+    """The secret callbacks are signed with (owners only, reading too); POST rotates it."""
+
+    owner_reads = True
 
     def get(self, request):
         return Response({"secret": callbacks.signing_secret(workspace=self.workspace)})

@@ -1,11 +1,15 @@
 from django.urls import path
 
-from workflows.api import chat_views, mcp_views, trigger_views, views
+from workflows.api import access_views, chat_views, mcp_views, trigger_views, views
 
 urlpatterns = [
     path("auth/me", views.MeView.as_view()),
     path("auth/login", views.LoginView.as_view()),
     path("auth/logout", views.LogoutView.as_view()),
+    path("api-keys", access_views.ApiKeyListView.as_view()),
+    path("api-keys/<int:key_id>/revoke", access_views.ApiKeyRevokeView.as_view()),
+    path("members", access_views.MemberListView.as_view()),
+    path("members/<str:username>", access_views.MemberDetailView.as_view()),
     path("node-types", views.NodeTypesView.as_view()),
     path("workflows", views.WorkflowListView.as_view()),
     path("workflows/import", views.WorkflowImportView.as_view()),

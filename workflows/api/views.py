@@ -16,7 +16,7 @@ from orchestra import engine
 from workflows import events, runs, selectors, services
 from workflows.api import schema as S
 from workflows.api.output import model_out, run_out, trace_out, version_out, workflow_out
-from workflows.auth import request_workspace
+from workflows.auth import IsWorkspaceMember, OwnerManages, request_workspace
 from workflows.errors import ValidationFailed
 
 MAX_WAIT_S = 300
@@ -53,6 +53,12 @@ class WorkspaceView(APIView):
     @property
     def workspace(self):
         return request_workspace(self.request)
+
+
+class OwnerView(WorkspaceView):
+    """Members read; owners change (models, MCP servers, secrets, members: docs/api.md#roles)."""
+
+    permission_classes = [IsWorkspaceMember, OwnerManages]
 
 
 # --- Auth (browser sessions) ------------------------------------------------------------------
@@ -276,7 +282,7 @@ def _model_fields(body: dict) -> tuple[dict, str | None]:
     return fields, api_key
 
 
-class ModelListView(WorkspaceView):
+class ModelListView(OwnerView):
     @extend_schema(responses={200: S.array(S.MODEL)})
     def get(self, request):
         return Response([model_out(m) for m in selectors.model_list(workspace=self.workspace)])
@@ -290,7 +296,7 @@ class ModelListView(WorkspaceView):
         return Response(model_out(endpoint), status=status.HTTP_201_CREATED)
 
 
-class ModelDetailView(WorkspaceView):
+class ModelDetailView(OwnerView):
     @extend_schema(responses={200: S.MODEL, 404: S.ERRORS})
     def get(self, request, name):
         return Response(model_out(selectors.model_get(workspace=self.workspace, name=name)))
