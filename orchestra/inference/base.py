@@ -10,7 +10,9 @@ from typing import Protocol
 # The options each backend understands; anything else is a typo worth an error, not a silent no-op.
 BACKEND_OPTIONS = {
     "openai": {"timeout_s", "max_retries", "max_tokens", "token_ids"},
-    "transformers": {"device", "dtype", "max_tokens"},
+    # constrained_decoding (default true): false leaves tools and response_format to the model's own
+    # skill (its tool calls are still parsed), for comparing with and without (bench/agent.py).
+    "transformers": {"device", "dtype", "max_tokens", "constrained_decoding"},
 }
 BACKENDS = tuple(BACKEND_OPTIONS)
 

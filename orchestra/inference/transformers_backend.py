@@ -147,7 +147,7 @@ class TransformersClient:
     def _grammar(self, tools: list[dict] | None, choice: str | None, response_format: dict | None, *,
                  max_tokens: int) -> GrammarLogitsProcessor | None:
         """The logits processor that holds the output to its grammar; None, and nothing built, for free text."""
-        if not is_constrained(choice, response_format):
+        if not is_constrained(choice, response_format) or not self.spec.options.get("constrained_decoding", True):
             return None
         grammars = self.loaded.grammars
         grammar = grammars.compile(model=self.spec.name, tools=tools, tool_choice=choice,

@@ -193,3 +193,14 @@ def test_grammars_are_compiled_once_per_model_and_schema(student_spec):
     client.complete(CHAT, max_tokens=2, response_format=json_schema(SCHEMAS["array"]))
     assert get_client(student_spec).loaded.grammars is grammars
     assert grammars.compiler.get_cache_size_bytes() == cached > 0
+
+
+def test_constrained_decoding_can_be_switched_off_per_model(tiny_models):
+    from orchestra.inference import ModelSpec, get_client
+
+    free = get_client(ModelSpec(name="free", backend="transformers", model=str(tiny_models["student"]),
+                                options={"constrained_decoding": False}))
+    reply = free.complete([{"role": "user", "content": "Give JSON"}], max_tokens=8,
+                          response_format={"type": "json_object"})
+    with pytest.raises(ValueError):  # the random model writes no JSON when nothing holds it to a grammar
+        json.loads(reply.text)
