@@ -5,6 +5,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from orchestra.egress import Allowlist
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("ORCHESTRA_DATA_DIR", BASE_DIR / "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -180,8 +182,12 @@ ORCHESTRA_DEFAULT_MODEL = os.environ.get("ORCHESTRA_DEFAULT_MODEL", "")
 # any other server path is refused. Students a job trains are registered by the platform itself.
 ORCHESTRA_MODEL_DIRS = [Path(p).resolve() for p in
                         os.environ.get("ORCHESTRA_MODEL_DIRS", str(DATA_DIR / "models")).split(os.pathsep) if p]
-# SSRF guard for http nodes: private and loopback targets are refused unless this is on.
-ORCHESTRA_HTTP_ALLOW_PRIVATE = _env_bool("ORCHESTRA_HTTP_ALLOW_PRIVATE")
+# The egress guard (every outbound call: HTTP nodes and tools, model endpoints, MCP servers,
+# callbacks): private, loopback and link-local targets are refused unless allowed here: all of
+# them (ORCHESTRA_HTTP_ALLOW_PRIVATE=1), or named hosts and networks (ORCHESTRA_EGRESS_ALLOW=
+# "vllm,10.0.0.0/8", e.g. the compose file's model server), never by turning the guard off.
+ORCHESTRA_HTTP_ALLOW_PRIVATE = _env_bool("ORCHESTRA_HTTP_ALLOW_PRIVATE") or \
+    Allowlist.parse(os.environ.get("ORCHESTRA_EGRESS_ALLOW", ""))
 # Run completion callbacks: attempt n waits BACKOFF_S * 2**(n-1) seconds after a failed attempt n-1.
 ORCHESTRA_CALLBACK_MAX_ATTEMPTS = int(os.environ.get("ORCHESTRA_CALLBACK_MAX_ATTEMPTS", "8"))
 ORCHESTRA_CALLBACK_BACKOFF_S = float(os.environ.get("ORCHESTRA_CALLBACK_BACKOFF_S", "2"))
