@@ -4,18 +4,52 @@ model endpoints) goes through an httpx client built here.
 The guard sits in the transport, so it sees every request the client sends, redirects included:
 it resolves the host, refuses private, loopback, link-local, multicast and reserved addresses (also
 when embedded in IPv6: mapped, 6to4, Teredo), and connects to the address it checked, so a second
-DNS lookup cannot be rebound. Operators open it with `allow_private` for servers they run.
+DNS lookup cannot be rebound. Operators open it for servers they run: `allow_private` is True (any
+private address), False (none), or an `Allowlist` naming hosts and networks (e.g. the compose file's
+`vllm`, or 10.0.0.0/8) that may be reached although they are not public.
 """
 from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Union
 
 import httpx
 
 MAX_REDIRECTS = 5
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """Private hosts and networks an operator lets outbound calls reach; nothing else private."""
+
+    hosts: frozenset[str] = frozenset()
+    networks: tuple[Network, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> "Allowlist":
+        """'vllm, 10.0.0.0/8, 192.168.1.7' -> hosts {vllm}, networks (10.0.0.0/8, 192.168.1.7/32)."""
+        hosts, networks = set(), []
+        for item in (part.strip() for part in text.split(",")):
+            if not item:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                hosts.add(item.lower().rstrip("."))
+        return cls(hosts=frozenset(hosts), networks=tuple(networks))
+
+    def __bool__(self) -> bool:
+        return bool(self.hosts or self.networks)
+
+    def allows(self, host: str, address: Address) -> bool:
+        return host.lower().rstrip(".") in self.hosts or any(address in network for network in self.networks)
+
+
+AllowPrivate = Union[bool, Allowlist]
 
 
 class RequestRefused(ValueError):
@@ -42,7 +76,7 @@ def is_public(address: Address) -> bool:
     return address.is_global and not (address.is_multicast or address.is_reserved)
 
 
-def checked_address(url: httpx.URL, *, allow_private: bool) -> str:
+def checked_address(url: httpx.URL, *, allow_private: AllowPrivate) -> str:
     """Resolve the URL's host and return the address to connect to; refuse non-public ones.
 
     Every resolved address is checked (an attacker's DNS may mix public and private answers)."""
@@ -56,15 +90,16 @@ def checked_address(url: httpx.URL, *, allow_private: bool) -> str:
     except (socket.gaierror, UnicodeError) as error:
         raise RequestRefused(f"cannot resolve host {url.host!r}: {error}") from error
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    if not allow_private:
-        refused = [str(a) for a in addresses if not is_public(a)]
+    if allow_private is not True:
+        refused = [str(a) for a in addresses if not is_public(a)
+                   and not (isinstance(allow_private, Allowlist) and allow_private.allows(url.host, a))]
         if refused:
             raise RequestRefused(f"host {url.host!r} resolves to non-public address {', '.join(refused)}; "
                                  "only public addresses are allowed")
     return str(addresses[0])
 
 
-def _pinned(request: httpx.Request, *, allow_private: bool) -> None:
+def _pinned(request: httpx.Request, *, allow_private: AllowPrivate) -> None:
     """Point the request at the checked address, keeping Host and TLS (SNI, certificate) on the name."""
     url = request.url
     address = checked_address(url, allow_private=allow_private)
@@ -75,7 +110,7 @@ def _pinned(request: httpx.Request, *, allow_private: bool) -> None:
 
 
 class GuardedTransport(httpx.HTTPTransport):
-    def __init__(self, *, allow_private: bool, **kwargs: Any):
+    def __init__(self, *, allow_private: AllowPrivate, **kwargs: Any):
         super().__init__(**kwargs)
         self.allow_private = allow_private
 
@@ -85,7 +120,7 @@ class GuardedTransport(httpx.HTTPTransport):
 
 
 class GuardedAsyncTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, *, allow_private: bool, **kwargs: Any):
+    def __init__(self, *, allow_private: AllowPrivate, **kwargs: Any):
         super().__init__(**kwargs)
         self.allow_private = allow_private
 
@@ -94,13 +129,13 @@ class GuardedAsyncTransport(httpx.AsyncHTTPTransport):
         return await super().handle_async_request(request)
 
 
-def guarded_client(*, allow_private: bool, **kwargs: Any) -> httpx.Client:
+def guarded_client(*, allow_private: AllowPrivate, **kwargs: Any) -> httpx.Client:
     """An httpx.Client whose every request (and redirect) passes the guard. trust_env=False: a proxy
     from the environment would make the address check meaningless."""
     return httpx.Client(transport=GuardedTransport(allow_private=allow_private), trust_env=False,
                         max_redirects=MAX_REDIRECTS, **kwargs)
 
 
-def guarded_async_client(*, allow_private: bool, **kwargs: Any) -> httpx.AsyncClient:
+def guarded_async_client(*, allow_private: AllowPrivate, **kwargs: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=GuardedAsyncTransport(allow_private=allow_private), trust_env=False,
                              max_redirects=MAX_REDIRECTS, **kwargs)

@@ -10,13 +10,15 @@ import json
 import logging
 import secrets
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from orchestra.engine.egress import RequestRefused, checked_address, guarded_client
+from orchestra.egress import RequestRefused, checked_address, guarded_client
 from workflows import crypto
 from workflows.documents import run_out  # the callback body is the run exactly as the API shows it
 from workflows.errors import ValidationFailed
@@ -61,16 +63,37 @@ def signing_secret_rotate(*, workspace: Workspace) -> str:
 
 
 def callback_schedule(*, run: Run) -> None:
-    """Called by run_finish (inside its transaction): deliver once the finished run is committed."""
+    """Called by run_finish (inside its transaction): the first attempt is due now, stored with the
+    finished run, so it is made even if the message below is lost (the sweeper sends what is due)."""
     if not run.callback_url:
         return
+    Run.objects.filter(pk=run.pk).update(callback_next_attempt=1, callback_due_at=timezone.now())
+    transaction.on_commit(lambda: callback_send(run_id=run.id, attempt=1))
+
+
+def callback_send(*, run_id, attempt: int, countdown: float | None = None) -> None:
+    """Hand an attempt to a worker; if the broker is away, it stays due and the sweeper sends it."""
     from workflows.tasks import callback_deliver_task
 
-    transaction.on_commit(lambda: callback_deliver_task.delay(str(run.id), 1))
+    try:
+        callback_deliver_task.apply_async(args=[str(run_id), attempt], countdown=countdown)
+    except Exception as exc:  # noqa: BLE001 (kombu/redis connection errors: the due time is stored)
+        log.warning("run %s: callback attempt %d not sent (%s); the sweeper sends it when due", run_id, attempt, exc)
 
 
-def callback_deliver(*, run_id, attempt: int) -> CallbackAttempt:
-    """POST the finished run, signed; on failure schedule the next attempt with exponential backoff."""
+def _claim_attempt(run_id, attempt: int) -> bool:
+    """Only one worker makes a given attempt, whoever sent it (its countdown, the sweeper): the claim
+    moves the due time past the attempt's own timeout, so a worker that dies mid-attempt is retried."""
+    now = timezone.now()
+    hold = timedelta(seconds=settings.ORCHESTRA_CALLBACK_TIMEOUT_S + 30)
+    return bool(Run.objects.filter(pk=run_id, callback_next_attempt=attempt, callback_due_at__lte=now + timedelta(
+        seconds=1)).update(callback_due_at=now + hold))
+
+
+def callback_deliver(*, run_id, attempt: int) -> CallbackAttempt | None:
+    """POST the finished run, signed; on failure the next attempt is due after exponential backoff."""
+    if not _claim_attempt(run_id, attempt):
+        return None  # made already, or by another worker, or not due yet
     run = Run.objects.select_related("workspace").get(pk=run_id)
     timestamp = str(int(time.time()))
     # The timestamp is in the signed body too, so a receiver can refuse replays of an old delivery.
@@ -89,13 +112,16 @@ def callback_deliver(*, run_id, attempt: int) -> CallbackAttempt:
             error = f"receiver answered {status_code}"
     except (RequestRefused, httpx.HTTPError) as exc:
         error = str(exc) or type(exc).__name__
-    record = CallbackAttempt.objects.create(run=run, attempt=attempt, url=run.callback_url,
-                                            status_code=status_code, error=error)
-    if error and attempt < settings.ORCHESTRA_CALLBACK_MAX_ATTEMPTS:
-        from workflows.tasks import callback_deliver_task
-
-        delay = settings.ORCHESTRA_CALLBACK_BACKOFF_S * 2 ** (attempt - 1)
-        callback_deliver_task.apply_async(args=[str(run.id), attempt + 1], countdown=delay)
+    retry = bool(error) and attempt < settings.ORCHESTRA_CALLBACK_MAX_ATTEMPTS
+    delay = settings.ORCHESTRA_CALLBACK_BACKOFF_S * 2 ** (attempt - 1)
+    with transaction.atomic():
+        record = CallbackAttempt.objects.create(run=run, attempt=attempt, url=run.callback_url,
+                                                status_code=status_code, error=error)
+        Run.objects.filter(pk=run.pk, callback_next_attempt=attempt).update(
+            callback_next_attempt=attempt + 1 if retry else 0,
+            callback_due_at=timezone.now() + timedelta(seconds=delay) if retry else None)
+    if retry:
+        callback_send(run_id=run.id, attempt=attempt + 1, countdown=delay)
     elif error:
         log.warning("run %s: callback to %s gave up after %d attempts: %s", run.id, run.callback_url, attempt, error)
     return record

@@ -25,7 +25,7 @@ from django.utils import timezone
 from mcp import ClientSession, MCPError, types
 from mcp.client.streamable_http import streamable_http_client
 
-from orchestra.engine.egress import RequestRefused, checked_address, guarded_async_client
+from orchestra.egress import RequestRefused, checked_address, guarded_async_client
 from workflows import crypto
 from workflows.errors import ValidationFailed
 from workflows.models import McpServer, Workspace

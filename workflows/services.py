@@ -1,10 +1,12 @@
 """Services: everything that writes. Views and tasks call these with plain arguments."""
 import hashlib
+from datetime import timedelta
 import secrets
 import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -12,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from orchestra import engine
+from orchestra.egress import RequestRefused, checked_address
 from orchestra.inference import InferenceError, ModelSpec
 from orchestra.inference.base import is_hub_id
 from workflows import crypto
@@ -80,7 +83,10 @@ def api_key_authenticate(*, key: str) -> ApiKey | None:
                        user__memberships__workspace=F("workspace")).first())
     if api_key is None or not api_key.user.is_active:
         return None
-    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    # Once a minute is precise enough for "last used", and spares every request a committed write.
+    if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(seconds=60):
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     return api_key
 
 
@@ -233,9 +239,13 @@ def _validate_model_fields(fields: dict, *, trusted_path: bool) -> list[dict]:
         roots = ", ".join(map(str, settings.ORCHESTRA_MODEL_DIRS)) or "none"
         errors.append({"path": "model", "message": f"A transformers model is a Hugging Face id (org/name) or a "
                                                    f"folder under the operator's model folders ({roots})."})
-    if backend == "openai" and not str(fields.get("base_url") or "").startswith(("http://", "https://")):
-        errors.append({"path": "base_url", "message": "An 'openai' backend needs an http(s) base_url, "
-                                                      "e.g. http://vllm:8000/v1."})
+    if backend == "openai":
+        try:  # the egress guard again at every call: DNS may change after this check
+            checked_address(httpx.URL(str(fields.get("base_url") or "")),
+                            allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE)
+        except (RequestRefused, httpx.InvalidURL) as exc:
+            errors.append({"path": "base_url", "message": f"An 'openai' backend needs an http(s) base_url the "
+                                                          f"platform may reach, e.g. http://vllm:8000/v1: {exc}."})
     for price in ("price_in", "price_out"):
         value = fields.get(price, 0)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
@@ -265,6 +275,10 @@ def model_endpoint_save(*, workspace: Workspace, name: str, fields: dict, api_ke
     # A folder is checked when it is set: a price change keeps a platform-registered student's folder.
     if errors := _validate_model_fields(merged, trusted_path=trusted_path or not {"model", "backend"} & set(fields)):
         raise ValidationFailed(errors)
+    if endpoint.pk is not None and endpoint.api_key_encrypted and api_key is None \
+            and fields.get("base_url", endpoint.base_url) != endpoint.base_url:
+        raise ValidationFailed("A new base_url needs the api_key again (or \"\" for none): a stored key is "
+                               "never sent to a host it was not given for.", path="api_key")
     for field, value in fields.items():
         setattr(endpoint, field, value)
     if api_key is not None:
@@ -286,7 +300,8 @@ def model_endpoint_delete(*, endpoint: ModelEndpoint) -> None:
 def model_spec(endpoint: ModelEndpoint) -> ModelSpec:
     return ModelSpec(name=endpoint.name, backend=endpoint.backend, model=endpoint.model,
                      base_url=endpoint.base_url or None, api_key=crypto.decrypt(endpoint.api_key_encrypted) or None,
-                     price_in=endpoint.price_in, price_out=endpoint.price_out, options=dict(endpoint.options))
+                     price_in=endpoint.price_in, price_out=endpoint.price_out, options=dict(endpoint.options),
+                     allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE)
 
 
 # --- Traces ---------------------------------------------------------------------------------

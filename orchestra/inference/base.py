@@ -5,7 +5,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from orchestra.egress import AllowPrivate
 
 # The options each backend understands; anything else is a typo worth an error, not a silent no-op.
 BACKEND_OPTIONS = {
@@ -58,6 +61,10 @@ class ModelSpec:
     price_in: float = 0.0   # per million input tokens
     price_out: float = 0.0  # per million output tokens
     options: dict = field(default_factory=dict)
+    # The egress guard for an `openai` backend's server (orchestra/egress.py): None leaves it off,
+    # for an operator's own CLI; the platform always sets its policy, so a tenant's base_url reaches
+    # only public addresses and the servers the operator allowed.
+    allow_private: "AllowPrivate | None" = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

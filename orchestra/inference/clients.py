@@ -24,7 +24,8 @@ def get_client(spec: ModelSpec) -> ModelClient:
         return backend.TransformersClient(spec, loaded)
     from orchestra.inference import openai_backend as backend
 
-    key = ("openai", spec.base_url, spec.api_key, spec.options.get("timeout_s"), spec.options.get("max_retries"))
+    key = ("openai", spec.base_url, spec.api_key, spec.options.get("timeout_s"), spec.options.get("max_retries"),
+           spec.allow_private)
     return backend.OpenAIClient(spec, _cached(key, lambda: backend.make_sdk(spec)))
 
 

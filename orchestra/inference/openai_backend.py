@@ -13,17 +13,23 @@ from contextlib import contextmanager
 
 import openai
 
+from orchestra.egress import guarded_client
+
 from orchestra.inference.base import Completion, InferenceError, ModelSpec, ToolCall, check_call, check_structured
 
 
 def make_sdk(spec: ModelSpec) -> openai.OpenAI:
+    timeout = spec.options.get("timeout_s", 60)
     return openai.OpenAI(
         base_url=spec.base_url,
         # The SDK insists on a key; local servers (vLLM, ours) take any. A placeholder, rather
         # than the SDK's fallback to OPENAI_API_KEY, keeps a real key from going to the wrong host.
         api_key=spec.api_key or "no-key",
-        timeout=spec.options.get("timeout_s", 60),
+        timeout=timeout,
         max_retries=spec.options.get("max_retries", 2),
+        # Every request and redirect through the egress guard, when the caller set a policy.
+        http_client=None if spec.allow_private is None else guarded_client(
+            allow_private=spec.allow_private, timeout=timeout, follow_redirects=True),
     )
 
 

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from orchestra.engine.egress import RequestRefused, checked_address
+from orchestra.egress import RequestRefused, checked_address
 from tests.engine.support import graph, input_node, node, output_node, run
 
 

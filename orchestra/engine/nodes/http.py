@@ -7,7 +7,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field
 
-from orchestra.engine.egress import guarded_client
+from orchestra.egress import guarded_client
 from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType, template_field
 from orchestra.engine.templates import TemplateRef, render, render_value, template_refs
 
