@@ -4,7 +4,34 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from orchestra.engine import templates, validation
 from orchestra.engine.nodes import NODE_TYPES
+
+# Written from the constants that enforce them, so the page cannot drift from the code.
+LIMITS = f"""\
+## Limits
+
+A workflow, and every render of its templates, stays within fixed limits, so that no workflow can take
+over the server that saves it or the worker that runs it.
+
+| limit | value |
+|---|---|
+| nodes in a workflow | {validation.MAX_NODES:,} |
+| edges in a workflow | {validation.MAX_EDGES:,} |
+| characters of all of a workflow's templates and expressions together | {validation.MAX_TEMPLATE_CHARS:,} |
+| nesting of one template (brackets, blocks) | {templates.MAX_NESTING} levels |
+| text one render builds: its output, and any string on the way | {templates.MAX_TEXT_CHARS:,} characters |
+| a list or range one render builds | {templates.MAX_ITEMS:,} items |
+| a number one render builds | {templates.MAX_INT_DIGITS:,} digits |
+| steps of one render: loop iterations, calls, filters and operators | {templates.MAX_STEPS:,} |
+| CPU time of one render | {templates.MAX_CPU_SECONDS:g} s |
+
+Saving a workflow past one of the first four is refused with the exact place. A render past one of the
+others fails, naming the budget it would exceed; sizes are checked before text or a list is built, so
+`'a' * 10**9` is refused, not attempted. The strings of one JSON value (an HTTP body, an output node's
+outputs) share one budget. A node's `timeout_s` covers rendering its templates as well as running it.
+`lipsum`, `str.encode` and `int.to_bytes` are not available.
+"""
 
 INTRO = """\
 # Node reference
@@ -54,7 +81,8 @@ are ready at the same time run in parallel.
 | `retry` | `{"attempts": 1, "backoff_s": 0, "backoff_factor": 2}` | Attempts in all; the wait before attempt *n+1* is `backoff_s * backoff_factor ** (n-1)`. |
 | `timeout_s` | none | An attempt running longer fails with a timeout error. |
 | `on_error` | `fail` | `fail`: the run fails. `continue`: the output becomes null, the error is kept in `nodes.<id>.error`, and the run goes on. `branch`: only the node's `error` outlet is live. |
-"""
+
+""" + LIMITS
 
 
 def _type_of(schema: dict[str, Any], defs: dict[str, Any]) -> str:

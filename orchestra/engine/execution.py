@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
@@ -137,13 +138,44 @@ def execute(spec: NodeSpec, node_type: NodeType, config: Any, scope: dict[str, A
 
 
 def _attempt(spec: NodeSpec, node_type: NodeType, config: Any, ctx: NodeContext) -> NodeResult:
+    """Prepare (render the templates) and run, both under the node's one timeout."""
+    started = _NodeStarted(ctx)
+
+    def prepare_and_run() -> NodeResult:
+        try:
+            prepared = node_type.prepare(config, ctx.scope)
+        except Exception:
+            started.emit(None)
+            raise
+        if not started.emit(prepared):
+            raise NodeTimeout("timed out while preparing")  # the attempt is over; do not call the model late
+        return node_type.run(config, prepared, ctx)
+
     try:
-        prepared = node_type.prepare(config, ctx.scope)
-    except Exception:
-        ctx.emit("node_started", {"input": None, "attempt": ctx.attempt})
+        return call_with_timeout(prepare_and_run, spec.timeout_s)
+    except NodeTimeout:
+        started.emit(None)  # prepare did not finish in time
         raise
-    ctx.emit("node_started", {"input": prepared, "attempt": ctx.attempt})
-    return call_with_timeout(lambda: node_type.run(config, prepared, ctx), spec.timeout_s)
+
+
+class _NodeStarted:
+    """node_started, emitted once per attempt: after prepare, or with input null when prepare fails or times out.
+
+    Prepare runs on the timeout's thread, so the waiting thread and a late prepare race to emit it; the
+    lock makes one of them win, and holds the other until the event is out, so node_failed comes after it.
+    """
+
+    def __init__(self, ctx: NodeContext):
+        self._ctx, self._lock, self._emitted = ctx, threading.Lock(), False
+
+    def emit(self, prepared: dict[str, Any] | None) -> bool:
+        """Emit unless it already was; True when this call emitted it."""
+        with self._lock:
+            if self._emitted:
+                return False
+            self._emitted = True
+            self._ctx.emit("node_started", {"input": prepared, "attempt": self._ctx.attempt})
+            return True
 
 
 def call_with_timeout(function: Callable[[], NodeResult], timeout_s: float | None) -> NodeResult:
@@ -159,7 +191,7 @@ def call_with_timeout(function: Callable[[], NodeResult], timeout_s: float | Non
     def target() -> None:
         try:
             outcome["result"] = function()
-        except BaseException as error:  # handed back to the waiting thread as is
+        except BaseException as error:  # noqa: BLE001 (handed back to the waiting thread as is)
             outcome["error"] = error
 
     thread = threading.Thread(target=contextvars.copy_context().run, args=(target,), daemon=True)
@@ -210,7 +242,7 @@ def run_graph(compiled: CompiledStateGraph, *, run_id: str, hooks: RunHooks, inp
         return RunOutcome("cancelled", error=str(cancelled))
     except NodeFailed as failed:
         return RunOutcome("failed", error=str(failed))
-    except Exception as error:  # the engine or the checkpointer failed; still an answer, not a crash
+    except Exception as error:  # noqa: BLE001 (the engine or the checkpointer failed; an answer, not a crash)
         return RunOutcome("failed", error=f"run failed: {describe(error)}")
     if result.get("__interrupt__"):
         waiting = _waiting(result["__interrupt__"][0].value)

@@ -1,7 +1,9 @@
-"""The workflow graph as stored (JSON), its pydantic models, and the error type validation returns."""
+"""The workflow graph as stored (JSON), its pydantic models and their order, and the error type validation returns."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -79,21 +81,76 @@ class Graph(BaseModel):
         return next(n for n in self.nodes if n.type == "input")
 
     def incoming(self, node_id: str) -> list[EdgeSpec]:
-        return [e for e in self.edges if e.target == node_id]
+        return list(self._edges_into.get(node_id, ()))
 
     def outgoing(self, node_id: str) -> list[EdgeSpec]:
-        return [e for e in self.edges if e.source == node_id]
+        return list(self._edges_out_of.get(node_id, ()))
 
-    def ancestors(self, node_id: str) -> set[str]:
-        """Every node with a path to `node_id`: the ones whose results it may read."""
-        seen: set[str] = set()
-        frontier = [node_id]
-        while frontier:
-            for edge in self.incoming(frontier.pop()):
-                if edge.source not in seen:
-                    seen.add(edge.source)
-                    frontier.append(edge.source)
-        return seen
+    # A Graph is not changed once built, so its adjacency is worked out once, on first use.
+    @cached_property
+    def _edges_into(self) -> dict[str, list[EdgeSpec]]:
+        return _grouped(self.edges, lambda edge: edge.target)
+
+    @cached_property
+    def _edges_out_of(self) -> dict[str, list[EdgeSpec]]:
+        return _grouped(self.edges, lambda edge: edge.source)
+
+    def topological_order(self) -> list[str]:
+        """Node ids, each after every node with an edge into it; nodes on or after a cycle are left out."""
+        return TopologicalSort([spec.id for spec in self.nodes], self.edges).order
+
+    def ancestors(self) -> dict[str, set[str]]:
+        """Every node's ancestors, the nodes with a path to it: the ones whose results it may read.
+
+        One pass in topological order, each node's set built from its sources' finished sets; nodes on or
+        after a cycle are left out.
+        """
+        found: dict[str, set[str]] = {}
+        for node_id in self.topological_order():
+            upstream = found[node_id] = set()
+            for edge in self._edges_into.get(node_id, ()):
+                upstream.add(edge.source)
+                upstream |= found[edge.source]
+        return found
+
+
+class TopologicalSort:
+    """Kahn's algorithm, without recursion: a node is placed once every edge into it comes from a placed node.
+
+    Nodes on a cycle, and nodes after one, stay unplaced; `drop` counts an edge as gone (one closing a
+    cycle), which may let more of them be placed.
+    """
+
+    def __init__(self, node_ids: list[str], edges: list[EdgeSpec]):
+        self.order: list[str] = []
+        self.placed: set[str] = set()
+        self._edges_out_of = _grouped(edges, lambda edge: edge.source)
+        self._sources_left = dict.fromkeys(node_ids, 0)
+        for edge in edges:
+            self._sources_left[edge.target] += 1
+        self._place([node_id for node_id, count in self._sources_left.items() if count == 0])
+
+    def drop(self, edge: EdgeSpec) -> None:
+        self._sources_left[edge.target] -= 1
+        if self._sources_left[edge.target] == 0:
+            self._place([edge.target])
+
+    def _place(self, ready: list[str]) -> None:
+        while ready:
+            node_id = ready.pop()
+            self.order.append(node_id)
+            self.placed.add(node_id)
+            for edge in self._edges_out_of.get(node_id, ()):
+                self._sources_left[edge.target] -= 1
+                if self._sources_left[edge.target] == 0:
+                    ready.append(edge.target)
+
+
+def _grouped(edges: list[EdgeSpec], key: Callable[[EdgeSpec], str]) -> dict[str, list[EdgeSpec]]:
+    groups: dict[str, list[EdgeSpec]] = {}
+    for edge in edges:
+        groups.setdefault(key(edge), []).append(edge)
+    return groups
 
 
 def error_path(loc: tuple[Any, ...] | list[Any], prefix: str = "") -> str:

@@ -2,17 +2,26 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from jinja2 import meta, nodes as jinja_nodes
+from jinja2 import meta
+from jinja2 import nodes as jinja_nodes
 from pydantic import ValidationError
 
-from orchestra.engine.graph import EdgeSpec, Graph, GraphError, GraphInvalid, NodeSpec, error_path
+from orchestra.engine.graph import EdgeSpec, Graph, GraphError, GraphInvalid, NodeSpec, TopologicalSort, error_path
 from orchestra.engine.nodes import NODE_TYPES
 from orchestra.engine.nodes.input import InputConfig
 from orchestra.engine.templates import ENV, TemplateError, TemplateRef, parse, references
 
 COMMON_FIELDS = ("output", "error", "status")  # readable on every node: nodes.<id>.output etc.
+
+# Saving validates on the web server, so what a graph may cost is capped: validation is linear in nodes
+# and edges, and parsing templates dense with tags costs about 13 ms per 1,000 characters (measured), so
+# the largest graph validates in about 1.5 s. Well past what a person draws; bigger flows nest sub-workflows.
+MAX_NODES = 500
+MAX_EDGES = 2_000
+MAX_TEMPLATE_CHARS = 100_000  # all of a graph's templates and expressions together
 
 
 def validate_graph(data: dict[str, Any] | Graph, *,
@@ -23,6 +32,9 @@ def validate_graph(data: dict[str, Any] | Graph, *,
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), list) \
             or not isinstance(data.get("edges", []), list):
         return [GraphError("", 'a graph is an object {"nodes": [...], "edges": [...]}')]
+    too_big = _check_counts(data["nodes"], data.get("edges", []))
+    if too_big:  # everything after this costs time in proportion to the counts
+        return too_big
     errors: list[GraphError] = []
     specs = _parse_items(data["nodes"], NodeSpec, "nodes", errors)
     edges = _parse_items(data.get("edges", []), EdgeSpec, "edges", errors)
@@ -32,11 +44,22 @@ def validate_graph(data: dict[str, Any] | Graph, *,
     # Ids and types of malformed nodes still count as present, so one bad node is one error, not many.
     raw_nodes = [item for item in data["nodes"] if isinstance(item, dict)]
     joined = _check_edges(edges, specs, configs, {item.get("id") for item in raw_nodes}, errors)
-    graph = Graph(nodes=list(specs.values()), edges=[edge for _, edge in joined])
     _check_input_and_output(specs, {item.get("type") for item in raw_nodes}, errors)
-    _check_cycles(joined, errors)
-    _check_reachable(graph, specs, errors)
-    _check_templates(graph, specs, configs, ids, errors)
+    closing = _check_cycles(joined, [spec.id for spec in specs.values()], errors)
+    _check_reachable(Graph(nodes=list(specs.values()), edges=[edge for _, edge in joined]), specs, errors)
+    # Reads are checked against the graph without the edges closing cycles, so every node has its ancestors.
+    acyclic = Graph(nodes=list(specs.values()), edges=[edge for j, edge in joined if j not in closing])
+    _check_templates(acyclic, specs, configs, ids, errors)
+    return errors
+
+
+def _check_counts(raw_nodes: list[Any], raw_edges: list[Any]) -> list[GraphError]:
+    errors = []
+    if len(raw_nodes) > MAX_NODES:
+        errors.append(GraphError("nodes", f"{len(raw_nodes):,} nodes; a workflow has at most {MAX_NODES:,} "
+                                          "(move parts into sub-workflows)"))
+    if len(raw_edges) > MAX_EDGES:
+        errors.append(GraphError("edges", f"{len(raw_edges):,} edges; a workflow has at most {MAX_EDGES:,}"))
     return errors
 
 
@@ -87,9 +110,9 @@ def _check_nodes(specs: dict[int, NodeSpec], workflow_exists: Callable[[str], bo
 
 def _check_edges(edges: dict[int, EdgeSpec], specs: dict[int, NodeSpec], configs: dict[int, Any],
                  raw_ids: set[Any], errors: list[GraphError]) -> list[tuple[int, EdgeSpec]]:
-    """Report bad edges; return those joining two well-formed nodes (the graph's shape, for later checks)."""
+    """Report bad edges; return those joining two well-formed nodes, each once (the graph's shape, for later checks)."""
     index_of = {spec.id: i for i, spec in specs.items()}
-    seen: dict[tuple[str, str, str | None], int] = {}
+    copies: dict[tuple[str, str, str | None], list[int]] = {}  # an edge's indexes, the first one and its copies
     joined = []
     for j, edge in edges.items():
         dangling = [end for end in ("source", "target") if getattr(edge, end) not in raw_ids]
@@ -97,12 +120,11 @@ def _check_edges(edges: dict[int, EdgeSpec], specs: dict[int, NodeSpec], configs
                                                    "an edge must join two existing nodes") for end in dangling]
         if edge.source not in index_of or edge.target not in index_of:
             continue
+        indexes = copies.setdefault((edge.source, edge.target, edge.branch), [])
+        indexes.append(j)
+        if len(indexes) > 1:  # a copy adds nothing to check, and is reported below
+            continue
         joined.append((j, edge))
-        key = (edge.source, edge.target, edge.branch)
-        if key in seen:
-            errors.append(GraphError(f"edges[{j}]", f"duplicate of edges[{seen[key]}] "
-                                                    f"({edge.source} -> {edge.target}); remove one"))
-        seen.setdefault(key, j)
         if specs[index_of[edge.target]].type == "input":
             errors.append(GraphError(f"edges[{j}].target", "the input node is where a run starts; "
                                                            "no edge may lead into it"))
@@ -115,7 +137,17 @@ def _check_edges(edges: dict[int, EdgeSpec], specs: dict[int, NodeSpec], configs
                 hint = "" if spec.on_error == "branch" else "; `error` needs the node's on_error set to branch"
                 errors.append(GraphError(f"edges[{j}].branch", f"node {spec.id!r} has no outlet {edge.branch!r}; "
                                                                f"valid: {valid}{hint}"))
+    errors += [_duplicates_error(key, indexes) for key, indexes in copies.items() if len(indexes) > 1]
     return joined
+
+
+def _duplicates_error(key: tuple[str, str, str | None], indexes: list[int]) -> GraphError:
+    """One error for all the copies of an edge, at the first copy."""
+    (source, target, branch), (first, copy, *more) = key, indexes
+    outlet = f":{branch}" if branch else ""
+    also = f", and so are {len(more):,} more edges after it" if more else ""
+    return GraphError(f"edges[{copy}]", f"duplicate of edges[{first}] ({source}{outlet} -> {target}){also}; "
+                                        "remove the copies")
 
 
 def _check_input_and_output(specs: dict[int, NodeSpec], raw_types: set[Any], errors: list[GraphError]) -> None:
@@ -129,26 +161,48 @@ def _check_input_and_output(specs: dict[int, NodeSpec], raw_types: set[Any], err
         errors.append(GraphError("nodes", "no output node; add a node of type output to name the run's results"))
 
 
-def _check_cycles(edges: list[tuple[int, EdgeSpec]], errors: list[GraphError]) -> None:
-    outgoing: dict[str, list[tuple[int, EdgeSpec]]] = {}
-    for j, edge in edges:
-        outgoing.setdefault(edge.source, []).append((j, edge))
-    state: dict[str, str] = {}  # "open" while on the DFS stack, "done" after
+def _check_cycles(joined: list[tuple[int, EdgeSpec]], node_ids: list[str], errors: list[GraphError]) -> set[int]:
+    """Name an edge closing each cycle; return their indexes.
 
-    def visit(node_id: str, path: list[str]) -> None:
-        state[node_id] = "open"
-        for j, edge in outgoing.get(node_id, []):
-            if state.get(edge.target) == "open":
-                cycle = path[path.index(edge.target):] + [node_id, edge.target]
-                errors.append(GraphError(f"edges[{j}]", f"this edge closes a cycle ({' -> '.join(cycle)}); "
-                                                        "workflows must be acyclic, use a map to repeat work"))
-            elif edge.target not in state:
-                visit(edge.target, path + [node_id])
-        state[node_id] = "done"
+    Kahn's algorithm places the nodes it can; the others are on a cycle or after one. Walking back from one
+    of them, along edges from unplaced nodes, must come round to a node already walked: a cycle. Its closing
+    edge is reported and counted as gone, which may let more nodes be placed, until all are.
+    """
+    into: dict[str, list[tuple[int, EdgeSpec]]] = {}
+    for j, edge in joined:
+        into.setdefault(edge.target, []).append((j, edge))
+    sort = TopologicalSort(node_ids, [edge for _, edge in joined])
+    closing: set[int] = set()
+    for start in node_ids:
+        while start not in sort.placed:
+            cycle = _cycle_back_from(start, into, sort.placed, closing)
+            _report_cycle(cycle, errors)
+            closing.add(cycle[0][0])
+            sort.drop(cycle[0][1])
+    return closing
 
-    for j, edge in edges:
-        if edge.source not in state:
-            visit(edge.source, [])
+
+def _cycle_back_from(start: str, into: dict[str, list[tuple[int, EdgeSpec]]], placed: set[str],
+                     closing: set[int]) -> list[tuple[int, EdgeSpec]]:
+    """The edges of a cycle, backwards, from the edge into the node where a walk back from `start` met itself."""
+    walk: list[tuple[int, EdgeSpec]] = []
+    position: dict[str, int] = {}
+    node_id = start
+    while node_id not in position:
+        position[node_id] = len(walk)
+        # an unplaced node has an edge, not yet counted as gone, from an unplaced node
+        walk.append(next((j, edge) for j, edge in into[node_id] if edge.source not in placed and j not in closing))
+        node_id = walk[-1][1].source
+    return walk[position[node_id]:]
+
+
+def _report_cycle(cycle: list[tuple[int, EdgeSpec]], errors: list[GraphError]) -> None:
+    """`cycle` is backwards; its first edge is the last going forward, the one that closes it."""
+    forward = [edge for _, edge in reversed(cycle)]
+    j = cycle[0][0]
+    path = [forward[0].source, *(edge.target for edge in forward)]
+    errors.append(GraphError(f"edges[{j}]", f"this edge closes a cycle ({' -> '.join(path)}); "
+                                            "workflows must be acyclic, use a map to repeat work"))
 
 
 def _check_reachable(graph: Graph, specs: dict[int, NodeSpec], errors: list[GraphError]) -> None:
@@ -171,14 +225,19 @@ def _check_templates(graph: Graph, specs: dict[int, NodeSpec], configs: dict[int
     by_id = {spec.id: i for i, spec in specs.items()}
     input_fields = next(([f.name for f in configs[i].fields] for i, spec in specs.items()
                          if spec.type == "input" and isinstance(configs.get(i), InputConfig)), None)
-    for i, spec in specs.items():
-        if i not in configs:
-            continue
-        upstream = graph.ancestors(spec.id)
-        for ref in NODE_TYPES[spec.type].templates(configs[i]):
+    refs = {i: NODE_TYPES[spec.type].templates(configs[i]) for i, spec in specs.items() if i in configs}
+    size = sum(len(ref.source) for node_refs in refs.values() for ref in node_refs)
+    if size > MAX_TEMPLATE_CHARS:  # parsing them is the cost
+        errors.append(GraphError("nodes", f"the templates add up to {size:,} characters; a workflow has at most "
+                                          f"{MAX_TEMPLATE_CHARS:,} (pass long text in as an input)"))
+        return
+    ancestors = graph.ancestors()
+    for i, node_refs in refs.items():
+        spec = specs[i]
+        for ref in node_refs:
             path = f"nodes[{i}].config.{ref.path}"
-            errors += [GraphError(path, message) for message in
-                       _template_problems(ref, spec.id, upstream, ids, by_id, specs, configs, input_fields)]
+            errors += [GraphError(path, message) for message in _template_problems(
+                ref, spec.id, ancestors[spec.id], ids, by_id, specs, configs, input_fields)]
 
 
 def _template_problems(ref: TemplateRef, node_id: str, upstream: set[str], ids: set[str], by_id: dict[str, int],
