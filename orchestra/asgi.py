@@ -10,6 +10,8 @@ django_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import OriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from distillation.consumers import JobEventsConsumer  # noqa: E402
@@ -24,10 +26,19 @@ async def http_app(scope, receive, send):
     return await django_app(scope, receive, send)
 
 
+class BrowserOriginValidator(OriginValidator):
+    """A browser always sends Origin on a WebSocket: one from a foreign site is refused, so a page
+    elsewhere cannot ride a user's session cookie. Clients that send no Origin (SDKs, scripts)
+    authenticate with an API key, which another site cannot read."""
+
+    def valid_origin(self, parsed_origin) -> bool:
+        return parsed_origin is None or super().valid_origin(parsed_origin)
+
+
 application = ProtocolTypeRouter({
     "http": http_app,
-    "websocket": AuthMiddlewareStack(URLRouter([
+    "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter([
         path("ws/runs/<str:run_id>/", RunEventsConsumer.as_asgi()),
-        path("ws/distillations/<str:job_id>/", JobEventsConsumer.as_asgi()),  # issue 6
-    ])),
+        path("ws/distillations/<str:job_id>/", JobEventsConsumer.as_asgi()),
+    ])), settings.ALLOWED_HOSTS),
 })

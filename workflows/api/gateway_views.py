@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflows import gateway
+from workflows.api.parsers import StrictJSONParser
 from workflows.auth import ApiKeyAuthentication, IsWorkspaceMember, request_workspace
 from workflows.gateway import GatewayError
 
@@ -32,6 +33,7 @@ def openai_exception_handler(exc, context):
 class GatewayView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsWorkspaceMember]
+    parser_classes = [StrictJSONParser]
 
     def get_exception_handler(self):
         return openai_exception_handler

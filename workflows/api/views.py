@@ -4,10 +4,14 @@ import json
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +19,7 @@ from rest_framework.views import APIView
 from orchestra import engine
 from workflows import events, runs, selectors, services
 from workflows.api import schema as S
+from workflows.api.parsers import StrictJSONParser
 from workflows.api.output import model_out, run_out, trace_out, version_out, workflow_out
 from workflows.auth import IsWorkspaceMember, OwnerManages, request_workspace
 from workflows.errors import ValidationFailed
@@ -50,6 +55,8 @@ def _body(request) -> dict:
 
 
 class WorkspaceView(APIView):
+    parser_classes = [StrictJSONParser]
+
     @property
     def workspace(self):
         return request_workspace(self.request)
@@ -70,20 +77,46 @@ def _me(request) -> dict:
             "workspace": {"id": str(workspace.id), "name": workspace.name} if workspace else None}
 
 
+@method_decorator(ensure_csrf_cookie, name="dispatch")  # also before login: the login form needs the token
 class MeView(WorkspaceView):
     @extend_schema(responses={200: S.ME})
     def get(self, request):
-        get_token(request)  # sets the csrftoken cookie the browser app sends back
         return Response(_me(request))
+
+
+class LoginThrottle(SimpleRateThrottle):
+    """Password guessing is slow: 10 attempts a minute per username, 60 per client address."""
+
+    scope = "login"
+
+    def __init__(self, *, per: str = "username", rate: str = "10/min"):
+        self.per, self.rate = per, rate
+        self.num_requests, self.duration = self.parse_rate(rate)
+
+    def get_cache_key(self, request, view):
+        if self.per == "address":
+            return self.cache_format % {"scope": "login-address", "ident": self.get_ident(request)}
+        username = request.data.get("username") if isinstance(request.data, dict) else None
+        return self.cache_format % {"scope": "login-user", "ident": str(username)[:150]}
 
 
 class LoginView(APIView):
     permission_classes = [AllowAny]
+    parser_classes = [StrictJSONParser]
 
-    @extend_schema(request=S.LOGIN_IN, responses={200: S.ME, 400: S.ERRORS})
+    def get_throttles(self):
+        return [LoginThrottle(per="username"), LoginThrottle(per="address", rate="60/min")]
+
+    @extend_schema(request=S.LOGIN_IN, responses={200: S.ME, 400: S.ERRORS, 403: S.ERRORS, 429: S.ERRORS})
     def post(self, request):
+        # Anonymous, so DRF's session authentication does not check CSRF here; a login form on
+        # another site must not sign a browser in to an account of the attacker's choosing.
+        SessionAuthentication().enforce_csrf(request)
         body = _body(request)
-        user = authenticate(request, username=body.get("username", ""), password=body.get("password", ""))
+        username, password = body.get("username", ""), body.get("password", "")
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise ValidationFailed("username and password are strings.", path="username")
+        user = authenticate(request, username=username, password=password)
         if user is None:
             raise ValidationFailed("Wrong username or password.", path="password")
         login(request, user)
@@ -193,7 +226,7 @@ class WorkflowExportView(WorkspaceView):
 
 
 class WorkflowImportView(WorkspaceView):
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(request=S.IMPORT_IN, responses={201: S.WORKFLOW, 400: S.ERRORS})
     def post(self, request):
