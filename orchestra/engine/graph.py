@@ -153,6 +153,21 @@ def _grouped(edges: list[EdgeSpec], key: Callable[[EdgeSpec], str]) -> dict[str,
     return groups
 
 
+def untagged(loc: tuple[Any, ...] | list[Any], data: Any) -> list[Any]:
+    """The error location without the tags pydantic inserts for discriminated unions: an agent's
+    tools[0] of kind http errs at ('tools', 0, 'http', 'name'), which is tools[0].name in the data."""
+    path, current = [], data
+    for part in loc:
+        if isinstance(current, dict) and isinstance(part, str) and part not in current and part in current.values():
+            continue  # the tag: a value of the entry (its `kind`), not a key in it
+        path.append(part)
+        try:
+            current = current[part]
+        except (KeyError, IndexError, TypeError):
+            current = None
+    return path
+
+
 def error_path(loc: tuple[Any, ...] | list[Any], prefix: str = "") -> str:
     """('nodes', 2, 'config', 'prompt') -> 'nodes[2].config.prompt' (the API's error path format)."""
     path = prefix

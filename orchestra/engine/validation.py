@@ -9,7 +9,8 @@ from jinja2 import meta
 from jinja2 import nodes as jinja_nodes
 from pydantic import ValidationError
 
-from orchestra.engine.graph import EdgeSpec, Graph, GraphError, GraphInvalid, NodeSpec, TopologicalSort, error_path
+from orchestra.engine.graph import (EdgeSpec, Graph, GraphError, GraphInvalid, NodeSpec, TopologicalSort, error_path,
+                                    untagged)
 from orchestra.engine.nodes import NODE_TYPES
 from orchestra.engine.nodes.input import InputConfig
 from orchestra.engine.templates import ENV, TemplateError, TemplateRef, parse, references
@@ -101,7 +102,8 @@ def _check_nodes(specs: dict[int, NodeSpec], workflow_exists: Callable[[str], bo
         try:
             configs[i] = node_type.Config.model_validate(spec.config)
         except ValidationError as error:
-            errors += [GraphError(error_path(e["loc"], f"nodes[{i}].config"), e["msg"]) for e in error.errors()]
+            errors += [GraphError(error_path(untagged(e["loc"], spec.config), f"nodes[{i}].config"), e["msg"])
+                       for e in error.errors()]
             continue
         errors += [GraphError(f"nodes[{i}].config.{e.path}", e.message)
                    for e in node_type.check(configs[i], workflow_exists=workflow_exists)]

@@ -197,3 +197,11 @@ def test_tool_choice_required_calls_a_tool_every_turn_until_max_steps_then_answe
                      call_model=model)
     assert outcome.outputs["stopped"] == "max_steps (3)" and outcome.outputs["answer"] == "forced answer"
     assert [c.tool_choice for c in model.calls] == ["required", "required", "required", "none"]
+
+
+def test_an_error_in_a_tool_entry_names_its_place_in_the_config():
+    from orchestra.engine import validate_graph
+
+    data = agent_graph(tools=[HTTP_ECHO, {**HTTP_ECHO, "name": "bad name!"}, {"kind": "teleport"}])
+    paths = {e.path for e in validate_graph(data)}
+    assert "nodes[1].config.tools[1].name" in paths and any(p.startswith("nodes[1].config.tools[2]") for p in paths)
