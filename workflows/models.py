@@ -4,6 +4,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from orchestra.inference.base import BACKEND_LIST
+
 
 class Workspace(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -38,7 +40,7 @@ class ApiKey(models.Model):
 
 
 class ModelEndpoint(models.Model):
-    BACKENDS = [("openai", "OpenAI-compatible HTTP"), ("transformers", "transformers in-process")]
+    BACKENDS = [(backend.name, backend.title) for backend in BACKEND_LIST]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="models")

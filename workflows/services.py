@@ -16,7 +16,7 @@ from django.utils import timezone
 from orchestra import engine
 from orchestra.egress import RequestRefused, checked_address
 from orchestra.inference import InferenceError, ModelSpec
-from orchestra.inference.base import is_hub_id
+from orchestra.inference.base import BACKENDS, is_hub_id
 from workflows import crypto
 from workflows.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from workflows.models import (ApiKey, Membership, ModelEndpoint, Trace, Workflow, WorkflowVersion,
@@ -231,8 +231,8 @@ def model_folder_allowed(model: str) -> bool:
 def _validate_model_fields(fields: dict, *, trusted_path: bool) -> list[dict]:
     errors = []
     backend = fields.get("backend")
-    if backend not in {"openai", "transformers"}:
-        errors.append({"path": "backend", "message": f"Unknown backend {backend!r}; use 'openai' or 'transformers'."})
+    if backend not in BACKENDS:
+        errors.append({"path": "backend", "message": f"Unknown backend {backend!r}; one of {', '.join(BACKENDS)}."})
     if not fields.get("model") or not isinstance(fields["model"], str):
         errors.append({"path": "model", "message": "Name the model: a remote model id, a HF id or a local folder."})
     elif backend == "transformers" and not trusted_path and not model_folder_allowed(fields["model"]):

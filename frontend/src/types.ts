@@ -402,3 +402,11 @@ export interface AgentStep {
   cost: number;
   latency_ms: number;
 }
+
+/** A kind of model client (GET /api/model-backends): the one list the Models page offers. */
+export interface ModelBackend {
+  name: string;
+  title: string;
+  options: string[];
+  needs_base_url: boolean;
+}

@@ -10,13 +10,27 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from orchestra.egress import AllowPrivate
 
-# The options each backend understands; anything else is a typo worth an error, not a silent no-op.
-BACKEND_OPTIONS = {
-    "openai": {"timeout_s", "max_retries", "max_tokens", "token_ids"},
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A kind of model client: the one list the API serves, the editor offers and specs are checked against."""
+
+    name: str
+    title: str
+    options: frozenset[str]  # anything else in a spec's options is a typo worth an error, not a no-op
+    needs_base_url: bool
+
+
+BACKEND_LIST = (
+    Backend("openai", "OpenAI-compatible HTTP", frozenset({"timeout_s", "max_retries", "max_tokens", "token_ids"}),
+            needs_base_url=True),
     # constrained_decoding (default true): false leaves tools and response_format to the model's own
     # skill (its tool calls are still parsed), for comparing with and without (bench/agent.py).
-    "transformers": {"device", "dtype", "max_tokens", "constrained_decoding"},
-}
+    Backend("transformers", "transformers in-process",
+            frozenset({"device", "dtype", "max_tokens", "constrained_decoding"}), needs_base_url=False),
+)
+BACKEND_OPTIONS = {backend.name: backend.options for backend in BACKEND_LIST}
 BACKENDS = tuple(BACKEND_OPTIONS)
 
 

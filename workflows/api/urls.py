@@ -37,6 +37,7 @@ urlpatterns = [
     path("runs/<str:run_id>/resume", views.RunResumeView.as_view()),
     path("runs/<str:run_id>/callbacks", trigger_views.RunCallbacksView.as_view()),
     path("models", views.ModelListView.as_view()),
+    path("model-backends", views.ModelBackendsView.as_view()),
     path("models/<str:name>", views.ModelDetailView.as_view()),
     path("traces", views.TraceListView.as_view()),
     path("traces/<str:trace_id>", views.TraceDetailView.as_view()),

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orchestra import engine
+from orchestra.inference.base import BACKEND_LIST
 from workflows import events, runs, selectors, services
 from workflows.api import schema as S
 from workflows.api.parsers import StrictJSONParser
@@ -327,6 +328,14 @@ class ModelListView(OwnerView):
         endpoint = services.model_endpoint_save(workspace=self.workspace, name=body.get("name"), fields=fields,
                                                 api_key=api_key)
         return Response(model_out(endpoint), status=status.HTTP_201_CREATED)
+
+
+class ModelBackendsView(WorkspaceView):
+    """The kinds of model a workspace can register, for the Models page's form."""
+
+    def get(self, request):
+        return Response([{"name": b.name, "title": b.title, "options": sorted(b.options),
+                          "needs_base_url": b.needs_base_url} for b in BACKEND_LIST])
 
 
 class ModelDetailView(OwnerView):

@@ -1,12 +1,12 @@
 // The model registry: register and edit endpoints. API keys are write-only: we only learn whether one is set.
 import { useEffect, useState, type FormEvent } from "react";
 import { del, get, patch, post } from "../api";
-import type { ApiError, ModelEndpoint } from "../types";
+import type { ApiError, ModelBackend, ModelEndpoint } from "../types";
 import { ErrorList, errorsFrom } from "../ui";
 
 interface Draft {
   name: string;
-  backend: "openai" | "transformers";
+  backend: string;
   model: string;
   base_url: string;
   api_key: string;
@@ -28,11 +28,14 @@ export function ModelsPage() {
   const [models, setModels] = useState<ModelEndpoint[] | null>(null);
   const [editing, setEditing] = useState<{ original: string | null; draft: Draft } | null>(null);
   const [errors, setErrors] = useState<ApiError[]>([]);
+  const [backends, setBackends] = useState<ModelBackend[]>([]);
 
   const reload = () => get<ModelEndpoint[]>("/api/models").then(setModels, (e) => setErrors(errorsFrom(e)));
   useEffect(() => {
     void reload();
+    get<ModelBackend[]>("/api/model-backends").then(setBackends, (e) => setErrors(errorsFrom(e)));
   }, []);
+  const needsUrl = (name: string) => backends.find((b) => b.name === name)?.needs_base_url ?? false;
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -82,16 +85,15 @@ export function ModelsPage() {
           <div className="grid-2">
             <label>Name<input name="name" value={editing.draft.name} onChange={(e) => set({ name: e.target.value })} required /></label>
             <label>Backend
-              <select name="backend" value={editing.draft.backend} onChange={(e) => set({ backend: e.target.value as Draft["backend"] })}>
-                <option value="openai">OpenAI-compatible HTTP (vLLM, OpenAI, …)</option>
-                <option value="transformers">transformers, in-process</option>
+              <select name="backend" value={editing.draft.backend} onChange={(e) => set({ backend: e.target.value })}>
+                {backends.map((b) => <option key={b.name} value={b.name}>{b.title}</option>)}
               </select>
             </label>
-            <label>Model<input name="model" value={editing.draft.model} placeholder={editing.draft.backend === "openai" ? "gpt-4o-mini" : "Qwen/Qwen2.5-0.5B-Instruct or /path/to/folder"} onChange={(e) => set({ model: e.target.value })} required /></label>
-            {editing.draft.backend === "openai" && (
+            <label>Model<input name="model" value={editing.draft.model} placeholder={needsUrl(editing.draft.backend) ? "gpt-4o-mini" : "Qwen/Qwen2.5-0.5B-Instruct or a folder in the model folders"} onChange={(e) => set({ model: e.target.value })} required /></label>
+            {needsUrl(editing.draft.backend) && (
               <label>Base URL<input name="base_url" value={editing.draft.base_url} placeholder="http://vllm:8000/v1" onChange={(e) => set({ base_url: e.target.value })} /></label>
             )}
-            {editing.draft.backend === "openai" && (
+            {needsUrl(editing.draft.backend) && (
               <label>API key
                 <input name="api_key" type="password" autoComplete="off" value={editing.draft.api_key}
                   placeholder={editedModel?.has_api_key ? "stored — type to replace" : "none"} onChange={(e) => set({ api_key: e.target.value })} />
