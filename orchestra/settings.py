@@ -92,9 +92,33 @@ TEMPLATES = [
     }
 ]
 
+class _ProcessName:
+    """`orchestra:<pid>`, read when a connection opens (after a worker forks, its own pid)."""
+
+    def __str__(self) -> str:
+        return f"orchestra:{os.getpid()}"
+
+
 DATABASE_URL = os.environ.get("DATABASE_URL")
+ORCHESTRA_DB_POOL_MIN = int(os.environ.get("ORCHESTRA_DB_POOL_MIN", "1"))
+ORCHESTRA_DB_POOL_MAX = int(os.environ.get("ORCHESTRA_DB_POOL_MAX", "10"))
+ORCHESTRA_DB_POOL_TIMEOUT_S = float(os.environ.get("ORCHESTRA_DB_POOL_TIMEOUT_S", "20"))
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Bounded connections: each process (a web server, a worker child) holds at most
+    # ORCHESTRA_DB_POOL_MAX connections from Django's psycopg pool, however many threads or clients it
+    # serves; a thread that finds the pool empty waits up to ORCHESTRA_DB_POOL_TIMEOUT_S for one. A
+    # pooled connection is checked before it is handed out (CONN_HEALTH_CHECKS), so connections the
+    # database dropped (a restart, pg_terminate_backend) are replaced instead of failing a request.
+    # The LangGraph checkpointer has its own pool (ORCHESTRA_CHECKPOINT_POOL_MAX, workers only).
+    # docs/deployment.md: "Connection pools".
+    _default_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)
+    _default_db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": ORCHESTRA_DB_POOL_MIN, "max_size": max(ORCHESTRA_DB_POOL_MIN, ORCHESTRA_DB_POOL_MAX),
+        "timeout": ORCHESTRA_DB_POOL_TIMEOUT_S,
+        "max_idle": 300, "name": "django"}
+    # Each process's connections carry its pid, so pg_stat_activity shows who holds what.
+    _default_db["OPTIONS"].setdefault("application_name", _ProcessName())
+    DATABASES = {"default": _default_db}
 else:
     DATABASES = {
         "default": {
@@ -151,6 +175,8 @@ else:
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # kombu polls the folder; its default second would be most of a trivial run's latency.
+        "polling_interval": float(os.environ.get("ORCHESTRA_BROKER_POLL_S", "0.02")),
     }
     CHANNEL_LAYERS = {}
 CELERY_TASK_ACKS_LATE = True
@@ -163,6 +189,18 @@ CELERY_TASK_ROUTES = {"workflows.tasks.distillation_*": {"queue": "training"},
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web request that cannot reach the broker answers 503 within about a second instead of hanging
+# (the run stays queued and the sweeper enqueues it once the broker is back).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("ORCHESTRA_BROKER_CONNECT_TIMEOUT_S", "2"))
+# Containment (prefork workers): a task past its hard limit is killed (the run's lease then lapses and
+# it resumes elsewhere); a worker child is replaced after so many tasks or once it holds this much
+# memory, so a leak or one huge render cannot grow a worker forever. Training jobs have their own limit.
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("ORCHESTRA_TASK_TIME_LIMIT_S", "3600"))
+CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("ORCHESTRA_WORKER_MAX_TASKS_PER_CHILD", "10000"))
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("ORCHESTRA_WORKER_MAX_MEMORY_KB", str(2 * 1024 * 1024)))
+CELERY_TASK_ANNOTATIONS = {"distillation.tasks.distillation_job_run_task": {
+    "time_limit": int(os.environ.get("ORCHESTRA_TRAINING_TIME_LIMIT_S", str(7 * 24 * 3600)))}}
 
 # --- Runs ---------------------------------------------------------------------------------
 # A worker holds a lease on the run it executes and renews it; a run whose lease lapses (its
@@ -171,6 +209,13 @@ ORCHESTRA_RUN_LEASE_S = float(os.environ.get("ORCHESTRA_RUN_LEASE_S", "30"))
 ORCHESTRA_SWEEP_INTERVAL_S = float(os.environ.get("ORCHESTRA_SWEEP_INTERVAL_S", "10"))
 # A queued run whose message was lost (worker killed right after taking it) is re-enqueued after this.
 ORCHESTRA_REQUEUE_AFTER_S = float(os.environ.get("ORCHESTRA_REQUEUE_AFTER_S", "300"))
+# The LangGraph checkpointer's own connection pool, per worker process (see ORCHESTRA_DB_POOL_MAX).
+ORCHESTRA_CHECKPOINT_POOL_MAX = int(os.environ.get("ORCHESTRA_CHECKPOINT_POOL_MAX", "4"))
+# How long a worker keeps retrying when the database is unreachable before it gives the run back to
+# the sweeper (the run is never failed for it): ORCHESTRA_DB_RETRY_S in all, backing off to 2 s.
+ORCHESTRA_DB_RETRY_S = float(os.environ.get("ORCHESTRA_DB_RETRY_S", "60"))
+# Streamed tokens are stored (and pushed) at most once per this many ms per node, as one event.
+ORCHESTRA_TOKEN_FLUSH_MS = float(os.environ.get("ORCHESTRA_TOKEN_FLUSH_MS", "50"))
 CELERY_BEAT_SCHEDULE = {
     "runs-sweep": {"task": "workflows.tasks.runs_sweep_task", "schedule": ORCHESTRA_SWEEP_INTERVAL_S},
     # issue 6: training jobs whose worker died resume from their last checkpoint on another one

@@ -1,8 +1,8 @@
 """WebSocket: a run's events after a sequence number, replayed from the table, then live.
 
-The table is the source of truth: a push from the channel layer only wakes the consumer to read
-the rows after the last seq it sent, and without a channel layer (the embedded default) it
-polls. Either way each event is sent exactly once, in order. Distillation jobs stream the same
+The table is the source of truth: a push (workflows/waits.py: Redis pub/sub, or the embedded
+mode's database tail) only wakes the consumer to read the rows after the last seq it sent. Either
+way each event is sent exactly once, in order. Distillation jobs stream the same
 way (distillation/consumers.py): a subclass only says whose events it reads.
 """
 import asyncio
@@ -11,10 +11,11 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from workflows import events, selectors, services
+from workflows import events, selectors, services, waits
 from workflows.models import Run
 
-POLL_S = 0.25
+IDLE_S = 30.0  # with nothing pushed, look anyway this often (waits.py caps it while pushes are down)
+EVENT_BATCH = 500
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
@@ -23,7 +24,7 @@ class RunEventsConsumer(AsyncJsonWebsocketConsumer):
     url_kwarg = "run_id"
 
     def events_after(self, after: int) -> list[dict]:
-        return events.events_after(run_id=self.stream_id, after=after, limit=500)
+        return events.events_after(run_id=self.stream_id, after=after, limit=EVENT_BATCH)
 
     async def connect(self):
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -35,41 +36,33 @@ class RunEventsConsumer(AsyncJsonWebsocketConsumer):
         if self.last_seq < 0 or not await self._authorised(query):
             await self.close(code=4403)
             return
-        self.wake = asyncio.Event()
         await self.accept()
-        if self.channel_layer is not None:
-            await self.channel_layer.group_add(events.group_name(self.stream_id), self.channel_name)
         self.pump = asyncio.create_task(self._pump())
 
     async def disconnect(self, code):
         if getattr(self, "pump", None):
             self.pump.cancel()
-        if self.channel_layer is not None and getattr(self, "wake", None):
-            await self.channel_layer.group_discard(events.group_name(self.stream_id), self.channel_name)
-
-    async def run_event(self, message):
-        self.wake.set()
 
     async def _pump(self):
-        while True:
-            batch, status = await self._read()
-            for event in batch:
-                await self.send_json(event)
-                self.last_seq = event["seq"]
-            if not batch and status in TERMINAL:
-                await asyncio.sleep(POLL_S)  # let a just-written final event land, then stop tailing
-                batch, _ = await self._read()
+        async with waits.awatch(self.stream_model, self.stream_id) as watch:
+            while True:
+                # Status first: once it is final, every event up to the final one is committed.
+                batch, status = await self._read()
                 for event in batch:
                     await self.send_json(event)
                     self.last_seq = event["seq"]
-                if not batch:
-                    await self.close()
-                    return
-            self.wake.clear()
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout=POLL_S)
-            except asyncio.TimeoutError:
-                pass
+                if len(batch) == EVENT_BATCH:
+                    continue  # more are stored already
+                if status in TERMINAL:
+                    batch, _ = await self._read()  # anything committed after the status was read
+                    for event in batch:
+                        await self.send_json(event)
+                        self.last_seq = event["seq"]
+                    if not batch:
+                        await self.close()
+                        return
+                    continue
+                await watch.async_wait(IDLE_S)
 
     @database_sync_to_async
     def _read(self):

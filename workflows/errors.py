@@ -47,3 +47,13 @@ class RateLimited(ServiceError):
     def __init__(self, message: str, *, retry_after: int):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Unavailable(ServiceError):
+    """A service the request needs (the broker) is down; `extra` goes into the body (the run's id)."""
+
+    status = 503
+
+    def __init__(self, message: str, *, path: str = "", retry_after: int = 5, **extra):
+        super().__init__(message, path=path)
+        self.retry_after, self.extra = retry_after, extra

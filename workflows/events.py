@@ -1,72 +1,73 @@
 """Run events: numbered per run, stored first (the source of truth), then pushed as a nudge.
 
 Clients read events after a sequence number from the database, so a missed push never loses an
-event and a replay never repeats one; the channel layer (Redis in production) only says "more".
+event and a replay never repeats one; the push (workflows/waits.py: Redis pub/sub, or the embedded
+mode's database tail) only says "more".
 """
-import asyncio
 import logging
-import threading
+from collections.abc import Sequence
 
-from channels.layers import get_channel_layer
-from django.db import models, transaction
-from django.db.models import F
+from django.db import connection, models, transaction
 
+from workflows import waits
 from workflows.models import Run, RunEvent
 
 log = logging.getLogger(__name__)
 
 
-def group_name(run_id) -> str:
-    return f"run_{run_id}"
+def reserve_seqs(*, owner: type[models.Model], owner_id, count: int, async_commit: bool = False) -> tuple[int, bool]:
+    """Hand out `count` consecutive seqs of the owner's stream: (the last one, its cancel flag).
+
+    One UPDATE ... RETURNING: it locks the owner's row until commit, so concurrent writers get
+    distinct, gapless seqs; `cancel_requested` comes back with it where the owner has one, so a
+    worker learns of a cancel from the writes it makes anyway. `async_commit`: the transaction
+    commits without waiting for the WAL flush (workflows/recorder.py says when that is safe); on
+    PostgreSQL the SET travels in the same round trip.
+    """
+    table = connection.ops.quote_name(owner._meta.db_table)
+    pk = connection.ops.quote_name(owner._meta.pk.column)
+    has_cancel = any(f.name == "cancel_requested" for f in owner._meta.concrete_fields)
+    returning = "event_seq, cancel_requested" if has_cancel else "event_seq, false"
+    sql = f"UPDATE {table} SET event_seq = event_seq + %s WHERE {pk} = %s RETURNING {returning}"
+    prefix = async_commit and connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute(("SET LOCAL synchronous_commit TO OFF; " if prefix else "") + sql,
+                       [count, owner._meta.pk.get_db_prep_value(owner_id, connection)])
+        if prefix:
+            cursor.nextset()
+        row = cursor.fetchone()
+    if row is None:
+        raise owner.DoesNotExist(f"{owner.__name__} {owner_id} does not exist")
+    return row[0], bool(row[1])
+
+
+def record_many(*, owner: type[models.Model], owner_id, event_model: type[models.Model], owner_field: str,
+                events: Sequence[dict], async_commit: bool = False) -> tuple[list[models.Model], bool]:
+    """Store several events of one stream in one transaction (the caller's, if any): one UPDATE for
+    the seqs, one INSERT for the rows, one push after commit. Returns (events, cancel requested)."""
+    if not events:
+        return [], False
+    with transaction.atomic(savepoint=False):  # all or nothing with the caller's transaction
+        last, cancel = reserve_seqs(owner=owner, owner_id=owner_id, count=len(events), async_commit=async_commit)
+        first = last - len(events) + 1
+        rows = event_model.objects.bulk_create(
+            event_model(**{f"{owner_field}_id": owner_id}, seq=first + i, **fields) for i, fields in enumerate(events))
+        types = list(dict.fromkeys(e["type"] for e in events))
+        transaction.on_commit(lambda: waits.notify(owner, owner_id, last, types))
+    return rows, cancel
 
 
 def record_numbered(*, owner: type[models.Model], owner_id, event_model: type[models.Model], owner_field: str,
                     **fields) -> models.Model:
-    """Store the owner's next event; the owner row's `event_seq` hands out the numbers."""
-    with transaction.atomic():
-        # The UPDATE locks the owner's row until commit, so concurrent writers get distinct, gapless seqs.
-        owner.objects.filter(pk=owner_id).update(event_seq=F("event_seq") + 1)
-        seq = owner.objects.filter(pk=owner_id).values_list("event_seq", flat=True).get()
-        event = event_model.objects.create(**{f"{owner_field}_id": owner_id}, seq=seq, **fields)
-        transaction.on_commit(lambda: nudge(owner_id, seq))
-    return event
+    """Store the owner's next event."""
+    return record_many(owner=owner, owner_id=owner_id, event_model=event_model, owner_field=owner_field,
+                       events=[fields])[0][0]
 
 
-def record(*, run_id, type: str, node_id: str | None = None, data: dict | None = None) -> RunEvent:
-    return record_numbered(owner=Run, owner_id=run_id, event_model=RunEvent, owner_field="run", type=type,
-                           node_id=node_id or "", data=data or {})
-
-
-class _Nudger:
-    """Sends pushes from one event-loop thread per process, so writers never wait on Redis."""
-
-    def __init__(self):
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.lock = threading.Lock()
-
-    def send(self, group: str, message: dict) -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        with self.lock:
-            if self.loop is None or self.loop.is_closed():
-                self.loop = asyncio.new_event_loop()
-                threading.Thread(target=self.loop.run_forever, daemon=True, name="event-nudger").start()
-        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), self.loop)
-        future.add_done_callback(_log_failure)
-
-
-def _log_failure(future) -> None:
-    if future.exception() is not None:  # the push is an optimisation; readers also poll the table
-        log.warning("channel layer push failed: %s", future.exception())
-
-
-_nudger = _Nudger()
-
-
-def nudge(run_id, seq: int) -> None:
-    """Wake the consumers tailing this stream. Distillation job events use it too (ids are UUIDs)."""
-    _nudger.send(group_name(run_id), {"type": "run.event", "seq": seq})
+def record(*, run_id, type: str, node_id: str | None = None, data: dict | None = None,
+           async_commit: bool = False) -> RunEvent:
+    return record_many(owner=Run, owner_id=run_id, event_model=RunEvent, owner_field="run", async_commit=async_commit,
+                       events=[{"type": type, "node_id": node_id or "", "data": data or {}}])[0][0]
 
 
 def as_dict(event: RunEvent) -> dict:

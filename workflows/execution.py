@@ -9,47 +9,27 @@ import functools
 import hashlib
 import json
 import logging
-import os
-import sqlite3
 import threading
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from orchestra import engine
-from workflows import events, leases, mcp, runs, tools
-from workflows.models import NodeRun, Run, RunEvent, Trace, Workflow
+from workflows import checkpoints, dbretry, events, leases, mcp, runs, tools
+from workflows.errors import Conflict
+from workflows.models import Run, RunEvent, Trace, Workflow
 from workflows.model_calls import model_resolve, node_call_answer, traced_complete
+from workflows.recorder import RunRecorder, json_safe
 
 log = logging.getLogger(__name__)
 
 
 # --- Persistence for LangGraph ----------------------------------------------------------------
 
-
-@functools.cache
-def checkpointer():
-    """One saver per worker process: Postgres when the platform runs on Postgres, else SQLite."""
-    if connection.vendor == "postgresql":
-        from langgraph.checkpoint.postgres import PostgresSaver
-        from psycopg.rows import dict_row
-        from psycopg_pool import ConnectionPool
-
-        pool = ConnectionPool(os.environ["DATABASE_URL"], max_size=8, open=True,
-                              kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
-        saver = PostgresSaver(pool)
-    else:
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
-        conn = sqlite3.connect(settings.DATA_DIR / "checkpoints.sqlite3", check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        saver = SqliteSaver(conn)
-    saver.setup()
-    return saver
-
+checkpointer = checkpoints.checkpointer  # one saver per worker process (workflows/checkpoints.py)
 
 _compiled_cache: dict[str, Any] = {}
 _compiled_lock = threading.Lock()
@@ -67,62 +47,36 @@ def compiled_graph(run: Run):
         return _compiled_cache[key]
 
 
-# --- Orphans ----------------------------------------------------------------------------------
+# --- Orphans and what is overdue ----------------------------------------------------------------
+
+# What beat's sweeper fires is overdue by this much: the countdown message sent at the time had its
+# chance first (it fires on time while the broker keeps it); the sweeper covers the lost ones.
+def _sweep_grace() -> timedelta:
+    return timedelta(seconds=max(1.0, 2 * settings.ORCHESTRA_SWEEP_INTERVAL_S))
 
 
 def runs_sweep() -> list[str]:
-    """Re-enqueue runs whose worker died or whose queue message was lost (see leases.py)."""
+    """Re-enqueue runs whose worker died, whose queue message was lost or never sent (the broker was
+    down when the run started); fire approval timeouts and callback attempts that are overdue."""
+    from workflows import callbacks
+
     run_ids = leases.orphans(Run)
-    for run_id in run_ids:
-        log.info("sweeper: re-enqueueing run %s", run_id)
-        runs.enqueue_run(run_id)
+    overdue = timezone.now() - _sweep_grace()
+    timeouts = Run.objects.filter(status="waiting", timeout_at__lte=overdue).values_list("id", "waiting_node")
+    deliveries = Run.objects.filter(callback_next_attempt__gt=0, callback_due_at__lte=overdue).values_list(
+        "id", "callback_next_attempt")
+    work = ([(f"re-enqueueing run {r}", functools.partial(runs.enqueue_run, r)) for r in run_ids]
+            + [(f"approval timeout of run {r} is overdue", functools.partial(approval_timeout, run_id=r, node_id=n))
+               for r, n in timeouts]
+            + [(f"callback attempt {a} of run {r} is overdue", functools.partial(callbacks.callback_send, run_id=r,
+                                                                                attempt=a)) for r, a in deliveries])
+    for what, action in work:
+        log.info("sweeper: %s", what)
+        try:
+            action()
+        except Exception:  # noqa: BLE001 (one bad row must not stop the sweep; it is tried again next time)
+            log.exception("sweeper: %s: failed", what)
     return run_ids
-
-
-# --- Recording what the engine does ---------------------------------------------------------
-
-NODE_STATUS_BY_EVENT = {"node_started": "running", "node_succeeded": "succeeded", "node_failed": "failed",
-                        "node_skipped": "skipped", "node_waiting": "waiting", "node_retrying": "running"}
-
-
-def node_usage(run: Run, node_id: str) -> dict[str, Any]:
-    """What a node's model calls used: the sum of all its traces, so failed attempts, retries,
-    rejected student replies and shadow calls are counted too; {} for a node that called no model."""
-    traces = Trace.objects.filter(run=run, node_id=node_id)
-    totals = traces.aggregate(tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost"),
-                              latency_ms=Sum("latency_ms"))
-    if totals["tokens_in"] is None:
-        return {}
-    models = dict.fromkeys(traces.order_by("created_at").values_list("model", flat=True))
-    return totals | {"model": ", ".join(models)[:200]}
-
-
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def emit(run: Run, type: str, node_id: str | None, data: dict) -> None:
-    """Store one engine event and fold it into the node's NodeRun row."""
-    data = _json_safe(data or {})
-    status = NODE_STATUS_BY_EVENT.get(type)
-    if status is None or node_id is None:
-        events.record(run_id=run.id, type=type, node_id=node_id, data=data)
-        return
-    now = timezone.now()
-    update: dict[str, Any] = {"status": status}
-    if type == "node_started":
-        update |= {"input": data.get("input"), "attempts": data.get("attempt", 1), "started_at": now,
-                   "error": "", "finished_at": None}
-    elif type == "node_retrying":
-        update |= {"error": data.get("error", ""), "attempts": data.get("attempt", 1)}
-    elif type in ("node_succeeded", "node_failed"):
-        update |= {"output": data.get("output"), "error": data.get("error") or "", "finished_at": now,
-                   "attempts": data.get("attempts", 1)} | node_usage(run, node_id)
-    elif type == "node_skipped":
-        update |= {"finished_at": now}
-    with transaction.atomic():  # the event and the node row change together: one commit
-        events.record(run_id=run.id, type=type, node_id=node_id, data=data)
-        NodeRun.objects.filter(run=run, node_id=node_id).update(**update)
 
 
 # --- Model calls ------------------------------------------------------------------------------
@@ -144,7 +98,7 @@ def model_call_trace(run: Run, call: engine.ModelCall, *, model: str, call_key: 
     is stored before the error propagates."""
     trace = Trace(workspace_id=run.workspace_id, workflow_id=run.workflow_id, version=run.version,
                   node_id=call.node_id, run=run, call_key=call_key, messages=call.messages,
-                  metadata=_json_safe(call.metadata or {}), model=model)
+                  metadata=json_safe(call.metadata or {}), model=model)
     try:
         endpoint = model_resolve(workspace=run.workspace, name=model)
     except LookupError as exc:
@@ -161,9 +115,10 @@ def model_call_trace(run: Run, call: engine.ModelCall, *, model: str, call_key: 
 
 
 def run_execute(*, run_id) -> str | None:
-    """Claim and execute a run to its next stop (end, approval, cancel). Returns its status."""
+    """Claim and execute a run to its next stop (end, approval, cancel). Returns its status, or None
+    when another worker has it, or when the database went away and the run was handed back."""
     owner = leases.worker_id()
-    run = leases.claim(Run, pk=run_id, owner=owner, statuses=("queued", "running"))
+    run = dbretry.retrying(lambda: _claim(run_id, owner), what=f"run {run_id} claim")
     if run is None:
         return None
     keeper = leases.LeaseKeeper(Run, run.id, owner)
@@ -174,62 +129,137 @@ def run_execute(*, run_id) -> str | None:
         keeper.stop()
 
 
-def _execute(run: Run, owner: str) -> str:
-    if run.started_at is None:
-        Run.objects.filter(pk=run.pk).update(started_at=timezone.now())
-        events.record(run_id=run.id, type="run_started", data={})
-    hooks = engine.RunHooks(
-        emit=lambda type, node_id, data: emit(run, type, node_id, data),
-        call_model=lambda call: call_model(run, call),
-        run_workflow=lambda workflow_id, inputs: run_subworkflow(run, workflow_id, inputs),
-        is_cancelled=lambda: Run.objects.filter(pk=run.pk, cancel_requested=True).exists(),
-        http_allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE,
-        describe_tool=lambda spec: tools.tool_describe(workspace=run.workspace, spec=spec),
-        call_mcp_tool=lambda server, tool, arguments: mcp.mcp_tool_call(
-            workspace=run.workspace, server_name=server, tool=tool, arguments=arguments),
-        recorded_tool_result=lambda call_key: tool_result_recorded(run, call_key),
-    )
+def _claim(run_id, owner: str) -> Run | None:
+    """Take the run, and mark it started (once) in the same transaction."""
+    with transaction.atomic():
+        run = leases.claim(Run, pk=run_id, owner=owner, statuses=("queued", "running"))
+        if run is not None and run.started_at is None:
+            run.started_at = timezone.now()
+            Run.objects.filter(pk=run.pk).update(started_at=run.started_at)
+            # No WAL flush to wait for: a claim lost with the database is a queued run the sweeper re-enqueues.
+            events.record(run_id=run.id, type="run_started", data={}, async_commit=True)
+    return run
+
+
+class _Hooks:
+    """The engine's callbacks for one run. They may run on the engine's threads (parallel branches,
+    node timeouts): a thread other than the run's gives its connection back after each call, so
+    the pool is never drained by threads that end."""
+
+    def __init__(self, run: Run, recorder: RunRecorder):
+        self.run, self.recorder, self.thread = run, recorder, threading.get_ident()
+
+    def _db(self, work, what: str):
+        try:
+            return dbretry.retrying(work, what=f"run {self.run.id} {what}")
+        finally:
+            if threading.get_ident() != self.thread and not connection.in_atomic_block:
+                dbretry.drop_connection()
+
+    def engine_hooks(self) -> engine.RunHooks:
+        run = self.run
+        return engine.RunHooks(
+            emit=lambda type, node_id, data: self._db(lambda: self.recorder.emit(type, node_id, data), type),
+            call_model=lambda call: self._db(lambda: call_model(run, call), "model call"),
+            run_workflow=lambda workflow_id, inputs: run_subworkflow(run, workflow_id, inputs),
+            is_cancelled=lambda: self._db(self.recorder.is_cancelled, "cancel check"),
+            http_allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE,
+            describe_tool=lambda spec: self._db(lambda: tools.tool_describe(workspace=run.workspace, spec=spec),
+                                                "tool"),
+            call_mcp_tool=lambda server, tool, arguments: mcp.mcp_tool_call(
+                workspace=run.workspace, server_name=server, tool=tool, arguments=arguments),
+            recorded_tool_result=lambda call_key: self._db(lambda: tool_result_recorded(run, call_key), "tool result"),
+        )
+
+
+def _execute(run: Run, owner: str) -> str | None:
+    recorder = RunRecorder(run)
+    hooks = _Hooks(run, recorder).engine_hooks()
     resume = run.resume_value if run.has_resume_value else engine.NOT_SET
+    gave_up: dict = {}
+    token = dbretry.gave_up.set(gave_up)
     try:
         outcome = engine.run_graph(compiled_graph(run), run_id=str(run.id), hooks=hooks, inputs=run.inputs,
                                    resume_value=resume)
-    except Exception as exc:  # an engine bug must still end the run, visibly
-        log.exception("run %s crashed", run.id)
-        outcome = engine.RunOutcome(status="failed", outputs={}, error=f"Internal error: {exc}",
-                                    waiting_node=None, waiting=None)
-    _record_outcome(run, owner, outcome)
+        recorder.close()
+    except Exception as exc:  # an engine bug must still end the run, visibly; the database going away must not
+        if dbretry.is_infra_error(exc) or gave_up:
+            gave_up.setdefault("error", exc)
+        else:
+            log.exception("run %s crashed", run.id)
+            outcome = engine.RunOutcome(status="failed", outputs={}, error=f"Internal error: {exc}",
+                                        waiting_node=None, waiting=None)
+    finally:
+        dbretry.gave_up.reset(token)
+    if gave_up:  # whatever the engine made of it, the run did not fail: the database was away
+        _hand_back(run, owner, gave_up["error"])
+        return None
+    dbretry.retrying(lambda: _record_outcome(run, owner, outcome), what=f"run {run.id} outcome")
     close_old_connections()
     return outcome.status
 
 
-@transaction.atomic
-def _record_outcome(run: Run, owner: str, outcome: engine.RunOutcome) -> None:
-    run = Run.objects.select_for_update().get(pk=run.pk)
-    if run.lease_owner != owner:  # another worker took over while this one stalled: it decides
-        log.warning("run %s: finished without the lease; outcome %s dropped", run.id, outcome.status)
-        return
-    run.has_resume_value, run.resume_value = False, None
-    if outcome.status == "waiting":
-        run.status, run.waiting_node, run.waiting = "waiting", outcome.waiting_node, outcome.waiting
-        run.lease_owner, run.lease_expires_at = "", None
-        run.save()
-        events.record(run_id=run.id, type="run_waiting", node_id=outcome.waiting_node, data=outcome.waiting or {})
-        timeout_s = (outcome.waiting or {}).get("timeout_s")
-        if timeout_s:
-            from workflows.tasks import approval_timeout_task
+def _hand_back(run: Run, owner: str, error: BaseException) -> None:
+    """Give the run back for a later attempt instead of failing it: its lease ends now and it is
+    re-enqueued; if even that cannot be written, the lease lapses and the sweeper re-enqueues it."""
+    log.warning("run %s: database unavailable (%s); handing it back to be resumed", run.id, error)
+    try:
+        dbretry.drop_connection()
+        Run.objects.filter(pk=run.pk, lease_owner=owner).update(lease_owner="", lease_expires_at=timezone.now())
+        runs.enqueue_run(run.id, countdown=dbretry.BACKOFF_MAX_S)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("run %s: not handed back (%s); its lease will lapse and the sweeper resumes it", run.id, exc)
 
-            transaction.on_commit(lambda: approval_timeout_task.apply_async(
-                args=[str(run.id), outcome.waiting_node], countdown=float(timeout_s)))
-        return
-    runs.run_finish(run=run, status=outcome.status, outputs=outcome.outputs if outcome.status == "succeeded" else None,
-                    error=outcome.error or "")
+
+def _record_outcome(run: Run, owner: str, outcome: engine.RunOutcome) -> None:
+    """The run's result, committed synchronously (a client told "succeeded" can rely on it). Safe to
+    repeat after a broken connection: a repeat finds the lease released and changes nothing."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run.pk)
+        if run.lease_owner != owner:  # another worker took over while this one stalled: it decides
+            if run.status not in Run.ACTIVE or run.status == "waiting":
+                return  # this worker's own earlier try committed before its connection broke
+            log.warning("run %s: finished without the lease; outcome %s dropped", run.id, outcome.status)
+            return
+        run.has_resume_value, run.resume_value = False, None
+        if outcome.status == "waiting":
+            timeout_s = (outcome.waiting or {}).get("timeout_s")
+            run.status, run.waiting_node, run.waiting = "waiting", outcome.waiting_node, outcome.waiting
+            run.lease_owner, run.lease_expires_at = "", None
+            run.timeout_at = timezone.now() + timedelta(seconds=float(timeout_s)) if timeout_s else None
+            run.save()
+            events.record(run_id=run.id, type="run_waiting", node_id=outcome.waiting_node,
+                          data=outcome.waiting or {})
+            if timeout_s:
+                from workflows.tasks import approval_timeout_task
+
+                # On time while the broker keeps the message; the sweeper fires it from timeout_at if not.
+                transaction.on_commit(lambda: _send_quietly(approval_timeout_task, [str(run.id), outcome.waiting_node],
+                                                            countdown=float(timeout_s)))
+            return
+        runs.run_finish(run=run, status=outcome.status,
+                        outputs=outcome.outputs if outcome.status == "succeeded" else None, error=outcome.error or "")
+
+
+def _send_quietly(task, args: list, *, countdown: float | None = None) -> None:
+    """Send a task whose due time is also stored: if the broker is away, the sweeper sends it later."""
+    try:
+        task.apply_async(args=args, countdown=countdown)
+    except Exception as exc:  # noqa: BLE001 (kombu's OperationalError, redis' ConnectionError, ...)
+        log.warning("%s not sent (%s); the sweeper fires it when due", task.name, exc)
 
 
 def approval_timeout(*, run_id, node_id: str) -> None:
-    """An approval left unanswered past its timeout takes its default value."""
+    """An approval left unanswered past its timeout takes its default value (once, whoever fires it)."""
     run = Run.objects.filter(pk=run_id, status="waiting", waiting_node=node_id).first()
-    if run is not None:
+    if run is None:
+        return
+    if run.timeout_at is not None and run.timeout_at > timezone.now():
+        return  # not due yet (a message from an earlier wait of the same node)
+    try:
         runs.run_resume(run=run, node_id=node_id, value=(run.waiting or {}).get("default"))
+    except Conflict:
+        pass  # answered (or timed out by the other path) meanwhile
 
 
 def tool_result_recorded(run: Run, call_key: str) -> dict | None:

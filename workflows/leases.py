@@ -31,7 +31,8 @@ def claim(model: type[models.Model], *, pk, owner: str, statuses: tuple[str, ...
     """Take the row if its status is one of `statuses` and nobody holds a live lease; else None."""
     now = timezone.now()
     claimed = (model.objects.filter(pk=pk, status__in=statuses)
-               .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+               # its own lease too: a claim repeated after a broken connection finds the first one
+               .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner))
                .update(lease_owner=owner, lease_expires_at=now + lease_length(), status="running"))
     return model.objects.get(pk=pk) if claimed else None
 
@@ -45,27 +46,47 @@ class LeaseKeeper(threading.Thread):
         self.stopped, self.lost = threading.Event(), threading.Event()
 
     def run(self):
+        from django.db import DatabaseError
+
         try:
             while not self.stopped.wait(settings.ORCHESTRA_RUN_LEASE_S / 3):
-                kept = self.model.objects.filter(pk=self.pk, lease_owner=self.owner).update(
-                    lease_expires_at=timezone.now() + lease_length())
+                try:
+                    kept = self.model.objects.filter(pk=self.pk, lease_owner=self.owner).update(
+                        lease_expires_at=timezone.now() + lease_length())
+                except DatabaseError as exc:  # a database blip: try again next time, the lease is still ours
+                    log.warning("%s %s: lease not renewed (%s)", self.model.__name__, self.pk, exc)
+                    _drop_connection()
+                    continue
+                finally:
+                    connection.close()  # back to the pool between renewals
                 if not kept:
                     log.warning("%s %s: lease lost to another worker", self.model.__name__, self.pk)
                     self.lost.set()
                     return
         finally:
-            connection.close()
+            _drop_connection()
 
     def stop(self):
         self.stopped.set()
 
 
+def _drop_connection() -> None:
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001 (a dead connection may fail to close; it is gone either way)
+        connection.connection = None
+
+
 def orphans(model: type[models.Model]) -> list[str]:
-    """Rows whose worker died (lease lapsed) or whose queue message was lost, to re-enqueue."""
+    """Rows whose worker died (lease lapsed), whose queue message was lost, or whose message could
+    not be sent at all (the broker was down: `enqueued_at` is null), to re-enqueue."""
     now = timezone.now()
     # Not again while an earlier re-enqueue may still be waiting for a worker to take it.
     recently_enqueued = Q(enqueued_at__gte=now - lease_length())
     lapsed = Q(status="running", lease_expires_at__lt=now) & ~recently_enqueued
     lost = Q(status="queued", lease_expires_at__isnull=True,
              enqueued_at__lt=now - timedelta(seconds=settings.ORCHESTRA_REQUEUE_AFTER_S))
-    return [str(pk) for pk in model.objects.filter(lapsed | lost).values_list("pk", flat=True)]
+    never_sent = Q(status="queued", lease_expires_at__isnull=True, enqueued_at__isnull=True)
+    if any(f.name == "created_at" for f in model._meta.concrete_fields):  # not one still being started
+        never_sent &= Q(created_at__lt=now - timedelta(seconds=2))
+    return [str(pk) for pk in model.objects.filter(lapsed | lost | never_sent).values_list("pk", flat=True)]

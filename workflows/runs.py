@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from orchestra import engine
 from workflows import callbacks, events, services
-from workflows.errors import Conflict, Unprocessable, ValidationFailed
+from workflows.errors import Conflict, Unavailable, Unprocessable, ValidationFailed
 from workflows.models import NodeRun, Run, Workflow, WorkflowVersion
 
 log = logging.getLogger(__name__)
@@ -98,19 +98,43 @@ def _run_create(*, workflow: Workflow, inputs: Any, version: int | str | None, t
         run = Run.objects.create(workspace=workflow.workspace, workflow=workflow, version=version_number,
                                  graph=graph, inputs=coerced, trigger=trigger, parent_run=parent_run,
                                  idempotency_key=idempotency_key, trigger_ref=trigger_ref, callback_url=callback_url,
-                                 request_hash=request_hash)
+                                 request_hash=request_hash, enqueued_at=timezone.now())
         NodeRun.objects.bulk_create(NodeRun(run=run, node_id=n["id"]) for n in graph["nodes"])
         events.record(run_id=run.id, type="run_queued", data={"trigger": trigger, "version": version_number})
         if enqueue:
-            transaction.on_commit(lambda: enqueue_run(run.id))
+            transaction.on_commit(lambda: enqueue_run(run.id, stamped=True))
     return run
 
 
-def enqueue_run(run_id, *, countdown: float | None = None) -> None:
+def _broker_errors() -> tuple[type[BaseException], ...]:
+    import kombu.exceptions
+
+    errors: list[type[BaseException]] = [kombu.exceptions.OperationalError, ConnectionError, OSError, TimeoutError]
+    try:
+        import redis.exceptions
+
+        errors.append(redis.exceptions.RedisError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def enqueue_run(run_id, *, countdown: float | None = None, stamped: bool = False) -> None:
+    """Send the run to a worker. A broker that cannot take the message leaves the run queued with no
+    `enqueued_at`, which the sweeper re-enqueues (leases.orphans), and is answered as a 503 that
+    names the run: it is stored and will run, so a client must not start it again."""
     from workflows.tasks import run_execute_task
 
-    Run.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
-    run_execute_task.apply_async(args=[str(run_id)], countdown=countdown)
+    if not stamped:  # a new run carries its enqueued_at from its INSERT
+        Run.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
+    try:
+        run_execute_task.apply_async(args=[str(run_id)], countdown=countdown)
+    except _broker_errors() as exc:
+        log.warning("run %s: not enqueued (%s); the sweeper will", run_id, exc)
+        Run.objects.filter(pk=run_id, status="queued").update(enqueued_at=None)
+        raise Unavailable(f"The task queue is unavailable ({type(exc).__name__}); run {run_id} is stored and "
+                          "starts once the queue is back. Do not start it again: GET /api/runs/<id> follows it.",
+                          run_id=str(run_id)) from exc
 
 
 def run_cancel(*, run: Run) -> Run:
@@ -138,9 +162,11 @@ def run_resume(*, run: Run, node_id: Any, value: Any) -> Run:
         run.status = "queued"
         run.resume_value = value
         run.has_resume_value = True
-        run.save(update_fields=["status", "resume_value", "has_resume_value"])
+        run.timeout_at = None
+        run.enqueued_at = timezone.now()
+        run.save(update_fields=["status", "resume_value", "has_resume_value", "timeout_at", "enqueued_at"])
         events.record(run_id=run.id, type="run_resumed", node_id=node_id, data={"value": value})
-        transaction.on_commit(lambda: enqueue_run(run.id))
+        transaction.on_commit(lambda: enqueue_run(run.id, stamped=True))
     return run
 
 
@@ -153,6 +179,7 @@ def run_finish(*, run: Run, status: str, outputs: dict | None = None, error: str
     run.lease_owner = ""
     run.lease_expires_at = None
     run.waiting_node = ""
+    run.timeout_at = None
     run.save()
     if status != "succeeded":  # every node ends in a final state: what never started did not run
         NodeRun.objects.filter(run=run, status="queued").update(status="not_run")

@@ -1,5 +1,7 @@
 """Celery tasks: thin wrappers that call services with ids."""
+from celery import signals
 from celery.signals import worker_ready
+from django.db import close_old_connections
 
 from orchestra.celery import app
 from workflows import callbacks, execution, triggers
@@ -35,3 +37,24 @@ def callback_deliver_task(run_id: str, attempt: int) -> None:
 def schedule_fire_task(schedule_id: str) -> str | None:
     run = triggers.schedule_fire(schedule_id=schedule_id)
     return str(run.id) if run else None
+
+
+@signals.worker_init.connect
+def _pooled_connections_per_task(sender=None, **kwargs):
+    """Celery's Django fixup closes the whole connection pool before and after every task in a
+    prefork child (a new TCP connection and login per task). A forked child must not use its
+    parent's pool, and it does not: the fixup still closes it once in each new child
+    (worker_process_init). Per task, connections only go back to the pool."""
+    from celery.fixups.django import DjangoFixup
+
+    for fixup in getattr(sender.app if sender is not None else app, "_fixups", []):
+        if isinstance(fixup, DjangoFixup) and fixup._worker_fixup is not None:
+            signals.task_prerun.disconnect(fixup._worker_fixup.on_task_prerun)
+            signals.task_postrun.disconnect(fixup._worker_fixup.on_task_postrun)
+            signals.task_prerun.connect(_return_connections, weak=False)
+            signals.task_postrun.connect(_return_connections, weak=False)
+
+
+def _return_connections(sender=None, **kwargs):
+    if not getattr(getattr(sender, "request", None), "is_eager", False):
+        close_old_connections()

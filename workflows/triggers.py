@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from workflows import crypto, runs
+from workflows import crypto, runs, waits
 from workflows.callbacks import SIGNATURE_HEADER, callback_url_check, sign
 from workflows.errors import NotFound, RateLimited, ServiceError, Unauthorized, ValidationFailed
 from workflows.models import RateLimitWindow, Run, Schedule, WebhookTrigger, Workflow
@@ -37,13 +37,8 @@ def _hash_token(token: str) -> str:
 
 
 def run_wait(*, run: Run, timeout_s: float) -> Run:
-    """Poll until the run ends or waits for a person, or the time is up."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        run.refresh_from_db()
-        if run.status not in ("queued", "running") or time.monotonic() >= deadline:
-            return run
-        time.sleep(0.05)
+    """Until the run ends or waits for a person, or the time is up: woken by a push (waits.py)."""
+    return waits.run_wait(run=run, timeout_s=timeout_s)
 
 
 # --- Webhooks -------------------------------------------------------------------------------------
@@ -138,10 +133,16 @@ def rate_limit_hit(*, key: str, limit: int) -> None:
     now = time.time()
     window = int(now // 60)
     if settings.REDIS_URL:
+        import redis
+
         client = _redis()
         redis_key = f"orchestra:ratelimit:{key}:{window}"
-        with client.pipeline() as pipe:
-            count, _ = pipe.incr(redis_key).expire(redis_key, 120).execute()
+        try:
+            with client.pipeline() as pipe:
+                count, _ = pipe.incr(redis_key).expire(redis_key, 120).execute()
+        except redis.RedisError as exc:  # fail open: an unreachable counter must not refuse every request
+            log.warning("rate limit %s not counted (%s)", key, exc)
+            return
     else:
         RateLimitWindow.objects.get_or_create(key=key, window=window)
         RateLimitWindow.objects.filter(key=key, window=window).update(count=F("count") + 1)
@@ -159,7 +160,7 @@ def _redis():
     if _redis_client is None:
         import redis
 
-        _redis_client = redis.Redis.from_url(settings.REDIS_URL)
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
     return _redis_client
 
 

@@ -1,5 +1,4 @@
 """Chat API: one turn per POST (JSON, or Server-Sent Events with `stream: true`), conversations."""
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -10,12 +9,11 @@ from django.http import StreamingHttpResponse
 from rest_framework import status
 from rest_framework.response import Response
 
-from workflows import chat, events, selectors, triggers
+from workflows import chat, events, selectors, triggers, waits
 from workflows.api.output import iso
 from workflows.api.views import WorkspaceView, _body, _paginated
 from workflows.models import ChatMessage, Conversation, Run
 
-POLL_S = 0.1
 EVENT_BATCH = 500
 STOPPED = ("succeeded", "failed", "cancelled", "waiting")
 
@@ -64,19 +62,20 @@ async def chat_stream(conversation: Conversation, run: Run) -> AsyncIterator[str
     yield sse("conversation", {"conversation_id": str(conversation.id), "run_id": str(run.id)})
     last_seq = 0
     deadline = time.monotonic() + settings.ORCHESTRA_CHAT_WAIT_S
-    while time.monotonic() < deadline:
-        status, batch = await _status_and_events(run.id, last_seq)
-        for event in batch:
-            last_seq = event["seq"]
-            if event["type"] == "token":
-                yield sse("token", {"text": event["data"].get("text", ""), "node_id": event["node_id"]})
-            else:
-                yield sse(event["type"], event)
-        if len(batch) == EVENT_BATCH:  # more are stored already: read on without pausing
-            continue
-        if status in STOPPED:
-            break
-        await asyncio.sleep(POLL_S)
+    async with waits.awatch(Run, run.id) as watch:  # woken by each stored event (waits.py)
+        while time.monotonic() < deadline:
+            status, batch = await _status_and_events(run.id, last_seq)
+            for event in batch:
+                last_seq = event["seq"]
+                if event["type"] == "token":
+                    yield sse("token", {"text": event["data"].get("text", ""), "node_id": event["node_id"]})
+                else:
+                    yield sse(event["type"], event)
+            if len(batch) == EVENT_BATCH:  # more are stored already: read on without pausing
+                continue
+            if status in STOPPED:
+                break
+            await watch.async_wait(deadline - time.monotonic())
     final = await _final(conversation, run.id)
     if final["status"] == "succeeded":
         yield sse("message", final)

@@ -16,8 +16,19 @@ def _flatten(detail, path: str = "") -> list[dict]:
 
 
 def exception_handler(exc, context):
+    from workflows import dbretry
+
+    if dbretry.is_infra_error(exc):  # the database blinked mid-request: retry-able, never a 500 page
+        response = Response({"errors": [{"path": "", "message": "The database is briefly unavailable; retry "
+                                         "(with the same Idempotency-Key, a run is never started twice)."}]},
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response["Retry-After"] = "1"
+        return response
     if isinstance(exc, ServiceError):
-        return Response({"errors": exc.errors}, status=exc.status)
+        response = Response({"errors": exc.errors, **getattr(exc, "extra", {})}, status=exc.status)
+        if getattr(exc, "retry_after", None) and exc.status == 503:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, exceptions.ParseError):
         return Response({"errors": [{"path": "", "message": f"Malformed request body: {exc.detail}"}]},
                         status=status.HTTP_400_BAD_REQUEST)

@@ -1,0 +1,111 @@
+"""The LangGraph checkpointer of a worker process: Postgres on PostgreSQL, else SQLite.
+
+PostgresSaver as shipped sends each statement of a `put` in autocommit, so one checkpoint is two to
+four commits, each waiting for its own WAL flush. Here one `put` or `put_writes` is one
+transaction, pipelined (one round trip). The `put` that ends a node's step commits synchronously,
+as before: once it returns, the finished node survives a worker crash and a database crash (the
+first two, which only hold the run's inputs, do not wait for the flush). `put_writes` (a finished
+task's writes, kept so the rest of an interrupted step need not re-run it) commits asynchronously:
+the `put` that ends the step flushes it, and if the database itself crashes before that, the task
+runs again, which is what happens anyway when a worker dies before its task's writes are stored.
+
+Infrastructure errors (the database restarted, a backend was terminated, the pool timed out) are
+retried with backoff for ORCHESTRA_DB_RETRY_S: every statement here is an idempotent upsert or a
+read. The pool checks a connection before handing it out.
+"""
+import contextlib
+import functools
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db import connection
+
+from workflows import dbretry
+
+log = logging.getLogger(__name__)
+
+
+def _postgres_saver():
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    class OrchestraPostgresSaver(PostgresSaver):
+        def __init__(self, pool: ConnectionPool):
+            super().__init__(pool)
+            self.lock = contextlib.nullcontext()  # a pool, not one shared connection: no process-wide lock
+            self._async_commit = threading.local()
+
+        @contextlib.contextmanager
+        def _cursor(self, *, pipeline: bool = False) -> Iterator:
+            with self.conn.connection() as conn:
+                if not pipeline:
+                    with conn.cursor(binary=True, row_factory=dict_row) as cur:
+                        yield cur
+                    return
+                with conn.pipeline(), conn.transaction(), conn.cursor(binary=True, row_factory=dict_row) as cur:
+                    if getattr(self._async_commit, "on", False):
+                        cur.execute("SET LOCAL synchronous_commit TO OFF")
+                    yield cur
+
+        def get_tuple(self, config):
+            return dbretry.retrying(lambda: super(OrchestraPostgresSaver, self).get_tuple(config),
+                                    what="checkpoint read", django=False)
+
+        def put(self, config, checkpoint, metadata, new_versions):
+            def write():
+                # Steps -1 and 0 hold the run's inputs, no finished node: losing them with the
+                # database means starting over from the Run row's inputs, so no flush to wait for.
+                self._async_commit.on = (metadata or {}).get("step", 1) <= 0
+                try:
+                    return super(OrchestraPostgresSaver, self).put(config, checkpoint, metadata, new_versions)
+                finally:
+                    self._async_commit.on = False
+
+            return dbretry.retrying(write, what="checkpoint write", django=False)
+
+        def put_writes(self, config, writes, task_id, task_path=""):
+            def write():
+                self._async_commit.on = True
+                try:
+                    return super(OrchestraPostgresSaver, self).put_writes(config, writes, task_id, task_path)
+                finally:
+                    self._async_commit.on = False
+
+            return dbretry.retrying(write, what="checkpoint writes", django=False)
+
+    url = os.environ.get("DATABASE_URL") or _django_url()
+    pool = ConnectionPool(url, min_size=1, max_size=max(1, settings.ORCHESTRA_CHECKPOINT_POOL_MAX), open=True,
+                          timeout=settings.ORCHESTRA_DB_POOL_TIMEOUT_S, check=ConnectionPool.check_connection,
+                          name="checkpoints", max_idle=300,
+                          kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
+                                  "application_name": f"orchestra:{os.getpid()}"})
+    return OrchestraPostgresSaver(pool)
+
+
+def _django_url() -> str:
+    s = connection.settings_dict
+    return f"postgresql://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or 'localhost'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@functools.cache
+def _checkpointer(pid: int):
+    if connection.vendor == "postgresql":
+        saver = _postgres_saver()
+    else:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        conn = sqlite3.connect(settings.DATA_DIR / "checkpoints.sqlite3", check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        saver = SqliteSaver(conn)
+    dbretry.retrying(saver.setup, what="checkpoint tables", django=False)
+    return saver
+
+
+def checkpointer():
+    """One saver per worker process (per pid: a forked child never shares its parent's pool)."""
+    return _checkpointer(os.getpid())
