@@ -242,6 +242,10 @@ ORCHESTRA_CHAT_WAIT_S = float(os.environ.get("ORCHESTRA_CHAT_WAIT_S", "300"))
 # MCP: one call to a registered server's tool; one workflow run started by a client of /mcp.
 ORCHESTRA_MCP_TIMEOUT_S = float(os.environ.get("ORCHESTRA_MCP_TIMEOUT_S", "30"))
 ORCHESTRA_MCP_RUN_TIMEOUT_S = float(os.environ.get("ORCHESTRA_MCP_RUN_TIMEOUT_S", "300"))
+# Signed webhooks: a request signed longer ago than this (or in the future) is refused, and each
+# signature is accepted once; requests failing their signature are limited apart, per webhook.
+ORCHESTRA_WEBHOOK_REPLAY_WINDOW_S = float(os.environ.get("ORCHESTRA_WEBHOOK_REPLAY_WINDOW_S", "300"))
+ORCHESTRA_WEBHOOK_FAILURES_PER_MIN = int(os.environ.get("ORCHESTRA_WEBHOOK_FAILURES_PER_MIN", "30"))
 ORCHESTRA_MAX_REQUEST_BYTES = int(os.environ.get("ORCHESTRA_MAX_REQUEST_BYTES", str(2 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = ORCHESTRA_MAX_REQUEST_BYTES
 

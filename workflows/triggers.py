@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from workflows import crypto, runs, waits
-from workflows.callbacks import SIGNATURE_HEADER, callback_url_check, sign
+from workflows.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER, callback_url_check, sign
 from workflows.errors import NotFound, RateLimited, ServiceError, Unauthorized, ValidationFailed
 from workflows.models import RateLimitWindow, Run, Schedule, WebhookTrigger, Workflow
 
@@ -152,6 +152,20 @@ def rate_limit_hit(*, key: str, limit: int) -> None:
                           retry_after=max(1, int((window + 1) * 60 - now) + 1))
 
 
+def rate_window_first(*, key: str, seconds: int) -> bool:
+    """True the first time `key` is seen within `seconds` (Redis SET NX, else a database row)."""
+    if settings.REDIS_URL:
+        import redis
+
+        try:
+            return bool(_redis().set(f"orchestra:once:{key}", 1, nx=True, ex=seconds))
+        except redis.RedisError as exc:  # fail open, as the rate limit does: the timestamp window still holds
+            log.warning("replay guard %s not checked (%s)", key, exc)
+            return True
+    _, created = RateLimitWindow.objects.get_or_create(key=key[:200], window=int(time.time() // seconds))
+    return created
+
+
 _redis_client = None
 
 
@@ -192,14 +206,47 @@ def webhook_inputs(*, webhook: WebhookTrigger, body: Any, query: dict) -> dict:
     return inputs
 
 
+def webhook_signature_check(*, webhook: WebhookTrigger, secret: str, raw_body: bytes, signature: str,
+                            timestamp: str, github_signature: str) -> None:
+    """Orchestra's scheme signs "<timestamp>.<body>", with the timestamp no older than the replay
+    window, and each signature is accepted once, so a captured request cannot be sent again.
+    GitHub's X-Hub-Signature-256 signs the body alone; it is accepted as GitHub sends it."""
+    if github_signature and not signature:
+        if not hmac.compare_digest(sign(secret=secret, body=raw_body), github_signature):
+            raise Unauthorized("Wrong X-Hub-Signature-256 header.", path="X-Hub-Signature-256")
+        return
+    try:
+        age = time.time() - int(timestamp)
+    except ValueError:
+        raise Unauthorized(f"Missing or malformed {TIMESTAMP_HEADER} header: the Unix time the request was "
+                           f"signed at.", path=TIMESTAMP_HEADER) from None
+    window = settings.ORCHESTRA_WEBHOOK_REPLAY_WINDOW_S
+    if abs(age) > window:
+        raise Unauthorized(f"{TIMESTAMP_HEADER} is {int(age)} s off; a signed request is accepted for {window:g} s "
+                           f"(check the sender's clock).", path=TIMESTAMP_HEADER)
+    expected = sign(secret=secret, body=timestamp.encode() + b"." + raw_body)
+    if not hmac.compare_digest(expected, signature or ""):
+        raise Unauthorized(f"Missing or wrong {SIGNATURE_HEADER} header: expected sha256=<hex HMAC-SHA256 of "
+                           f"\"<{TIMESTAMP_HEADER}>.<body>\" with this webhook's secret>.", path=SIGNATURE_HEADER)
+    if not rate_window_first(key=f"webhook-signature:{webhook.id}:{signature}", seconds=int(window) * 2):
+        raise Unauthorized("This signed request was already received: a replay is refused.", path=SIGNATURE_HEADER)
+
+
 def webhook_fire(*, webhook: WebhookTrigger, raw_body: bytes, content_type: str, form: dict, query: dict,
-                 signature: str) -> Run:
-    """Check, parse and map one webhook request and start its run. Any bad input starts nothing."""
-    rate_limit_hit(key=f"webhook:{webhook.id}", limit=webhook.rate_limit_per_minute)
+                 signature: str, timestamp: str = "", github_signature: str = "") -> Run:
+    """Check, parse and map one webhook request and start its run. Any bad input starts nothing.
+
+    Only requests that pass the signature count against the webhook's rate limit: forged ones
+    (limited apart, per webhook) cannot lock the real sender out."""
     secret = crypto.decrypt(webhook.secret_encrypted)
-    if secret and not hmac.compare_digest(sign(secret=secret, body=raw_body), signature or ""):
-        raise Unauthorized(f"Missing or wrong {SIGNATURE_HEADER} header: expected sha256=<hex HMAC-SHA256 "
-                           "of the body with this webhook's secret>.", path=SIGNATURE_HEADER)
+    if secret:
+        try:
+            webhook_signature_check(webhook=webhook, secret=secret, raw_body=raw_body, signature=signature,
+                                    timestamp=timestamp, github_signature=github_signature)
+        except Unauthorized:
+            rate_limit_hit(key=f"webhook-unauthenticated:{webhook.id}", limit=settings.ORCHESTRA_WEBHOOK_FAILURES_PER_MIN)
+            raise
+    rate_limit_hit(key=f"webhook:{webhook.id}", limit=webhook.rate_limit_per_minute)
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         body: Any = form
     elif not raw_body.strip():

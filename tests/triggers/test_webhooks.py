@@ -2,6 +2,7 @@
 import hashlib
 import hmac
 import json
+import time
 import uuid
 
 import httpx
@@ -40,14 +41,21 @@ def test_async_webhook_answers_202_and_maps_json_body_and_query_onto_inputs(api,
     assert [r["id"] for r in api.get("/api/runs", params={"trigger": "webhook"}).json()["results"]] == [run["id"]]
 
 
+def signed_headers(secret: bytes, body: bytes, *, at: float | None = None) -> dict:
+    """Orchestra's scheme: HMAC-SHA256 of "<timestamp>.<body>" (docs/triggers.md)."""
+    timestamp = str(int(time.time() if at is None else at))
+    signature = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-Orchestra-Timestamp": timestamp, "X-Orchestra-Signature": f"sha256={signature}",
+            "Content-Type": "application/json"}
+
+
 def test_sync_webhook_with_signature_answers_with_the_outputs_of_a_form_post(api, platform):
     workflow_id = create_published(api, ECHO, name="Echo")
     webhook = create_webhook(api, workflow_id, response_mode="sync", wait_s=30, secret="s3cret")
     body = b"topic=tea&count=2"
-    signature = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
 
     response = hook(platform, webhook, content=body, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Orchestra-Signature": signature})
+        **signed_headers(b"s3cret", body), "Content-Type": "application/x-www-form-urlencoded"})
 
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "succeeded"
@@ -61,7 +69,8 @@ def test_refused_webhook_requests_start_nothing(api, platform):
     revoked = create_webhook(api, workflow_id)
     assert api.post(f"/api/workflows/{workflow_id}/webhooks/{revoked['id']}/revoke").status_code == 200
 
-    bad_signature = hook(platform, signed, json={"topic": "x"}, headers={"X-Orchestra-Signature": "sha256=00"})
+    bad_signature = hook(platform, signed, json={"topic": "x"}, headers={
+        "X-Orchestra-Signature": "sha256=00", "X-Orchestra-Timestamp": str(int(time.time()))})
     unsigned = hook(platform, signed, json={"topic": "x"})
     unknown = httpx.post(f"{platform.url}/hooks/whk_not-a-token", json={"topic": "x"})
     revoked_response = hook(platform, revoked, json={"topic": "x"})
@@ -135,3 +144,31 @@ def test_rate_limit_counts_per_key_per_minute_in_redis_or_the_database(django_db
         with pytest.raises(RateLimited) as limited:
             triggers.rate_limit_hit(key=key, limit=2)
     assert 1 <= limited.value.retry_after <= 61
+
+
+def test_a_signed_request_is_accepted_once_and_only_while_its_timestamp_is_fresh(api, platform):
+    workflow_id = create_published(api, ECHO, name="Echo")
+    webhook = create_webhook(api, workflow_id, secret="s3cret")
+    body = b'{"topic": "tea"}'
+    headers = signed_headers(b"s3cret", body)
+    assert hook(platform, webhook, content=body, headers=headers).status_code == 202
+    replay = hook(platform, webhook, content=body, headers=headers)
+    assert replay.status_code == 401 and "replay" in replay.json()["errors"][0]["message"]
+    stale = hook(platform, webhook, content=body, headers=signed_headers(b"s3cret", body, at=time.time() - 3600))
+    assert stale.status_code == 401 and stale.json()["errors"][0]["path"] == "X-Orchestra-Timestamp"
+    # The timestamp is signed too: moving it forward breaks the signature.
+    forged = dict(headers, **{"X-Orchestra-Timestamp": str(int(time.time()) + 1)})
+    assert hook(platform, webhook, content=body, headers=forged).status_code == 401
+    github = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert hook(platform, webhook, content=body, headers={"X-Hub-Signature-256": github,
+                                                           "Content-Type": "application/json"}).status_code == 202
+    assert Run.objects.filter(workspace=api.workspace).count() == 2
+
+
+def test_forged_requests_do_not_use_up_the_real_senders_rate_limit(api, platform):
+    workflow_id = create_published(api, ECHO, name="Echo")
+    webhook = create_webhook(api, workflow_id, secret="s3cret", rate_limit_per_minute=1)
+    for _ in range(3):
+        assert hook(platform, webhook, json={"topic": "x"}).status_code == 401
+    body = b'{"topic": "tea"}'
+    assert hook(platform, webhook, content=body, headers=signed_headers(b"s3cret", body)).status_code == 202

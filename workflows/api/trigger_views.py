@@ -135,9 +135,10 @@ class WebhookReceiveView(APIView):
         form = ({k: v[0] if len(v) == 1 else v for k, v in request.data.lists()}
                 if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")) else {})
         query = {k: v[0] if len(v) == 1 else v for k, v in request.GET.lists()}
-        signature = request.headers.get(callbacks.SIGNATURE_HEADER) or request.headers.get("X-Hub-Signature-256", "")
         run = triggers.webhook_fire(webhook=webhook, raw_body=raw_body, content_type=content_type, form=form,
-                                    query=query, signature=signature)
+                                    query=query, signature=request.headers.get(callbacks.SIGNATURE_HEADER, ""),
+                                    timestamp=request.headers.get(callbacks.TIMESTAMP_HEADER, ""),
+                                    github_signature=request.headers.get("X-Hub-Signature-256", ""))
         if webhook.response_mode == "sync":
             run = triggers.run_wait(run=run, timeout_s=webhook.wait_s)
             if run.status not in ("queued", "running"):
