@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import threading
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -31,8 +32,10 @@ log = logging.getLogger(__name__)
 
 checkpointer = checkpoints.checkpointer  # one saver per worker process (workflows/checkpoints.py)
 
-_compiled_cache: dict[str, Any] = {}
+# Bounded, least recently used first out: every distinct draft compiles to its own graph.
+_compiled_cache: OrderedDict[str, Any] = OrderedDict()
 _compiled_lock = threading.Lock()
+COMPILED_GRAPHS_KEPT = 256
 
 
 def compiled_graph(run: Run):
@@ -42,8 +45,12 @@ def compiled_graph(run: Run):
     else:
         key = "draft:" + hashlib.sha256(json.dumps(run.graph, sort_keys=True).encode()).hexdigest()
     with _compiled_lock:
-        if key not in _compiled_cache:
+        if key in _compiled_cache:
+            _compiled_cache.move_to_end(key)
+        else:
             _compiled_cache[key] = engine.compile_graph(engine.parse_graph(run.graph), checkpointer=checkpointer())
+            while len(_compiled_cache) > COMPILED_GRAPHS_KEPT:
+                _compiled_cache.popitem(last=False)
         return _compiled_cache[key]
 
 

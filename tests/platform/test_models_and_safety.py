@@ -86,3 +86,16 @@ def test_http_node_refuses_private_and_loopback_targets_by_default(django_db):
     assert status == "failed"
     error = NodeRun.objects.get(run=run, node_id="call").error
     assert "127.0.0.1" in error and "refused" in error.lower()
+
+
+def test_the_compiled_graph_cache_is_bounded(api, monkeypatch):
+    from workflows.models import Workflow
+
+    monkeypatch.setattr(execution, "COMPILED_GRAPHS_KEPT", 3)
+    workflow = Workflow.objects.get(pk=create_published(api, llm_graph("auto"), name="drafts"))
+    for n in range(6):  # six distinct drafts: six compiled graphs, of which the newest three are kept
+        graph = llm_graph("auto", max_tokens=n + 1)
+        run, _ = runs.run_start(workflow=workflow, inputs={"q": "x"}, enqueue=False, version="draft")
+        run.graph = graph
+        execution.compiled_graph(run)
+    assert len(execution._compiled_cache) <= 3
