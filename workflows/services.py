@@ -103,15 +103,34 @@ def api_key_revoke(*, api_key: ApiKey, by=None) -> ApiKey:
 # --- Workflows ------------------------------------------------------------------------------
 
 
-def graph_problems(*, workspace: Workspace, graph: Any) -> list[dict]:
-    """Every problem of a graph, as {path, message}; [] for one that publishes and runs."""
-    def workflow_exists(workflow_id: str) -> bool:
-        try:
-            return Workflow.objects.filter(workspace=workspace, id=uuid.UUID(str(workflow_id))).exists()
-        except ValueError:
-            return False
+def graph_problems(*, workspace: Workspace, graph: Any, workflow: Workflow | None = None) -> list[dict]:
+    """Every problem of a graph, as {path, message}; [] for one that publishes and runs.
 
-    return [e.as_dict() for e in engine.validate_graph(graph, workflow_exists=workflow_exists)]
+    The workflows it calls are looked up in the workspace; `workflow`, the one whose graph this is, lets
+    calls that come back to it be found even before it is published.
+    """
+    found: dict[str, engine.CalledWorkflow | None] = {}
+
+    def find_workflow(workflow_id: str) -> engine.CalledWorkflow | None:
+        if workflow_id not in found:  # validation asks about a workflow more than once
+            found[workflow_id] = _called_workflow(workspace=workspace, workflow_id=workflow_id)
+        return found[workflow_id]
+
+    return [e.as_dict() for e in engine.validate_graph(graph, find_workflow=find_workflow,
+                                                       workflow_id=str(workflow.id) if workflow else None)]
+
+
+def _called_workflow(*, workspace: Workspace, workflow_id: str) -> engine.CalledWorkflow | None:
+    """What a call of the workflow runs: its latest published version, else its draft (as runs.graph_for
+    picks with no version), or None when the workspace has no such workflow."""
+    try:
+        workflow = Workflow.objects.filter(workspace=workspace, id=uuid.UUID(str(workflow_id))).first()
+    except ValueError:
+        return None
+    if workflow is None:
+        return None
+    latest = workflow.versions.order_by("-version").values_list("graph", flat=True).first()
+    return engine.CalledWorkflow(name=workflow.name, graph=workflow.graph if latest is None else latest)
 
 
 def _draft_graph(graph: Any) -> dict:
@@ -122,9 +141,9 @@ def _draft_graph(graph: Any) -> dict:
     return graph
 
 
-def _validate_graph(*, workspace: Workspace, graph: Any) -> dict:
+def _validate_graph(*, workspace: Workspace, graph: Any, workflow: Workflow | None = None) -> dict:
     """For what must run: publishing, and starting a run of the draft."""
-    if problems := graph_problems(workspace=workspace, graph=_draft_graph(graph)):
+    if problems := graph_problems(workspace=workspace, graph=_draft_graph(graph), workflow=workflow):
         raise ValidationFailed(problems)
     return graph
 
@@ -138,8 +157,13 @@ def _validate_name(name: Any) -> str:
 
 
 def workflow_create(*, workspace: Workspace, name: str, graph: dict, description: str = "") -> Workflow:
-    name = _validate_name(name)
-    return Workflow.objects.create(workspace=workspace, name=name, graph=_draft_graph(graph),
+    # Every node of a new workflow is new: one without a version gets its type's current version.
+    return _workflow_insert(workspace=workspace, name=name, graph=engine.with_versions(graph),
+                            description=description)
+
+
+def _workflow_insert(*, workspace: Workspace, name: str, graph: Any, description: Any) -> Workflow:
+    return Workflow.objects.create(workspace=workspace, name=_validate_name(name), graph=_draft_graph(graph),
                                    description=_validate_description(description))
 
 
@@ -162,8 +186,8 @@ def workflow_update(*, workflow: Workflow, name: str | None = None, graph: dict 
                        f"{workflow.revision}): reload it and apply your change again.", path="revision")
     if name is not None:
         workflow.name = _validate_name(name)
-    if graph is not None:
-        workflow.graph = _draft_graph(graph)
+    if graph is not None:  # nodes the draft had keep their version; the ones added get their type's current one
+        workflow.graph = engine.with_versions(_draft_graph(graph), previous=workflow.graph)
     if description is not None:
         workflow.description = _validate_description(description)
     workflow.revision += 1
@@ -180,7 +204,7 @@ def workflow_publish(*, workflow: Workflow) -> tuple[WorkflowVersion, bool]:
     """Snapshot the draft as the next immutable version (only a valid one: a version always runs);
     a draft equal to the latest version is that version. Returns (version, created)."""
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
-    _validate_graph(workspace=workflow.workspace, graph=workflow.graph)
+    _validate_graph(workspace=workflow.workspace, graph=workflow.graph, workflow=workflow)
     latest = workflow.versions.order_by("-version").first()
     if latest is not None and latest.graph == workflow.graph:
         return latest, False
@@ -211,8 +235,10 @@ def workflow_import(*, workspace: Workspace, data: Any) -> Workflow:
     if data.get("orchestra", EXPORT_FORMAT) != EXPORT_FORMAT:
         raise ValidationFailed(f"Unsupported export format {data.get('orchestra')!r}; expected {EXPORT_FORMAT}.",
                                path="orchestra")
-    return workflow_create(workspace=workspace, name=data.get("name") or "Imported workflow",
-                           graph=data["graph"], description=data.get("description") or "")
+    # An export's nodes say their versions already: a node without one is version 1 (as in every export
+    # from before versions), so none is written here.
+    return _workflow_insert(workspace=workspace, name=data.get("name") or "Imported workflow",
+                            graph=data["graph"], description=data.get("description") or "")
 
 
 # --- Model endpoints ------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from orchestra.engine import templates, validation
+from orchestra.engine import calls, templates, validation
 from orchestra.engine.nodes import NODE_TYPES
 
 # Written from the constants that enforce them, so the page cannot drift from the code.
@@ -20,17 +20,19 @@ over the server that saves it or the worker that runs it.
 | edges in a workflow | {validation.MAX_EDGES:,} |
 | characters of all of a workflow's templates and expressions together | {validation.MAX_TEMPLATE_CHARS:,} |
 | nesting of one template (brackets, blocks) | {templates.MAX_NESTING} levels |
+| workflows a save follows through calls, looking for calls that come round again | {calls.MAX_CALLED_WORKFLOWS:,} |
 | text one render builds: its output, and any string on the way | {templates.MAX_TEXT_CHARS:,} characters |
 | a list or range one render builds | {templates.MAX_ITEMS:,} items |
 | a number one render builds | {templates.MAX_INT_DIGITS:,} digits |
 | steps of one render: loop iterations, calls, filters and operators | {templates.MAX_STEPS:,} |
 | CPU time of one render | {templates.MAX_CPU_SECONDS:g} s |
 
-Saving a workflow past one of the first four is refused with the exact place. A render past one of the
-others fails, naming the budget it would exceed; sizes are checked before text or a list is built, so
-`'a' * 10**9` is refused, not attempted. The strings of one JSON value (an HTTP body, an output node's
-outputs) share one budget. A node's `timeout_s` covers rendering its templates as well as running it.
-`lipsum`, `str.encode` and `int.to_bytes` are not available.
+Saving a workflow past one of the first four is refused with the exact place; calls that lead further
+than the fifth are not followed at save, and the nesting limit of runs stops them at run time. A render
+past one of the others fails, naming the budget it would exceed; sizes are checked before text or a list
+is built, so `'a' * 10**9` is refused, not attempted. The strings of one JSON value (an HTTP body, an
+output node's outputs) share one budget. A node's `timeout_s` covers rendering its templates as well as
+running it. `lipsum`, `str.encode` and `int.to_bytes` are not available.
 """
 
 INTRO = """\
@@ -56,7 +58,9 @@ Only nodes *upstream* (with a path to the node) can be read; saving a workflow t
 node, an unknown input or an unknown field is refused with the exact place. A template that is
 exactly one `{{ expression }}` keeps the expression's type where a value is expected (outputs,
 sub-workflow inputs, JSON bodies): `{{ nodes.classify.output }}` stays an object. The `tojson`
-filter writes JSON.
+filter writes JSON. A key comes before a method of the same name: an input field named `items`,
+`keys`, `values` or `get` is read as `inputs.items`, and so are such keys of node results and map
+items.
 
 ## Conditions and branches
 
@@ -81,6 +85,31 @@ are ready at the same time run in parallel.
 | `retry` | `{"attempts": 1, "backoff_s": 0, "backoff_factor": 2}` | Attempts in all; the wait before attempt *n+1* is `backoff_s * backoff_factor ** (n-1)`. |
 | `timeout_s` | none | An attempt running longer fails with a timeout error. |
 | `on_error` | `fail` | `fail`: the run fails. `continue`: the output becomes null, the error is kept in `nodes.<id>.error`, and the run goes on. `branch`: only the node's `error` outlet is live. |
+
+A `map` applies `retry` and `on_error` to each item: a failing item is retried on its own (events
+`item_retrying`, then `item_failed` if it still fails), and with `continue` its slot in the output
+holds `{"error": "..."}` while the other items keep their results (`nodes.<id>.failed` lists the
+failed items' indexes); with `fail` or `branch` a failed item fails the node, and items not started
+yet do not run.
+
+## Calls of other workflows
+
+Saving checks every workflow that a `subworkflow`, a `map` or an agent's workflow tool calls: it
+must exist, be sent only inputs it has and every input it requires, and never lead back to a
+workflow already on the way, this one included. A workflow that calls itself, directly or through
+others, is refused with the path of calls. A call runs the called workflow's latest published
+version, or its draft while it has none, and that is the graph the check reads.
+
+## Versions
+
+Node types have versions, numbered 1, 2, ... Each node records the version of its type it was built
+with as `version` (beside `type`; a map's inline node too); a node without one is version 1, as all
+graphs from before versions are. When a node type changes in a way that would break stored
+configs, its version goes up and the type carries a migration from every older version, applied
+when a graph is read: published workflows keep running, unchanged. Saving a draft writes its type's
+current version on a node it adds (unless that is 1), and nodes already in the draft keep theirs;
+`GET /api/node-types` serves each type's `version` and `versions`, and each type below says its
+version.
 
 """ + LIMITS
 
@@ -120,6 +149,13 @@ def _properties_table(schema: dict[str, Any], defs: dict[str, Any]) -> list[str]
     return rows
 
 
+def _version_line(versions: list[int]) -> str:
+    if len(versions) == 1:
+        return f"Version {versions[0]}."
+    older = ", ".join(map(str, versions[:-1]))
+    return f"Version {versions[-1]}; nodes of version {older} are upgraded when a graph is read."
+
+
 def node_reference() -> str:
     lines = [INTRO]
     for node_type in NODE_TYPES.values():
@@ -127,7 +163,8 @@ def node_reference() -> str:
         defs = schema.get("$defs", {})
         outlets = node_type.outlets(None)
         fields = node_type.fields(node_type.Config.model_construct())
-        lines += [f"## `{node_type.type}`: {node_type.title}", "", f"*{node_type.category}.* {node_type.description}", ""]
+        lines += [f"## `{node_type.type}`: {node_type.title}", "", f"*{node_type.category}.* {node_type.description}", "",
+                  _version_line(node_type.versions), ""]
         if node_type.dynamic_outlets:
             lines += [f"Outlets: one per branch name, plus `{'`, `'.join(outlets)}`.", ""]
         elif outlets:

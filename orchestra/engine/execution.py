@@ -22,6 +22,7 @@ from langgraph.types import Command
 from orchestra.engine.graph import EdgeSpec, Graph, NodeSpec
 from orchestra.engine.hooks import NOT_SET, RunHooks, RunOutcome
 from orchestra.engine.nodes import NODE_TYPES, NodeContext, NodeResult, NodeType
+from orchestra.engine.nodes.base import describe
 
 
 def merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +61,7 @@ def compile_graph(graph: Graph, *, checkpointer: Any) -> CompiledStateGraph:
     builder = StateGraph(RunState, context_schema=RunContext)
     for spec in graph.nodes:
         node_type = NODE_TYPES[spec.type]
-        builder.add_node(spec.id, node_function(spec, node_type, node_type.Config.model_validate(spec.config),
+        builder.add_node(spec.id, node_function(spec, node_type, node_type.parse_config(spec.config, spec.version),
                                                 graph.incoming(spec.id)))
     builder.add_edge(START, graph.input_node().id)
     for spec in graph.nodes:
@@ -113,15 +114,17 @@ def template_scope(state: RunState) -> dict[str, Any]:
 def execute(spec: NodeSpec, node_type: NodeType, config: Any, scope: dict[str, Any], hooks: RunHooks) -> dict[str, Any]:
     """Run one node under its policy (retry with backoff, timeout, on_error); return its result record."""
     policy = spec.retry
-    for attempt in range(1, policy.attempts + 1):
-        ctx = NodeContext(spec.id, attempt, hooks, scope, call_key_prefix=f"{spec.id}#a{attempt}")
+    attempts = 1 if node_type.policy_per_item else policy.attempts  # a map retries each item, inside run
+    for attempt in range(1, attempts + 1):
+        ctx = NodeContext(spec.id, attempt, hooks, scope, call_key_prefix=f"{spec.id}#a{attempt}",
+                          retry=policy, on_error=spec.on_error)
         try:
             result = _attempt(spec, node_type, config, ctx)
         except GraphBubbleUp:  # an approval's interrupt: pause the run, not a failure
             raise
         except Exception as error:
             message = describe(error)
-            if attempt < policy.attempts:
+            if attempt < attempts:
                 delay = policy.backoff_s * policy.backoff_factor ** (attempt - 1)
                 hooks.emit("node_retrying", spec.id, {"error": message, "attempt": attempt, "delay_s": delay})
                 time.sleep(delay)
@@ -202,11 +205,6 @@ def call_with_timeout(function: Callable[[], NodeResult], timeout_s: float | Non
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
-
-
-def describe(error: Exception) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def usage(ctx: NodeContext) -> dict[str, Any]:

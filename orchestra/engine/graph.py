@@ -24,6 +24,33 @@ class GraphError:
         return {"path": self.path, "message": self.message}
 
 
+@dataclass(frozen=True)
+class WorkflowCall:
+    """A call of another workflow that a node makes, as its config says.
+
+    `at` is where the call is in the node's config (the object holding `workflow`, and `inputs` when
+    the config names them); `inputs` is None where a model chooses them at run time (an agent's tool).
+    """
+
+    at: str
+    workflow: str
+    inputs: tuple[str, ...] | None
+
+    def path(self, key: str) -> str:
+        return f"{self.at}.{key}" if self.at else key
+
+    def under(self, prefix: str) -> WorkflowCall:
+        return WorkflowCall(f"{prefix}.{self.at}" if self.at else prefix, self.workflow, self.inputs)
+
+
+@dataclass(frozen=True)
+class CalledWorkflow:
+    """What a call of a workflow runs, as the host finds it: its name (for messages) and its graph."""
+
+    name: str
+    graph: dict[str, Any]
+
+
 class GraphInvalid(ValueError):
     """Raised by `parse_graph` with every problem found, never just the first."""
 
@@ -52,6 +79,8 @@ class NodeSpec(BaseModel):
 
     id: str = Field(pattern=NODE_ID_PATTERN)
     type: str
+    # The version of its type the node was built with; graphs from before versions existed are version 1.
+    version: int = Field(1, ge=1)
     config: dict[str, Any] = Field(default_factory=dict)
     name: str | None = None
     position: Position | None = None
@@ -151,6 +180,12 @@ def _grouped(edges: list[EdgeSpec], key: Callable[[EdgeSpec], str]) -> dict[str,
     for edge in edges:
         groups.setdefault(key(edge), []).append(edge)
     return groups
+
+
+def stored_nodes(graph: Any) -> list[dict[str, Any]]:
+    """The nodes of a stored graph that are objects at all: drafts are stored with their problems."""
+    nodes = graph.get("nodes") if isinstance(graph, dict) else None
+    return [node for node in nodes if isinstance(node, dict)] if isinstance(nodes, list) else []
 
 
 def untagged(loc: tuple[Any, ...] | list[Any], data: Any) -> list[Any]:

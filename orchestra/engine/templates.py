@@ -416,6 +416,13 @@ class _BudgetedEnvironment(ImmutableSandboxedEnvironment):
         self.filters = {name: _budgeted_filter(function, _FILTER_GUARDS.get(name))
                         for name, function in self.filters.items()}
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Data comes before methods: an input field named `items` (or keys, values, get) is what inputs.items
+        # reads, not the dict's method, which Jinja2 would find first.
+        if isinstance(obj, abc.Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         # bytes have no JSON form; refusing the two ways to make them spares bytes their own size checks
         return attr not in ("encode", "to_bytes") and super().is_safe_attribute(obj, attr, value)

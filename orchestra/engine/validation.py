@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from jinja2 import meta
 from jinja2 import nodes as jinja_nodes
 from pydantic import ValidationError
 
+from orchestra.engine.calls import FindWorkflow, call_problems, cycle_problems
 from orchestra.engine.graph import (EdgeSpec, Graph, GraphError, GraphInvalid, NodeSpec, TopologicalSort, error_path,
                                     untagged)
 from orchestra.engine.nodes import NODE_TYPES
 from orchestra.engine.nodes.input import InputConfig
 from orchestra.engine.templates import ENV, TemplateError, TemplateRef, parse, references
+from orchestra.engine.versions import upgraded
 
 COMMON_FIELDS = ("output", "error", "status")  # readable on every node: nodes.<id>.output etc.
 
@@ -25,9 +26,13 @@ MAX_EDGES = 2_000
 MAX_TEMPLATE_CHARS = 100_000  # all of a graph's templates and expressions together
 
 
-def validate_graph(data: dict[str, Any] | Graph, *,
-                   workflow_exists: Callable[[str], bool] | None = None) -> list[GraphError]:
-    """Every problem in a graph; an empty list means it compiles and runs."""
+def validate_graph(data: dict[str, Any] | Graph, *, find_workflow: FindWorkflow | None = None,
+                   workflow_id: str | None = None) -> list[GraphError]:
+    """Every problem in a graph; an empty list means it compiles and runs.
+
+    With `find_workflow` (see calls.py) the workflows it calls are checked too; `workflow_id` is the graph's
+    own workflow, so that calls coming back to it are found.
+    """
     if isinstance(data, Graph):
         data = data.model_dump()
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), list) \
@@ -39,7 +44,7 @@ def validate_graph(data: dict[str, Any] | Graph, *,
     errors: list[GraphError] = []
     specs = _parse_items(data["nodes"], NodeSpec, "nodes", errors)
     edges = _parse_items(data.get("edges", []), EdgeSpec, "edges", errors)
-    configs = _check_nodes(specs, workflow_exists, errors)
+    configs = _check_nodes(specs, errors)
     # From here on only well-formed nodes with known types take part.
     ids = {spec.id for spec in specs.values()}
     # Ids and types of malformed nodes still count as present, so one bad node is one error, not many.
@@ -51,6 +56,10 @@ def validate_graph(data: dict[str, Any] | Graph, *,
     # Reads are checked against the graph without the edges closing cycles, so every node has its ancestors.
     acyclic = Graph(nodes=list(specs.values()), edges=[edge for j, edge in joined if j not in closing])
     _check_templates(acyclic, specs, configs, ids, errors)
+    if find_workflow is not None:
+        calls = [call.under(f"nodes[{i}].config") for i, spec in specs.items() if i in configs
+                 for call in NODE_TYPES[spec.type].calls(configs[i])]
+        errors += call_problems(calls, find_workflow) + cycle_problems(calls, find_workflow, workflow_id)
     return errors
 
 
@@ -65,11 +74,12 @@ def _check_counts(raw_nodes: list[Any], raw_edges: list[Any]) -> list[GraphError
 
 
 def parse_graph(data: dict[str, Any]) -> Graph:
-    """The graph, validated; raises GraphInvalid with every error otherwise."""
+    """The graph, validated, with every node at its type's current version; raises GraphInvalid with every
+    error otherwise."""
     errors = validate_graph(data)
     if errors:
         raise GraphInvalid(errors)
-    return Graph.model_validate(data)
+    return Graph.model_validate({**data, "nodes": [upgraded(node) for node in data["nodes"]]})
 
 
 def _parse_items(items: list[Any], model: type, name: str, errors: list[GraphError]) -> dict[int, Any]:
@@ -82,8 +92,7 @@ def _parse_items(items: list[Any], model: type, name: str, errors: list[GraphErr
     return parsed
 
 
-def _check_nodes(specs: dict[int, NodeSpec], workflow_exists: Callable[[str], bool] | None,
-                 errors: list[GraphError]) -> dict[int, Any]:
+def _check_nodes(specs: dict[int, NodeSpec], errors: list[GraphError]) -> dict[int, Any]:
     configs: dict[int, Any] = {}
     seen: dict[str, int] = {}
     for i, spec in list(specs.items()):
@@ -99,14 +108,20 @@ def _check_nodes(specs: dict[int, NodeSpec], workflow_exists: Callable[[str], bo
                                                          f"valid types: {', '.join(NODE_TYPES)}"))
             del specs[i]
             continue
+        if spec.version > node_type.version:  # like a config that does not validate: the node has no config
+            errors.append(GraphError(f"nodes[{i}].version", node_type.unknown_version(spec.version)))
+            continue
         try:
-            configs[i] = node_type.Config.model_validate(spec.config)
+            config = node_type.upgrade(spec.config, spec.version)
+            configs[i] = node_type.Config.model_validate(config)
         except ValidationError as error:
-            errors += [GraphError(error_path(untagged(e["loc"], spec.config), f"nodes[{i}].config"), e["msg"])
+            errors += [GraphError(error_path(untagged(e["loc"], config), f"nodes[{i}].config"), e["msg"])
                        for e in error.errors()]
             continue
-        errors += [GraphError(f"nodes[{i}].config.{e.path}", e.message)
-                   for e in node_type.check(configs[i], workflow_exists=workflow_exists)]
+        except ValueError as error:  # a migration that could not read the old config
+            errors.append(GraphError(f"nodes[{i}].config", str(error)))
+            continue
+        errors += [GraphError(f"nodes[{i}].config.{e.path}", e.message) for e in node_type.check(configs[i])]
     return configs
 
 
@@ -277,7 +292,8 @@ def validate_inputs(graph: Graph | dict[str, Any], inputs: dict[str, Any]) -> tu
     """Run inputs checked and coerced against the input node's fields, with defaults applied."""
     if not isinstance(graph, Graph):
         graph = Graph.model_validate(graph)
-    config = InputConfig.model_validate(graph.input_node().config)
+    spec = graph.input_node()
+    config = NODE_TYPES["input"].parse_config(spec.config, spec.version)
     if not isinstance(inputs, dict):
         return {}, [GraphError("inputs", "inputs must be an object of name -> value")]
     coerced: dict[str, Any] = {}

@@ -187,7 +187,7 @@ def test_validation_names_a_missing_workflow_tool_and_bad_tool_templates():
 
     data = agent_graph(tools=[{"kind": "workflow", "workflow": "nope"},
                               {**HTTP_ECHO, "url": "http://x/{{ argz.x }}"}])
-    paths = {e.path for e in validate_graph(data, workflow_exists=lambda workflow_id: False)}
+    paths = {e.path for e in validate_graph(data, find_workflow=lambda workflow_id: None)}
     assert "nodes[1].config.tools[0].workflow" in paths and "nodes[1].config.tools[1].url" in paths
 
 

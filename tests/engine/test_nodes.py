@@ -182,7 +182,7 @@ def test_map_runs_a_workflow_per_item_and_names_the_failing_item():
     outcome, _ = run(data, inputs={"topic": "a bb ccc"}, run_workflow=run_workflow)
     assert outcome.outputs == {"lens": [1, 2, 3]}
     outcome, _ = run(data, inputs={"topic": "a bad"}, run_workflow=run_workflow)
-    assert outcome.status == "failed" and "item 1: no" in outcome.error
+    assert outcome.status == "failed" and "item 1: ValueError: no" in outcome.error
 
 
 def test_map_items_must_be_a_list():

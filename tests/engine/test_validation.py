@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestra.engine import GraphInvalid, parse_graph, validate_graph, validate_inputs
+from orchestra.engine import CalledWorkflow, GraphInvalid, parse_graph, validate_graph, validate_inputs
 from tests.engine.support import graph, input_node, node, output_node
 
 BLOG = graph(
@@ -118,7 +118,8 @@ def test_missing_workflow_is_reported_through_the_hook():
     data = graph([input_node(), node("sub", "subworkflow", workflow="wf-404"),
                   node("each", "map", items="[1]", workflow="wf-1"), output_node()],
                  ["start->sub", "sub->each", "each->end"])
-    assert paths(data, workflow_exists=lambda wid: wid == "wf-1") == ["nodes[1].config.workflow"]
+    found = CalledWorkflow(name="One", graph=graph([input_node(), output_node()], ["start->end"]))
+    assert paths(data, find_workflow=lambda wid: found if wid == "wf-1" else None) == ["nodes[1].config.workflow"]
 
 
 def test_map_inline_node_config_and_templates_are_checked_with_item_in_scope():

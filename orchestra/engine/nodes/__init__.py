@@ -30,12 +30,17 @@ NODE_TYPES: dict[str, NodeType] = {node_type.type: node_type for node_type in (
 
 
 def node_type_catalog() -> list[dict[str, Any]]:
-    """Every node type for the editor's palette, with the JSON Schema its config form is built from."""
+    """Every node type for the editor's palette, with the JSON Schema its config form is built from.
+
+    `version` is the one new nodes are built with (and the schema's); `versions` all that stored nodes may name.
+    """
     return [{
         "type": t.type,
         "title": t.title,
         "description": t.description,
         "category": t.category,
+        "version": t.version,
+        "versions": t.versions,
         "config_schema": t.Config.model_json_schema(),
         "outlets": t.outlets(None),
         **({"dynamic": True} if t.dynamic_outlets else {}),

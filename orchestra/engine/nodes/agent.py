@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from orchestra.engine.graph import GraphError
+from orchestra.engine.graph import WorkflowCall
 from orchestra.engine.hooks import ModelCall, ModelReply, ToolDefinition
 from orchestra.engine.nodes.base import (NodeConfig, NodeContext, NodeResult, NodeType, expression_field,
                                          model_field, template_field)
 from orchestra.engine.nodes.llm import InvalidReply, LLMConfig, parse_json_reply
-from orchestra.engine.nodes.subworkflow import check_workflow
 from orchestra.engine.templates import TemplateError, TemplateRef, evaluate, render
 from orchestra.engine.tools import ToolSpec, WorkflowTool, call_tool, resolve_tools, tool_message, tool_template_refs
 
@@ -137,10 +136,9 @@ class AgentNode(NodeType):
             refs.append(TemplateRef("memory.messages", config.memory.messages, kind="expression"))
         return refs + tool_template_refs(config.tools)
 
-    def check(self, config: AgentConfig, *, workflow_exists: Callable[[str], bool] | None) -> list[GraphError]:
-        return [GraphError(f"tools[{index}].{error.path}", error.message)
-                for index, tool in enumerate(config.tools) if isinstance(tool, WorkflowTool)
-                for error in check_workflow(tool.workflow, workflow_exists)]
+    def calls(self, config: AgentConfig) -> list[WorkflowCall]:
+        return [WorkflowCall(f"tools[{index}]", tool.workflow, None)  # the model chooses the inputs
+                for index, tool in enumerate(config.tools) if isinstance(tool, WorkflowTool)]
 
     def prepare(self, config: AgentConfig, scope: dict[str, Any]) -> dict[str, Any]:
         system = render(config.instructions, scope)

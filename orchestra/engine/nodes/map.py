@@ -1,14 +1,25 @@
-"""`map`: run an inline node or a workflow once per item of a list, a few at a time, results in order."""
+"""`map`: run an inline node or a workflow once per item of a list, a few at a time, results in order.
+
+The node's run policy applies to each item, not to the map as a whole: a failing item is retried on its
+own (a retry of the whole map would redo the items that succeeded), and one that still fails follows
+`on_error`: with `continue` its slot holds {"error": "..."} and the others keep their results; with
+`fail` or `branch` it fails the node, and items not started yet are not run.
+"""
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from orchestra.engine.graph import GraphError, error_path
-from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType, expression_field
-from orchestra.engine.nodes.subworkflow import INPUTS_FIELD, check_workflow, run_workflow
+from orchestra.engine.graph import GraphError, WorkflowCall, error_path
+from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType, describe, expression_field
+from orchestra.engine.nodes.subworkflow import INPUTS_FIELD, run_workflow
 from orchestra.engine.templates import TemplateRef, evaluate, json_value, render_value
 
 ITEM_NAMES = frozenset({"item", "index"})
@@ -16,6 +27,8 @@ ITEM_NAMES = frozenset({"item", "index"})
 
 class InlineNode(NodeConfig):
     type: str = Field(title="Node type", description="A node type that can run per item: llm, template, http, subworkflow.")
+    # The version of its type, as on a graph's node; written by the editor and the API, so not in the form.
+    version: SkipJsonSchema[int] = Field(1, ge=1)
     config: dict[str, Any] = Field(default_factory=dict, title="Config")
 
 
@@ -28,7 +41,7 @@ class MapConfig(NodeConfig):
     concurrency: int = Field(4, ge=1, le=32, title="Concurrency", description="Items running at once.")
 
     @model_validator(mode="after")
-    def node_or_workflow(self) -> "MapConfig":
+    def node_or_workflow(self) -> MapConfig:
         if (self.node is None) == (self.workflow is None):
             raise ValueError("set exactly one of node (an inline node) or workflow (a workflow id)")
         if self.node is not None and self.inputs:
@@ -44,9 +57,19 @@ def _inline(config: MapConfig) -> tuple[NodeType, Any] | None:
     if node_type is None or not node_type.mappable:
         return None
     try:
-        return node_type, node_type.Config.model_validate(config.node.config)
-    except ValidationError:
+        return node_type, node_type.parse_config(config.node.config, config.node.version)
+    except ValueError:  # pydantic's ValidationError is one
         return None
+
+
+class ItemFailed(Exception):
+    """An item failed (after its retries), and so does the node: on_error is fail or branch."""
+
+
+@dataclass
+class _Outcome:
+    result: Any = None
+    error: str | None = None
 
 
 class MapNode(NodeType):
@@ -55,6 +78,11 @@ class MapNode(NodeType):
     description = "Run a node or a workflow for each item of a list, with a concurrency cap; the output is the list of results in item order."
     category = "Flow"
     Config = MapConfig
+    nested_nodes = ("node",)
+    policy_per_item = True
+
+    def fields(self, config: MapConfig) -> list[str]:
+        return ["failed"]  # the indexes of the items that failed (with on_error continue)
 
     def templates(self, config: MapConfig) -> list[TemplateRef]:
         refs = [TemplateRef("items", config.items, kind="expression")]
@@ -66,22 +94,33 @@ class MapNode(NodeType):
                      for ref in node_type.templates(inner)]
         return refs
 
-    def check(self, config: MapConfig, *, workflow_exists: Callable[[str], bool] | None) -> list[GraphError]:
+    def check(self, config: MapConfig) -> list[GraphError]:
         from orchestra.engine.nodes import NODE_TYPES
 
         if config.node is None:
-            return check_workflow(config.workflow, workflow_exists)
+            return []
         node_type = NODE_TYPES.get(config.node.type)
         if node_type is None or not node_type.mappable:
             mappable = sorted(t for t, nt in NODE_TYPES.items() if nt.mappable)
             return [GraphError("node.type", f"node type {config.node.type!r} cannot run inside a map; "
                                             f"use one of {', '.join(mappable)}")]
+        if config.node.version > node_type.version:
+            return [GraphError("node.version", node_type.unknown_version(config.node.version))]
         try:
-            inner = node_type.Config.model_validate(config.node.config)
+            current = node_type.upgrade(config.node.config, config.node.version)
+        except ValueError as error:  # a migration that could not read the old config
+            return [GraphError("node.config", str(error))]
+        try:
+            inner = node_type.Config.model_validate(current)
         except ValidationError as error:
             return [GraphError(error_path(e["loc"], "node.config"), e["msg"]) for e in error.errors()]
-        return [GraphError(f"node.config.{e.path}", e.message)
-                for e in node_type.check(inner, workflow_exists=workflow_exists)]
+        return [GraphError(f"node.config.{e.path}", e.message) for e in node_type.check(inner)]
+
+    def calls(self, config: MapConfig) -> list[WorkflowCall]:
+        if config.workflow is not None:
+            return [WorkflowCall("", config.workflow, tuple(config.inputs))]
+        inline = _inline(config)
+        return [call.under("node.config") for call in inline[0].calls(inline[1])] if inline else []
 
     def prepare(self, config: MapConfig, scope: dict[str, Any]) -> dict[str, Any]:
         items = evaluate(config.items, scope)
@@ -91,20 +130,52 @@ class MapNode(NodeType):
 
     def run(self, config: MapConfig, prepared: dict[str, Any], ctx: NodeContext) -> NodeResult:
         items = prepared["items"]
-        inline = _inline(config)
+        run_once = _item_runner(config, ctx)
+        keep_going = ctx.on_error == "continue"
+        failing = threading.Event()  # an item failed the node: the ones not started need not run
 
-        def run_item(index: int) -> Any:
-            item_ctx = ctx.for_item(index, items[index])
+        def run_item(index: int) -> _Outcome | None:
+            if failing.is_set():
+                return None
             try:
-                if inline:
-                    node_type, inner = inline
-                    return node_type.run(inner, node_type.prepare(inner, item_ctx.scope), item_ctx).output
-                return run_workflow(ctx.hooks, config.workflow, render_value(config.inputs, item_ctx.scope))
-            except Exception as error:
-                raise ValueError(f"item {index}: {error}") from error
+                return _Outcome(result=_with_retries(run_once, index, items[index], ctx))
+            except Exception as error:  # noqa: BLE001 (whatever fails an item is that item's outcome)
+                if not keep_going:
+                    failing.set()
+                return _Outcome(error=describe(error))
 
         if not items:
-            return NodeResult(output=[])
+            return NodeResult(output=[], fields={"failed": []})
         with ThreadPoolExecutor(max_workers=min(config.concurrency, len(items)),
                                 thread_name_prefix=f"map-{ctx.node_id}") as pool:
-            return NodeResult(output=list(pool.map(run_item, range(len(items)))))
+            outcomes = list(pool.map(run_item, range(len(items))))
+        failed = [index for index, outcome in enumerate(outcomes) if outcome is not None and outcome.error is not None]
+        if failed and not keep_going:
+            raise ItemFailed(f"item {failed[0]}: {outcomes[failed[0]].error}")
+        return NodeResult(output=[{"error": o.error} if o.error is not None else o.result for o in outcomes],
+                          fields={"failed": failed})
+
+
+def _item_runner(config: MapConfig, ctx: NodeContext) -> Callable[[NodeContext], Any]:
+    """How one attempt at one item runs, given that attempt's context."""
+    inline = _inline(config)
+    if inline:
+        node_type, inner = inline
+        return lambda item_ctx: node_type.run(inner, node_type.prepare(inner, item_ctx.scope), item_ctx).output
+    return lambda item_ctx: run_workflow(ctx.hooks, config.workflow, render_value(config.inputs, item_ctx.scope))
+
+
+def _with_retries(run_once: Callable[[NodeContext], Any], index: int, item: Any, ctx: NodeContext) -> Any:
+    """One item under the node's retry policy: attempts with backoff, as a node's are; none once the run is cancelled."""
+    policy = ctx.retry
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return run_once(ctx.for_item(index, item, attempt))
+        except Exception as error:
+            if attempt == policy.attempts or ctx.hooks.is_cancelled():
+                ctx.emit("item_failed", {"item": index, "error": describe(error), "attempts": attempt})
+                raise
+            delay = policy.backoff_s * policy.backoff_factor ** (attempt - 1)
+            ctx.emit("item_retrying", {"item": index, "error": describe(error), "attempt": attempt, "delay_s": delay})
+            time.sleep(delay)
+    raise AssertionError("unreachable: RetryPolicy.attempts >= 1")

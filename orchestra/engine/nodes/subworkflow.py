@@ -1,11 +1,11 @@
 """`subworkflow`: run another workflow (through the `run_workflow` hook) and use its outputs."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import Field
 
-from orchestra.engine.graph import GraphError
+from orchestra.engine.graph import WorkflowCall
 from orchestra.engine.hooks import RunHooks
 from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType
 from orchestra.engine.templates import TemplateRef, render_value
@@ -27,12 +27,6 @@ def run_workflow(hooks: RunHooks, workflow: str, inputs: dict[str, Any]) -> dict
     return hooks.run_workflow(workflow, inputs)
 
 
-def check_workflow(workflow: str | None, workflow_exists: Callable[[str], bool] | None) -> list[GraphError]:
-    if workflow is not None and workflow_exists is not None and not workflow_exists(workflow):
-        return [GraphError("workflow", f"workflow {workflow!r} does not exist; pick an existing workflow's id")]
-    return []
-
-
 class SubworkflowNode(NodeType):
     type = "subworkflow"
     title = "Sub-workflow"
@@ -47,8 +41,8 @@ class SubworkflowNode(NodeType):
     def templates(self, config: SubworkflowConfig) -> list[TemplateRef]:
         return [TemplateRef(f"inputs.{name}", source) for name, source in config.inputs.items()]
 
-    def check(self, config: SubworkflowConfig, *, workflow_exists: Callable[[str], bool] | None) -> list[GraphError]:
-        return check_workflow(config.workflow, workflow_exists)
+    def calls(self, config: SubworkflowConfig) -> list[WorkflowCall]:
+        return [WorkflowCall("", config.workflow, tuple(config.inputs))]
 
     def prepare(self, config: SubworkflowConfig, scope: dict[str, Any]) -> dict[str, Any]:
         return {"workflow": config.workflow, "inputs": render_value(config.inputs, scope)}
