@@ -11,7 +11,7 @@ runs again, which is what happens anyway when a worker dies before its task's wr
 
 Infrastructure errors (the database restarted, a backend was terminated, the pool timed out) are
 retried with backoff for ORCHESTRA_DB_RETRY_S: every statement here is an idempotent upsert or a
-read. The pool checks a connection before handing it out.
+read. The pool checks a connection before handing it out (unless it was in use a moment ago).
 """
 import contextlib
 import functools
@@ -19,6 +19,8 @@ import logging
 import os
 import sqlite3
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -80,11 +82,33 @@ def _postgres_saver():
 
     url = os.environ.get("DATABASE_URL") or _django_url()
     pool = ConnectionPool(url, min_size=1, max_size=max(1, settings.ORCHESTRA_CHECKPOINT_POOL_MAX), open=True,
-                          timeout=settings.ORCHESTRA_DB_POOL_TIMEOUT_S, check=ConnectionPool.check_connection,
+                          timeout=settings.ORCHESTRA_DB_POOL_TIMEOUT_S, check=_check_unless_fresh, reset=_returned_now,
                           name="checkpoints", max_idle=300,
                           kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
                                   "application_name": f"orchestra:{os.getpid()}"})
     return OrchestraPostgresSaver(pool)
+
+
+# A step makes three or four checkouts in a few milliseconds: checking each one would be a round
+# trip per checkout. A connection given back less than FRESH_S ago is handed out as it is (if it
+# died since, the statement fails and is retried on a checked one); an older one is checked.
+FRESH_S = 1.0
+_returned_at: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_returned_lock = threading.Lock()
+
+
+def _returned_now(conn) -> None:
+    with _returned_lock:
+        _returned_at[conn] = time.monotonic()
+
+
+def _check_unless_fresh(conn) -> None:
+    from psycopg_pool import ConnectionPool
+
+    with _returned_lock:
+        returned = _returned_at.get(conn)
+    if returned is None or time.monotonic() - returned > FRESH_S:
+        ConnectionPool.check_connection(conn)
 
 
 def _django_url() -> str:

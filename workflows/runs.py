@@ -1,7 +1,9 @@
 """Run lifecycle services: start, cancel, answer an approval. Execution itself is in execution.py."""
+import collections
 import hashlib
 import json
 import logging
+import threading
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -91,7 +93,7 @@ def _run_create(*, workflow: Workflow, inputs: Any, version: int | str | None, t
     version_number, graph = graph_for(workflow=workflow, version=version)
     if version_number is None and (problems := services.graph_problems(workspace=workflow.workspace, graph=graph)):
         raise ValidationFailed(problems)  # a draft is saved with its problems, but runs only without them
-    coerced, errors = engine.validate_inputs(engine.parse_graph(graph), inputs)
+    coerced, errors = engine.validate_inputs(_parsed(workflow.id, version_number, graph), inputs)
     if errors:
         raise ValidationFailed([e.as_dict() for e in errors])
     with transaction.atomic():
@@ -117,6 +119,27 @@ def _broker_errors() -> tuple[type[BaseException], ...]:
     except ImportError:
         pass
     return tuple(errors)
+
+
+_parsed_versions: "collections.OrderedDict[tuple, Any]" = collections.OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def _parsed(workflow_id, version: int | None, graph: dict):
+    """A published version never changes: parse (and validate) it once per process, not per run."""
+    if version is None:
+        return engine.parse_graph(graph)
+    key = (workflow_id, version)
+    with _parsed_lock:
+        if key in _parsed_versions:
+            _parsed_versions.move_to_end(key)
+            return _parsed_versions[key]
+    parsed = engine.parse_graph(graph)
+    with _parsed_lock:
+        _parsed_versions[key] = parsed
+        while len(_parsed_versions) > 256:
+            _parsed_versions.popitem(last=False)
+    return parsed
 
 
 def enqueue_run(run_id, *, countdown: float | None = None, stamped: bool = False) -> None:
