@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "workflows",
+    # issue 11: the model router; before distillation, so a routed call is the router's (its seam comes first)
+    "routing",
     "distillation",  # issue 6: distillation jobs, node deployments, savings
 ]
 
@@ -185,7 +187,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "runs"
 CELERY_TASK_ROUTES = {"workflows.tasks.distillation_*": {"queue": "training"},
                       # issue 6: the training task only; its sweeper stays on the default queue
-                      "distillation.tasks.distillation_job_run_task": {"queue": "training"}}
+                      "distillation.tasks.distillation_job_run_task": {"queue": "training"},
+                      # issue 11: router compare and training jobs; their sweeper stays on the default queue
+                      "routing.tasks.router_job_run_task": {"queue": "training"}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -221,6 +225,7 @@ CELERY_BEAT_SCHEDULE = {
     # issue 6: training jobs whose worker died resume from their last checkpoint on another one
     "distillation-jobs-sweep": {"task": "distillation.tasks.distillation_jobs_sweep_task",
                                 "schedule": ORCHESTRA_SWEEP_INTERVAL_S},
+    "router-jobs-sweep": {"task": "routing.tasks.router_jobs_sweep_task", "schedule": ORCHESTRA_SWEEP_INTERVAL_S},
 }
 ORCHESTRA_DEFAULT_MODEL = os.environ.get("ORCHESTRA_DEFAULT_MODEL", "")
 # Folders a tenant may name as a transformers model (shared base models an operator put there);

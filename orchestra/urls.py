@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include("workflows.api.urls")),
     path("api/", include("distillation.urls")),  # issue 6: distillation jobs, deployments, savings
+    path("api/", include("routing.urls")),  # issue 11: routers, their compare and training jobs, reports
     path("hooks/<str:token>", trigger_views.WebhookReceiveView.as_view()),
     path("v1/models", gateway_views.ModelsView.as_view()),
     path("v1/chat/completions", gateway_views.ChatCompletionsView.as_view()),

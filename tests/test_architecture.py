@@ -28,15 +28,21 @@ def offending(folder: str, forbidden: tuple[str, ...], *, skip: str | None = Non
             if skip is None or not file.startswith(skip)]
 
 
-@pytest.mark.parametrize("core", ["orchestra/engine", "orchestra/inference", "orchestra/distill"])
+@pytest.mark.parametrize("core", ["orchestra/engine", "orchestra/inference", "orchestra/distill", "orchestra/routing"])
 def test_the_core_imports_no_framework_and_no_app(core):
-    assert offending(core, ("django", "rest_framework", "channels", "celery", "workflows", "distillation")) == []
+    assert offending(core, ("django", "rest_framework", "channels", "celery", "workflows", "distillation",
+                            "routing")) == []
 
 
-def test_workflows_never_imports_distillation_which_plugs_in_through_the_model_selection_seam():
-    assert offending("workflows", ("distillation",)) == []
+def test_workflows_never_imports_distillation_or_routing_which_plug_in_through_the_model_selection_seams():
+    assert offending("workflows", ("distillation", "routing")) == []
+
+
+def test_distillation_never_imports_routing_which_builds_on_it():
+    assert offending("distillation", ("routing",)) == []
 
 
 def test_services_never_import_the_api_layer():
     assert offending("workflows", ("workflows.api",), skip="workflows/api/") == []
     assert offending("distillation", ("workflows.api",), skip="distillation/api.py") == []
+    assert offending("routing", ("workflows.api",), skip="routing/api.py") == []

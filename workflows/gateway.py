@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestra import engine
 from orchestra.inference import Completion, InferenceError
+from workflows.model_calls import gateway_call_answer, model_resolve, traced_complete
 from workflows.models import ModelEndpoint, Trace, Workspace
-from workflows.model_calls import model_resolve, traced_complete
 
 
 class GatewayError(Exception):
@@ -161,20 +162,31 @@ def endpoint_resolve(*, workspace: Workspace, name: str) -> ModelEndpoint:
 
 def chat_complete(*, workspace: Workspace, request: ChatRequest,
                   on_token: Callable[[str], None] | None = None) -> tuple[Completion, Trace]:
-    """Make the call and record it as a trace, whether it succeeds or fails."""
-    endpoint = endpoint_resolve(workspace=workspace, name=request.model)
-    trace = Trace(workspace=workspace, model=endpoint.name, messages=request.messages, metadata=request.metadata)
+    """Make the call (through the gateway's model-selection seam: a router may answer `auto`) and
+    record it as a trace, whether it succeeds or fails."""
+    completions: dict = {}  # trace id -> its completion, for the answer's wire format
+
+    def make_trace(*, model: str, call_key: str, stream: bool) -> Trace:
+        endpoint = endpoint_resolve(workspace=workspace, name=model)
+        trace = Trace(workspace=workspace, model=endpoint.name, messages=request.messages,
+                      metadata=dict(request.metadata))
+        completions[trace.id] = traced_complete(
+            trace=trace, endpoint=endpoint, max_tokens=request.max_tokens, temperature=request.temperature,
+            stop=request.stop, on_token=on_token if stream else None, tools=request.tools,
+            tool_choice=request.tool_choice, response_format=request.response_format)
+        return trace
+
+    call = engine.ModelCall(node_id="", call_key="", model=request.model, messages=request.messages,
+                            temperature=request.temperature, max_tokens=request.max_tokens, stop=request.stop,
+                            metadata=request.metadata, on_token=on_token, tools=request.tools,
+                            tool_choice=request.tool_choice, response_format=request.response_format)
     try:
-        completion = traced_complete(trace=trace, endpoint=endpoint, max_tokens=request.max_tokens,
-                                     temperature=request.temperature, stop=request.stop, on_token=on_token,
-                                     tools=request.tools, tool_choice=request.tool_choice,
-                                     response_format=request.response_format)
+        trace = gateway_call_answer(workspace=workspace, call=call, make_trace=make_trace)
     except InferenceError as exc:
         status = exc.status if exc.status and 400 <= exc.status < 600 else 502
         raise GatewayError(str(exc), status=status, param=exc.param,
                            type="invalid_request_error" if status < 500 else "api_error") from None
-    trace.save()
-    return completion, trace
+    return completions[trace.id], trace
 
 
 # --- OpenAI's wire format ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Model calls, in one home for workflow nodes, the gateway and distillation: which registered model
-a name means (`model_resolve`), which model answers a node's call (the model-selection seam, which
-other apps plug into), and the one place a model is called and the call recorded as a Trace."""
+a name means (`model_resolve`), which model answers a node's or a gateway call (the model-selection
+seams, which other apps plug into), and the one place a model is called and the call recorded as a Trace."""
 import time
 from typing import Callable, Protocol
 
@@ -55,6 +55,34 @@ def node_call_answer(*, run: Run, call: engine.ModelCall, make_trace: MakeTrace)
     """The trace answering a node's model call: the first selector that decides, else the node's model."""
     for selector in _selectors:
         trace = selector(run=run, call=call, make_trace=make_trace)
+        if trace is not None:
+            return trace
+    trace = make_trace(model=call.model, call_key=call.call_key, stream=True)
+    trace.save()
+    return trace
+
+
+# --- Which model answers a gateway call --------------------------------------------------------
+
+class GatewaySelector(Protocol):
+    def __call__(self, *, workspace: Workspace, call: engine.ModelCall, make_trace: MakeTrace) -> Trace | None:
+        """The saved trace whose reply the gateway returns, or None to leave the call to the next selector."""
+
+
+_gateway_selectors: list[GatewaySelector] = []
+
+
+def gateway_selector_register(selector: GatewaySelector) -> None:
+    """Plug a selector into the gateway (a router answering `model: "auto"` or its own name)."""
+    if selector not in _gateway_selectors:
+        _gateway_selectors.append(selector)
+
+
+def gateway_call_answer(*, workspace: Workspace, call: engine.ModelCall, make_trace: MakeTrace) -> Trace:
+    """The trace answering a gateway call (no node, no run): the first selector that decides, else the
+    model the request names."""
+    for selector in _gateway_selectors:
+        trace = selector(workspace=workspace, call=call, make_trace=make_trace)
         if trace is not None:
             return trace
     trace = make_trace(model=call.model, call_key=call.call_key, stream=True)

@@ -1,0 +1,5 @@
+from django.contrib import admin
+
+from routing.models import Comparison, Router, RouterJob
+
+admin.site.register([Router, Comparison, RouterJob])

@@ -1,0 +1,107 @@
+"""REST API: parse input, call one service or selector, shape the output."""
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from routing import jobs, selectors, services
+from routing.models import Router, RouterJob
+from workflows.api.output import iso
+from workflows.api.views import WorkspaceView
+
+
+class VerifierInput(serializers.Serializer):
+    refusal = serializers.BooleanField(required=False)
+    min_confidence = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+
+
+class RouterInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    workflow = serializers.UUIDField(required=False, allow_null=True, format="hex_verbose")
+    node_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    candidates = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=8)
+    target = serializers.FloatField(required=False)
+    verifier = VerifierInput(required=False)
+    is_default = serializers.BooleanField(required=False)
+
+
+class RouterUpdateInput(RouterInput):
+    name = serializers.CharField(max_length=200, required=False)
+    workflow = node_id = None  # a router stays with the node (or workspace) it was made for
+
+
+class JobInput(serializers.Serializer):
+    sample = serializers.IntegerField(required=False)
+
+
+def parsed(serializer_class, request, **kwargs) -> dict:
+    """The validated body; a field the serializer does not know is refused by name, never dropped."""
+    serializer = serializer_class(data=request.data, **kwargs)
+    unknown = sorted(set(request.data) - set(serializer.fields)) if isinstance(request.data, dict) else []
+    if unknown:
+        raise serializers.ValidationError({f: f"Unknown field; valid fields are {', '.join(sorted(serializer.fields))}."
+                                           for f in unknown})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def router_out(router: Router) -> dict:
+    report = router.report or {}
+    return {"id": str(router.id), "name": router.name,
+            "workflow": str(router.workflow_id) if router.workflow_id else None, "node_id": router.node_id or None,
+            "is_default": router.is_default, "candidates": router.candidates,
+            "target": router.target, "verifier": router.verifier, "trained": router.state is not None,
+            "trained_at": iso(router.trained_at), "summary": {k: v for k, v in report.items() if k != "curve"} or None,
+            "created_at": iso(router.created_at), "updated_at": iso(router.updated_at)}
+
+
+def job_out(job: RouterJob) -> dict:
+    return {"id": str(job.id), "router": str(job.router_id), "kind": job.kind, "sample": job.sample or None,
+            "status": job.status, "progress": job.progress, "report": job.report, "error": job.error or None,
+            "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at)}
+
+
+class RouterListView(WorkspaceView):
+    def get(self, request):
+        return Response([router_out(r) for r in selectors.router_list(workspace=self.workspace)])
+
+    def post(self, request):
+        data = parsed(RouterInput, request)
+        workflow = data.pop("workflow", None)
+        router = services.router_create(workspace=self.workspace, workflow=str(workflow) if workflow else None,
+                                        **data)
+        return Response(router_out(router), status=status.HTTP_201_CREATED)
+
+
+class RouterDetailView(WorkspaceView):
+    def get(self, request, router_id):
+        return Response(router_out(selectors.router_get(workspace=self.workspace, router_id=router_id)))
+
+    def patch(self, request, router_id):
+        router = selectors.router_get(workspace=self.workspace, router_id=router_id)
+        router = services.router_update(router=router, fields=parsed(RouterUpdateInput, request, partial=True))
+        return Response(router_out(router))
+
+    def delete(self, request, router_id):
+        services.router_delete(router=selectors.router_get(workspace=self.workspace, router_id=router_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RouterJobCreateView(WorkspaceView):
+    kind = ""
+
+    def post(self, request, router_id):
+        router = selectors.router_get(workspace=self.workspace, router_id=router_id)
+        job = jobs.job_create(router=router, kind=self.kind, sample=parsed(JobInput, request).get("sample"))
+        return Response(job_out(job), status=status.HTTP_202_ACCEPTED)
+
+
+class RouterJobDetailView(WorkspaceView):
+    def get(self, request, router_id, job_id):
+        router = selectors.router_get(workspace=self.workspace, router_id=router_id)
+        return Response(job_out(selectors.job_get(router=router, job_id=job_id)))
+
+
+class RouterReportView(WorkspaceView):
+    def get(self, request, router_id):
+        router = selectors.router_get(workspace=self.workspace, router_id=router_id)
+        return Response({"router": router_out(router), "training": router.report,
+                         "usage": selectors.router_usage(router=router)})
