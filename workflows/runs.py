@@ -91,7 +91,8 @@ def _run_create(*, workflow: Workflow, inputs: Any, version: int | str | None, t
     if not isinstance(inputs, dict):
         raise ValidationFailed("inputs must be a JSON object of input field values.", path="inputs")
     version_number, graph = graph_for(workflow=workflow, version=version)
-    if version_number is None and (problems := services.graph_problems(workspace=workflow.workspace, graph=graph)):
+    if version_number is None and (problems := services.graph_problems(workspace=workflow.workspace, graph=graph,
+                                                                        workflow=workflow)):
         raise ValidationFailed(problems)  # a draft is saved with its problems, but runs only without them
     coerced, errors = engine.validate_inputs(_parsed(workflow.id, version_number, graph), inputs)
     if errors:

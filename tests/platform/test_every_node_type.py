@@ -42,22 +42,26 @@ def every_node_graph(*, url: str, child_id: str) -> dict:
                 {"name": "many", "when": "inputs.count > 1"}]}},
             {"id": "ask", "type": "approval", "config": {"prompt": "Publish {{ inputs.topic }}?"}},
             {"id": "small", "type": "template", "config": {"template": "few"}},
+            {"id": "helper", "type": "agent", "config": {"task": "Shout {{ inputs.topic }}", "max_steps": 1,
+                                                         "max_tokens": 120, "tool_choice": "required",
+                                                         "tools": [{"kind": "workflow", "workflow": child_id}]}},
             {"id": "sub", "type": "subworkflow", "config": {"workflow": child_id, "inputs": {"word": "{{ inputs.topic }}"}}},
             {"id": "summary", "type": "template", "config": {
                 "template": '{"colours": {{ nodes.each.output | tojson }}, "approved": {{ nodes.ask.approved | tojson }}}',
                 "output": "json"}},
             {"id": "end", "type": "output", "config": {"outputs": {
                 "summary": "{{ nodes.summary.output }}", "sub": "{{ nodes.sub.output.loud }}",
-                "draft": "{{ nodes.draft.output }}", "small": "{{ nodes.small.output }}"}}},
+                "draft": "{{ nodes.draft.output }}", "small": "{{ nodes.small.output }}",
+                "helper_calls": "{{ nodes.helper.tool_calls | length }}"}}},
         ],
         "edges": [
             {"source": "start", "target": "fetch"}, {"source": "fetch", "target": "each"},
             {"source": "start", "target": "draft"}, {"source": "start", "target": "pick"},
             {"source": "pick", "target": "ask", "branch": "many"}, {"source": "pick", "target": "small", "branch": "else"},
-            {"source": "start", "target": "sub"},
+            {"source": "start", "target": "sub"}, {"source": "start", "target": "helper"},
             {"source": "each", "target": "summary"}, {"source": "ask", "target": "summary", "branch": "approved"},
             {"source": "summary", "target": "end"}, {"source": "draft", "target": "end"},
-            {"source": "small", "target": "end"}, {"source": "sub", "target": "end"},
+            {"source": "small", "target": "end"}, {"source": "sub", "target": "end"}, {"source": "helper", "target": "end"},
         ],
     }
 
@@ -80,8 +84,13 @@ def test_a_workflow_of_every_node_type_runs_end_to_end(api, echo_server):
     statuses = {n["node_id"]: n["status"] for n in run["nodes"]}
     assert statuses["small"] == "skipped" and statuses["ask"] == "succeeded"
     assert json.loads(echo_server.requests[0]["body"]) == {"topic": "tea"}
-    trace = Trace.objects.get(run_id=run["id"])
-    assert trace.metadata == {"team": "growth"} and trace.node_id == "draft"
-    assert run["tokens_out"] == trace.tokens_out and run["cost"] == pytest.approx(trace.cost)
-    children = api.get("/api/runs", params={"workflow": child_id, "limit": 10}).json()
-    assert children["count"] == 4 and {r["trigger"] for r in children["results"]} == {"subworkflow"}
+    trace = Trace.objects.get(run_id=run["id"], node_id="draft")
+    assert trace.metadata == {"team": "growth"}
+    traces = Trace.objects.filter(run_id=run["id"])
+    assert {t.node_id for t in traces} == {"draft", "helper"}  # the agent: its tool turn and its answer
+    assert run["tokens_out"] == sum(t.tokens_out for t in traces)
+    assert run["cost"] == pytest.approx(sum(t.cost for t in traces))
+    tool_runs = run["outputs"]["helper_calls"]
+    assert tool_runs >= 1  # tool_choice required: the agent called the child workflow as a tool
+    children = api.get("/api/runs", params={"workflow": child_id, "limit": 50}).json()
+    assert children["count"] == 4 + tool_runs and {r["trigger"] for r in children["results"]} == {"subworkflow"}

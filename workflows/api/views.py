@@ -159,7 +159,8 @@ class WorkflowListView(WorkspaceView):
 def _workflow_response(workspace, workflow_id, *, status: int = 200) -> Response:
     """The workflow with its draft's problems, and its revision as the ETag (for If-Match)."""
     workflow = selectors.workflow_get(workspace=workspace, workflow_id=workflow_id)
-    body = workflow_out(workflow) | {"problems": services.graph_problems(workspace=workspace, graph=workflow.graph)}
+    problems = services.graph_problems(workspace=workspace, graph=workflow.graph, workflow=workflow)
+    body = workflow_out(workflow) | {"problems": problems}
     return Response(body, status=status, headers={"ETag": f'"{workflow.revision}"'})
 
 
