@@ -35,10 +35,19 @@ class BrowserOriginValidator(OriginValidator):
         return parsed_origin is None or super().valid_origin(parsed_origin)
 
 
-application = ProtocolTypeRouter({
-    "http": http_app,
-    "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter([
-        path("ws/runs/<str:run_id>/", RunEventsConsumer.as_asgi()),
-        path("ws/distillations/<str:job_id>/", JobEventsConsumer.as_asgi()),
-    ])), settings.ALLOWED_HOSTS),
-})
+application = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": BrowserOriginValidator(
+            AuthMiddlewareStack(
+                URLRouter(
+                    [
+                        path("ws/runs/<str:run_id>/", RunEventsConsumer.as_asgi()),
+                        path("ws/distillations/<str:job_id>/", JobEventsConsumer.as_asgi()),
+                    ]
+                )
+            ),
+            settings.ALLOWED_HOSTS,
+        ),
+    }
+)

@@ -9,6 +9,7 @@
 
 The server and key come from --url/--api-key or ORCHESTRA_URL/ORCHESTRA_API_KEY.
 """
+
 import argparse
 import json
 import os
@@ -28,10 +29,11 @@ class ApiError(Exception):
 class Client:
     def __init__(self, url: str, api_key: str):
         if not api_key:
-            raise ApiError("No API key: pass --api-key or set ORCHESTRA_API_KEY "
-                           "(create one with `python manage.py create_api_key`).")
-        self.http = httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {api_key}"},
-                                 timeout=60)
+            raise ApiError(
+                "No API key: pass --api-key or set ORCHESTRA_API_KEY "
+                "(create one with `python manage.py create_api_key`)."
+            )
+        self.http = httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {api_key}"}, timeout=60)
 
     def request(self, method: str, path: str, **kwargs):
         try:
@@ -63,9 +65,11 @@ def _parse_inputs(pairs: list[str], inputs_json: str | None) -> dict:
 
 def _run(client: Client, args) -> int:
     version = args.version if args.version in (None, "draft") else int(args.version)
-    run = client.request("POST", f"/api/workflows/{args.workflow}/runs",
-                         json={"inputs": _parse_inputs(args.input, args.inputs_json), "version": version,
-                               "trigger": "api"}).json()
+    run = client.request(
+        "POST",
+        f"/api/workflows/{args.workflow}/runs",
+        json={"inputs": _parse_inputs(args.input, args.inputs_json), "version": version, "trigger": "api"},
+    ).json()
     print(f"run {run['id']} queued", file=sys.stderr)
     after, status = 0, run["status"]
     while status not in TERMINAL and status != "waiting":
@@ -165,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args = build_parser().parse_args(argv)
     if args.command == "workflows" and args.action != "list" and not args.target:
-        print(f"orchestra workflows {args.action} needs a {'file' if args.action == 'import' else 'workflow id'}",
-              file=sys.stderr)
+        print(
+            f"orchestra workflows {args.action} needs a {'file' if args.action == 'import' else 'workflow id'}",
+            file=sys.stderr,
+        )
         return 2
     try:
         return args.handler(Client(args.url, args.api_key), args)

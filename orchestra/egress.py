@@ -8,6 +8,7 @@ DNS lookup cannot be rebound. Operators open it for servers they run: `allow_pri
 private address), False (none), or an `Allowlist` naming hosts and networks (e.g. the compose file's
 `vllm`, or 10.0.0.0/8) that may be reached although they are not public.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -85,17 +86,23 @@ def checked_address(url: httpx.URL, *, allow_private: AllowPrivate) -> str:
     if not url.host:
         raise RequestRefused(f"URL {str(url)!r} has no host")
     try:
-        infos = socket.getaddrinfo(url.host, url.port or (443 if url.scheme == "https" else 80),
-                                   type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(
+            url.host, url.port or (443 if url.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
     except (socket.gaierror, UnicodeError) as error:
         raise RequestRefused(f"cannot resolve host {url.host!r}: {error}") from error
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     if allow_private is not True:
-        refused = [str(a) for a in addresses if not is_public(a)
-                   and not (isinstance(allow_private, Allowlist) and allow_private.allows(url.host, a))]
+        refused = [
+            str(a)
+            for a in addresses
+            if not is_public(a) and not (isinstance(allow_private, Allowlist) and allow_private.allows(url.host, a))
+        ]
         if refused:
-            raise RequestRefused(f"host {url.host!r} resolves to non-public address {', '.join(refused)}; "
-                                 "only public addresses are allowed")
+            raise RequestRefused(
+                f"host {url.host!r} resolves to non-public address {', '.join(refused)}; "
+                "only public addresses are allowed"
+            )
     return str(addresses[0])
 
 
@@ -132,10 +139,15 @@ class GuardedAsyncTransport(httpx.AsyncHTTPTransport):
 def guarded_client(*, allow_private: AllowPrivate, **kwargs: Any) -> httpx.Client:
     """An httpx.Client whose every request (and redirect) passes the guard. trust_env=False: a proxy
     from the environment would make the address check meaningless."""
-    return httpx.Client(transport=GuardedTransport(allow_private=allow_private), trust_env=False,
-                        max_redirects=MAX_REDIRECTS, **kwargs)
+    return httpx.Client(
+        transport=GuardedTransport(allow_private=allow_private), trust_env=False, max_redirects=MAX_REDIRECTS, **kwargs
+    )
 
 
 def guarded_async_client(*, allow_private: AllowPrivate, **kwargs: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=GuardedAsyncTransport(allow_private=allow_private), trust_env=False,
-                             max_redirects=MAX_REDIRECTS, **kwargs)
+    return httpx.AsyncClient(
+        transport=GuardedAsyncTransport(allow_private=allow_private),
+        trust_env=False,
+        max_redirects=MAX_REDIRECTS,
+        **kwargs,
+    )

@@ -1,5 +1,6 @@
 """Django settings. Everything comes from environment variables, with the embedded default
 (SQLite, a filesystem broker, no channel layer) when they are absent."""
+
 import os
 from pathlib import Path
 
@@ -94,6 +95,7 @@ TEMPLATES = [
     }
 ]
 
+
 class _ProcessName:
     """`orchestra:<pid>`, read when a connection opens (after a worker forks, its own pid)."""
 
@@ -115,9 +117,12 @@ if DATABASE_URL:
     # docs/deployment.md: "Connection pools".
     _default_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)
     _default_db.setdefault("OPTIONS", {})["pool"] = {
-        "min_size": ORCHESTRA_DB_POOL_MIN, "max_size": max(ORCHESTRA_DB_POOL_MIN, ORCHESTRA_DB_POOL_MAX),
+        "min_size": ORCHESTRA_DB_POOL_MIN,
+        "max_size": max(ORCHESTRA_DB_POOL_MIN, ORCHESTRA_DB_POOL_MAX),
         "timeout": ORCHESTRA_DB_POOL_TIMEOUT_S,
-        "max_idle": 300, "name": "django"}
+        "max_idle": 300,
+        "name": "django",
+    }
     # Each process's connections carry its pid, so pg_stat_activity shows who holds what.
     _default_db["OPTIONS"].setdefault("application_name", _ProcessName())
     DATABASES = {"default": _default_db}
@@ -127,8 +132,11 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "orchestra.sqlite3",
             # The web server, the worker and beat share the file: wait for locks, don't fail.
-            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE",
-                        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -162,8 +170,10 @@ if REDIS_URL:
         "global_keyprefix": os.environ.get("ORCHESTRA_QUEUE_PREFIX", ""),
     }
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL],
-                                                                    "prefix": os.environ.get("ORCHESTRA_QUEUE_PREFIX", "") + "asgi"}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("ORCHESTRA_QUEUE_PREFIX", "") + "asgi"},
+        }
     }
 else:
     # A real Celery broker that needs no server: kombu's filesystem transport in the data folder.
@@ -185,11 +195,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "runs"
-CELERY_TASK_ROUTES = {"workflows.tasks.distillation_*": {"queue": "training"},
-                      # issue 6: the training task only; its sweeper stays on the default queue
-                      "distillation.tasks.distillation_job_run_task": {"queue": "training"},
-                      # issue 11: router compare and training jobs; their sweeper stays on the default queue
-                      "routing.tasks.router_job_run_task": {"queue": "training"}}
+CELERY_TASK_ROUTES = {
+    "workflows.tasks.distillation_*": {"queue": "training"},
+    # issue 6: the training task only; its sweeper stays on the default queue
+    "distillation.tasks.distillation_job_run_task": {"queue": "training"},
+    # issue 11: router compare and training jobs; their sweeper stays on the default queue
+    "routing.tasks.router_job_run_task": {"queue": "training"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -203,8 +215,11 @@ CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("ORCHESTRA_BROKER_CONNEC
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("ORCHESTRA_TASK_TIME_LIMIT_S", "3600"))
 CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("ORCHESTRA_WORKER_MAX_TASKS_PER_CHILD", "10000"))
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("ORCHESTRA_WORKER_MAX_MEMORY_KB", str(2 * 1024 * 1024)))
-CELERY_TASK_ANNOTATIONS = {"distillation.tasks.distillation_job_run_task": {
-    "time_limit": int(os.environ.get("ORCHESTRA_TRAINING_TIME_LIMIT_S", str(7 * 24 * 3600)))}}
+CELERY_TASK_ANNOTATIONS = {
+    "distillation.tasks.distillation_job_run_task": {
+        "time_limit": int(os.environ.get("ORCHESTRA_TRAINING_TIME_LIMIT_S", str(7 * 24 * 3600)))
+    }
+}
 
 # --- Runs ---------------------------------------------------------------------------------
 # A worker holds a lease on the run it executes and renews it; a run whose lease lapses (its
@@ -223,21 +238,25 @@ ORCHESTRA_TOKEN_FLUSH_MS = float(os.environ.get("ORCHESTRA_TOKEN_FLUSH_MS", "50"
 CELERY_BEAT_SCHEDULE = {
     "runs-sweep": {"task": "workflows.tasks.runs_sweep_task", "schedule": ORCHESTRA_SWEEP_INTERVAL_S},
     # issue 6: training jobs whose worker died resume from their last checkpoint on another one
-    "distillation-jobs-sweep": {"task": "distillation.tasks.distillation_jobs_sweep_task",
-                                "schedule": ORCHESTRA_SWEEP_INTERVAL_S},
+    "distillation-jobs-sweep": {
+        "task": "distillation.tasks.distillation_jobs_sweep_task",
+        "schedule": ORCHESTRA_SWEEP_INTERVAL_S,
+    },
     "router-jobs-sweep": {"task": "routing.tasks.router_jobs_sweep_task", "schedule": ORCHESTRA_SWEEP_INTERVAL_S},
 }
 ORCHESTRA_DEFAULT_MODEL = os.environ.get("ORCHESTRA_DEFAULT_MODEL", "")
 # Folders a tenant may name as a transformers model (shared base models an operator put there);
 # any other server path is refused. Students a job trains are registered by the platform itself.
-ORCHESTRA_MODEL_DIRS = [Path(p).resolve() for p in
-                        os.environ.get("ORCHESTRA_MODEL_DIRS", str(DATA_DIR / "models")).split(os.pathsep) if p]
+ORCHESTRA_MODEL_DIRS = [
+    Path(p).resolve() for p in os.environ.get("ORCHESTRA_MODEL_DIRS", str(DATA_DIR / "models")).split(os.pathsep) if p
+]
 # The egress guard (every outbound call: HTTP nodes and tools, model endpoints, MCP servers,
 # callbacks): private, loopback and link-local targets are refused unless allowed here: all of
 # them (ORCHESTRA_HTTP_ALLOW_PRIVATE=1), or named hosts and networks (ORCHESTRA_EGRESS_ALLOW=
 # "vllm,10.0.0.0/8", e.g. the compose file's model server), never by turning the guard off.
-ORCHESTRA_HTTP_ALLOW_PRIVATE = _env_bool("ORCHESTRA_HTTP_ALLOW_PRIVATE") or \
-    Allowlist.parse(os.environ.get("ORCHESTRA_EGRESS_ALLOW", ""))
+ORCHESTRA_HTTP_ALLOW_PRIVATE = _env_bool("ORCHESTRA_HTTP_ALLOW_PRIVATE") or Allowlist.parse(
+    os.environ.get("ORCHESTRA_EGRESS_ALLOW", "")
+)
 # Run completion callbacks: attempt n waits BACKOFF_S * 2**(n-1) seconds after a failed attempt n-1.
 ORCHESTRA_CALLBACK_MAX_ATTEMPTS = int(os.environ.get("ORCHESTRA_CALLBACK_MAX_ATTEMPTS", "8"))
 ORCHESTRA_CALLBACK_BACKOFF_S = float(os.environ.get("ORCHESTRA_CALLBACK_BACKOFF_S", "2"))
@@ -275,6 +294,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
-    "loggers": {"orchestra": {"level": os.environ.get("LOG_LEVEL", "INFO")},
-                "workflows": {"level": os.environ.get("LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "orchestra": {"level": os.environ.get("LOG_LEVEL", "INFO")},
+        "workflows": {"level": os.environ.get("LOG_LEVEL", "INFO")},
+    },
 }

@@ -13,8 +13,11 @@ def spa(request, path=""):
     Its files (/assets/...) are served by WhiteNoise from settings.FRONTEND_DIST, before any view."""
     index = settings.FRONTEND_DIST / "index.html"
     if not index.exists():
-        return HttpResponse("The browser app is not built: run `make frontend` (or `cd frontend && npm ci && "
-                            "npm run build`).", status=503, content_type="text/plain")
+        return HttpResponse(
+            "The browser app is not built: run `make frontend` (or `cd frontend && npm ci && npm run build`).",
+            status=503,
+            content_type="text/plain",
+        )
     return FileResponse(index.open("rb"), content_type="text/html")
 
 

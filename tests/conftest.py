@@ -4,6 +4,7 @@ The test process configures Django against the same fresh PostgreSQL database as
 starts, so tests can drive the HTTP API and still read stored state directly. Every test gets its
 own workspace, which is also how the product isolates tenants.
 """
+
 import os
 import secrets
 import sys
@@ -116,8 +117,12 @@ def make_workspace(name: str | None = None):
     from workflows import services
 
     workspace = services.workspace_create(name=name or f"ws-{uuid.uuid4().hex[:8]}")
-    user = services.user_create(username=f"user-{uuid.uuid4().hex[:8]}", password="pw-" + secrets.token_hex(8),
-                                workspace=workspace, role="owner")
+    user = services.user_create(
+        username=f"user-{uuid.uuid4().hex[:8]}",
+        password="pw-" + secrets.token_hex(8),
+        workspace=workspace,
+        role="owner",
+    )
     _, key = services.api_key_create(user=user, workspace=workspace, name="tests")
     return workspace, user, key
 
@@ -128,9 +133,18 @@ def api(platform, tiny_models):
     from workflows import services
 
     workspace, _, key = make_workspace()
-    services.model_endpoint_save(workspace=workspace, name="tiny", fields={
-        "backend": "transformers", "model": str(tiny_models["teacher"]), "is_default": True,
-        "price_in": 0.5, "price_out": 1.5}, trusted_path=True)
+    services.model_endpoint_save(
+        workspace=workspace,
+        name="tiny",
+        fields={
+            "backend": "transformers",
+            "model": str(tiny_models["teacher"]),
+            "is_default": True,
+            "price_in": 0.5,
+            "price_out": 1.5,
+        },
+        trusted_path=True,
+    )
     client = Api(platform.url, key, workspace)
     yield client
     client.http.close()

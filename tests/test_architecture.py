@@ -1,5 +1,6 @@
 """Who may import whom (docs/architecture.md): the core is framework-free, apps plug into each
 other through seams and never in a circle, and services never reach into the API layer."""
+
 import ast
 from pathlib import Path
 
@@ -23,15 +24,20 @@ def imports(folder: str) -> list[tuple[str, str]]:
 
 
 def offending(folder: str, forbidden: tuple[str, ...], *, skip: str | None = None) -> list[tuple[str, str]]:
-    return [(file, module) for file, module in imports(folder)
-            if module.split(".")[0] in forbidden or module.startswith(forbidden)
-            if skip is None or not file.startswith(skip)]
+    return [
+        (file, module)
+        for file, module in imports(folder)
+        if module.split(".")[0] in forbidden or module.startswith(forbidden)
+        if skip is None or not file.startswith(skip)
+    ]
 
 
 @pytest.mark.parametrize("core", ["orchestra/engine", "orchestra/inference", "orchestra/distill", "orchestra/routing"])
 def test_the_core_imports_no_framework_and_no_app(core):
-    assert offending(core, ("django", "rest_framework", "channels", "celery", "workflows", "distillation",
-                            "routing")) == []
+    assert (
+        offending(core, ("django", "rest_framework", "channels", "celery", "workflows", "distillation", "routing"))
+        == []
+    )
 
 
 def test_workflows_never_imports_distillation_or_routing_which_plug_in_through_the_model_selection_seams():

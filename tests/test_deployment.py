@@ -1,4 +1,5 @@
 """The production compose file is valid and describes every service the deployment needs."""
+
 import os
 import shutil
 import subprocess
@@ -17,8 +18,14 @@ def compose_command() -> list[str]:
 
 def test_compose_file_passes_compose_config_and_keeps_gpu_services_behind_a_profile():
     env = os.environ | {"SECRET_KEY": "x" * 40}
-    result = subprocess.run([*compose_command(), "--profile", "gpu", "config"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*compose_command(), "--profile", "gpu", "config"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
     assert set(services) == {"postgres", "redis", "web", "worker", "beat", "vllm", "trainer"}
@@ -27,8 +34,9 @@ def test_compose_file_passes_compose_config_and_keeps_gpu_services_behind_a_prof
 
 def test_compose_refuses_to_start_without_a_secret_key():
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
-    result = subprocess.run([*compose_command(), "config", "-q"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [*compose_command(), "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
 
 

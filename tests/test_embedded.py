@@ -1,4 +1,5 @@
 """The embedded default that `make run` starts: SQLite, a filesystem broker, web + worker in one command."""
+
 import os
 import re
 import signal
@@ -16,17 +17,23 @@ def test_make_run_stack_runs_an_example_workflow_and_stops_cleanly_on_ctrl_c(tmp
     env["ORCHESTRA_DATA_DIR"] = str(tmp_path / "var")
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
-    demo = subprocess.run([*manage, "bootstrap_demo"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          check=True, timeout=300)
+    demo = subprocess.run(
+        [*manage, "bootstrap_demo"], cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=300
+    )
     key = re.search(r"API key:\s+(orc_\S+)", demo.stdout).group(1)
     assert re.search(r"login:\s+demo / \S+", demo.stdout)
 
     port = free_port()
-    server = subprocess.Popen([*manage, "run_embedded", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [*manage, "run_embedded", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
-        api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"},
-                           timeout=120)
+        api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=120)
         wait_until(lambda: _up(api), timeout=90, message="the embedded web server")
         workflows = {w["name"]: w for w in api.get("/api/workflows").json()}
         blog = workflows["Write a blog post"]

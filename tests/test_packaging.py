@@ -6,6 +6,7 @@ The fresh environment gets its third-party dependencies from the test venv throu
 (installing torch and transformers again would take minutes); the checkout itself is never on its
 path, which the test asserts, so a package or data file the wheel leaves out fails here.
 """
+
 import os
 import subprocess
 import sys
@@ -29,19 +30,32 @@ def installed(tmp_path_factory):
         pytest.fail("the browser app is not built: run `make frontend` first (make test does)")
     base = tmp_path_factory.mktemp("packaging")
     wheels = base / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
-                   check=True, cwd=base, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+        check=True,
+        cwd=base,
+        timeout=300,
+    )
     [wheel] = wheels.glob("orchestra-*.whl")
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               check=True, capture_output=True, text=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     # Dependencies only: a path line adds the test venv's site-packages after the fresh one's, and
     # its .pth files (among them the checkout's editable install) are not processed.
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-                    "--no-index", str(wheel)], check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        timeout=300,
+    )
     empty = base / "empty"
     empty.mkdir()
     return venv, empty
@@ -73,8 +87,9 @@ def fresh_database():
 
 
 def run(venv: Path, empty: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(venv / "bin" / args[0]), *args[1:]], cwd=empty, env=env, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [str(venv / "bin" / args[0]), *args[1:]], cwd=empty, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -82,11 +97,17 @@ def run(venv: Path, empty: Path, env: dict, *args: str) -> subprocess.CompletedP
 def test_installed_wheel_sets_up_checks_migrates_and_serves_outside_the_checkout(installed, fresh_database):
     venv, empty = installed
     env = production_env(empty, fresh_database)
-    where = run(venv, empty, env, "python", "-c",
-                "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'orchestra.settings'; django.setup();"
-                "from django.apps import apps; import orchestra, workflows, distillation;"
-                "print(orchestra.__file__, workflows.__file__, distillation.__file__);"
-                "print(sorted(a.label for a in apps.get_app_configs()))").stdout
+    where = run(
+        venv,
+        empty,
+        env,
+        "python",
+        "-c",
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'orchestra.settings'; django.setup();"
+        "from django.apps import apps; import orchestra, workflows, distillation;"
+        "print(orchestra.__file__, workflows.__file__, distillation.__file__);"
+        "print(sorted(a.label for a in apps.get_app_configs()))",
+    ).stdout
     assert str(ROOT) not in where and where.count(str(venv)) == 3, where
     assert "'distillation'" in where and "'workflows'" in where
 
@@ -97,9 +118,22 @@ def test_installed_wheel_sets_up_checks_migrates_and_serves_outside_the_checkout
     assert "[ ]" not in applied and "distillation" in applied
 
     port = free_port()
-    web = subprocess.Popen([str(venv / "bin" / "python"), "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                            "orchestra.asgi:application"], cwd=empty, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    web = subprocess.Popen(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "orchestra.asgi:application",
+        ],
+        cwd=empty,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         # ORCHESTRA_HTTPS: the proxy in front says the request came over TLS.
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-Forwarded-Proto": "https"}, timeout=10)

@@ -9,7 +9,9 @@ class WorkflowsConfig(AppConfig):
         from workflows import callbacks, chat, runs
 
         # A chat turn's reply is stored with the run's final event; a callback is scheduled with it.
-        runs.run_finished.connect(lambda sender, run, **_: chat.reply_record(run=run), weak=False,
-                                  dispatch_uid="chat-reply")
-        runs.run_finished.connect(lambda sender, run, **_: callbacks.callback_schedule(run=run), weak=False,
-                                  dispatch_uid="run-callback")
+        runs.run_finished.connect(
+            lambda sender, run, **_: chat.reply_record(run=run), weak=False, dispatch_uid="chat-reply"
+        )
+        runs.run_finished.connect(
+            lambda sender, run, **_: callbacks.callback_schedule(run=run), weak=False, dispatch_uid="run-callback"
+        )

@@ -1,4 +1,5 @@
 """API-key and session authentication; every request resolves to exactly one workspace."""
+
 from rest_framework import authentication, exceptions, permissions
 
 from workflows import selectors, services

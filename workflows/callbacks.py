@@ -4,6 +4,7 @@ The body is signed with the workspace's secret (`X-Orchestra-Signature: sha256=<
 of the body>`); the same scheme verifies incoming webhook bodies. Each attempt is recorded, and a
 failed one schedules the next with exponential backoff, up to ORCHESTRA_CALLBACK_MAX_ATTEMPTS.
 """
+
 import hashlib
 import hmac
 import json
@@ -51,14 +52,14 @@ def callback_url_check(url: Any, *, path: str = "callback_url") -> str:
 def signing_secret(*, workspace: Workspace) -> str:
     """The workspace's callback signing secret, made on first use."""
     record, _ = SigningSecret.objects.get_or_create(
-        workspace=workspace, defaults={"secret_encrypted": crypto.encrypt("whsec_" + secrets.token_urlsafe(32))})
+        workspace=workspace, defaults={"secret_encrypted": crypto.encrypt("whsec_" + secrets.token_urlsafe(32))}
+    )
     return crypto.decrypt(record.secret_encrypted)
 
 
 def signing_secret_rotate(*, workspace: Workspace) -> str:
     secret = "whsec_" + secrets.token_urlsafe(32)
-    SigningSecret.objects.update_or_create(workspace=workspace,
-                                           defaults={"secret_encrypted": crypto.encrypt(secret)})
+    SigningSecret.objects.update_or_create(workspace=workspace, defaults={"secret_encrypted": crypto.encrypt(secret)})
     return secret
 
 
@@ -86,8 +87,11 @@ def _claim_attempt(run_id, attempt: int) -> bool:
     moves the due time past the attempt's own timeout, so a worker that dies mid-attempt is retried."""
     now = timezone.now()
     hold = timedelta(seconds=settings.ORCHESTRA_CALLBACK_TIMEOUT_S + 30)
-    return bool(Run.objects.filter(pk=run_id, callback_next_attempt=attempt, callback_due_at__lte=now + timedelta(
-        seconds=1)).update(callback_due_at=now + hold))
+    return bool(
+        Run.objects.filter(
+            pk=run_id, callback_next_attempt=attempt, callback_due_at__lte=now + timedelta(seconds=1)
+        ).update(callback_due_at=now + hold)
+    )
 
 
 def callback_deliver(*, run_id, attempt: int) -> CallbackAttempt | None:
@@ -97,15 +101,22 @@ def callback_deliver(*, run_id, attempt: int) -> CallbackAttempt | None:
     run = Run.objects.select_related("workspace").get(pk=run_id)
     timestamp = str(int(time.time()))
     # The timestamp is in the signed body too, so a receiver can refuse replays of an old delivery.
-    body = json.dumps({"event": f"run.{run.status}", "timestamp": int(timestamp), "attempt": attempt,
-                       "run": run_out(run)}).encode()
-    headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
-               SIGNATURE_HEADER: sign(secret=signing_secret(workspace=run.workspace), body=body),
-               "User-Agent": "Orchestra-Callback/1"}
+    body = json.dumps(
+        {"event": f"run.{run.status}", "timestamp": int(timestamp), "attempt": attempt, "run": run_out(run)}
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(secret=signing_secret(workspace=run.workspace), body=body),
+        "User-Agent": "Orchestra-Callback/1",
+    }
     status_code, error = None, ""
     try:
-        with guarded_client(allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE,
-                            timeout=settings.ORCHESTRA_CALLBACK_TIMEOUT_S, follow_redirects=False) as client:
+        with guarded_client(
+            allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE,
+            timeout=settings.ORCHESTRA_CALLBACK_TIMEOUT_S,
+            follow_redirects=False,
+        ) as client:
             response = client.post(run.callback_url, content=body, headers=headers)
         status_code = response.status_code
         if not 200 <= status_code < 300:
@@ -115,11 +126,13 @@ def callback_deliver(*, run_id, attempt: int) -> CallbackAttempt | None:
     retry = bool(error) and attempt < settings.ORCHESTRA_CALLBACK_MAX_ATTEMPTS
     delay = settings.ORCHESTRA_CALLBACK_BACKOFF_S * 2 ** (attempt - 1)
     with transaction.atomic():
-        record = CallbackAttempt.objects.create(run=run, attempt=attempt, url=run.callback_url,
-                                                status_code=status_code, error=error)
+        record = CallbackAttempt.objects.create(
+            run=run, attempt=attempt, url=run.callback_url, status_code=status_code, error=error
+        )
         Run.objects.filter(pk=run.pk, callback_next_attempt=attempt).update(
             callback_next_attempt=attempt + 1 if retry else 0,
-            callback_due_at=timezone.now() + timedelta(seconds=delay) if retry else None)
+            callback_due_at=timezone.now() + timedelta(seconds=delay) if retry else None,
+        )
     if retry:
         callback_send(run_id=run.id, attempt=attempt + 1, countdown=delay)
     elif error:

@@ -5,6 +5,7 @@ the input node has a `history` field, the conversation so far. When the run succ
 calls `reply_record`, which stores the reply in the same transaction as the run's final event, so
 a client that sees `run_succeeded` always finds the reply.
 """
+
 import uuid
 from typing import Any
 
@@ -27,24 +28,31 @@ def reply_text(outputs: dict | None) -> str:
     return value if isinstance(value, str) else "" if value is None else str(value)
 
 
-def chat_send(*, workflow: Workflow, message: Any, conversation_id: Any = None,
-              version: int | str | None = None) -> tuple[Conversation, Run]:
+def chat_send(
+    *, workflow: Workflow, message: Any, conversation_id: Any = None, version: int | str | None = None
+) -> tuple[Conversation, Run]:
     """Store the user's message and start the run that answers it."""
     if not isinstance(message, str) or not message.strip():
         raise ValidationFailed("message is the user's non-empty text.", path="message")
     _, graph = runs.graph_for(workflow=workflow, version=version)
     fields = triggers.input_field_names(graph)
     if "message" not in fields:
-        raise ValidationFailed(f"Workflow {workflow.name!r} cannot chat: its input node needs a 'message' "
-                               f"field (it has: {', '.join(fields) or 'none'}).", path="workflow")
+        raise ValidationFailed(
+            f"Workflow {workflow.name!r} cannot chat: its input node needs a 'message' "
+            f"field (it has: {', '.join(fields) or 'none'}).",
+            path="workflow",
+        )
     with transaction.atomic():
         if conversation_id is None:
-            conversation = Conversation.objects.create(workspace=workflow.workspace, workflow=workflow,
-                                                       title=message.strip()[:TITLE_LENGTH])
+            conversation = Conversation.objects.create(
+                workspace=workflow.workspace, workflow=workflow, title=message.strip()[:TITLE_LENGTH]
+            )
         else:
-            conversation = (Conversation.objects.select_for_update()
-                            .filter(workspace=workflow.workspace, workflow=workflow, id=_uuid(conversation_id))
-                            .first())
+            conversation = (
+                Conversation.objects.select_for_update()
+                .filter(workspace=workflow.workspace, workflow=workflow, id=_uuid(conversation_id))
+                .first()
+            )
             if conversation is None:
                 raise NotFound("No such conversation with this workflow in this workspace.", path="conversation_id")
         inputs: dict[str, Any] = {"message": message}
@@ -70,8 +78,9 @@ def reply_record(*, run: Run) -> ChatMessage | None:
     asked = ChatMessage.objects.filter(run=run, role="user").select_related("conversation").first()
     if asked is None:
         return None
-    return ChatMessage.objects.create(conversation=asked.conversation, role="assistant",
-                                      content=reply_text(run.outputs), run=run)
+    return ChatMessage.objects.create(
+        conversation=asked.conversation, role="assistant", content=reply_text(run.outputs), run=run
+    )
 
 
 def reply_for(*, run: Run) -> ChatMessage | None:

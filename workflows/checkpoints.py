@@ -13,6 +13,7 @@ Infrastructure errors (the database restarted, a backend was terminated, the poo
 retried with backoff for ORCHESTRA_DB_RETRY_S: every statement here is an idempotent upsert or a
 read. The pool checks a connection before handing it out (unless it was in use a moment ago).
 """
+
 import contextlib
 import functools
 import logging
@@ -55,8 +56,9 @@ def _postgres_saver():
                     yield cur
 
         def get_tuple(self, config):
-            return dbretry.retrying(lambda: super(OrchestraPostgresSaver, self).get_tuple(config),
-                                    what="checkpoint read", django=False)
+            return dbretry.retrying(
+                lambda: super(OrchestraPostgresSaver, self).get_tuple(config), what="checkpoint read", django=False
+            )
 
         def put(self, config, checkpoint, metadata, new_versions):
             def write():
@@ -81,11 +83,23 @@ def _postgres_saver():
             return dbretry.retrying(write, what="checkpoint writes", django=False)
 
     url = os.environ.get("DATABASE_URL") or _django_url()
-    pool = ConnectionPool(url, min_size=1, max_size=max(1, settings.ORCHESTRA_CHECKPOINT_POOL_MAX), open=True,
-                          timeout=settings.ORCHESTRA_DB_POOL_TIMEOUT_S, check=_check_unless_fresh, reset=_returned_now,
-                          name="checkpoints", max_idle=300,
-                          kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
-                                  "application_name": f"orchestra:{os.getpid()}"})
+    pool = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=max(1, settings.ORCHESTRA_CHECKPOINT_POOL_MAX),
+        open=True,
+        timeout=settings.ORCHESTRA_DB_POOL_TIMEOUT_S,
+        check=_check_unless_fresh,
+        reset=_returned_now,
+        name="checkpoints",
+        max_idle=300,
+        kwargs={
+            "autocommit": True,
+            "prepare_threshold": 0,
+            "row_factory": dict_row,
+            "application_name": f"orchestra:{os.getpid()}",
+        },
+    )
     return OrchestraPostgresSaver(pool)
 
 

@@ -5,6 +5,7 @@ mode's database tail) only wakes the consumer to read the rows after the last se
 way each event is sent exactly once, in order. Distillation jobs stream the same
 way (distillation/consumers.py): a subclass only says whose events it reads.
 """
+
 import asyncio
 from urllib.parse import parse_qs
 

@@ -1,4 +1,5 @@
 """Secrets at rest (model endpoint API keys): Fernet, keyed from ORCHESTRA_ENCRYPTION_KEY or SECRET_KEY."""
+
 import base64
 import hashlib
 import os
@@ -22,5 +23,6 @@ def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise RuntimeError("A stored secret cannot be decrypted: was SECRET_KEY or "
-                           "ORCHESTRA_ENCRYPTION_KEY changed?") from exc
+        raise RuntimeError(
+            "A stored secret cannot be decrypted: was SECRET_KEY or ORCHESTRA_ENCRYPTION_KEY changed?"
+        ) from exc

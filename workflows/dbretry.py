@@ -6,6 +6,7 @@ replaces it, checked), and the work is tried again with backoff, for ORCHESTRA_D
 Only what is safe to repeat is retried this way (idempotent writes, reads, and transactions that
 either committed whole or not at all, whose caller checks which).
 """
+
 import contextvars
 import logging
 import time

@@ -4,6 +4,7 @@ Clients read events after a sequence number from the database, so a missed push 
 event and a replay never repeats one; the push (workflows/waits.py: Redis pub/sub, or the embedded
 mode's database tail) only says "more".
 """
+
 import logging
 from collections.abc import Sequence
 
@@ -31,8 +32,10 @@ def reserve_seqs(*, owner: type[models.Model], owner_id, count: int, async_commi
     sql = f"UPDATE {table} SET event_seq = event_seq + %s WHERE {pk} = %s RETURNING {returning}"
     prefix = async_commit and connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        cursor.execute(("SET LOCAL synchronous_commit TO OFF; " if prefix else "") + sql,
-                       [count, owner._meta.pk.get_db_prep_value(owner_id, connection)])
+        cursor.execute(
+            ("SET LOCAL synchronous_commit TO OFF; " if prefix else "") + sql,
+            [count, owner._meta.pk.get_db_prep_value(owner_id, connection)],
+        )
         if prefix:
             cursor.nextset()
         row = cursor.fetchone()
@@ -41,8 +44,15 @@ def reserve_seqs(*, owner: type[models.Model], owner_id, count: int, async_commi
     return row[0], bool(row[1])
 
 
-def record_many(*, owner: type[models.Model], owner_id, event_model: type[models.Model], owner_field: str,
-                events: Sequence[dict], async_commit: bool = False) -> tuple[list[models.Model], bool]:
+def record_many(
+    *,
+    owner: type[models.Model],
+    owner_id,
+    event_model: type[models.Model],
+    owner_field: str,
+    events: Sequence[dict],
+    async_commit: bool = False,
+) -> tuple[list[models.Model], bool]:
     """Store several events of one stream in one transaction (the caller's, if any): one UPDATE for
     the seqs, one INSERT for the rows, one push after commit. Returns (events, cancel requested)."""
     if not events:
@@ -51,28 +61,43 @@ def record_many(*, owner: type[models.Model], owner_id, event_model: type[models
         last, cancel = reserve_seqs(owner=owner, owner_id=owner_id, count=len(events), async_commit=async_commit)
         first = last - len(events) + 1
         rows = event_model.objects.bulk_create(
-            event_model(**{f"{owner_field}_id": owner_id}, seq=first + i, **fields) for i, fields in enumerate(events))
+            event_model(**{f"{owner_field}_id": owner_id}, seq=first + i, **fields) for i, fields in enumerate(events)
+        )
         types = list(dict.fromkeys(e["type"] for e in events))
         transaction.on_commit(lambda: waits.notify(owner, owner_id, last, types))
     return rows, cancel
 
 
-def record_numbered(*, owner: type[models.Model], owner_id, event_model: type[models.Model], owner_field: str,
-                    **fields) -> models.Model:
+def record_numbered(
+    *, owner: type[models.Model], owner_id, event_model: type[models.Model], owner_field: str, **fields
+) -> models.Model:
     """Store the owner's next event."""
-    return record_many(owner=owner, owner_id=owner_id, event_model=event_model, owner_field=owner_field,
-                       events=[fields])[0][0]
+    return record_many(
+        owner=owner, owner_id=owner_id, event_model=event_model, owner_field=owner_field, events=[fields]
+    )[0][0]
 
 
-def record(*, run_id, type: str, node_id: str | None = None, data: dict | None = None,
-           async_commit: bool = False) -> RunEvent:
-    return record_many(owner=Run, owner_id=run_id, event_model=RunEvent, owner_field="run", async_commit=async_commit,
-                       events=[{"type": type, "node_id": node_id or "", "data": data or {}}])[0][0]
+def record(
+    *, run_id, type: str, node_id: str | None = None, data: dict | None = None, async_commit: bool = False
+) -> RunEvent:
+    return record_many(
+        owner=Run,
+        owner_id=run_id,
+        event_model=RunEvent,
+        owner_field="run",
+        async_commit=async_commit,
+        events=[{"type": type, "node_id": node_id or "", "data": data or {}}],
+    )[0][0]
 
 
 def as_dict(event: RunEvent) -> dict:
-    return {"seq": event.seq, "type": event.type, "node_id": event.node_id or None, "data": event.data,
-            "at": event.at.isoformat()}
+    return {
+        "seq": event.seq,
+        "type": event.type,
+        "node_id": event.node_id or None,
+        "data": event.data,
+        "at": event.at.isoformat(),
+    }
 
 
 def events_after(*, run_id, after: int = 0, limit: int = 1000) -> list[dict]:

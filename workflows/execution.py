@@ -5,6 +5,7 @@ lapses and the sweeper hands the run to another worker, which resumes from the L
 checkpoint keyed by the run id: finished nodes are not re-run, and model calls already recorded
 as traces are replayed from the trace instead of being made (and traced) again.
 """
+
 import functools
 import hashlib
 import json
@@ -56,6 +57,7 @@ def compiled_graph(run: Run):
 
 # --- Orphans and what is overdue ----------------------------------------------------------------
 
+
 # What beat's sweeper fires is overdue by this much: the countdown message sent at the time had its
 # chance first (it fires on time while the broker keeps it); the sweeper covers the lost ones.
 def _sweep_grace() -> timedelta:
@@ -71,12 +73,22 @@ def runs_sweep() -> list[str]:
     overdue = timezone.now() - _sweep_grace()
     timeouts = Run.objects.filter(status="waiting", timeout_at__lte=overdue).values_list("id", "waiting_node")
     deliveries = Run.objects.filter(callback_next_attempt__gt=0, callback_due_at__lte=overdue).values_list(
-        "id", "callback_next_attempt")
-    work = ([(f"re-enqueueing run {r}", functools.partial(runs.enqueue_run, r)) for r in run_ids]
-            + [(f"approval timeout of run {r} is overdue", functools.partial(approval_timeout, run_id=r, node_id=n))
-               for r, n in timeouts]
-            + [(f"callback attempt {a} of run {r} is overdue", functools.partial(callbacks.callback_send, run_id=r,
-                                                                                attempt=a)) for r, a in deliveries])
+        "id", "callback_next_attempt"
+    )
+    work = (
+        [(f"re-enqueueing run {r}", functools.partial(runs.enqueue_run, r)) for r in run_ids]
+        + [
+            (f"approval timeout of run {r} is overdue", functools.partial(approval_timeout, run_id=r, node_id=n))
+            for r, n in timeouts
+        ]
+        + [
+            (
+                f"callback attempt {a} of run {r} is overdue",
+                functools.partial(callbacks.callback_send, run_id=r, attempt=a),
+            )
+            for r, a in deliveries
+        ]
+    )
     for what, action in work:
         log.info("sweeper: %s", what)
         try:
@@ -94,27 +106,49 @@ def call_model(run: Run, call: engine.ModelCall) -> engine.ModelReply:
     recorded = Trace.objects.filter(run=run, call_key=call.call_key, status="ok").first()
     if recorded is None:
         recorded = node_call_answer(run=run, call=call, make_trace=functools.partial(model_call_trace, run, call))
-    return engine.ModelReply(text=recorded.output, model=recorded.model, tokens_in=recorded.tokens_in,
-                             tokens_out=recorded.tokens_out, latency_ms=recorded.latency_ms, cost=recorded.cost,
-                             tool_calls=recorded.tool_calls,
-                             finish_reason="tool_calls" if recorded.tool_calls else "stop")
+    return engine.ModelReply(
+        text=recorded.output,
+        model=recorded.model,
+        tokens_in=recorded.tokens_in,
+        tokens_out=recorded.tokens_out,
+        latency_ms=recorded.latency_ms,
+        cost=recorded.cost,
+        tool_calls=recorded.tool_calls,
+        finish_reason="tool_calls" if recorded.tool_calls else "stop",
+    )
 
 
 def model_call_trace(run: Run, call: engine.ModelCall, *, model: str, call_key: str, stream: bool) -> Trace:
     """Ask `model` for the call's reply; the trace comes back unsaved, except a failed call's, which
     is stored before the error propagates."""
-    trace = Trace(workspace_id=run.workspace_id, workflow_id=run.workflow_id, version=run.version,
-                  node_id=call.node_id, run=run, call_key=call_key, messages=call.messages,
-                  metadata=json_safe(call.metadata or {}), model=model)
+    trace = Trace(
+        workspace_id=run.workspace_id,
+        workflow_id=run.workflow_id,
+        version=run.version,
+        node_id=call.node_id,
+        run=run,
+        call_key=call_key,
+        messages=call.messages,
+        metadata=json_safe(call.metadata or {}),
+        model=model,
+    )
     try:
         endpoint = model_resolve(workspace=run.workspace, name=model)
     except LookupError as exc:
         trace.status, trace.error = "error", str(exc)
         trace.save()
         raise
-    traced_complete(trace=trace, endpoint=endpoint, max_tokens=call.max_tokens, temperature=call.temperature,
-                    stop=call.stop, on_token=call.on_token if stream else None, tools=call.tools,
-                    tool_choice=call.tool_choice, response_format=call.response_format)
+    traced_complete(
+        trace=trace,
+        endpoint=endpoint,
+        max_tokens=call.max_tokens,
+        temperature=call.temperature,
+        stop=call.stop,
+        on_token=call.on_token if stream else None,
+        tools=call.tools,
+        tool_choice=call.tool_choice,
+        response_format=call.response_format,
+    )
     return trace
 
 
@@ -171,10 +205,12 @@ class _Hooks:
             run_workflow=lambda workflow_id, inputs: run_subworkflow(run, workflow_id, inputs),
             is_cancelled=lambda: self._db(self.recorder.is_cancelled, "cancel check"),
             http_allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE,
-            describe_tool=lambda spec: self._db(lambda: tools.tool_describe(workspace=run.workspace, spec=spec),
-                                                "tool"),
+            describe_tool=lambda spec: self._db(
+                lambda: tools.tool_describe(workspace=run.workspace, spec=spec), "tool"
+            ),
             call_mcp_tool=lambda server, tool, arguments: mcp.mcp_tool_call(
-                workspace=run.workspace, server_name=server, tool=tool, arguments=arguments),
+                workspace=run.workspace, server_name=server, tool=tool, arguments=arguments
+            ),
             recorded_tool_result=lambda call_key: self._db(lambda: tool_result_recorded(run, call_key), "tool result"),
         )
 
@@ -186,16 +222,18 @@ def _execute(run: Run, owner: str) -> str | None:
     gave_up: dict = {}
     token = dbretry.gave_up.set(gave_up)
     try:
-        outcome = engine.run_graph(compiled_graph(run), run_id=str(run.id), hooks=hooks, inputs=run.inputs,
-                                   resume_value=resume)
+        outcome = engine.run_graph(
+            compiled_graph(run), run_id=str(run.id), hooks=hooks, inputs=run.inputs, resume_value=resume
+        )
         recorder.close()
     except Exception as exc:  # an engine bug must still end the run, visibly; the database going away must not
         if dbretry.is_infra_error(exc) or gave_up:
             gave_up.setdefault("error", exc)
         else:
             log.exception("run %s crashed", run.id)
-            outcome = engine.RunOutcome(status="failed", outputs={}, error=f"Internal error: {exc}",
-                                        waiting_node=None, waiting=None)
+            outcome = engine.RunOutcome(
+                status="failed", outputs={}, error=f"Internal error: {exc}", waiting_node=None, waiting=None
+            )
     finally:
         dbretry.gave_up.reset(token)
     if gave_up:  # whatever the engine made of it, the run did not fail: the database was away
@@ -235,17 +273,23 @@ def _record_outcome(run: Run, owner: str, outcome: engine.RunOutcome) -> None:
             run.lease_owner, run.lease_expires_at = "", None
             run.timeout_at = timezone.now() + timedelta(seconds=float(timeout_s)) if timeout_s else None
             run.save()
-            events.record(run_id=run.id, type="run_waiting", node_id=outcome.waiting_node,
-                          data=outcome.waiting or {})
+            events.record(run_id=run.id, type="run_waiting", node_id=outcome.waiting_node, data=outcome.waiting or {})
             if timeout_s:
                 from workflows.tasks import approval_timeout_task
 
                 # On time while the broker keeps the message; the sweeper fires it from timeout_at if not.
-                transaction.on_commit(lambda: _send_quietly(approval_timeout_task, [str(run.id), outcome.waiting_node],
-                                                            countdown=float(timeout_s)))
+                transaction.on_commit(
+                    lambda: _send_quietly(
+                        approval_timeout_task, [str(run.id), outcome.waiting_node], countdown=float(timeout_s)
+                    )
+                )
             return
-        runs.run_finish(run=run, status=outcome.status,
-                        outputs=outcome.outputs if outcome.status == "succeeded" else None, error=outcome.error or "")
+        runs.run_finish(
+            run=run,
+            status=outcome.status,
+            outputs=outcome.outputs if outcome.status == "succeeded" else None,
+            error=outcome.error or "",
+        )
 
 
 def _send_quietly(task, args: list, *, countdown: float | None = None) -> None:
@@ -280,8 +324,7 @@ def run_subworkflow(parent: Run, workflow_id: str, inputs: dict) -> dict:
     workflow = Workflow.objects.filter(workspace=parent.workspace, id=workflow_id).first()
     if workflow is None:
         raise LookupError(f"Sub-workflow {workflow_id!r} does not exist in this workspace.")
-    child, _ = runs.run_start(workflow=workflow, inputs=inputs, trigger="subworkflow", parent_run=parent,
-                              enqueue=False)
+    child, _ = runs.run_start(workflow=workflow, inputs=inputs, trigger="subworkflow", parent_run=parent, enqueue=False)
     status = run_execute(run_id=child.id)
     child.refresh_from_db()
     if status != "succeeded":

@@ -4,6 +4,7 @@ Every call becomes a Trace with no workflow or run and `metadata.source = "gatew
 from existing OpenAI-SDK apps can be filtered into distillation datasets like any node's traces.
 Errors are OpenAI's shape, so the SDK raises its usual exception classes.
 """
+
 import json
 import time
 import uuid
@@ -20,8 +21,15 @@ from workflows.models import ModelEndpoint, Trace, Workspace
 class GatewayError(Exception):
     """An error as OpenAI reports it: {"error": {"message", "type", "param", "code"}}."""
 
-    def __init__(self, message: str, *, status: int = 400, type: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ):
         super().__init__(message)
         self.status, self.type, self.param, self.code = status, type, param, code
 
@@ -46,9 +54,23 @@ class ChatRequest:
 
 # Every request field the gateway honours; any other is refused by name, never dropped. `user` and
 # `parallel_tool_calls` (true: several calls in a turn are allowed, as here) change nothing to honour.
-REQUEST_FIELDS = {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "stop", "stream",
-                  "stream_options", "metadata", "n", "tools", "tool_choice", "response_format", "user",
-                  "parallel_tool_calls"}
+REQUEST_FIELDS = {
+    "model",
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "stop",
+    "stream",
+    "stream_options",
+    "metadata",
+    "n",
+    "tools",
+    "tool_choice",
+    "response_format",
+    "user",
+    "parallel_tool_calls",
+}
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
@@ -60,8 +82,10 @@ def _text(content: Any, index: int) -> str:
         return "".join(str(p.get("text", "")) for p in content)
     if content is None:
         return ""
-    raise GatewayError("Only text content is supported (a string or a list of {type: \"text\"} parts).",
-                       param=f"messages[{index}].content")
+    raise GatewayError(
+        'Only text content is supported (a string or a list of {type: "text"} parts).',
+        param=f"messages[{index}].content",
+    )
 
 
 def _metadata(body_metadata: Any, header: str | None) -> dict:
@@ -84,13 +108,26 @@ def _tool_calls(calls: Any, index: int) -> list[dict]:
         raise GatewayError("tool_calls is a non-empty list.", param=f"messages[{index}].tool_calls")
     for n, call in enumerate(calls):
         function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(call, dict) or not isinstance(call.get("id"), str) or call.get("type", "function") != "function" \
-                or not isinstance(function, dict) or not isinstance(function.get("name"), str) \
-                or not isinstance(function.get("arguments"), str):
-            raise GatewayError("A tool call is {id, type: \"function\", function: {name, arguments: JSON text}}.",
-                               param=f"messages[{index}].tool_calls[{n}]")
-    return [{"id": c["id"], "type": "function", "function": {"name": c["function"]["name"],
-                                                            "arguments": c["function"]["arguments"]}} for c in calls]
+        if (
+            not isinstance(call, dict)
+            or not isinstance(call.get("id"), str)
+            or call.get("type", "function") != "function"
+            or not isinstance(function, dict)
+            or not isinstance(function.get("name"), str)
+            or not isinstance(function.get("arguments"), str)
+        ):
+            raise GatewayError(
+                'A tool call is {id, type: "function", function: {name, arguments: JSON text}}.',
+                param=f"messages[{index}].tool_calls[{n}]",
+            )
+    return [
+        {
+            "id": c["id"],
+            "type": "function",
+            "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]},
+        }
+        for c in calls
+    ]
 
 
 def _message(message: Any, index: int) -> dict:
@@ -102,8 +139,9 @@ def _message(message: Any, index: int) -> dict:
         parsed["tool_calls"] = _tool_calls(message["tool_calls"], index)
     if role == "tool":
         if not isinstance(message.get("tool_call_id"), str) or not message["tool_call_id"]:
-            raise GatewayError("A tool message names the call it answers: tool_call_id.",
-                               param=f"messages[{index}].tool_call_id")
+            raise GatewayError(
+                "A tool message names the call it answers: tool_call_id.", param=f"messages[{index}].tool_call_id"
+            )
         parsed["tool_call_id"] = message["tool_call_id"]
     return parsed
 
@@ -113,11 +151,15 @@ def chat_request_parse(body: Any, *, metadata_header: str | None = None) -> Chat
         raise GatewayError("The request body must be a JSON object.")
     unknown = sorted(set(body) - REQUEST_FIELDS)
     if unknown:
-        raise GatewayError(f"{', '.join(unknown)}: not supported by this gateway; supported parameters are "
-                           f"{', '.join(sorted(REQUEST_FIELDS))}.", param=unknown[0], code="unsupported_parameter")
+        raise GatewayError(
+            f"{', '.join(unknown)}: not supported by this gateway; supported parameters are "
+            f"{', '.join(sorted(REQUEST_FIELDS))}.",
+            param=unknown[0],
+            code="unsupported_parameter",
+        )
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise GatewayError("model is required: a registered model name or \"auto\".", param="model")
+        raise GatewayError('model is required: a registered model name or "auto".', param="model")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise GatewayError("messages is a non-empty list of {role, content}.", param="messages")
@@ -125,8 +167,9 @@ def chat_request_parse(body: Any, *, metadata_header: str | None = None) -> Chat
     if body.get("n", 1) != 1:
         raise GatewayError("Only n = 1 is supported.", param="n")
     if body.get("parallel_tool_calls", True) is not True:
-        raise GatewayError("parallel_tool_calls false is not supported: a turn may call several tools.",
-                           param="parallel_tool_calls")
+        raise GatewayError(
+            "parallel_tool_calls false is not supported: a turn may call several tools.", param="parallel_tool_calls"
+        )
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1):
         raise GatewayError("max_tokens is a positive integer.", param="max_tokens")
@@ -140,17 +183,26 @@ def chat_request_parse(body: Any, *, metadata_header: str | None = None) -> Chat
         raise GatewayError("stop is a string or a list of strings.", param="stop")
     stream_options = body.get("stream_options") or {}
     if not isinstance(stream_options, dict):
-        raise GatewayError("stream_options is an object, e.g. {\"include_usage\": true}.", param="stream_options")
+        raise GatewayError('stream_options is an object, e.g. {"include_usage": true}.', param="stream_options")
     tools = body.get("tools")
     if tools is not None and not isinstance(tools, list):
-        raise GatewayError("tools is a list of {type: \"function\", function: {name, parameters}}.", param="tools")
+        raise GatewayError('tools is a list of {type: "function", function: {name, parameters}}.', param="tools")
     response_format = body.get("response_format")
     if response_format is not None and not isinstance(response_format, dict):
-        raise GatewayError("response_format is an object, e.g. {\"type\": \"json_object\"}.", param="response_format")
-    return ChatRequest(model=model, messages=parsed, max_tokens=max_tokens, temperature=temperature, stop=stop,
-                       stream=bool(body.get("stream")), include_usage=bool(stream_options.get("include_usage")),
-                       metadata=_metadata(body.get("metadata"), metadata_header), tools=tools or None,
-                       tool_choice=body.get("tool_choice"), response_format=response_format)
+        raise GatewayError('response_format is an object, e.g. {"type": "json_object"}.', param="response_format")
+    return ChatRequest(
+        model=model,
+        messages=parsed,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stop=stop,
+        stream=bool(body.get("stream")),
+        include_usage=bool(stream_options.get("include_usage")),
+        metadata=_metadata(body.get("metadata"), metadata_header),
+        tools=tools or None,
+        tool_choice=body.get("tool_choice"),
+        response_format=response_format,
+    )
 
 
 def endpoint_resolve(*, workspace: Workspace, name: str) -> ModelEndpoint:
@@ -160,32 +212,52 @@ def endpoint_resolve(*, workspace: Workspace, name: str) -> ModelEndpoint:
         raise GatewayError(str(exc), status=404, param="model", code="model_not_found") from None
 
 
-def chat_complete(*, workspace: Workspace, request: ChatRequest,
-                  on_token: Callable[[str], None] | None = None) -> tuple[Completion, Trace]:
+def chat_complete(
+    *, workspace: Workspace, request: ChatRequest, on_token: Callable[[str], None] | None = None
+) -> tuple[Completion, Trace]:
     """Make the call (through the gateway's model-selection seam: a router may answer `auto`) and
     record it as a trace, whether it succeeds or fails."""
     completions: dict = {}  # trace id -> its completion, for the answer's wire format
 
     def make_trace(*, model: str, call_key: str, stream: bool) -> Trace:
         endpoint = endpoint_resolve(workspace=workspace, name=model)
-        trace = Trace(workspace=workspace, model=endpoint.name, messages=request.messages,
-                      metadata=dict(request.metadata))
+        trace = Trace(
+            workspace=workspace, model=endpoint.name, messages=request.messages, metadata=dict(request.metadata)
+        )
         completions[trace.id] = traced_complete(
-            trace=trace, endpoint=endpoint, max_tokens=request.max_tokens, temperature=request.temperature,
-            stop=request.stop, on_token=on_token if stream else None, tools=request.tools,
-            tool_choice=request.tool_choice, response_format=request.response_format)
+            trace=trace,
+            endpoint=endpoint,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            stop=request.stop,
+            on_token=on_token if stream else None,
+            tools=request.tools,
+            tool_choice=request.tool_choice,
+            response_format=request.response_format,
+        )
         return trace
 
-    call = engine.ModelCall(node_id="", call_key="", model=request.model, messages=request.messages,
-                            temperature=request.temperature, max_tokens=request.max_tokens, stop=request.stop,
-                            metadata=request.metadata, on_token=on_token, tools=request.tools,
-                            tool_choice=request.tool_choice, response_format=request.response_format)
+    call = engine.ModelCall(
+        node_id="",
+        call_key="",
+        model=request.model,
+        messages=request.messages,
+        temperature=request.temperature,
+        max_tokens=request.max_tokens,
+        stop=request.stop,
+        metadata=request.metadata,
+        on_token=on_token,
+        tools=request.tools,
+        tool_choice=request.tool_choice,
+        response_format=request.response_format,
+    )
     try:
         trace = gateway_call_answer(workspace=workspace, call=call, make_trace=make_trace)
     except InferenceError as exc:
         status = exc.status if exc.status and 400 <= exc.status < 600 else 502
-        raise GatewayError(str(exc), status=status, param=exc.param,
-                           type="invalid_request_error" if status < 500 else "api_error") from None
+        raise GatewayError(
+            str(exc), status=status, param=exc.param, type="invalid_request_error" if status < 500 else "api_error"
+        ) from None
     return completions[trace.id], trace
 
 
@@ -197,8 +269,11 @@ def completion_id() -> str:
 
 
 def usage(completion: Completion) -> dict:
-    return {"prompt_tokens": completion.tokens_in, "completion_tokens": completion.tokens_out,
-            "total_tokens": completion.tokens_in + completion.tokens_out}
+    return {
+        "prompt_tokens": completion.tokens_in,
+        "completion_tokens": completion.tokens_out,
+        "total_tokens": completion.tokens_in + completion.tokens_out,
+    }
 
 
 def message_body(completion: Completion) -> dict:
@@ -211,10 +286,22 @@ def message_body(completion: Completion) -> dict:
 
 
 def completion_body(completion: Completion, trace: Trace) -> dict:
-    return {"id": completion_id(), "object": "chat.completion", "created": int(time.time()), "model": trace.model,
-            "choices": [{"index": 0, "message": message_body(completion),
-                         "finish_reason": completion.finish_reason, "logprobs": None}],
-            "usage": usage(completion), "orchestra": {"trace_id": str(trace.id), "cost": trace.cost}}
+    return {
+        "id": completion_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": trace.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message_body(completion),
+                "finish_reason": completion.finish_reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": usage(completion),
+        "orchestra": {"trace_id": str(trace.id), "cost": trace.cost},
+    }
 
 
 def tool_call_deltas(completion: Completion) -> list[dict]:
@@ -222,11 +309,24 @@ def tool_call_deltas(completion: Completion) -> list[dict]:
     return [{"index": index, **call.as_openai()} for index, call in enumerate(completion.tool_calls or [])]
 
 
-def chunk_body(*, id: str, model: str, created: int, delta: dict | None = None, finish_reason: str | None = None,
-               usage: dict | None = None) -> dict:
-    chunk = {"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-             "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish_reason,
-                                                   "logprobs": None}]}
+def chunk_body(
+    *,
+    id: str,
+    model: str,
+    created: int,
+    delta: dict | None = None,
+    finish_reason: str | None = None,
+    usage: dict | None = None,
+) -> dict:
+    chunk = {
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": []
+        if delta is None
+        else [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+    }
     if usage is not None:
         chunk["usage"] = usage
     return chunk
@@ -234,5 +334,10 @@ def chunk_body(*, id: str, model: str, created: int, delta: dict | None = None, 
 
 def models_body(*, workspace: Workspace) -> dict:
     endpoints = ModelEndpoint.objects.filter(workspace=workspace).order_by("name")
-    return {"object": "list", "data": [{"id": e.name, "object": "model", "created": int(e.created_at.timestamp()),
-                                        "owned_by": "orchestra"} for e in endpoints]}
+    return {
+        "object": "list",
+        "data": [
+            {"id": e.name, "object": "model", "created": int(e.created_at.timestamp()), "owned_by": "orchestra"}
+            for e in endpoints
+        ],
+    }

@@ -5,6 +5,7 @@ the lease lapses, and the sweeper re-enqueues the row for another worker, which 
 last checkpoint. Rows that use this have `status`, `lease_owner`, `lease_expires_at` and
 `enqueued_at` fields.
 """
+
 import logging
 import os
 import socket
@@ -30,10 +31,12 @@ def lease_length() -> timedelta:
 def claim(model: type[models.Model], *, pk, owner: str, statuses: tuple[str, ...]):
     """Take the row if its status is one of `statuses` and nobody holds a live lease; else None."""
     now = timezone.now()
-    claimed = (model.objects.filter(pk=pk, status__in=statuses)
-               # its own lease too: a claim repeated after a broken connection finds the first one
-               .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner))
-               .update(lease_owner=owner, lease_expires_at=now + lease_length(), status="running"))
+    claimed = (
+        model.objects.filter(pk=pk, status__in=statuses)
+        # its own lease too: a claim repeated after a broken connection finds the first one
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner))
+        .update(lease_owner=owner, lease_expires_at=now + lease_length(), status="running")
+    )
     return model.objects.get(pk=pk) if claimed else None
 
 
@@ -52,7 +55,8 @@ class LeaseKeeper(threading.Thread):
             while not self.stopped.wait(settings.ORCHESTRA_RUN_LEASE_S / 3):
                 try:
                     kept = self.model.objects.filter(pk=self.pk, lease_owner=self.owner).update(
-                        lease_expires_at=timezone.now() + lease_length())
+                        lease_expires_at=timezone.now() + lease_length()
+                    )
                 except DatabaseError as exc:  # a database blip: try again next time, the lease is still ours
                     log.warning("%s %s: lease not renewed (%s)", self.model.__name__, self.pk, exc)
                     _drop_connection()
@@ -84,8 +88,11 @@ def orphans(model: type[models.Model]) -> list[str]:
     # Not again while an earlier re-enqueue may still be waiting for a worker to take it.
     recently_enqueued = Q(enqueued_at__gte=now - lease_length())
     lapsed = Q(status="running", lease_expires_at__lt=now) & ~recently_enqueued
-    lost = Q(status="queued", lease_expires_at__isnull=True,
-             enqueued_at__lt=now - timedelta(seconds=settings.ORCHESTRA_REQUEUE_AFTER_S))
+    lost = Q(
+        status="queued",
+        lease_expires_at__isnull=True,
+        enqueued_at__lt=now - timedelta(seconds=settings.ORCHESTRA_REQUEUE_AFTER_S),
+    )
     never_sent = Q(status="queued", lease_expires_at__isnull=True, enqueued_at__isnull=True)
     if any(f.name == "created_at" for f in model._meta.concrete_fields):  # not one still being started
         never_sent &= Q(created_at__lt=now - timedelta(seconds=2))

@@ -8,6 +8,7 @@ The official `mcp` SDK is async and speaks httpx2, while the platform's egress g
 transport: `_GuardedTransport` hands each request the SDK makes (redirects included) to a
 `guarded_async_client`, so a registered server reaches only what an HTTP node could.
 """
+
 import asyncio
 import json
 import re
@@ -77,8 +78,11 @@ def _validated_name(*, workspace: Workspace, name: Any, server: McpServer | None
 
 def _validated_url(url: Any) -> str:
     if not isinstance(url, str) or not url.strip() or len(url) > MAX_URL_LENGTH:
-        raise ValidationFailed(f"url is the server's streamable HTTP endpoint, an http(s) URL of at most "
-                               f"{MAX_URL_LENGTH} characters (e.g. https://tools.example.com/mcp).", path="url")
+        raise ValidationFailed(
+            f"url is the server's streamable HTTP endpoint, an http(s) URL of at most "
+            f"{MAX_URL_LENGTH} characters (e.g. https://tools.example.com/mcp).",
+            path="url",
+        )
     url = url.strip()
     try:
         checked_address(httpx.URL(url), allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE)
@@ -89,8 +93,11 @@ def _validated_url(url: Any) -> str:
 
 def _validated_headers(headers: Any) -> dict[str, str]:
     if not isinstance(headers, dict) or len(headers) > MAX_HEADERS:
-        raise ValidationFailed(f"headers is an object of at most {MAX_HEADERS} header name -> value, "
-                               "e.g. {\"Authorization\": \"Bearer ...\"}.", path="headers")
+        raise ValidationFailed(
+            f"headers is an object of at most {MAX_HEADERS} header name -> value, "
+            'e.g. {"Authorization": "Bearer ..."}.',
+            path="headers",
+        )
     for name, value in headers.items():
         if not HEADER_NAME.match(name):
             raise ValidationFailed(f"{name!r} is not an HTTP header name.", path=f"headers.{name}")
@@ -99,8 +106,9 @@ def _validated_headers(headers: Any) -> dict[str, str]:
     return headers
 
 
-def mcp_server_save(*, workspace: Workspace, name: str | None, url: str | None, headers: dict | None,
-                    server: McpServer | None = None) -> McpServer:
+def mcp_server_save(
+    *, workspace: Workspace, name: str | None, url: str | None, headers: dict | None, server: McpServer | None = None
+) -> McpServer:
     """Create (server=None) or update a server; None leaves a field as it is.
 
     A new URL without headers clears the stored headers: secrets never follow a URL to another host.
@@ -162,8 +170,10 @@ def mcp_tools_describe(*, workspace: Workspace, server_name: str, tools: list[st
         return [dict(tool) for tool in server.tools]
     unknown = [name for name in tools if name not in by_name]
     if unknown:
-        raise LookupError(f"MCP server {server_name!r} has no tool {', '.join(map(repr, unknown))}; "
-                          f"its tools: {', '.join(sorted(by_name)) or 'none'} (refresh it if it gained tools).")
+        raise LookupError(
+            f"MCP server {server_name!r} has no tool {', '.join(map(repr, unknown))}; "
+            f"its tools: {', '.join(sorted(by_name)) or 'none'} (refresh it if it gained tools)."
+        )
     return [dict(by_name[name]) for name in tools]
 
 
@@ -199,8 +209,9 @@ def _fetch_tools(*, url: str, headers: dict[str, str]) -> list[dict]:
         tools, cursor = [], None
         while True:
             page = await session.list_tools(params=types.PaginatedRequestParams(cursor=cursor) if cursor else None)
-            tools += [{"name": t.name, "description": t.description or "", "input_schema": t.input_schema}
-                      for t in page.tools]
+            tools += [
+                {"name": t.name, "description": t.description or "", "input_schema": t.input_schema} for t in page.tools
+            ]
             cursor = page.next_cursor
             if not cursor:
                 return tools
@@ -245,12 +256,15 @@ class _GuardedTransport(httpx2.AsyncBaseTransport):
         self.refusal: tuple[int, str] | None = None
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        outgoing = self.client.build_request(request.method, str(request.url), headers=request.headers.raw,
-                                             content=await request.aread())
+        outgoing = self.client.build_request(
+            request.method, str(request.url), headers=request.headers.raw, content=await request.aread()
+        )
         response = await self.client.send(outgoing, stream=True)
         if request.method == "POST" and response.status_code >= 400 and self.refusal is None:
-            self.refusal = (response.status_code, f"{request.method} {request.url} answered HTTP "
-                                                  f"{response.status_code} {response.reason_phrase}")
+            self.refusal = (
+                response.status_code,
+                f"{request.method} {request.url} answered HTTP {response.status_code} {response.reason_phrase}",
+            )
         return httpx2.Response(response.status_code, headers=response.headers.raw, stream=_Stream(response))
 
     async def aclose(self) -> None:
@@ -270,13 +284,16 @@ def _with_session(*, url: str, headers: dict[str, str], use: Callable[[ClientSes
     timeout = settings.ORCHESTRA_MCP_TIMEOUT_S
 
     async def exchange():
-        transport = _GuardedTransport(guarded_async_client(
-            allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE, headers=headers, timeout=timeout))
+        transport = _GuardedTransport(
+            guarded_async_client(allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE, headers=headers, timeout=timeout)
+        )
         try:
             with anyio.fail_after(timeout):
-                async with httpx2.AsyncClient(transport=transport, timeout=timeout) as client, \
-                        streamable_http_client(url, http_client=client) as (read, write), \
-                        ClientSession(read, write) as session:
+                async with (
+                    httpx2.AsyncClient(transport=transport, timeout=timeout) as client,
+                    streamable_http_client(url, http_client=client) as (read, write),
+                    ClientSession(read, write) as session,
+                ):
                     await session.initialize()
                     return await use(session)
         except BaseException as exc:  # the SDK's task groups wrap what went wrong in exception groups

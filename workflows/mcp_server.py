@@ -6,6 +6,7 @@ Daphne runs no ASGI lifespan, so the manager starts on the first request and las
 the process. The ORM is sync: it runs in worker threads (thread_sensitive=False, so a call that
 waits minutes for its run does not hold up other requests), which close their connections.
 """
+
 import asyncio
 import json
 from dataclasses import dataclass
@@ -40,8 +41,11 @@ class WorkflowTool:
     graph: dict
 
     def as_mcp(self) -> types.Tool:
-        return types.Tool(name=self.name, description=self.workflow.description or self.workflow.name,
-                          input_schema=inputs_json_schema(self.graph))
+        return types.Tool(
+            name=self.name,
+            description=self.workflow.description or self.workflow.name,
+            input_schema=inputs_json_schema(self.graph),
+        )
 
 
 def workflow_tools(*, workspace: Workspace) -> list[WorkflowTool]:
@@ -50,18 +54,23 @@ def workflow_tools(*, workspace: Workspace) -> list[WorkflowTool]:
     A tool's name is its workflow's name as a slug; when two slugs collide, the older workflow
     keeps it and the newer gets a short id suffix, so adding a workflow never renames another's tool."""
     latest = WorkflowVersion.objects.filter(workflow=OuterRef("pk")).order_by("-version")
-    workflows = (Workflow.objects.filter(workspace=workspace)
-                 .annotate(latest_version=Subquery(latest.values("version")[:1]),
-                           latest_graph=Subquery(latest.values("graph")[:1]))
-                 .filter(latest_version__isnull=False).order_by("created_at", "id"))
+    workflows = (
+        Workflow.objects.filter(workspace=workspace)
+        .annotate(
+            latest_version=Subquery(latest.values("version")[:1]), latest_graph=Subquery(latest.values("graph")[:1])
+        )
+        .filter(latest_version__isnull=False)
+        .order_by("created_at", "id")
+    )
     tools, taken = [], set()
     for workflow in workflows:
         name = tool_name(workflow.name, max_length=TOOL_NAME_LENGTH)
         if name in taken:
             name = f"{name}_{workflow.id.hex[:6]}"
         taken.add(name)
-        tools.append(WorkflowTool(name=name, workflow=workflow, version=workflow.latest_version,
-                                  graph=workflow.latest_graph))
+        tools.append(
+            WorkflowTool(name=name, workflow=workflow, version=workflow.latest_version, graph=workflow.latest_graph)
+        )
     return sorted(tools, key=lambda tool: tool.name)
 
 
@@ -72,8 +81,9 @@ def workflow_tool_call(*, workspace: Workspace, name: str, arguments: dict[str, 
     tool errors (isError), which the calling model can read; an unknown tool is a protocol error."""
     tool = next((t for t in workflow_tools(workspace=workspace) if t.name == name), None)
     if tool is None:
-        raise LookupError(f"Unknown tool {name!r}; this workspace's published workflows are tools, "
-                          f"call tools/list to see them.")
+        raise LookupError(
+            f"Unknown tool {name!r}; this workspace's published workflows are tools, call tools/list to see them."
+        )
     try:
         run, _ = runs.run_start(workflow=tool.workflow, inputs=arguments, version=tool.version, trigger="mcp")
     except ValidationFailed as exc:
@@ -82,8 +92,9 @@ def workflow_tool_call(*, workspace: Workspace, name: str, arguments: dict[str, 
     run = triggers.run_wait(run=run, timeout_s=timeout)
     if run.status == "succeeded":
         outputs = run.outputs or {}
-        return types.CallToolResult(content=[types.TextContent(type="text", text=json.dumps(outputs))],
-                                    structured_content=outputs)
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=json.dumps(outputs))], structured_content=outputs
+        )
     if run.status in ("failed", "cancelled"):
         return _tool_error(f"Run {run.id} {run.status}: {run.error or 'no error recorded'}")
     return _tool_error(f"Run {run.id} is still {run.status} after {timeout:g}s; follow it at /api/runs/{run.id}.")
@@ -108,14 +119,18 @@ async def _list_tools(ctx: ServerRequestContext, params: types.PaginatedRequestP
 async def _call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
     try:
         return await database_sync_to_async(workflow_tool_call, thread_sensitive=False)(
-            workspace=_workspace(ctx), name=params.name, arguments=params.arguments or {})
+            workspace=_workspace(ctx), name=params.name, arguments=params.arguments or {}
+        )
     except LookupError as exc:
         raise MCPError(types.INVALID_PARAMS, str(exc)) from None
 
 
-server = Server("orchestra", instructions="Each tool runs one of this workspace's published workflows "
-                                          "and returns its outputs.",
-                on_list_tools=_list_tools, on_call_tool=_call_tool)
+server = Server(
+    "orchestra",
+    instructions="Each tool runs one of this workspace's published workflows and returns its outputs.",
+    on_list_tools=_list_tools,
+    on_call_tool=_call_tool,
+)
 
 _manager: StreamableHTTPSessionManager | None = None
 _manager_ready: asyncio.Event | None = None
@@ -150,9 +165,17 @@ def _bearer(scope: dict) -> str | None:
 
 async def _unauthorized(send, message: str) -> None:
     body = json.dumps({"errors": [{"path": "", "message": message}]}).encode()
-    await send({"type": "http.response.start", "status": 401,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"www-authenticate", b'Bearer realm="mcp"')]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b'Bearer realm="mcp"'),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -1,6 +1,7 @@
 """Model calls, in one home for workflow nodes, the gateway and distillation: which registered model
 a name means (`model_resolve`), which model answers a node's or a gateway call (the model-selection
 seams, which other apps plug into), and the one place a model is called and the call recorded as a Trace."""
+
 import time
 from typing import Callable, Protocol
 
@@ -20,8 +21,9 @@ def model_resolve(*, workspace: Workspace, name: str) -> ModelEndpoint:
         if endpoint is None and settings.ORCHESTRA_DEFAULT_MODEL:
             endpoint = endpoints.filter(name=settings.ORCHESTRA_DEFAULT_MODEL).first()
         if endpoint is None:
-            raise LookupError("Model 'auto' needs a default model: register one with is_default: true "
-                              "(POST /api/models).")
+            raise LookupError(
+                "Model 'auto' needs a default model: register one with is_default: true (POST /api/models)."
+            )
         return endpoint
     endpoint = endpoints.filter(name=name).first()
     if endpoint is None:
@@ -31,6 +33,7 @@ def model_resolve(*, workspace: Workspace, name: str) -> ModelEndpoint:
 
 
 # --- Which model answers a node's call ------------------------------------------------------
+
 
 class MakeTrace(Protocol):
     def __call__(self, *, model: str, call_key: str, stream: bool) -> Trace:
@@ -64,6 +67,7 @@ def node_call_answer(*, run: Run, call: engine.ModelCall, make_trace: MakeTrace)
 
 # --- Which model answers a gateway call --------------------------------------------------------
 
+
 class GatewaySelector(Protocol):
     def __call__(self, *, workspace: Workspace, call: engine.ModelCall, make_trace: MakeTrace) -> Trace | None:
         """The saved trace whose reply the gateway returns, or None to leave the call to the next selector."""
@@ -93,10 +97,18 @@ def gateway_call_answer(*, workspace: Workspace, call: engine.ModelCall, make_tr
 # --- Making the call ---------------------------------------------------------------------------
 
 
-def traced_complete(*, trace: Trace, endpoint: ModelEndpoint, max_tokens: int | None, temperature: float | None,
-                    stop: list[str] | None, on_token: Callable[[str], None] | None = None,
-                    tools: list[dict] | None = None, tool_choice: str | dict | None = None,
-                    response_format: dict | None = None) -> Completion:
+def traced_complete(
+    *,
+    trace: Trace,
+    endpoint: ModelEndpoint,
+    max_tokens: int | None,
+    temperature: float | None,
+    stop: list[str] | None,
+    on_token: Callable[[str], None] | None = None,
+    tools: list[dict] | None = None,
+    tool_choice: str | dict | None = None,
+    response_format: dict | None = None,
+) -> Completion:
     """Ask `endpoint` for a reply to `trace.messages` and fill the trace with the result: the tools
     offered and the tool calls made are part of it.
 
@@ -107,9 +119,16 @@ def traced_complete(*, trace: Trace, endpoint: ModelEndpoint, max_tokens: int | 
     started = time.perf_counter()
     try:
         client = get_client(services.model_spec(endpoint))
-        completion = client.complete(trace.messages, max_tokens=max_tokens, temperature=temperature, stop=stop,
-                                     on_token=on_token, tools=tools, tool_choice=tool_choice,
-                                     response_format=response_format)
+        completion = client.complete(
+            trace.messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stop=stop,
+            on_token=on_token,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+        )
     except Exception as exc:
         trace.status, trace.error = "error", str(exc)
         trace.latency_ms = (time.perf_counter() - started) * 1000

@@ -1,4 +1,5 @@
 """What Orchestra stores. Every object belongs to one workspace; selectors scope by it."""
+
 import uuid
 
 from django.conf import settings
@@ -131,8 +132,13 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["workflow", "idempotency_key"], name="run_idempotency_unique",
-                                               condition=~models.Q(idempotency_key=""))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "idempotency_key"],
+                name="run_idempotency_unique",
+                condition=~models.Q(idempotency_key=""),
+            )
+        ]
 
 
 class NodeRun(models.Model):
@@ -300,8 +306,13 @@ class Schedule(models.Model):
     enabled = models.BooleanField(default=True)
     overlap_policy = models.CharField(max_length=10, default="skip", choices=OVERLAP_POLICIES)
     callback_url = models.CharField(max_length=2000, blank=True, default="")
-    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True,
-                                         on_delete=models.SET_NULL, related_name="orchestra_schedule")
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orchestra_schedule",
+    )
     last_fired_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -15,6 +15,7 @@ that ends the step commits synchronously after them, which flushes them too. Onl
 database itself inside that window can lose them, together with the unfinished step, which then
 runs again.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,8 +37,14 @@ from workflows.models import NodeRun, Run, RunEvent, Trace
 
 log = logging.getLogger(__name__)
 
-NODE_STATUS_BY_EVENT = {"node_started": "running", "node_succeeded": "succeeded", "node_failed": "failed",
-                        "node_skipped": "skipped", "node_waiting": "waiting", "node_retrying": "running"}
+NODE_STATUS_BY_EVENT = {
+    "node_started": "running",
+    "node_succeeded": "succeeded",
+    "node_failed": "failed",
+    "node_skipped": "skipped",
+    "node_waiting": "waiting",
+    "node_retrying": "running",
+}
 BUFFERED = frozenset({"node_started", "token"})
 
 
@@ -49,8 +56,9 @@ def node_usage(run_id, node_id: str) -> dict[str, Any]:
     """What a node's model calls used: the sum of all its traces, so failed attempts, retries,
     rejected student replies and shadow calls are counted too; {} for a node that called no model."""
     traces = Trace.objects.filter(run_id=run_id, node_id=node_id)
-    totals = traces.aggregate(tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost"),
-                              latency_ms=Sum("latency_ms"))
+    totals = traces.aggregate(
+        tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost"), latency_ms=Sum("latency_ms")
+    )
     if totals["tokens_in"] is None:
         return {}
     models = dict.fromkeys(traces.order_by("created_at").values_list("model", flat=True))
@@ -61,13 +69,22 @@ def node_update(type: str, data: dict, now) -> dict[str, Any]:
     """The NodeRun fields an event changes."""
     update: dict[str, Any] = {"status": NODE_STATUS_BY_EVENT[type]}
     if type == "node_started":
-        update |= {"input": data.get("input"), "attempts": data.get("attempt", 1), "started_at": now,
-                   "error": "", "finished_at": None}
+        update |= {
+            "input": data.get("input"),
+            "attempts": data.get("attempt", 1),
+            "started_at": now,
+            "error": "",
+            "finished_at": None,
+        }
     elif type == "node_retrying":
         update |= {"error": data.get("error", ""), "attempts": data.get("attempt", 1)}
     elif type in ("node_succeeded", "node_failed"):
-        update |= {"output": data.get("output"), "error": data.get("error") or "", "finished_at": now,
-                   "attempts": data.get("attempts", 1)}
+        update |= {
+            "output": data.get("output"),
+            "error": data.get("error") or "",
+            "finished_at": now,
+            "attempts": data.get("attempts", 1),
+        }
     elif type == "node_skipped":
         update |= {"finished_at": now}
     return update
@@ -95,8 +112,9 @@ class RunRecorder:
                 last["data"]["text"] = last["data"].get("text", "") + data.get("text", "")
             else:
                 # A node's usage is summed from its traces; a node that made no model call has none.
-                usage = node_id is not None and (type == "node_failed" or (type == "node_succeeded"
-                                                                         and data.get("model") is not None))
+                usage = node_id is not None and (
+                    type == "node_failed" or (type == "node_succeeded" and data.get("model") is not None)
+                )
                 self.pending.append({"type": type, "node_id": node_id or "", "data": data, "usage": usage})
             if type not in BUFFERED:
                 self.flush()
@@ -132,8 +150,13 @@ class RunRecorder:
         else:
             with transaction.atomic():
                 rows, cancel = events.record_many(
-                    owner=Run, owner_id=self.run_id, event_model=RunEvent, owner_field="run", async_commit=True,
-                    events=[{"type": e["type"], "node_id": e["node_id"], "data": e["data"]} for e in batch])
+                    owner=Run,
+                    owner_id=self.run_id,
+                    event_model=RunEvent,
+                    owner_field="run",
+                    async_commit=True,
+                    events=[{"type": e["type"], "node_id": e["node_id"], "data": e["data"]} for e in batch],
+                )
                 for node_id, update in updates.items():
                     NodeRun.objects.filter(run_id=self.run_id, node_id=node_id).update(**update)
         self.cancel_requested, self.cancel_read_at = cancel, time.monotonic()
@@ -154,13 +177,16 @@ class RunRecorder:
         params += [run_id, len(batch), now]
         q = connection.ops.quote_name
         run_table, event_table, node_table = (q(m._meta.db_table) for m in (Run, RunEvent, NodeRun))
-        sql = ["BEGIN", "SET LOCAL synchronous_commit TO OFF",
-               f"WITH s AS (UPDATE {run_table} SET event_seq = event_seq + %s WHERE id = %s "
-               "RETURNING event_seq, cancel_requested), "
-               "v(i, kind, node, payload) AS (VALUES " + ", ".join(values) + "), "
-               f"ins AS (INSERT INTO {event_table} (run_id, seq, {q('type')}, node_id, {q('data')}, {q('at')}) "
-               "SELECT %s, s.event_seq - %s + v.i, v.kind, v.node, v.payload, %s FROM s, v RETURNING 1) "
-               "SELECT s.event_seq, s.cancel_requested, (SELECT count(*) FROM ins) FROM s"]
+        sql = [
+            "BEGIN",
+            "SET LOCAL synchronous_commit TO OFF",
+            f"WITH s AS (UPDATE {run_table} SET event_seq = event_seq + %s WHERE id = %s "
+            "RETURNING event_seq, cancel_requested), "
+            "v(i, kind, node, payload) AS (VALUES " + ", ".join(values) + "), "
+            f"ins AS (INSERT INTO {event_table} (run_id, seq, {q('type')}, node_id, {q('data')}, {q('at')}) "
+            "SELECT %s, s.event_seq - %s + v.i, v.kind, v.node, v.payload, %s FROM s, v RETURNING 1) "
+            "SELECT s.event_seq, s.cancel_requested, (SELECT count(*) FROM ins) FROM s",
+        ]
         for node_id, update in updates.items():
             columns = []
             for field, value in update.items():

@@ -1,4 +1,5 @@
 """Run lifecycle services: start, cancel, answer an approval. Execution itself is in execution.py."""
+
 import collections
 import hashlib
 import json
@@ -34,16 +35,25 @@ def graph_for(*, workflow: Workflow, version: int | str | None) -> tuple[int | N
         latest = workflow.versions.order_by("-version").first()
         return (latest.version, latest.graph) if latest else (None, workflow.graph)
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ValidationFailed("version is a published version number or \"draft\".", path="version")
+        raise ValidationFailed('version is a published version number or "draft".', path="version")
     try:
         return version, workflow.versions.get(version=version).graph
     except WorkflowVersion.DoesNotExist:
         raise ValidationFailed(f"Workflow has no version {version}.", path="version") from None
 
 
-def run_start(*, workflow: Workflow, inputs: Any, version: int | str | None = None, trigger: str = "api",
-              idempotency_key: str = "", callback_url: Any = "", trigger_ref: str = "",
-              parent_run: Run | None = None, enqueue: bool = True) -> tuple[Run, bool]:
+def run_start(
+    *,
+    workflow: Workflow,
+    inputs: Any,
+    version: int | str | None = None,
+    trigger: str = "api",
+    idempotency_key: str = "",
+    callback_url: Any = "",
+    trigger_ref: str = "",
+    parent_run: Run | None = None,
+    enqueue: bool = True,
+) -> tuple[Run, bool]:
     """The one way a run starts (API, chat, webhook, schedule, MCP, sub-workflow and agent tools):
     returns (run, created). With an Idempotency-Key, a second start answers the first one's run.
 
@@ -60,9 +70,18 @@ def run_start(*, workflow: Workflow, inputs: Any, version: int | str | None = No
             return _replayed(existing, request_hash, idempotency_key), False
     callback_url = callbacks.callback_url_check(callback_url)
     try:
-        return _run_create(workflow=workflow, inputs=inputs, version=version, trigger=trigger, parent_run=parent_run,
-                           enqueue=enqueue, idempotency_key=idempotency_key, trigger_ref=trigger_ref,
-                           callback_url=callback_url, request_hash=request_hash), True
+        return _run_create(
+            workflow=workflow,
+            inputs=inputs,
+            version=version,
+            trigger=trigger,
+            parent_run=parent_run,
+            enqueue=enqueue,
+            idempotency_key=idempotency_key,
+            trigger_ref=trigger_ref,
+            callback_url=callback_url,
+            request_hash=request_hash,
+        ), True
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -71,37 +90,63 @@ def run_start(*, workflow: Workflow, inputs: Any, version: int | str | None = No
 
 
 def _request_hash(inputs: Any, version: Any, callback_url: Any) -> str:
-    body = json.dumps({"inputs": inputs, "version": version, "callback_url": callback_url or ""}, sort_keys=True,
-                      default=str)
+    body = json.dumps(
+        {"inputs": inputs, "version": version, "callback_url": callback_url or ""}, sort_keys=True, default=str
+    )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _replayed(run: Run, request_hash: str, idempotency_key: str) -> Run:
     """The run an earlier request with this key started, if this request asks for the same thing."""
     if run.request_hash and run.request_hash != request_hash:
-        raise Unprocessable(f"Idempotency-Key {idempotency_key!r} was used for a different request (run {run.id}); "
-                            f"use a new key for new inputs.", path="Idempotency-Key")
+        raise Unprocessable(
+            f"Idempotency-Key {idempotency_key!r} was used for a different request (run {run.id}); "
+            f"use a new key for new inputs.",
+            path="Idempotency-Key",
+        )
     return run
 
 
-def _run_create(*, workflow: Workflow, inputs: Any, version: int | str | None, trigger: str, parent_run: Run | None,
-                enqueue: bool, idempotency_key: str, trigger_ref: str, callback_url: str, request_hash: str) -> Run:
+def _run_create(
+    *,
+    workflow: Workflow,
+    inputs: Any,
+    version: int | str | None,
+    trigger: str,
+    parent_run: Run | None,
+    enqueue: bool,
+    idempotency_key: str,
+    trigger_ref: str,
+    callback_url: str,
+    request_hash: str,
+) -> Run:
     if inputs is None:
         inputs = {}
     if not isinstance(inputs, dict):
         raise ValidationFailed("inputs must be a JSON object of input field values.", path="inputs")
     version_number, graph = graph_for(workflow=workflow, version=version)
-    if version_number is None and (problems := services.graph_problems(workspace=workflow.workspace, graph=graph,
-                                                                        workflow=workflow)):
+    if version_number is None and (
+        problems := services.graph_problems(workspace=workflow.workspace, graph=graph, workflow=workflow)
+    ):
         raise ValidationFailed(problems)  # a draft is saved with its problems, but runs only without them
     coerced, errors = engine.validate_inputs(_parsed(workflow.id, version_number, graph), inputs)
     if errors:
         raise ValidationFailed([e.as_dict() for e in errors])
     with transaction.atomic():
-        run = Run.objects.create(workspace=workflow.workspace, workflow=workflow, version=version_number,
-                                 graph=graph, inputs=coerced, trigger=trigger, parent_run=parent_run,
-                                 idempotency_key=idempotency_key, trigger_ref=trigger_ref, callback_url=callback_url,
-                                 request_hash=request_hash, enqueued_at=timezone.now())
+        run = Run.objects.create(
+            workspace=workflow.workspace,
+            workflow=workflow,
+            version=version_number,
+            graph=graph,
+            inputs=coerced,
+            trigger=trigger,
+            parent_run=parent_run,
+            idempotency_key=idempotency_key,
+            trigger_ref=trigger_ref,
+            callback_url=callback_url,
+            request_hash=request_hash,
+            enqueued_at=timezone.now(),
+        )
         NodeRun.objects.bulk_create(NodeRun(run=run, node_id=n["id"]) for n in graph["nodes"])
         events.record(run_id=run.id, type="run_queued", data={"trigger": trigger, "version": version_number})
         if enqueue:
@@ -156,9 +201,11 @@ def enqueue_run(run_id, *, countdown: float | None = None, stamped: bool = False
     except _broker_errors() as exc:
         log.warning("run %s: not enqueued (%s); the sweeper will", run_id, exc)
         Run.objects.filter(pk=run_id, status="queued").update(enqueued_at=None)
-        raise Unavailable(f"The task queue is unavailable ({type(exc).__name__}); run {run_id} is stored and "
-                          "starts once the queue is back. Do not start it again: GET /api/runs/<id> follows it.",
-                          run_id=str(run_id)) from exc
+        raise Unavailable(
+            f"The task queue is unavailable ({type(exc).__name__}); run {run_id} is stored and "
+            "starts once the queue is back. Do not start it again: GET /api/runs/<id> follows it.",
+            run_id=str(run_id),
+        ) from exc
 
 
 def run_cancel(*, run: Run) -> Run:
@@ -211,4 +258,3 @@ def run_finish(*, run: Run, status: str, outputs: dict | None = None, error: str
         NodeRun.objects.filter(run=run, status__in=["running", "waiting"]).update(status="cancelled")
     events.record(run_id=run.id, type=f"run_{status}", data={"outputs": outputs, "error": error or None})
     run_finished.send(sender=Run, run=run)
-

@@ -1,4 +1,5 @@
 """Selectors: everything that reads, always scoped to one workspace."""
+
 import re
 import uuid
 from datetime import datetime
@@ -27,13 +28,17 @@ def workflow_list(*, workspace: Workspace) -> QuerySet:
     """Most recently edited first, then by id: a stable order."""
     last_run = Run.objects.filter(workflow=OuterRef("pk"), parent_run__isnull=True).order_by("-created_at")
     latest = WorkflowVersion.objects.filter(workflow=OuterRef("pk")).order_by("-version")
-    return (Workflow.objects.filter(workspace=workspace)
-            .annotate(last_run_id=Subquery(last_run.values("id")[:1]),
-                      last_run_status=Subquery(last_run.values("status")[:1]),
-                      last_run_finished_at=Subquery(last_run.values("finished_at")[:1]),
-                      published_version=Subquery(latest.values("version")[:1]),
-                      published_graph=Subquery(latest.values("graph")[:1]))
-            .order_by("-updated_at", "-id"))
+    return (
+        Workflow.objects.filter(workspace=workspace)
+        .annotate(
+            last_run_id=Subquery(last_run.values("id")[:1]),
+            last_run_status=Subquery(last_run.values("status")[:1]),
+            last_run_finished_at=Subquery(last_run.values("finished_at")[:1]),
+            published_version=Subquery(latest.values("version")[:1]),
+            published_graph=Subquery(latest.values("graph")[:1]),
+        )
+        .order_by("-updated_at", "-id")
+    )
 
 
 def workflow_get(*, workspace: Workspace, workflow_id) -> Workflow:
@@ -53,9 +58,15 @@ def uuid_param(value: str, path: str) -> uuid.UUID:
 
 
 def run_list(*, workspace: Workspace, workflow=None, status: str | None = None, trigger: str | None = None) -> QuerySet:
-    runs = Run.objects.filter(workspace=workspace).annotate(
-        total_tokens_in=Sum("node_runs__tokens_in"), total_tokens_out=Sum("node_runs__tokens_out"),
-        total_cost=Sum("node_runs__cost")).order_by("-created_at", "-id")
+    runs = (
+        Run.objects.filter(workspace=workspace)
+        .annotate(
+            total_tokens_in=Sum("node_runs__tokens_in"),
+            total_tokens_out=Sum("node_runs__tokens_out"),
+            total_cost=Sum("node_runs__cost"),
+        )
+        .order_by("-created_at", "-id")
+    )
     if workflow:
         runs = runs.filter(workflow_id=uuid_param(workflow, "workflow"))
     if status:
@@ -76,8 +87,11 @@ def run_get(*, workspace: Workspace, run_id) -> Run:
 def run_totals(*, run: Run) -> dict:
     """Tokens and cost over the run's nodes (annotated by run_list, else aggregated here)."""
     if hasattr(run, "total_cost"):
-        return {"tokens_in": run.total_tokens_in or 0, "tokens_out": run.total_tokens_out or 0,
-                "cost": run.total_cost or 0}
+        return {
+            "tokens_in": run.total_tokens_in or 0,
+            "tokens_out": run.total_tokens_out or 0,
+            "cost": run.total_cost or 0,
+        }
     totals = run.node_runs.aggregate(tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost"))
     return {k: v or 0 for k, v in totals.items()}
 
@@ -101,9 +115,19 @@ METADATA_KEY = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
-def trace_list(*, workspace: Workspace, workflow=None, node: str | None = None, model: str | None = None,
-               since: str | None = None, until: str | None = None, status: str | None = None,
-               run=None, metadata: dict[str, str] | None = None, golden: str | None = None) -> QuerySet:
+def trace_list(
+    *,
+    workspace: Workspace,
+    workflow=None,
+    node: str | None = None,
+    model: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    status: str | None = None,
+    run=None,
+    metadata: dict[str, str] | None = None,
+    golden: str | None = None,
+) -> QuerySet:
     traces = Trace.objects.filter(workspace=workspace).order_by("-created_at", "-id")
     if workflow:
         traces = traces.filter(workflow_id=uuid_param(workflow, "workflow"))
@@ -126,15 +150,15 @@ def trace_list(*, workspace: Workspace, workflow=None, node: str | None = None, 
     for key, value in (metadata or {}).items():
         # A key is data, never part of the lookup: "x__regex" would otherwise pick an operator.
         if not METADATA_KEY.match(key) or "__" in key:
-            raise ValidationFailed(f"meta.{key}: a metadata key is letters, digits, '-' and single '_'.",
-                                   path=f"meta.{key}")
+            raise ValidationFailed(
+                f"meta.{key}: a metadata key is letters, digits, '-' and single '_'.", path=f"meta.{key}"
+            )
         traces = traces.filter(**{f"metadata__{key}": value})
     return traces
 
 
 def trace_get(*, workspace: Workspace, trace_id) -> Trace:
     return get_or_404(Trace.objects.filter(workspace=workspace), "trace", id=trace_id)
-
 
 
 def api_key_list(*, workspace: Workspace, user) -> QuerySet:

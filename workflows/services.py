@@ -1,4 +1,5 @@
 """Services: everything that writes. Views and tasks call these with plain arguments."""
+
 import hashlib
 from datetime import timedelta
 import secrets
@@ -19,8 +20,7 @@ from orchestra.inference import InferenceError, ModelSpec
 from orchestra.inference.base import BACKENDS, is_hub_id
 from workflows import crypto
 from workflows.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from workflows.models import (ApiKey, Membership, ModelEndpoint, Trace, Workflow, WorkflowVersion,
-                              Workspace)
+from workflows.models import ApiKey, Membership, ModelEndpoint, Trace, Workflow, WorkflowVersion, Workspace
 
 EXPORT_FORMAT = 1
 
@@ -34,8 +34,9 @@ def workspace_create(*, name: str, owner=None) -> Workspace:
     return workspace
 
 
-def user_create(*, username: str, password: str | None = None, workspace: Workspace | None = None,
-                role: str = "member"):
+def user_create(
+    *, username: str, password: str | None = None, workspace: Workspace | None = None, role: str = "member"
+):
     user = get_user_model().objects.create_user(username=username, password=password)
     if workspace is not None:
         Membership.objects.create(user=user, workspace=workspace, role=role)
@@ -43,7 +44,7 @@ def user_create(*, username: str, password: str | None = None, workspace: Worksp
 
 
 def workspace_role(*, user, workspace: Workspace) -> str | None:
-    """"owner" (also manages models, MCP servers, secrets, members and everyone's keys), "member"
+    """ "owner" (also manages models, MCP servers, secrets, members and everyone's keys), "member"
     (builds and runs workflows, manages their own keys), or None for someone outside it."""
     return Membership.objects.filter(user=user, workspace=workspace).values_list("role", flat=True).first()
 
@@ -54,8 +55,10 @@ def membership_remove(*, workspace: Workspace, user) -> None:
     membership = Membership.objects.select_for_update().filter(workspace=workspace, user=user).first()
     if membership is None:
         raise NotFound("No such member in this workspace.", path="user")
-    if membership.role == "owner" and not Membership.objects.filter(workspace=workspace, role="owner") \
-            .exclude(pk=membership.pk).exists():
+    if (
+        membership.role == "owner"
+        and not Membership.objects.filter(workspace=workspace, role="owner").exclude(pk=membership.pk).exists()
+    ):
         raise Conflict("The last owner cannot be removed: make another member an owner first.", path="user")
     membership.delete()
     ApiKey.objects.filter(workspace=workspace, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
@@ -68,19 +71,19 @@ def _hash_key(key: str) -> str:
 def api_key_create(*, user, workspace: Workspace, name: str = "") -> tuple[ApiKey, str]:
     """Create a key; the plaintext is returned once and only its hash is stored."""
     if not Membership.objects.filter(user=user, workspace=workspace).exists():
-        raise ValidationFailed(f"User {user.username!r} is not a member of workspace {workspace.name!r}.",
-                               path="user")
+        raise ValidationFailed(f"User {user.username!r} is not a member of workspace {workspace.name!r}.", path="user")
     key = "orc_" + secrets.token_urlsafe(32)
-    api_key = ApiKey.objects.create(workspace=workspace, user=user, name=name, prefix=key[:12],
-                                    key_hash=_hash_key(key))
+    api_key = ApiKey.objects.create(workspace=workspace, user=user, name=name, prefix=key[:12], key_hash=_hash_key(key))
     return api_key, key
 
 
 def api_key_authenticate(*, key: str) -> ApiKey | None:
     """The live key, or None: revoked, its user inactive, or no longer a member of its workspace."""
-    api_key = (ApiKey.objects.select_related("user", "workspace")
-               .filter(key_hash=_hash_key(key), revoked_at__isnull=True,
-                       user__memberships__workspace=F("workspace")).first())
+    api_key = (
+        ApiKey.objects.select_related("user", "workspace")
+        .filter(key_hash=_hash_key(key), revoked_at__isnull=True, user__memberships__workspace=F("workspace"))
+        .first()
+    )
     if api_key is None or not api_key.user.is_active:
         return None
     now = timezone.now()
@@ -116,8 +119,12 @@ def graph_problems(*, workspace: Workspace, graph: Any, workflow: Workflow | Non
             found[workflow_id] = _called_workflow(workspace=workspace, workflow_id=workflow_id)
         return found[workflow_id]
 
-    return [e.as_dict() for e in engine.validate_graph(graph, find_workflow=find_workflow,
-                                                       workflow_id=str(workflow.id) if workflow else None)]
+    return [
+        e.as_dict()
+        for e in engine.validate_graph(
+            graph, find_workflow=find_workflow, workflow_id=str(workflow.id) if workflow else None
+        )
+    ]
 
 
 def _called_workflow(*, workspace: Workspace, workflow_id: str) -> engine.CalledWorkflow | None:
@@ -135,8 +142,11 @@ def _called_workflow(*, workspace: Workspace, workflow_id: str) -> engine.Called
 
 def _draft_graph(graph: Any) -> dict:
     """A draft is stored as it is, problems and all (the editor shows them), if it is a graph at all."""
-    if not isinstance(graph, dict) or not isinstance(graph.get("nodes", []), list) \
-            or not isinstance(graph.get("edges", []), list):
+    if (
+        not isinstance(graph, dict)
+        or not isinstance(graph.get("nodes", []), list)
+        or not isinstance(graph.get("edges", []), list)
+    ):
         raise ValidationFailed("The graph must be a JSON object with 'nodes' and 'edges' lists.", path="graph")
     return graph
 
@@ -158,13 +168,16 @@ def _validate_name(name: Any) -> str:
 
 def workflow_create(*, workspace: Workspace, name: str, graph: dict, description: str = "") -> Workflow:
     # Every node of a new workflow is new: one without a version gets its type's current version.
-    return _workflow_insert(workspace=workspace, name=name, graph=engine.with_versions(graph),
-                            description=description)
+    return _workflow_insert(workspace=workspace, name=name, graph=engine.with_versions(graph), description=description)
 
 
 def _workflow_insert(*, workspace: Workspace, name: str, graph: Any, description: Any) -> Workflow:
-    return Workflow.objects.create(workspace=workspace, name=_validate_name(name), graph=_draft_graph(graph),
-                                   description=_validate_description(description))
+    return Workflow.objects.create(
+        workspace=workspace,
+        name=_validate_name(name),
+        graph=_draft_graph(graph),
+        description=_validate_description(description),
+    )
 
 
 def _validate_description(description: Any) -> str:
@@ -176,14 +189,23 @@ def _validate_description(description: Any) -> str:
 
 
 @transaction.atomic
-def workflow_update(*, workflow: Workflow, name: str | None = None, graph: dict | None = None,
-                    description: str | None = None, revision: Any = None) -> Workflow:
+def workflow_update(
+    *,
+    workflow: Workflow,
+    name: str | None = None,
+    graph: dict | None = None,
+    description: str | None = None,
+    revision: Any = None,
+) -> Workflow:
     """Save the draft (invalid graphs too). With `revision`, a save based on an older revision is a
     409: two editors never silently overwrite each other."""
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     if revision is not None and str(revision) != str(workflow.revision):
-        raise Conflict(f"The draft was saved by someone else since revision {revision} (it is now at revision "
-                       f"{workflow.revision}): reload it and apply your change again.", path="revision")
+        raise Conflict(
+            f"The draft was saved by someone else since revision {revision} (it is now at revision "
+            f"{workflow.revision}): reload it and apply your change again.",
+            path="revision",
+        )
     if name is not None:
         workflow.name = _validate_name(name)
     if graph is not None:  # nodes the draft had keep their version; the ones added get their type's current one
@@ -208,8 +230,9 @@ def workflow_publish(*, workflow: Workflow) -> tuple[WorkflowVersion, bool]:
     latest = workflow.versions.order_by("-version").first()
     if latest is not None and latest.graph == workflow.graph:
         return latest, False
-    version = WorkflowVersion.objects.create(workflow=workflow, version=(latest.version if latest else 0) + 1,
-                                             graph=workflow.graph)
+    version = WorkflowVersion.objects.create(
+        workflow=workflow, version=(latest.version if latest else 0) + 1, graph=workflow.graph
+    )
     return version, True
 
 
@@ -224,21 +247,31 @@ def workflow_restore(*, workflow: Workflow, version: WorkflowVersion) -> Workflo
 
 
 def workflow_export(*, workflow: Workflow) -> dict:
-    return {"orchestra": EXPORT_FORMAT, "name": workflow.name, "description": workflow.description,
-            "graph": workflow.graph}
+    return {
+        "orchestra": EXPORT_FORMAT,
+        "name": workflow.name,
+        "description": workflow.description,
+        "graph": workflow.graph,
+    }
 
 
 def workflow_import(*, workspace: Workspace, data: Any) -> Workflow:
     if not isinstance(data, dict) or "graph" not in data:
-        raise ValidationFailed("An import file is a JSON object with 'name' and 'graph' "
-                               "(as written by export).", path="")
+        raise ValidationFailed(
+            "An import file is a JSON object with 'name' and 'graph' (as written by export).", path=""
+        )
     if data.get("orchestra", EXPORT_FORMAT) != EXPORT_FORMAT:
-        raise ValidationFailed(f"Unsupported export format {data.get('orchestra')!r}; expected {EXPORT_FORMAT}.",
-                               path="orchestra")
+        raise ValidationFailed(
+            f"Unsupported export format {data.get('orchestra')!r}; expected {EXPORT_FORMAT}.", path="orchestra"
+        )
     # An export's nodes say their versions already: a node without one is version 1 (as in every export
     # from before versions), so none is written here.
-    return _workflow_insert(workspace=workspace, name=data.get("name") or "Imported workflow",
-                            graph=data["graph"], description=data.get("description") or "")
+    return _workflow_insert(
+        workspace=workspace,
+        name=data.get("name") or "Imported workflow",
+        graph=data["graph"],
+        description=data.get("description") or "",
+    )
 
 
 # --- Model endpoints ------------------------------------------------------------------------
@@ -263,15 +296,26 @@ def _validate_model_fields(fields: dict, *, trusted_path: bool) -> list[dict]:
         errors.append({"path": "model", "message": "Name the model: a remote model id, a HF id or a local folder."})
     elif backend == "transformers" and not trusted_path and not model_folder_allowed(fields["model"]):
         roots = ", ".join(map(str, settings.ORCHESTRA_MODEL_DIRS)) or "none"
-        errors.append({"path": "model", "message": f"A transformers model is a Hugging Face id (org/name) or a "
-                                                   f"folder under the operator's model folders ({roots})."})
+        errors.append(
+            {
+                "path": "model",
+                "message": f"A transformers model is a Hugging Face id (org/name) or a "
+                f"folder under the operator's model folders ({roots}).",
+            }
+        )
     if backend == "openai":
         try:  # the egress guard again at every call: DNS may change after this check
-            checked_address(httpx.URL(str(fields.get("base_url") or "")),
-                            allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE)
+            checked_address(
+                httpx.URL(str(fields.get("base_url") or "")), allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE
+            )
         except (RequestRefused, httpx.InvalidURL) as exc:
-            errors.append({"path": "base_url", "message": f"An 'openai' backend needs an http(s) base_url the "
-                                                          f"platform may reach, e.g. http://vllm:8000/v1: {exc}."})
+            errors.append(
+                {
+                    "path": "base_url",
+                    "message": f"An 'openai' backend needs an http(s) base_url the "
+                    f"platform may reach, e.g. http://vllm:8000/v1: {exc}.",
+                }
+            )
     for price in ("price_in", "price_out"):
         value = fields.get(price, 0)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
@@ -282,8 +326,15 @@ def _validate_model_fields(fields: dict, *, trusted_path: bool) -> list[dict]:
 
 
 @transaction.atomic
-def model_endpoint_save(*, workspace: Workspace, name: str, fields: dict, api_key: str | None = None,
-                        endpoint: ModelEndpoint | None = None, trusted_path: bool = False) -> ModelEndpoint:
+def model_endpoint_save(
+    *,
+    workspace: Workspace,
+    name: str,
+    fields: dict,
+    api_key: str | None = None,
+    endpoint: ModelEndpoint | None = None,
+    trusted_path: bool = False,
+) -> ModelEndpoint:
     """Create (endpoint=None) or update a model endpoint; `api_key` is stored encrypted.
 
     `trusted_path`: the platform or an operator's command chose `model` (a student a job trained,
@@ -301,10 +352,17 @@ def model_endpoint_save(*, workspace: Workspace, name: str, fields: dict, api_ke
     # A folder is checked when it is set: a price change keeps a platform-registered student's folder.
     if errors := _validate_model_fields(merged, trusted_path=trusted_path or not {"model", "backend"} & set(fields)):
         raise ValidationFailed(errors)
-    if endpoint.pk is not None and endpoint.api_key_encrypted and api_key is None \
-            and fields.get("base_url", endpoint.base_url) != endpoint.base_url:
-        raise ValidationFailed("A new base_url needs the api_key again (or \"\" for none): a stored key is "
-                               "never sent to a host it was not given for.", path="api_key")
+    if (
+        endpoint.pk is not None
+        and endpoint.api_key_encrypted
+        and api_key is None
+        and fields.get("base_url", endpoint.base_url) != endpoint.base_url
+    ):
+        raise ValidationFailed(
+            'A new base_url needs the api_key again (or "" for none): a stored key is '
+            "never sent to a host it was not given for.",
+            path="api_key",
+        )
     for field, value in fields.items():
         setattr(endpoint, field, value)
     if api_key is not None:
@@ -314,7 +372,9 @@ def model_endpoint_save(*, workspace: Workspace, name: str, fields: dict, api_ke
     except InferenceError as exc:
         raise ValidationFailed(str(exc), path="options") from None
     if endpoint.is_default:
-        ModelEndpoint.objects.filter(workspace=workspace, is_default=True).exclude(pk=endpoint.pk).update(is_default=False)
+        ModelEndpoint.objects.filter(workspace=workspace, is_default=True).exclude(pk=endpoint.pk).update(
+            is_default=False
+        )
     endpoint.save()
     return endpoint
 
@@ -324,10 +384,17 @@ def model_endpoint_delete(*, endpoint: ModelEndpoint) -> None:
 
 
 def model_spec(endpoint: ModelEndpoint) -> ModelSpec:
-    return ModelSpec(name=endpoint.name, backend=endpoint.backend, model=endpoint.model,
-                     base_url=endpoint.base_url or None, api_key=crypto.decrypt(endpoint.api_key_encrypted) or None,
-                     price_in=endpoint.price_in, price_out=endpoint.price_out, options=dict(endpoint.options),
-                     allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE)
+    return ModelSpec(
+        name=endpoint.name,
+        backend=endpoint.backend,
+        model=endpoint.model,
+        base_url=endpoint.base_url or None,
+        api_key=crypto.decrypt(endpoint.api_key_encrypted) or None,
+        price_in=endpoint.price_in,
+        price_out=endpoint.price_out,
+        options=dict(endpoint.options),
+        allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE,
+    )
 
 
 # --- Traces ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Celery tasks: thin wrappers that call services with ids."""
+
 from celery import signals
 from celery.signals import worker_ready
 from django.db import close_old_connections

@@ -3,6 +3,7 @@
 Services in the HackSoft sense: keyword-only arguments, validated input, ServiceError on bad
 input (so nothing starts), one write each.
 """
+
 import hashlib
 import hmac
 import json
@@ -43,23 +44,42 @@ def run_wait(*, run: Run, timeout_s: float) -> Run:
 
 # --- Webhooks -------------------------------------------------------------------------------------
 
-WEBHOOK_FIELDS = {"name", "input_mapping", "response_mode", "wait_s", "secret", "rate_limit_per_minute",
-                  "callback_url", "enabled"}
+WEBHOOK_FIELDS = {
+    "name",
+    "input_mapping",
+    "response_mode",
+    "wait_s",
+    "secret",
+    "rate_limit_per_minute",
+    "callback_url",
+    "enabled",
+}
 
 
 def _webhook_fields(fields: dict) -> dict:
-    errors = [{"path": f, "message": f"Unknown field; valid: {', '.join(sorted(WEBHOOK_FIELDS))}."}
-              for f in sorted(set(fields) - WEBHOOK_FIELDS)]
+    errors = [
+        {"path": f, "message": f"Unknown field; valid: {', '.join(sorted(WEBHOOK_FIELDS))}."}
+        for f in sorted(set(fields) - WEBHOOK_FIELDS)
+    ]
     if not isinstance(fields.get("name", ""), str) or len(fields.get("name", "")) > 200:
         errors.append({"path": "name", "message": "name is a string of at most 200 characters."})
     mapping = fields.get("input_mapping", {})
     if not isinstance(mapping, dict) or not all(
-            isinstance(v, str) and (v.split(".")[0] in ("body", "query")) for v in mapping.values()):
-        errors.append({"path": "input_mapping", "message": "input_mapping is an object of input name -> "
-                                                           "\"body.a.b\" or \"query.name\" (or \"body\")."})
+        isinstance(v, str) and (v.split(".")[0] in ("body", "query")) for v in mapping.values()
+    ):
+        errors.append(
+            {
+                "path": "input_mapping",
+                "message": 'input_mapping is an object of input name -> "body.a.b" or "query.name" (or "body").',
+            }
+        )
     if fields.get("response_mode", "async") not in ("async", "sync"):
-        errors.append({"path": "response_mode", "message": "response_mode is \"async\" (202 at once) or "
-                                                           "\"sync\" (wait for the outputs)."})
+        errors.append(
+            {
+                "path": "response_mode",
+                "message": 'response_mode is "async" (202 at once) or "sync" (wait for the outputs).',
+            }
+        )
     wait_s = fields.get("wait_s", 30)
     if not isinstance(wait_s, (int, float)) or isinstance(wait_s, bool) or not 0 < wait_s <= MAX_WEBHOOK_WAIT_S:
         errors.append({"path": "wait_s", "message": f"wait_s is a number of seconds in (0, {MAX_WEBHOOK_WAIT_S}]."})
@@ -81,11 +101,18 @@ def webhook_create(*, workflow: Workflow, fields: dict) -> tuple[WebhookTrigger,
     callback_url = callback_url_check(fields.get("callback_url"))
     token = "whk_" + secrets.token_urlsafe(32)
     webhook = WebhookTrigger.objects.create(
-        workflow=workflow, name=fields.get("name") or "", token_prefix=token[:12], token_hash=_hash_token(token),
-        input_mapping=fields.get("input_mapping", {}), response_mode=fields.get("response_mode", "async"),
-        wait_s=fields.get("wait_s", 30), secret_encrypted=crypto.encrypt(fields.get("secret") or ""),
-        rate_limit_per_minute=fields.get("rate_limit_per_minute", 60), callback_url=callback_url,
-        enabled=fields.get("enabled", True))
+        workflow=workflow,
+        name=fields.get("name") or "",
+        token_prefix=token[:12],
+        token_hash=_hash_token(token),
+        input_mapping=fields.get("input_mapping", {}),
+        response_mode=fields.get("response_mode", "async"),
+        wait_s=fields.get("wait_s", 30),
+        secret_encrypted=crypto.encrypt(fields.get("secret") or ""),
+        rate_limit_per_minute=fields.get("rate_limit_per_minute", 60),
+        callback_url=callback_url,
+        enabled=fields.get("enabled", True),
+    )
     return webhook, token
 
 
@@ -116,8 +143,11 @@ def webhook_revoke(*, webhook: WebhookTrigger) -> None:
 
 
 def webhook_for_token(*, token: str) -> WebhookTrigger:
-    webhook = (WebhookTrigger.objects.select_related("workflow", "workflow__workspace")
-               .filter(token_hash=_hash_token(token), revoked_at__isnull=True, enabled=True).first())
+    webhook = (
+        WebhookTrigger.objects.select_related("workflow", "workflow__workspace")
+        .filter(token_hash=_hash_token(token), revoked_at__isnull=True, enabled=True)
+        .first()
+    )
     if webhook is None:
         raise NotFound("No active webhook has this token (it may have been rotated or revoked).", path="token")
     return webhook
@@ -148,8 +178,9 @@ def rate_limit_hit(*, key: str, limit: int) -> None:
         RateLimitWindow.objects.filter(key=key, window=window).update(count=F("count") + 1)
         count = RateLimitWindow.objects.get(key=key, window=window).count
     if count > limit:
-        raise RateLimited(f"Rate limit of {limit} requests per minute exceeded.",
-                          retry_after=max(1, int((window + 1) * 60 - now) + 1))
+        raise RateLimited(
+            f"Rate limit of {limit} requests per minute exceeded.", retry_after=max(1, int((window + 1) * 60 - now) + 1)
+        )
 
 
 def rate_window_first(*, key: str, seconds: int) -> bool:
@@ -206,8 +237,9 @@ def webhook_inputs(*, webhook: WebhookTrigger, body: Any, query: dict) -> dict:
     return inputs
 
 
-def webhook_signature_check(*, webhook: WebhookTrigger, secret: str, raw_body: bytes, signature: str,
-                            timestamp: str, github_signature: str) -> None:
+def webhook_signature_check(
+    *, webhook: WebhookTrigger, secret: str, raw_body: bytes, signature: str, timestamp: str, github_signature: str
+) -> None:
     """Orchestra's scheme signs "<timestamp>.<body>", with the timestamp no older than the replay
     window, and each signature is accepted once, so a captured request cannot be sent again.
     GitHub's X-Hub-Signature-256 signs the body alone; it is accepted as GitHub sends it."""
@@ -218,22 +250,39 @@ def webhook_signature_check(*, webhook: WebhookTrigger, secret: str, raw_body: b
     try:
         age = time.time() - int(timestamp)
     except ValueError:
-        raise Unauthorized(f"Missing or malformed {TIMESTAMP_HEADER} header: the Unix time the request was "
-                           f"signed at.", path=TIMESTAMP_HEADER) from None
+        raise Unauthorized(
+            f"Missing or malformed {TIMESTAMP_HEADER} header: the Unix time the request was signed at.",
+            path=TIMESTAMP_HEADER,
+        ) from None
     window = settings.ORCHESTRA_WEBHOOK_REPLAY_WINDOW_S
     if abs(age) > window:
-        raise Unauthorized(f"{TIMESTAMP_HEADER} is {int(age)} s off; a signed request is accepted for {window:g} s "
-                           f"(check the sender's clock).", path=TIMESTAMP_HEADER)
+        raise Unauthorized(
+            f"{TIMESTAMP_HEADER} is {int(age)} s off; a signed request is accepted for {window:g} s "
+            f"(check the sender's clock).",
+            path=TIMESTAMP_HEADER,
+        )
     expected = sign(secret=secret, body=timestamp.encode() + b"." + raw_body)
     if not hmac.compare_digest(expected, signature or ""):
-        raise Unauthorized(f"Missing or wrong {SIGNATURE_HEADER} header: expected sha256=<hex HMAC-SHA256 of "
-                           f"\"<{TIMESTAMP_HEADER}>.<body>\" with this webhook's secret>.", path=SIGNATURE_HEADER)
+        raise Unauthorized(
+            f"Missing or wrong {SIGNATURE_HEADER} header: expected sha256=<hex HMAC-SHA256 of "
+            f'"<{TIMESTAMP_HEADER}>.<body>" with this webhook\'s secret>.',
+            path=SIGNATURE_HEADER,
+        )
     if not rate_window_first(key=f"webhook-signature:{webhook.id}:{signature}", seconds=int(window) * 2):
         raise Unauthorized("This signed request was already received: a replay is refused.", path=SIGNATURE_HEADER)
 
 
-def webhook_fire(*, webhook: WebhookTrigger, raw_body: bytes, content_type: str, form: dict, query: dict,
-                 signature: str, timestamp: str = "", github_signature: str = "") -> Run:
+def webhook_fire(
+    *,
+    webhook: WebhookTrigger,
+    raw_body: bytes,
+    content_type: str,
+    form: dict,
+    query: dict,
+    signature: str,
+    timestamp: str = "",
+    github_signature: str = "",
+) -> Run:
     """Check, parse and map one webhook request and start its run. Any bad input starts nothing.
 
     Only requests that pass the signature count against the webhook's rate limit: forged ones
@@ -241,10 +290,18 @@ def webhook_fire(*, webhook: WebhookTrigger, raw_body: bytes, content_type: str,
     secret = crypto.decrypt(webhook.secret_encrypted)
     if secret:
         try:
-            webhook_signature_check(webhook=webhook, secret=secret, raw_body=raw_body, signature=signature,
-                                    timestamp=timestamp, github_signature=github_signature)
+            webhook_signature_check(
+                webhook=webhook,
+                secret=secret,
+                raw_body=raw_body,
+                signature=signature,
+                timestamp=timestamp,
+                github_signature=github_signature,
+            )
         except Unauthorized:
-            rate_limit_hit(key=f"webhook-unauthenticated:{webhook.id}", limit=settings.ORCHESTRA_WEBHOOK_FAILURES_PER_MIN)
+            rate_limit_hit(
+                key=f"webhook-unauthenticated:{webhook.id}", limit=settings.ORCHESTRA_WEBHOOK_FAILURES_PER_MIN
+            )
             raise
     rate_limit_hit(key=f"webhook:{webhook.id}", limit=webhook.rate_limit_per_minute)
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
@@ -257,8 +314,13 @@ def webhook_fire(*, webhook: WebhookTrigger, raw_body: bytes, content_type: str,
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValidationFailed(f"Malformed JSON body: {exc}.", path="body") from None
     inputs = webhook_inputs(webhook=webhook, body=body, query=query)
-    run, _ = runs.run_start(workflow=webhook.workflow, inputs=inputs, trigger="webhook",
-                       trigger_ref=f"webhook:{webhook.id}", callback_url=webhook.callback_url)
+    run, _ = runs.run_start(
+        workflow=webhook.workflow,
+        inputs=inputs,
+        trigger="webhook",
+        trigger_ref=f"webhook:{webhook.id}",
+        callback_url=webhook.callback_url,
+    )
     return run
 
 
@@ -270,8 +332,9 @@ SCHEDULE_FIELDS = {"name", "cron", "timezone", "inputs", "enabled", "overlap_pol
 def _cron_parts(cron: Any) -> list[str]:
     parts = cron.split() if isinstance(cron, str) else []
     if len(parts) != 5:
-        raise ValidationFailed("cron is five fields: minute hour day-of-month month day-of-week, "
-                               "e.g. \"0 9 * * 1-5\".", path="cron")
+        raise ValidationFailed(
+            'cron is five fields: minute hour day-of-month month day-of-week, e.g. "0 9 * * 1-5".', path="cron"
+        )
     minute, hour, day_of_month, month, day_of_week = parts
     try:  # celery's own parser: what it accepts is exactly what beat can run
         crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month, day_of_week=day_of_week)
@@ -284,8 +347,9 @@ def _timezone(name: Any) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValidationFailed(f"Unknown time zone {name!r}; use an IANA name such as \"Europe/Paris\".",
-                               path="timezone") from None
+        raise ValidationFailed(
+            f'Unknown time zone {name!r}; use an IANA name such as "Europe/Paris".', path="timezone"
+        ) from None
 
 
 def _periodic_task_name(schedule_id) -> str:
@@ -297,25 +361,28 @@ def schedule_save(*, workflow: Workflow, fields: dict, schedule: Schedule | None
     """Create or update a schedule and the beat PeriodicTask that fires it."""
     unknown = sorted(set(fields) - SCHEDULE_FIELDS)
     if unknown:
-        raise ValidationFailed([{"path": f, "message": f"Unknown field; valid: {', '.join(sorted(SCHEDULE_FIELDS))}."}
-                                for f in unknown])
+        raise ValidationFailed(
+            [{"path": f, "message": f"Unknown field; valid: {', '.join(sorted(SCHEDULE_FIELDS))}."} for f in unknown]
+        )
     schedule = schedule or Schedule(workflow=workflow)
     for field, value in fields.items():
         setattr(schedule, field, value)
     minute, hour, day_of_month, month, day_of_week = _cron_parts(schedule.cron)
     tz = _timezone(schedule.timezone)
     if schedule.overlap_policy not in ("skip", "allow"):
-        raise ValidationFailed("overlap_policy is \"skip\" (default) or \"allow\".", path="overlap_policy")
+        raise ValidationFailed('overlap_policy is "skip" (default) or "allow".', path="overlap_policy")
     if not isinstance(schedule.inputs, dict):
         raise ValidationFailed("inputs is an object of fixed input values.", path="inputs")
     if not isinstance(schedule.enabled, bool):
         raise ValidationFailed("enabled is true or false.", path="enabled")
     schedule.callback_url = callback_url_check(schedule.callback_url)
     schedule.save()
-    cron, _ = CrontabSchedule.objects.get_or_create(minute=minute, hour=hour, day_of_month=day_of_month,
-                                                    month_of_year=month, day_of_week=day_of_week, timezone=tz)
-    task = schedule.periodic_task or PeriodicTask(name=_periodic_task_name(schedule.id),
-                                                  task="workflows.tasks.schedule_fire_task")
+    cron, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month, day_of_week=day_of_week, timezone=tz
+    )
+    task = schedule.periodic_task or PeriodicTask(
+        name=_periodic_task_name(schedule.id), task="workflows.tasks.schedule_fire_task"
+    )
     task.crontab, task.args, task.enabled = cron, json.dumps([str(schedule.id)]), schedule.enabled
     task.save()  # its signal tells the DatabaseScheduler to reload
     if schedule.periodic_task_id != task.id:
@@ -341,15 +408,19 @@ def schedule_fire(*, schedule_id) -> Run | None:
         if not schedule.enabled:
             return None
         ref = f"schedule:{schedule.id}"
-        if schedule.overlap_policy == "skip" and Run.objects.filter(
-                trigger_ref=ref, status__in=Run.ACTIVE).exists():
+        if schedule.overlap_policy == "skip" and Run.objects.filter(trigger_ref=ref, status__in=Run.ACTIVE).exists():
             log.info("schedule %s: previous run still active, skipped", schedule.id)
             return None
         schedule.last_fired_at = timezone.now()
         schedule.save(update_fields=["last_fired_at"])
         try:
-            run, _ = runs.run_start(workflow=schedule.workflow, inputs=schedule.inputs, trigger="schedule",
-                               trigger_ref=ref, callback_url=schedule.callback_url)
+            run, _ = runs.run_start(
+                workflow=schedule.workflow,
+                inputs=schedule.inputs,
+                trigger="schedule",
+                trigger_ref=ref,
+                callback_url=schedule.callback_url,
+            )
         except ServiceError as exc:  # e.g. the workflow changed its inputs since: say so in the log
             log.warning("schedule %s: run not started: %s", schedule.id, exc)
             return None

@@ -13,6 +13,7 @@ Either way a push only says "look again": the database says what happened. A los
 restarted, a message dropped) costs at most RECHECK_S, never an event; while Redis is unreachable
 waiters poll the database every POLL_S instead of failing.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -111,8 +112,9 @@ class _RedisHub:
         asyncio.set_event_loop(self.loop)
         import redis.asyncio as aioredis
 
-        self.client = aioredis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5,
-                                              health_check_interval=30)
+        self.client = aioredis.Redis.from_url(
+            self.url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+        )
         self.outbox = asyncio.Queue()
         self.subscribe_lock = asyncio.Lock()
         self.loop.create_task(self._publisher())
@@ -179,7 +181,7 @@ class _RedisHub:
         if message.get("type") not in ("subscribe", "message") or message.get("channel") is None:
             return  # pong, unsubscribe
         channel = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
-        key = channel[len(self.channel("")):]
+        key = channel[len(self.channel("")) :]
         if message["type"] == "subscribe":
             self.confirmed.add(key)
             for future in self.pending.pop(key, []):
@@ -244,7 +246,8 @@ class _RedisHub:
     async def async_add(self, watch: Watch) -> None:
         try:
             confirmed = await asyncio.wait_for(
-                asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._add(watch), self.loop)), 3.0)
+                asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._add(watch), self.loop)), 3.0
+            )
         except Exception:
             confirmed = False
         watch.poll_s = None if confirmed else POLL_S

@@ -2,6 +2,7 @@
 
 Framework-free: plain data and callables in, plain data out (see hooks.py).
 """
+
 from orchestra.engine.execution import compile_graph, run_graph
 from orchestra.engine.graph import CalledWorkflow, Graph, GraphError, GraphInvalid
 from orchestra.engine.hooks import NOT_SET, ModelCall, ModelReply, RunHooks, RunOutcome
@@ -10,7 +11,20 @@ from orchestra.engine.validation import parse_graph, validate_graph, validate_in
 from orchestra.engine.versions import with_versions
 
 __all__ = [
-    "NOT_SET", "CalledWorkflow", "Graph", "GraphError", "GraphInvalid", "ModelCall", "ModelReply", "RunHooks",
-    "RunOutcome", "compile_graph", "node_type_catalog", "parse_graph", "run_graph", "validate_graph",
-    "validate_inputs", "with_versions",
+    "NOT_SET",
+    "CalledWorkflow",
+    "Graph",
+    "GraphError",
+    "GraphInvalid",
+    "ModelCall",
+    "ModelReply",
+    "RunHooks",
+    "RunOutcome",
+    "compile_graph",
+    "node_type_catalog",
+    "parse_graph",
+    "run_graph",
+    "validate_graph",
+    "validate_inputs",
+    "with_versions",
 ]

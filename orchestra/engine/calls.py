@@ -5,6 +5,7 @@ run (a CalledWorkflow) or None when there is no such workflow. With it, a save c
 workflow exists, is sent only inputs it has and every input it requires, and that no chain of calls comes
 round again: a workflow that calls itself, directly or through others, would nest runs until a limit stops it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -47,8 +48,11 @@ def call_problems(calls: list[WorkflowCall], find_workflow: FindWorkflow) -> lis
     for call in calls:
         called = find_workflow(call.workflow)
         if called is None:
-            errors.append(GraphError(call.path("workflow"), f"workflow {call.workflow!r} does not exist; "
-                                                            "pick an existing workflow's id"))
+            errors.append(
+                GraphError(
+                    call.path("workflow"), f"workflow {call.workflow!r} does not exist; pick an existing workflow's id"
+                )
+            )
             continue
         fields = _input_fields(called.graph)
         if fields is not None and call.inputs is not None:
@@ -58,18 +62,23 @@ def call_problems(calls: list[WorkflowCall], find_workflow: FindWorkflow) -> lis
 
 def _input_problems(call: WorkflowCall, name: str, fields: list[InputField]) -> list[GraphError]:
     known = [field.name for field in fields]
-    errors = [GraphError(call.path(f"inputs.{sent}"), f"workflow {name!r} has no input {sent!r}; "
-                                                     f"its inputs: {', '.join(known) or 'none'}")
-              for sent in call.inputs if sent not in known]
+    errors = [
+        GraphError(
+            call.path(f"inputs.{sent}"),
+            f"workflow {name!r} has no input {sent!r}; its inputs: {', '.join(known) or 'none'}",
+        )
+        for sent in call.inputs
+        if sent not in known
+    ]
     missing = [f.name for f in fields if f.required and f.default is None and f.name not in call.inputs]
     if missing:
-        errors.append(GraphError(call.path("inputs"), f"workflow {name!r} requires {', '.join(missing)}, "
-                                                      "which inputs do not set"))
+        errors.append(
+            GraphError(call.path("inputs"), f"workflow {name!r} requires {', '.join(missing)}, which inputs do not set")
+        )
     return errors
 
 
-def cycle_problems(calls: list[WorkflowCall], find_workflow: FindWorkflow,
-                   workflow_id: str | None) -> list[GraphError]:
+def cycle_problems(calls: list[WorkflowCall], find_workflow: FindWorkflow, workflow_id: str | None) -> list[GraphError]:
     """A problem at each call from which a chain of calls comes round again: to this workflow (`workflow_id`,
     when it has one yet), or to another workflow along the way."""
     walk = _CallWalk(find_workflow, workflow_id)
@@ -119,7 +128,7 @@ class _CallWalk:
         path = stack + rest
         for depth, workflow in enumerate(stack):
             if loop_start is not None and depth > loop_start:
-                self.found[workflow] = stack[depth:] + stack[loop_start:depth + 1]
+                self.found[workflow] = stack[depth:] + stack[loop_start : depth + 1]
             else:
                 self.found[workflow] = path[depth:]
         return path
@@ -134,10 +143,14 @@ class _CallWalk:
     def describe(self, path: list[str]) -> str:
         route = " -> ".join([THIS_WORKFLOW, *(self.names.get(workflow, workflow) for workflow in path)])
         if path[-1] == self.root:
-            return (f"this workflow calls itself ({route}); a workflow must not call itself, directly or through "
-                    "others, since its runs would nest without end")
-        return (f"this call leads to a workflow that calls itself ({route}); its runs would nest without end: "
-                "remove a call from the loop")
+            return (
+                f"this workflow calls itself ({route}); a workflow must not call itself, directly or through "
+                "others, since its runs would nest without end"
+            )
+        return (
+            f"this call leads to a workflow that calls itself ({route}); its runs would nest without end: "
+            "remove a call from the loop"
+        )
 
 
 def _input_fields(graph: Any) -> list[InputField] | None:

@@ -4,6 +4,7 @@ Every node runs exactly once per run, for real or as a skip: each node waits (a 
 for all of its sources, then runs if any incoming edge is live and otherwise records "skipped",
 which makes its own outgoing edges dead. So joins never wait on a branch that was not taken.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -61,8 +62,10 @@ def compile_graph(graph: Graph, *, checkpointer: Any) -> CompiledStateGraph:
     builder = StateGraph(RunState, context_schema=RunContext)
     for spec in graph.nodes:
         node_type = NODE_TYPES[spec.type]
-        builder.add_node(spec.id, node_function(spec, node_type, node_type.parse_config(spec.config, spec.version),
-                                                graph.incoming(spec.id)))
+        builder.add_node(
+            spec.id,
+            node_function(spec, node_type, node_type.parse_config(spec.config, spec.version), graph.incoming(spec.id)),
+        )
     builder.add_edge(START, graph.input_node().id)
     for spec in graph.nodes:
         sources = list(dict.fromkeys(edge.source for edge in graph.incoming(spec.id)))
@@ -73,8 +76,9 @@ def compile_graph(graph: Graph, *, checkpointer: Any) -> CompiledStateGraph:
     return builder.compile(checkpointer=checkpointer)
 
 
-def node_function(spec: NodeSpec, node_type: NodeType, config: Any,
-                  incoming: list[EdgeSpec]) -> Callable[[RunState, Runtime[RunContext]], dict[str, Any]]:
+def node_function(
+    spec: NodeSpec, node_type: NodeType, config: Any, incoming: list[EdgeSpec]
+) -> Callable[[RunState, Runtime[RunContext]], dict[str, Any]]:
     def run_node(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         hooks = runtime.context.hooks
         if incoming and not any(is_live(edge, state["nodes"]) for edge in incoming):
@@ -96,18 +100,33 @@ def is_live(edge: EdgeSpec, results: dict[str, dict[str, Any]]) -> bool:
     return edge.branch in source["outlets"] if edge.branch else source["default_live"]
 
 
-def _record(status: str, *, output: Any = None, error: str | None = None, fields: dict[str, Any] | None = None,
-            outlets: list[str] | None = None, default_live: bool = False) -> dict[str, Any]:
-    return {"status": status, "output": output, "error": error, "fields": fields or {},
-            "outlets": outlets or [], "default_live": default_live}
+def _record(
+    status: str,
+    *,
+    output: Any = None,
+    error: str | None = None,
+    fields: dict[str, Any] | None = None,
+    outlets: list[str] | None = None,
+    default_live: bool = False,
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "output": output,
+        "error": error,
+        "fields": fields or {},
+        "outlets": outlets or [],
+        "default_live": default_live,
+    }
 
 
 def template_scope(state: RunState) -> dict[str, Any]:
     """What templates see: inputs, and nodes.<id>.output / .error / .status / .<field>."""
     return {
         "inputs": state["inputs"],
-        "nodes": {node_id: {**r["fields"], "output": r["output"], "error": r["error"], "status": r["status"]}
-                  for node_id, r in state["nodes"].items()},
+        "nodes": {
+            node_id: {**r["fields"], "output": r["output"], "error": r["error"], "status": r["status"]}
+            for node_id, r in state["nodes"].items()
+        },
     }
 
 
@@ -116,8 +135,15 @@ def execute(spec: NodeSpec, node_type: NodeType, config: Any, scope: dict[str, A
     policy = spec.retry
     attempts = 1 if node_type.policy_per_item else policy.attempts  # a map retries each item, inside run
     for attempt in range(1, attempts + 1):
-        ctx = NodeContext(spec.id, attempt, hooks, scope, call_key_prefix=f"{spec.id}#a{attempt}",
-                          retry=policy, on_error=spec.on_error)
+        ctx = NodeContext(
+            spec.id,
+            attempt,
+            hooks,
+            scope,
+            call_key_prefix=f"{spec.id}#a{attempt}",
+            retry=policy,
+            on_error=spec.on_error,
+        )
         try:
             result = _attempt(spec, node_type, config, ctx)
         except GraphBubbleUp:  # an approval's interrupt: pause the run, not a failure
@@ -132,11 +158,20 @@ def execute(spec: NodeSpec, node_type: NodeType, config: Any, scope: dict[str, A
             hooks.emit("node_failed", spec.id, {"error": message, "attempts": attempt})
             if spec.on_error == "fail":
                 raise NodeFailed(spec.id, message) from error
-            return _record("failed", error=message, outlets=["error"] if spec.on_error == "branch" else [],
-                           default_live=spec.on_error == "continue")
+            return _record(
+                "failed",
+                error=message,
+                outlets=["error"] if spec.on_error == "branch" else [],
+                default_live=spec.on_error == "continue",
+            )
         hooks.emit("node_succeeded", spec.id, {"output": result.output, "attempts": attempt, **usage(ctx)})
-        return _record("succeeded", output=result.output, fields=result.fields,
-                       outlets=[result.outlet] if result.outlet else [], default_live=True)
+        return _record(
+            "succeeded",
+            output=result.output,
+            fields=result.fields,
+            outlets=[result.outlet] if result.outlet else [],
+            default_live=True,
+        )
     raise AssertionError("unreachable: RetryPolicy.attempts >= 1")
 
 
@@ -220,8 +255,14 @@ def usage(ctx: NodeContext) -> dict[str, Any]:
     }
 
 
-def run_graph(compiled: CompiledStateGraph, *, run_id: str, hooks: RunHooks, inputs: dict[str, Any] | None = None,
-              resume_value: Any = NOT_SET) -> RunOutcome:
+def run_graph(
+    compiled: CompiledStateGraph,
+    *,
+    run_id: str,
+    hooks: RunHooks,
+    inputs: dict[str, Any] | None = None,
+    resume_value: Any = NOT_SET,
+) -> RunOutcome:
     """Start, continue (after a crash: finished nodes are not re-run) or resume (answer an approval) a run."""
     config = {"configurable": {"thread_id": run_id}}
     snapshot = compiled.get_state(config) if compiled.checkpointer is not None else None
@@ -245,12 +286,18 @@ def run_graph(compiled: CompiledStateGraph, *, run_id: str, hooks: RunHooks, inp
     if result.get("__interrupt__"):
         waiting = _waiting(result["__interrupt__"][0].value)
         if compiled.checkpointer is None:  # nothing to resume from: waiting would be forever
-            return RunOutcome("failed", error=f"node {waiting.waiting_node!r} waits for an answer, "
-                                              "which needs a checkpointer; compile the graph with one")
+            return RunOutcome(
+                "failed",
+                error=f"node {waiting.waiting_node!r} waits for an answer, "
+                "which needs a checkpointer; compile the graph with one",
+            )
         return waiting
     return RunOutcome("succeeded", outputs=result.get("outputs", {}))
 
 
 def _waiting(payload: dict[str, Any]) -> RunOutcome:
-    return RunOutcome("waiting", waiting_node=payload["node_id"],
-                      waiting={key: payload[key] for key in ("prompt", "timeout_s", "default")})
+    return RunOutcome(
+        "waiting",
+        waiting_node=payload["node_id"],
+        waiting={key: payload[key] for key in ("prompt", "timeout_s", "default")},
+    )

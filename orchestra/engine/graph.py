@@ -1,4 +1,5 @@
 """The workflow graph as stored (JSON), its pydantic models and their order, and the error type validation returns."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -3,6 +3,7 @@
 The engine takes these as plain callables so it stays framework-free: the Django app wires them to
 the database, Celery and the model router; tests pass ordinary functions.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -57,8 +58,10 @@ class ToolDefinition:
     target: str | None = None  # the workflow id, or the MCP server's own tool name
 
     def as_openai(self) -> dict[str, Any]:
-        return {"type": "function", "function": {"name": self.name, "description": self.description,
-                                                 "parameters": self.parameters}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
 
 
 @dataclass

@@ -10,6 +10,7 @@ anything that could multiply them (`*`, `**`, `+`, `%`, `~`, padding, joining, f
 them, and its loop iterations, calls, filters and operators are counted against a step limit and a
 CPU-time limit. Going over any of them fails the render with a TemplateError naming the budget.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,6 +69,7 @@ class TemplateRef:
 
 # --- The budget of one render ---------------------------------------------------------------------
 
+
 def _over_budget(budget: str, limit: str, detail: str = "") -> TemplateError:
     return TemplateError(f"exceeds the {budget} budget of {limit}" + (f": {detail}" if detail else ""))
 
@@ -111,6 +113,7 @@ def _spend(steps: int = 1) -> None:
 
 
 # --- Sizes, checked before a value is built or printed -------------------------------------------
+
 
 def _check_text(size: int, detail: str = "") -> None:
     if size > MAX_TEXT_CHARS:
@@ -196,6 +199,7 @@ def _budgeted_range(*args: int) -> range:
 
 # --- Operators, methods and filters that can multiply sizes ---------------------------------------
 
+
 def _is_sequence(value: Any) -> bool:
     return isinstance(value, (str, list, tuple))
 
@@ -271,8 +275,13 @@ def _tabs_size(text: str, tabsize: int = 8) -> int:
 
 
 _STR_METHOD_SIZES: dict[str, Callable[..., int]] = {
-    "ljust": _padded_size, "rjust": _padded_size, "center": _padded_size, "zfill": _padded_size,
-    "expandtabs": _tabs_size, "replace": _replaced_size, "translate": _translated_size,
+    "ljust": _padded_size,
+    "rjust": _padded_size,
+    "center": _padded_size,
+    "zfill": _padded_size,
+    "expandtabs": _tabs_size,
+    "replace": _replaced_size,
+    "translate": _translated_size,
 }
 
 
@@ -312,8 +321,9 @@ def _guard_replace(s: Any, old: Any, new: Any, count: int | None = None) -> None
     _check_text(_replaced_size(_text(s), _text(old), _text(new), count))
 
 
-def _guard_wordwrap(s: Any, width: int = 79, break_long_words: bool = True, wrapstring: str | None = None,
-                    break_on_hyphens: bool = True) -> None:
+def _guard_wordwrap(
+    s: Any, width: int = 79, break_long_words: bool = True, wrapstring: str | None = None, break_on_hyphens: bool = True
+) -> None:
     text = _text(s)
     _spend(len(text) * _STEPS_PER_CHARACTER["wordwrap"])
     lines = text.count("\n") + 1 + 2 * len(text) // max(width, 1)  # two lines always hold more than `width`
@@ -336,9 +346,16 @@ def _guard_slice(value: Any, slices: int, fill_with: Any = None) -> None:
 
 
 _FILTER_GUARDS: dict[str, Callable[..., None]] = {
-    "center": _guard_center, "indent": _guard_indent, "format": _guard_format, "replace": _guard_replace,
-    "wordwrap": _guard_wordwrap, "urlize": _guard_urlize, "batch": _guard_batch, "slice": _guard_slice,
-    "pprint": lambda value: _checked_printable(value, indent=1), "string": _checked_printable,
+    "center": _guard_center,
+    "indent": _guard_indent,
+    "format": _guard_format,
+    "replace": _guard_replace,
+    "wordwrap": _guard_wordwrap,
+    "urlize": _guard_urlize,
+    "batch": _guard_batch,
+    "slice": _guard_slice,
+    "pprint": lambda value: _checked_printable(value, indent=1),
+    "string": _checked_printable,
     "tojson": lambda value, indent=None: _checked_printable(value, indent or 0),
 }
 
@@ -381,6 +398,7 @@ def _sum(environment: Any, iterable: Iterable[Any], attribute: str | int | None 
 
 # --- The environment ------------------------------------------------------------------------------
 
+
 class _BudgetedCodeGenerator(CodeGenerator):
     """Jinja2 3.x's code generator, with loops counting their items and `~` checking what it joins.
 
@@ -390,10 +408,12 @@ class _BudgetedCodeGenerator(CodeGenerator):
     """
 
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
-        counted = nodes.Call(nodes.EnvironmentAttribute("counted_items"), [node.iter], [], None, None,
-                             lineno=node.lineno)
-        super().visit_For(nodes.For(node.target, counted, node.body, node.else_, node.test, node.recursive,
-                                    lineno=node.lineno), frame)
+        counted = nodes.Call(
+            nodes.EnvironmentAttribute("counted_items"), [node.iter], [], None, None, lineno=node.lineno
+        )
+        super().visit_For(
+            nodes.For(node.target, counted, node.body, node.else_, node.test, node.recursive, lineno=node.lineno), frame
+        )
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self.write("environment.joined_text(context.eval_ctx, (")
@@ -413,8 +433,9 @@ class _BudgetedEnvironment(ImmutableSandboxedEnvironment):
         self.globals["range"] = _budgeted_range
         del self.globals["lipsum"]  # lorem ipsum of any length, of no use in a workflow
         self.filters.update(tojson=_tojson, join=_join, sum=_sum)
-        self.filters = {name: _budgeted_filter(function, _FILTER_GUARDS.get(name))
-                        for name, function in self.filters.items()}
+        self.filters = {
+            name: _budgeted_filter(function, _FILTER_GUARDS.get(name)) for name, function in self.filters.items()
+        }
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # Data comes before methods: an input field named `items` (or keys, values, get) is what inputs.items
@@ -454,6 +475,7 @@ ENV = _BudgetedEnvironment(undefined=StrictUndefined, autoescape=False, keep_tra
 
 
 # --- Parsing, for validation ----------------------------------------------------------------------
+
 
 def parse(source: str, kind: str = "template") -> nodes.Node:
     """The Jinja2 syntax tree of a template or a bare expression; TemplateError if it does not parse."""
@@ -504,8 +526,11 @@ def references(tree: nodes.Node) -> tuple[set[str], set[tuple[str, str | None]],
     # A second pass picks up the field in nodes.<id>.<field>.
     for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
         inner = access.node
-        if isinstance(inner, (nodes.Getattr, nodes.Getitem)) and isinstance(inner.node, nodes.Name) \
-                and inner.node.name == "nodes":
+        if (
+            isinstance(inner, (nodes.Getattr, nodes.Getitem))
+            and isinstance(inner.node, nodes.Name)
+            and inner.node.name == "nodes"
+        ):
             node_id, field_name = _static_key(inner), _static_key(access)
             if node_id is not None and field_name is not None:
                 node_refs.discard((node_id, None))
@@ -522,6 +547,7 @@ def _static_key(access: nodes.Getattr | nodes.Getitem) -> str | None:
 
 
 # --- Rendering ------------------------------------------------------------------------------------
+
 
 # Compiling is most of a template's cost, and a compiled graph renders the same sources on every run.
 @lru_cache(maxsize=4096)
@@ -557,8 +583,10 @@ def json_value(value: Any, source: str) -> Any:
     try:
         return json.loads(json.dumps(value))
     except (TypeError, ValueError) as error:
-        raise TemplateError(f"{source.strip()!r} gives a {type(value).__name__}, which is not a JSON value; "
-                            "convert it, e.g. with | list or | string") from error
+        raise TemplateError(
+            f"{source.strip()!r} gives a {type(value).__name__}, which is not a JSON value; "
+            "convert it, e.g. with | list or | string"
+        ) from error
 
 
 def render_value(value: Any, scope: dict[str, Any]) -> Any:

@@ -3,6 +3,7 @@ tools. This module turns the agent config's tool entries into what the model is 
 (`ToolDefinition`) and runs one call of a tool, durably: a call whose result was recorded before
 a crash is answered from the record, never made again.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,9 @@ class WorkflowTool(NodeConfig):
 
     kind: Literal["workflow"]
     workflow: str = Field(min_length=1, title="Workflow", json_schema_extra={"format": "workflow"})
-    name: str | None = Field(None, pattern=TOOL_NAME, title="Tool name", description="Default: from the workflow's name.")
+    name: str | None = Field(
+        None, pattern=TOOL_NAME, title="Tool name", description="Default: from the workflow's name."
+    )
     description: str = Field("", title="Description", description="Default: the workflow's description.")
 
 
@@ -54,8 +57,11 @@ class HTTPTool(NodeConfig):
     url: str = template_field(title="URL", description="e.g. https://api.example.com/orders/{{ args.order_id }}")
     headers: dict[str, str] = Field(default_factory=dict, title="Headers")
     body: str | dict[str, Any] | list[Any] | None = Field(None, title="Body")
-    parameters: dict[str, Any] = Field(default_factory=lambda: dict(EMPTY_PARAMETERS), title="Parameters",
-                                       description="JSON Schema of the arguments the model sends.")
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: dict(EMPTY_PARAMETERS),
+        title="Parameters",
+        description="JSON Schema of the arguments the model sends.",
+    )
     timeout_s: float = Field(30, gt=0, le=300, title="Timeout (s)")
 
     _check_parameters = field_validator("parameters")(classmethod(lambda cls, value: _json_schema(value)))
@@ -81,8 +87,9 @@ def tool_name(text: str, *, max_length: int = 64) -> str:
 
 
 def http_tool_definition(tool: HTTPTool) -> ToolDefinition:
-    return ToolDefinition(name=tool.name, description=tool.description, parameters=tool.parameters,
-                          spec=tool.model_dump())
+    return ToolDefinition(
+        name=tool.name, description=tool.description, parameters=tool.parameters, spec=tool.model_dump()
+    )
 
 
 def tool_template_refs(tools: list[WorkflowTool | HTTPTool | MCPTools]) -> list[TemplateRef]:
@@ -90,9 +97,11 @@ def tool_template_refs(tools: list[WorkflowTool | HTTPTool | MCPTools]) -> list[
     for index, tool in enumerate(tools):
         if isinstance(tool, HTTPTool):
             path = f"tools[{index}]"
-            sources = [TemplateRef(f"{path}.url", tool.url)] + \
-                [TemplateRef(f"{path}.headers.{k}", v) for k, v in tool.headers.items()] + \
-                template_refs(tool.body, f"{path}.body")
+            sources = (
+                [TemplateRef(f"{path}.url", tool.url)]
+                + [TemplateRef(f"{path}.headers.{k}", v) for k, v in tool.headers.items()]
+                + template_refs(tool.body, f"{path}.body")
+            )
             refs += [TemplateRef(r.path, r.source, r.kind, r.extra_names | ARGS) for r in sources]
     return refs
 
@@ -114,8 +123,9 @@ def resolve_tools(tools: list[WorkflowTool | HTTPTool | MCPTools], hooks: RunHoo
     return definitions
 
 
-def call_tool(definition: ToolDefinition, arguments: str, ctx: NodeContext, *, call_key: str,
-              step: int) -> dict[str, Any]:
+def call_tool(
+    definition: ToolDefinition, arguments: str, ctx: NodeContext, *, call_key: str, step: int
+) -> dict[str, Any]:
     """Run one tool call; {"result": ...} or {"error": "..."}: a failing tool is the model's to handle.
 
     Recorded as two run events, tool_called and tool_result (with the call key); a call whose
@@ -157,11 +167,19 @@ def _execute(definition: ToolDefinition, arguments: dict[str, Any], ctx: NodeCon
         return ctx.hooks.call_mcp_tool(spec["server"], definition.target or definition.name, arguments)
     scope = {**ctx.scope, "args": arguments}
     body = spec["body"]
-    prepared = {"method": spec["method"], "url": render(spec["url"], scope),
-                "headers": {name: render(value, scope) for name, value in spec["headers"].items()},
-                "body": render(body, scope) if isinstance(body, str) else render_value(body, scope)}
-    response = http_request(prepared, timeout_s=spec["timeout_s"], max_response_bytes=1_000_000,
-                            fail_on_status=True, allow_private=ctx.hooks.http_allow_private)
+    prepared = {
+        "method": spec["method"],
+        "url": render(spec["url"], scope),
+        "headers": {name: render(value, scope) for name, value in spec["headers"].items()},
+        "body": render(body, scope) if isinstance(body, str) else render_value(body, scope),
+    }
+    response = http_request(
+        prepared,
+        timeout_s=spec["timeout_s"],
+        max_response_bytes=1_000_000,
+        fail_on_status=True,
+        allow_private=ctx.hooks.http_allow_private,
+    )
     return response["body"]
 
 

@@ -4,6 +4,7 @@ A node's `version` names the version of its type it was built with; a node witho
 graph from before versions existed). Reading a graph to run it upgrades each older node's config through
 its type's `migrate`, so a published workflow keeps running after its node types change.
 """
+
 from __future__ import annotations
 
 import copy

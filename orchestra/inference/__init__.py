@@ -1,4 +1,5 @@
 """Model clients: one interface over OpenAI-compatible servers and in-process transformers models."""
+
 from orchestra.inference.base import Completion, InferenceError, ModelClient, ModelSpec, ToolCall
 from orchestra.inference.clients import get_client
 

@@ -1,4 +1,5 @@
 """The contract every model client keeps: what a model is, what a call returns, how calls fail."""
+
 from __future__ import annotations
 
 import re
@@ -9,7 +10,6 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from orchestra.egress import AllowPrivate
-
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,20 @@ class Backend:
 
 
 BACKEND_LIST = (
-    Backend("openai", "OpenAI-compatible HTTP", frozenset({"timeout_s", "max_retries", "max_tokens", "token_ids"}),
-            needs_base_url=True),
+    Backend(
+        "openai",
+        "OpenAI-compatible HTTP",
+        frozenset({"timeout_s", "max_retries", "max_tokens", "token_ids"}),
+        needs_base_url=True,
+    ),
     # constrained_decoding (default true): false leaves tools and response_format to the model's own
     # skill (its tool calls are still parsed), for comparing with and without (bench/agent.py).
-    Backend("transformers", "transformers in-process",
-            frozenset({"device", "dtype", "max_tokens", "constrained_decoding"}), needs_base_url=False),
+    Backend(
+        "transformers",
+        "transformers in-process",
+        frozenset({"device", "dtype", "max_tokens", "constrained_decoding"}),
+        needs_base_url=False,
+    ),
 )
 BACKEND_OPTIONS = {backend.name: backend.options for backend in BACKEND_LIST}
 BACKENDS = tuple(BACKEND_OPTIONS)
@@ -55,8 +63,7 @@ class InferenceError(Exception):
     refused, timeout). A gateway can pass it through instead of flattening everything into a 502.
     """
 
-    def __init__(self, message: str, *, model: str | None = None, status: int | None = None,
-                 param: str | None = None):
+    def __init__(self, message: str, *, model: str | None = None, status: int | None = None, param: str | None = None):
         super().__init__(message)
         self.model = model
         self.status = status
@@ -72,7 +79,7 @@ class ModelSpec:
     model: str
     base_url: str | None = None
     api_key: str | None = None
-    price_in: float = 0.0   # per million input tokens
+    price_in: float = 0.0  # per million input tokens
     price_out: float = 0.0  # per million output tokens
     options: dict = field(default_factory=dict)
     # The egress guard for an `openai` backend's server (orchestra/egress.py): None leaves it off,
@@ -82,19 +89,28 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise InferenceError(f"model {self.name!r}: unknown backend {self.backend!r}; "
-                                 f"valid backends are {', '.join(BACKENDS)}", model=self.name)
+            raise InferenceError(
+                f"model {self.name!r}: unknown backend {self.backend!r}; valid backends are {', '.join(BACKENDS)}",
+                model=self.name,
+            )
         if self.backend == "openai" and not self.base_url:
-            raise InferenceError(f"model {self.name!r}: the openai backend needs a base_url, "
-                                 f"e.g. http://127.0.0.1:8001/v1", model=self.name)
+            raise InferenceError(
+                f"model {self.name!r}: the openai backend needs a base_url, e.g. http://127.0.0.1:8001/v1",
+                model=self.name,
+            )
         unknown = sorted(set(self.options) - BACKEND_OPTIONS[self.backend])
         if unknown:
-            raise InferenceError(f"model {self.name!r}: unknown option(s) {', '.join(unknown)} for the "
-                                 f"{self.backend} backend; valid options are "
-                                 f"{', '.join(sorted(BACKEND_OPTIONS[self.backend]))}", model=self.name)
+            raise InferenceError(
+                f"model {self.name!r}: unknown option(s) {', '.join(unknown)} for the "
+                f"{self.backend} backend; valid options are "
+                f"{', '.join(sorted(BACKEND_OPTIONS[self.backend]))}",
+                model=self.name,
+            )
         if self.price_in < 0 or self.price_out < 0:
-            raise InferenceError(f"model {self.name!r}: prices must be >= 0, got "
-                                 f"price_in={self.price_in}, price_out={self.price_out}", model=self.name)
+            raise InferenceError(
+                f"model {self.name!r}: prices must be >= 0, got price_in={self.price_in}, price_out={self.price_out}",
+                model=self.name,
+            )
 
     def cost(self, tokens_in: int, tokens_out: int) -> float:
         """What a call with these token counts costs, in the currency the prices are in."""
@@ -122,11 +138,11 @@ class Completion:
     """One model answer with the real numbers of the call that produced it."""
 
     text: str
-    model: str           # the spec's registry name
+    model: str  # the spec's registry name
     tokens_in: int
     tokens_out: int
     latency_ms: float
-    finish_reason: str   # "stop" | "length" | "tool_calls"
+    finish_reason: str  # "stop" | "length" | "tool_calls"
     # Per generated token, the top-k (token, log-prob) pairs: token ids from the transformers
     # backend, token strings from an OpenAI-compatible server (ids if it was asked for them).
     top_logprobs: list[list[tuple[int | str, float]]] | None = None
@@ -139,12 +155,19 @@ class Completion:
 class ModelClient(Protocol):
     spec: ModelSpec
 
-    def complete(self, messages: list[dict], *, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: list[str] | None = None,
-                 on_token: Callable[[str], None] | None = None,
-                 top_logprobs: int = 0, tools: list[dict] | None = None,
-                 tool_choice: str | dict | None = None,
-                 response_format: dict | None = None) -> Completion:
+    def complete(
+        self,
+        messages: list[dict],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: list[str] | None = None,
+        on_token: Callable[[str], None] | None = None,
+        top_logprobs: int = 0,
+        tools: list[dict] | None = None,
+        tool_choice: str | dict | None = None,
+        response_format: dict | None = None,
+    ) -> Completion:
         """Answer a chat; `on_token` receives each text delta as it is generated.
 
         `tools`, `tool_choice` and `response_format` are OpenAI's shapes (see check_structured).
@@ -158,28 +181,42 @@ class ModelClient(Protocol):
 MAX_TOP_LOGPROBS = 20  # OpenAI's limit, kept for every backend so callers see one rule
 
 
-def check_call(spec: ModelSpec, *, max_tokens: int | None, temperature: float | None,
-               top_logprobs: int, messages: list[dict]) -> int:
+def check_call(
+    spec: ModelSpec, *, max_tokens: int | None, temperature: float | None, top_logprobs: int, messages: list[dict]
+) -> int:
     """Validate the arguments every backend shares; return the max_tokens to use."""
     if not isinstance(messages, list) or not messages:
-        raise InferenceError(f"model {spec.name!r}: messages must be a non-empty list of "
-                             f"{{'role', 'content'}} dicts", model=spec.name, status=400)
+        raise InferenceError(
+            f"model {spec.name!r}: messages must be a non-empty list of {{'role', 'content'}} dicts",
+            model=spec.name,
+            status=400,
+        )
     for index, message in enumerate(messages):
         calls_tools = isinstance(message, dict) and message.get("role") == "assistant" and message.get("tool_calls")
         if not isinstance(message, dict) or "role" not in message or ("content" not in message and not calls_tools):
-            raise InferenceError(f"model {spec.name!r}: messages[{index}] must be a dict with "
-                                 f"'role' and 'content', got {message!r}", model=spec.name, status=400)
+            raise InferenceError(
+                f"model {spec.name!r}: messages[{index}] must be a dict with 'role' and 'content', got {message!r}",
+                model=spec.name,
+                status=400,
+            )
     if max_tokens is None:
         max_tokens = spec.options.get("max_tokens", 256)
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-        raise InferenceError(f"model {spec.name!r}: max_tokens must be a positive integer, "
-                             f"got {max_tokens!r}", model=spec.name, status=400)
+        raise InferenceError(
+            f"model {spec.name!r}: max_tokens must be a positive integer, got {max_tokens!r}",
+            model=spec.name,
+            status=400,
+        )
     if temperature is not None and temperature < 0:
-        raise InferenceError(f"model {spec.name!r}: temperature must be >= 0, got {temperature!r}",
-                             model=spec.name, status=400)
+        raise InferenceError(
+            f"model {spec.name!r}: temperature must be >= 0, got {temperature!r}", model=spec.name, status=400
+        )
     if not 0 <= top_logprobs <= MAX_TOP_LOGPROBS:
-        raise InferenceError(f"model {spec.name!r}: top_logprobs must be between 0 and "
-                             f"{MAX_TOP_LOGPROBS}, got {top_logprobs!r}", model=spec.name, status=400)
+        raise InferenceError(
+            f"model {spec.name!r}: top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}, got {top_logprobs!r}",
+            model=spec.name,
+            status=400,
+        )
     return max_tokens
 
 
@@ -191,8 +228,9 @@ def tool_name(tool: dict) -> str:
     return tool["function"]["name"]
 
 
-def check_structured(spec: ModelSpec, *, tools: list[dict] | None, tool_choice: str | dict | None,
-                     response_format: dict | None) -> str | None:
+def check_structured(
+    spec: ModelSpec, *, tools: list[dict] | None, tool_choice: str | dict | None, response_format: dict | None
+) -> str | None:
     """Validate OpenAI's `tools`, `tool_choice` and `response_format`; return the tool choice in
     force ("auto", "none", "required", a function name, or None when no tools are offered).
 
@@ -202,6 +240,7 @@ def check_structured(spec: ModelSpec, *, tools: list[dict] | None, tool_choice: 
     response_format: {"type": "text"} | {"type": "json_object"} |
                      {"type": "json_schema", "json_schema": {"name", "schema", "strict"?}}
     """
+
     def refuse(message: str) -> InferenceError:
         param = next((p for p in ("tool_choice", "tools", "response_format") if message.startswith(p)), None)
         return InferenceError(f"model {spec.name!r}: {message}", model=spec.name, status=400, param=param)
@@ -209,8 +248,13 @@ def check_structured(spec: ModelSpec, *, tools: list[dict] | None, tool_choice: 
     names: list[str] = []
     for index, tool in enumerate(tools or []):
         function = tool.get("function") if isinstance(tool, dict) else None
-        if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict) \
-                or not isinstance(function.get("name"), str) or not function["name"]:
+        if (
+            not isinstance(tool, dict)
+            or tool.get("type") != "function"
+            or not isinstance(function, dict)
+            or not isinstance(function.get("name"), str)
+            or not function["name"]
+        ):
             raise refuse(f"tools[{index}] must be {{'type': 'function', 'function': {{'name', 'parameters'}}}}")
         if not isinstance(function.get("parameters", {}), dict):
             raise refuse(f"tools[{index}].function.parameters must be a JSON Schema object")
@@ -234,6 +278,8 @@ def check_structured(spec: ModelSpec, *, tools: list[dict] | None, tool_choice: 
         return tool_choice
     chosen = tool_choice.get("function", {}).get("name") if isinstance(tool_choice, dict) else None
     if not isinstance(tool_choice, dict) or tool_choice.get("type") != "function" or chosen not in names:
-        raise refuse(f"tool_choice must be one of {', '.join(TOOL_CHOICES)} or "
-                     f"{{'type': 'function', 'function': {{'name': one of {', '.join(names)}}}}}")
+        raise refuse(
+            f"tool_choice must be one of {', '.join(TOOL_CHOICES)} or "
+            f"{{'type': 'function', 'function': {{'name': one of {', '.join(names)}}}}}"
+        )
     return chosen

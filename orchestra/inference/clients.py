@@ -3,6 +3,7 @@
 Clients are cheap, but what they stand on is not: a transformers model is loaded once per process
 per (model, device, dtype), and an SDK client (with its connection pool) once per server and key.
 """
+
 from __future__ import annotations
 
 import threading
@@ -19,13 +20,21 @@ def get_client(spec: ModelSpec) -> ModelClient:
         from orchestra.inference import transformers_backend as backend
 
         path, device, dtype = backend.load_options(spec)
-        loaded = _cached(("transformers", path, device, dtype),
-                         lambda: backend.load_model(spec, path=path, device=device, dtype=dtype))
+        loaded = _cached(
+            ("transformers", path, device, dtype),
+            lambda: backend.load_model(spec, path=path, device=device, dtype=dtype),
+        )
         return backend.TransformersClient(spec, loaded)
     from orchestra.inference import openai_backend as backend
 
-    key = ("openai", spec.base_url, spec.api_key, spec.options.get("timeout_s"), spec.options.get("max_retries"),
-           spec.allow_private)
+    key = (
+        "openai",
+        spec.base_url,
+        spec.api_key,
+        spec.options.get("timeout_s"),
+        spec.options.get("max_retries"),
+        spec.allow_private,
+    )
     return backend.OpenAIClient(spec, _cached(key, lambda: backend.make_sdk(spec)))
 
 

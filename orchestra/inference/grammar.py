@@ -19,6 +19,7 @@ JSON is compact (", " and ": " between items, no other whitespace): with free wh
 models fill their budget with newlines after the last value (vLLM's `disable_any_whitespace`
 answers the same problem).
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,8 +47,8 @@ ANY_OBJECT = {"type": "object"}
 # xgrammar (0.2.9) writes the characters of a length-bounded string (minLength/maxLength) as
 # [^"\\\r\n], which lets raw control characters through; JSON wants them escaped, and strict
 # parsers (Python's json among them) refuse them. Its unbounded strings already exclude them.
-LOOSE_STRING_CHARACTER = r'[^\"\\\r\n]'
-JSON_STRING_CHARACTER = r'[^\0-\x1f\"\\\r\n]'
+LOOSE_STRING_CHARACTER = r"[^\"\\\r\n]"
+JSON_STRING_CHARACTER = r"[^\0-\x1f\"\\\r\n]"
 CACHE_LIMIT_BYTES = 256 * 1024 * 1024  # compiled grammars kept per model; xgrammar evicts beyond it
 CLOSING_RESERVE = 32  # tokens (at most half the budget) over which a structured reply is steered shut
 
@@ -74,10 +75,13 @@ class Grammars:
     def __init__(self, tokenizer, model):
         eos = model.generation_config.eos_token_id
         info = xgr.TokenizerInfo.from_huggingface(
-            tokenizer, vocab_size=model.config.vocab_size,  # the logits' width, padding included
-            stop_token_ids=eos if isinstance(eos, list) else [eos])
-        self.compiler = xgr.GrammarCompiler(info, max_threads=min(8, os.cpu_count() or 1),
-                                            cache_limit_bytes=CACHE_LIMIT_BYTES)
+            tokenizer,
+            vocab_size=model.config.vocab_size,  # the logits' width, padding included
+            stop_token_ids=eos if isinstance(eos, list) else [eos],
+        )
+        self.compiler = xgr.GrammarCompiler(
+            info, max_threads=min(8, os.cpu_count() or 1), cache_limit_bytes=CACHE_LIMIT_BYTES
+        )
         self.closing_tokens = ClosingTokens.of(info, device=model.device)
 
     def processor(self, grammar: CallGrammar, *, max_tokens: int) -> GrammarLogitsProcessor:
@@ -85,8 +89,9 @@ class Grammars:
         closing = None if grammar.free_text else Closing(self.closing_tokens, max_tokens=max_tokens)
         return GrammarLogitsProcessor(grammar.compiled, closing=closing)
 
-    def compile(self, *, model: str, tools: list[dict] | None, tool_choice: str | None,
-                response_format: dict | None) -> CallGrammar:
+    def compile(
+        self, *, model: str, tools: list[dict] | None, tool_choice: str | None, response_format: dict | None
+    ) -> CallGrammar:
         """The grammar a constrained call's output must follow (see `is_constrained`).
 
         `tool_choice` is check_structured's answer: None (no tools), "none", "auto", "required" or
@@ -96,11 +101,16 @@ class Grammars:
         if tool_choice in (None, "none"):
             fmt = answer
         else:
-            tags = [call_tag(tool, index, model=model) for index, tool in enumerate(tools or [])
-                    if tool_choice in ("auto", "required") or tool_name(tool) == tool_choice]
+            tags = [
+                call_tag(tool, index, model=model)
+                for index, tool in enumerate(tools or [])
+                if tool_choice in ("auto", "required") or tool_name(tool) == tool_choice
+            ]
             fmt = tools_format(tags, tool_choice, answer)
-        return CallGrammar(compiled=self.compiler.compile_structural_tag(StructuralTag(format=fmt)),
-                           free_text=isinstance(fmt, TriggeredTagsFormat))
+        return CallGrammar(
+            compiled=self.compiler.compile_structural_tag(StructuralTag(format=fmt)),
+            free_text=isinstance(fmt, TriggeredTagsFormat),
+        )
 
 
 def is_constrained(tool_choice: str | None, response_format: dict | None) -> bool:
@@ -114,15 +124,19 @@ def answer_format(response_format: dict | None, *, model: str) -> GrammarFormat 
     if kind == "json_object":
         return GrammarFormat(grammar=json_grammar(None, model=model, param="response_format"))
     if kind == "json_schema":
-        return GrammarFormat(grammar=json_grammar(response_format["json_schema"].get("schema"), model=model,
-                                                  param="response_format.json_schema.schema"))
+        return GrammarFormat(
+            grammar=json_grammar(
+                response_format["json_schema"].get("schema"), model=model, param="response_format.json_schema.schema"
+            )
+        )
     return None
 
 
 def call_tag(tool: dict, index: int, *, model: str) -> TagFormat:
     """One tool's call: the Hermes block with its name fixed and its arguments valid against its schema."""
-    arguments = json_grammar(tool["function"].get("parameters"), model=model,
-                             param=f"tools[{index}].function.parameters")
+    arguments = json_grammar(
+        tool["function"].get("parameters"), model=model, param=f"tools[{index}].function.parameters"
+    )
     return TagFormat(begin=call_prefix(tool_name(tool)), content=GrammarFormat(grammar=arguments), end=CALL_SUFFIX)
 
 
@@ -149,8 +163,9 @@ def json_grammar(schema: dict | None, *, model: str, param: str) -> str:
         return schema_ebnf(json.dumps(schema or ANY_OBJECT), strict=bool(schema))
     except RuntimeError as error:  # xgrammar's C++ message: "[time] file.cc:line: what is wrong"
         reason = re.sub(r"^\[[^\]]*\]\s*\S+:\d+:\s*", "", str(error)).strip()
-        raise GrammarError(f"model {model!r}: {param} is not a JSON Schema that can be enforced: {reason}",
-                           model=model, param=param) from error
+        raise GrammarError(
+            f"model {model!r}: {param} is not a JSON Schema that can be enforced: {reason}", model=model, param=param
+        ) from error
 
 
 @functools.lru_cache(maxsize=512)  # the same tools come with every turn of an agent
@@ -164,10 +179,10 @@ class ClosingTokens:
     """One vocabulary's tokens that end things, as masks over it, and each token's bytes."""
 
     vocab: list[bytes]
-    ends: torch.Tensor         # the end of the sequence
+    ends: torch.Tensor  # the end of the sequence
     string_ends: torch.Tensor  # a quote, then only "}" and "]": ends a string, maybe more
-    closers: torch.Tensor      # only "}" and "]"
-    commas: torch.Tensor       # only a comma (and spaces): on to the next required key or item
+    closers: torch.Tensor  # only "}" and "]"
+    commas: torch.Tensor  # only a comma (and spaces): on to the next required key or item
 
     @classmethod
     def of(cls, info: xgr.TokenizerInfo, *, device: torch.device) -> ClosingTokens:
@@ -179,10 +194,13 @@ class ClosingTokens:
 
         ends = torch.zeros(len(vocab), dtype=torch.bool)
         ends[info.stop_token_ids] = True
-        return cls(vocab=vocab, ends=ends.to(device),
-                   string_ends=mask(lambda token: token[:1] == b'"' and set(token[1:]) <= set(b"}]")),
-                   closers=mask(lambda token: bool(token) and set(token) <= set(b"}]")),
-                   commas=mask(lambda token: b"," in token and set(token) <= set(b", ")))
+        return cls(
+            vocab=vocab,
+            ends=ends.to(device),
+            string_ends=mask(lambda token: token[:1] == b'"' and set(token[1:]) <= set(b"}]")),
+            closers=mask(lambda token: bool(token) and set(token) <= set(b"}]")),
+            commas=mask(lambda token: b"," in token and set(token) <= set(b", ")),
+        )
 
 
 class Closing:

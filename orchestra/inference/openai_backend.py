@@ -5,6 +5,7 @@ this module only shapes the request, reads the answer back into a `Completion`, 
 SDK's exceptions into an `InferenceError` that says which model and what went wrong. `tools`,
 `tool_choice` and `response_format` go to the server as they are: vLLM (and OpenAI) enforce them.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,8 +29,9 @@ def make_sdk(spec: ModelSpec) -> openai.OpenAI:
         timeout=timeout,
         max_retries=spec.options.get("max_retries", 2),
         # Every request and redirect through the egress guard, when the caller set a policy.
-        http_client=None if spec.allow_private is None else guarded_client(
-            allow_private=spec.allow_private, timeout=timeout, follow_redirects=True),
+        http_client=None
+        if spec.allow_private is None
+        else guarded_client(allow_private=spec.allow_private, timeout=timeout, follow_redirects=True),
     )
 
 
@@ -38,14 +40,22 @@ class OpenAIClient:
         self.spec = spec
         self.sdk = sdk
 
-    def complete(self, messages: list[dict], *, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: list[str] | None = None,
-                 on_token: Callable[[str], None] | None = None,
-                 top_logprobs: int = 0, tools: list[dict] | None = None,
-                 tool_choice: str | dict | None = None,
-                 response_format: dict | None = None) -> Completion:
-        max_tokens = check_call(self.spec, max_tokens=max_tokens, temperature=temperature,
-                                top_logprobs=top_logprobs, messages=messages)
+    def complete(
+        self,
+        messages: list[dict],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: list[str] | None = None,
+        on_token: Callable[[str], None] | None = None,
+        top_logprobs: int = 0,
+        tools: list[dict] | None = None,
+        tool_choice: str | dict | None = None,
+        response_format: dict | None = None,
+    ) -> Completion:
+        max_tokens = check_call(
+            self.spec, max_tokens=max_tokens, temperature=temperature, top_logprobs=top_logprobs, messages=messages
+        )
         check_structured(self.spec, tools=tools, tool_choice=tool_choice, response_format=response_format)
         request: dict = {"model": self.spec.model, "messages": messages, "max_completion_tokens": max_tokens}
         # Only what was asked for: a server without tool support may refuse even an empty `tools`.
@@ -67,27 +77,34 @@ class OpenAIClient:
                 response = self.sdk.chat.completions.create(**request)
                 choice = response.choices[0]
                 text, finish_reason, usage = choice.message.content or "", choice.finish_reason, response.usage
-                calls = [ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments)
-                         for call in choice.message.tool_calls or []]
+                calls = [
+                    ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments)
+                    for call in choice.message.tool_calls or []
+                ]
                 logprobs = (choice.logprobs.content or []) if choice.logprobs else []
         # A server that sends no usage leaves the counts at 0 rather than guessed.
         tokens_in = usage.prompt_tokens if usage else 0
         tokens_out = usage.completion_tokens if usage else 0
         completion = Completion(
-            text=text, model=self.spec.name, tokens_in=tokens_in, tokens_out=tokens_out,
-            latency_ms=(time.perf_counter() - started) * 1000, finish_reason=finish_reason or "stop",
-            cost=self.spec.cost(tokens_in, tokens_out), tool_calls=calls or None,
+            text=text,
+            model=self.spec.name,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            finish_reason=finish_reason or "stop",
+            cost=self.spec.cost(tokens_in, tokens_out),
+            tool_calls=calls or None,
         )
         if top_logprobs:
-            completion.top_logprobs = [[(self._token(t.token), t.logprob) for t in entry.top_logprobs]
-                                       for entry in logprobs]
+            completion.top_logprobs = [
+                [(self._token(t.token), t.logprob) for t in entry.top_logprobs] for entry in logprobs
+            ]
             completion.token_logprobs = [(self._token(entry.token), entry.logprob) for entry in logprobs]
         return completion
 
     def _stream(self, request: dict, on_token: Callable[[str], None]):
         parts, calls, finish_reason, usage, logprobs = [], {}, None, None, []
-        stream = self.sdk.chat.completions.create(**request, stream=True,
-                                                  stream_options={"include_usage": True})
+        stream = self.sdk.chat.completions.create(**request, stream=True, stream_options={"include_usage": True})
         with stream:
             for chunk in stream:
                 usage = chunk.usage or usage  # the last chunk, with no choices, carries it
@@ -100,8 +117,9 @@ class OpenAIClient:
                     if choice.logprobs and choice.logprobs.content:
                         logprobs.extend(choice.logprobs.content)
                     finish_reason = choice.finish_reason or finish_reason
-        tool_calls = [ToolCall(id=call["id"], name=call["name"], arguments=call["arguments"])
-                      for _, call in sorted(calls.items())]
+        tool_calls = [
+            ToolCall(id=call["id"], name=call["name"], arguments=call["arguments"]) for _, call in sorted(calls.items())
+        ]
         return "".join(parts), tool_calls, finish_reason, usage, logprobs
 
     def _token(self, token: str) -> int | str:
@@ -115,16 +133,20 @@ class OpenAIClient:
         try:
             yield
         except openai.APITimeoutError as error:
-            raise InferenceError(f"model {name!r}: {url} did not answer within "
-                                 f"{self.sdk.timeout} s", model=name) from error
+            raise InferenceError(
+                f"model {name!r}: {url} did not answer within {self.sdk.timeout} s", model=name
+            ) from error
         except openai.APIConnectionError as error:
             cause = error.__cause__ or error
             raise InferenceError(f"model {name!r}: cannot reach {url}: {cause}", model=name) from error
         except openai.APIStatusError as error:
             body = error.body if isinstance(error.body, dict) else {}
             message = body.get("message") or error.response.text or error.message
-            raise InferenceError(f"model {name!r}: {url} answered HTTP {error.status_code}: {message}",
-                                 model=name, status=error.status_code) from error
+            raise InferenceError(
+                f"model {name!r}: {url} answered HTTP {error.status_code}: {message}",
+                model=name,
+                status=error.status_code,
+            ) from error
         except openai.APIError as error:  # e.g. an error event in the middle of a stream
             raise InferenceError(f"model {name!r}: {url} failed: {error.message}", model=name) from error
 

@@ -9,6 +9,7 @@ server over real HTTP, and so a laptop can stand in for a vLLM box. It is the st
 threading HTTP server over `get_client`: one thread per connection, one generation at a time per
 model.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,15 @@ ARGUMENT_PIECE_CHARS = 16
 class RequestError(Exception):
     """An answer in OpenAI's error shape: {"error": {"message", "type", "param", "code"}}."""
 
-    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
-                 type: str = "invalid_request_error"):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        type: str = "invalid_request_error",
+    ):
         super().__init__(message)
         self.status, self.message, self.param, self.code, self.type = status, message, param, code, type
 
@@ -68,19 +76,22 @@ def parse_chat_request(body: object, specs: dict[str, ModelSpec]) -> ChatRequest
     if not isinstance(model, str):
         raise RequestError(400, "'model' is required and must be a string.", param="model")
     if model not in specs:
-        raise RequestError(404, f"The model `{model}` does not exist. Available models: "
-                                f"{', '.join(specs)}.", param="model", code="model_not_found")
+        raise RequestError(
+            404,
+            f"The model `{model}` does not exist. Available models: {', '.join(specs)}.",
+            param="model",
+            code="model_not_found",
+        )
     if body.get("n", 1) != 1:
         raise RequestError(400, "Only n=1 is supported.", param="n")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool)
-                                   or max_tokens < 1):
-        raise RequestError(400, f"max_tokens must be a positive integer, got {max_tokens!r}.",
-                           param="max_tokens")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1):
+        raise RequestError(400, f"max_tokens must be a positive integer, got {max_tokens!r}.", param="max_tokens")
     temperature = body.get("temperature")
     if temperature is not None and (not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2):
-        raise RequestError(400, f"temperature must be a number between 0 and 2, got {temperature!r}.",
-                           param="temperature")
+        raise RequestError(
+            400, f"temperature must be a number between 0 and 2, got {temperature!r}.", param="temperature"
+        )
     stop = body.get("stop")
     stop = [stop] if isinstance(stop, str) else stop
     if stop is not None and not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
@@ -88,32 +99,50 @@ def parse_chat_request(body: object, specs: dict[str, ModelSpec]) -> ChatRequest
     logprobs = body.get("logprobs") or False
     top_logprobs = body.get("top_logprobs") or 0
     if not isinstance(top_logprobs, int) or not 0 <= top_logprobs <= MAX_TOP_LOGPROBS:
-        raise RequestError(400, f"top_logprobs must be an integer between 0 and {MAX_TOP_LOGPROBS}.",
-                           param="top_logprobs")
+        raise RequestError(
+            400, f"top_logprobs must be an integer between 0 and {MAX_TOP_LOGPROBS}.", param="top_logprobs"
+        )
     if top_logprobs and not logprobs:
         raise RequestError(400, "top_logprobs needs logprobs set to true.", param="logprobs")
     stream_options = body.get("stream_options") or {}
     tools, tool_choice, response_format = parse_structured(body, specs[model])
     return ChatRequest(
-        model=model, messages=parse_messages(body.get("messages")), max_tokens=max_tokens,
-        temperature=temperature, stop=stop or None, stream=bool(body.get("stream")),
-        include_usage=bool(stream_options.get("include_usage")), logprobs=bool(logprobs),
-        top_logprobs=top_logprobs, token_ids=bool(body.get("return_tokens_as_token_ids")),
-        tools=tools, tool_choice=tool_choice, response_format=response_format,
+        model=model,
+        messages=parse_messages(body.get("messages")),
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stop=stop or None,
+        stream=bool(body.get("stream")),
+        include_usage=bool(stream_options.get("include_usage")),
+        logprobs=bool(logprobs),
+        top_logprobs=top_logprobs,
+        token_ids=bool(body.get("return_tokens_as_token_ids")),
+        tools=tools,
+        tool_choice=tool_choice,
+        response_format=response_format,
     )
 
 
 def parse_structured(body: dict, spec: ModelSpec) -> tuple[list | None, str | dict | None, dict | None]:
     """`tools`, `tool_choice` and `response_format`, checked one at a time so a 400 names the bad one."""
-    tools, tool_choice, response_format = (body.get("tools") or None, body.get("tool_choice"),
-                                           body.get("response_format"))
+    tools, tool_choice, response_format = (
+        body.get("tools") or None,
+        body.get("tool_choice"),
+        body.get("response_format"),
+    )
     if tools is not None and not isinstance(tools, list):
         raise RequestError(400, "tools must be an array of function tools.", param="tools")
     if body.get("parallel_tool_calls") is False:  # the grammar lets the model make several calls a turn
-        raise RequestError(400, "parallel_tool_calls=false is not supported: a reply may hold several "
-                                "tool calls.", param="parallel_tool_calls")
-    for param, arguments in (("tools", {"tools": tools}), ("response_format", {"response_format": response_format}),
-                             ("tool_choice", {"tools": tools, "tool_choice": tool_choice})):
+        raise RequestError(
+            400,
+            "parallel_tool_calls=false is not supported: a reply may hold several tool calls.",
+            param="parallel_tool_calls",
+        )
+    for param, arguments in (
+        ("tools", {"tools": tools}),
+        ("response_format", {"response_format": response_format}),
+        ("tool_choice", {"tools": tools, "tool_choice": tool_choice}),
+    ):
         try:
             check_structured(spec, **{"tools": None, "tool_choice": None, "response_format": None, **arguments})
         except InferenceError as error:
@@ -129,17 +158,22 @@ def parse_messages(messages: object) -> list[dict]:
     parsed = []
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise RequestError(400, f"messages[{index}] must be an object with a 'role'.",
-                               param=f"messages[{index}]")
+            raise RequestError(400, f"messages[{index}] must be an object with a 'role'.", param=f"messages[{index}]")
         content = message.get("content")
         if isinstance(content, list):  # content parts: only text can reach a text-only model
             if any(not isinstance(part, dict) or part.get("type") != "text" for part in content):
-                raise RequestError(400, f"messages[{index}].content: only text parts are supported.",
-                                   param=f"messages[{index}].content")
+                raise RequestError(
+                    400,
+                    f"messages[{index}].content: only text parts are supported.",
+                    param=f"messages[{index}].content",
+                )
             content = "".join(part.get("text", "") for part in content)
         if not isinstance(content, (str, type(None))):
-            raise RequestError(400, f"messages[{index}].content must be a string or an array of "
-                                    f"text parts.", param=f"messages[{index}].content")
+            raise RequestError(
+                400,
+                f"messages[{index}].content must be a string or an array of text parts.",
+                param=f"messages[{index}].content",
+            )
         role = "system" if message["role"] == "developer" else message["role"]  # templates predate it
         parsed.append({"role": role, "content": content or "", **tool_fields(message, index)})
     return parsed
@@ -149,32 +183,45 @@ def tool_fields(message: dict, index: int) -> dict:
     """An assistant turn's `tool_calls` or a tool turn's `tool_call_id`, checked; {} for other turns."""
     if message["role"] == "tool":
         if not isinstance(message.get("tool_call_id"), str):
-            raise RequestError(400, f"messages[{index}].tool_call_id is required for a tool message.",
-                               param=f"messages[{index}].tool_call_id")
+            raise RequestError(
+                400,
+                f"messages[{index}].tool_call_id is required for a tool message.",
+                param=f"messages[{index}].tool_call_id",
+            )
         return {"tool_call_id": message["tool_call_id"]}
     calls = message.get("tool_calls")
     if message["role"] != "assistant" or not calls:
         return {}
     for number, call in enumerate(calls if isinstance(calls, list) else [None]):
         function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str) \
-                or not isinstance(function.get("arguments"), str) or not isinstance(call.get("id"), str):
-            raise RequestError(400, f"messages[{index}].tool_calls[{number}] must be {{'id', 'type': 'function', "
-                                    f"'function': {{'name', 'arguments': JSON text}}}}.",
-                               param=f"messages[{index}].tool_calls[{number}]")
+        if (
+            not isinstance(function, dict)
+            or not isinstance(function.get("name"), str)
+            or not isinstance(function.get("arguments"), str)
+            or not isinstance(call.get("id"), str)
+        ):
+            raise RequestError(
+                400,
+                f"messages[{index}].tool_calls[{number}] must be {{'id', 'type': 'function', "
+                f"'function': {{'name', 'arguments': JSON text}}}}.",
+                param=f"messages[{index}].tool_calls[{number}]",
+            )
     return {"tool_calls": calls}
 
 
 def logprobs_body(completion: Completion, tokenizer, request: ChatRequest) -> dict:
     """Completion log-probs (token ids) -> OpenAI's {"content": [{token, logprob, bytes, top_logprobs}]}."""
+
     def entry(token_id: int, logprob: float) -> dict:
         text = f"token_id:{token_id}" if request.token_ids else tokenizer.decode([token_id])
         return {"token": text, "logprob": logprob, "bytes": list(tokenizer.decode([token_id]).encode())}
 
-    return {"content": [
-        {**entry(*chosen), "top_logprobs": [entry(*pair) for pair in top[:request.top_logprobs]]}
-        for chosen, top in zip(completion.token_logprobs or [], completion.top_logprobs or [])
-    ]}
+    return {
+        "content": [
+            {**entry(*chosen), "top_logprobs": [entry(*pair) for pair in top[: request.top_logprobs]]}
+            for chosen, top in zip(completion.token_logprobs or [], completion.top_logprobs or [])
+        ]
+    }
 
 
 def request_error(error: InferenceError) -> RequestError:
@@ -187,8 +234,11 @@ def request_error(error: InferenceError) -> RequestError:
 def message_body(completion: Completion) -> dict:
     if not completion.tool_calls:
         return {"role": "assistant", "content": completion.text}
-    return {"role": "assistant", "content": completion.text or None,  # OpenAI's null beside calls
-            "tool_calls": [call.as_openai() for call in completion.tool_calls]}
+    return {
+        "role": "assistant",
+        "content": completion.text or None,  # OpenAI's null beside calls
+        "tool_calls": [call.as_openai() for call in completion.tool_calls],
+    }
 
 
 def tool_call_deltas(completion: Completion) -> list[dict]:
@@ -196,17 +246,31 @@ def tool_call_deltas(completion: Completion) -> list[dict]:
     then its arguments in pieces, each piece a delta with the same index."""
     deltas = []
     for index, call in enumerate(completion.tool_calls or []):
-        deltas.append({"tool_calls": [{"index": index, "id": call.id, "type": "function",
-                                       "function": {"name": call.name, "arguments": ""}}]})
-        pieces = [call.arguments[at:at + ARGUMENT_PIECE_CHARS]
-                  for at in range(0, len(call.arguments), ARGUMENT_PIECE_CHARS)]
+        deltas.append(
+            {
+                "tool_calls": [
+                    {
+                        "index": index,
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": ""},
+                    }
+                ]
+            }
+        )
+        pieces = [
+            call.arguments[at : at + ARGUMENT_PIECE_CHARS] for at in range(0, len(call.arguments), ARGUMENT_PIECE_CHARS)
+        ]
         deltas += [{"tool_calls": [{"index": index, "function": {"arguments": piece}}]} for piece in pieces]
     return deltas
 
 
 def usage_body(completion: Completion) -> dict:
-    return {"prompt_tokens": completion.tokens_in, "completion_tokens": completion.tokens_out,
-            "total_tokens": completion.tokens_in + completion.tokens_out}
+    return {
+        "prompt_tokens": completion.tokens_in,
+        "completion_tokens": completion.tokens_out,
+        "total_tokens": completion.tokens_in + completion.tokens_out,
+    }
 
 
 class ModelServer(ThreadingHTTPServer):
@@ -234,15 +298,20 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
         elif self.path.startswith("/v1/models/") and self.path.removeprefix("/v1/models/") in names:
             self._send_json(200, self._model_card(self.path.removeprefix("/v1/models/")))
         else:
-            self._send_error(RequestError(404, f"Unknown path {self.path}; this server serves "
-                                               f"GET /v1/models and POST /v1/chat/completions.",
-                                          code="not_found"))
+            self._send_error(
+                RequestError(
+                    404,
+                    f"Unknown path {self.path}; this server serves GET /v1/models and POST /v1/chat/completions.",
+                    code="not_found",
+                )
+            )
 
     def do_POST(self) -> None:
         try:
             if self.path != "/v1/chat/completions":
-                raise RequestError(404, f"Unknown path {self.path}; this server serves "
-                                        f"POST /v1/chat/completions.", code="not_found")
+                raise RequestError(
+                    404, f"Unknown path {self.path}; this server serves POST /v1/chat/completions.", code="not_found"
+                )
             specs = {name: client.spec for name, client in self.server.clients.items()}
             request = parse_chat_request(self._read_json(), specs)
         except RequestError as error:
@@ -260,18 +329,34 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
         except InferenceError as error:
             self._send_error(request_error(error))
             return
-        choice = {"index": 0, "message": message_body(completion),
-                  "finish_reason": completion.finish_reason, "logprobs": None}
+        choice = {
+            "index": 0,
+            "message": message_body(completion),
+            "finish_reason": completion.finish_reason,
+            "logprobs": None,
+        }
         if request.logprobs:
             choice["logprobs"] = logprobs_body(completion, client.loaded.tokenizer, request)
-        self._send_json(200, {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
-                              "created": int(time.time()), "model": request.model,
-                              "choices": [choice], "usage": usage_body(completion)})
+        self._send_json(
+            200,
+            {
+                "id": f"chatcmpl-{uuid.uuid4().hex}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": request.model,
+                "choices": [choice],
+                "usage": usage_body(completion),
+            },
+        )
 
     def _stream(self, request: ChatRequest) -> None:
         client = self.server.clients[request.model]
-        head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": request.model}
+        head = {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": request.model,
+        }
         started = False
 
         def send_delta(delta: dict, **choice) -> None:
@@ -280,12 +365,14 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
                 started = True
                 self._start_events()
                 send_delta({"role": "assistant", "content": ""})
-            self._send_event({**head, "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                                    "finish_reason": None, **choice}]})
+            self._send_event(
+                {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None, **choice}]}
+            )
 
         try:
-            completion = client.complete(request.messages, **self._call_arguments(request),
-                                         on_token=lambda text: send_delta({"content": text}))
+            completion = client.complete(
+                request.messages, **self._call_arguments(request), on_token=lambda text: send_delta({"content": text})
+            )
         except InferenceError as error:
             if not started:
                 self._send_error(request_error(error))
@@ -310,11 +397,16 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _call_arguments(self, request: ChatRequest) -> dict:
-        return {"max_tokens": request.max_tokens, "temperature": request.temperature, "stop": request.stop,
-                # logprobs without top_logprobs still needs the chosen tokens' log-probs
-                "top_logprobs": max(request.top_logprobs, 1) if request.logprobs else 0,
-                "tools": request.tools, "tool_choice": request.tool_choice,
-                "response_format": request.response_format}
+        return {
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stop": request.stop,
+            # logprobs without top_logprobs still needs the chosen tokens' log-probs
+            "top_logprobs": max(request.top_logprobs, 1) if request.logprobs else 0,
+            "tools": request.tools,
+            "tool_choice": request.tool_choice,
+            "response_format": request.response_format,
+        }
 
     def _model_card(self, name: str) -> dict:
         return {"id": name, "object": "model", "created": self.server.started, "owned_by": "orchestra"}
@@ -355,16 +447,18 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
         logger.info("%s %s", self.address_string(), format % args)
 
 
-def serve(models: dict[str, str], host: str = "127.0.0.1", port: int = 0, *,
-          options: dict | None = None) -> tuple[ModelServer, threading.Thread]:
+def serve(
+    models: dict[str, str], host: str = "127.0.0.1", port: int = 0, *, options: dict | None = None
+) -> tuple[ModelServer, threading.Thread]:
     """Load each model (name -> folder or hub id), then serve them all from a background thread.
 
     `port=0` takes a free port; the server's `base_url` says which. Stop it with
     `server.shutdown(); server.server_close()`.
     """
-    clients = {name: get_client(ModelSpec(name=name, backend="transformers", model=path,
-                                          options=options or {}))
-               for name, path in models.items()}
+    clients = {
+        name: get_client(ModelSpec(name=name, backend="transformers", model=path, options=options or {}))
+        for name, path in models.items()
+    }
     server = ModelServer((host, port), clients)
     thread = threading.Thread(target=server.serve_forever, name="model-server", daemon=True)
     thread.start()
@@ -372,11 +466,17 @@ def serve(models: dict[str, str], host: str = "127.0.0.1", port: int = 0, *,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m orchestra.inference.server",
-                                     description="Serve local transformers models over an "
-                                                 "OpenAI-compatible HTTP API.")
-    parser.add_argument("--model", action="append", required=True, metavar="NAME=PATH",
-                        help="a model to serve under NAME, from a folder or hub id (repeatable)")
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestra.inference.server",
+        description="Serve local transformers models over an OpenAI-compatible HTTP API.",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="NAME=PATH",
+        help="a model to serve under NAME, from a folder or hub id (repeatable)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if any)")

@@ -4,6 +4,7 @@ A stop string can arrive split across deltas ("<|e" then "nd|>"), so text that c
 start of one is held back until the next delta decides it. What gets passed on always joins up to
 exactly the final, trimmed text.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -13,9 +14,9 @@ class StopTrimmer:
     def __init__(self, stop: list[str] | None, on_text: Callable[[str], None] | None = None):
         self.stop = [s for s in (stop or []) if s]
         self.on_text = on_text
-        self.text = ""          # everything received so far
-        self.passed_on = 0      # how much of `text` on_text has been given
-        self.stopped = False    # a stop string was found; the rest is discarded
+        self.text = ""  # everything received so far
+        self.passed_on = 0  # how much of `text` on_text has been given
+        self.stopped = False  # a stop string was found; the rest is discarded
 
     def feed(self, delta: str) -> bool:
         """Take one delta; return True once a stop string has been seen (stop feeding then)."""
@@ -49,5 +50,5 @@ class StopTrimmer:
     def _pass_on(self, upto: int) -> None:
         if upto > self.passed_on:
             if self.on_text is not None:
-                self.on_text(self.text[self.passed_on:upto])
+                self.on_text(self.text[self.passed_on : upto])
             self.passed_on = upto

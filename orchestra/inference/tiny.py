@@ -4,6 +4,7 @@ They need no download, so the embedded demo and the tests can run offline. The w
 (the demo says so): they exercise the real loading and generation path, not answer quality.
 Teacher and student share one tokenizer so logit distillation works between them.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,7 @@ CHAT_TEMPLATE = (
     "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
     "{% for tool in tools %}{{ '\n' }}{{ tool | tojson }}{% endfor %}"
     "{{ '\n' }}</tools>\n\nFor each function call, return a json object with function name and arguments within "
-    "<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": "
+    '<tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": '
     "<args-json-object>}\n</tool_call><|im_end|>\n"
     "{% endif %}"
     "{% for message in messages %}"
@@ -98,8 +99,17 @@ def train_tokenizer(folder: Path, vocab_size: int = 512) -> Path:
     return folder
 
 
-def build_model(folder: Path, tokenizer_folder: Path, *, hidden_size: int = 64, layers: int = 2,
-                heads: int = 4, kv_heads: int = 2, intermediate_size: int = 128, seed: int = 0) -> Path:
+def build_model(
+    folder: Path,
+    tokenizer_folder: Path,
+    *,
+    hidden_size: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    kv_heads: int = 2,
+    intermediate_size: int = 128,
+    seed: int = 0,
+) -> Path:
     """Build a randomly initialised Qwen2-shaped model from a config and save it with the tokenizer."""
     import torch
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
@@ -134,6 +144,7 @@ def build_tiny_family(root: Path) -> dict[str, Path]:
     return {
         "tokenizer": tokenizer,
         "teacher": build_model(root / "teacher", tokenizer, hidden_size=128, layers=4, intermediate_size=256),
-        "student": build_model(root / "student", tokenizer, hidden_size=32, layers=2, heads=4, kv_heads=2,
-                               intermediate_size=64, seed=1),
+        "student": build_model(
+            root / "student", tokenizer, hidden_size=32, layers=2, heads=4, kv_heads=2, intermediate_size=64, seed=1
+        ),
     }

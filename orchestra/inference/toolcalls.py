@@ -8,6 +8,7 @@ one block per call, several allowed. The grammar (grammar.py) makes the transfor
 write exactly this, the chat templates render past calls the same way, and `ToolCallSplitter`
 reads it back into `ToolCall`s: one definition of the format for all three.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,12 @@ def template_messages(messages: list[dict]) -> list[dict]:
     which would quote that text a second time. Text that is not JSON is left as it is: a remote
     model may have written it, and the template can still show it to this one.
     """
-    return [{**message, "tool_calls": [_with_object_arguments(call) for call in message["tool_calls"]]}
-            if message.get("tool_calls") else message for message in messages]
+    return [
+        {**message, "tool_calls": [_with_object_arguments(call) for call in message["tool_calls"]]}
+        if message.get("tool_calls")
+        else message
+        for message in messages
+    ]
 
 
 def _with_object_arguments(call: dict) -> dict:
@@ -61,8 +66,8 @@ class ToolCallSplitter:
 
     def __init__(self, on_text: Callable[[str], None] | None = None):
         self.on_text = on_text
-        self.pending = ""       # received, not yet passed on or parsed
-        self.inside = False     # between OPEN and CLOSE
+        self.pending = ""  # received, not yet passed on or parsed
+        self.inside = False  # between OPEN and CLOSE
         self.after_block = False  # a newline right here still belongs to the block before
         self.text_parts: list[str] = []
         self.calls: list[ToolCall] = []
@@ -89,18 +94,18 @@ class ToolCallSplitter:
             if end < 0:
                 return False
             self.calls.append(parse_block(self.pending[:end]))
-            self.pending = self.pending[end + len(CLOSE):]
+            self.pending = self.pending[end + len(CLOSE) :]
             self.inside, self.after_block = False, True
             return True
         start = self.pending.find(OPEN)
         if start >= 0:
             self._pass_on(self.pending[:start].removesuffix("\n"))
-            self.pending = self.pending[start + len(OPEN):]
+            self.pending = self.pending[start + len(OPEN) :]
             self.inside = True
             return True
         held = _held_back(self.pending)
-        self._pass_on(self.pending[:len(self.pending) - held])
-        self.pending = self.pending[len(self.pending) - held:]
+        self._pass_on(self.pending[: len(self.pending) - held])
+        self.pending = self.pending[len(self.pending) - held :]
         return False
 
     def _pass_on(self, text: str) -> None:

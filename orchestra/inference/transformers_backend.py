@@ -8,6 +8,7 @@ runs per model (its lock): concurrent calls queue instead of fighting over the s
 shown to the model through its chat template, and its Hermes-format calls are read back as
 `ToolCall`s (toolcalls.py).
 """
+
 from __future__ import annotations
 
 import threading
@@ -58,25 +59,32 @@ def load_options(spec: ModelSpec) -> tuple[str, str, str]:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = spec.options.get("dtype", "auto")
     if dtype not in DTYPES:
-        raise InferenceError(f"model {spec.name!r}: unknown dtype {dtype!r}; valid dtypes are "
-                             f"{', '.join(DTYPES)}", model=spec.name)
+        raise InferenceError(
+            f"model {spec.name!r}: unknown dtype {dtype!r}; valid dtypes are {', '.join(DTYPES)}", model=spec.name
+        )
     return path, device, dtype
 
 
 def load_model(spec: ModelSpec, *, path: str, device: str, dtype: str) -> LoadedModel:
     if is_local_path(spec.model) and not Path(path, "config.json").is_file():
-        raise InferenceError(f"model {spec.name!r}: folder {path} is missing or holds no "
-                             f"config.json; give a Hugging Face model folder or hub id", model=spec.name)
+        raise InferenceError(
+            f"model {spec.name!r}: folder {path} is missing or holds no "
+            f"config.json; give a Hugging Face model folder or hub id",
+            model=spec.name,
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype]).to(device)
     except (OSError, ValueError, RuntimeError) as error:
-        raise InferenceError(f"model {spec.name!r}: could not load {path!r} on {device}: {error}",
-                             model=spec.name) from error
+        raise InferenceError(
+            f"model {spec.name!r}: could not load {path!r} on {device}: {error}", model=spec.name
+        ) from error
     model.eval()
     if tokenizer.chat_template is None:
-        raise InferenceError(f"model {spec.name!r}: the tokenizer of {path!r} has no chat template; "
-                             f"use a chat/instruct model", model=spec.name)
+        raise InferenceError(
+            f"model {spec.name!r}: the tokenizer of {path!r} has no chat template; use a chat/instruct model",
+            model=spec.name,
+        )
     return LoadedModel(path=path, tokenizer=tokenizer, model=model)
 
 
@@ -85,21 +93,30 @@ class TransformersClient:
         self.spec = spec
         self.loaded = loaded
 
-    def complete(self, messages: list[dict], *, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: list[str] | None = None,
-                 on_token: Callable[[str], None] | None = None,
-                 top_logprobs: int = 0, tools: list[dict] | None = None,
-                 tool_choice: str | dict | None = None,
-                 response_format: dict | None = None) -> Completion:
-        max_tokens = check_call(self.spec, max_tokens=max_tokens, temperature=temperature,
-                                top_logprobs=top_logprobs, messages=messages)
+    def complete(
+        self,
+        messages: list[dict],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: list[str] | None = None,
+        on_token: Callable[[str], None] | None = None,
+        top_logprobs: int = 0,
+        tools: list[dict] | None = None,
+        tool_choice: str | dict | None = None,
+        response_format: dict | None = None,
+    ) -> Completion:
+        max_tokens = check_call(
+            self.spec, max_tokens=max_tokens, temperature=temperature, top_logprobs=top_logprobs, messages=messages
+        )
         choice = check_structured(self.spec, tools=tools, tool_choice=tool_choice, response_format=response_format)
         tokenizer = self.loaded.tokenizer
         started = time.perf_counter()
         inputs = self._prompt(messages, tools)
         tokens_in = int(inputs["input_ids"].shape[1])
-        generate_kwargs = self._generate_kwargs(inputs, max_tokens=max_tokens, temperature=temperature, stop=stop,
-                                                top_logprobs=top_logprobs)
+        generate_kwargs = self._generate_kwargs(
+            inputs, max_tokens=max_tokens, temperature=temperature, stop=stop, top_logprobs=top_logprobs
+        )
         # With "none" the model may still write the markup, but nobody asked for calls: it stays text.
         splitter = ToolCallSplitter(on_token) if choice not in (None, "none") else None
         trimmer = StopTrimmer(stop, splitter.feed if splitter else on_token)
@@ -117,65 +134,85 @@ class TransformersClient:
             text, calls = splitter.finish(cut_off=cut_off)
         tokens_out = int(generated.shape[0])
         completion = Completion(
-            text=text, model=self.spec.name, tokens_in=tokens_in, tokens_out=tokens_out,
+            text=text,
+            model=self.spec.name,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
             latency_ms=(time.perf_counter() - started) * 1000,
             # "length" even after complete calls: the reply was cut off and its last part is lost.
             finish_reason="length" if cut_off else "tool_calls" if calls else "stop",
-            cost=self.spec.cost(tokens_in, tokens_out), tool_calls=calls or None,
+            cost=self.spec.cost(tokens_in, tokens_out),
+            tool_calls=calls or None,
         )
         if top_logprobs:
-            completion.top_logprobs, completion.token_logprobs = token_logprobs(
-                output.logits, generated, top_logprobs)
+            completion.top_logprobs, completion.token_logprobs = token_logprobs(output.logits, generated, top_logprobs)
         return completion
 
-    def _generate_kwargs(self, inputs, *, max_tokens: int, temperature: float | None, stop: list[str] | None,
-                         top_logprobs: int) -> dict:
+    def _generate_kwargs(
+        self, inputs, *, max_tokens: int, temperature: float | None, stop: list[str] | None, top_logprobs: int
+    ) -> dict:
         model = self.loaded.model
         sampling = bool(temperature)  # None and 0 both mean greedy
         kwargs = dict(
-            **inputs.to(model.device), max_new_tokens=max_tokens, do_sample=sampling,
+            **inputs.to(model.device),
+            max_new_tokens=max_tokens,
+            do_sample=sampling,
             # Greedy must ignore sampling defaults a checkpoint's generation_config may carry.
             temperature=temperature if sampling else None,
             top_p=None if not sampling else model.generation_config.top_p,
             top_k=None if not sampling else model.generation_config.top_k,
-            return_dict_in_generate=True, output_logits=top_logprobs > 0,
+            return_dict_in_generate=True,
+            output_logits=top_logprobs > 0,
         )
         if stop:
             kwargs.update(stop_strings=stop, tokenizer=self.loaded.tokenizer)
         return kwargs
 
-    def _grammar(self, tools: list[dict] | None, choice: str | None, response_format: dict | None, *,
-                 max_tokens: int) -> GrammarLogitsProcessor | None:
+    def _grammar(
+        self, tools: list[dict] | None, choice: str | None, response_format: dict | None, *, max_tokens: int
+    ) -> GrammarLogitsProcessor | None:
         """The logits processor that holds the output to its grammar; None, and nothing built, for free text."""
         if not is_constrained(choice, response_format) or not self.spec.options.get("constrained_decoding", True):
             return None
         grammars = self.loaded.grammars
-        grammar = grammars.compile(model=self.spec.name, tools=tools, tool_choice=choice,
-                                   response_format=response_format)
+        grammar = grammars.compile(
+            model=self.spec.name, tools=tools, tool_choice=choice, response_format=response_format
+        )
         return grammars.processor(grammar, max_tokens=max_tokens)
 
     def _prompt(self, messages: list[dict], tools: list[dict] | None):
         """The chat template's token ids for these messages, with the tools shown to the model."""
         try:
             inputs = self.loaded.tokenizer.apply_chat_template(
-                template_messages(messages), tools=tools, add_generation_prompt=True,
-                return_tensors="pt", return_dict=True)
+                template_messages(messages),
+                tools=tools,
+                add_generation_prompt=True,
+                return_tensors="pt",
+                return_dict=True,
+            )
         except Exception as error:  # jinja2 errors from the template itself: bad roles, bad content
-            raise InferenceError(f"model {self.spec.name!r}: the chat template rejected the "
-                                 f"messages: {error}", model=self.spec.name, status=400) from error
+            raise InferenceError(
+                f"model {self.spec.name!r}: the chat template rejected the messages: {error}",
+                model=self.spec.name,
+                status=400,
+            ) from error
         tokens_in = int(inputs["input_ids"].shape[1])
         context = getattr(self.loaded.model.config, "max_position_embeddings", None)
         if context and tokens_in >= context:
-            raise InferenceError(f"model {self.spec.name!r}: the prompt is {tokens_in} tokens; the "
-                                 f"model's context is {context}", model=self.spec.name, status=400)
+            raise InferenceError(
+                f"model {self.spec.name!r}: the prompt is {tokens_in} tokens; the model's context is {context}",
+                model=self.spec.name,
+                status=400,
+            )
         return inputs
 
     def _generate(self, generate_kwargs: dict):
         try:
             return self.loaded.model.generate(**generate_kwargs)
         except (RuntimeError, ValueError) as error:  # out of memory, a too-long prompt, ...
-            raise InferenceError(f"model {self.spec.name!r}: generation failed: {error}",
-                                 model=self.spec.name) from error
+            raise InferenceError(
+                f"model {self.spec.name!r}: generation failed: {error}", model=self.spec.name
+            ) from error
 
     def _stream(self, generate_kwargs: dict, trimmer: StopTrimmer):
         """Generate in a thread and feed the trimmer (and so on_token) from its text stream."""
@@ -209,8 +246,9 @@ class TransformersClient:
         return len(generated) >= max_tokens and not ended_itself
 
 
-def token_logprobs(logits: tuple[torch.Tensor, ...], generated: torch.Tensor, k: int
-                   ) -> tuple[list[list[tuple[int, float]]], list[tuple[int, float]]]:
+def token_logprobs(
+    logits: tuple[torch.Tensor, ...], generated: torch.Tensor, k: int
+) -> tuple[list[list[tuple[int, float]]], list[tuple[int, float]]]:
     """Top-k and chosen-token log-probs per generated token, from the raw (unwarped) logits."""
     logprobs = torch.log_softmax(torch.stack([step[0] for step in logits]).float(), dim=-1)
     values, ids = torch.topk(logprobs, k, dim=-1)

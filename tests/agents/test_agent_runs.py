@@ -1,6 +1,7 @@
 """Agent nodes on the real platform: the tiny random-weight model on an in-process transformers
 backend (constrained decoding keeps its tool calls well-formed), a real MCP server on loopback, a
 workflow as a tool, a Celery worker that is killed mid-agent, and another workspace's tools."""
+
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,8 +16,13 @@ from workflows.models import NodeRun, RunEvent, Trace
 
 LOOKUP_ORDER = {
     "nodes": [
-        {"id": "start", "type": "input", "config": {"fields": [
-            {"name": "order_id", "type": "string", "required": True, "description": "The order's id"}]}},
+        {
+            "id": "start",
+            "type": "input",
+            "config": {
+                "fields": [{"name": "order_id", "type": "string", "required": True, "description": "The order's id"}]
+            },
+        },
         {"id": "find", "type": "template", "config": {"template": "order {{ inputs.order_id }}: shipped"}},
         {"id": "end", "type": "output", "config": {"outputs": {"status": "{{ nodes.find.output }}"}}},
     ],
@@ -25,17 +31,32 @@ LOOKUP_ORDER = {
 
 
 def agent(node_id: str, tools: list[dict], **config) -> dict:
-    return {"id": node_id, "type": "agent", "config": {
-        "model": "auto", "instructions": "You help customers.", "task": "Help with {{ inputs.q }}", "tools": tools,
-        "tool_choice": "required", "max_steps": 1, "max_tokens": 120, **config}}
+    return {
+        "id": node_id,
+        "type": "agent",
+        "config": {
+            "model": "auto",
+            "instructions": "You help customers.",
+            "task": "Help with {{ inputs.q }}",
+            "tools": tools,
+            "tool_choice": "required",
+            "max_steps": 1,
+            "max_tokens": 120,
+            **config,
+        },
+    }
 
 
 def agents_graph(*nodes: dict) -> dict:
     ids = [n["id"] for n in nodes]
-    return {"nodes": [{"id": "start", "type": "input", "config": {"fields": [{"name": "q", "type": "string"}]}},
-                      *nodes,
-                      {"id": "end", "type": "output", "config": {"outputs": {i: f"{{{{ nodes.{i}.output }}}}" for i in ids}}}],
-            "edges": [{"source": "start", "target": i} for i in ids] + [{"source": i, "target": "end"} for i in ids]}
+    return {
+        "nodes": [
+            {"id": "start", "type": "input", "config": {"fields": [{"name": "q", "type": "string"}]}},
+            *nodes,
+            {"id": "end", "type": "output", "config": {"outputs": {i: f"{{{{ nodes.{i}.output }}}}" for i in ids}}},
+        ],
+        "edges": [{"source": "start", "target": i} for i in ids] + [{"source": i, "target": "end"} for i in ids],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +85,17 @@ def assert_calls_fit_the_offered_tools(trace: Trace) -> None:
 def test_agents_call_a_workflow_tool_and_an_mcp_tool_and_every_turn_is_traced_and_counted(api, tool_server):
     register_mcp(api, tool_server.url)
     lookup_id = create_published(api, LOOKUP_ORDER, name="Lookup order")
-    graph = agents_graph(agent("orders", [{"kind": "workflow", "workflow": lookup_id}]),
-                         agent("weather", [{"kind": "mcp", "server": "tools", "tools": ["weather"]}]),
-                         agent("broken", [{"kind": "mcp", "server": "tools", "tools": ["fails"]}]))
-    run = api.wait_run(api.post(f"/api/workflows/{create_published(api, graph)}/runs",
-                                json={"inputs": {"q": "order 42"}}).json()["id"], timeout=180)
+    graph = agents_graph(
+        agent("orders", [{"kind": "workflow", "workflow": lookup_id}]),
+        agent("weather", [{"kind": "mcp", "server": "tools", "tools": ["weather"]}]),
+        agent("broken", [{"kind": "mcp", "server": "tools", "tools": ["fails"]}]),
+    )
+    run = api.wait_run(
+        api.post(f"/api/workflows/{create_published(api, graph)}/runs", json={"inputs": {"q": "order 42"}}).json()[
+            "id"
+        ],
+        timeout=180,
+    )
     assert run["status"] == "succeeded", run
 
     for node_id, tool in (("orders", "lookup_order"), ("weather", "weather"), ("broken", "fails")):
@@ -80,7 +107,9 @@ def test_agents_call_a_workflow_tool_and_an_mcp_tool_and_every_turn_is_traced_an
         tool_messages = [m for m in final.messages if m["role"] == "tool"]
         assert [m["tool_call_id"] for m in tool_messages] == [c["id"] for c in first.tool_calls]
         node = NodeRun.objects.get(run_id=run["id"], node_id=node_id)
-        assert node.tokens_in == first.tokens_in + final.tokens_in and node.cost == pytest.approx(first.cost + final.cost)
+        assert node.tokens_in == first.tokens_in + final.tokens_in and node.cost == pytest.approx(
+            first.cost + final.cost
+        )
         results = RunEvent.objects.filter(run_id=run["id"], node_id=node_id, type="tool_result")
         assert results.count() == len(first.tool_calls)
         if node_id == "orders":  # the workflow tool ran as a child run of this one
@@ -134,11 +163,23 @@ def holding_server():
     server.close()
 
 
-def test_a_worker_killed_mid_agent_resumes_without_repeating_finished_turns_or_tool_calls(api, platform, holding_server):
-    stock = {"kind": "http", "name": "check_stock", "description": "Units in stock of an item.", "method": "POST",
-             "url": holding_server.url + "/stock", "body": {"item": "{{ args.item }}"},
-             "parameters": {"type": "object", "properties": {"item": {"type": "string", "maxLength": 8}},
-                            "required": ["item"], "additionalProperties": False}}
+def test_a_worker_killed_mid_agent_resumes_without_repeating_finished_turns_or_tool_calls(
+    api, platform, holding_server
+):
+    stock = {
+        "kind": "http",
+        "name": "check_stock",
+        "description": "Units in stock of an item.",
+        "method": "POST",
+        "url": holding_server.url + "/stock",
+        "body": {"item": "{{ args.item }}"},
+        "parameters": {
+            "type": "object",
+            "properties": {"item": {"type": "string", "maxLength": 8}},
+            "required": ["item"],
+            "additionalProperties": False,
+        },
+    }
     workflow_id = create_published(api, agents_graph(agent("stock", [stock], max_steps=3)))
     run_id = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"q": "tea"}}).json()["id"]
     wait_until(lambda: len(holding_server.requests) >= 2, timeout=120, message="a second tool call in flight")
@@ -158,8 +199,9 @@ def test_a_worker_killed_mid_agent_resumes_without_repeating_finished_turns_or_t
     for key in finished_before:  # a finished call is replayed from its record, not made again
         assert called.filter(data__call_key=key).count() == 1 and results.filter(data__call_key=key).count() == 1
     assert len(holding_server.requests) == called.count()  # every execution counted: none unrecorded
-    assert sorted(results.values_list("data__call_key", flat=True)) == \
-        sorted(set(results.values_list("data__call_key", flat=True)))  # one result per call
+    assert sorted(results.values_list("data__call_key", flat=True)) == sorted(
+        set(results.values_list("data__call_key", flat=True))
+    )  # one result per call
     keys = [t.call_key for t in turns(run_id, "stock")]
     assert len(keys) == len(set(keys)) and turns_before <= set(keys)  # no model turn made twice
 
@@ -170,16 +212,20 @@ def test_another_workspaces_workflows_and_mcp_servers_cannot_be_used_as_tools(ap
     workspace, _, key = make_workspace()
     stranger = Api(platform.url, key, workspace)
     try:
-        saved = stranger.post("/api/workflows", json={"name": "steal", "graph": agents_graph(
-            agent("a", [{"kind": "workflow", "workflow": lookup_id}]))})
+        saved = stranger.post(
+            "/api/workflows",
+            json={"name": "steal", "graph": agents_graph(agent("a", [{"kind": "workflow", "workflow": lookup_id}]))},
+        )
         assert saved.status_code in (201, 400)
         problems = saved.json().get("problems") or saved.json().get("errors") or []
         assert any(p["path"] == "nodes[1].config.tools[0].workflow" for p in problems), saved.text
 
-        workflow_id = create_published(stranger, agents_graph(
-            agent("a", [{"kind": "mcp", "server": "private-tools"}])), name="steal-mcp")
-        run = stranger.wait_run(stranger.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"q": "x"}})
-                                .json()["id"], timeout=60)
+        workflow_id = create_published(
+            stranger, agents_graph(agent("a", [{"kind": "mcp", "server": "private-tools"}])), name="steal-mcp"
+        )
+        run = stranger.wait_run(
+            stranger.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"q": "x"}}).json()["id"], timeout=60
+        )
         assert run["status"] == "failed" and "private-tools" in run["error"], run
         assert not Trace.objects.filter(run_id=run["id"]).exists()  # refused before any model call
     finally:

@@ -4,6 +4,7 @@ Node `first` finishes (its checkpoint lands in the SQLite file); then `slow` and
 parallel: `quick` finishes, and `slow` signals the test by creating DIR/slow-started and hangs
 until the process is killed with SIGKILL.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -17,9 +18,13 @@ from orchestra.engine import ModelCall, ModelReply, RunHooks, compile_graph, par
 from tests.engine.support import graph, input_node, node, output_node
 
 CRASH_GRAPH = graph(
-    [input_node("topic"), node("first", "llm", prompt="one {{ inputs.topic }}"),
-     node("slow", "llm", prompt="two {{ nodes.first.output }}"), node("quick", "llm", prompt="three"),
-     output_node(first="{{ nodes.first.output }}", slow="{{ nodes.slow.output }}", quick="{{ nodes.quick.output }}")],
+    [
+        input_node("topic"),
+        node("first", "llm", prompt="one {{ inputs.topic }}"),
+        node("slow", "llm", prompt="two {{ nodes.first.output }}"),
+        node("quick", "llm", prompt="three"),
+        output_node(first="{{ nodes.first.output }}", slow="{{ nodes.slow.output }}", quick="{{ nodes.quick.output }}"),
+    ],
     ["start->first", "first->slow", "first->quick", "slow->end", "quick->end"],
 )
 
@@ -36,8 +41,12 @@ def main(db: str, run_id: str, folder: str) -> None:
         return ModelReply(text=f"{call.messages[-1]['content']} (pid-run)", model="m")
 
     compiled = compile_graph(parse_graph(CRASH_GRAPH), checkpointer=sqlite_saver(Path(db)))
-    run_graph(compiled, run_id=run_id, inputs={"topic": "cats"},
-              hooks=RunHooks(emit=lambda *event: None, call_model=call_model))
+    run_graph(
+        compiled,
+        run_id=run_id,
+        inputs={"topic": "cats"},
+        hooks=RunHooks(emit=lambda *event: None, call_model=call_model),
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """A test-only node type in two versions: version 2 renames version 1's `text` to `greeting` and adds
 `punctuation`, whose default would change what old nodes print, so the migration sets it to what they did."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Small builders for engine tests: graphs from short specs, an event recorder, model functions."""
+
 from __future__ import annotations
 
 import json
@@ -57,11 +58,14 @@ def echo_model(call: ModelCall) -> ModelReply:
     if call.on_token:
         call.on_token(text[:5])
         call.on_token(text[5:])
-    return ModelReply(text=text, model="echo-1", tokens_in=len(call.messages), tokens_out=len(text.split()),
-                      latency_ms=1.0, cost=0.5)
+    return ModelReply(
+        text=text, model="echo-1", tokens_in=len(call.messages), tokens_out=len(text.split()), latency_ms=1.0, cost=0.5
+    )
 
 
-def scripted_model(replies: dict[str, list[str | Exception]]) -> tuple[Callable[[ModelCall], ModelReply], list[ModelCall]]:
+def scripted_model(
+    replies: dict[str, list[str | Exception]],
+) -> tuple[Callable[[ModelCall], ModelReply], list[ModelCall]]:
     """A model giving each node its scripted replies in order (an Exception is raised); records calls."""
     calls: list[ModelCall] = []
     lock = threading.Lock()
@@ -77,12 +81,23 @@ def scripted_model(replies: dict[str, list[str | Exception]]) -> tuple[Callable[
     return call_model, calls
 
 
-def run(data: dict[str, Any], *, inputs: dict[str, Any] | None = None, call_model: Callable[[ModelCall], ModelReply] = echo_model,
-        checkpointer: Any = None, run_id: str = "run-1", recorder: Recorder | None = None,
-        **hook_options: Any) -> tuple[RunOutcome, Recorder]:
+def run(
+    data: dict[str, Any],
+    *,
+    inputs: dict[str, Any] | None = None,
+    call_model: Callable[[ModelCall], ModelReply] = echo_model,
+    checkpointer: Any = None,
+    run_id: str = "run-1",
+    recorder: Recorder | None = None,
+    **hook_options: Any,
+) -> tuple[RunOutcome, Recorder]:
     """Validate, compile and run a graph once; returns the outcome and the recorded events."""
     recorder = recorder or Recorder()
     compiled = compile_graph(parse_graph(data), checkpointer=checkpointer)
-    outcome = run_graph(compiled, run_id=run_id, inputs=inputs or {},
-                        hooks=RunHooks(emit=recorder, call_model=call_model, **hook_options))
+    outcome = run_graph(
+        compiled,
+        run_id=run_id,
+        inputs=inputs or {},
+        hooks=RunHooks(emit=recorder, call_model=call_model, **hook_options),
+    )
     return outcome, recorder

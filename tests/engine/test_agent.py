@@ -1,5 +1,6 @@
 """The agent node's loop on the engine alone: tools in parallel, errors as results, budgets that
 end in a final answer without tools, JSON answers, memory, and replay of recorded tool calls."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,11 @@ from tests.engine.support import graph, input_node, node, output_node, run
 
 
 def tool_call(name: str, n: int = 0, **arguments) -> dict:
-    return {"id": f"call_{name}_{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+    return {
+        "id": f"call_{name}_{n}",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments)},
+    }
 
 
 class Script:
@@ -29,21 +34,35 @@ class Script:
             scripted_answer = self.turns and isinstance(self.turns[0], str)
             turn = self.turns.pop(0) if call.tool_choice != "none" or scripted_answer else "forced answer"
         if isinstance(turn, list):
-            return ModelReply(text="", model="m", tokens_in=10, tokens_out=5, cost=0.01, tool_calls=turn,
-                              finish_reason="tool_calls")
+            return ModelReply(
+                text="", model="m", tokens_in=10, tokens_out=5, cost=0.01, tool_calls=turn, finish_reason="tool_calls"
+            )
         return ModelReply(text=turn, model="m", tokens_in=10, tokens_out=5, cost=0.01)
 
 
 def agent_graph(**config) -> dict:
     config = {"task": "Help with {{ inputs.q }}", "instructions": "Be brief.", **config}
-    return graph([input_node("q"), node("agent", "agent", **config),
-                  output_node(answer="{{ nodes.agent.output }}", steps="{{ nodes.agent.steps | length }}",
-                              stopped="{{ nodes.agent.stopped_by }}")],
-                 ["start->agent", "agent->end"])
+    return graph(
+        [
+            input_node("q"),
+            node("agent", "agent", **config),
+            output_node(
+                answer="{{ nodes.agent.output }}",
+                steps="{{ nodes.agent.steps | length }}",
+                stopped="{{ nodes.agent.stopped_by }}",
+            ),
+        ],
+        ["start->agent", "agent->end"],
+    )
 
 
-HTTP_ECHO = {"kind": "http", "name": "echo", "description": "Echo", "url": "http://unused.invalid/{{ args.x }}",
-             "parameters": {"type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"]}}
+HTTP_ECHO = {
+    "kind": "http",
+    "name": "echo",
+    "description": "Echo",
+    "url": "http://unused.invalid/{{ args.x }}",
+    "parameters": {"type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"]},
+}
 
 
 def workflow_tools(together: int = 1):
@@ -56,9 +75,15 @@ def workflow_tools(together: int = 1):
     def describe_tool(spec: dict) -> list[ToolDefinition]:
         if spec["workflow"] == "missing":
             raise LookupError("workflow 'missing' does not exist")
-        return [ToolDefinition(name=spec.get("name") or spec["workflow"], description="d", spec=spec,
-                               parameters={"type": "object", "properties": {"id": {"type": "string"}}},
-                               target=spec["workflow"])]
+        return [
+            ToolDefinition(
+                name=spec.get("name") or spec["workflow"],
+                description="d",
+                spec=spec,
+                parameters={"type": "object", "properties": {"id": {"type": "string"}}},
+                target=spec["workflow"],
+            )
+        ]
 
     def run_workflow(workflow_id: str, inputs: dict) -> dict:
         barrier.wait()
@@ -73,10 +98,17 @@ def workflow_tools(together: int = 1):
 
 def test_tool_calls_of_one_turn_run_in_parallel_and_their_results_go_back_as_tool_messages():
     describe_tool, run_workflow, runs = workflow_tools(together=3)  # one after another would break the barrier
-    model = Script([tool_call("lookup", 0, id="A"), tool_call("lookup", 1, id="B"), tool_call("lookup", 2, id="C")],
-                   "All three shipped.")
-    outcome, events = run(agent_graph(tools=[{"kind": "workflow", "workflow": "lookup"}]), inputs={"q": "orders"},
-                          call_model=model, describe_tool=describe_tool, run_workflow=run_workflow)
+    model = Script(
+        [tool_call("lookup", 0, id="A"), tool_call("lookup", 1, id="B"), tool_call("lookup", 2, id="C")],
+        "All three shipped.",
+    )
+    outcome, events = run(
+        agent_graph(tools=[{"kind": "workflow", "workflow": "lookup"}]),
+        inputs={"q": "orders"},
+        call_model=model,
+        describe_tool=describe_tool,
+        run_workflow=run_workflow,
+    )
     assert outcome.status == "succeeded", outcome.error
     assert outcome.outputs == {"answer": "All three shipped.", "steps": 2, "stopped": None}
     assert sorted(inputs["id"] for _, inputs in runs) == ["A", "B", "C"]
@@ -94,10 +126,17 @@ def test_tool_calls_of_one_turn_run_in_parallel_and_their_results_go_back_as_too
 
 def test_a_tool_error_and_bad_arguments_are_results_the_model_reads_not_failures():
     describe_tool, run_workflow, _ = workflow_tools()
-    model = Script([tool_call("broken", 0, id="1"), tool_call("broken", 1, id=7), tool_call("nope", 2)],
-                   "Sorry, I could not look it up.")
-    outcome, events = run(agent_graph(tools=[{"kind": "workflow", "workflow": "broken"}]), inputs={"q": "x"},
-                          call_model=model, describe_tool=describe_tool, run_workflow=run_workflow)
+    model = Script(
+        [tool_call("broken", 0, id="1"), tool_call("broken", 1, id=7), tool_call("nope", 2)],
+        "Sorry, I could not look it up.",
+    )
+    outcome, events = run(
+        agent_graph(tools=[{"kind": "workflow", "workflow": "broken"}]),
+        inputs={"q": "x"},
+        call_model=model,
+        describe_tool=describe_tool,
+        run_workflow=run_workflow,
+    )
     assert outcome.status == "succeeded" and outcome.outputs["answer"] == "Sorry, I could not look it up."
     contents = [m["content"] for m in model.calls[1].messages if m["role"] == "tool"]
     assert "the order system is down" in contents[0]
@@ -106,16 +145,20 @@ def test_a_tool_error_and_bad_arguments_are_results_the_model_reads_not_failures
     assert [r.get("error", "")[:12] for r in events.data("tool_result", "agent")] == ["RuntimeError", "ValueError: "]
 
 
-@pytest.mark.parametrize("budget, expected", [
-    ({"max_steps": 2}, "max_steps (2)"),
-    ({"max_tool_calls": 3}, "the tool-call budget (3)"),
-    ({"max_total_tokens": 25}, "the token budget (25)"),
-    ({"max_cost": 0.02}, "the cost budget (0.02)"),
-])
+@pytest.mark.parametrize(
+    "budget, expected",
+    [
+        ({"max_steps": 2}, "max_steps (2)"),
+        ({"max_tool_calls": 3}, "the tool-call budget (3)"),
+        ({"max_total_tokens": 25}, "the token budget (25)"),
+        ({"max_cost": 0.02}, "the cost budget (0.02)"),
+    ],
+)
 def test_every_budget_ends_in_one_last_turn_without_tools(budget, expected):
     model = Script(*[[tool_call("echo", n, x=str(n)), tool_call("echo", n + 100, x="y")] for n in range(10)])
-    outcome, events = run(agent_graph(tools=[HTTP_ECHO], **budget), inputs={"q": "x"}, call_model=model,
-                          http_allow_private=False)
+    outcome, events = run(
+        agent_graph(tools=[HTTP_ECHO], **budget), inputs={"q": "x"}, call_model=model, http_allow_private=False
+    )
     assert outcome.status == "succeeded", outcome.error
     assert outcome.outputs["answer"] == "forced answer" and outcome.outputs["stopped"] == expected
     final = model.calls[-1]
@@ -128,14 +171,21 @@ def test_every_budget_ends_in_one_last_turn_without_tools(budget, expected):
 def test_calls_past_the_tool_call_budget_are_not_run():
     describe_tool, run_workflow, runs = workflow_tools()
     model = Script([tool_call("lookup", n, id=str(n)) for n in range(4)])
-    outcome, _ = run(agent_graph(tools=[{"kind": "workflow", "workflow": "lookup"}], max_tool_calls=2),
-                     inputs={"q": "x"}, call_model=model, describe_tool=describe_tool, run_workflow=run_workflow)
+    outcome, _ = run(
+        agent_graph(tools=[{"kind": "workflow", "workflow": "lookup"}], max_tool_calls=2),
+        inputs={"q": "x"},
+        call_model=model,
+        describe_tool=describe_tool,
+        run_workflow=run_workflow,
+    )
     assert outcome.status == "succeeded" and len(runs) == 2
-    assert sum("tool-call budget is spent" in m["content"] for m in model.calls[-1].messages if m["role"] == "tool") == 2
+    assert (
+        sum("tool-call budget is spent" in m["content"] for m in model.calls[-1].messages if m["role"] == "tool") == 2
+    )
 
 
 def test_raw_tool_markup_never_becomes_the_answer():
-    model = Script("<tool_call>\n{\"name\": \"echo\"")  # a backend without tool parsing, cut off
+    model = Script('<tool_call>\n{"name": "echo"')  # a backend without tool parsing, cut off
     outcome, _ = run(agent_graph(tools=[HTTP_ECHO]), inputs={"q": "x"}, call_model=model)
     assert outcome.status == "succeeded" and outcome.outputs["answer"] == ""
 
@@ -143,8 +193,9 @@ def test_raw_tool_markup_never_becomes_the_answer():
 def test_a_json_answer_is_parsed_and_asked_again_with_the_schema_enforced():
     schema = {"type": "object", "properties": {"refund": {"type": "boolean"}}, "required": ["refund"]}
     model = Script("I think yes", '{"refund": true}')
-    outcome, _ = run(agent_graph(tools=[HTTP_ECHO], output="json", json_schema=schema), inputs={"q": "x"},
-                     call_model=model)
+    outcome, _ = run(
+        agent_graph(tools=[HTTP_ECHO], output="json", json_schema=schema), inputs={"q": "x"}, call_model=model
+    )
     assert outcome.status == "succeeded" and outcome.outputs["answer"] == {"refund": True}
     retry = model.calls[-1]
     assert retry.response_format["type"] == "json_schema" and retry.response_format["json_schema"]["schema"] == schema
@@ -153,8 +204,11 @@ def test_a_json_answer_is_parsed_and_asked_again_with_the_schema_enforced():
 
 def test_without_tools_the_agent_is_one_call_with_the_memory_trimmed_to_its_window():
     model = Script("hello")
-    history = [{"role": "user", "content": "old " * 400}, {"role": "assistant", "content": "older answer"},
-               {"role": "user", "content": "recent"}]
+    history = [
+        {"role": "user", "content": "old " * 400},
+        {"role": "assistant", "content": "older answer"},
+        {"role": "user", "content": "recent"},
+    ]
     data = agent_graph(memory={"messages": "inputs.history", "max_tokens": 50})
     data["nodes"][0]["config"]["fields"].append({"name": "history", "type": "array"})
     outcome, _ = run(data, inputs={"q": "x", "history": history}, call_model=model)
@@ -166,8 +220,13 @@ def test_without_tools_the_agent_is_one_call_with_the_memory_trimmed_to_its_wind
 
 def test_unknown_workflow_tool_fails_the_node_with_its_name():
     describe_tool, run_workflow, _ = workflow_tools()
-    outcome, _ = run(agent_graph(tools=[{"kind": "workflow", "workflow": "missing"}]), inputs={"q": "x"},
-                     call_model=Script("x"), describe_tool=describe_tool, run_workflow=run_workflow)
+    outcome, _ = run(
+        agent_graph(tools=[{"kind": "workflow", "workflow": "missing"}]),
+        inputs={"q": "x"},
+        call_model=Script("x"),
+        describe_tool=describe_tool,
+        run_workflow=run_workflow,
+    )
     assert outcome.status == "failed" and "workflow 'missing' does not exist" in outcome.error
 
 
@@ -175,9 +234,14 @@ def test_a_recorded_tool_result_is_replayed_instead_of_calling_the_tool_again():
     describe_tool, run_workflow, runs = workflow_tools()
     model = Script([tool_call("lookup", 0, id="A")], "done")
     recorded = {"agent#a1#s1#t0": {"result": {"status": "from the record"}}}
-    outcome, events = run(agent_graph(tools=[{"kind": "workflow", "workflow": "lookup"}]), inputs={"q": "x"},
-                          call_model=model, describe_tool=describe_tool, run_workflow=run_workflow,
-                          recorded_tool_result=recorded.get)
+    outcome, events = run(
+        agent_graph(tools=[{"kind": "workflow", "workflow": "lookup"}]),
+        inputs={"q": "x"},
+        call_model=model,
+        describe_tool=describe_tool,
+        run_workflow=run_workflow,
+        recorded_tool_result=recorded.get,
+    )
     assert outcome.status == "succeeded" and runs == [] and events.data("tool_called", "agent") == []
     assert json.loads(model.calls[1].messages[-1]["content"]) == {"status": "from the record"}
 
@@ -185,16 +249,16 @@ def test_a_recorded_tool_result_is_replayed_instead_of_calling_the_tool_again():
 def test_validation_names_a_missing_workflow_tool_and_bad_tool_templates():
     from orchestra.engine import validate_graph
 
-    data = agent_graph(tools=[{"kind": "workflow", "workflow": "nope"},
-                              {**HTTP_ECHO, "url": "http://x/{{ argz.x }}"}])
+    data = agent_graph(tools=[{"kind": "workflow", "workflow": "nope"}, {**HTTP_ECHO, "url": "http://x/{{ argz.x }}"}])
     paths = {e.path for e in validate_graph(data, find_workflow=lambda workflow_id: None)}
     assert "nodes[1].config.tools[0].workflow" in paths and "nodes[1].config.tools[1].url" in paths
 
 
 def test_tool_choice_required_calls_a_tool_every_turn_until_max_steps_then_answers():
     model = Script(*[[tool_call("echo", n, x="a")] for n in range(3)])
-    outcome, _ = run(agent_graph(tools=[HTTP_ECHO], tool_choice="required", max_steps=3), inputs={"q": "x"},
-                     call_model=model)
+    outcome, _ = run(
+        agent_graph(tools=[HTTP_ECHO], tool_choice="required", max_steps=3), inputs={"q": "x"}, call_model=model
+    )
     assert outcome.outputs["stopped"] == "max_steps (3)" and outcome.outputs["answer"] == "forced answer"
     assert [c.tool_choice for c in model.calls] == ["required", "required", "required", "none"]
 

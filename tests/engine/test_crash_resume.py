@@ -1,4 +1,5 @@
 """A run whose process is killed resumes from its SQLite checkpoint without re-running finished nodes."""
+
 from __future__ import annotations
 
 import os
@@ -17,6 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def while_alive(condition, process: subprocess.Popen):
     """`condition`, failing at once (with the worker's stderr) if the worker exited early."""
+
     def check():
         assert process.poll() is None, f"worker exited early: {process.stderr.read().decode()}"
         return condition()
@@ -33,12 +35,18 @@ def finished_in_checkpoint(db: Path, run_id: str, node_id: str) -> bool:
 
 def test_run_resumes_after_its_process_is_killed(tmp_path):
     db = tmp_path / "checkpoints.sqlite"
-    worker = subprocess.Popen([sys.executable, "-m", "tests.engine.crash_worker", str(db), "run-42", str(tmp_path)],
-                              cwd=REPO, stderr=subprocess.PIPE)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.engine.crash_worker", str(db), "run-42", str(tmp_path)],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_until(while_alive((tmp_path / "slow-started").exists, worker), timeout=60, message="slow started")
-        wait_until(while_alive(lambda: finished_in_checkpoint(db, "run-42", "quick"), worker), timeout=60,
-                   message="quick's result stored")
+        wait_until(
+            while_alive(lambda: finished_in_checkpoint(db, "run-42", "quick"), worker),
+            timeout=60,
+            message="quick's result stored",
+        )
     finally:
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()

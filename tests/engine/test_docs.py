@@ -1,4 +1,5 @@
 """docs/nodes.md is generated from the node schemas; it must not drift from them."""
+
 from pathlib import Path
 
 from orchestra.engine.docs import node_reference

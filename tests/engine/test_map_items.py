@@ -1,4 +1,5 @@
 """A map applies its node's run policy to each item: retries per item, and on_error per item."""
+
 from __future__ import annotations
 
 import threading
@@ -8,9 +9,14 @@ from tests.engine.support import graph, input_node, node, output_node, run
 
 
 def map_graph(map_node: dict, **policy) -> dict:
-    return graph([input_node("words"), {**map_node, **policy},
-                  output_node(results="{{ nodes.each.output }}", failed="{{ nodes.each.failed }}")],
-                 ["start->each", "each->end"])
+    return graph(
+        [
+            input_node("words"),
+            {**map_node, **policy},
+            output_node(results="{{ nodes.each.output }}", failed="{{ nodes.each.failed }}"),
+        ],
+        ["start->each", "each->end"],
+    )
 
 
 def word_workflow(calls: list[str]):
@@ -27,19 +33,22 @@ def word_workflow(calls: list[str]):
     return run_workflow
 
 
-PER_WORD = node("each", "map", items="inputs.words.split()", workflow="wf-len", inputs={"word": "{{ item }}"},
-                concurrency=1)
+PER_WORD = node(
+    "each", "map", items="inputs.words.split()", workflow="wf-len", inputs={"word": "{{ item }}"}, concurrency=1
+)
 
 
 def test_with_on_error_continue_a_failing_items_slot_holds_its_error_and_the_others_their_results():
     calls: list[str] = []
-    outcome, events = run(map_graph(PER_WORD, on_error="continue"), inputs={"words": "a bad ccc"},
-                          run_workflow=word_workflow(calls))
+    outcome, events = run(
+        map_graph(PER_WORD, on_error="continue"), inputs={"words": "a bad ccc"}, run_workflow=word_workflow(calls)
+    )
     assert outcome.status == "succeeded"
-    assert outcome.outputs == {"results": [{"len": 1}, {"error": "ValueError: cannot take 'bad'"}, {"len": 3}],
-                               "failed": [1]}
-    assert events.data("item_failed", "each") == [{"item": 1, "error": "ValueError: cannot take 'bad'",
-                                                   "attempts": 1}]
+    assert outcome.outputs == {
+        "results": [{"len": 1}, {"error": "ValueError: cannot take 'bad'"}, {"len": 3}],
+        "failed": [1],
+    }
+    assert events.data("item_failed", "each") == [{"item": 1, "error": "ValueError: cannot take 'bad'", "attempts": 1}]
     assert events.nodes("node_succeeded").count("each") == 1
 
 
@@ -55,8 +64,16 @@ def test_a_failing_item_is_retried_on_its_own_with_call_keys_of_its_own():
             raise RuntimeError("overloaded")
         return ModelReply(text=prompt.upper(), model="m", tokens_in=1, tokens_out=1)
 
-    data = map_graph(node("each", "map", items="inputs.words.split()", concurrency=1,
-                          node={"type": "llm", "config": {"prompt": "{{ item }}"}}), retry={"attempts": 2})
+    data = map_graph(
+        node(
+            "each",
+            "map",
+            items="inputs.words.split()",
+            concurrency=1,
+            node={"type": "llm", "config": {"prompt": "{{ item }}"}},
+        ),
+        retry={"attempts": 2},
+    )
     outcome, events = run(data, inputs={"words": "a b c"}, call_model=call_model)
     assert outcome.outputs == {"results": ["A", "B", "C"], "failed": []}
     # items a and c ran once: the map was not retried as a whole; b's retry was a new model call
@@ -68,17 +85,23 @@ def test_a_failing_item_is_retried_on_its_own_with_call_keys_of_its_own():
 
 def test_an_item_failing_every_attempt_fails_the_node_and_items_not_started_do_not_run():
     calls: list[str] = []
-    outcome, events = run(map_graph(PER_WORD, retry={"attempts": 3}), inputs={"words": "a bad c d"},
-                          run_workflow=word_workflow(calls))
+    outcome, events = run(
+        map_graph(PER_WORD, retry={"attempts": 3}), inputs={"words": "a bad c d"}, run_workflow=word_workflow(calls)
+    )
     assert outcome.status == "failed" and "item 1: ValueError: cannot take 'bad'" in outcome.error
     assert calls == ["a", "bad", "bad", "bad"]
     assert events.data("item_failed", "each")[0]["attempts"] == 3
 
 
 def test_with_on_error_branch_a_failing_item_takes_the_error_outlet():
-    data = graph([input_node("words"), {**PER_WORD, "on_error": "branch"},
-                  output_node("ok", done="{{ nodes.each.output }}"),
-                  output_node("oops", error="{{ nodes.each.error }}")],
-                 ["start->each", "each->ok", "each->oops:error"])
+    data = graph(
+        [
+            input_node("words"),
+            {**PER_WORD, "on_error": "branch"},
+            output_node("ok", done="{{ nodes.each.output }}"),
+            output_node("oops", error="{{ nodes.each.error }}"),
+        ],
+        ["start->each", "each->ok", "each->oops:error"],
+    )
     outcome, _ = run(data, inputs={"words": "a bad"}, run_workflow=word_workflow([]))
     assert outcome.outputs == {"error": "ItemFailed: item 1: ValueError: cannot take 'bad'"}

@@ -1,4 +1,5 @@
 """Node types have versions: a graph saved before a type's config changed keeps validating and running."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,10 @@ from tests.engine.support import graph, input_node, node, output_node, run
 
 def greeting_graph(*nodes: dict) -> dict:
     ids = [n["id"] for n in nodes]
-    return graph([input_node("name"), *nodes, output_node(**{i: f"{{{{ nodes.{i}.output }}}}" for i in ids})],
-                 [f"start->{i}" for i in ids] + [f"{i}->end" for i in ids])
+    return graph(
+        [input_node("name"), *nodes, output_node(**{i: f"{{{{ nodes.{i}.output }}}}" for i in ids})],
+        [f"start->{i}" for i in ids] + [f"{i}->end" for i in ids],
+    )
 
 
 @pytest.fixture
@@ -65,8 +68,9 @@ def test_an_old_config_the_migration_cannot_read_is_that_nodes_problem(greet):
 
 def test_a_maps_inline_node_is_upgraded_too(greet):
     greet(GreetV2)
-    data = greeting_graph(node("each", "map", items="inputs.name.split()", node={"type": "greet", "config": {
-        "text": "hi {{ item }}"}}))
+    data = greeting_graph(
+        node("each", "map", items="inputs.name.split()", node={"type": "greet", "config": {"text": "hi {{ item }}"}})
+    )
     outcome, _ = run(data, inputs={"name": "a b"})
     assert outcome.outputs == {"each": ["hi a", "hi b"]}
     newer = greeting_graph(node("each", "map", items="[1]", node={"type": "greet", "version": 5, "config": {}}))
@@ -87,8 +91,11 @@ def test_saving_keeps_the_version_of_nodes_the_draft_had_and_gives_new_ones_the_
     before = greeting_graph(node("old", "greet", text="Hello"))
     greet(GreetV2)
     inline = {"type": "greet", "config": {"greeting": "{{ item }}"}}
-    sent = greeting_graph(node("old", "greet", text="Hello"), node("new", "greet", greeting="Hi"),
-                          node("each", "map", items="[1]", node=inline))  # an editor sends no versions
+    sent = greeting_graph(
+        node("old", "greet", text="Hello"),
+        node("new", "greet", greeting="Hi"),
+        node("each", "map", items="[1]", node=inline),
+    )  # an editor sends no versions
     stored = with_versions(sent, previous=before)
     by_id = {n["id"]: n for n in stored["nodes"]}
     assert "version" not in by_id["old"]  # version 1, as it was built

@@ -1,4 +1,5 @@
 """A template or expression cannot burn a worker: sizes, steps and CPU time of each render are budgeted."""
+
 from __future__ import annotations
 
 import threading
@@ -40,21 +41,41 @@ def test_slow_steps_stop_at_the_cpu_budget(monkeypatch):
     assert "exceeds the CPU time budget of 0 s" in refusal("{% for i in range(1000) %}{{ i }}{% endfor %}")
 
 
-@pytest.mark.parametrize("source", [
-    "{{ 'a' * 10**8 }}", "{{ 'a'.ljust(10**8) }}", "{{ 'a'.zfill(10**8) }}", "{{ ('a\t' * 1000).expandtabs(10**5) }}",
-    "{{ ('ab' * 1000).replace('', 'x' * 10000) }}", "{{ ('abc' * 1000).translate({97: 'x' * 100000}) }}",
-    "{{ 'a'|center(10**8) }}", "{{ 'a'|indent(10**8) }}", "{{ ('ab' * 1000)|replace('', 'x' * 10000) }}",
-    "{{ '%100000000d' % 1 }}", "{{ '%*d' % (10**8, 1) }}", "{{ '%100000000d'|format(1) }}",
-    "{{ '{:>100000000}'.format(1) }}", "{{ '{:>{w}}'.format(1, w=10**8) }}",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 'a' * 10**8 }}",
+        "{{ 'a'.ljust(10**8) }}",
+        "{{ 'a'.zfill(10**8) }}",
+        "{{ ('a\t' * 1000).expandtabs(10**5) }}",
+        "{{ ('ab' * 1000).replace('', 'x' * 10000) }}",
+        "{{ ('abc' * 1000).translate({97: 'x' * 100000}) }}",
+        "{{ 'a'|center(10**8) }}",
+        "{{ 'a'|indent(10**8) }}",
+        "{{ ('ab' * 1000)|replace('', 'x' * 10000) }}",
+        "{{ '%100000000d' % 1 }}",
+        "{{ '%*d' % (10**8, 1) }}",
+        "{{ '%100000000d'|format(1) }}",
+        "{{ '{:>100000000}'.format(1) }}",
+        "{{ '{:>{w}}'.format(1, w=10**8) }}",
+    ],
+)
 def test_text_past_the_budget_is_refused_before_it_is_built(source):
     assert TEXT_BUDGET in refusal(source)
 
 
-@pytest.mark.parametrize("source", [
-    "{{ [big] * 100 }}", "{{ ([big] * 100)|join }}", "{{ ''.join([big] * 100) }}", "{{ ([big] * 100)|tojson }}",
-    "{{ ([big] * 100)|string }}", "{{ big ~ big ~ big ~ big ~ big }}", "{{ '%s' % ([big] * 100,) }}",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ [big] * 100 }}",
+        "{{ ([big] * 100)|join }}",
+        "{{ ''.join([big] * 100) }}",
+        "{{ ([big] * 100)|tojson }}",
+        "{{ ([big] * 100)|string }}",
+        "{{ big ~ big ~ big ~ big ~ big }}",
+        "{{ '%s' % ([big] * 100,) }}",
+    ],
+)
 def test_a_list_holding_one_big_string_many_times_cannot_be_printed_or_joined(source):
     assert TEXT_BUDGET in refusal(source, BIG)
 
@@ -64,32 +85,43 @@ def test_text_doubling_itself_is_refused():
     assert TEXT_BUDGET in refusal(doubling)
 
 
-@pytest.mark.parametrize("source", [
-    "{% for i in range(5000) %}" + "y" * 1000 + "{% endfor %}",
-    "{% set block %}{% for i in range(5) %}{{ big }}{% endfor %}{% endset %}{{ block|length }}",
-    "{% filter upper %}{% for i in range(5) %}{{ big }}{% endfor %}{% endfilter %}",
-    "{% macro five() %}{% for i in range(5) %}{{ big }}{% endfor %}{% endmacro %}{{ five()|length }}",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% for i in range(5000) %}" + "y" * 1000 + "{% endfor %}",
+        "{% set block %}{% for i in range(5) %}{{ big }}{% endfor %}{% endset %}{{ block|length }}",
+        "{% filter upper %}{% for i in range(5) %}{{ big }}{% endfor %}{% endfilter %}",
+        "{% macro five() %}{% for i in range(5) %}{{ big }}{% endfor %}{% endmacro %}{{ five()|length }}",
+    ],
+)
 def test_the_rendered_text_and_every_captured_block_are_capped(source):
     assert TEXT_BUDGET in refusal(source, BIG)
 
 
-@pytest.mark.parametrize(("source", "budget"), [
-    ("{{ range(200000)|length }}", LIST_BUDGET), ("{{ [0] * 1000 * 1000 }}", LIST_BUDGET),
-    ("{{ ([[0] * 500] * 300)|sum(start=[])|length }}", LIST_BUDGET),
-    ("{{ [1]|batch(10**6, 0)|list|length }}", LIST_BUDGET), ("{{ [1]|slice(10**6)|list|length }}", LIST_BUDGET),
-    ("{{ (2 ** 100000) > 1 }}", "exceeds the number budget of 4,300 digits"),
-    ("{{ (10 ** 4000) * (10 ** 4000) > 1 }}", "exceeds the number budget of 4,300 digits"),
-])
+@pytest.mark.parametrize(
+    ("source", "budget"),
+    [
+        ("{{ range(200000)|length }}", LIST_BUDGET),
+        ("{{ [0] * 1000 * 1000 }}", LIST_BUDGET),
+        ("{{ ([[0] * 500] * 300)|sum(start=[])|length }}", LIST_BUDGET),
+        ("{{ [1]|batch(10**6, 0)|list|length }}", LIST_BUDGET),
+        ("{{ [1]|slice(10**6)|list|length }}", LIST_BUDGET),
+        ("{{ (2 ** 100000) > 1 }}", "exceeds the number budget of 4,300 digits"),
+        ("{{ (10 ** 4000) * (10 ** 4000) > 1 }}", "exceeds the number budget of 4,300 digits"),
+    ],
+)
 def test_lists_ranges_and_numbers_have_budgets_too(source, budget):
     assert budget in refusal(source)
 
 
 def test_expressions_have_the_same_budgets(monkeypatch):
     monkeypatch.setattr(templates, "MAX_STEPS", 1000)
-    for expression, budget in [("'a' * 10**8", TEXT_BUDGET), ("[big] * 100", TEXT_BUDGET),
-                               ("range(200000)|list", LIST_BUDGET),
-                               ("range(2000)|map('abs')|list|length", "exceeds the step budget of 1,000 steps")]:
+    for expression, budget in [
+        ("'a' * 10**8", TEXT_BUDGET),
+        ("[big] * 100", TEXT_BUDGET),
+        ("range(200000)|list", LIST_BUDGET),
+        ("range(2000)|map('abs')|list|length", "exceeds the step budget of 1,000 steps"),
+    ]:
         with pytest.raises(TemplateError, match=budget):
             evaluate(expression, BIG)
 
@@ -108,15 +140,18 @@ def test_bytes_and_lorem_ipsum_are_out_of_reach(source):
 
 
 def test_templates_within_the_budgets_render_as_before():
-    source = ("{% set ns = namespace(total=0) %}{% macro row(x) %}{{ '%-6s|%5.1f' % (x.name, x.price) }}{% endmacro %}"
-              "{% for x in items if x.price > 1 %}{{ row(x) }}{% set ns.total = ns.total + x.price %}\n{% endfor %}"
-              "{{ '{:>8}'.format(ns.total) }} {{ items|map(attribute='name')|join(', ') }} "
-              "{{ items|sum(attribute='price') }} {{ [[1], [2]]|sum(start=[]) }} {{ {'n': items|length}|tojson }} "
-              "{{ 'ab'.ljust(4, '.') ~ 'c' * 3 }} {{ range(3)|list }} {{ 2 ** 10 }} {{ 'x'|center(5) }}|"
-              "{% filter upper %}{% for i in range(2) %}{{ loop.index }}/{{ loop.length }} {% endfor %}{% endfilter %}")
+    source = (
+        "{% set ns = namespace(total=0) %}{% macro row(x) %}{{ '%-6s|%5.1f' % (x.name, x.price) }}{% endmacro %}"
+        "{% for x in items if x.price > 1 %}{{ row(x) }}{% set ns.total = ns.total + x.price %}\n{% endfor %}"
+        "{{ '{:>8}'.format(ns.total) }} {{ items|map(attribute='name')|join(', ') }} "
+        "{{ items|sum(attribute='price') }} {{ [[1], [2]]|sum(start=[]) }} {{ {'n': items|length}|tojson }} "
+        "{{ 'ab'.ljust(4, '.') ~ 'c' * 3 }} {{ range(3)|list }} {{ 2 ** 10 }} {{ 'x'|center(5) }}|"
+        "{% filter upper %}{% for i in range(2) %}{{ loop.index }}/{{ loop.length }} {% endfor %}{% endfilter %}"
+    )
     items = [{"name": "tea", "price": 1.0}, {"name": "cake", "price": 2.5}, {"name": "pie", "price": 4}]
     assert render(source, {"items": items}) == (
-        "cake  |  2.5\npie   |  4.0\n     6.5 tea, cake, pie 7.5 [1, 2] {\"n\": 3} ab..ccc [0, 1, 2] 1024   x  |1/2 2/2 ")
+        'cake  |  2.5\npie   |  4.0\n     6.5 tea, cake, pie 7.5 [1, 2] {"n": 3} ab..ccc [0, 1, 2] 1024   x  |1/2 2/2 '
+    )
 
 
 class SlowToPrepare(NodeType):

@@ -1,4 +1,5 @@
 """An llm node answered by a real (tiny, random) transformers model through a small call_model."""
+
 from __future__ import annotations
 
 import time
@@ -37,19 +38,28 @@ def test_llm_node_runs_on_a_real_tiny_model_and_streams_its_tokens(student):
 
     def call_model(call: ModelCall) -> ModelReply:
         started = time.perf_counter()
-        prompt = tokenizer.apply_chat_template(call.messages, add_generation_prompt=True, return_tensors="pt",
-                                               return_dict=True)
+        prompt = tokenizer.apply_chat_template(
+            call.messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
         streamer = CallbackStreamer(tokenizer, call.on_token) if call.on_token else None
         output = model.generate(**prompt, max_new_tokens=call.max_tokens, do_sample=False, streamer=streamer)
-        new_tokens = output[0, prompt["input_ids"].shape[1]:]
-        return ModelReply(text=tokenizer.decode(new_tokens, skip_special_tokens=True), model="tiny-student",
-                          tokens_in=prompt["input_ids"].shape[1], tokens_out=len(new_tokens),
-                          latency_ms=(time.perf_counter() - started) * 1000)
+        new_tokens = output[0, prompt["input_ids"].shape[1] :]
+        return ModelReply(
+            text=tokenizer.decode(new_tokens, skip_special_tokens=True),
+            model="tiny-student",
+            tokens_in=prompt["input_ids"].shape[1],
+            tokens_out=len(new_tokens),
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
 
-    data = graph([input_node("topic"), node("draft", "llm", system="You write.", prompt="Write about {{ inputs.topic }}",
-                                            max_tokens=8),
-                  output_node(post="{{ nodes.draft.output }}", tokens="{{ nodes.draft.tokens_out }}")],
-                 ["start->draft", "draft->end"])
+    data = graph(
+        [
+            input_node("topic"),
+            node("draft", "llm", system="You write.", prompt="Write about {{ inputs.topic }}", max_tokens=8),
+            output_node(post="{{ nodes.draft.output }}", tokens="{{ nodes.draft.tokens_out }}"),
+        ],
+        ["start->draft", "draft->end"],
+    )
     outcome, events = run(data, inputs={"topic": "water"}, call_model=call_model)
     assert outcome.status == "succeeded"
     assert 1 <= outcome.outputs["tokens"] <= 8

@@ -1,4 +1,5 @@
 """Saving checks the workflows a graph calls: they exist, take the inputs sent, and never lead back round."""
+
 from __future__ import annotations
 
 from itertools import pairwise
@@ -7,9 +8,20 @@ from orchestra.engine import CalledWorkflow, validate_graph
 from orchestra.engine.calls import MAX_CALLED_WORKFLOWS
 from tests.engine.support import graph, input_node, node, output_node
 
-CHILD = graph([node("start", "input", fields=[{"name": "word", "type": "string", "required": True},
-                                              {"name": "times", "type": "number", "required": True, "default": 1}]),
-               output_node()], ["start->end"])
+CHILD = graph(
+    [
+        node(
+            "start",
+            "input",
+            fields=[
+                {"name": "word", "type": "string", "required": True},
+                {"name": "times", "type": "number", "required": True, "default": 1},
+            ],
+        ),
+        output_node(),
+    ],
+    ["start->end"],
+)
 
 
 def calling(*middle: dict) -> dict:
@@ -43,23 +55,34 @@ def problems(data: dict, workspace: Workspace, workflow_id: str | None = "main")
 
 
 def test_inputs_sent_to_a_workflow_must_be_inputs_it_has_and_include_the_ones_it_requires():
-    data = calling(sub("ok", "child", word="{{ 1 }}"), sub("typo", "child", word="a", wrod="b"),
-                   sub("short", "child", times="{{ 2 }}"))
+    data = calling(
+        sub("ok", "child", word="{{ 1 }}"),
+        sub("typo", "child", word="a", wrod="b"),
+        sub("short", "child", times="{{ 2 }}"),
+    )
     assert problems(data, Workspace(child=CHILD)) == {
         "nodes[2].config.inputs.wrod": "workflow 'Child' has no input 'wrod'; its inputs: word, times",
-        "nodes[3].config.inputs": "workflow 'Child' requires word, which inputs do not set"}
+        "nodes[3].config.inputs": "workflow 'Child' requires word, which inputs do not set",
+    }
 
 
 def test_maps_running_a_workflow_or_an_inline_sub_workflow_are_checked_the_same_way():
-    data = calling(node("each", "map", items="[1]", workflow="child", inputs={"word": "{{ item }}", "x": "1"}),
-                   node("inline", "map", items="[1]", node={"type": "subworkflow", "config": {
-                       "workflow": "child", "inputs": {"y": "{{ item }}"}}}),
-                   node("gone", "map", items="[1]", workflow="deleted", inputs={"word": "{{ item }}"}))
+    data = calling(
+        node("each", "map", items="[1]", workflow="child", inputs={"word": "{{ item }}", "x": "1"}),
+        node(
+            "inline",
+            "map",
+            items="[1]",
+            node={"type": "subworkflow", "config": {"workflow": "child", "inputs": {"y": "{{ item }}"}}},
+        ),
+        node("gone", "map", items="[1]", workflow="deleted", inputs={"word": "{{ item }}"}),
+    )
     assert problems(data, Workspace(child=CHILD)) == {
         "nodes[1].config.inputs.x": "workflow 'Child' has no input 'x'; its inputs: word, times",
         "nodes[2].config.node.config.inputs.y": "workflow 'Child' has no input 'y'; its inputs: word, times",
         "nodes[2].config.node.config.inputs": "workflow 'Child' requires word, which inputs do not set",
-        "nodes[3].config.workflow": "workflow 'deleted' does not exist; pick an existing workflow's id"}
+        "nodes[3].config.workflow": "workflow 'deleted' does not exist; pick an existing workflow's id",
+    }
 
 
 def test_a_workflow_that_calls_itself_is_refused_with_the_path_of_calls():
@@ -69,8 +92,11 @@ def test_a_workflow_that_calls_itself_is_refused_with_the_path_of_calls():
 
 
 def test_a_workflow_calling_itself_through_others_is_refused_at_each_call_that_leads_back():
-    workspace = Workspace(a=calling(node("each", "map", items="[1]", workflow="b")),
-                          b=calling(agent_with_tool("helper", "main")), c=calling())
+    workspace = Workspace(
+        a=calling(node("each", "map", items="[1]", workflow="b")),
+        b=calling(agent_with_tool("helper", "main")),
+        c=calling(),
+    )
     data = calling(sub("first", "a"), sub("second", "a"), sub("harmless", "c"))
     found = problems(data, workspace)
     assert set(found) == {"nodes[1].config.workflow", "nodes[2].config.workflow"}
@@ -84,7 +110,8 @@ def test_calls_into_a_loop_elsewhere_are_refused_too():
     assert message.startswith("this call leads to a workflow that calls itself (this workflow -> A -> B -> C -> B)")
     # without its own id (a workflow not created yet) the graph is still checked against the others
     assert list(problems(calling(sub("first", "c")), workspace, workflow_id=None).values()) == [
-        message.replace("A -> B -> C -> B", "C -> B -> C")]
+        message.replace("A -> B -> C -> B", "C -> B -> C")
+    ]
 
 
 def test_the_walk_through_calls_is_bounded():
@@ -97,10 +124,16 @@ def test_the_walk_through_calls_is_bounded():
 
 
 def test_an_input_default_must_have_the_fields_type():
-    fields = [{"name": "n", "type": "number", "default": "three"}, {"name": "ok", "type": "number", "default": 3},
-              {"name": "flag", "type": "boolean", "default": 1}, {"name": "tags", "type": "array", "default": ["a"]}]
+    fields = [
+        {"name": "n", "type": "number", "default": "three"},
+        {"name": "ok", "type": "number", "default": 3},
+        {"name": "flag", "type": "boolean", "default": 1},
+        {"name": "tags", "type": "array", "default": ["a"]},
+    ]
     data = graph([node("start", "input", fields=fields), output_node()], ["start->end"])
     found = {e.path: e.message for e in validate_graph(data)}
     assert set(found) == {"nodes[0].config.fields[0].default", "nodes[0].config.fields[2].default"}
-    assert "the default of a number field must be a number (or null for none); got str 'three'" in \
-        found["nodes[0].config.fields[0].default"]
+    assert (
+        "the default of a number field must be a number (or null for none); got str 'three'"
+        in found["nodes[0].config.fields[0].default"]
+    )

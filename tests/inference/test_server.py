@@ -1,4 +1,5 @@
 """The loopback server, spoken to with plain HTTP and with the official openai SDK."""
+
 import httpx
 import openai
 import pytest
@@ -41,8 +42,13 @@ def test_chat_completion_answers_with_usage(http):
 
 
 def test_streamed_chat_is_server_sent_events_ending_with_usage_and_done(http):
-    request = {"model": "student", "messages": CHAT, "max_tokens": 6, "stream": True,
-               "stream_options": {"include_usage": True}}
+    request = {
+        "model": "student",
+        "messages": CHAT,
+        "max_tokens": 6,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     with http.stream("POST", "/chat/completions", json=request) as response:
         assert response.headers["content-type"] == "text/event-stream"
         events = sse_events(response)
@@ -57,8 +63,10 @@ def test_streamed_chat_is_server_sent_events_ending_with_usage_and_done(http):
 
 
 def test_logprobs_come_in_openai_shape(http):
-    body = http.post("/chat/completions", json={"model": "teacher", "messages": CHAT, "max_tokens": 3,
-                                                "logprobs": True, "top_logprobs": 2}).json()
+    body = http.post(
+        "/chat/completions",
+        json={"model": "teacher", "messages": CHAT, "max_tokens": 3, "logprobs": True, "top_logprobs": 2},
+    ).json()
     content = body["choices"][0]["logprobs"]["content"]
     assert len(content) == body["usage"]["completion_tokens"]
     for entry in content:
@@ -66,14 +74,21 @@ def test_logprobs_come_in_openai_shape(http):
         assert len(entry["top_logprobs"]) == 2 and entry["top_logprobs"][0]["logprob"] >= entry["logprob"]
 
 
-@pytest.mark.parametrize("content, status, param, code", [
-    (b'{"model": "teacher", "messages": [', 400, None, None),
-    (b'{"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]}', 404, "model", "model_not_found"),
-    (b'{"model": "teacher", "messages": []}', 400, "messages", None),
-    (b'{"model": "teacher", "messages": [{"role": "user", "content": "hi"}], "n": 2}', 400, "n", None),
-    (b'{"model": "teacher", "messages": [{"role": "user", "content": "hi"}], "top_logprobs": 2}',
-     400, "logprobs", None),
-])
+@pytest.mark.parametrize(
+    "content, status, param, code",
+    [
+        (b'{"model": "teacher", "messages": [', 400, None, None),
+        (b'{"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]}', 404, "model", "model_not_found"),
+        (b'{"model": "teacher", "messages": []}', 400, "messages", None),
+        (b'{"model": "teacher", "messages": [{"role": "user", "content": "hi"}], "n": 2}', 400, "n", None),
+        (
+            b'{"model": "teacher", "messages": [{"role": "user", "content": "hi"}], "top_logprobs": 2}',
+            400,
+            "logprobs",
+            None,
+        ),
+    ],
+)
 def test_bad_requests_get_openai_error_shape_and_status(http, content, status, param, code):
     response = http.post("/chat/completions", content=content, headers={"Content-Type": "application/json"})
     assert response.status_code == status
@@ -95,8 +110,9 @@ def test_official_sdk_completes(sdk):
 
 
 def test_official_sdk_streams(sdk):
-    stream = sdk.chat.completions.create(model="teacher", messages=CHAT, max_tokens=5, stream=True,
-                                         stream_options={"include_usage": True})
+    stream = sdk.chat.completions.create(
+        model="teacher", messages=CHAT, max_tokens=5, stream=True, stream_options={"include_usage": True}
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     plain = sdk.chat.completions.create(model="teacher", messages=CHAT, max_tokens=5)
@@ -110,15 +126,17 @@ def test_official_sdk_raises_not_found_for_an_unknown_model(sdk):
 
 
 def test_prompt_longer_than_the_context_is_a_400_not_a_server_error(http):
-    response = http.post("/chat/completions", json={
-        "model": "teacher", "messages": [{"role": "user", "content": "water " * 1100}]})
+    response = http.post(
+        "/chat/completions", json={"model": "teacher", "messages": [{"role": "user", "content": "water " * 1100}]}
+    )
     assert response.status_code == 400
     assert "model's context is 1024" in response.json()["error"]["message"]
 
 
 def test_logprobs_without_top_logprobs_give_the_chosen_tokens_only(http):
-    body = http.post("/chat/completions", json={"model": "student", "messages": CHAT, "max_tokens": 2,
-                                                "logprobs": True}).json()
+    body = http.post(
+        "/chat/completions", json={"model": "student", "messages": CHAT, "max_tokens": 2, "logprobs": True}
+    ).json()
     content = body["choices"][0]["logprobs"]["content"]
     assert len(content) == body["usage"]["completion_tokens"]
     assert all(entry["top_logprobs"] == [] and entry["logprob"] <= 0 for entry in content)

@@ -1,4 +1,5 @@
 """`python -m orchestra.inference.server` as a user starts it."""
+
 import queue
 import re
 import signal
@@ -27,12 +28,26 @@ def first_line_matching(stream, pattern: str, *, timeout_s: float) -> re.Match:
 def test_command_line_serves_a_model_until_interrupted(tiny_family, tmp_path):
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestra.inference.server", "--model", f"tiny={tiny_family['student']}",
-         "--port", "0", "--device", "cpu"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=log, text=True)
+        [
+            sys.executable,
+            "-m",
+            "orchestra.inference.server",
+            "--model",
+            f"tiny={tiny_family['student']}",
+            "--port",
+            "0",
+            "--device",
+            "cpu",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
     try:
-        base_url = first_line_matching(process.stdout, r"serving tiny at (http://127\.0\.0\.1:\d+/v1)",
-                                       timeout_s=60).group(1)
+        base_url = first_line_matching(
+            process.stdout, r"serving tiny at (http://127\.0\.0\.1:\d+/v1)", timeout_s=60
+        ).group(1)
         assert [m["id"] for m in httpx.get(f"{base_url}/models").json()["data"]] == ["tiny"]
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0

@@ -4,8 +4,9 @@ from orchestra.inference import InferenceError, ModelSpec
 
 
 def test_cost_is_tokens_times_price_per_million():
-    spec = ModelSpec(name="m", backend="openai", model="gpt", base_url="http://127.0.0.1:1/v1",
-                     price_in=0.5, price_out=1.5)
+    spec = ModelSpec(
+        name="m", backend="openai", model="gpt", base_url="http://127.0.0.1:1/v1", price_in=0.5, price_out=1.5
+    )
     assert spec.cost(1_000_000, 0) == pytest.approx(0.5)
     assert spec.cost(2_000, 1_000) == pytest.approx(2_000 * 0.5e-6 + 1_000 * 1.5e-6)
     assert spec.cost(0, 0) == 0

@@ -37,8 +37,10 @@ def test_without_stop_strings_everything_passes_through_at_once():
     assert passed_on == ["a", "b", "c"] and text == "abc" and not stopped
 
 
-@given(st.lists(st.text(alphabet="ab<|>", max_size=6), max_size=8),
-       st.lists(st.text(alphabet="ab<|>", min_size=1, max_size=3), max_size=3))
+@given(
+    st.lists(st.text(alphabet="ab<|>", max_size=6), max_size=8),
+    st.lists(st.text(alphabet="ab<|>", min_size=1, max_size=3), max_size=3),
+)
 def test_deltas_passed_on_always_join_to_the_final_text_which_ends_where_a_stop_begins(deltas, stop):
     passed_on, text, stopped = run(deltas, stop)
     whole = "".join(deltas)

@@ -1,4 +1,5 @@
 """Constrained decoding in the transformers backend: random-weight models still answer in shape."""
+
 import json
 
 import jsonschema
@@ -11,17 +12,37 @@ from orchestra.inference.grammar import Closing, ClosingTokens
 from tests.inference.conftest import ADD, CHAT, PARIS_CALL, TOOLS, WEATHER, WEATHER_QUESTION
 
 SCHEMAS = {
-    "nested object": {"type": "object", "properties": {
-        "user": {"type": "object", "properties": {"name": {"type": "string", "maxLength": 8},
-                                                  "age": {"type": "integer", "minimum": 0, "maximum": 120}},
-                 "required": ["name", "age"]}}, "required": ["user"]},
-    "enum": {"type": "object", "properties": {"priority": {"enum": ["low", "medium", "high"]}},
-             "required": ["priority"]},
-    "array": {"type": "object", "properties": {"tags": {"type": "array", "minItems": 1, "maxItems": 3,
-                                                        "items": {"enum": ["billing", "shipping"]}}},
-              "required": ["tags"]},
-    "integer bounds": {"type": "object", "properties": {"n": {"type": "integer", "minimum": 3, "maximum": 7},
-                                                        "ok": {"type": "boolean"}}, "required": ["n", "ok"]},
+    "nested object": {
+        "type": "object",
+        "properties": {
+            "user": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "maxLength": 8},
+                    "age": {"type": "integer", "minimum": 0, "maximum": 120},
+                },
+                "required": ["name", "age"],
+            }
+        },
+        "required": ["user"],
+    },
+    "enum": {
+        "type": "object",
+        "properties": {"priority": {"enum": ["low", "medium", "high"]}},
+        "required": ["priority"],
+    },
+    "array": {
+        "type": "object",
+        "properties": {
+            "tags": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"enum": ["billing", "shipping"]}}
+        },
+        "required": ["tags"],
+    },
+    "integer bounds": {
+        "type": "object",
+        "properties": {"n": {"type": "integer", "minimum": 3, "maximum": 7}, "ok": {"type": "boolean"}},
+        "required": ["n", "ok"],
+    },
 }
 
 
@@ -55,24 +76,31 @@ def test_json_object_answer_is_a_json_object(student_spec):
     assert isinstance(json.loads(completion.text), dict)
 
 
-UNBOUNDED = {"type": "object", "properties": {"order_id": {"type": "string"}, "status": {"type": "string"},
-                                             "items": {"type": "integer"}},
-             "required": ["order_id", "status", "items"], "additionalProperties": False}
+UNBOUNDED = {
+    "type": "object",
+    "properties": {"order_id": {"type": "string"}, "status": {"type": "string"}, "items": {"type": "integer"}},
+    "required": ["order_id", "status", "items"],
+    "additionalProperties": False,
+}
 
 
 def test_a_reply_whose_strings_run_on_is_steered_shut_before_the_budget_ends(teacher_spec):
-    completion = get_client(teacher_spec).complete([{"role": "user", "content": "Where is order 42?"}], max_tokens=60,
-                                                   response_format=json_schema(UNBOUNDED))
+    completion = get_client(teacher_spec).complete(
+        [{"role": "user", "content": "Where is order 42?"}], max_tokens=60, response_format=json_schema(UNBOUNDED)
+    )
     assert completion.finish_reason == "stop" and completion.tokens_out <= 60
     jsonschema.validate(json.loads(completion.text), UNBOUNDED)
 
 
 def test_closing_knows_a_quote_inside_a_string_from_one_that_ends_it():
     vocab = [b'"', b"a", b"\\", b"}", b'"}', b"<end>"]
-    tokens = ClosingTokens(vocab=vocab, ends=torch.tensor([False] * 5 + [True]),
-                           string_ends=torch.tensor([True, False, False, False, True, False]),
-                           closers=torch.tensor([False, False, False, True, False, False]),
-                           commas=torch.zeros(6, dtype=torch.bool))
+    tokens = ClosingTokens(
+        vocab=vocab,
+        ends=torch.tensor([False] * 5 + [True]),
+        string_ends=torch.tensor([True, False, False, False, True, False]),
+        closers=torch.tensor([False, False, False, True, False, False]),
+        commas=torch.zeros(6, dtype=torch.bool),
+    )
     closing = Closing(tokens, max_tokens=10)
     scores = torch.zeros(1, 6)
     for token in (0, 1, 2, 0):  # "a\" : an escaped quote, still inside the string
@@ -83,13 +111,15 @@ def test_closing_knows_a_quote_inside_a_string_from_one_that_ends_it():
     assert closing.steer(scores.clone(), generated=5).isfinite().tolist() == [[False] * 5 + [True]]
     grammar_forbids_the_end = scores.clone()
     grammar_forbids_the_end[0, 5] = float("-inf")
-    assert closing.steer(grammar_forbids_the_end, generated=5).isfinite().tolist() == \
-        [[False, False, False, True, False, False]]
+    assert closing.steer(grammar_forbids_the_end, generated=5).isfinite().tolist() == [
+        [False, False, False, True, False, False]
+    ]
 
 
 def test_a_reply_cut_off_mid_json_is_length_and_its_json_incomplete(teacher_spec):
-    completion = get_client(teacher_spec).complete(CHAT, max_tokens=4,
-                                                   response_format=json_schema(SCHEMAS["nested object"]))
+    completion = get_client(teacher_spec).complete(
+        CHAT, max_tokens=4, response_format=json_schema(SCHEMAS["nested object"])
+    )
     assert completion.finish_reason == "length" and completion.tokens_out == 4
     assert completion.text.startswith("{")
     with pytest.raises(json.JSONDecodeError):
@@ -112,8 +142,9 @@ def test_required_tool_choice_calls_offered_tools_with_valid_arguments(tiny):
 
 
 def test_a_named_tool_choice_makes_exactly_one_call_to_that_function(tiny):
-    completion = tiny.complete(WEATHER_QUESTION, max_tokens=100, tools=TOOLS,
-                               tool_choice={"type": "function", "function": {"name": "add"}})
+    completion = tiny.complete(
+        WEATHER_QUESTION, max_tokens=100, tools=TOOLS, tool_choice={"type": "function", "function": {"name": "add"}}
+    )
     assert completion.finish_reason == "tool_calls" and completion.text == ""
     assert [call.name for call in completion.tool_calls] == ["add"]
     assert_valid_calls(completion, [ADD])
@@ -133,16 +164,18 @@ def test_auto_tool_call_from_a_model_that_calls_is_parsed_and_valid(tool_caller_
 
 
 def test_none_leaves_calls_unparsed_even_when_the_model_writes_them(tool_caller_spec):
-    completion = get_client(tool_caller_spec).complete(WEATHER_QUESTION, max_tokens=100, tools=TOOLS,
-                                                       tool_choice="none")
+    completion = get_client(tool_caller_spec).complete(
+        WEATHER_QUESTION, max_tokens=100, tools=TOOLS, tool_choice="none"
+    )
     assert completion.tool_calls is None and completion.finish_reason == "stop"
     assert completion.text.startswith("<tool_call>")  # the model's habit, returned as the text it is
 
 
 def test_streaming_with_tools_sends_plain_text_only(tool_caller_spec, teacher_spec):
     deltas: list[str] = []
-    calling = get_client(tool_caller_spec).complete(WEATHER_QUESTION, max_tokens=100, tools=TOOLS,
-                                                    on_token=deltas.append)
+    calling = get_client(tool_caller_spec).complete(
+        WEATHER_QUESTION, max_tokens=100, tools=TOOLS, on_token=deltas.append
+    )
     assert deltas == [] and calling.text == "" and calling.tool_calls
     talking = get_client(teacher_spec).complete(CHAT, max_tokens=8, tools=TOOLS, on_token=deltas.append)
     assert "".join(deltas) == talking.text and "<tool_call>" not in talking.text
@@ -157,18 +190,27 @@ def test_auto_with_a_response_format_answers_schema_json_or_calls(tiny):
 
 
 def test_a_conversation_with_tool_calls_and_results_is_answered(teacher_spec):
-    conversation = [*WEATHER_QUESTION, {"role": "assistant", "content": None, "tool_calls": [PARIS_CALL]},
-                    {"role": "tool", "tool_call_id": "call_paris", "content": "sunny"}]
+    conversation = [
+        *WEATHER_QUESTION,
+        {"role": "assistant", "content": None, "tool_calls": [PARIS_CALL]},
+        {"role": "tool", "tool_call_id": "call_paris", "content": "sunny"},
+    ]
     completion = get_client(teacher_spec).complete(conversation, max_tokens=4, tools=TOOLS)
-    assert completion.tokens_in > get_client(teacher_spec).complete(WEATHER_QUESTION, max_tokens=1,
-                                                                    tools=TOOLS).tokens_in
+    assert (
+        completion.tokens_in > get_client(teacher_spec).complete(WEATHER_QUESTION, max_tokens=1, tools=TOOLS).tokens_in
+    )
 
 
-@pytest.mark.parametrize("arguments, param", [
-    ({"response_format": json_schema({"type": "strin"})}, "response_format.json_schema.schema"),
-    ({"tools": [WEATHER, {"type": "function", "function": {"name": "bad", "parameters": {"type": "objekt"}}}]},
-     "tools[1].function.parameters"),
-])
+@pytest.mark.parametrize(
+    "arguments, param",
+    [
+        ({"response_format": json_schema({"type": "strin"})}, "response_format.json_schema.schema"),
+        (
+            {"tools": [WEATHER, {"type": "function", "function": {"name": "bad", "parameters": {"type": "objekt"}}}]},
+            "tools[1].function.parameters",
+        ),
+    ],
+)
 def test_a_schema_that_cannot_be_enforced_is_a_400_naming_the_field(student_spec, arguments, param):
     with pytest.raises(InferenceError, match="strin|objekt") as raised:
         get_client(student_spec).complete(CHAT, max_tokens=4, **arguments)
@@ -178,9 +220,13 @@ def test_a_schema_that_cannot_be_enforced_is_a_400_naming_the_field(student_spec
 
 def test_length_bounded_strings_refuse_raw_control_characters(student_spec):
     """JSON wants a tab inside a string escaped; xgrammar's bounded-length strings let it through raw."""
-    compiled = get_client(student_spec).loaded.grammars.compile(
-        model="tiny-student", tools=None, tool_choice=None,
-        response_format=json_schema(SCHEMAS["nested object"])).compiled
+    compiled = (
+        get_client(student_spec)
+        .loaded.grammars.compile(
+            model="tiny-student", tools=None, tool_choice=None, response_format=json_schema(SCHEMAS["nested object"])
+        )
+        .compiled
+    )
     assert xgrammar.GrammarMatcher(compiled).accept_string('{"user": {"name": "a b')
     assert not xgrammar.GrammarMatcher(compiled).accept_string('{"user": {"name": "a\tb')
 
@@ -198,9 +244,16 @@ def test_grammars_are_compiled_once_per_model_and_schema(student_spec):
 def test_constrained_decoding_can_be_switched_off_per_model(tiny_models):
     from orchestra.inference import ModelSpec, get_client
 
-    free = get_client(ModelSpec(name="free", backend="transformers", model=str(tiny_models["student"]),
-                                options={"constrained_decoding": False}))
-    reply = free.complete([{"role": "user", "content": "Give JSON"}], max_tokens=8,
-                          response_format={"type": "json_object"})
+    free = get_client(
+        ModelSpec(
+            name="free",
+            backend="transformers",
+            model=str(tiny_models["student"]),
+            options={"constrained_decoding": False},
+        )
+    )
+    reply = free.complete(
+        [{"role": "user", "content": "Give JSON"}], max_tokens=8, response_format={"type": "json_object"}
+    )
     with pytest.raises(ValueError):  # the random model writes no JSON when nothing holds it to a grammar
         json.loads(reply.text)

@@ -1,4 +1,5 @@
 """The Hermes tool-call format: what templates write is what the splitter reads back."""
+
 import json
 
 import pytest
@@ -15,7 +16,7 @@ def split(text: str, *, piece: int, cut_off: bool = False) -> tuple[list[str], s
     deltas: list[str] = []
     splitter = ToolCallSplitter(deltas.append)
     for at in range(0, len(text), piece):
-        splitter.feed(text[at:at + piece])
+        splitter.feed(text[at : at + piece])
     text, calls = splitter.finish(cut_off=cut_off)
     return deltas, text, calls
 
@@ -47,23 +48,30 @@ def test_a_cut_off_reply_drops_the_unfinished_call_and_keeps_the_finished_ones(u
 
 def test_assistant_tool_calls_and_tool_results_render_in_the_template_and_parse_back(tiny_family):
     tokenizer = AutoTokenizer.from_pretrained(tiny_family["teacher"])
-    conversation = [*WEATHER_QUESTION, {"role": "assistant", "content": None, "tool_calls": [PARIS_CALL]},
-                    {"role": "tool", "tool_call_id": "call_paris", "content": "sunny, 21 degrees"}]
-    rendered = tokenizer.apply_chat_template(template_messages(conversation), tools=TOOLS, tokenize=False,
-                                             add_generation_prompt=True)
+    conversation = [
+        *WEATHER_QUESTION,
+        {"role": "assistant", "content": None, "tool_calls": [PARIS_CALL]},
+        {"role": "tool", "tool_call_id": "call_paris", "content": "sunny, 21 degrees"},
+    ]
+    rendered = tokenizer.apply_chat_template(
+        template_messages(conversation), tools=TOOLS, tokenize=False, add_generation_prompt=True
+    )
     assert '"name": "get_weather"' in rendered.split("<|im_end|>")[0]  # the tools, listed in the system turn
     assistant_turn = rendered.split("<|im_start|>assistant\n")[1].split("<|im_end|>")[0]
     _, text, calls = split(assistant_turn, piece=5)
     assert text == ""
-    assert [(c.name, json.loads(c.arguments)) for c in calls] == \
-        [("get_weather", json.loads(PARIS_CALL["function"]["arguments"]))]
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [
+        ("get_weather", json.loads(PARIS_CALL["function"]["arguments"]))
+    ]
     assert "<|im_start|>user\n<tool_response>\nsunny, 21 degrees\n</tool_response><|im_end|>" in rendered
 
 
 def test_template_messages_turn_argument_text_into_objects_and_leave_the_rest_alone():
     broken = {**PARIS_CALL, "function": {"name": "get_weather", "arguments": "{not json"}}
-    messages = [{"role": "user", "content": "hi"},
-                {"role": "assistant", "content": "", "tool_calls": [PARIS_CALL, broken]}]
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "", "tool_calls": [PARIS_CALL, broken]},
+    ]
     converted = template_messages(messages)
     assert converted[0] is messages[0]
     assert converted[1]["tool_calls"][0]["function"]["arguments"] == {"city": "paris", "unit": "celsius"}

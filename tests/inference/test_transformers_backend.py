@@ -18,7 +18,8 @@ def sampled(client, seed: int = 0, **kwargs) -> Completion:
 def test_completes_a_chat_with_real_token_counts_and_cost(teacher_spec, tiny_family):
     completion = get_client(teacher_spec).complete(CHAT, max_tokens=12)
     prompt = AutoTokenizer.from_pretrained(tiny_family["teacher"]).apply_chat_template(
-        CHAT, add_generation_prompt=True, return_dict=True)["input_ids"]
+        CHAT, add_generation_prompt=True, return_dict=True
+    )["input_ids"]
     assert completion.model == "tiny-teacher"
     assert completion.tokens_in == len(prompt)
     assert 1 <= completion.tokens_out <= 12
@@ -39,8 +40,12 @@ def test_max_tokens_bounds_the_answer_and_reports_length(teacher_spec):
 
 
 def test_max_tokens_defaults_to_the_spec_option(tiny_family):
-    spec = ModelSpec(name="short", backend="transformers", model=str(tiny_family["teacher"]),
-                     options={"device": "cpu", "max_tokens": 3})
+    spec = ModelSpec(
+        name="short",
+        backend="transformers",
+        model=str(tiny_family["teacher"]),
+        options={"device": "cpu", "max_tokens": 3},
+    )
     torch.manual_seed(0)
     assert get_client(spec).complete(CHAT, temperature=1.0).tokens_out == 3
 
@@ -57,8 +62,8 @@ def test_streamed_deltas_join_to_the_final_text_and_match_the_unstreamed_answer(
 def test_stop_string_trims_the_answer_streamed_or_not(teacher_spec):
     client = get_client(teacher_spec)
     full = sampled(client, max_tokens=24).text
-    stop = full[len(full) // 2:len(full) // 2 + 2]
-    expected = full[:full.find(stop)]
+    stop = full[len(full) // 2 : len(full) // 2 + 2]
+    expected = full[: full.find(stop)]
     assert expected, "the seeded answer should not start with its own stop string"
     deltas: list[str] = []
     streamed = sampled(client, max_tokens=24, stop=[stop], on_token=deltas.append)
@@ -84,8 +89,12 @@ def test_no_logprobs_unless_asked(teacher_spec):
 
 
 def test_model_is_loaded_once_per_process_and_shared_between_specs(teacher_spec, tiny_family):
-    renamed = ModelSpec(name="other-name", backend="transformers", model=str(tiny_family["teacher"]) + "/",
-                        options={"device": "cpu", "max_tokens": 4})
+    renamed = ModelSpec(
+        name="other-name",
+        backend="transformers",
+        model=str(tiny_family["teacher"]) + "/",
+        options={"device": "cpu", "max_tokens": 4},
+    )
     first, second, third = get_client(teacher_spec), get_client(teacher_spec), get_client(renamed)
     assert first.loaded.model is second.loaded.model is third.loaded.model
     assert third.complete(CHAT).model == "other-name"
@@ -95,8 +104,9 @@ def test_concurrent_calls_on_one_model_each_get_a_whole_answer(teacher_spec):
     client = get_client(teacher_spec)
     expected = client.complete(CHAT, max_tokens=8).text
     answers: list[str] = []
-    threads = [threading.Thread(target=lambda: answers.append(client.complete(CHAT, max_tokens=8).text))
-               for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: answers.append(client.complete(CHAT, max_tokens=8).text)) for _ in range(3)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -110,11 +120,14 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
         get_client(spec)
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ({"max_tokens": 0}, "max_tokens must be a positive integer"),
-    ({"top_logprobs": 21}, "top_logprobs must be between 0 and 20"),
-    ({"temperature": -1.0}, "temperature must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"max_tokens": 0}, "max_tokens must be a positive integer"),
+        ({"top_logprobs": 21}, "top_logprobs must be between 0 and 20"),
+        ({"temperature": -1.0}, "temperature must be >= 0"),
+    ],
+)
 def test_bad_arguments_are_refused_before_generating(teacher_spec, arguments, message):
     with pytest.raises(InferenceError, match=message):
         get_client(teacher_spec).complete(CHAT, **arguments)
@@ -133,8 +146,12 @@ def test_prompt_longer_than_the_context_is_refused_as_the_callers_fault(teacher_
 
 
 def test_parallel_first_use_loads_the_model_once_in_the_dtype_asked_for(tiny_family):
-    spec = ModelSpec(name="bf16", backend="transformers", model=str(tiny_family["student"]),
-                     options={"device": "cpu", "dtype": "bfloat16"})
+    spec = ModelSpec(
+        name="bf16",
+        backend="transformers",
+        model=str(tiny_family["student"]),
+        options={"device": "cpu", "dtype": "bfloat16"},
+    )
     clients: list = []
     threads = [threading.Thread(target=lambda: clients.append(get_client(spec))) for _ in range(4)]
     for thread in threads:
@@ -148,7 +165,6 @@ def test_parallel_first_use_loads_the_model_once_in_the_dtype_asked_for(tiny_fam
 
 
 def test_unknown_dtype_is_refused_with_the_valid_ones_named(tiny_family):
-    spec = ModelSpec(name="fp8", backend="transformers", model=str(tiny_family["student"]),
-                     options={"dtype": "float8"})
+    spec = ModelSpec(name="fp8", backend="transformers", model=str(tiny_family["student"]), options={"dtype": "float8"})
     with pytest.raises(InferenceError, match="unknown dtype 'float8'; valid dtypes are auto, float32"):
         get_client(spec)

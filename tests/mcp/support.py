@@ -2,6 +2,7 @@
 
 Each records the headers of every HTTP request it gets, so tests can say which secrets reached
 which host. Under /private/ it answers 401 unless `Authorization: Bearer s3cret` is sent."""
+
 import asyncio
 import json
 import threading
@@ -79,14 +80,17 @@ class McpTestServer:
                         await send({"type": "http.response.start", "status": 401, "headers": []})
                         await send({"type": "http.response.body", "body": b"unauthorized"})
                         return
-                    scope = {**scope, "path": scope["path"][len("/private"):]}
+                    scope = {**scope, "path": scope["path"][len("/private") :]}
             await app(scope, receive, send)
 
         port = free_port()
         self.url = f"http://127.0.0.1:{port}/mcp"
         self.private_url = f"http://127.0.0.1:{port}/private/mcp"
-        self.server = uvicorn.Server(uvicorn.Config(recording, host="127.0.0.1", port=port, log_level="warning",
-                                                    lifespan="on", timeout_graceful_shutdown=1))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                recording, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 10
@@ -105,9 +109,11 @@ class McpTestServer:
 @asynccontextmanager
 async def mcp_session(url: str, key: str):
     """An SDK client session on Orchestra's /mcp, with an API key."""
-    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as client, \
-            streamable_http_client(url, http_client=client) as (read, write), \
-            ClientSession(read, write) as session:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as client,
+        streamable_http_client(url, http_client=client) as (read, write),
+        ClientSession(read, write) as session,
+    ):
         await session.initialize()
         yield session
 
@@ -115,6 +121,7 @@ async def mcp_session(url: str, key: str):
 def with_session(url: str, key: str, use):
     """Run `await use(session)` in a fresh event loop (the tests themselves are sync), raising what
     went wrong rather than the exception groups the SDK's task groups wrap it in."""
+
     async def run():
         async with mcp_session(url, key) as session:
             return await use(session)

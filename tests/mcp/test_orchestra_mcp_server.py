@@ -1,6 +1,7 @@
 """Orchestra's own MCP server at /mcp, driven by the official SDK client against a running platform.
 
 Published workflows are the tools; a call runs the workflow on a Celery worker and returns its outputs."""
+
 import httpx
 import pytest
 from mcp import MCPError
@@ -15,12 +16,22 @@ from workflows.models import Run
 # input -> template -> output: no model involved.
 GREET = {
     "nodes": [
-        {"id": "start", "type": "input", "config": {"fields": [
-            {"name": "name", "type": "string", "required": True, "description": "Who to greet"},
-            {"name": "times", "type": "number", "default": 1}]}},
+        {
+            "id": "start",
+            "type": "input",
+            "config": {
+                "fields": [
+                    {"name": "name", "type": "string", "required": True, "description": "Who to greet"},
+                    {"name": "times", "type": "number", "default": 1},
+                ]
+            },
+        },
         {"id": "say", "type": "template", "config": {"template": "Hello, {{ inputs.name }}!"}},
-        {"id": "end", "type": "output", "config": {"outputs": {"greeting": "{{ nodes.say.output }}",
-                                                                "times": "{{ inputs.times }}"}}},
+        {
+            "id": "end",
+            "type": "output",
+            "config": {"outputs": {"greeting": "{{ nodes.say.output }}", "times": "{{ inputs.times }}"}},
+        },
     ],
     "edges": [{"source": "start", "target": "say"}, {"source": "say", "target": "end"}],
 }
@@ -106,13 +117,16 @@ def test_a_failing_workflow_and_arguments_that_do_not_fit_are_error_results(clie
 
 def test_orchestra_registered_as_an_mcp_server_of_its_own_workspace_runs_its_workflows(client, platform):
     create_published(client, GREET, name="Greeter")
-    server = client.post("/api/mcp-servers", json={"name": "self", "url": mcp_url(platform),
-                                                   "headers": {"Authorization": f"Bearer {client.key}"}})
+    server = client.post(
+        "/api/mcp-servers",
+        json={"name": "self", "url": mcp_url(platform), "headers": {"Authorization": f"Bearer {client.key}"}},
+    )
     assert server.status_code == 201, server.text
     assert [t["name"] for t in server.json()["tools"]] == ["greeter"]
 
-    outputs = mcp.mcp_tool_call(workspace=client.workspace, server_name="self", tool="greeter",
-                                arguments={"name": "Bo"})
+    outputs = mcp.mcp_tool_call(
+        workspace=client.workspace, server_name="self", tool="greeter", arguments={"name": "Bo"}
+    )
 
     assert outputs == {"greeting": "Hello, Bo!", "times": 1}
     with pytest.raises(mcp.McpToolError, match="Unknown tool 'nope'"):

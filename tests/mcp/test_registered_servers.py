@@ -2,6 +2,7 @@
 
 The servers are real (the SDK's own server API on uvicorn); registration goes through the REST API
 of a running platform, calls through the services an agent node uses."""
+
 import pytest
 from django.test import override_settings
 
@@ -51,8 +52,9 @@ def test_a_tool_call_returns_structured_content_or_the_text_decoded_from_json(cl
     workspace = client.workspace
 
     weather = mcp.mcp_tool_call(workspace=workspace, server_name="tools", tool="weather", arguments={"city": "Oslo"})
-    echoed = mcp.mcp_tool_call(workspace=workspace, server_name="tools", tool="echo",
-                               arguments={"text": "hi", "count": 2})
+    echoed = mcp.mcp_tool_call(
+        workspace=workspace, server_name="tools", tool="echo", arguments={"text": "hi", "count": 2}
+    )
 
     assert weather == {"city": "Oslo", "celsius": 21.5}
     assert echoed == {"text": "hi", "count": 2}
@@ -62,8 +64,9 @@ def test_a_tool_error_and_an_unknown_tool_are_mcp_tool_errors(client, tool_serve
     register(client, "tools", tool_server.url)
 
     with pytest.raises(mcp.McpToolError, match="failed on purpose: no reason"):
-        mcp.mcp_tool_call(workspace=client.workspace, server_name="tools", tool="fails",
-                          arguments={"reason": "no reason"})
+        mcp.mcp_tool_call(
+            workspace=client.workspace, server_name="tools", tool="fails", arguments={"reason": "no reason"}
+        )
     with pytest.raises(mcp.McpToolError, match="nope"):
         mcp.mcp_tool_call(workspace=client.workspace, server_name="tools", tool="nope", arguments={})
 
@@ -93,19 +96,26 @@ def test_header_secrets_reach_the_server_are_encrypted_at_rest_and_never_shown(c
     server = register(client, "private", tool_server.private_url, headers={"Authorization": SECRET})
 
     assert server["header_names"] == ["Authorization"]
-    assert mcp.mcp_tool_call(workspace=client.workspace, server_name="private", tool="whoami",
-                             arguments={}) == "authorized"
+    assert (
+        mcp.mcp_tool_call(workspace=client.workspace, server_name="private", tool="whoami", arguments={})
+        == "authorized"
+    )
     assert SECRET in tool_server.header_values("authorization")
-    for response in (client.get("/api/mcp-servers"), client.get(f"/api/mcp-servers/{server['id']}"),
-                     client.post(f"/api/mcp-servers/{server['id']}/refresh")):
+    for response in (
+        client.get("/api/mcp-servers"),
+        client.get(f"/api/mcp-servers/{server['id']}"),
+        client.post(f"/api/mcp-servers/{server['id']}/refresh"),
+    ):
         assert response.status_code == 200 and "s3cret" not in response.text
     row = McpServer.objects.get(id=server["id"])
     assert "s3cret" not in row.headers_encrypted and "127.0.0.1" not in row.url_encrypted
 
 
 def test_a_server_refusing_the_credentials_is_a_400_on_headers(client, tool_server):
-    response = client.post("/api/mcp-servers", json={"name": "private", "url": tool_server.private_url,
-                                                     "headers": {"Authorization": "Bearer wrong"}})
+    response = client.post(
+        "/api/mcp-servers",
+        json={"name": "private", "url": tool_server.private_url, "headers": {"Authorization": "Bearer wrong"}},
+    )
 
     assert response.status_code == 400
     error = response.json()["errors"][0]
@@ -113,7 +123,8 @@ def test_a_server_refusing_the_credentials_is_a_400_on_headers(client, tool_serv
 
 
 def test_a_new_url_without_headers_clears_them_so_the_secret_never_reaches_the_new_host(
-        client, tool_server, other_tool_server):
+    client, tool_server, other_tool_server
+):
     server = register(client, "moving", tool_server.private_url, headers={"Authorization": SECRET})
 
     moved = client.patch(f"/api/mcp-servers/{server['id']}", json={"url": other_tool_server.url})
@@ -131,11 +142,14 @@ def test_renaming_keeps_the_headers_and_a_new_url_with_headers_uses_the_new_ones
 
     renamed = client.patch(f"/api/mcp-servers/{server['id']}", json={"name": "second"}).json()
     assert renamed["name"] == "second" and renamed["header_names"] == ["Authorization"]
-    moved = client.patch(f"/api/mcp-servers/{server['id']}", json={
-        "url": tool_server.private_url.replace("127.0.0.1", "localhost"), "headers": {"Authorization": SECRET}})
+    moved = client.patch(
+        f"/api/mcp-servers/{server['id']}",
+        json={"url": tool_server.private_url.replace("127.0.0.1", "localhost"), "headers": {"Authorization": SECRET}},
+    )
     assert moved.status_code == 200, moved.text
-    assert mcp.mcp_tool_call(workspace=client.workspace, server_name="second", tool="whoami",
-                             arguments={}) == "authorized"
+    assert (
+        mcp.mcp_tool_call(workspace=client.workspace, server_name="second", tool="whoami", arguments={}) == "authorized"
+    )
 
 
 def test_refresh_fetches_the_tool_list_again(client):
@@ -160,9 +174,14 @@ def test_refresh_fetches_the_tool_list_again(client):
 def test_an_unreachable_url_or_one_that_does_not_speak_mcp_is_a_400_on_url_and_stores_nothing(client, tool_server):
     plain_http = LoopbackServer(body={"hello": "not MCP"})
     try:
-        answers = {why: client.post("/api/mcp-servers", json={"name": why, "url": url}) for why, url in [
-            ("closed", f"http://127.0.0.1:{free_port()}/mcp"), ("plain", plain_http.url + "/mcp"),
-            ("wrong-path", tool_server.url.replace("/mcp", "/nope"))]}
+        answers = {
+            why: client.post("/api/mcp-servers", json={"name": why, "url": url})
+            for why, url in [
+                ("closed", f"http://127.0.0.1:{free_port()}/mcp"),
+                ("plain", plain_http.url + "/mcp"),
+                ("wrong-path", tool_server.url.replace("/mcp", "/nope")),
+            ]
+        }
     finally:
         plain_http.close()
 
@@ -193,13 +212,15 @@ def test_another_workspace_gets_404_and_cannot_call_the_servers_tools(client, to
     other = Api(platform.url, key, other_workspace)
 
     assert other.get("/api/mcp-servers").json() == []
-    for method, path in [("GET", f"/api/mcp-servers/{server['id']}"), ("PATCH", f"/api/mcp-servers/{server['id']}"),
-                         ("DELETE", f"/api/mcp-servers/{server['id']}"),
-                         ("POST", f"/api/mcp-servers/{server['id']}/refresh")]:
+    for method, path in [
+        ("GET", f"/api/mcp-servers/{server['id']}"),
+        ("PATCH", f"/api/mcp-servers/{server['id']}"),
+        ("DELETE", f"/api/mcp-servers/{server['id']}"),
+        ("POST", f"/api/mcp-servers/{server['id']}/refresh"),
+    ]:
         response = other.request(method, path, json={"name": "stolen"})
         assert response.status_code == 404, (method, path, response.text)
     with pytest.raises(LookupError):
         mcp.mcp_tool_call(workspace=other_workspace, server_name="tools", tool="echo", arguments={"text": "x"})
     assert client.delete(f"/api/mcp-servers/{server['id']}").status_code == 204
     assert client.get("/api/mcp-servers").json() == []
-

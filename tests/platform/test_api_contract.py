@@ -1,4 +1,5 @@
 """The REST API's contract: validation errors, workspace isolation, models, traces, schema."""
+
 import pytest
 
 from tests.conftest import Api, make_workspace
@@ -16,9 +17,13 @@ def test_saving_a_graph_reports_every_problem_at_once_with_paths(api):
             {"id": "odd", "type": "teleport", "config": {}},
             {"id": "end", "type": "output", "config": {"outputs": {"x": "{{ inputs.nope }}"}}},
         ],
-        "edges": [{"source": "start", "target": "draft"}, {"source": "draft", "target": "end"},
-                  {"source": "draft", "target": "end"}, {"source": "draft", "target": "ghost"},
-                  {"source": "start", "target": "end", "branch": "maybe"}],
+        "edges": [
+            {"source": "start", "target": "draft"},
+            {"source": "draft", "target": "end"},
+            {"source": "draft", "target": "end"},
+            {"source": "draft", "target": "ghost"},
+            {"source": "start", "target": "end", "branch": "maybe"},
+        ],
     }
     response = api.post("/api/workflows", json={"name": "broken", "graph": graph})
 
@@ -28,8 +33,16 @@ def test_saving_a_graph_reports_every_problem_at_once_with_paths(api):
     assert published.status_code == 400 and published.json()["errors"] == response.json()["problems"]
     errors = response.json()["problems"]
     paths = {e["path"] for e in errors}
-    assert {"nodes[1].config.prompt", "nodes[2].config.template", "nodes[3].id", "nodes[4].type",
-            "nodes[5].config.outputs.x", "edges[2]", "edges[3].target", "edges[4].branch"} <= paths, errors
+    assert {
+        "nodes[1].config.prompt",
+        "nodes[2].config.template",
+        "nodes[3].id",
+        "nodes[4].type",
+        "nodes[5].config.outputs.x",
+        "edges[2]",
+        "edges[3].target",
+        "edges[4].branch",
+    } <= paths, errors
     assert all(e["message"] for e in errors)
 
 
@@ -71,15 +84,25 @@ def test_another_workspace_sees_nothing_and_gets_404_everywhere(api, platform):
     assert other.get("/api/runs").json()["count"] == 0
     assert other.get("/api/traces").json()["count"] == 0
     assert other.get("/api/models").json() == []
-    for method, path in [("GET", f"/api/workflows/{workflow_id}"), ("PATCH", f"/api/workflows/{workflow_id}"),
-                         ("DELETE", f"/api/workflows/{workflow_id}"), ("POST", f"/api/workflows/{workflow_id}/publish"),
-                         ("GET", f"/api/workflows/{workflow_id}/versions"),
-                         ("GET", f"/api/workflows/{workflow_id}/versions/1"),
-                         ("GET", f"/api/workflows/{workflow_id}/export"), ("POST", f"/api/workflows/{workflow_id}/runs"),
-                         ("GET", f"/api/runs/{run['id']}"), ("GET", f"/api/runs/{run['id']}/events"),
-                         ("POST", f"/api/runs/{run['id']}/cancel"), ("POST", f"/api/runs/{run['id']}/resume"),
-                         ("GET", "/api/models/tiny"), ("PATCH", "/api/models/tiny"), ("DELETE", "/api/models/tiny"),
-                         ("GET", f"/api/traces/{trace_id}"), ("PATCH", f"/api/traces/{trace_id}")]:
+    for method, path in [
+        ("GET", f"/api/workflows/{workflow_id}"),
+        ("PATCH", f"/api/workflows/{workflow_id}"),
+        ("DELETE", f"/api/workflows/{workflow_id}"),
+        ("POST", f"/api/workflows/{workflow_id}/publish"),
+        ("GET", f"/api/workflows/{workflow_id}/versions"),
+        ("GET", f"/api/workflows/{workflow_id}/versions/1"),
+        ("GET", f"/api/workflows/{workflow_id}/export"),
+        ("POST", f"/api/workflows/{workflow_id}/runs"),
+        ("GET", f"/api/runs/{run['id']}"),
+        ("GET", f"/api/runs/{run['id']}/events"),
+        ("POST", f"/api/runs/{run['id']}/cancel"),
+        ("POST", f"/api/runs/{run['id']}/resume"),
+        ("GET", "/api/models/tiny"),
+        ("PATCH", "/api/models/tiny"),
+        ("DELETE", "/api/models/tiny"),
+        ("GET", f"/api/traces/{trace_id}"),
+        ("PATCH", f"/api/traces/{trace_id}"),
+    ]:
         response = other.request(method, path, json={})
         assert response.status_code == 404, (method, path, response.status_code)
     assert api.get(f"/api/workflows/{workflow_id}").status_code == 200  # nothing was touched
@@ -89,14 +112,22 @@ def test_requests_without_a_valid_key_are_refused(platform):
     import httpx
 
     assert httpx.get(platform.url + "/api/workflows").status_code in (401, 403)
-    assert httpx.get(platform.url + "/api/workflows",
-                     headers={"Authorization": "Bearer orc_wrong"}).status_code == 401
+    assert httpx.get(platform.url + "/api/workflows", headers={"Authorization": "Bearer orc_wrong"}).status_code == 401
 
 
 def test_model_keys_are_write_only_and_encrypted_at_rest(api):
-    response = api.post("/api/models", json={"name": "remote", "backend": "openai", "model": "gpt-x",
-                                             "base_url": "http://127.0.0.1:9/v1", "api_key": "sk-secret-value",
-                                             "price_in": 1, "price_out": 2})
+    response = api.post(
+        "/api/models",
+        json={
+            "name": "remote",
+            "backend": "openai",
+            "model": "gpt-x",
+            "base_url": "http://127.0.0.1:9/v1",
+            "api_key": "sk-secret-value",
+            "price_in": 1,
+            "price_out": 2,
+        },
+    )
     assert response.status_code == 201, response.text
     assert response.json()["has_api_key"] is True and "api_key" not in response.json()
     stored = ModelEndpoint.objects.get(workspace=api.workspace, name="remote")
@@ -108,8 +139,14 @@ def test_model_keys_are_write_only_and_encrypted_at_rest(api):
 
 
 def test_traces_filter_by_metadata_and_take_golden_labels_append_only(api):
-    graph = {**BLOG, "nodes": [BLOG["nodes"][0], {**BLOG["nodes"][1], "config": {
-        **BLOG["nodes"][1]["config"], "metadata": {"customer": "acme"}}}, BLOG["nodes"][2]]}
+    graph = {
+        **BLOG,
+        "nodes": [
+            BLOG["nodes"][0],
+            {**BLOG["nodes"][1], "config": {**BLOG["nodes"][1]["config"], "metadata": {"customer": "acme"}}},
+            BLOG["nodes"][2],
+        ],
+    }
     workflow_id = create_published(api, graph)
     run = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "t"}, "wait": 60}).json()
 
@@ -128,7 +165,10 @@ def test_openapi_schema_is_served_with_bodies_and_the_bearer_scheme(api):
     assert response.status_code == 200
     schema = response.json()
     assert schema["components"]["securitySchemes"]["apiKey"] == {
-        "type": "http", "scheme": "bearer", "description": "An Orchestra API key: `Bearer orc_...`"}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An Orchestra API key: `Bearer orc_...`",
+    }
     start_run = schema["paths"]["/api/workflows/{workflow_id}/runs"]["post"]
     assert "inputs" in start_run["requestBody"]["content"]["application/json"]["schema"]["properties"]
     run = start_run["responses"]["202"]["content"]["application/json"]["schema"]

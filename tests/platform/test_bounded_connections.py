@@ -4,6 +4,7 @@ Every connection names its process (`application_name` = `orchestra:<pid>`), so 
 says who holds what. Counts, not times: the web server holds at most ORCHESTRA_DB_POOL_MAX, a
 worker process at most that plus ORCHESTRA_CHECKPOINT_POOL_MAX, whatever the concurrency.
 """
+
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,15 +28,18 @@ REQUESTS = 144
 
 def connections_by_process() -> dict[int, int]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT application_name, count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND application_name LIKE 'orchestra:%%' GROUP BY 1")
+        cursor.execute(
+            "SELECT application_name, count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name LIKE 'orchestra:%%' GROUP BY 1"
+        )
         return {int(name.split(":")[1]): n for name, n in cursor.fetchall()}
 
 
 def test_many_concurrent_webhook_clients_use_no_more_connections_than_the_pools_allow(api, platform):
     workflow_id = create_published(api, HELLO, name="bounded")
-    hook = api.post(f"/api/workflows/{workflow_id}/webhooks",
-                    json={"response_mode": "sync", "rate_limit_per_minute": 0}).json()
+    hook = api.post(
+        f"/api/workflows/{workflow_id}/webhooks", json={"response_mode": "sync", "rate_limit_per_minute": 0}
+    ).json()
     most: dict[int, int] = {}
     done = threading.Event()
 
@@ -50,8 +54,10 @@ def test_many_concurrent_webhook_clients_use_no_more_connections_than_the_pools_
     sampler = threading.Thread(target=sample)
     sampler.start()
     try:
-        with httpx.Client(base_url=platform.url, timeout=120,
-                          limits=httpx.Limits(max_connections=CLIENTS)) as client, ThreadPoolExecutor(CLIENTS) as pool:
+        with (
+            httpx.Client(base_url=platform.url, timeout=120, limits=httpx.Limits(max_connections=CLIENTS)) as client,
+            ThreadPoolExecutor(CLIENTS) as pool,
+        ):
             answers = list(pool.map(lambda i: client.post(hook["url"], json={"who": f"c{i}"}), range(REQUESTS)))
     finally:
         done.set()

@@ -5,6 +5,7 @@ persistence, so a restart loses every queued and countdown message, as a crash w
 web server and a worker of their own on the session's database; the session's Redis, web server
 and worker stay as they are for the other tests.
 """
+
 import contextlib
 import os
 import shutil
@@ -23,17 +24,23 @@ from tests.support.servers import Platform, free_port
 from workflows.models import CallbackAttempt, Run
 
 ECHO = {
-    "nodes": [{"id": "start", "type": "input", "config": {"fields": [{"name": "who", "type": "string"}]}},
-              {"id": "end", "type": "output", "config": {"outputs": {"text": "Hello, {{ inputs.who }}!"}}}],
+    "nodes": [
+        {"id": "start", "type": "input", "config": {"fields": [{"name": "who", "type": "string"}]}},
+        {"id": "end", "type": "output", "config": {"outputs": {"text": "Hello, {{ inputs.who }}!"}}},
+    ],
     "edges": [{"source": "start", "target": "end"}],
 }
 APPROVAL = {
-    "nodes": [{"id": "start", "type": "input", "config": {"fields": []}},
-              {"id": "ask", "type": "approval", "config": {"prompt": "Go?", "timeout_s": 2,
-                                                           "default": {"approved": False}}},
-              {"id": "end", "type": "output", "config": {"outputs": {"answer": "{{ nodes.ask.output }}"}}}],
-    "edges": [{"source": "start", "target": "ask"}, {"source": "ask", "target": "end", "branch": "approved"},
-              {"source": "ask", "target": "end", "branch": "rejected"}],
+    "nodes": [
+        {"id": "start", "type": "input", "config": {"fields": []}},
+        {"id": "ask", "type": "approval", "config": {"prompt": "Go?", "timeout_s": 2, "default": {"approved": False}}},
+        {"id": "end", "type": "output", "config": {"outputs": {"answer": "{{ nodes.ask.output }}"}}},
+    ],
+    "edges": [
+        {"source": "start", "target": "ask"},
+        {"source": "ask", "target": "end", "branch": "approved"},
+        {"source": "ask", "target": "end", "branch": "rejected"},
+    ],
 }
 
 
@@ -44,8 +51,20 @@ class PrivateRedis:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                shutil.which("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         wait_until(self._up, timeout=20, message="the private redis-server")
 
     def _up(self) -> bool:
@@ -84,8 +103,12 @@ def outage(django_db):
     redis_server.start()
     data_dir = Path(DATA_DIR) / f"outage-{uuid.uuid4().hex[:6]}"
     data_dir.mkdir()
-    env = {"REDIS_URL": redis_server.url, "ORCHESTRA_QUEUE_PREFIX": f"outage-{uuid.uuid4().hex[:6]}:",
-           "ORCHESTRA_CALLBACK_BACKOFF_S": "3", "ORCHESTRA_SWEEP_INTERVAL_S": "1"}
+    env = {
+        "REDIS_URL": redis_server.url,
+        "ORCHESTRA_QUEUE_PREFIX": f"outage-{uuid.uuid4().hex[:6]}:",
+        "ORCHESTRA_CALLBACK_BACKOFF_S": "3",
+        "ORCHESTRA_SWEEP_INTERVAL_S": "1",
+    }
     platform = Platform(data_dir=data_dir, concurrency=2)
     with environment(**env):
         platform.start_web()
@@ -155,17 +178,25 @@ def test_callback_retries_go_on_after_the_broker_lost_them(outage):
     receiver = LoopbackServer(status=500)
     try:
         workflow_id = create_published(api, ECHO, name="callbacks")
-        run = api.post(f"/api/workflows/{workflow_id}/runs",
-                       json={"inputs": {"who": "Ada"}, "callback_url": f"{receiver.url}/done", "wait": 30}).json()
+        run = api.post(
+            f"/api/workflows/{workflow_id}/runs",
+            json={"inputs": {"who": "Ada"}, "callback_url": f"{receiver.url}/done", "wait": 30},
+        ).json()
         assert run["status"] == "succeeded", run
-        wait_until(lambda: CallbackAttempt.objects.filter(run_id=run["id"]).exists(), timeout=30,
-                   message="the first callback attempt")
+        wait_until(
+            lambda: CallbackAttempt.objects.filter(run_id=run["id"]).exists(),
+            timeout=30,
+            message="the first callback attempt",
+        )
 
         _restart_worker_and_lose_the_broker(outage)  # attempt 2 was a countdown message: lost
         receiver.status = 200
 
-        wait_until(lambda: CallbackAttempt.objects.filter(run_id=run["id"], status_code=200).exists(), timeout=90,
-                   message="a later attempt to reach the receiver")
+        wait_until(
+            lambda: CallbackAttempt.objects.filter(run_id=run["id"], status_code=200).exists(),
+            timeout=90,
+            message="a later attempt to reach the receiver",
+        )
         attempts = list(CallbackAttempt.objects.filter(run_id=run["id"]).values_list("attempt", "status_code"))
         assert attempts[0] == (1, 500) and attempts[-1][1] == 200
         assert [a for a, _ in attempts] == list(range(1, len(attempts) + 1))  # each attempt made once

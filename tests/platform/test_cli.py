@@ -1,4 +1,5 @@
 """The `orchestra` command line against the running server."""
+
 import json
 import os
 import subprocess
@@ -9,8 +10,9 @@ from tests.platform.test_runs_api import BLOG
 
 def orchestra(api, platform, *args) -> subprocess.CompletedProcess:
     env = os.environ | {"ORCHESTRA_URL": platform.url, "ORCHESTRA_API_KEY": api.key}
-    return subprocess.run([sys.executable, "-m", "orchestra.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestra.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_imports_runs_lists_and_exports_a_workflow(api, platform, tmp_path):

@@ -5,6 +5,7 @@ Django pool, the checkpointer's pool, the lease keeper's) is what a PostgreSQL r
 failover does to them. The runs in flight must still succeed, without running a finished node
 again, and the stale pooled connections must not fail the runs that come after.
 """
+
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,12 +19,23 @@ from workflows.models import Run, RunEvent
 
 
 def held_http_then_templates(url: str, templates: int = 3) -> dict:
-    nodes = [{"id": "start", "type": "input", "config": {"fields": [{"name": "who", "type": "string"}]}},
-             {"id": "call", "type": "http", "config": {"method": "GET", "url": url}}]
-    nodes += [{"id": f"t{i}", "type": "template", "config": {"template": f"{i}: {{{{ inputs.who }}}}"}}
-              for i in range(1, templates + 1)]
-    nodes.append({"id": "end", "type": "output", "config": {"outputs": {
-        "status": "{{ nodes.call.output.status }}", "text": f"{{{{ nodes.t{templates}.output }}}}"}}})
+    nodes = [
+        {"id": "start", "type": "input", "config": {"fields": [{"name": "who", "type": "string"}]}},
+        {"id": "call", "type": "http", "config": {"method": "GET", "url": url}},
+    ]
+    nodes += [
+        {"id": f"t{i}", "type": "template", "config": {"template": f"{i}: {{{{ inputs.who }}}}"}}
+        for i in range(1, templates + 1)
+    ]
+    nodes.append(
+        {
+            "id": "end",
+            "type": "output",
+            "config": {
+                "outputs": {"status": "{{ nodes.call.output.status }}", "text": f"{{{{ nodes.t{templates}.output }}}}"}
+            },
+        }
+    )
     ids = [n["id"] for n in nodes]
     return {"nodes": nodes, "edges": [{"source": a, "target": b} for a, b in zip(ids, ids[1:])]}
 
@@ -31,8 +43,10 @@ def held_http_then_templates(url: str, templates: int = 3) -> dict:
 def terminate_our_database_connections() -> int:
     """Every backend of this database but the test's own, as a database restart would."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         return cursor.fetchone()[0]
 
 
@@ -45,8 +59,9 @@ def held_server():
 
 def test_runs_in_flight_succeed_when_every_database_connection_is_terminated(api, held_server):
     workflow_id = create_published(api, held_http_then_templates(held_server.url + "/slow"), name="blip")
-    run_ids = [api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"who": f"w{i}"}}).json()["id"]
-               for i in range(4)]
+    run_ids = [
+        api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"who": f"w{i}"}}).json()["id"] for i in range(4)
+    ]
     wait_until(lambda: len(held_server.requests) >= 4, timeout=60, message="every run inside its http node")
 
     assert terminate_our_database_connections() > 0  # the workers' and the web server's connections
@@ -63,21 +78,34 @@ def test_runs_in_flight_succeed_when_every_database_connection_is_terminated(api
 
 
 def test_runs_succeed_while_connections_are_terminated_again_and_again(api):
-    workflow_id = create_published(api, {
-        "nodes": [{"id": "start", "type": "input", "config": {"fields": [{"name": "who", "type": "string"}]}},
-                  *[{"id": f"t{i}", "type": "template", "config": {"template": f"{i} {{{{ inputs.who }}}}"}}
-                    for i in range(1, 9)],
-                  {"id": "end", "type": "output", "config": {"outputs": {"text": "{{ nodes.t8.output }}"}}}],
-        "edges": [{"source": a, "target": b} for a, b in zip(
-            ["start", *[f"t{i}" for i in range(1, 9)]], [*[f"t{i}" for i in range(1, 9)], "end"])]},
-        name="blips")
+    workflow_id = create_published(
+        api,
+        {
+            "nodes": [
+                {"id": "start", "type": "input", "config": {"fields": [{"name": "who", "type": "string"}]}},
+                *[
+                    {"id": f"t{i}", "type": "template", "config": {"template": f"{i} {{{{ inputs.who }}}}"}}
+                    for i in range(1, 9)
+                ],
+                {"id": "end", "type": "output", "config": {"outputs": {"text": "{{ nodes.t8.output }}"}}},
+            ],
+            "edges": [
+                {"source": a, "target": b}
+                for a, b in zip(["start", *[f"t{i}" for i in range(1, 9)]], [*[f"t{i}" for i in range(1, 9)], "end"])
+            ],
+        },
+        name="blips",
+    )
 
     def run_and_wait(i: int) -> dict:
         """A client as docs/api.md asks: a request that meets the blip answers 503 with Retry-After,
         and is retried with the same Idempotency-Key, which never starts a second run."""
         for _ in range(10):
-            answer = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"who": f"w{i}"}, "wait": 60},
-                              headers={"Idempotency-Key": f"blips-{i}"})
+            answer = api.post(
+                f"/api/workflows/{workflow_id}/runs",
+                json={"inputs": {"who": f"w{i}"}, "wait": 60},
+                headers={"Idempotency-Key": f"blips-{i}"},
+            )
             if answer.status_code != 503:
                 assert answer.status_code in (200, 202), answer.text
                 return answer.json()
@@ -87,8 +115,11 @@ def test_runs_succeed_while_connections_are_terminated_again_and_again(api):
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(run_and_wait, i) for i in range(8)]
         for _ in range(3):  # a few blips while the runs go
-            wait_until(lambda: RunEvent.objects.filter(run__workflow_id=workflow_id).exists(), timeout=30,
-                       message="runs under way")
+            wait_until(
+                lambda: RunEvent.objects.filter(run__workflow_id=workflow_id).exists(),
+                timeout=30,
+                message="runs under way",
+            )
             terminate_our_database_connections()
             time.sleep(0.3)
         answers = [f.result(timeout=120) for f in futures]

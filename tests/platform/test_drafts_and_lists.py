@@ -1,5 +1,6 @@
 """Never lose work (drafts saved with their problems, conflict-safe, restorable), lists in a stable
 newest-first order with cursors, bad filters as JSON 400s, and every model call's cost counted."""
+
 import uuid
 
 import pytest
@@ -10,8 +11,10 @@ from workflows.models import NodeRun, Trace
 
 def broken(graph: dict) -> dict:
     """The graph with its LLM node's prompt removed (a problem the editor shows)."""
-    nodes = [dict(n, config={k: v for k, v in n["config"].items() if k != "prompt"}) if n["type"] == "llm" else n
-             for n in graph["nodes"]]
+    nodes = [
+        dict(n, config={k: v for k, v in n["config"].items() if k != "prompt"}) if n["type"] == "llm" else n
+        for n in graph["nodes"]
+    ]
     return {**graph, "nodes": nodes}
 
 
@@ -42,7 +45,9 @@ def test_a_save_based_on_a_stale_revision_is_a_409_and_changes_nothing(api):
     assert stale.status_code == 409 and stale.json()["errors"][0]["path"] == "revision"
     assert "reload" in stale.json()["errors"][0]["message"]
     assert api.get(url).json()["description"] == "mine"
-    assert api.patch(url, json={"description": "theirs"}, headers={"If-Match": first.headers["ETag"]}).status_code == 200
+    assert (
+        api.patch(url, json={"description": "theirs"}, headers={"If-Match": first.headers["ETag"]}).status_code == 200
+    )
 
 
 def test_publishing_an_unchanged_draft_answers_the_existing_version_and_a_version_can_be_restored(api):
@@ -63,12 +68,18 @@ def test_publishing_an_unchanged_draft_answers_the_existing_version_and_a_versio
 
 
 def test_runs_are_listed_newest_first_and_cursors_page_through_without_repeats(api):
-    workflow_id = create_published(api, {"nodes": [
-        {"id": "start", "type": "input", "config": {"fields": [{"name": "n", "type": "number"}]}},
-        {"id": "end", "type": "output", "config": {"outputs": {"n": "{{ inputs.n }}"}}}],
-        "edges": [{"source": "start", "target": "end"}]}, name="count")
-    started = [api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"n": n}}).json()["id"]
-               for n in range(5)]
+    workflow_id = create_published(
+        api,
+        {
+            "nodes": [
+                {"id": "start", "type": "input", "config": {"fields": [{"name": "n", "type": "number"}]}},
+                {"id": "end", "type": "output", "config": {"outputs": {"n": "{{ inputs.n }}"}}},
+            ],
+            "edges": [{"source": "start", "target": "end"}],
+        },
+        name="count",
+    )
+    started = [api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"n": n}}).json()["id"] for n in range(5)]
     seen, url, params = [], "/api/runs", {"workflow": workflow_id, "limit": 2}
     while url:
         page = api.get(url, params=params).json()
@@ -78,15 +89,18 @@ def test_runs_are_listed_newest_first_and_cursors_page_through_without_repeats(a
     assert seen == started[::-1]
 
 
-@pytest.mark.parametrize("path, params, bad", [
-    ("/api/runs", {"workflow": "not-a-uuid"}, "workflow"),
-    ("/api/runs", {"trigger": "telepathy"}, "trigger"),
-    ("/api/traces", {"workflow": "not-a-uuid"}, "workflow"),
-    ("/api/traces", {"run": "7"}, "run"),
-    ("/api/traces", {"meta.x__regex": "("}, "meta.x__regex"),
-    ("/api/traces", {"golden": "maybe"}, "golden"),
-    ("/api/conversations", {"workflow": "nope"}, "workflow"),
-])
+@pytest.mark.parametrize(
+    "path, params, bad",
+    [
+        ("/api/runs", {"workflow": "not-a-uuid"}, "workflow"),
+        ("/api/runs", {"trigger": "telepathy"}, "trigger"),
+        ("/api/traces", {"workflow": "not-a-uuid"}, "workflow"),
+        ("/api/traces", {"run": "7"}, "run"),
+        ("/api/traces", {"meta.x__regex": "("}, "meta.x__regex"),
+        ("/api/traces", {"golden": "maybe"}, "golden"),
+        ("/api/conversations", {"workflow": "nope"}, "workflow"),
+    ],
+)
 def test_a_bad_filter_is_a_json_400_naming_it(api, path, params, bad):
     response = api.get(path, params=params)
     assert response.status_code == 400 and response.json()["errors"][0]["path"] == bad
@@ -113,15 +127,24 @@ def test_an_idempotency_key_reused_for_another_request_is_a_422(api):
 
 
 def test_failed_attempts_are_counted_and_nodes_that_never_ran_end_as_not_run(api):
-    graph = {"nodes": [
-        {"id": "start", "type": "input", "config": {"fields": [{"name": "topic", "type": "string"}]}},
-        # The tiny model writes no JSON, so every one of the 3 calls is refused: the node fails.
-        {"id": "extract", "type": "llm", "config": {"prompt": "{{ inputs.topic }}", "output": "json",
-                                                    "json_retries": 2, "max_tokens": 3}},
-        {"id": "after", "type": "template", "config": {"template": "{{ nodes.extract.output }}"}},
-        {"id": "end", "type": "output", "config": {"outputs": {"x": "{{ nodes.after.output }}"}}}],
-        "edges": [{"source": "start", "target": "extract"}, {"source": "extract", "target": "after"},
-                  {"source": "after", "target": "end"}]}
+    graph = {
+        "nodes": [
+            {"id": "start", "type": "input", "config": {"fields": [{"name": "topic", "type": "string"}]}},
+            # The tiny model writes no JSON, so every one of the 3 calls is refused: the node fails.
+            {
+                "id": "extract",
+                "type": "llm",
+                "config": {"prompt": "{{ inputs.topic }}", "output": "json", "json_retries": 2, "max_tokens": 3},
+            },
+            {"id": "after", "type": "template", "config": {"template": "{{ nodes.extract.output }}"}},
+            {"id": "end", "type": "output", "config": {"outputs": {"x": "{{ nodes.after.output }}"}}},
+        ],
+        "edges": [
+            {"source": "start", "target": "extract"},
+            {"source": "extract", "target": "after"},
+            {"source": "after", "target": "end"},
+        ],
+    }
     workflow_id = create_published(api, graph, name="json")
     run = api.wait_run(api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "x"}}).json()["id"])
     assert run["status"] == "failed"

@@ -1,4 +1,5 @@
 """One workflow using every node type, run end to end through the HTTP API on a real worker."""
+
 import json
 
 import pytest
@@ -29,39 +30,99 @@ def child_graph() -> dict:
 def every_node_graph(*, url: str, child_id: str) -> dict:
     return {
         "nodes": [
-            {"id": "start", "type": "input", "config": {"fields": [
-                {"name": "topic", "type": "string", "required": True},
-                {"name": "count", "type": "number", "default": 2}]}},
-            {"id": "fetch", "type": "http", "config": {"method": "POST", "url": url + "/colours",
-                                                        "body": {"topic": "{{ inputs.topic }}"}}},
-            {"id": "each", "type": "map", "config": {"items": "nodes.fetch.output.body['items']", "concurrency": 2,
-                                                      "workflow": child_id, "inputs": {"word": "{{ item }}"}}},
-            {"id": "draft", "type": "llm", "config": {"model": "auto", "prompt": "Write about {{ inputs.topic }}",
-                                                      "max_tokens": 6, "metadata": {"team": "growth"}}},
-            {"id": "pick", "type": "condition", "config": {"branches": [
-                {"name": "many", "when": "inputs.count > 1"}]}},
+            {
+                "id": "start",
+                "type": "input",
+                "config": {
+                    "fields": [
+                        {"name": "topic", "type": "string", "required": True},
+                        {"name": "count", "type": "number", "default": 2},
+                    ]
+                },
+            },
+            {
+                "id": "fetch",
+                "type": "http",
+                "config": {"method": "POST", "url": url + "/colours", "body": {"topic": "{{ inputs.topic }}"}},
+            },
+            {
+                "id": "each",
+                "type": "map",
+                "config": {
+                    "items": "nodes.fetch.output.body['items']",
+                    "concurrency": 2,
+                    "workflow": child_id,
+                    "inputs": {"word": "{{ item }}"},
+                },
+            },
+            {
+                "id": "draft",
+                "type": "llm",
+                "config": {
+                    "model": "auto",
+                    "prompt": "Write about {{ inputs.topic }}",
+                    "max_tokens": 6,
+                    "metadata": {"team": "growth"},
+                },
+            },
+            {"id": "pick", "type": "condition", "config": {"branches": [{"name": "many", "when": "inputs.count > 1"}]}},
             {"id": "ask", "type": "approval", "config": {"prompt": "Publish {{ inputs.topic }}?"}},
             {"id": "small", "type": "template", "config": {"template": "few"}},
-            {"id": "helper", "type": "agent", "config": {"task": "Shout {{ inputs.topic }}", "max_steps": 1,
-                                                         "max_tokens": 120, "tool_choice": "required",
-                                                         "tools": [{"kind": "workflow", "workflow": child_id}]}},
-            {"id": "sub", "type": "subworkflow", "config": {"workflow": child_id, "inputs": {"word": "{{ inputs.topic }}"}}},
-            {"id": "summary", "type": "template", "config": {
-                "template": '{"colours": {{ nodes.each.output | tojson }}, "approved": {{ nodes.ask.approved | tojson }}}',
-                "output": "json"}},
-            {"id": "end", "type": "output", "config": {"outputs": {
-                "summary": "{{ nodes.summary.output }}", "sub": "{{ nodes.sub.output.loud }}",
-                "draft": "{{ nodes.draft.output }}", "small": "{{ nodes.small.output }}",
-                "helper_calls": "{{ nodes.helper.tool_calls | length }}"}}},
+            {
+                "id": "helper",
+                "type": "agent",
+                "config": {
+                    "task": "Shout {{ inputs.topic }}",
+                    "max_steps": 1,
+                    "max_tokens": 120,
+                    "tool_choice": "required",
+                    "tools": [{"kind": "workflow", "workflow": child_id}],
+                },
+            },
+            {
+                "id": "sub",
+                "type": "subworkflow",
+                "config": {"workflow": child_id, "inputs": {"word": "{{ inputs.topic }}"}},
+            },
+            {
+                "id": "summary",
+                "type": "template",
+                "config": {
+                    "template": '{"colours": {{ nodes.each.output | tojson }}, '
+                    '"approved": {{ nodes.ask.approved | tojson }}}',
+                    "output": "json",
+                },
+            },
+            {
+                "id": "end",
+                "type": "output",
+                "config": {
+                    "outputs": {
+                        "summary": "{{ nodes.summary.output }}",
+                        "sub": "{{ nodes.sub.output.loud }}",
+                        "draft": "{{ nodes.draft.output }}",
+                        "small": "{{ nodes.small.output }}",
+                        "helper_calls": "{{ nodes.helper.tool_calls | length }}",
+                    }
+                },
+            },
         ],
         "edges": [
-            {"source": "start", "target": "fetch"}, {"source": "fetch", "target": "each"},
-            {"source": "start", "target": "draft"}, {"source": "start", "target": "pick"},
-            {"source": "pick", "target": "ask", "branch": "many"}, {"source": "pick", "target": "small", "branch": "else"},
-            {"source": "start", "target": "sub"}, {"source": "start", "target": "helper"},
-            {"source": "each", "target": "summary"}, {"source": "ask", "target": "summary", "branch": "approved"},
-            {"source": "summary", "target": "end"}, {"source": "draft", "target": "end"},
-            {"source": "small", "target": "end"}, {"source": "sub", "target": "end"}, {"source": "helper", "target": "end"},
+            {"source": "start", "target": "fetch"},
+            {"source": "fetch", "target": "each"},
+            {"source": "start", "target": "draft"},
+            {"source": "start", "target": "pick"},
+            {"source": "pick", "target": "ask", "branch": "many"},
+            {"source": "pick", "target": "small", "branch": "else"},
+            {"source": "start", "target": "sub"},
+            {"source": "start", "target": "helper"},
+            {"source": "each", "target": "summary"},
+            {"source": "ask", "target": "summary", "branch": "approved"},
+            {"source": "summary", "target": "end"},
+            {"source": "draft", "target": "end"},
+            {"source": "small", "target": "end"},
+            {"source": "sub", "target": "end"},
+            {"source": "helper", "target": "end"},
         ],
     }
 
@@ -78,8 +139,10 @@ def test_a_workflow_of_every_node_type_runs_end_to_end(api, echo_server):
     run = api.wait_run(run["id"])
 
     assert run["status"] == "succeeded", run["error"]
-    assert run["outputs"]["summary"] == {"colours": [{"loud": "RED!"}, {"loud": "GREEN!"}, {"loud": "BLUE!"}],
-                                         "approved": True}
+    assert run["outputs"]["summary"] == {
+        "colours": [{"loud": "RED!"}, {"loud": "GREEN!"}, {"loud": "BLUE!"}],
+        "approved": True,
+    }
     assert run["outputs"]["sub"] == "TEA!"
     statuses = {n["node_id"]: n["status"] for n in run["nodes"]}
     assert statuses["small"] == "skipped" and statuses["ask"] == "succeeded"

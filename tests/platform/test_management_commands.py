@@ -1,4 +1,5 @@
 """Operator commands: a workspace with a member, then an API key that works against the API."""
+
 import os
 import subprocess
 import sys
@@ -9,8 +10,14 @@ from tests.support.servers import ROOT
 
 
 def manage(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=os.environ.copy(), capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_create_workspace_then_create_api_key_gives_a_working_key(platform):

@@ -1,5 +1,6 @@
 """A model endpoint's base_url goes through the one egress guard, on create, on update and on every
 call; an operator allows private model servers by name or network; a changed URL needs its key again."""
+
 import pytest
 from django.test import override_settings
 
@@ -10,9 +11,16 @@ from tests.platform.test_runs_api import create_published
 from tests.support.loopback import LoopbackServer
 from workflows.models import ModelEndpoint, Trace
 
-LOOPBACK_SPELLINGS = ["http://127.0.0.1:{port}/v1", "http://localhost:{port}/v1", "http://2130706433:{port}/v1",
-                      "http://0x7f.0.0.1:{port}/v1", "http://[::ffff:127.0.0.1]:{port}/v1", "http://0:{port}/v1",
-                      "http://[::1]:{port}/v1", "http://169.254.169.254/latest/meta-data"]
+LOOPBACK_SPELLINGS = [
+    "http://127.0.0.1:{port}/v1",
+    "http://localhost:{port}/v1",
+    "http://2130706433:{port}/v1",
+    "http://0x7f.0.0.1:{port}/v1",
+    "http://[::ffff:127.0.0.1]:{port}/v1",
+    "http://0:{port}/v1",
+    "http://[::1]:{port}/v1",
+    "http://169.254.169.254/latest/meta-data",
+]
 
 
 @pytest.fixture
@@ -38,8 +46,9 @@ def test_a_base_url_to_a_private_address_is_refused_in_every_spelling(api, liste
 
     url = spelling.format(port=listener.url.rsplit(":", 1)[1])
     with override_settings(ORCHESTRA_HTTP_ALLOW_PRIVATE=False), pytest.raises(ValidationFailed) as refused:
-        services.model_endpoint_save(workspace=api.workspace, name="inner", fields={
-            "backend": "openai", "model": "m", "base_url": url})
+        services.model_endpoint_save(
+            workspace=api.workspace, name="inner", fields={"backend": "openai", "model": "m", "base_url": url}
+        )
     (error,) = refused.value.errors
     assert error["path"] == "base_url" and "non-public address" in error["message"]
     assert not ModelEndpoint.objects.filter(workspace=api.workspace, name="inner").exists()
@@ -49,8 +58,11 @@ def test_a_base_url_to_a_private_address_is_refused_in_every_spelling(api, liste
 def test_a_stored_endpoint_is_checked_again_at_call_time_and_nothing_reaches_the_address(api, listener):
     from workflows import execution, runs, services
 
-    endpoint = services.model_endpoint_save(workspace=api.workspace, name="inner", fields={
-        "backend": "openai", "model": "m", "base_url": listener.url + "/v1"})
+    endpoint = services.model_endpoint_save(
+        workspace=api.workspace,
+        name="inner",
+        fields={"backend": "openai", "model": "m", "base_url": listener.url + "/v1"},
+    )
     graph = llm_graph("inner")
     workflow_id = create_published(api, graph, name="egress")
     from workflows.models import Workflow
@@ -68,8 +80,11 @@ def test_an_operator_allows_a_private_model_server_by_host_or_network(api, model
     from workflows import execution, runs, services
     from workflows.models import Workflow
 
-    services.model_endpoint_save(workspace=api.workspace, name="local", fields={
-        "backend": "openai", "model": "tiny-remote", "base_url": model_server.base_url})
+    services.model_endpoint_save(
+        workspace=api.workspace,
+        name="local",
+        fields={"backend": "openai", "model": "tiny-remote", "base_url": model_server.base_url},
+    )
     workflow_id = create_published(api, llm_graph("local"), name="allowed")
     for allowed, outcome in ((Allowlist.parse("127.0.0.0/8"), "succeeded"), (Allowlist.parse("vllm"), "failed")):
         run, _ = runs.run_start(workflow=Workflow.objects.get(pk=workflow_id), inputs={"q": "x"}, enqueue=False)
@@ -85,8 +100,16 @@ def test_allowlists_parse_hosts_and_networks():
 
 
 def test_a_new_base_url_needs_the_key_again(api, model_server):
-    created = api.post("/api/models", json={"name": "remote", "backend": "openai", "model": "tiny-remote",
-                                            "base_url": model_server.base_url, "api_key": "sk-provider"})
+    created = api.post(
+        "/api/models",
+        json={
+            "name": "remote",
+            "backend": "openai",
+            "model": "tiny-remote",
+            "base_url": model_server.base_url,
+            "api_key": "sk-provider",
+        },
+    )
     assert created.status_code == 201, created.text
     moved = api.patch("/api/models/remote", json={"base_url": "http://127.0.0.2:9/v1"})
     assert moved.status_code == 400 and moved.json()["errors"][0]["path"] == "api_key"

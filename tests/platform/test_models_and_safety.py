@@ -1,4 +1,5 @@
 """Model backends behind LLM nodes, JSON-output retries, and the SSRF guard, on real services."""
+
 import pytest
 from django.test import override_settings
 
@@ -22,8 +23,11 @@ def llm_graph(model: str, **config) -> dict:
     return {
         "nodes": [
             {"id": "start", "type": "input", "config": {"fields": [{"name": "q", "type": "string"}]}},
-            {"id": "ask", "type": "llm", "config": {"model": model, "prompt": "{{ inputs.q }}", "max_tokens": 8,
-                                                    **config}},
+            {
+                "id": "ask",
+                "type": "llm",
+                "config": {"model": model, "prompt": "{{ inputs.q }}", "max_tokens": 8, **config},
+            },
             {"id": "end", "type": "output", "config": {"outputs": {"a": "{{ nodes.ask.output }}"}}},
         ],
         "edges": [{"source": "start", "target": "ask"}, {"source": "ask", "target": "end"}],
@@ -31,9 +35,18 @@ def llm_graph(model: str, **config) -> dict:
 
 
 def test_llm_node_calls_an_openai_compatible_server_and_traces_real_usage(api, model_server):
-    created = api.post("/api/models", json={"name": "remote", "backend": "openai", "model": "tiny-remote",
-                                            "base_url": model_server.base_url, "api_key": "unused-locally",
-                                            "price_in": 2, "price_out": 4})
+    created = api.post(
+        "/api/models",
+        json={
+            "name": "remote",
+            "backend": "openai",
+            "model": "tiny-remote",
+            "base_url": model_server.base_url,
+            "api_key": "unused-locally",
+            "price_in": 2,
+            "price_out": 4,
+        },
+    )
     assert created.status_code == 201, created.text
     workflow_id = create_published(api, llm_graph("remote"))
 

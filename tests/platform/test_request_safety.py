@@ -1,5 +1,6 @@
 """What a request can do to the web server: no non-finite numbers stored, login guarded by CSRF and
 throttled, WebSockets from a foreign origin refused."""
+
 import json
 import uuid
 

@@ -1,5 +1,6 @@
 """Roles mean something: members build and run, owners manage models, MCP servers, secrets, members
 and everyone's keys. API keys are created (shown once), listed, revoked, and die with the membership."""
+
 import uuid
 
 import pytest
@@ -21,8 +22,9 @@ def member(api, platform):
 
 def test_a_member_reads_but_only_an_owner_changes_models_mcp_servers_and_the_signing_secret(api, member):
     assert member.get("/api/models").status_code == 200
-    created = member.post("/api/models", json={"name": "x", "backend": "openai", "model": "m",
-                                               "base_url": "http://127.0.0.1:9/v1"})
+    created = member.post(
+        "/api/models", json={"name": "x", "backend": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1"}
+    )
     assert created.status_code == 403 and "owner" in created.json()["errors"][0]["message"]
     assert member.patch("/api/models/tiny", json={"price_in": 0}).status_code == 403
     assert member.delete("/api/models/tiny").status_code == 403

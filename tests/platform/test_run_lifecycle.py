@@ -1,4 +1,5 @@
 """Crash recovery, live events, approvals and cancellation, on the real servers."""
+
 import json
 
 import pytest
@@ -14,14 +15,23 @@ def llm_then_http(url: str) -> dict:
     return {
         "nodes": [
             {"id": "start", "type": "input", "config": {"fields": [{"name": "topic", "type": "string"}]}},
-            {"id": "draft", "type": "llm", "config": {"model": "auto", "prompt": "About {{ inputs.topic }}",
-                                                      "max_tokens": 8}},
+            {
+                "id": "draft",
+                "type": "llm",
+                "config": {"model": "auto", "prompt": "About {{ inputs.topic }}", "max_tokens": 8},
+            },
             {"id": "call", "type": "http", "config": {"method": "GET", "url": url}},
-            {"id": "end", "type": "output", "config": {"outputs": {"post": "{{ nodes.draft.output }}",
-                                                                   "status": "{{ nodes.call.output.status }}"}}},
+            {
+                "id": "end",
+                "type": "output",
+                "config": {"outputs": {"post": "{{ nodes.draft.output }}", "status": "{{ nodes.call.output.status }}"}},
+            },
         ],
-        "edges": [{"source": "start", "target": "draft"}, {"source": "draft", "target": "call"},
-                  {"source": "call", "target": "end"}],
+        "edges": [
+            {"source": "start", "target": "draft"},
+            {"source": "draft", "target": "call"},
+            {"source": "call", "target": "end"},
+        ],
     }
 
 
@@ -72,8 +82,9 @@ def test_events_arrive_exactly_once_in_order_over_http_and_websocket(api, platfo
     over_http = api.get(f"/api/runs/{run_id}/events", params={"after": 0}).json()
     assert [e["seq"] for e in received] == list(range(1, len(received) + 1))
     assert received == over_http
-    assert [e["seq"] for e in api.get(f"/api/runs/{run_id}/events", params={"after": 4}).json()] == \
-        list(range(5, len(received) + 1))
+    assert [e["seq"] for e in api.get(f"/api/runs/{run_id}/events", params={"after": 4}).json()] == list(
+        range(5, len(received) + 1)
+    )
     assert any(e["type"] == "token" for e in received)
 
 
@@ -96,12 +107,19 @@ APPROVAL = {
         {"id": "ask", "type": "approval", "config": {"prompt": "Refund {{ inputs.amount }}?"}},
         {"id": "yes", "type": "template", "config": {"template": "refunded {{ inputs.amount }}"}},
         {"id": "no", "type": "template", "config": {"template": "declined"}},
-        {"id": "end", "type": "output", "config": {"outputs": {
-            "result": "{{ nodes.yes.output if nodes.yes.output else nodes.no.output }}"}}},
+        {
+            "id": "end",
+            "type": "output",
+            "config": {"outputs": {"result": "{{ nodes.yes.output if nodes.yes.output else nodes.no.output }}"}},
+        },
     ],
-    "edges": [{"source": "start", "target": "ask"}, {"source": "ask", "target": "yes", "branch": "approved"},
-              {"source": "ask", "target": "no", "branch": "rejected"}, {"source": "yes", "target": "end"},
-              {"source": "no", "target": "end"}],
+    "edges": [
+        {"source": "start", "target": "ask"},
+        {"source": "ask", "target": "yes", "branch": "approved"},
+        {"source": "ask", "target": "no", "branch": "rejected"},
+        {"source": "yes", "target": "end"},
+        {"source": "no", "target": "end"},
+    ],
 }
 
 
@@ -136,10 +154,14 @@ def test_cancel_stops_a_run_at_the_next_node_boundary(api, held_server):
 
 
 def test_unanswered_approval_takes_its_default_after_the_timeout(api):
-    graph = {**APPROVAL, "nodes": [APPROVAL["nodes"][0],
-                                   {**APPROVAL["nodes"][1], "config": {"prompt": "Refund?", "timeout_s": 1,
-                                                                       "default": {"approved": False}}},
-                                   *APPROVAL["nodes"][2:]]}
+    graph = {
+        **APPROVAL,
+        "nodes": [
+            APPROVAL["nodes"][0],
+            {**APPROVAL["nodes"][1], "config": {"prompt": "Refund?", "timeout_s": 1, "default": {"approved": False}}},
+            *APPROVAL["nodes"][2:],
+        ],
+    }
     workflow_id = create_published(api, graph)
     run = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"amount": 3}, "wait": 30}).json()
     assert run["status"] == "waiting" and run["waiting"]["timeout_s"] == 1

@@ -1,11 +1,20 @@
 """Runs through the HTTP API, executed by a real Celery worker on Redis, stored in PostgreSQL."""
+
 from workflows.models import RunEvent, Trace
 
 BLOG = {
     "nodes": [
         {"id": "start", "type": "input", "config": {"fields": [{"name": "topic", "type": "string", "required": True}]}},
-        {"id": "draft", "type": "llm", "config": {"model": "auto", "system": "You write blog posts.",
-                                                  "prompt": "Write about {{ inputs.topic }}", "max_tokens": 12}},
+        {
+            "id": "draft",
+            "type": "llm",
+            "config": {
+                "model": "auto",
+                "system": "You write blog posts.",
+                "prompt": "Write about {{ inputs.topic }}",
+                "max_tokens": 12,
+            },
+        },
         {"id": "end", "type": "output", "config": {"outputs": {"post": "{{ nodes.draft.output }}"}}},
     ],
     "edges": [{"source": "start", "target": "draft"}, {"source": "draft", "target": "end"}],

@@ -1,5 +1,6 @@
 """In a workspace: a workflow that calls itself through others is refused at publish with the path of calls,
 read from the called workflows' published versions (else their drafts); saving a draft versions new nodes."""
+
 from itertools import pairwise
 
 import pytest
@@ -12,12 +13,18 @@ from workflows.errors import ValidationFailed
 
 def graph_calling(*workflows) -> dict:
     """A graph whose sub-workflow nodes call the given workflows one after the other."""
-    subs = [{"id": f"call{i}", "type": "subworkflow", "config": {"workflow": str(w.id)}}
-            for i, w in enumerate(workflows)]
+    subs = [
+        {"id": f"call{i}", "type": "subworkflow", "config": {"workflow": str(w.id)}} for i, w in enumerate(workflows)
+    ]
     ids = ["start", *(s["id"] for s in subs), "end"]
-    return {"nodes": [{"id": "start", "type": "input", "config": {}}, *subs,
-                      {"id": "end", "type": "output", "config": {"outputs": {}}}],
-            "edges": [{"source": a, "target": b} for a, b in pairwise(ids)]}
+    return {
+        "nodes": [
+            {"id": "start", "type": "input", "config": {}},
+            *subs,
+            {"id": "end", "type": "output", "config": {"outputs": {}}},
+        ],
+        "edges": [{"source": a, "target": b} for a, b in pairwise(ids)],
+    }
 
 
 def test_a_workflow_calling_itself_through_another_is_refused_at_publish_with_the_path(django_db):
@@ -57,7 +64,11 @@ def test_saving_a_draft_keeps_its_nodes_versions_and_gives_new_nodes_the_current
     monkeypatch.setitem(NODE_TYPES, "greet", GreetV1())
     old = {"id": "hello", "type": "greet", "config": {"text": "Hello"}}
     graph = graph_calling()
-    graph = {**graph, "nodes": [*graph["nodes"], old], "edges": [*graph["edges"], {"source": "start", "target": "hello"}]}
+    graph = {
+        **graph,
+        "nodes": [*graph["nodes"], old],
+        "edges": [*graph["edges"], {"source": "start", "target": "hello"}],
+    }
     workflow = services.workflow_create(workspace=workspace, name="Greeter", graph=graph)
     services.workflow_publish(workflow=workflow)
 

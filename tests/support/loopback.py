@@ -1,4 +1,5 @@
 """A loopback HTTP server for tests: records requests and can hold them until released."""
+
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,8 +17,14 @@ class LoopbackServer:
         class Handler(BaseHTTPRequestHandler):
             def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                owner.requests.append({"method": self.command, "path": self.path,
-                                       "headers": dict(self.headers), "body": self.rfile.read(length)})
+                owner.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": self.rfile.read(length),
+                    }
+                )
                 owner.released.wait(timeout=60)
                 payload = json.dumps(owner.body).encode()
                 self.send_response(owner.status)

@@ -3,6 +3,7 @@
 Used by the test fixtures and by the benchmarks; the caller sets the environment (database,
 Redis, data folder) before starting them.
 """
+
 import os
 import signal
 import socket
@@ -52,12 +53,20 @@ class Platform:
 
     def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
         log = open(self.logs / log_name, "ab")
-        return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=os.environ.copy(), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+        return subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
 
     def start_web(self) -> None:
-        self.web = self._spawn(["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                                "orchestra.asgi:application"], "web.log")
+        self.web = self._spawn(
+            ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "orchestra.asgi:application"], "web.log"
+        )
         wait_until(self._web_up, timeout=60, message="the web server")
 
     def _web_up(self) -> bool:
@@ -70,8 +79,25 @@ class Platform:
 
     def start_worker(self, *, beat: bool = True, queues: str = "runs,celery") -> subprocess.Popen:
         name = f"w{len(self.workers)}-{uuid.uuid4().hex[:6]}@%h"
-        args = ["-m", "celery", "-A", "orchestra.celery", "worker", "-n", name, "-Q", queues, "--pool", "threads",
-                "--concurrency", str(self.concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+        args = [
+            "-m",
+            "celery",
+            "-A",
+            "orchestra.celery",
+            "worker",
+            "-n",
+            name,
+            "-Q",
+            queues,
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(self.concurrency),
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
         if beat:
             args += ["-B", "--schedule-filename", str(self.data_dir / f"beat-{uuid.uuid4().hex[:6]}")]
         worker = self._spawn(args, "worker.log")

@@ -1,4 +1,5 @@
 """Runs started from code: Idempotency-Key, and completion callbacks signed and retried."""
+
 import hashlib
 import hmac
 import json
@@ -21,8 +22,13 @@ def test_two_concurrent_requests_with_one_idempotency_key_start_one_run(api):
 
     def start():
         barrier.wait()
-        responses.append(api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "tea"}},
-                                  headers={"Idempotency-Key": "order-42"}))
+        responses.append(
+            api.post(
+                f"/api/workflows/{workflow_id}/runs",
+                json={"inputs": {"topic": "tea"}},
+                headers={"Idempotency-Key": "order-42"},
+            )
+        )
 
     threads = [threading.Thread(target=start) for _ in range(2)]
     for thread in threads:
@@ -33,12 +39,14 @@ def test_two_concurrent_requests_with_one_idempotency_key_start_one_run(api):
     assert sorted(r.status_code for r in responses) == [200, 202], [r.text for r in responses]
     assert responses[0].json()["id"] == responses[1].json()["id"]
     assert Run.objects.filter(workflow_id=workflow_id).count() == 1
-    replay = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "tea"}},
-                      headers={"Idempotency-Key": "order-42"})
+    replay = api.post(
+        f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "tea"}}, headers={"Idempotency-Key": "order-42"}
+    )
     assert replay.status_code == 200 and replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json()["id"] == responses[0].json()["id"]
-    other_key = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "tea"}},
-                         headers={"Idempotency-Key": "order-43"})
+    other_key = api.post(
+        f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "tea"}}, headers={"Idempotency-Key": "order-43"}
+    )
     assert other_key.status_code == 202 and other_key.json()["id"] != replay.json()["id"]
 
 
@@ -48,11 +56,14 @@ def test_finished_run_is_posted_signed_to_its_callback_and_retried_after_a_500(a
         workflow_id = create_published(api, ECHO, name="Echo")
         secret = api.get("/api/signing-secret").json()["secret"]
 
-        run = api.post(f"/api/workflows/{workflow_id}/runs",
-                       json={"inputs": {"topic": "tea"}, "callback_url": f"{receiver.url}/done"}).json()
+        run = api.post(
+            f"/api/workflows/{workflow_id}/runs",
+            json={"inputs": {"topic": "tea"}, "callback_url": f"{receiver.url}/done"},
+        ).json()
         # Switch the receiver to success only once the first attempt's 500 is recorded (no race).
-        wait_until(lambda: CallbackAttempt.objects.filter(run_id=run["id"]).exists(), timeout=30,
-                   message="the first callback")
+        wait_until(
+            lambda: CallbackAttempt.objects.filter(run_id=run["id"]).exists(), timeout=30, message="the first callback"
+        )
         receiver.status = 200
         wait_until(lambda: len(receiver.requests) >= 2, timeout=30, message="the retried callback")
 
@@ -76,10 +87,12 @@ def test_bad_run_requests_are_4xx_and_start_nothing(api):
     workflow_id = create_published(api, ECHO, name="Echo")
 
     missing = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {}})
-    bad_callback = api.post(f"/api/workflows/{workflow_id}/runs",
-                            json={"inputs": {"topic": "x"}, "callback_url": "ftp://example.com/x"})
-    long_key = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "x"}},
-                        headers={"Idempotency-Key": "k" * 201})
+    bad_callback = api.post(
+        f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "x"}, "callback_url": "ftp://example.com/x"}
+    )
+    long_key = api.post(
+        f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "x"}}, headers={"Idempotency-Key": "k" * 201}
+    )
     unknown = api.post("/api/workflows/nope/runs", json={"inputs": {"topic": "x"}})
 
     assert missing.status_code == 400 and missing.json()["errors"][0]["path"] == "inputs.topic"

@@ -1,4 +1,5 @@
 """Chat with a workflow: Server-Sent Events read by a real HTTP client, history carried between turns."""
+
 import asyncio
 import json
 
@@ -38,12 +39,17 @@ def test_streamed_chat_sends_tokens_then_the_stored_reply_and_the_next_turn_carr
 
     second_run = Run.objects.get(pk=second[-1][1]["run_id"])
     assert second_run.trigger == "chat"
-    assert second_run.inputs["history"] == [{"role": "user", "content": "Hello there"},
-                                            {"role": "assistant", "content": final["reply"]}]
+    assert second_run.inputs["history"] == [
+        {"role": "user", "content": "Hello there"},
+        {"role": "assistant", "content": final["reply"]},
+    ]
     conversation = api.get(f"/api/conversations/{conversation_id}").json()
     assert [(m["role"], m["content"]) for m in conversation["messages"]] == [
-        ("user", "Hello there"), ("assistant", final["reply"]),
-        ("user", "And again"), ("assistant", second[-1][1]["reply"])]
+        ("user", "Hello there"),
+        ("assistant", final["reply"]),
+        ("user", "And again"),
+        ("assistant", second[-1][1]["reply"]),
+    ]
     assert conversation["messages"][1]["run"] == run_id and conversation["title"] == "Hello there"
     assert api.get("/api/runs", params={"trigger": "chat", "workflow": workflow_id}).json()["count"] == 2
 
@@ -69,11 +75,14 @@ def test_bad_chat_requests_are_4xx_naming_the_problem_and_start_nothing(api):
 
     no_message_field = api.post(f"/api/workflows/{blog_id}/chat", json={"message": "Hi"})
     empty = api.post(f"/api/workflows/{chat_id}/chat", json={"message": ""})
-    unknown_conversation = api.post(f"/api/workflows/{chat_id}/chat",
-                                    json={"message": "Hi", "conversation_id": "00000000-0000-0000-0000-000000000000"})
+    unknown_conversation = api.post(
+        f"/api/workflows/{chat_id}/chat",
+        json={"message": "Hi", "conversation_id": "00000000-0000-0000-0000-000000000000"},
+    )
     unknown_workflow = api.post("/api/workflows/00000000-0000-0000-0000-000000000000/chat", json={"message": "Hi"})
-    malformed = api.post(f"/api/workflows/{chat_id}/chat", content=b"{oops",
-                         headers={"Content-Type": "application/json"})
+    malformed = api.post(
+        f"/api/workflows/{chat_id}/chat", content=b"{oops", headers={"Content-Type": "application/json"}
+    )
 
     assert no_message_field.status_code == 400 and "'message' field" in no_message_field.json()["errors"][0]["message"]
     assert empty.status_code == 400 and empty.json()["errors"][0]["path"] == "message"
@@ -90,8 +99,9 @@ def test_conversations_are_invisible_to_other_workspaces(api, platform):
     turn = api.post(f"/api/workflows/{workflow_id}/chat", json={"message": "Hi"}).json()
     _, _, other_key = make_workspace()
 
-    other = httpx.get(f"{platform.url}/api/conversations/{turn['conversation_id']}",
-                      headers={"Authorization": f"Bearer {other_key}"})
+    other = httpx.get(
+        f"{platform.url}/api/conversations/{turn['conversation_id']}", headers={"Authorization": f"Bearer {other_key}"}
+    )
 
     assert other.status_code == 404
 
@@ -105,8 +115,9 @@ def test_the_stream_reads_on_past_one_batch_of_stored_events(api):
     for i in range(EVENT_BATCH + 100):
         events.record(run_id=run.id, type="token", node_id="answer", data={"text": f"{i} "})
     with transaction.atomic():  # as the worker ends a run: on the locked, current row
-        runs.run_finish(run=Run.objects.select_for_update().get(pk=run.pk), status="succeeded",
-                        outputs={"reply": "done"})
+        runs.run_finish(
+            run=Run.objects.select_for_update().get(pk=run.pk), status="succeeded", outputs={"reply": "done"}
+        )
 
     async def read_all():
         return [frame async for frame in chat_stream(conversation, run)]

@@ -1,4 +1,5 @@
 """The OpenAI-compatible gateway, driven by the official `openai` SDK (sync, async, streaming)."""
+
 import asyncio
 
 import httpx
@@ -20,8 +21,11 @@ def test_sdk_chat_completion_is_answered_by_a_registered_model_and_traced_with_m
     client = sdk(api, default_headers={"X-Orchestra-Metadata": '{"app": "support-bot", "team": "a"}'})
 
     completion = client.chat.completions.create(
-        model="tiny", messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
-        max_tokens=6, metadata={"team": "b"})
+        model="tiny",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+        max_tokens=6,
+        metadata={"team": "b"},
+    )
 
     assert completion.object == "chat.completion" and completion.model == "tiny"
     assert completion.choices[0].message.role == "assistant"
@@ -39,8 +43,13 @@ def test_sdk_chat_completion_is_answered_by_a_registered_model_and_traced_with_m
 
 
 def test_sdk_stream_delivers_chunks_that_add_up_to_the_traced_reply_and_usage(api):
-    stream = sdk(api).chat.completions.create(model="auto", messages=[{"role": "user", "content": "Tell me"}],
-                                              max_tokens=8, stream=True, stream_options={"include_usage": True})
+    stream = sdk(api).chat.completions.create(
+        model="auto",
+        messages=[{"role": "user", "content": "Tell me"}],
+        max_tokens=8,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
 
     chunks = list(stream)
 
@@ -57,9 +66,14 @@ def test_sdk_stream_delivers_chunks_that_add_up_to_the_traced_reply_and_usage(ap
 def test_async_sdk_answers_concurrent_requests(api):
     async def ask_twice():
         async with openai.AsyncOpenAI(base_url=v1(api), api_key=api.key, max_retries=0) as client:
-            return await asyncio.gather(*[
-                client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": f"n{i}"}],
-                                               max_tokens=4) for i in range(2)])
+            return await asyncio.gather(
+                *[
+                    client.chat.completions.create(
+                        model="tiny", messages=[{"role": "user", "content": f"n{i}"}], max_tokens=4
+                    )
+                    for i in range(2)
+                ]
+            )
 
     completions = asyncio.run(ask_twice())
 
@@ -81,11 +95,17 @@ def test_errors_have_openai_shape_and_status_and_are_raised_by_the_sdk(api):
         sdk(api).chat.completions.create(model="tiny", messages=[])
     assert bad.value.body["param"] == "messages"
 
-    malformed = httpx.post(v1(api) + "/chat/completions", content=b"{not json",
-                           headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"})
+    malformed = httpx.post(
+        v1(api) + "/chat/completions",
+        content=b"{not json",
+        headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"},
+    )
     assert malformed.status_code == 400
     assert set(malformed.json()["error"]) == {"message", "type", "param", "code"}
-    bad_header = api.post("/v1/chat/completions", headers={"X-Orchestra-Metadata": "[1]"},
-                          json={"model": "tiny", "messages": [{"role": "user", "content": "x"}]})
+    bad_header = api.post(
+        "/v1/chat/completions",
+        headers={"X-Orchestra-Metadata": "[1]"},
+        json={"model": "tiny", "messages": [{"role": "user", "content": "x"}]},
+    )
     assert bad_header.status_code == 400 and bad_header.json()["error"]["param"] == "X-Orchestra-Metadata"
     assert not Trace.objects.filter(workspace=api.workspace).exists()

@@ -1,4 +1,5 @@
 """Schedules: stored as django-celery-beat periodic tasks, fired the way beat fires them (driven clock)."""
+
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -16,8 +17,10 @@ PARIS = ZoneInfo("Europe/Paris")
 
 def test_schedule_is_due_at_its_cron_time_in_its_time_zone_and_fires_a_scheduled_run(api):
     workflow_id = create_published(api, ECHO, name="Echo")
-    created = api.post(f"/api/workflows/{workflow_id}/schedules", json={
-        "cron": "0 9 * * *", "timezone": "Europe/Paris", "inputs": {"topic": "daily digest"}})
+    created = api.post(
+        f"/api/workflows/{workflow_id}/schedules",
+        json={"cron": "0 9 * * *", "timezone": "Europe/Paris", "inputs": {"topic": "daily digest"}},
+    )
     assert created.status_code == 201, created.text
     schedule = created.json()
     task = PeriodicTask.objects.get(orchestra_schedule__id=schedule["id"])
@@ -40,8 +43,9 @@ def test_schedule_is_due_at_its_cron_time_in_its_time_zone_and_fires_a_scheduled
 def test_overlap_policy_skip_fires_nothing_while_the_previous_run_is_active_and_allow_does(api):
     workflow_id = create_published(api, WAITS, name="Waits")
     skip = api.post(f"/api/workflows/{workflow_id}/schedules", json={"cron": "0 3 * * *"}).json()
-    allow = api.post(f"/api/workflows/{workflow_id}/schedules",
-                     json={"cron": "0 3 * * *", "overlap_policy": "allow"}).json()
+    allow = api.post(
+        f"/api/workflows/{workflow_id}/schedules", json={"cron": "0 3 * * *", "overlap_policy": "allow"}
+    ).json()
 
     first = triggers.schedule_fire(schedule_id=skip["id"])
     api.wait_run(str(first.id), statuses=("waiting",))
@@ -58,8 +62,9 @@ def test_overlap_policy_skip_fires_nothing_while_the_previous_run_is_active_and_
 
 def test_schedules_can_be_disabled_edited_and_deleted_with_their_beat_task(api):
     workflow_id = create_published(api, ECHO, name="Echo")
-    schedule = api.post(f"/api/workflows/{workflow_id}/schedules",
-                        json={"cron": "0 3 * * *", "inputs": {"topic": "x"}}).json()
+    schedule = api.post(
+        f"/api/workflows/{workflow_id}/schedules", json={"cron": "0 3 * * *", "inputs": {"topic": "x"}}
+    ).json()
     url = f"/api/workflows/{workflow_id}/schedules/{schedule['id']}"
 
     edited = api.patch(url, json={"enabled": False, "cron": "30 6 * * 1-5", "timezone": "America/New_York"})
@@ -70,7 +75,9 @@ def test_schedules_can_be_disabled_edited_and_deleted_with_their_beat_task(api):
     assert str(task.crontab.timezone) == "America/New_York"
     assert triggers.schedule_fire(schedule_id=schedule["id"]) is None  # disabled: beat's late message does nothing
     assert api.delete(url).status_code == 204
-    assert not PeriodicTask.objects.filter(pk=task.pk).exists() and not Schedule.objects.filter(pk=schedule["id"]).exists()
+    assert (
+        not PeriodicTask.objects.filter(pk=task.pk).exists() and not Schedule.objects.filter(pk=schedule["id"]).exists()
+    )
 
 
 def test_invalid_schedules_are_a_400_naming_the_field_and_create_no_task(api):
@@ -80,12 +87,17 @@ def test_invalid_schedules_are_a_400_naming_the_field_and_create_no_task(api):
     bad_cron = api.post(f"/api/workflows/{workflow_id}/schedules", json={"cron": "61 * * * *"})
     short_cron = api.post(f"/api/workflows/{workflow_id}/schedules", json={"cron": "every day"})
     bad_zone = api.post(f"/api/workflows/{workflow_id}/schedules", json={"cron": "0 9 * * *", "timezone": "Mars/Base"})
-    bad_policy = api.post(f"/api/workflows/{workflow_id}/schedules",
-                          json={"cron": "0 9 * * *", "overlap_policy": "queue"})
+    bad_policy = api.post(
+        f"/api/workflows/{workflow_id}/schedules", json={"cron": "0 9 * * *", "overlap_policy": "queue"}
+    )
     unknown = api.post("/api/workflows/nope/schedules", json={"cron": "0 9 * * *"})
 
     assert [r.json()["errors"][0]["path"] for r in (bad_cron, short_cron, bad_zone, bad_policy)] == [
-        "cron", "cron", "timezone", "overlap_policy"]
+        "cron",
+        "cron",
+        "timezone",
+        "overlap_policy",
+    ]
     assert all(r.status_code == 400 for r in (bad_cron, short_cron, bad_zone, bad_policy))
     assert unknown.status_code == 404
     assert PeriodicTask.objects.count() == before and not Schedule.objects.filter(workflow_id=workflow_id).exists()
@@ -93,8 +105,9 @@ def test_invalid_schedules_are_a_400_naming_the_field_and_create_no_task(api):
 
 def test_a_schedule_deleted_with_its_workflow_stops_its_beat_task_at_the_next_firing(api):
     workflow_id = create_published(api, ECHO, name="Echo")
-    schedule = api.post(f"/api/workflows/{workflow_id}/schedules",
-                        json={"cron": "0 3 * * *", "inputs": {"topic": "x"}}).json()
+    schedule = api.post(
+        f"/api/workflows/{workflow_id}/schedules", json={"cron": "0 3 * * *", "inputs": {"topic": "x"}}
+    ).json()
     assert api.delete(f"/api/workflows/{workflow_id}").status_code == 204
 
     assert triggers.schedule_fire(schedule_id=schedule["id"]) is None

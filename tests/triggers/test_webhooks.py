@@ -1,4 +1,5 @@
 """Webhooks: `POST /hooks/<token>` starts a run from another system's request, without an API key."""
+
 import hashlib
 import hmac
 import json
@@ -30,8 +31,9 @@ def test_async_webhook_answers_202_and_maps_json_body_and_query_onto_inputs(api,
     workflow_id = create_published(api, ECHO, name="Echo")
     webhook = create_webhook(api, workflow_id, input_mapping={"topic": "body.issue.title"})
 
-    response = hook(platform, webhook, params={"count": "3"},
-                    json={"issue": {"title": "Broken login"}, "action": "opened"})
+    response = hook(
+        platform, webhook, params={"count": "3"}, json={"issue": {"title": "Broken login"}, "action": "opened"}
+    )
 
     assert response.status_code == 202, response.text
     run = api.wait_run(response.json()["run_id"])
@@ -45,8 +47,11 @@ def signed_headers(secret: bytes, body: bytes, *, at: float | None = None) -> di
     """Orchestra's scheme: HMAC-SHA256 of "<timestamp>.<body>" (docs/triggers.md)."""
     timestamp = str(int(time.time() if at is None else at))
     signature = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return {"X-Orchestra-Timestamp": timestamp, "X-Orchestra-Signature": f"sha256={signature}",
-            "Content-Type": "application/json"}
+    return {
+        "X-Orchestra-Timestamp": timestamp,
+        "X-Orchestra-Signature": f"sha256={signature}",
+        "Content-Type": "application/json",
+    }
 
 
 def test_sync_webhook_with_signature_answers_with_the_outputs_of_a_form_post(api, platform):
@@ -54,8 +59,12 @@ def test_sync_webhook_with_signature_answers_with_the_outputs_of_a_form_post(api
     webhook = create_webhook(api, workflow_id, response_mode="sync", wait_s=30, secret="s3cret")
     body = b"topic=tea&count=2"
 
-    response = hook(platform, webhook, content=body, headers={
-        **signed_headers(b"s3cret", body), "Content-Type": "application/x-www-form-urlencoded"})
+    response = hook(
+        platform,
+        webhook,
+        content=body,
+        headers={**signed_headers(b"s3cret", body), "Content-Type": "application/x-www-form-urlencoded"},
+    )
 
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "succeeded"
@@ -69,15 +78,20 @@ def test_refused_webhook_requests_start_nothing(api, platform):
     revoked = create_webhook(api, workflow_id)
     assert api.post(f"/api/workflows/{workflow_id}/webhooks/{revoked['id']}/revoke").status_code == 200
 
-    bad_signature = hook(platform, signed, json={"topic": "x"}, headers={
-        "X-Orchestra-Signature": "sha256=00", "X-Orchestra-Timestamp": str(int(time.time()))})
+    bad_signature = hook(
+        platform,
+        signed,
+        json={"topic": "x"},
+        headers={"X-Orchestra-Signature": "sha256=00", "X-Orchestra-Timestamp": str(int(time.time()))},
+    )
     unsigned = hook(platform, signed, json={"topic": "x"})
     unknown = httpx.post(f"{platform.url}/hooks/whk_not-a-token", json={"topic": "x"})
     revoked_response = hook(platform, revoked, json={"topic": "x"})
     malformed = hook(platform, open_hook, content=b"{nope", headers={"Content-Type": "application/json"})
     missing_input = hook(platform, open_hook, json={"unrelated": 1})
-    oversized = hook(platform, open_hook, content=b"x" * (2 * 1024 * 1024 + 1),
-                     headers={"Content-Type": "application/json"})
+    oversized = hook(
+        platform, open_hook, content=b"x" * (2 * 1024 * 1024 + 1), headers={"Content-Type": "application/json"}
+    )
 
     assert bad_signature.status_code == 401 and unsigned.status_code == 401
     assert "X-Orchestra-Signature" in bad_signature.json()["errors"][0]["message"]
@@ -113,8 +127,10 @@ def test_requests_over_the_rate_limit_get_429_with_retry_after(api, platform):
 def test_bad_webhook_settings_are_a_400_naming_each_field(api):
     workflow_id = create_published(api, ECHO, name="Echo")
 
-    response = api.post(f"/api/workflows/{workflow_id}/webhooks", json={
-        "response_mode": "later", "input_mapping": {"topic": "headers.x"}, "wait_s": 0, "colour": "red"})
+    response = api.post(
+        f"/api/workflows/{workflow_id}/webhooks",
+        json={"response_mode": "later", "input_mapping": {"topic": "headers.x"}, "wait_s": 0, "colour": "red"},
+    )
 
     assert response.status_code == 400
     assert {e["path"] for e in response.json()["errors"]} == {"response_mode", "input_mapping", "wait_s", "colour"}
@@ -160,8 +176,12 @@ def test_a_signed_request_is_accepted_once_and_only_while_its_timestamp_is_fresh
     forged = dict(headers, **{"X-Orchestra-Timestamp": str(int(time.time()) + 1)})
     assert hook(platform, webhook, content=body, headers=forged).status_code == 401
     github = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
-    assert hook(platform, webhook, content=body, headers={"X-Hub-Signature-256": github,
-                                                           "Content-Type": "application/json"}).status_code == 202
+    assert (
+        hook(
+            platform, webhook, content=body, headers={"X-Hub-Signature-256": github, "Content-Type": "application/json"}
+        ).status_code
+        == 202
+    )
     assert Run.objects.filter(workspace=api.workspace).count() == 2
 
 

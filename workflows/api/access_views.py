@@ -1,4 +1,5 @@
 """Who may use the workspace: API keys (each member's own; owners see and revoke all) and members."""
+
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -10,9 +11,15 @@ from workflows.models import ApiKey, Membership
 
 
 def api_key_out(api_key: ApiKey) -> dict:
-    return {"id": api_key.id, "name": api_key.name, "prefix": api_key.prefix, "user": api_key.user.username,
-            "created_at": iso(api_key.created_at), "last_used_at": iso(api_key.last_used_at),
-            "revoked_at": iso(api_key.revoked_at)}
+    return {
+        "id": api_key.id,
+        "name": api_key.name,
+        "prefix": api_key.prefix,
+        "user": api_key.user.username,
+        "created_at": iso(api_key.created_at),
+        "last_used_at": iso(api_key.last_used_at),
+        "revoked_at": iso(api_key.revoked_at),
+    }
 
 
 class ApiKeyListView(WorkspaceView):

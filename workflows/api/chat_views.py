@@ -1,4 +1,5 @@
 """Chat API: one turn per POST (JSON, or Server-Sent Events with `stream: true`), conversations."""
+
 import json
 import time
 from collections.abc import AsyncIterator
@@ -19,13 +20,23 @@ STOPPED = ("succeeded", "failed", "cancelled", "waiting")
 
 
 def message_out(message: ChatMessage) -> dict:
-    return {"id": message.id, "role": message.role, "content": message.content,
-            "run": str(message.run_id) if message.run_id else None, "created_at": iso(message.created_at)}
+    return {
+        "id": message.id,
+        "role": message.role,
+        "content": message.content,
+        "run": str(message.run_id) if message.run_id else None,
+        "created_at": iso(message.created_at),
+    }
 
 
 def conversation_out(conversation: Conversation, *, with_messages: bool = False) -> dict:
-    out = {"id": str(conversation.id), "workflow": str(conversation.workflow_id), "title": conversation.title,
-           "created_at": iso(conversation.created_at), "updated_at": iso(conversation.updated_at)}
+    out = {
+        "id": str(conversation.id),
+        "workflow": str(conversation.workflow_id),
+        "title": conversation.title,
+        "created_at": iso(conversation.created_at),
+        "updated_at": iso(conversation.updated_at),
+    }
     if with_messages:
         out["messages"] = [message_out(m) for m in conversation.messages.all()]
     return out
@@ -34,11 +45,19 @@ def conversation_out(conversation: Conversation, *, with_messages: bool = False)
 def turn_out(conversation: Conversation, run: Run) -> dict:
     """A finished (or still running) turn: the reply and what each LLM step cost."""
     reply = chat.reply_for(run=run)
-    steps = [{"node_id": n.node_id, "model": n.model, "tokens_in": n.tokens_in, "tokens_out": n.tokens_out,
-              "cost": n.cost} for n in run.node_runs.exclude(model="")]
-    return {"conversation_id": str(conversation.id), "run_id": str(run.id), "status": run.status,
-            "reply": reply.content if reply else None, "message": message_out(reply) if reply else None,
-            "error": run.error or None, "steps": steps}
+    steps = [
+        {"node_id": n.node_id, "model": n.model, "tokens_in": n.tokens_in, "tokens_out": n.tokens_out, "cost": n.cost}
+        for n in run.node_runs.exclude(model="")
+    ]
+    return {
+        "conversation_id": str(conversation.id),
+        "run_id": str(run.id),
+        "status": run.status,
+        "reply": reply.content if reply else None,
+        "message": message_out(reply) if reply else None,
+        "error": run.error or None,
+        "steps": steps,
+    }
 
 
 def sse(event: str, data: dict) -> str:
@@ -80,16 +99,22 @@ async def chat_stream(conversation: Conversation, run: Run) -> AsyncIterator[str
     if final["status"] == "succeeded":
         yield sse("message", final)
     else:
-        yield sse("error", {**final, "message": final["error"] or f"The run is {final['status']}; "
-                                                                   f"see /api/runs/{final['run_id']}."})
+        yield sse(
+            "error",
+            {**final, "message": final["error"] or f"The run is {final['status']}; see /api/runs/{final['run_id']}."},
+        )
 
 
 class WorkflowChatView(WorkspaceView):
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         body = _body(request)
-        conversation, run = chat.chat_send(workflow=workflow, message=body.get("message"),
-                                           conversation_id=body.get("conversation_id"), version=body.get("version"))
+        conversation, run = chat.chat_send(
+            workflow=workflow,
+            message=body.get("message"),
+            conversation_id=body.get("conversation_id"),
+            version=body.get("version"),
+        )
         if body.get("stream"):
             response = StreamingHttpResponse(chat_stream(conversation, run), content_type="text/event-stream")
             response["Cache-Control"] = "no-cache"
@@ -113,5 +138,6 @@ class ConversationDetailView(WorkspaceView):
 
     def delete(self, request, conversation_id):
         chat.conversation_delete(
-            conversation=chat.conversation_get(workspace=self.workspace, conversation_id=conversation_id))
+            conversation=chat.conversation_get(workspace=self.workspace, conversation_id=conversation_id)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,5 @@
 """One error format for the whole API: {"errors": [{"path": ..., "message": ...}]}."""
+
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -8,8 +9,7 @@ from workflows.errors import ServiceError
 
 def _flatten(detail, path: str = "") -> list[dict]:
     if isinstance(detail, dict):
-        return [e for key, value in detail.items()
-                for e in _flatten(value, f"{path}.{key}" if path else str(key))]
+        return [e for key, value in detail.items() for e in _flatten(value, f"{path}.{key}" if path else str(key))]
     if isinstance(detail, list):
         return [e for item in detail for e in _flatten(item, path)]
     return [{"path": "" if path == "non_field_errors" else path, "message": str(detail)}]
@@ -19,9 +19,18 @@ def exception_handler(exc, context):
     from workflows import dbretry
 
     if dbretry.is_infra_error(exc):  # the database blinked mid-request: retry-able, never a 500 page
-        response = Response({"errors": [{"path": "", "message": "The database is briefly unavailable; retry "
-                                         "(with the same Idempotency-Key, a run is never started twice)."}]},
-                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response = Response(
+            {
+                "errors": [
+                    {
+                        "path": "",
+                        "message": "The database is briefly unavailable; retry "
+                        "(with the same Idempotency-Key, a run is never started twice).",
+                    }
+                ]
+            },
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
         response["Retry-After"] = "1"
         return response
     if isinstance(exc, ServiceError):
@@ -30,8 +39,10 @@ def exception_handler(exc, context):
             response["Retry-After"] = str(exc.retry_after)
         return response
     if isinstance(exc, exceptions.ParseError):
-        return Response({"errors": [{"path": "", "message": f"Malformed request body: {exc.detail}"}]},
-                        status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"errors": [{"path": "", "message": f"Malformed request body: {exc.detail}"}]},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     response = drf_exception_handler(exc, context)
     if response is not None:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else response.data

@@ -1,4 +1,5 @@
 """`/v1/chat/completions` and `/v1/models` for the official OpenAI SDKs, behind Orchestra API keys."""
+
 import asyncio
 import json
 import time
@@ -47,14 +48,16 @@ class ModelsView(GatewayView):
 class ChatCompletionsView(GatewayView):
     def post(self, request):
         workspace = request_workspace(request)
-        chat_request = gateway.chat_request_parse(request.data,
-                                                  metadata_header=request.headers.get("X-Orchestra-Metadata"))
+        chat_request = gateway.chat_request_parse(
+            request.data, metadata_header=request.headers.get("X-Orchestra-Metadata")
+        )
         if not chat_request.stream:
             completion, trace = gateway.chat_complete(workspace=workspace, request=chat_request)
             return Response(gateway.completion_body(completion, trace))
         model = gateway.endpoint_resolve(workspace=workspace, name=chat_request.model).name  # a 404 before streaming
-        response = StreamingHttpResponse(completion_stream(workspace, chat_request, model),
-                                         content_type="text/event-stream")
+        response = StreamingHttpResponse(
+            completion_stream(workspace, chat_request, model), content_type="text/event-stream"
+        )
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response
@@ -74,8 +77,9 @@ async def completion_stream(workspace, chat_request: gateway.ChatRequest, model:
 
     def generate() -> None:
         try:
-            completion, _ = gateway.chat_complete(workspace=workspace, request=chat_request,
-                                                  on_token=lambda text: push("token", text))
+            completion, _ = gateway.chat_complete(
+                workspace=workspace, request=chat_request, on_token=lambda text: push("token", text)
+            )
             push("done", completion)
         except GatewayError as exc:
             push("error", exc)
@@ -87,21 +91,27 @@ async def completion_stream(workspace, chat_request: gateway.ChatRequest, model:
     # Not thread-sensitive: a long generation must not hold the thread other sync views run on.
     work = asyncio.ensure_future(sync_to_async(generate, thread_sensitive=False)())
     chunk_id, created = gateway.completion_id(), int(time.time())
-    yield _data(gateway.chunk_body(id=chunk_id, model=model, created=created,
-                                   delta={"role": "assistant", "content": ""}))
+    yield _data(
+        gateway.chunk_body(id=chunk_id, model=model, created=created, delta={"role": "assistant", "content": ""})
+    )
     while True:
         kind, value = await queue.get()
         if kind == "token":
             yield _data(gateway.chunk_body(id=chunk_id, model=model, created=created, delta={"content": value}))
         elif kind == "done":
             if value.tool_calls:
-                yield _data(gateway.chunk_body(id=chunk_id, model=model, created=created,
-                                               delta={"tool_calls": gateway.tool_call_deltas(value)}))
-            yield _data(gateway.chunk_body(id=chunk_id, model=model, created=created, delta={},
-                                           finish_reason=value.finish_reason))
+                yield _data(
+                    gateway.chunk_body(
+                        id=chunk_id, model=model, created=created, delta={"tool_calls": gateway.tool_call_deltas(value)}
+                    )
+                )
+            yield _data(
+                gateway.chunk_body(
+                    id=chunk_id, model=model, created=created, delta={}, finish_reason=value.finish_reason
+                )
+            )
             if chat_request.include_usage:
-                yield _data(gateway.chunk_body(id=chunk_id, model=model, created=created,
-                                               usage=gateway.usage(value)))
+                yield _data(gateway.chunk_body(id=chunk_id, model=model, created=created, usage=gateway.usage(value)))
             break
         else:
             yield _data(value.body())

@@ -1,6 +1,7 @@
 """MCP servers of the caller's workspace: register, change, refresh the tool list, delete.
 
 Header values are write-only: responses name the headers a server has, never their values."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -11,21 +12,46 @@ from workflows.api.output import iso
 from workflows.api.views import OwnerView, _body
 from workflows.models import McpServer
 
-MCP_SERVER = S.obj({
-    "id": S.STRING, "name": S.STRING, "url": S.STRING, "header_names": S.array(S.STRING),
-    "tools": S.array(S.obj({"name": S.STRING, "description": S.STRING, "input_schema": {"type": "object"}})),
-    "tools_refreshed_at": S.TIME, "created_at": S.TIME, "updated_at": S.TIME})
-MCP_SERVER_IN = S.json_body(S.obj({"name": S.STRING, "url": S.STRING, "headers": {
-    "type": "object", "additionalProperties": S.STRING,
-    "description": "HTTP headers sent to the server (e.g. Authorization); stored encrypted, never shown again. "
-                   "A new url without headers clears them."}}, ["name", "url"]))
+MCP_SERVER = S.obj(
+    {
+        "id": S.STRING,
+        "name": S.STRING,
+        "url": S.STRING,
+        "header_names": S.array(S.STRING),
+        "tools": S.array(S.obj({"name": S.STRING, "description": S.STRING, "input_schema": {"type": "object"}})),
+        "tools_refreshed_at": S.TIME,
+        "created_at": S.TIME,
+        "updated_at": S.TIME,
+    }
+)
+MCP_SERVER_IN = S.json_body(
+    S.obj(
+        {
+            "name": S.STRING,
+            "url": S.STRING,
+            "headers": {
+                "type": "object",
+                "additionalProperties": S.STRING,
+                "description": "HTTP headers sent to the server (e.g. Authorization); stored encrypted, never shown "
+                "again. A new url without headers clears them.",
+            },
+        },
+        ["name", "url"],
+    )
+)
 
 
 def mcp_server_out(server: McpServer) -> dict:
-    return {"id": str(server.id), "name": server.name, "url": mcp.mcp_server_url(server=server),
-            "header_names": sorted(mcp.mcp_server_headers(server=server)), "tools": server.tools,
-            "tools_refreshed_at": iso(server.tools_refreshed_at), "created_at": iso(server.created_at),
-            "updated_at": iso(server.updated_at)}
+    return {
+        "id": str(server.id),
+        "name": server.name,
+        "url": mcp.mcp_server_url(server=server),
+        "header_names": sorted(mcp.mcp_server_headers(server=server)),
+        "tools": server.tools,
+        "tools_refreshed_at": iso(server.tools_refreshed_at),
+        "created_at": iso(server.created_at),
+        "updated_at": iso(server.updated_at),
+    }
 
 
 class McpServerListView(OwnerView):
@@ -36,8 +62,9 @@ class McpServerListView(OwnerView):
     @extend_schema(request=MCP_SERVER_IN, responses={201: MCP_SERVER, 400: S.ERRORS})
     def post(self, request):
         body = _body(request)
-        server = mcp.mcp_server_save(workspace=self.workspace, name=body.get("name"), url=body.get("url"),
-                                     headers=body.get("headers"))
+        server = mcp.mcp_server_save(
+            workspace=self.workspace, name=body.get("name"), url=body.get("url"), headers=body.get("headers")
+        )
         return Response(mcp_server_out(server), status=status.HTTP_201_CREATED)
 
 
@@ -50,8 +77,13 @@ class McpServerDetailView(OwnerView):
     def patch(self, request, server_id):
         server = mcp.mcp_server_get(workspace=self.workspace, server_id=server_id)
         body = _body(request)
-        server = mcp.mcp_server_save(workspace=self.workspace, name=body.get("name"), url=body.get("url"),
-                                     headers=body.get("headers"), server=server)
+        server = mcp.mcp_server_save(
+            workspace=self.workspace,
+            name=body.get("name"),
+            url=body.get("url"),
+            headers=body.get("headers"),
+            server=server,
+        )
         return Response(mcp_server_out(server))
 
     @extend_schema(responses={204: None, 404: S.ERRORS})

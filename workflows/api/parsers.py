@@ -1,5 +1,6 @@
 """JSON request bodies without non-finite numbers: `1e309` parses to Infinity, which the database
 stores and the API can then no longer write back as JSON (a 500 on every read)."""
+
 import json
 import math
 

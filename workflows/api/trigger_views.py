@@ -1,4 +1,5 @@
 """Trigger APIs: idempotent run starts with callbacks, webhooks (and their public endpoint), schedules."""
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -19,17 +20,23 @@ from workflows.models import CallbackAttempt, Schedule, WebhookTrigger
 
 
 class WorkflowRunsView(WorkspaceView):
-    @extend_schema(request=S.RUN_IN, parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
-                   responses={200: S.RUN, 202: S.RUN, 400: S.ERRORS, 404: S.ERRORS})
+    @extend_schema(
+        request=S.RUN_IN,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        responses={200: S.RUN, 202: S.RUN, 400: S.ERRORS, 404: S.ERRORS},
+    )
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         body = _body(request)
         wait = _wait_seconds(body.get("wait"))
         run, created = runs.run_start(
-            workflow=workflow, inputs=body.get("inputs"), version=body.get("version"),
+            workflow=workflow,
+            inputs=body.get("inputs"),
+            version=body.get("version"),
             trigger=body.get("trigger") if body.get("trigger") in ("editor", "api") else "api",
             idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
-            callback_url=body.get("callback_url"))
+            callback_url=body.get("callback_url"),
+        )
         if not created:
             return Response(run_out(run), status=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
         if wait:
@@ -40,8 +47,13 @@ class WorkflowRunsView(WorkspaceView):
 
 
 def callback_attempt_out(attempt: CallbackAttempt) -> dict:
-    return {"attempt": attempt.attempt, "url": attempt.url, "status_code": attempt.status_code,
-            "error": attempt.error or None, "at": iso(attempt.at)}
+    return {
+        "attempt": attempt.attempt,
+        "url": attempt.url,
+        "status_code": attempt.status_code,
+        "error": attempt.error or None,
+        "at": iso(attempt.at),
+    }
 
 
 class RunCallbacksView(WorkspaceView):
@@ -66,12 +78,21 @@ class SigningSecretView(OwnerView):
 
 
 def webhook_out(webhook: WebhookTrigger, *, token: str | None = None) -> dict:
-    out = {"id": str(webhook.id), "workflow": str(webhook.workflow_id), "name": webhook.name,
-           "token_prefix": webhook.token_prefix, "input_mapping": webhook.input_mapping,
-           "response_mode": webhook.response_mode, "wait_s": webhook.wait_s,
-           "has_secret": bool(webhook.secret_encrypted),  # an empty secret is stored as ""
-           "rate_limit_per_minute": webhook.rate_limit_per_minute, "callback_url": webhook.callback_url or None,
-           "enabled": webhook.enabled, "revoked_at": iso(webhook.revoked_at), "created_at": iso(webhook.created_at)}
+    out = {
+        "id": str(webhook.id),
+        "workflow": str(webhook.workflow_id),
+        "name": webhook.name,
+        "token_prefix": webhook.token_prefix,
+        "input_mapping": webhook.input_mapping,
+        "response_mode": webhook.response_mode,
+        "wait_s": webhook.wait_s,
+        "has_secret": bool(webhook.secret_encrypted),  # an empty secret is stored as ""
+        "rate_limit_per_minute": webhook.rate_limit_per_minute,
+        "callback_url": webhook.callback_url or None,
+        "enabled": webhook.enabled,
+        "revoked_at": iso(webhook.revoked_at),
+        "created_at": iso(webhook.created_at),
+    }
     if token is not None:  # shown once, at creation and rotation
         out |= {"token": token, "url": f"/hooks/{token}"}
     return out
@@ -132,18 +153,28 @@ class WebhookReceiveView(APIView):
         except RequestDataTooBig:
             raise PayloadTooLarge(f"The body is larger than {limit} bytes.", path="body") from None
         content_type = request.content_type or ""
-        form = ({k: v[0] if len(v) == 1 else v for k, v in request.data.lists()}
-                if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")) else {})
+        form = (
+            {k: v[0] if len(v) == 1 else v for k, v in request.data.lists()}
+            if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+            else {}
+        )
         query = {k: v[0] if len(v) == 1 else v for k, v in request.GET.lists()}
-        run = triggers.webhook_fire(webhook=webhook, raw_body=raw_body, content_type=content_type, form=form,
-                                    query=query, signature=request.headers.get(callbacks.SIGNATURE_HEADER, ""),
-                                    timestamp=request.headers.get(callbacks.TIMESTAMP_HEADER, ""),
-                                    github_signature=request.headers.get("X-Hub-Signature-256", ""))
+        run = triggers.webhook_fire(
+            webhook=webhook,
+            raw_body=raw_body,
+            content_type=content_type,
+            form=form,
+            query=query,
+            signature=request.headers.get(callbacks.SIGNATURE_HEADER, ""),
+            timestamp=request.headers.get(callbacks.TIMESTAMP_HEADER, ""),
+            github_signature=request.headers.get("X-Hub-Signature-256", ""),
+        )
         if webhook.response_mode == "sync":
             run = triggers.run_wait(run=run, timeout_s=webhook.wait_s)
             if run.status not in ("queued", "running"):
-                return Response({"run_id": str(run.id), "status": run.status, "outputs": run.outputs,
-                                 "error": run.error or None})
+                return Response(
+                    {"run_id": str(run.id), "status": run.status, "outputs": run.outputs, "error": run.error or None}
+                )
         return Response({"run_id": str(run.id), "status": run.status}, status=status.HTTP_202_ACCEPTED)
 
     def handle_exception(self, exc):
@@ -157,11 +188,20 @@ class WebhookReceiveView(APIView):
 
 
 def schedule_out(schedule: Schedule) -> dict:
-    return {"id": str(schedule.id), "workflow": str(schedule.workflow_id), "name": schedule.name,
-            "cron": schedule.cron, "timezone": schedule.timezone, "inputs": schedule.inputs,
-            "enabled": schedule.enabled, "overlap_policy": schedule.overlap_policy,
-            "callback_url": schedule.callback_url or None, "last_fired_at": iso(schedule.last_fired_at),
-            "created_at": iso(schedule.created_at), "updated_at": iso(schedule.updated_at)}
+    return {
+        "id": str(schedule.id),
+        "workflow": str(schedule.workflow_id),
+        "name": schedule.name,
+        "cron": schedule.cron,
+        "timezone": schedule.timezone,
+        "inputs": schedule.inputs,
+        "enabled": schedule.enabled,
+        "overlap_policy": schedule.overlap_policy,
+        "callback_url": schedule.callback_url or None,
+        "last_fired_at": iso(schedule.last_fired_at),
+        "created_at": iso(schedule.created_at),
+        "updated_at": iso(schedule.updated_at),
+    }
 
 
 def _schedule(view: WorkspaceView, workflow_id, schedule_id) -> Schedule:

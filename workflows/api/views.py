@@ -1,4 +1,5 @@
 """REST API views: parse input, call one service or selector, shape the output."""
+
 import json
 
 from django.contrib.auth import authenticate, login, logout
@@ -37,8 +38,9 @@ class Pagination(CursorPagination):
     max_page_size = 500
 
     def get_paginated_response(self, data) -> Response:
-        return Response({"count": self.count, "next": self.get_next_link(), "previous": self.get_previous_link(),
-                         "results": data})
+        return Response(
+            {"count": self.count, "next": self.get_next_link(), "previous": self.get_previous_link(), "results": data}
+        )
 
 
 def _paginated(view: APIView, queryset, shape, *, ordering: tuple[str, ...] = ("-created_at", "-id")) -> Response:
@@ -74,8 +76,10 @@ class OwnerView(WorkspaceView):
 
 def _me(request) -> dict:
     workspace = request_workspace(request)
-    return {"user": {"id": request.user.id, "username": request.user.username},
-            "workspace": {"id": str(workspace.id), "name": workspace.name} if workspace else None}
+    return {
+        "user": {"id": request.user.id, "username": request.user.username},
+        "workspace": {"id": str(workspace.id), "name": workspace.name} if workspace else None,
+    }
 
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")  # also before login: the login form needs the token
@@ -151,8 +155,12 @@ class WorkflowListView(WorkspaceView):
     @extend_schema(request=S.WORKFLOW_IN, responses={201: S.WORKFLOW, 400: S.ERRORS})
     def post(self, request):
         body = _body(request)
-        workflow = services.workflow_create(workspace=self.workspace, name=body.get("name"),
-                                            graph=body.get("graph"), description=body.get("description", ""))
+        workflow = services.workflow_create(
+            workspace=self.workspace,
+            name=body.get("name"),
+            graph=body.get("graph"),
+            description=body.get("description", ""),
+        )
         return _workflow_response(self.workspace, workflow.id, status=status.HTTP_201_CREATED)
 
 
@@ -169,14 +177,22 @@ class WorkflowDetailView(WorkspaceView):
     def get(self, request, workflow_id):
         return _workflow_response(self.workspace, workflow_id)
 
-    @extend_schema(request=S.WORKFLOW_IN, parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)],
-                   responses={200: S.WORKFLOW, 400: S.ERRORS, 404: S.ERRORS, 409: S.ERRORS})
+    @extend_schema(
+        request=S.WORKFLOW_IN,
+        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)],
+        responses={200: S.WORKFLOW, 400: S.ERRORS, 404: S.ERRORS, 409: S.ERRORS},
+    )
     def patch(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         body = _body(request)
         revision = body.get("revision", request.headers.get("If-Match", "").strip('W/"') or None)
-        services.workflow_update(workflow=workflow, name=body.get("name"), graph=body.get("graph"),
-                                 description=body.get("description"), revision=revision)
+        services.workflow_update(
+            workflow=workflow,
+            name=body.get("name"),
+            graph=body.get("graph"),
+            description=body.get("description"),
+            revision=revision,
+        )
         return _workflow_response(self.workspace, workflow_id)
 
     @extend_schema(responses={204: None, 404: S.ERRORS})
@@ -220,8 +236,9 @@ class WorkflowExportView(WorkspaceView):
     @extend_schema(responses={200: S.EXPORT, 404: S.ERRORS})
     def get(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        response = HttpResponse(json.dumps(services.workflow_export(workflow=workflow), indent=2),
-                                content_type="application/json")
+        response = HttpResponse(
+            json.dumps(services.workflow_export(workflow=workflow), indent=2), content_type="application/json"
+        )
         filename = "".join(c if c.isalnum() or c in "-_" else "-" for c in workflow.name) or "workflow"
         response["Content-Disposition"] = f'attachment; filename="{filename}.json"'
         return response
@@ -241,8 +258,10 @@ class WorkflowImportView(WorkspaceView):
         else:
             data = request.data
         workflow = services.workflow_import(workspace=self.workspace, data=data)
-        return Response(workflow_out(selectors.workflow_get(workspace=self.workspace, workflow_id=workflow.id)),
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            workflow_out(selectors.workflow_get(workspace=self.workspace, workflow_id=workflow.id)),
+            status=status.HTTP_201_CREATED,
+        )
 
 
 # --- Runs ---------------------------------------------------------------------------------
@@ -257,11 +276,18 @@ def _wait_seconds(value) -> float:
 
 
 class RunListView(WorkspaceView):
-    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("workflow", "status", "trigger")], responses={200: S.page(S.RUN), 400: S.ERRORS})
+    @extend_schema(
+        parameters=[OpenApiParameter(n, str) for n in ("workflow", "status", "trigger")],
+        responses={200: S.page(S.RUN), 400: S.ERRORS},
+    )
     def get(self, request):
         params = request.query_params
-        queryset = selectors.run_list(workspace=self.workspace, workflow=params.get("workflow"),
-                                      status=params.get("status"), trigger=params.get("trigger"))
+        queryset = selectors.run_list(
+            workspace=self.workspace,
+            workflow=params.get("workflow"),
+            status=params.get("status"),
+            trigger=params.get("trigger"),
+        )
         return _paginated(self, queryset, lambda r: run_out(r, with_nodes=False))
 
 
@@ -326,8 +352,9 @@ class ModelListView(OwnerView):
     def post(self, request):
         body = _body(request)
         fields, api_key = _model_fields(body)
-        endpoint = services.model_endpoint_save(workspace=self.workspace, name=body.get("name"), fields=fields,
-                                                api_key=api_key)
+        endpoint = services.model_endpoint_save(
+            workspace=self.workspace, name=body.get("name"), fields=fields, api_key=api_key
+        )
         return Response(model_out(endpoint), status=status.HTTP_201_CREATED)
 
 
@@ -335,8 +362,12 @@ class ModelBackendsView(WorkspaceView):
     """The kinds of model a workspace can register, for the Models page's form."""
 
     def get(self, request):
-        return Response([{"name": b.name, "title": b.title, "options": sorted(b.options),
-                          "needs_base_url": b.needs_base_url} for b in BACKEND_LIST])
+        return Response(
+            [
+                {"name": b.name, "title": b.title, "options": sorted(b.options), "needs_base_url": b.needs_base_url}
+                for b in BACKEND_LIST
+            ]
+        )
 
 
 class ModelDetailView(OwnerView):
@@ -348,8 +379,9 @@ class ModelDetailView(OwnerView):
     def patch(self, request, name):
         endpoint = selectors.model_get(workspace=self.workspace, name=name)
         fields, api_key = _model_fields(_body(request))
-        endpoint = services.model_endpoint_save(workspace=self.workspace, name=name, fields=fields,
-                                                api_key=api_key, endpoint=endpoint)
+        endpoint = services.model_endpoint_save(
+            workspace=self.workspace, name=name, fields=fields, api_key=api_key, endpoint=endpoint
+        )
         return Response(model_out(endpoint))
 
     @extend_schema(responses={204: None, 404: S.ERRORS})
@@ -359,15 +391,27 @@ class ModelDetailView(OwnerView):
 
 
 class TraceListView(WorkspaceView):
-    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("workflow", "node", "model", "since", "until", "status", "run", "golden")], responses={200: S.page(S.TRACE), 400: S.ERRORS})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(n, str) for n in ("workflow", "node", "model", "since", "until", "status", "run", "golden")
+        ],
+        responses={200: S.page(S.TRACE), 400: S.ERRORS},
+    )
     def get(self, request):
         params = request.query_params
-        metadata = {k[len("meta."):]: v for k, v in params.items() if k.startswith("meta.")}
-        queryset = selectors.trace_list(workspace=self.workspace, workflow=params.get("workflow"),
-                                        node=params.get("node"), model=params.get("model"),
-                                        since=params.get("since"), until=params.get("until"),
-                                        status=params.get("status"), run=params.get("run"), metadata=metadata,
-                                        golden=params.get("golden"))
+        metadata = {k[len("meta.") :]: v for k, v in params.items() if k.startswith("meta.")}
+        queryset = selectors.trace_list(
+            workspace=self.workspace,
+            workflow=params.get("workflow"),
+            node=params.get("node"),
+            model=params.get("model"),
+            since=params.get("since"),
+            until=params.get("until"),
+            status=params.get("status"),
+            run=params.get("run"),
+            metadata=metadata,
+            golden=params.get("golden"),
+        )
         return _paginated(self, queryset, trace_out)
 
 
@@ -381,6 +425,8 @@ class TraceDetailView(WorkspaceView):
         trace = selectors.trace_get(workspace=self.workspace, trace_id=trace_id)
         body = _body(request)
         if set(body) != {"golden_output"}:
-            raise ValidationFailed("Traces are append-only: only golden_output can be written.",
-                                   path=",".join(sorted(set(body) - {"golden_output"})) or "golden_output")
+            raise ValidationFailed(
+                "Traces are append-only: only golden_output can be written.",
+                path=",".join(sorted(set(body) - {"golden_output"})) or "golden_output",
+            )
         return Response(trace_out(services.trace_set_golden(trace=trace, golden_output=body["golden_output"])))

@@ -6,174 +6,223 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('django_celery_beat', '0019_alter_periodictasks_options'),
-        ('workflows', '0001_initial'),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
+        ("workflows", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CallbackAttempt',
+            name="CallbackAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempt', models.PositiveIntegerField()),
-                ('url', models.CharField(max_length=2000)),
-                ('status_code', models.PositiveIntegerField(blank=True, null=True)),
-                ('error', models.TextField(blank=True, default='')),
-                ('at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("attempt", models.PositiveIntegerField()),
+                ("url", models.CharField(max_length=2000)),
+                ("status_code", models.PositiveIntegerField(blank=True, null=True)),
+                ("error", models.TextField(blank=True, default="")),
+                ("at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='ChatMessage',
+            name="ChatMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('user', 'user'), ('assistant', 'assistant')], max_length=20)),
-                ('content', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("role", models.CharField(choices=[("user", "user"), ("assistant", "assistant")], max_length=20)),
+                ("content", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('title', models.CharField(blank=True, default='', max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("title", models.CharField(blank=True, default="", max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-updated_at'],
+                "ordering": ["-updated_at"],
             },
         ),
         migrations.CreateModel(
-            name='RateLimitWindow',
+            name="RateLimitWindow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200)),
-                ('window', models.BigIntegerField(help_text='epoch minute')),
-                ('count', models.PositiveIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=200)),
+                ("window", models.BigIntegerField(help_text="epoch minute")),
+                ("count", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='Schedule',
+            name="Schedule",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(blank=True, default='', max_length=200)),
-                ('cron', models.CharField(max_length=200)),
-                ('timezone', models.CharField(default='UTC', max_length=64)),
-                ('inputs', models.JSONField(blank=True, default=dict)),
-                ('enabled', models.BooleanField(default=True)),
-                ('overlap_policy', models.CharField(choices=[('skip', 'skip while the previous run is active'), ('allow', 'allow overlapping runs')], default='skip', max_length=10)),
-                ('callback_url', models.CharField(blank=True, default='', max_length=2000)),
-                ('last_fired_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(blank=True, default="", max_length=200)),
+                ("cron", models.CharField(max_length=200)),
+                ("timezone", models.CharField(default="UTC", max_length=64)),
+                ("inputs", models.JSONField(blank=True, default=dict)),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "overlap_policy",
+                    models.CharField(
+                        choices=[
+                            ("skip", "skip while the previous run is active"),
+                            ("allow", "allow overlapping runs"),
+                        ],
+                        default="skip",
+                        max_length=10,
+                    ),
+                ),
+                ("callback_url", models.CharField(blank=True, default="", max_length=2000)),
+                ("last_fired_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
         migrations.CreateModel(
-            name='SigningSecret',
+            name="SigningSecret",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('secret_encrypted', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("secret_encrypted", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='WebhookTrigger',
+            name="WebhookTrigger",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(blank=True, default='', max_length=200)),
-                ('token_prefix', models.CharField(max_length=16)),
-                ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('input_mapping', models.JSONField(blank=True, default=dict)),
-                ('response_mode', models.CharField(choices=[('async', '202 with the run id at once'), ('sync', 'wait for the outputs')], default='async', max_length=10)),
-                ('wait_s', models.FloatField(default=30.0)),
-                ('secret_encrypted', models.TextField(blank=True, default='', help_text='HMAC secret for incoming bodies')),
-                ('rate_limit_per_minute', models.PositiveIntegerField(default=60, help_text='0: unlimited')),
-                ('callback_url', models.CharField(blank=True, default='', max_length=2000)),
-                ('enabled', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(blank=True, default="", max_length=200)),
+                ("token_prefix", models.CharField(max_length=16)),
+                ("token_hash", models.CharField(max_length=64, unique=True)),
+                ("input_mapping", models.JSONField(blank=True, default=dict)),
+                (
+                    "response_mode",
+                    models.CharField(
+                        choices=[("async", "202 with the run id at once"), ("sync", "wait for the outputs")],
+                        default="async",
+                        max_length=10,
+                    ),
+                ),
+                ("wait_s", models.FloatField(default=30.0)),
+                (
+                    "secret_encrypted",
+                    models.TextField(blank=True, default="", help_text="HMAC secret for incoming bodies"),
+                ),
+                ("rate_limit_per_minute", models.PositiveIntegerField(default=60, help_text="0: unlimited")),
+                ("callback_url", models.CharField(blank=True, default="", max_length=2000)),
+                ("enabled", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
         migrations.AddField(
-            model_name='run',
-            name='callback_url',
-            field=models.CharField(blank=True, default='', max_length=2000),
+            model_name="run",
+            name="callback_url",
+            field=models.CharField(blank=True, default="", max_length=2000),
         ),
         migrations.AddField(
-            model_name='run',
-            name='idempotency_key',
-            field=models.CharField(blank=True, default='', max_length=200),
+            model_name="run",
+            name="idempotency_key",
+            field=models.CharField(blank=True, default="", max_length=200),
         ),
         migrations.AddField(
-            model_name='run',
-            name='trigger_ref',
-            field=models.CharField(blank=True, db_index=True, default='', max_length=200),
+            model_name="run",
+            name="trigger_ref",
+            field=models.CharField(blank=True, db_index=True, default="", max_length=200),
         ),
         migrations.AddConstraint(
-            model_name='run',
-            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key', ''), _negated=True), fields=('workflow', 'idempotency_key'), name='run_idempotency_unique'),
+            model_name="run",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("idempotency_key", ""), _negated=True),
+                fields=("workflow", "idempotency_key"),
+                name="run_idempotency_unique",
+            ),
         ),
         migrations.AddField(
-            model_name='callbackattempt',
-            name='run',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='callback_attempts', to='workflows.run'),
+            model_name="callbackattempt",
+            name="run",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="callback_attempts", to="workflows.run"
+            ),
         ),
         migrations.AddField(
-            model_name='chatmessage',
-            name='run',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='chat_messages', to='workflows.run'),
+            model_name="chatmessage",
+            name="run",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="chat_messages",
+                to="workflows.run",
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='workflow',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to='workflows.workflow'),
+            model_name="conversation",
+            name="workflow",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="conversations", to="workflows.workflow"
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='workspace',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to='workflows.workspace'),
+            model_name="conversation",
+            name="workspace",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="conversations", to="workflows.workspace"
+            ),
         ),
         migrations.AddField(
-            model_name='chatmessage',
-            name='conversation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='workflows.conversation'),
+            model_name="chatmessage",
+            name="conversation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="messages", to="workflows.conversation"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ratelimitwindow',
-            constraint=models.UniqueConstraint(fields=('key', 'window'), name='rate_limit_window_unique'),
+            model_name="ratelimitwindow",
+            constraint=models.UniqueConstraint(fields=("key", "window"), name="rate_limit_window_unique"),
         ),
         migrations.AddField(
-            model_name='schedule',
-            name='periodic_task',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='orchestra_schedule', to='django_celery_beat.periodictask'),
+            model_name="schedule",
+            name="periodic_task",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="orchestra_schedule",
+                to="django_celery_beat.periodictask",
+            ),
         ),
         migrations.AddField(
-            model_name='schedule',
-            name='workflow',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='schedules', to='workflows.workflow'),
+            model_name="schedule",
+            name="workflow",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="schedules", to="workflows.workflow"
+            ),
         ),
         migrations.AddField(
-            model_name='signingsecret',
-            name='workspace',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='signing_secret', to='workflows.workspace'),
+            model_name="signingsecret",
+            name="workspace",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE, related_name="signing_secret", to="workflows.workspace"
+            ),
         ),
         migrations.AddField(
-            model_name='webhooktrigger',
-            name='workflow',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhooks', to='workflows.workflow'),
+            model_name="webhooktrigger",
+            name="workflow",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="webhooks", to="workflows.workflow"
+            ),
         ),
     ]

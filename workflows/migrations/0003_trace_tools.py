@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0002_triggers'),
+        ("workflows", "0002_triggers"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='trace',
-            name='tool_calls',
+            model_name="trace",
+            name="tool_calls",
             field=models.JSONField(blank=True, help_text="The tool calls the model made, OpenAI's shape", null=True),
         ),
         migrations.AddField(
-            model_name='trace',
-            name='tools',
+            model_name="trace",
+            name="tools",
             field=models.JSONField(blank=True, help_text="The tools offered, in OpenAI's shape", null=True),
         ),
     ]

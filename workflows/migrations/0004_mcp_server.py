@@ -6,39 +6,62 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0003_trace_tools'),
+        ("workflows", "0003_trace_tools"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='run',
-            name='trigger',
-            field=models.CharField(choices=[('editor', 'editor'), ('api', 'api'), ('chat', 'chat'),
-                                            ('webhook', 'webhook'), ('schedule', 'schedule'), ('gateway', 'gateway'),
-                                            ('subworkflow', 'subworkflow'), ('cli', 'cli'), ('mcp', 'mcp')],
-                                   db_index=True, default='api', max_length=20),
+            model_name="run",
+            name="trigger",
+            field=models.CharField(
+                choices=[
+                    ("editor", "editor"),
+                    ("api", "api"),
+                    ("chat", "chat"),
+                    ("webhook", "webhook"),
+                    ("schedule", "schedule"),
+                    ("gateway", "gateway"),
+                    ("subworkflow", "subworkflow"),
+                    ("cli", "cli"),
+                    ("mcp", "mcp"),
+                ],
+                db_index=True,
+                default="api",
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='McpServer',
+            name="McpServer",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('url_encrypted', models.TextField()),
-                ('headers_encrypted', models.TextField(blank=True, default='',
-                                                       help_text='A JSON object of HTTP headers, encrypted')),
-                ('tools', models.JSONField(blank=True, default=list,
-                                           help_text='[{name, description, input_schema}] as last fetched')),
-                ('tools_refreshed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE,
-                                                related_name='mcp_servers', to='workflows.workspace')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=200)),
+                ("url_encrypted", models.TextField()),
+                (
+                    "headers_encrypted",
+                    models.TextField(blank=True, default="", help_text="A JSON object of HTTP headers, encrypted"),
+                ),
+                (
+                    "tools",
+                    models.JSONField(
+                        blank=True, default=list, help_text="[{name, description, input_schema}] as last fetched"
+                    ),
+                ),
+                ("tools_refreshed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="mcp_servers",
+                        to="workflows.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'name'), name='mcp_server_name_unique')],
+                "ordering": ["name"],
+                "constraints": [models.UniqueConstraint(fields=("workspace", "name"), name="mcp_server_name_unique")],
             },
         ),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0004_mcp_server'),
+        ("workflows", "0004_mcp_server"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='workflow',
-            name='revision',
+            model_name="workflow",
+            name="revision",
             field=models.PositiveIntegerField(default=1, help_text="Bumped by every save: the draft's ETag"),
         ),
         migrations.AlterField(
-            model_name='workflow',
-            name='graph',
-            field=models.JSONField(help_text='The draft graph, saved as it is, problems and all'),
+            model_name="workflow",
+            name="graph",
+            field=models.JSONField(help_text="The draft graph, saved as it is, problems and all"),
         ),
     ]

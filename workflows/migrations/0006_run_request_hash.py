@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0005_workflow_revision'),
+        ("workflows", "0005_workflow_revision"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='run',
-            name='request_hash',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="run",
+            name="request_hash",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
     ]

@@ -7,6 +7,7 @@ runs out, the model is asked once more with tools disabled, so the node always e
 answer and never with a raw tool call. After a crash, recorded turns and tool results are replayed
 from their records: no model call and no tool call is made twice.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,15 @@ from pydantic import Field, field_validator
 
 from orchestra.engine.graph import WorkflowCall
 from orchestra.engine.hooks import ModelCall, ModelReply, ToolDefinition
-from orchestra.engine.nodes.base import (NodeConfig, NodeContext, NodeResult, NodeType, expression_field,
-                                         model_field, template_field)
+from orchestra.engine.nodes.base import (
+    NodeConfig,
+    NodeContext,
+    NodeResult,
+    NodeType,
+    expression_field,
+    model_field,
+    template_field,
+)
 from orchestra.engine.nodes.llm import InvalidReply, LLMConfig, parse_json_reply
 from orchestra.engine.templates import TemplateError, TemplateRef, evaluate, render
 from orchestra.engine.tools import ToolSpec, WorkflowTool, call_tool, resolve_tools, tool_message, tool_template_refs
@@ -29,39 +37,79 @@ MAX_PARALLEL_TOOL_CALLS = 8
 
 
 class AgentMemory(NodeConfig):
-    messages: str = expression_field(title="Messages", description=(
-        "An expression giving earlier messages [{role, content}], e.g. inputs.history in a chat workflow."))
-    max_tokens: int = Field(2000, ge=1, le=131072, title="Window (tokens)",
-                            description="Oldest messages are dropped to fit, estimated at 4 characters a token.")
+    messages: str = expression_field(
+        title="Messages",
+        description=(
+            "An expression giving earlier messages [{role, content}], e.g. inputs.history in a chat workflow."
+        ),
+    )
+    max_tokens: int = Field(
+        2000,
+        ge=1,
+        le=131072,
+        title="Window (tokens)",
+        description="Oldest messages are dropped to fit, estimated at 4 characters a token.",
+    )
 
 
 class AgentConfig(NodeConfig):
     model: str = model_field("auto", title="Model", description="A registry model name, or auto.")
     instructions: str = template_field("", title="Instructions", description="The system prompt.")
     task: str = template_field(title="Task", description="What to do: the user message of the first turn.")
-    tools: list[ToolSpec] = Field(default_factory=list, title="Tools", json_schema_extra={"format": "tools"},
-                                  description="WorkflowTool, HTTPTool or MCPTools entries (below), by `kind`.")
-    max_steps: int = Field(8, ge=1, le=50, title="Max steps",
-                           description="Model turns that may call tools; then one last turn answers without them.")
-    max_tool_calls: int | None = Field(None, ge=0, le=500, title="Max tool calls",
-                                       description="Tool calls in all; calls past it are answered 'not run'.")
-    max_total_tokens: int | None = Field(None, ge=1, title="Token budget", description="Input + output tokens of all turns.")
-    max_cost: float | None = Field(None, ge=0, title="Cost budget", description="Cost of all turns, in the models' price unit.")
+    tools: list[ToolSpec] = Field(
+        default_factory=list,
+        title="Tools",
+        json_schema_extra={"format": "tools"},
+        description="WorkflowTool, HTTPTool or MCPTools entries (below), by `kind`.",
+    )
+    max_steps: int = Field(
+        8,
+        ge=1,
+        le=50,
+        title="Max steps",
+        description="Model turns that may call tools; then one last turn answers without them.",
+    )
+    max_tool_calls: int | None = Field(
+        None,
+        ge=0,
+        le=500,
+        title="Max tool calls",
+        description="Tool calls in all; calls past it are answered 'not run'.",
+    )
+    max_total_tokens: int | None = Field(
+        None, ge=1, title="Token budget", description="Input + output tokens of all turns."
+    )
+    max_cost: float | None = Field(
+        None, ge=0, title="Cost budget", description="Cost of all turns, in the models' price unit."
+    )
     tool_choice: Literal["auto", "required"] = Field(
-        "auto", title="Tool choice", description=("auto: the model answers or calls tools. required: every turn calls "
-                                                  "a tool until a budget or max_steps ends the loop; the last turn answers."))
-    parallel_tool_calls: bool = Field(True, title="Parallel tool calls",
-                                      description="Run the tool calls of one turn at the same time.")
+        "auto",
+        title="Tool choice",
+        description=(
+            "auto: the model answers or calls tools. required: every turn calls "
+            "a tool until a budget or max_steps ends the loop; the last turn answers."
+        ),
+    )
+    parallel_tool_calls: bool = Field(
+        True, title="Parallel tool calls", description="Run the tool calls of one turn at the same time."
+    )
     output: Literal["text", "json"] = Field("text", title="Output", description="json: the answer is parsed JSON.")
-    json_schema: dict[str, Any] | None = Field(None, title="JSON Schema",
-                                               description="With output json: the answer must validate against it.")
-    json_retries: int = Field(2, ge=0, le=5, title="JSON retries",
-                              description="On backends without constrained decoding: answers to ask again.")
+    json_schema: dict[str, Any] | None = Field(
+        None, title="JSON Schema", description="With output json: the answer must validate against it."
+    )
+    json_retries: int = Field(
+        2,
+        ge=0,
+        le=5,
+        title="JSON retries",
+        description="On backends without constrained decoding: answers to ask again.",
+    )
     memory: AgentMemory | None = Field(None, title="Memory")
     temperature: float | None = Field(None, ge=0, le=2, title="Temperature")
     max_tokens: int | None = Field(None, ge=1, le=131072, title="Max tokens per turn")
-    metadata: dict[str, Any] = Field(default_factory=dict, title="Metadata",
-                                     description="Key/values recorded on this node's traces, for filtering.")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, title="Metadata", description="Key/values recorded on this node's traces, for filtering."
+    )
 
     _check_schema = field_validator("json_schema")(classmethod(lambda cls, v: LLMConfig.is_a_json_schema(v)))
 
@@ -91,8 +139,10 @@ def memory_messages(memory: AgentMemory | None, scope: dict[str, Any]) -> list[d
     value = evaluate(memory.messages, scope)
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(m, dict) and m.get("role") in ("user", "assistant")
-                                              and isinstance(m.get("content"), str) for m in value):
+    if not isinstance(value, list) or not all(
+        isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
+        for m in value
+    ):
         raise TemplateError(f"memory {memory.messages!r} must give a list of {{role: user|assistant, content}}")
     return trimmed([{"role": m["role"], "content": m["content"]} for m in value], memory.max_tokens)
 
@@ -105,8 +155,10 @@ class Budget:
 
     def spent(self, replies: list[ModelReply]) -> str | None:
         config = self.config
-        if config.max_total_tokens is not None and \
-                sum(r.tokens_in + r.tokens_out for r in replies) >= config.max_total_tokens:
+        if (
+            config.max_total_tokens is not None
+            and sum(r.tokens_in + r.tokens_out for r in replies) >= config.max_total_tokens
+        ):
             return f"the token budget ({config.max_total_tokens})"
         if config.max_cost is not None and sum(r.cost for r in replies) >= config.max_cost:
             return f"the cost budget ({config.max_cost:g})"
@@ -137,8 +189,11 @@ class AgentNode(NodeType):
         return refs + tool_template_refs(config.tools)
 
     def calls(self, config: AgentConfig) -> list[WorkflowCall]:
-        return [WorkflowCall(f"tools[{index}]", tool.workflow, None)  # the model chooses the inputs
-                for index, tool in enumerate(config.tools) if isinstance(tool, WorkflowTool)]
+        return [
+            WorkflowCall(f"tools[{index}]", tool.workflow, None)  # the model chooses the inputs
+            for index, tool in enumerate(config.tools)
+            if isinstance(tool, WorkflowTool)
+        ]
 
     def prepare(self, config: AgentConfig, scope: dict[str, Any]) -> dict[str, Any]:
         system = render(config.instructions, scope)
@@ -171,50 +226,111 @@ class AgentNode(NodeType):
             budget.tool_calls += len(calls)
             for call, outcome in zip(calls, outcomes):
                 messages.append(tool_message(call["id"], outcome))
-                record["tool_calls"].append({"id": call["id"], "name": call["function"]["name"],
-                                             "arguments": call["function"]["arguments"], **outcome})
+                record["tool_calls"].append(
+                    {
+                        "id": call["id"],
+                        "name": call["function"]["name"],
+                        "arguments": call["function"]["arguments"],
+                        **outcome,
+                    }
+                )
             if (stopped_by := budget.spent(ctx.replies)) is not None:
                 break
         else:
             stopped_by = f"max_steps ({config.max_steps})"
-        final = self._turn(config, ctx, messages, key="final", tools=offered,
-                           tool_choice="none" if offered else None, response=response_format(config))
+        final = self._turn(
+            config,
+            ctx,
+            messages,
+            key="final",
+            tools=offered,
+            tool_choice="none" if offered else None,
+            response=response_format(config),
+        )
         steps.append(_step_record(len(steps) + 1, final, final=True))
         answer = self._answer(config, ctx, messages, final, steps)
         return self._result(answer, steps, ctx, stopped_by=stopped_by)
 
-    def _turn(self, config: AgentConfig, ctx: NodeContext, messages: list[dict[str, Any]], *, key: str,
-              tools: list[dict[str, Any]] | None, tool_choice: str | None,
-              response: dict[str, Any] | None = None) -> ModelReply:
-        reply = ctx.hooks.call_model(ModelCall(
-            node_id=ctx.node_id, call_key=ctx.call_key(key), model=config.model, messages=list(messages),
-            temperature=config.temperature, max_tokens=config.max_tokens, stop=None, metadata=dict(config.metadata),
-            on_token=lambda text: ctx.emit("token", {"text": text}), tools=tools, tool_choice=tool_choice,
-            response_format=response))
+    def _turn(
+        self,
+        config: AgentConfig,
+        ctx: NodeContext,
+        messages: list[dict[str, Any]],
+        *,
+        key: str,
+        tools: list[dict[str, Any]] | None,
+        tool_choice: str | None,
+        response: dict[str, Any] | None = None,
+    ) -> ModelReply:
+        reply = ctx.hooks.call_model(
+            ModelCall(
+                node_id=ctx.node_id,
+                call_key=ctx.call_key(key),
+                model=config.model,
+                messages=list(messages),
+                temperature=config.temperature,
+                max_tokens=config.max_tokens,
+                stop=None,
+                metadata=dict(config.metadata),
+                on_token=lambda text: ctx.emit("token", {"text": text}),
+                tools=tools,
+                tool_choice=tool_choice,
+                response_format=response,
+            )
+        )
         ctx.record_reply(reply)
-        ctx.emit("agent_turn", {"key": ctx.call_key(key), "model": reply.model, "text": reply.text,
-                                "tool_calls": reply.tool_calls or [], "tokens_in": reply.tokens_in,
-                                "tokens_out": reply.tokens_out, "cost": reply.cost, "latency_ms": reply.latency_ms,
-                                "final": key.startswith("final")})
+        ctx.emit(
+            "agent_turn",
+            {
+                "key": ctx.call_key(key),
+                "model": reply.model,
+                "text": reply.text,
+                "tool_calls": reply.tool_calls or [],
+                "tokens_in": reply.tokens_in,
+                "tokens_out": reply.tokens_out,
+                "cost": reply.cost,
+                "latency_ms": reply.latency_ms,
+                "final": key.startswith("final"),
+            },
+        )
         return reply
 
-    def _run_tools(self, calls: list[dict[str, Any]], by_name: dict[str, ToolDefinition], ctx: NodeContext,
-                   step: int, *, parallel: bool) -> list[dict[str, Any]]:
+    def _run_tools(
+        self,
+        calls: list[dict[str, Any]],
+        by_name: dict[str, ToolDefinition],
+        ctx: NodeContext,
+        step: int,
+        *,
+        parallel: bool,
+    ) -> list[dict[str, Any]]:
         def run(index: int) -> dict[str, Any]:
             name = calls[index]["function"]["name"]
             if name not in by_name:
                 return {"error": f"there is no tool {name!r}; the tools are {', '.join(by_name)}"}
-            return call_tool(by_name[name], calls[index]["function"]["arguments"], ctx,
-                             call_key=ctx.call_key(f"s{step}#t{index}"), step=step)
+            return call_tool(
+                by_name[name],
+                calls[index]["function"]["arguments"],
+                ctx,
+                call_key=ctx.call_key(f"s{step}#t{index}"),
+                step=step,
+            )
 
         if len(calls) <= 1 or not parallel:
             return [run(index) for index in range(len(calls))]
-        with ThreadPoolExecutor(max_workers=min(len(calls), MAX_PARALLEL_TOOL_CALLS),
-                                thread_name_prefix=f"tools-{ctx.node_id}") as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(len(calls), MAX_PARALLEL_TOOL_CALLS), thread_name_prefix=f"tools-{ctx.node_id}"
+        ) as pool:
             return list(pool.map(run, range(len(calls))))
 
-    def _answer(self, config: AgentConfig, ctx: NodeContext, messages: list[dict[str, Any]], reply: ModelReply,
-                steps: list[dict[str, Any]]) -> Any:
+    def _answer(
+        self,
+        config: AgentConfig,
+        ctx: NodeContext,
+        messages: list[dict[str, Any]],
+        reply: ModelReply,
+        steps: list[dict[str, Any]],
+    ) -> Any:
         """The answer as text without tool markup, or parsed JSON: a reply that is not the JSON asked
         for is asked again with the schema enforced (constrained where the backend can)."""
         text = _TOOL_MARKUP.sub("", reply.text).strip()
@@ -225,10 +341,19 @@ class AgentNode(NodeType):
                 return parse_json_reply(text, config.json_schema)
             except InvalidReply as error:
                 problem = error
-            messages = messages + [{"role": "assistant", "content": text},
-                                   {"role": "user", "content": f"{problem}. Reply again with only the JSON answer."}]
-            reply = self._turn(config, ctx, messages, key=f"final#j{retry}", tools=None, tool_choice=None,
-                               response=response_format(config))
+            messages = messages + [
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": f"{problem}. Reply again with only the JSON answer."},
+            ]
+            reply = self._turn(
+                config,
+                ctx,
+                messages,
+                key=f"final#j{retry}",
+                tools=None,
+                tool_choice=None,
+                response=response_format(config),
+            )
             steps.append(_step_record(len(steps) + 1, reply, final=True))
             text = _TOOL_MARKUP.sub("", reply.text).strip()
         try:
@@ -238,18 +363,29 @@ class AgentNode(NodeType):
 
     @staticmethod
     def _result(answer: Any, steps: list[dict[str, Any]], ctx: NodeContext, *, stopped_by: str | None) -> NodeResult:
-        return NodeResult(output=answer, fields={
-            "text": steps[-1]["text"],
-            "model": steps[-1]["model"],
-            "steps": steps,
-            "tool_calls": [call for step in steps for call in step["tool_calls"]],
-            "stopped_by": stopped_by,
-            "tokens_in": sum(r.tokens_in for r in ctx.replies),
-            "tokens_out": sum(r.tokens_out for r in ctx.replies),
-        })
+        return NodeResult(
+            output=answer,
+            fields={
+                "text": steps[-1]["text"],
+                "model": steps[-1]["model"],
+                "steps": steps,
+                "tool_calls": [call for step in steps for call in step["tool_calls"]],
+                "stopped_by": stopped_by,
+                "tokens_in": sum(r.tokens_in for r in ctx.replies),
+                "tokens_out": sum(r.tokens_out for r in ctx.replies),
+            },
+        )
 
 
 def _step_record(step: int, reply: ModelReply, *, final: bool = False) -> dict[str, Any]:
-    return {"step": step, "model": reply.model, "text": reply.text, "final": final, "tool_calls": [],
-            "tokens_in": reply.tokens_in, "tokens_out": reply.tokens_out, "cost": reply.cost,
-            "latency_ms": reply.latency_ms}
+    return {
+        "step": step,
+        "model": reply.model,
+        "text": reply.text,
+        "final": final,
+        "tool_calls": [],
+        "tokens_in": reply.tokens_in,
+        "tokens_out": reply.tokens_out,
+        "cost": reply.cost,
+        "latency_ms": reply.latency_ms,
+    }

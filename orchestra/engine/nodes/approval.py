@@ -1,4 +1,5 @@
 """`approval`: pause the run until a person answers (a LangGraph interrupt), then route on the answer."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,8 +14,9 @@ from orchestra.engine.templates import TemplateRef, render
 
 class ApprovalConfig(NodeConfig):
     prompt: str = template_field(title="Prompt", description="What the person is asked.")
-    timeout_s: float | None = Field(None, gt=0, title="Timeout (s)",
-                                    description="After this long the run resumes with the default answer.")
+    timeout_s: float | None = Field(
+        None, gt=0, title="Timeout (s)", description="After this long the run resumes with the default answer."
+    )
     default: Any = Field(None, title="Default answer", description='e.g. {"approved": false}')
 
 
@@ -25,8 +27,10 @@ def is_rejection(answer: Any) -> bool:
 class ApprovalNode(NodeType):
     type = "approval"
     title = "Approval"
-    description = ('Wait for a person\'s answer. An answer {"approved": false, ...} takes the `rejected` outlet; '
-                   "any other answer takes `approved`. The output is the answer.")
+    description = (
+        'Wait for a person\'s answer. An answer {"approved": false, ...} takes the `rejected` outlet; '
+        "any other answer takes `approved`. The output is the answer."
+    )
     category = "Human"
     Config = ApprovalConfig
 
@@ -52,5 +56,6 @@ class ApprovalNode(NodeType):
             ctx.emit("node_waiting", waiting)
             raise
         rejected = is_rejection(answer)
-        return NodeResult(output=answer, fields={"approved": not rejected},
-                          outlet="rejected" if rejected else "approved")
+        return NodeResult(
+            output=answer, fields={"approved": not rejected}, outlet="rejected" if rejected else "approved"
+        )

@@ -1,4 +1,5 @@
 """What every node type is: a config model, its outlets and templates, and how it runs."""
+
 from __future__ import annotations
 
 import copy
@@ -75,8 +76,15 @@ class NodeContext:
         A retried item gets call keys of its own, so its model calls are made again, not replayed.
         """
         key = f"{self.call_key_prefix}#m{index}" + (f"a{attempt}" if attempt > 1 else "")
-        return NodeContext(self.node_id, self.attempt, self.hooks, {**self.scope, "item": item, "index": index},
-                           key, replies=self.replies, _lock=self._lock)
+        return NodeContext(
+            self.node_id,
+            self.attempt,
+            self.hooks,
+            {**self.scope, "item": item, "index": index},
+            key,
+            replies=self.replies,
+            _lock=self._lock,
+        )
 
 
 class NodeType:
@@ -120,12 +128,15 @@ class NodeType:
         try:
             return self.migrate(copy.deepcopy(config), version)
         except Exception as error:  # a stored config may never have been valid (a draft): its problem, not a crash
-            raise ValueError(f"cannot be upgraded from version {version} to {self.version}: {describe(error)}") \
-                from error
+            raise ValueError(
+                f"cannot be upgraded from version {version} to {self.version}: {describe(error)}"
+            ) from error
 
     def unknown_version(self, version: int) -> str:
-        return (f"node type {self.type!r} has versions {', '.join(map(str, self.versions))}; version {version} "
-                "comes from a newer Orchestra")
+        return (
+            f"node type {self.type!r} has versions {', '.join(map(str, self.versions))}; version {version} "
+            "comes from a newer Orchestra"
+        )
 
     def parse_config(self, config: dict[str, Any], version: int = 1) -> Any:
         return self.Config.model_validate(self.upgrade(config, version))

@@ -1,4 +1,5 @@
 """`condition`: route to the first branch whose expression is true, else `else`."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,7 +14,9 @@ RESERVED_OUTLETS = ("else", "error")
 
 class Branch(NodeConfig):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", title="Name", description="The outlet's name.")
-    when: str = expression_field(title="When", description="A Jinja2 expression, e.g. nodes.draft.output | length > 200")
+    when: str = expression_field(
+        title="When", description="A Jinja2 expression, e.g. nodes.draft.output | length > 200"
+    )
 
 
 class ConditionConfig(NodeConfig):

@@ -1,4 +1,5 @@
 """`input`: the run's typed inputs; the one entry point of every graph."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -8,8 +9,13 @@ from pydantic import Field, ValidationInfo, field_validator
 from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType
 
 FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
-JSON_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "number": (int, float), "boolean": (bool,),
-                                           "object": (dict,), "array": (list,)}
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
 
 
 class InputField(NodeConfig):
@@ -28,8 +34,10 @@ class InputField(NodeConfig):
             return default
         if isinstance(default, JSON_TYPES[kind]) and not (kind == "number" and isinstance(default, bool)):
             return default
-        raise ValueError(f"the default of a {kind} field must be a {kind} (or null for none); "
-                         f"got {type(default).__name__} {default!r:.80}")
+        raise ValueError(
+            f"the default of a {kind} field must be a {kind} (or null for none); "
+            f"got {type(default).__name__} {default!r:.80}"
+        )
 
 
 class InputConfig(NodeConfig):
@@ -76,5 +84,9 @@ def inputs_json_schema(graph: dict[str, Any]) -> dict[str, Any]:
         if field.default is not None:
             prop["default"] = field.default
         properties[field.name] = prop
-    return {"type": "object", "properties": properties,
-            "required": [f.name for f in config.fields if f.required], "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [f.name for f in config.fields if f.required],
+        "additionalProperties": False,
+    }

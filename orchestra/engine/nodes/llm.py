@@ -1,4 +1,5 @@
 """`llm`: one model call (through the `call_model` hook), as text or as validated JSON."""
+
 from __future__ import annotations
 
 import json
@@ -23,12 +24,19 @@ class LLMConfig(NodeConfig):
     max_tokens: int | None = Field(None, ge=1, le=131072, title="Max tokens")
     stop: list[str] | None = Field(None, title="Stop sequences")
     output: Literal["text", "json"] = Field("text", title="Output", description="json: parse the reply as JSON.")
-    json_schema: dict[str, Any] | None = Field(None, title="JSON Schema",
-                                               description="With output json: the reply must validate against it.")
-    json_retries: int = Field(2, ge=0, le=5, title="JSON retries",
-                              description="Calls to repeat, with the error shown to the model, when the reply is not valid JSON.")
-    metadata: dict[str, Any] = Field(default_factory=dict, title="Metadata",
-                                     description="Key/values recorded on this node's traces, for filtering.")
+    json_schema: dict[str, Any] | None = Field(
+        None, title="JSON Schema", description="With output json: the reply must validate against it."
+    )
+    json_retries: int = Field(
+        2,
+        ge=0,
+        le=5,
+        title="JSON retries",
+        description="Calls to repeat, with the error shown to the model, when the reply is not valid JSON.",
+    )
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, title="Metadata", description="Key/values recorded on this node's traces, for filtering."
+    )
 
     @field_validator("json_schema")
     @classmethod
@@ -78,7 +86,8 @@ class LLMNode(NodeType):
         system = render(config.system, scope)
         if config.output == "json" and config.json_schema is not None:
             system = (system + "\n\n" if system else "") + (
-                "Reply with only a JSON value that matches this JSON Schema:\n" + json.dumps(config.json_schema))
+                "Reply with only a JSON value that matches this JSON Schema:\n" + json.dumps(config.json_schema)
+            )
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": render(config.prompt, scope)})
         return {"model": config.model, "messages": messages}
@@ -87,12 +96,19 @@ class LLMNode(NodeType):
         messages = list(prepared["messages"])
         replies: list[ModelReply] = []
         for json_try in range(config.json_retries + 1 if config.output == "json" else 1):
-            reply = ctx.hooks.call_model(ModelCall(
-                node_id=ctx.node_id, call_key=ctx.call_key(f"j{json_try}"), model=config.model,
-                messages=list(messages), temperature=config.temperature, max_tokens=config.max_tokens,
-                stop=config.stop, metadata=dict(config.metadata),
-                on_token=lambda text: ctx.emit("token", {"text": text}),
-            ))
+            reply = ctx.hooks.call_model(
+                ModelCall(
+                    node_id=ctx.node_id,
+                    call_key=ctx.call_key(f"j{json_try}"),
+                    model=config.model,
+                    messages=list(messages),
+                    temperature=config.temperature,
+                    max_tokens=config.max_tokens,
+                    stop=config.stop,
+                    metadata=dict(config.metadata),
+                    on_token=lambda text: ctx.emit("token", {"text": text}),
+                )
+            )
             ctx.record_reply(reply)
             replies.append(reply)
             if config.output == "text":
@@ -101,15 +117,20 @@ class LLMNode(NodeType):
                 return self._result(parse_json_reply(reply.text, config.json_schema), replies)
             except InvalidReply as error:
                 problem = error
-                messages += [{"role": "assistant", "content": reply.text},
-                             {"role": "user", "content": f"{error}. Reply again with only valid JSON."}]
+                messages += [
+                    {"role": "assistant", "content": reply.text},
+                    {"role": "user", "content": f"{error}. Reply again with only valid JSON."},
+                ]
         raise InvalidReply(f"{problem} (after {len(replies)} calls)")
 
     @staticmethod
     def _result(output: Any, replies: list[ModelReply]) -> NodeResult:
-        return NodeResult(output=output, fields={
-            "text": replies[-1].text,
-            "model": replies[-1].model,
-            "tokens_in": sum(r.tokens_in for r in replies),
-            "tokens_out": sum(r.tokens_out for r in replies),
-        })
+        return NodeResult(
+            output=output,
+            fields={
+                "text": replies[-1].text,
+                "model": replies[-1].model,
+                "tokens_in": sum(r.tokens_in for r in replies),
+                "tokens_out": sum(r.tokens_out for r in replies),
+            },
+        )

@@ -5,6 +5,7 @@ own (a retry of the whole map would redo the items that succeeded), and one that
 `on_error`: with `continue` its slot holds {"error": "..."} and the others keep their results; with
 `fail` or `branch` it fails the node, and items not started yet are not run.
 """
+
 from __future__ import annotations
 
 import threading
@@ -26,7 +27,9 @@ ITEM_NAMES = frozenset({"item", "index"})
 
 
 class InlineNode(NodeConfig):
-    type: str = Field(title="Node type", description="A node type that can run per item: llm, template, http, subworkflow.")
+    type: str = Field(
+        title="Node type", description="A node type that can run per item: llm, template, http, subworkflow."
+    )
     # The version of its type, as on a graph's node; written by the editor and the API, so not in the form.
     version: SkipJsonSchema[int] = Field(1, ge=1)
     config: dict[str, Any] = Field(default_factory=dict, title="Config")
@@ -34,9 +37,15 @@ class InlineNode(NodeConfig):
 
 class MapConfig(NodeConfig):
     items: str = expression_field(title="Items", description="An expression yielding a list, e.g. nodes.split.output")
-    node: InlineNode | None = Field(None, title="Node", description="Run per item; its templates also see item and index.")
-    workflow: str | None = Field(None, title="Workflow", description="Or: a workflow id to run per item.",
-                                 json_schema_extra={"format": "workflow"})
+    node: InlineNode | None = Field(
+        None, title="Node", description="Run per item; its templates also see item and index."
+    )
+    workflow: str | None = Field(
+        None,
+        title="Workflow",
+        description="Or: a workflow id to run per item.",
+        json_schema_extra={"format": "workflow"},
+    )
     inputs: dict[str, str] = INPUTS_FIELD
     concurrency: int = Field(4, ge=1, le=32, title="Concurrency", description="Items running at once.")
 
@@ -75,7 +84,10 @@ class _Outcome:
 class MapNode(NodeType):
     type = "map"
     title = "Map"
-    description = "Run a node or a workflow for each item of a list, with a concurrency cap; the output is the list of results in item order."
+    description = (
+        "Run a node or a workflow for each item of a list, with a concurrency cap; the output is the "
+        "list of results in item order."
+    )
     category = "Flow"
     Config = MapConfig
     nested_nodes = ("node",)
@@ -86,12 +98,16 @@ class MapNode(NodeType):
 
     def templates(self, config: MapConfig) -> list[TemplateRef]:
         refs = [TemplateRef("items", config.items, kind="expression")]
-        refs += [TemplateRef(f"inputs.{name}", source, extra_names=ITEM_NAMES) for name, source in config.inputs.items()]
+        refs += [
+            TemplateRef(f"inputs.{name}", source, extra_names=ITEM_NAMES) for name, source in config.inputs.items()
+        ]
         inline = _inline(config)
         if inline:
             node_type, inner = inline
-            refs += [TemplateRef(f"node.config.{ref.path}", ref.source, ref.kind, ref.extra_names | ITEM_NAMES)
-                     for ref in node_type.templates(inner)]
+            refs += [
+                TemplateRef(f"node.config.{ref.path}", ref.source, ref.kind, ref.extra_names | ITEM_NAMES)
+                for ref in node_type.templates(inner)
+            ]
         return refs
 
     def check(self, config: MapConfig) -> list[GraphError]:
@@ -102,8 +118,12 @@ class MapNode(NodeType):
         node_type = NODE_TYPES.get(config.node.type)
         if node_type is None or not node_type.mappable:
             mappable = sorted(t for t, nt in NODE_TYPES.items() if nt.mappable)
-            return [GraphError("node.type", f"node type {config.node.type!r} cannot run inside a map; "
-                                            f"use one of {', '.join(mappable)}")]
+            return [
+                GraphError(
+                    "node.type",
+                    f"node type {config.node.type!r} cannot run inside a map; use one of {', '.join(mappable)}",
+                )
+            ]
         if config.node.version > node_type.version:
             return [GraphError("node.version", node_type.unknown_version(config.node.version))]
         try:
@@ -146,14 +166,17 @@ class MapNode(NodeType):
 
         if not items:
             return NodeResult(output=[], fields={"failed": []})
-        with ThreadPoolExecutor(max_workers=min(config.concurrency, len(items)),
-                                thread_name_prefix=f"map-{ctx.node_id}") as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(config.concurrency, len(items)), thread_name_prefix=f"map-{ctx.node_id}"
+        ) as pool:
             outcomes = list(pool.map(run_item, range(len(items))))
         failed = [index for index, outcome in enumerate(outcomes) if outcome is not None and outcome.error is not None]
         if failed and not keep_going:
             raise ItemFailed(f"item {failed[0]}: {outcomes[failed[0]].error}")
-        return NodeResult(output=[{"error": o.error} if o.error is not None else o.result for o in outcomes],
-                          fields={"failed": failed})
+        return NodeResult(
+            output=[{"error": o.error} if o.error is not None else o.result for o in outcomes],
+            fields={"failed": failed},
+        )
 
 
 def _item_runner(config: MapConfig, ctx: NodeContext) -> Callable[[NodeContext], Any]:
@@ -166,7 +189,8 @@ def _item_runner(config: MapConfig, ctx: NodeContext) -> Callable[[NodeContext],
 
 
 def _with_retries(run_once: Callable[[NodeContext], Any], index: int, item: Any, ctx: NodeContext) -> Any:
-    """One item under the node's retry policy: attempts with backoff, as a node's are; none once the run is cancelled."""
+    """One item under the node's retry policy: attempts with backoff, as a node's are; none once the run is
+    cancelled."""
     policy = ctx.retry
     for attempt in range(1, policy.attempts + 1):
         try:

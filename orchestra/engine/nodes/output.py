@@ -1,4 +1,5 @@
 """`output`: names the run's results; each value is a template."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,7 +12,8 @@ from orchestra.engine.templates import TemplateRef, render_value
 
 class OutputConfig(NodeConfig):
     outputs: dict[str, str] = Field(
-        default_factory=dict, title="Outputs",
+        default_factory=dict,
+        title="Outputs",
         description="name -> template. A template that is one {{ expression }} keeps its value's type.",
         json_schema_extra={"additionalProperties": {"type": "string", "format": "template"}},
     )

@@ -1,4 +1,5 @@
 """`subworkflow`: run another workflow (through the `run_workflow` hook) and use its outputs."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,14 +11,21 @@ from orchestra.engine.hooks import RunHooks
 from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType
 from orchestra.engine.templates import TemplateRef, render_value
 
-INPUTS_FIELD = Field(default_factory=dict, title="Inputs",
-                     description="input name -> template. A template that is one {{ expression }} keeps its type.",
-                     json_schema_extra={"additionalProperties": {"type": "string", "format": "template"}})
+INPUTS_FIELD = Field(
+    default_factory=dict,
+    title="Inputs",
+    description="input name -> template. A template that is one {{ expression }} keeps its type.",
+    json_schema_extra={"additionalProperties": {"type": "string", "format": "template"}},
+)
 
 
 class SubworkflowConfig(NodeConfig):
-    workflow: str = Field(min_length=1, title="Workflow", description="The id of the workflow to run.",
-                          json_schema_extra={"format": "workflow"})
+    workflow: str = Field(
+        min_length=1,
+        title="Workflow",
+        description="The id of the workflow to run.",
+        json_schema_extra={"format": "workflow"},
+    )
     inputs: dict[str, str] = INPUTS_FIELD
 
 

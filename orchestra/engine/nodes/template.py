@@ -1,4 +1,5 @@
 """`template`: render text (or JSON) from earlier results; no model involved."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,9 @@ from orchestra.engine.templates import TemplateRef, render
 
 class TemplateConfig(NodeConfig):
     template: str = template_field(title="Template", description="Jinja2 over inputs and nodes.")
-    output: Literal["text", "json"] = Field("text", title="Output",
-                                            description="json: parse the rendered text as JSON.")
+    output: Literal["text", "json"] = Field(
+        "text", title="Output", description="json: parse the rendered text as JSON."
+    )
 
 
 class TemplateNode(NodeType):

@@ -2,6 +2,7 @@
 
 Safe to run again: what exists is kept, and secrets are only ever printed when first created.
 """
+
 import json
 import os
 import secrets
@@ -25,8 +26,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         workspace = Workspace.objects.filter(name=DEMO_WORKSPACE).first()
         if workspace is not None:
-            self.stdout.write(f"Demo workspace exists; log in as {DEMO_USER!r} (reset the password with "
-                              f"`python manage.py changepassword {DEMO_USER}`).")
+            self.stdout.write(
+                f"Demo workspace exists; log in as {DEMO_USER!r} (reset the password with "
+                f"`python manage.py changepassword {DEMO_USER}`)."
+            )
             return
         password = secrets.token_urlsafe(9)
         user = get_user_model().objects.create_user(username=DEMO_USER, password=password)
@@ -45,15 +48,25 @@ class Command(BaseCommand):
         """ORCHESTRA_DEMO_MODEL (a HF id or local folder) if set; else a tiny offline model."""
         name = os.environ.get("ORCHESTRA_DEMO_MODEL")
         if name:
-            return services.model_endpoint_save(workspace=workspace, name="default", fields={
-                "backend": "transformers", "model": name, "is_default": True}, trusted_path=True)
+            return services.model_endpoint_save(
+                workspace=workspace,
+                name="default",
+                fields={"backend": "transformers", "model": name, "is_default": True},
+                trusted_path=True,
+            )
         from orchestra.inference.tiny import build_model, train_tokenizer
 
         folder = settings.DATA_DIR / "models" / "tiny-demo"
         if not (folder / "config.json").exists():
-            self.stdout.write("Building a tiny offline demo model (random weights: it answers gibberish; "
-                              "set ORCHESTRA_DEMO_MODEL or register a real model on the Models page)...")
+            self.stdout.write(
+                "Building a tiny offline demo model (random weights: it answers gibberish; "
+                "set ORCHESTRA_DEMO_MODEL or register a real model on the Models page)..."
+            )
             tokenizer = train_tokenizer(settings.DATA_DIR / "models" / "tiny-tokenizer")
             build_model(folder, tokenizer, hidden_size=128, layers=4, intermediate_size=256)
-        return services.model_endpoint_save(workspace=workspace, name="tiny-demo", fields={
-            "backend": "transformers", "model": str(folder), "is_default": True}, trusted_path=True)
+        return services.model_endpoint_save(
+            workspace=workspace,
+            name="tiny-demo",
+            fields={"backend": "transformers", "model": str(folder), "is_default": True},
+            trusted_path=True,
+        )

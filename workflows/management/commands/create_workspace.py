@@ -6,17 +6,26 @@ from workflows.models import Membership, Workspace
 
 
 class Command(BaseCommand):
-    help = ("Create a workspace (or reuse one of that name) and make users members of it, creating the "
-            "users that do not exist yet. Then: create_api_key --user U --workspace W.")
+    help = (
+        "Create a workspace (or reuse one of that name) and make users members of it, creating the "
+        "users that do not exist yet. Then: create_api_key --user U --workspace W."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True, help="workspace name")
         parser.add_argument("--user", action="append", default=[], help="username to add as a member (repeatable)")
-        parser.add_argument("--owner", action="append", default=[],
-                            help="username to add as an owner (repeatable); a new workspace with no --owner "
-                                 "makes its first --user the owner")
-        parser.add_argument("--password", help="password for users this command creates (else they cannot "
-                                               "log in to the browser app until one is set)")
+        parser.add_argument(
+            "--owner",
+            action="append",
+            default=[],
+            help="username to add as an owner (repeatable); a new workspace with no --owner "
+            "makes its first --user the owner",
+        )
+        parser.add_argument(
+            "--password",
+            help="password for users this command creates (else they cannot "
+            "log in to the browser app until one is set)",
+        )
 
     def handle(self, *args, name, user, owner, password, **options):
         if not name.strip():

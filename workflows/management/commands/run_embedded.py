@@ -2,6 +2,7 @@
 
 Ctrl-C (or SIGTERM) stops both.
 """
+
 import os
 import signal
 import subprocess
@@ -24,15 +25,32 @@ class Command(BaseCommand):
         python = sys.executable
         commands = [[python, "-m", "daphne", "-b", host, "-p", str(port), "orchestra.asgi:application"]]
         if not no_worker:
-            commands.append([python, "-m", "celery", "-A", "orchestra.celery", "worker", "-B", "-Q",
-                             "runs,training,celery", "--pool", "threads", "--concurrency", str(concurrency),
-                             "--loglevel", "WARNING",
-                             "--schedule-filename", os.path.join(os.environ.get("ORCHESTRA_DATA_DIR", "var"),
-                                                                 "celerybeat-schedule")])
+            commands.append(
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "orchestra.celery",
+                    "worker",
+                    "-B",
+                    "-Q",
+                    "runs,training,celery",
+                    "--pool",
+                    "threads",
+                    "--concurrency",
+                    str(concurrency),
+                    "--loglevel",
+                    "WARNING",
+                    "--schedule-filename",
+                    os.path.join(os.environ.get("ORCHESTRA_DATA_DIR", "var"), "celerybeat-schedule"),
+                ]
+            )
         children = [subprocess.Popen(c) for c in commands]
         shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
-        self.stdout.write(self.style.SUCCESS(f"Orchestra is running: open http://{shown_host}:{port}/  "
-                                             "(Ctrl-C stops it)"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Orchestra is running: open http://{shown_host}:{port}/  (Ctrl-C stops it)")
+        )
 
         def stop(*_):
             for child in children:
