@@ -18,7 +18,8 @@ function useDraftText(value: JsonValue | undefined, format: (value: JsonValue | 
       emitted.current = current;
       setText(format(value));
     }
-  }, [current]); // `current` stands for `value`
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `current` is `value` as text: a new object with the same content must not reset the draft
+  }, [current]);
   const emit = (next: JsonValue | undefined) => {
     emitted.current = JSON.stringify(next ?? null);
   };
@@ -67,7 +68,8 @@ export function BodyField({ value, onChange, path, label, form }: FieldProps) {
   const [mode, setMode] = useState<BodyMode>(modeOf(value));
   const draft = useDraftText(value, (v) => (modeOf(v) === "json" ? JSON.stringify(v, null, 2) : "{}"));
   const [problem, setProblem] = useState("");
-  useEffect(() => setMode(modeOf(value)), [modeOf(value)]);
+  const valueMode = modeOf(value);
+  useEffect(() => setMode(valueMode), [valueMode]);
 
   function switchTo(next: BodyMode) {
     setMode(next);

@@ -23,7 +23,7 @@ function useEntryKeys(count: number) {
 export function ToolPicker({ schema, value, onChange, path, form }: FieldProps) {
   const variants = useMemo(() => toolVariants(schema, form.root), [schema, form.root]);
   const mcp = useMcpServers();
-  const entries: JsonValue[] = Array.isArray(value) ? value : [];
+  const entries = useMemo<JsonValue[]>(() => (Array.isArray(value) ? value : []), [value]);
   const errors = useMemo(() => normalizeToolErrors(form.errors, path, entries), [form.errors, path, entries]);
   const { keys, fresh } = useEntryKeys(entries.length);
   // Folded or not, as the person chose; until they choose, an entry with a problem is unfolded.
