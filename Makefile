@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv frontend tools bench clean
+.PHONY: run test lint venv frontend tools bench clean
 
 venv: $(VENV)/.installed
 
@@ -36,6 +36,13 @@ run: venv frontend
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap_demo
 	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT)
+
+# Static checks: ruff's lint and format check, TypeScript strict, eslint with the React hooks rules.
+# Not yet part of `make test`: the code excluded in pyproject's [tool.ruff] is formatted first.
+lint: venv frontend
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	cd frontend && npm run typecheck && npm run lint
 
 test: venv frontend tools
 	$(PY) -m pytest -p no:cacheprovider
