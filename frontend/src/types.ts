@@ -61,6 +61,15 @@ export interface NodeType {
 
 export type OnError = "fail" | "continue" | "branch";
 
+/** One field of an input node's config: what a run's inputs hold. */
+export interface InputField {
+  name: string;
+  type?: string; // string (default), number, integer, boolean, object, array
+  required?: boolean;
+  default?: JsonValue;
+  description?: string;
+}
+
 
 export interface GraphNode {
   id: string;
@@ -409,4 +418,89 @@ export interface ModelBackend {
   title: string;
   options: string[];
   needs_base_url: boolean;
+}
+
+// --- Triggers: webhooks and schedules (docs/triggers.md) ------------------------------------
+
+export type ResponseMode = "async" | "sync";
+
+/** What a webhook is made of, as the create and update endpoints take it. */
+export interface WebhookFields {
+  name: string;
+  input_mapping: Record<string, string>; // input name -> "body.a.b" | "query.name" | "body"
+  response_mode: ResponseMode;
+  wait_s: number; // sync only: how long the request waits for the outputs
+  secret?: string; // write-only: sent to set or replace ("" removes it); never read back
+  rate_limit_per_minute: number; // 0: unlimited
+  callback_url: string | null;
+  enabled: boolean;
+}
+
+/** One request the webhook received. Not served by the API yet: drawn when it is. */
+export interface WebhookCall {
+  at: string;
+  status_code: number;
+  run_id: string | null;
+  error: string | null;
+}
+
+export interface Webhook extends Omit<WebhookFields, "secret"> {
+  id: string;
+  workflow: string;
+  token_prefix: string;
+  has_secret: boolean;
+  revoked_at: string | null;
+  created_at: string;
+  token?: string; // only in the answers to create and rotate
+  url?: string; // "/hooks/<token>", with the token
+  recent_calls?: WebhookCall[];
+}
+
+export type OverlapPolicy = "skip" | "allow";
+
+export interface ScheduleFields {
+  name: string;
+  cron: string; // minute hour day-of-month month day-of-week
+  timezone: string; // IANA
+  inputs: JsonObject;
+  enabled: boolean;
+  overlap_policy: OverlapPolicy;
+  callback_url: string | null;
+}
+
+export interface Schedule extends ScheduleFields {
+  id: string;
+  workflow: string;
+  last_fired_at: string | null;
+  created_at: string;
+  updated_at: string;
+  // Not served by the API yet: drawn when they are.
+  next_run_at?: string | null;
+  last_error?: string | null;
+  last_error_at?: string | null;
+}
+
+// --- Access: API keys and members --------------------------------------------------------------
+
+export interface ApiKey {
+  id: number;
+  name: string;
+  prefix: string; // the key's first characters, to tell keys apart
+  user: string; // the member it acts as
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** The answer to creating a key: the only time the key itself is sent. */
+export interface NewApiKey extends ApiKey {
+  key: string;
+}
+
+export type Role = "owner" | "member";
+
+export interface Member {
+  user: string;
+  role: Role;
+  joined_at: string;
 }

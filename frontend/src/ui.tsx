@@ -1,5 +1,5 @@
 // Small presentational pieces shared by every page.
-import { useState } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import type { ApiError, JsonValue } from "./types";
 
 export function StatusBadge({ status }: { status: string | null | undefined }) {
@@ -91,6 +91,72 @@ export function Pager({ page, onCursor, noun }: { page: { count: number; next: s
       <span className="muted">{page.count} {noun}</span>
       <button disabled={!page.previous} onClick={() => page.previous && onCursor(cursorOf(page.previous))}>Previous</button>
       <button disabled={!page.next} onClick={() => page.next && onCursor(cursorOf(page.next))}>Next</button>
+    </div>
+  );
+}
+
+/** The errors of exactly one field, by the API's path ("cron", "input_mapping", "inputs.topic"). */
+export function errorsAt(errors: ApiError[], path: string): ApiError[] {
+  return errors.filter((e) => e.path === path);
+}
+
+/** The errors no field of a form claims (the form lists them above its buttons). */
+export function unclaimed(errors: ApiError[], paths: string[]): ApiError[] {
+  return errors.filter((e) => !paths.includes(e.path));
+}
+
+/** A labelled control of a flat form, framed red with the API's messages for its path. */
+export function Field({ label, path, errors, hint, children }: { label: string; path: string; errors: ApiError[]; hint?: ReactNode; children: ReactNode }) {
+  const mine = errorsAt(errors, path);
+  return (
+    <div className={`field ${mine.length ? "field-invalid" : ""}`} data-path={path}>
+      <label className="field-label">{label}</label>
+      {children}
+      {hint && <p className="hint">{hint}</p>}
+      {mine.map((e, i) => <p key={i} className="field-error">{e.message}</p>)}
+    </div>
+  );
+}
+
+async function copyText(text: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    // No clipboard permission (an insecure origin, say): copy through a selected textarea.
+    const area = document.createElement("textarea");
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+}
+
+export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
+  const [copied, setCopied] = useState(false);
+  useEffect(() => {
+    if (!copied) return;
+    const timer = window.setTimeout(() => setCopied(false), 1500);
+    return () => window.clearTimeout(timer);
+  }, [copied]);
+  return (
+    <button type="button" className="copy-button" onClick={() => void copyText(text).then(() => setCopied(true))}>
+      {copied ? "Copied ✓" : label}
+    </button>
+  );
+}
+
+/** A secret the server sends once (an API key, a webhook URL): shown with a copy button until dismissed. */
+export function ShownOnce({ title, value, children, onDone, testId }: { title: string; value: string; children?: ReactNode; onDone: () => void; testId?: string }) {
+  return (
+    <div className="shown-once" role="status" data-testid={testId}>
+      <b>{title}</b>
+      <div className="shown-once-value">
+        <code className="shown-once-text" data-testid="shown-value">{value}</code>
+        <CopyButton text={value} />
+      </div>
+      <p className="hint"><b>Copy it now: you will not see it again.</b> {children}</p>
+      <button type="button" className="link" onClick={onDone}>Done, I have copied it</button>
     </div>
   );
 }

@@ -2,7 +2,7 @@
 // edit, delete), build an agent in the editor with a workflow tool and one tool of that server
 // (a bad entry's error lands on its field; entries reorder and go), run it and read its trajectory,
 // live in the test-run panel and afterwards in the run page's inspector.
-import { BASE_URL, SCREENSHOTS, apiCall, assert, connect, dragFromPalette, login, scenario, waitFor } from "./lib.mjs";
+import { BASE_URL, SCREENSHOTS, answerDialog, apiCall, assert, connect, dragFromPalette, login, scenario, waitFor } from "./lib.mjs";
 
 const MCP_URL = process.env.ORCHESTRA_MCP_URL;
 const SECRET = process.env.ORCHESTRA_MCP_SECRET ?? "demo-secret-123";
@@ -65,15 +65,15 @@ async function registerServerOnItsPage(page) {
   await page.locator('tr[data-server="shop"] button:has-text("2 tools")').click();
   await page.locator('[data-tools-of="shop"] [data-tool="lookup_order"] summary').click();
   if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/mcp-servers.png` });
-  page.once("dialog", (dialog) => dialog.accept());
   await page.locator('tr[data-server="inventory"] button:text-is("Delete")').click();
+  await answerDialog(page);
   await page.locator('tr[data-server="inventory"]').waitFor({ state: "detached" });
 }
 
 async function buildAgent(page, toolWorkflowId) {
   await page.click("nav >> text=Workflows");
-  page.once("dialog", (dialog) => dialog.accept("Order assistant"));
   await page.click("text=New workflow");
+  await answerDialog(page, "Order assistant");
   await page.waitForURL(/\/workflows\/[^/]+$/);
   const workflowId = page.url().split("/").pop();
   await page.waitForSelector(node("input"));
@@ -110,10 +110,10 @@ async function buildAgent(page, toolWorkflowId) {
   await page.click('[data-path="config.tools[1].tools"] label:has-text("Only these")');
   await page.check('[name="config.tools[1].tools.lookup_order"]');
 
-  // A bad HTTP tool: the server's error lands on its field; bad parameters JSON is caught as typed.
+  // A bad HTTP tool: the draft is saved with its problem, which lands on its field; bad parameters JSON is caught as typed.
   await picker.locator("button[data-add-tool=http]").click();
   await page.fill('[name="config.tools[2].name"]', "not a name");
-  await waitFor(async () => (await saveState(page)) === "invalid", { message: "the draft to be refused" });
+  await waitFor(async () => (await saveState(page)) === "problems", { message: "the draft to be saved with its problem" });
   await page.waitForSelector('[data-path="config.tools[2].name"] .field-error');
   await page.waitForSelector(`${entry(2)}.invalid`);
   await page.fill('[name="config.tools[2].parameters"]', '{"type": "object", "required": ["id"]}');

@@ -40,6 +40,10 @@ async function openNodeDistillation(page, workflowId) {
 async function moveDeployment(page, button, state) {
   await page.click(`[data-testid=node-distillation] button:text-is("${button}")`);
   await page.waitForSelector(`[data-testid=deployment][data-state=${state}]`);
+  // The canvas says it too: a badge on the node in shadow or student mode, none for the teacher.
+  const badge = '.react-flow__node[data-id="draft"] [data-testid=deployment-badge]';
+  if (state === "teacher") await page.waitForSelector(badge, { state: "detached" });
+  else await page.waitForSelector(`${badge}[data-state=${state}]`);
 }
 
 await scenario("distill", async (page) => {

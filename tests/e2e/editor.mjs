@@ -1,6 +1,6 @@
 // Build a three-node workflow by dragging from the palette, see a validation error on a node and
 // fix it, then test-run it on the tiny local model and read the output in the inspector.
-import { BASE_URL, SCREENSHOTS, apiCall, assert, connect, dragFromPalette, login, scenario, waitFor } from "./lib.mjs";
+import { BASE_URL, SCREENSHOTS, answerDialog, apiCall, assert, connect, dragFromPalette, login, scenario, waitFor } from "./lib.mjs";
 
 const node = (id) => `.react-flow__node[data-id="${id}"]`;
 const saveState = (page) => page.getAttribute("[data-testid=save-state]", "data-state");
@@ -14,8 +14,8 @@ async function select(page, id) {
 await scenario("editor", async (page) => {
   await login(page);
 
-  page.once("dialog", (dialog) => dialog.accept("Blog writer"));
   await page.click("text=New workflow");
+  await answerDialog(page, "Blog writer");
   await page.waitForURL(/\/workflows\/[^/]+$/);
   const workflowId = page.url().split("/").pop();
   await page.waitForSelector(node("input"));

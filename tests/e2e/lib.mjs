@@ -26,14 +26,18 @@ const EXPECTED_HTTP_ERRORS = [
   { url: /\/api\/workflows\/[^/]+$/, statuses: [400] },
 ];
 
-function expected(message) {
+function expected(message, rules) {
   const status = Number(message.text().match(/status of (\d{3})/)?.[1]);
   const url = message.location()?.url ?? "";
-  return EXPECTED_HTTP_ERRORS.some((rule) => rule.url.test(url.split("?")[0]) && rule.statuses.includes(status));
+  return rules.some((rule) => rule.url.test(url.split("?")[0]) && rule.statuses.includes(status));
 }
 
-/** Run `scenario(page, helpers)` in a fresh browser; exit non-zero on failure or any console error. */
-export async function scenario(name, body) {
+/**
+ * Run `scenario(page)` in a fresh browser; exit non-zero on failure or any console error.
+ * `expectedHttpErrors` ([{url, statuses}]) names more error answers the scenario provokes and the app shows.
+ */
+export async function scenario(name, body, { expectedHttpErrors = [] } = {}) {
+  const rules = [...EXPECTED_HTTP_ERRORS, ...expectedHttpErrors];
   const profile = mkdtempSync(join(tmpdir(), "orchestra-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -45,9 +49,14 @@ export async function scenario(name, body) {
   const consoleErrors = [];
   const watch = (page) => {
     page.on("console", (message) => {
-      if (message.type() === "error" && !expected(message)) consoleErrors.push(`${message.text()} (${message.location()?.url ?? ""})`);
+      if (message.type() === "error" && !expected(message, rules)) consoleErrors.push(`${message.text()} (${message.location()?.url ?? ""})`);
     });
     page.on("pageerror", (error) => consoleErrors.push(`uncaught: ${error.message}`));
+    // The app asks with its own dialogs (frontend/src/dialogs.tsx): a browser dialog is a bug.
+    page.on("dialog", (dialog) => {
+      consoleErrors.push(`a browser ${dialog.type()} dialog: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
   };
   context.on("page", watch);
   const page = context.pages()[0] ?? (await context.newPage());
@@ -90,6 +99,22 @@ export async function apiCall(page, method, path, body) {
     });
     return { status: response.status, body: response.status === 204 ? null : await response.json() };
   }, { method, path, body });
+}
+
+/** Answer the app's own dialog: type `text` into its field when given, then press its confirm button. */
+export async function answerDialog(page, text) {
+  const dialog = page.locator("dialog[data-testid=app-dialog][open]");
+  await dialog.waitFor();
+  if (text !== undefined) await dialog.locator("input[name=dialog-value]").fill(text);
+  await dialog.locator("button[type=submit]").click();
+  await dialog.waitFor({ state: "detached" });
+}
+
+/** Close the app's dialog with Cancel. */
+export async function cancelDialog(page) {
+  const dialog = page.locator("dialog[data-testid=app-dialog][open]");
+  await dialog.locator("button:text-is('Cancel')").click();
+  await dialog.waitFor({ state: "detached" });
 }
 
 /** Drag a node type from the palette and drop it at (x, y) inside the canvas. */

@@ -1,7 +1,7 @@
 // The pages around the editor: the workflows list (rename, duplicate, delete, export, import),
 // publish and version restore, copy/paste and undo/redo, runs filters, models, traces.
 import { readFileSync } from "node:fs";
-import { BASE_URL, apiCall, assert, login, scenario, waitFor } from "./lib.mjs";
+import { BASE_URL, answerDialog, apiCall, assert, login, scenario, waitFor } from "./lib.mjs";
 
 const BLOG = {
   nodes: [
@@ -23,13 +23,13 @@ await scenario("manage", async (page) => {
   // Workflows list.
   await page.goto(`${BASE_URL}/workflows`);
   await row(page, "Blog").locator(".status-succeeded").waitFor();
-  page.once("dialog", (dialog) => dialog.accept("Blog post"));
   await row(page, "Blog").locator("text=Rename").click();
+  await answerDialog(page, "Blog post");
   await row(page, "Blog post").waitFor();
   await row(page, "Blog post").locator("text=Duplicate").click();
   await row(page, "Blog post (copy)").waitFor();
-  page.once("dialog", (dialog) => dialog.accept());
   await row(page, "Blog post (copy)").locator("text=Delete").click();
+  await answerDialog(page);
   await row(page, "Blog post (copy)").waitFor({ state: "detached" });
 
   const [download] = await Promise.all([page.waitForEvent("download"), row(page, "Blog post").locator("text=Export").click()]);
@@ -72,8 +72,8 @@ await scenario("manage", async (page) => {
   await page.keyboard.press("Control+z");
   await page.waitForSelector('.react-flow__node[data-id="draft"] .react-flow__handle.source[data-handleid="error"]', { state: "detached" });
   await page.click(".tabs >> text=Versions");
-  page.once("dialog", (dialog) => dialog.accept());
   await page.click("[data-testid=versions] >> text=Restore");
+  await answerDialog(page);
   await page.waitForSelector('.react-flow__node[data-id="llm_1"]', { state: "detached" });
   await waitFor(async () => (await page.getAttribute("[data-testid=save-state]", "data-state")) === "saved", { message: "the restored draft to save" });
   const versions = (await apiCall(page, "GET", `/api/workflows/${workflowId}/versions`)).body;

@@ -6,6 +6,7 @@ import { get, post, query } from "../api";
 import type { ApiError, DeploymentState, DistillationJob, NodeDeployment } from "../types";
 import { ErrorList, StatusBadge, errorsFrom, formatTime } from "../ui";
 import { DistillForm } from "./DistillForm";
+import { useDeploymentChanged } from "../editor/useDeployments";
 
 const stateHelp: Record<DeploymentState, string> = {
   teacher: "The teacher answers every call.",
@@ -27,6 +28,7 @@ export function NodeDistillation({ workflowId, nodeId, maxTokens, modelNames }: 
   const [busy, setBusy] = useState(false);
   const [formOpen, setFormOpen] = useState(false);
   const deploymentPath = `/api/workflows/${workflowId}/nodes/${encodeURIComponent(nodeId)}/deployment`;
+  const deploymentChanged = useDeploymentChanged();
 
   // Loaded only once opened: a node that is not in a published version yet has no deployment.
   const load = useCallback(async () => {
@@ -51,7 +53,9 @@ export function NodeDistillation({ workflowId, nodeId, maxTokens, modelNames }: 
     setBusy(true);
     setErrors([]);
     try {
-      setDeployment(await post<NodeDeployment>(deploymentPath, state === "shadow" ? { state, model: student } : { state }));
+      const moved = await post<NodeDeployment>(deploymentPath, state === "shadow" ? { state, model: student } : { state });
+      setDeployment(moved);
+      deploymentChanged?.(moved); // the canvas badge follows
     } catch (error) {
       setErrors(errorsFrom(error));
     } finally {

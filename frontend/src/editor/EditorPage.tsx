@@ -13,6 +13,8 @@ import { Inspector } from "../runs/Inspector";
 import { CanvasContext } from "./context";
 import { nodeComponents } from "./nodes";
 import { FitWhenMeasured } from "./FitWhenMeasured";
+import { TriggersPanel } from "./triggers/TriggersPanel";
+import { DeploymentChanged, useDeployments } from "./useDeployments";
 import { DRAG_MIME, Palette } from "./Palette";
 import { NodePanel } from "./NodePanel";
 import { TestRunPanel } from "./TestRunPanel";
@@ -58,8 +60,9 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
   const [workflow, setWorkflow] = useState(initialWorkflow);
   const initialFlow = useMemo(() => toFlow(initialWorkflow.graph), [initialWorkflow]);
   const history = useGraphHistory(initialFlow);
-  const { nodes, edges, commit, update } = history;
-  const { screenToFlowPosition, fitView } = useReactFlow();
+  const { nodes, edges, commit, update, reset } = history;
+  const { screenToFlowPosition } = useReactFlow();
+  const [fitRequest, setFitRequest] = useState(0);
   const typesByName = useMemo(() => Object.fromEntries(nodeTypes.map((t) => [t.type, t])), [nodeTypes]);
   const components = useMemo(() => nodeComponents(nodeTypes.map((t) => t.type)), [nodeTypes]);
 
@@ -112,7 +115,8 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
 
   useEffect(() => {
     const warn = (event: BeforeUnloadEvent) => {
-      if (saveState !== "saved") event.preventDefault();
+      // A draft with problems is saved too: only work the server does not hold yet is worth a warning.
+      if (saveState !== "saved" && saveState !== "problems") event.preventDefault();
     };
     window.addEventListener("beforeunload", warn);
     return () => window.removeEventListener("beforeunload", warn);
@@ -166,14 +170,47 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
     (sameBurst ? update : commit)((s) => ({ ...s, nodes: s.nodes.map((n) => (n.id === id ? { ...n, data: { node } } : n)) }));
   }, [commit, update]);
 
+  // After an undo or redo the next form edit is a step of its own, never part of the burst before.
+  const undo = useCallback(() => {
+    lastFormEdit.current = null;
+    history.undo();
+  }, [history]);
+  const redo = useCallback(() => {
+    lastFormEdit.current = null;
+    history.redo();
+  }, [history]);
+
   const deleteNode = useCallback((id: string) => {
     commit((s) => ({ nodes: s.nodes.filter((n) => n.id !== id), edges: s.edges.filter((e) => e.source !== id && e.target !== id) }));
   }, [commit]);
 
   const tidy = useCallback(() => {
     commit((s) => ({ ...s, nodes: layout(s.nodes, s.edges) }));
-    window.requestAnimationFrame(() => void fitView({ padding: 0.2 }));
-  }, [commit, fitView]);
+    setFitRequest((n) => n + 1);
+  }, [commit]);
+
+  /** Take the server's draft as it is (a restored version, a newer revision saved elsewhere). */
+  const loadDraft = useCallback((fresh: Workflow, { undoable }: { undoable: boolean }) => {
+    const flow = toFlow(fresh.graph);
+    revision.current = fresh.revision;
+    setWorkflow(fresh);
+    if (undoable) commit(() => flow);
+    else reset(flow);
+    setSavedJson(JSON.stringify(toGraph(flow.nodes, flow.edges)));
+    setApiErrors({ errors: fresh.problems ?? [], graph: fresh.graph });
+    setSaveFailure("");
+    setConflict(false);
+    setFitRequest((n) => n + 1);
+  }, [commit, reset]);
+
+  async function reloadDraft() {
+    try {
+      loadDraft(await get<Workflow>(`/api/workflows/${workflowId}`), { undoable: false });
+      setNotice("Loaded the draft as it was saved elsewhere.");
+    } catch (error) {
+      setActionErrors(errorsFrom(error));
+    }
+  }
 
   // --- Keyboard: undo/redo, copy/paste (Delete/Backspace is React Flow's own) --------------
   const clipboard = useRef<Snapshot | null>(null);
@@ -181,8 +218,8 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
     function onKey(event: KeyboardEvent) {
       if (isTyping(event.target) || !(event.ctrlKey || event.metaKey)) return;
       const key = event.key.toLowerCase();
-      if (key === "z" && !event.shiftKey) history.undo();
-      else if ((key === "z" && event.shiftKey) || key === "y") history.redo();
+      if (key === "z" && !event.shiftKey) undo();
+      else if ((key === "z" && event.shiftKey) || key === "y") redo();
       else if (key === "c") {
         const picked = nodes.filter((n) => n.selected);
         const ids = new Set(picked.map((n) => n.id));
@@ -212,7 +249,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
     }
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [history, nodes, edges, commit]);
+  }, [undo, redo, nodes, edges, commit]);
 
   // --- Publish, test run --------------------------------------------------------------------
   const [notice, setNotice] = useState("");
@@ -221,7 +258,9 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
   const runId = searchParams.get("run");
   const live = useRun(runId);
   const [starting, setStarting] = useState(false);
-  const [tab, setTab] = useState<"node" | "run" | "versions">(runId ? "run" : "node");
+  const [tab, setTab] = useState<"node" | "run" | "triggers" | "versions">(runId ? "run" : "node");
+  const { deployments, changed: deploymentChanged } = useDeployments(workflowId, workflow.published_version);
+  const draftDiffers = workflow.unpublished_changes || graphJson !== savedJson;
 
   async function publish() {
     setActionErrors([]);
@@ -253,9 +292,10 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
   // --- Side panel ---------------------------------------------------------------------------
   const selected = nodes.filter((n) => n.selected);
   const single = selected.length === 1 ? selected[0] : null;
+  const singleId = single?.id;
   useEffect(() => {
-    if (single) setTab("node");
-  }, [single?.id]);
+    if (singleId) setTab("node");
+  }, [singleId]);
 
   const inputNode = graph.nodes.find((n) => n.type === "input");
   const suggestions = useMemo(() => {
@@ -267,8 +307,8 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
 
   const workflowNames = useMemo(() => new Map(workflows.map((w) => [String(w.id), w.name])), [workflows]);
   const decorations = useMemo(
-    () => ({ nodeTypes: typesByName, errors: nodeErrors, runNodes: live.runNodes, streamed: live.streamed, workflowNames }),
-    [typesByName, nodeErrors, live.runNodes, live.streamed, workflowNames],
+    () => ({ nodeTypes: typesByName, errors: nodeErrors, runNodes: live.runNodes, streamed: live.streamed, workflowNames, deployments }),
+    [typesByName, nodeErrors, live.runNodes, live.streamed, workflowNames, deployments],
   );
   return (
     <div className="editor">
@@ -279,10 +319,10 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
         <span className={`save-state save-${saveState}`} data-testid="save-state" data-state={saveState}>
           {saveState === "saved" ? "Saved" : saveState === "saving" ? "Saving…" : saveState === "problems" ? `Saved · ${problemCount} problem${problemCount === 1 ? "" : "s"}` : saveState === "conflict" ? "Not saved: changed elsewhere" : saveState === "failed" ? `Not saved: ${saveFailure}` : "Unsaved changes"}
         </span>
-        {conflict && <button onClick={() => window.location.reload()} title="Load the version someone else saved; your last change is not kept">Reload</button>}
+        {conflict && <button onClick={() => void reloadDraft()} title="Load the draft someone else saved; your last change is not kept">Reload</button>}
         <span className="spacer" />
-        <button onClick={history.undo} disabled={!history.canUndo} title="Undo (Ctrl+Z)">Undo</button>
-        <button onClick={history.redo} disabled={!history.canRedo} title="Redo (Ctrl+Shift+Z)">Redo</button>
+        <button onClick={undo} disabled={!history.canUndo} title="Undo (Ctrl+Z)">Undo</button>
+        <button onClick={redo} disabled={!history.canRedo} title="Redo (Ctrl+Shift+Z)">Redo</button>
         <button onClick={tidy} title="Arrange the nodes in layers">Tidy</button>
         <span className="muted" data-testid="live-version">{workflow.published_version ? `live: v${workflow.published_version}${workflow.unpublished_changes ? " · draft differs" : ""}` : "not published"}</span>
         <button onClick={() => void publish()}>Publish</button>
@@ -309,7 +349,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
               deleteKeyCode={["Backspace", "Delete"]}
               proOptions={{ hideAttribution: true }}
             >
-              <FitWhenMeasured />
+              <FitWhenMeasured request={fitRequest} />
               <Background gap={20} />
               <MiniMap pannable zoomable />
               <Controls />
@@ -320,6 +360,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
           <div className="tabs">
             <button className={tab === "node" ? "active" : ""} onClick={() => setTab("node")}>Node</button>
             <button className={tab === "run" ? "active" : ""} onClick={() => setTab("run")}>Test run</button>
+            <button className={tab === "triggers" ? "active" : ""} onClick={() => setTab("triggers")}>Triggers</button>
             <button className={tab === "versions" ? "active" : ""} onClick={() => setTab("versions")}>Versions</button>
           </div>
           {tab === "node" && (single ? (
@@ -330,18 +371,20 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
                   <Inspector run={live.run} nodeId={single.id} nodeType={single.data.node.type} node={live.runNodes.get(single.id)} streamed={live.streamed.get(single.id)} events={live.events} onResumed={() => void live.refresh()} />
                 </details>
               )}
-              <NodePanel
-                key={single.id}
-                id={single.id}
-                node={single.data.node}
-                nodeType={typesByName[single.data.node.type]}
-                errors={nodeErrors.get(single.id) ?? []}
-                suggestions={suggestions}
-                modelNames={models.map((m) => m.name)}
-                workflows={workflows.filter((w) => String(w.id) !== workflowId)}
-                onChange={(node) => updateNode(single.id, node)}
-                onDelete={() => deleteNode(single.id)}
-              />
+              <DeploymentChanged.Provider value={deploymentChanged}>
+                <NodePanel
+                  key={single.id}
+                  id={single.id}
+                  node={single.data.node}
+                  nodeType={typesByName[single.data.node.type]}
+                  errors={nodeErrors.get(single.id) ?? []}
+                  suggestions={suggestions}
+                  modelNames={models.map((m) => m.name)}
+                  workflows={workflows.filter((w) => String(w.id) !== workflowId)}
+                  onChange={(node) => updateNode(single.id, node)}
+                  onDelete={() => deleteNode(single.id)}
+                />
+              </DeploymentChanged.Provider>
             </>
           ) : (
             <p className="muted panel-hint">
@@ -349,14 +392,17 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
             </p>
           ))}
           {tab === "run" && <TestRunPanel inputNode={inputNode} agentNodes={graph.nodes.filter((n) => n.type === "agent")} live={live} onStart={(inputs) => void startRun(inputs)} starting={starting} errors={[]} />}
+          {tab === "triggers" && (
+            <TriggersPanel workflowId={workflowId} liveVersion={workflow.published_version} draftDiffers={draftDiffers} inputNode={inputNode} />
+          )}
           {tab === "versions" && (
             <VersionsPanel
               workflowId={workflowId}
-              publishedVersion={workflow.published_version}
-              onRestore={(restored, version) => {
-                const flow = toFlow(restored);
-                commit(() => flow);
-                setNotice(`Draft replaced by version ${version}.`);
+              liveVersion={workflow.published_version}
+              draftDiffers={draftDiffers}
+              onRestored={(restored, version) => {
+                loadDraft(restored, { undoable: true });
+                setNotice(`The draft is now a copy of version ${version}. Undo brings back what it held.`);
               }}
             />
           )}

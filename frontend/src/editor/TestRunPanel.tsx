@@ -1,40 +1,14 @@
 // Test-run the draft: a form from the input node's fields, then the run's live state.
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router";
-import type { ApiError, GraphNode, JsonObject, JsonValue } from "../types";
+import type { ApiError, GraphNode, InputField, JsonObject } from "../types";
 import type { LiveRun } from "../runs/useRun";
 import { EventLog, RunTotals } from "../runs/Inspector";
 import { AgentTrajectory } from "../runs/Trajectory";
 import { ErrorList, JsonView, StatusBadge } from "../ui";
+import { InputValues, inputFieldsOf, parseInputs, textOf } from "./InputValues";
 
-interface InputField {
-  name: string;
-  type?: string;
-  required?: boolean;
-  default?: JsonValue;
-  description?: string;
-}
-
-function initialText(field: InputField): string {
-  if (field.default === undefined || field.default === null) return "";
-  return typeof field.default === "string" ? field.default : JSON.stringify(field.default);
-}
-
-function parseField(field: InputField, text: string): JsonValue | undefined {
-  if (text === "") return undefined;
-  switch (field.type) {
-    case "number":
-    case "integer":
-      return Number(text);
-    case "boolean":
-      return text === "true";
-    case "object":
-    case "array":
-      return JSON.parse(text);
-    default:
-      return text;
-  }
-}
+const initialText = (field: InputField) => textOf(field.default);
 
 export function TestRunPanel({ inputNode, agentNodes, live, onStart, starting, errors }: {
   inputNode: GraphNode | undefined;
@@ -44,24 +18,16 @@ export function TestRunPanel({ inputNode, agentNodes, live, onStart, starting, e
   starting: boolean;
   errors: ApiError[];
 }) {
-  const fields = ((inputNode?.config.fields as unknown as InputField[] | undefined) ?? []).filter((f) => f?.name);
+  const fields = inputFieldsOf(inputNode);
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(fields.map((f) => [f.name, initialText(f)])));
-  const [formError, setFormError] = useState("");
+  const [formErrors, setFormErrors] = useState<ApiError[]>([]);
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    const inputs: JsonObject = {};
-    try {
-      for (const field of fields) {
-        const value = parseField(field, values[field.name] ?? initialText(field));
-        if (value !== undefined) inputs[field.name] = value;
-      }
-    } catch (error) {
-      setFormError(`Not valid JSON: ${(error as Error).message}`);
-      return;
-    }
-    setFormError("");
-    onStart(inputs);
+    const texts = Object.fromEntries(fields.map((f) => [f.name, values[f.name] ?? initialText(f)]));
+    const { inputs, errors: invalid } = parseInputs(fields, texts);
+    setFormErrors(invalid);
+    if (!invalid.length) onStart(inputs);
   }
 
   return (
@@ -69,19 +35,7 @@ export function TestRunPanel({ inputNode, agentNodes, live, onStart, starting, e
       <form onSubmit={submit}>
         <h2>Test run</h2>
         {!inputNode && <p className="muted">Add an Input node to give the run its inputs.</p>}
-        {fields.map((field) => (
-          <div className="field" key={field.name}>
-            <label className="field-label">{field.name}{field.required && <span className="required">*</span>} <span className="muted">{field.type ?? "string"}</span></label>
-            {field.type === "boolean" ? (
-              <input type="checkbox" name={`input.${field.name}`} checked={values[field.name] === "true"} onChange={(e) => setValues({ ...values, [field.name]: String(e.target.checked) })} />
-            ) : field.type === "object" || field.type === "array" ? (
-              <textarea className="mono" name={`input.${field.name}`} rows={3} value={values[field.name] ?? ""} onChange={(e) => setValues({ ...values, [field.name]: e.target.value })} />
-            ) : (
-              <input name={`input.${field.name}`} type={field.type === "number" || field.type === "integer" ? "number" : "text"} value={values[field.name] ?? ""} onChange={(e) => setValues({ ...values, [field.name]: e.target.value })} />
-            )}
-          </div>
-        ))}
-        {formError && <p className="field-error">{formError}</p>}
+        <InputValues fields={fields} texts={values} onChange={setValues} errors={formErrors} namePrefix="input" />
         <ErrorList errors={errors} />
         <button className="primary" type="submit" disabled={starting}>{starting ? "Starting…" : "Run draft"}</button>
       </form>

@@ -1,6 +1,6 @@
 // What node components need besides their own data: type info, validation errors, live run state.
 import { createContext, useContext } from "react";
-import type { ApiError, NodeRun, NodeType } from "../types";
+import type { ApiError, NodeDeployment, NodeRun, NodeType } from "../types";
 
 export interface CanvasDecorations {
   nodeTypes: Record<string, NodeType>;
@@ -8,6 +8,7 @@ export interface CanvasDecorations {
   runNodes: Map<string, Partial<NodeRun>>;
   streamed: Map<string, string>;
   workflowNames?: Map<string, string>; // by id: what an agent's workflow tools are called
+  deployments?: Map<string, NodeDeployment>; // by node id: which model answers an llm or agent node
 }
 
 export const CanvasContext = createContext<CanvasDecorations>({

@@ -13,16 +13,18 @@ export type FlowNodeData = { node: Omit<GraphNode, "id" | "position"> };
 export type FlowNode = Node<FlowNodeData>;
 
 /**
- * Outlets a node offers, in display order. Every node has the unlabelled main outlet (edges with no
+ * Outlets a node offers, in display order. A node has the unlabelled main outlet (edges with no
  * `branch`) plus the type's named outlets; a condition's outlets are its branches and `else` only,
- * and an output node ends the flow. `error` exists while on_error is "branch".
+ * and an output node ends the flow. A type with named outlets of its own (an approval's approved and
+ * rejected) shows the main one only while an edge uses it (`mainInUse`), since they already cover it.
+ * `error` exists while on_error is "branch".
  */
-export function outletsOf(node: Pick<GraphNode, "type" | "config" | "on_error">, nodeType: NodeType | undefined): string[] {
+export function outletsOf(node: Pick<GraphNode, "type" | "config" | "on_error">, nodeType: NodeType | undefined, mainInUse = false): string[] {
   const outlets: string[] = [];
   if (nodeType?.dynamic || nodeType?.dynamic_outlets) {
     const branches = Array.isArray(node.config.branches) ? (node.config.branches as JsonObject[]) : [];
     outlets.push(...branches.map((b) => String(b?.name ?? "")).filter(Boolean));
-  } else if (node.type !== "output") {
+  } else if (node.type !== "output" && (!nodeType?.outlets.length || mainInUse)) {
     outlets.push(MAIN_OUTLET);
   }
   for (const name of nodeType?.outlets ?? []) if (!outlets.includes(name)) outlets.push(name);
@@ -97,17 +99,20 @@ export function ancestorsOf(nodeId: string, edges: Pick<Edge, "source" | "target
   return [...seen];
 }
 
+// Nodes are 220 px wide (styles.css); layers 60 px apart keep a 4–6 node flow readable when fitted.
+const NODE_WIDTH = 220;
+
 /** Tidy left-to-right layered layout. */
 export function layout(nodes: FlowNode[], edges: Edge[]): FlowNode[] {
   const g = new dagre.graphlib.Graph();
-  g.setGraph({ rankdir: "LR", nodesep: 50, ranksep: 90 });
+  g.setGraph({ rankdir: "LR", nodesep: 36, ranksep: 60 });
   g.setDefaultEdgeLabel(() => ({}));
-  for (const node of nodes) g.setNode(node.id, { width: node.measured?.width ?? 240, height: node.measured?.height ?? 90 });
+  for (const node of nodes) g.setNode(node.id, { width: node.measured?.width ?? NODE_WIDTH, height: node.measured?.height ?? 90 });
   for (const edge of edges) g.setEdge(edge.source, edge.target);
   dagre.layout(g);
   return nodes.map((node) => {
     const placed = g.node(node.id);
-    const width = node.measured?.width ?? 240;
+    const width = node.measured?.width ?? NODE_WIDTH;
     const height = node.measured?.height ?? 90;
     return { ...node, position: { x: placed.x - width / 2, y: placed.y - height / 2 } };
   });

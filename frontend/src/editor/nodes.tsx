@@ -1,6 +1,6 @@
 // Canvas node components: one per node type, all drawn inside the same NodeFrame.
 import { memo, useEffect, type ReactNode } from "react";
-import { Handle, Position, useUpdateNodeInternals, type NodeProps, type NodeTypes } from "@xyflow/react";
+import { Handle, Position, useStore, useUpdateNodeInternals, type NodeProps, type NodeTypes } from "@xyflow/react";
 import type { JsonObject, JsonValue } from "../types";
 import { useCanvas } from "./context";
 import { MAIN_OUTLET, flowType, outletsOf, type FlowNode } from "./graph";
@@ -11,10 +11,18 @@ function excerpt(value: JsonValue | undefined, length = 80): string {
   return text.length > length ? `${text.slice(0, length - 1)}…` : text;
 }
 
+// How a node in shadow or student mode says so on the canvas (distillation deployments).
+const deploymentHelp = {
+  shadow: "Shadow mode: the student answers too, the teacher's answer is used, their agreement recorded",
+  student: "Student mode: the distilled student answers this node",
+} as const;
+
 function NodeFrame({ id, data, selected, children }: NodeProps<FlowNode> & { children?: ReactNode }) {
-  const { nodeTypes, errors, runNodes, streamed } = useCanvas();
+  const { nodeTypes, errors, runNodes, streamed, deployments } = useCanvas();
   const nodeType = nodeTypes[data.node.type];
-  const outlets = outletsOf(data.node, nodeType);
+  const mainInUse = useStore((s) => s.edges.some((e) => e.source === id && (e.sourceHandle ?? MAIN_OUTLET) === MAIN_OUTLET));
+  const outlets = outletsOf(data.node, nodeType, mainInUse);
+  const deployment = deployments?.get(id);
   const nodeErrors = errors.get(id) ?? [];
   const status = runNodes.get(id)?.status;
   const tokens = streamed.get(id);
@@ -25,7 +33,9 @@ function NodeFrame({ id, data, selected, children }: NodeProps<FlowNode> & { chi
     updateNodeInternals(id);
   }, [id, outletKey, updateNodeInternals]);
 
-  const labelled = outlets.filter((name) => name !== MAIN_OUTLET);
+  // The main outlet is named only beside named outlets of the type's own (an approval's "any" answer).
+  const mainLabel = nodeType?.outlets.length && !nodeType.dynamic && !nodeType.dynamic_outlets ? "any" : null;
+  const labelled = outlets.filter((name) => name !== MAIN_OUTLET || mainLabel);
   // The flow runs left to right: outlets spread evenly down the right edge, each labelled beside
   // its handle; the node grows to keep labels apart.
   const handleTop = (name: string) => `${(100 * (outlets.indexOf(name) + 1)) / (outlets.length + 1)}%`;
@@ -39,6 +49,11 @@ function NodeFrame({ id, data, selected, children }: NodeProps<FlowNode> & { chi
         <span className="flow-node-name">{data.node.name || id}</span>
         {status && <span className={`badge status-${status}`}>{status}</span>}
       </div>
+      {deployment && deployment.state !== "teacher" && (
+        <div className={`flow-node-deploy deploy-${deployment.state}`} title={deploymentHelp[deployment.state]} data-testid="deployment-badge" data-state={deployment.state}>
+          <span className="deploy-chip">{deployment.state}</span> <code>{deployment.model ?? "student"}</code>
+        </div>
+      )}
       {children && <div className="flow-node-body" style={{ paddingRight: labelled.length ? 64 : undefined }}>{children}</div>}
       {tokens && status === "running" && <div className="flow-node-stream">{excerpt(tokens, 160)}</div>}
       {nodeErrors.length > 0 && (
@@ -49,7 +64,7 @@ function NodeFrame({ id, data, selected, children }: NodeProps<FlowNode> & { chi
       {labelled.length > 0 && (
         <div className="outlet-labels">
           {labelled.map((name) => (
-            <span key={name} className={`outlet-label outlet-${name}`} style={{ top: handleTop(name) }}>{name}</span>
+            <span key={name} className={`outlet-label outlet-${name}`} style={{ top: handleTop(name) }}>{name === MAIN_OUTLET ? mainLabel : name}</span>
           ))}
         </div>
       )}
@@ -112,7 +127,13 @@ function ConditionNode(props: NodeProps<FlowNode>) {
   const branches = (props.data.node.config.branches as JsonObject[] | undefined) ?? [];
   return (
     <NodeFrame {...props}>
-      {branches.map((b, i) => <div key={i}><b>{String(b.name)}</b> <code>{excerpt(b.when, 40)}</code></div>)}
+      {branches.length === 0 && <span className="muted">no branches: always else</span>}
+      {branches.map((b, i) => (
+        <div key={i} className="branch-line">
+          {b?.name ? <b>{String(b.name)}</b> : <span className="muted">unnamed</span>}{" "}
+          {b?.when ? <code>{excerpt(b.when, 40)}</code> : <span className="muted">no condition yet</span>}
+        </div>
+      ))}
     </NodeFrame>
   );
 }

@@ -5,6 +5,7 @@ import { del, get, patch, post } from "../api";
 import type { ApiError, McpServer, McpTool } from "../types";
 import { ErrorList, errorsFrom, formatTime } from "../ui";
 import { describeArguments } from "../editor/tools/toolEntries";
+import { useDialogs } from "../dialogs";
 
 interface HeaderRow {
   name: string;
@@ -51,6 +52,7 @@ function requestBody(draft: Draft, original: McpServer | null): { body: Record<s
 }
 
 export function McpServersPage() {
+  const dialogs = useDialogs();
   const [servers, setServers] = useState<McpServer[] | null>(null);
   const [editing, setEditing] = useState<{ original: McpServer | null; draft: Draft } | null>(null);
   const [errors, setErrors] = useState<ApiError[]>([]);
@@ -107,7 +109,8 @@ export function McpServersPage() {
   }
 
   async function remove(server: McpServer) {
-    if (!window.confirm(`Delete the MCP server "${server.name}"? Agent nodes that use its tools will no longer validate until they name another server.`)) return;
+    const message = "Agent nodes that use its tools will no longer validate until they name another server.";
+    if (!(await dialogs.confirm({ title: `Delete the MCP server “${server.name}”?`, message, confirmLabel: "Delete", danger: true }))) return;
     try {
       await del(`/api/mcp-servers/${server.id}`);
       await reload();

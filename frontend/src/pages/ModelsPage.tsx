@@ -3,6 +3,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { del, get, patch, post } from "../api";
 import type { ApiError, ModelBackend, ModelEndpoint } from "../types";
 import { ErrorList, errorsFrom } from "../ui";
+import { useDialogs } from "../dialogs";
 
 interface Draft {
   name: string;
@@ -25,6 +26,7 @@ function draftOf(model: ModelEndpoint): Draft {
 }
 
 export function ModelsPage() {
+  const dialogs = useDialogs();
   const [models, setModels] = useState<ModelEndpoint[] | null>(null);
   const [editing, setEditing] = useState<{ original: string | null; draft: Draft } | null>(null);
   const [errors, setErrors] = useState<ApiError[]>([]);
@@ -59,7 +61,8 @@ export function ModelsPage() {
   }
 
   async function remove(name: string) {
-    if (!window.confirm(`Delete the model "${name}"? Nodes that name it will fail to validate.`)) return;
+    const message = "Nodes that name it will fail to validate until they name another model.";
+    if (!(await dialogs.confirm({ title: `Delete the model “${name}”?`, message, confirmLabel: "Delete", danger: true }))) return;
     try {
       await del(`/api/models/${encodeURIComponent(name)}`);
       await reload();

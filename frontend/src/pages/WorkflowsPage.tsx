@@ -3,6 +3,7 @@ import { Link, useNavigate } from "react-router";
 import { del, download, get, patch, post } from "../api";
 import type { ApiError, Graph, Workflow } from "../types";
 import { ErrorList, StatusBadge, errorsFrom, formatTime } from "../ui";
+import { useDialogs } from "../dialogs";
 
 // A new workflow starts runnable: one input field passed straight to one output.
 const starterGraph: Graph = {
@@ -15,6 +16,7 @@ const starterGraph: Graph = {
 
 export function WorkflowsPage() {
   const navigate = useNavigate();
+  const dialogs = useDialogs();
   const [workflows, setWorkflows] = useState<Workflow[] | null>(null);
   const [errors, setErrors] = useState<ApiError[]>([]);
   const fileInput = useRef<HTMLInputElement>(null);
@@ -42,7 +44,7 @@ export function WorkflowsPage() {
   }
 
   async function create() {
-    const name = window.prompt("Name of the new workflow", "Untitled workflow");
+    const name = await dialogs.prompt({ title: "New workflow", label: "Name", initial: "Untitled workflow", confirmLabel: "Create" });
     if (!name) return;
     try {
       const workflow = await post<Workflow>("/api/workflows", { name, graph: starterGraph });
@@ -52,8 +54,8 @@ export function WorkflowsPage() {
     }
   }
 
-  function rename(workflow: Workflow) {
-    const name = window.prompt("New name", workflow.name);
+  async function rename(workflow: Workflow) {
+    const name = await dialogs.prompt({ title: `Rename “${workflow.name}”`, label: "New name", initial: workflow.name, confirmLabel: "Rename" });
     if (name && name !== workflow.name) void act(() => patch(`/api/workflows/${workflow.id}`, { name }));
   }
 
@@ -61,8 +63,9 @@ export function WorkflowsPage() {
     void act(() => post("/api/workflows", { name: `${workflow.name} (copy)`, graph: workflow.graph }));
   }
 
-  function remove(workflow: Workflow) {
-    if (window.confirm(`Delete "${workflow.name}" with its versions and runs? This cannot be undone.`)) {
+  async function remove(workflow: Workflow) {
+    const message = "Its versions, runs, webhooks and schedules go with it. This cannot be undone.";
+    if (await dialogs.confirm({ title: `Delete “${workflow.name}”?`, message, confirmLabel: "Delete", danger: true })) {
       void act(() => del(`/api/workflows/${workflow.id}`));
     }
   }
@@ -121,10 +124,10 @@ export function WorkflowsPage() {
                 </td>
                 <td>{formatTime(workflow.updated_at)}</td>
                 <td className="row-actions">
-                  <button className="link" onClick={() => rename(workflow)}>Rename</button>
+                  <button className="link" onClick={() => void rename(workflow)}>Rename</button>
                   <button className="link" onClick={() => duplicate(workflow)}>Duplicate</button>
                   <button className="link" onClick={() => void exportFile(workflow)}>Export</button>
-                  <button className="link danger" onClick={() => remove(workflow)}>Delete</button>
+                  <button className="link danger" onClick={() => void remove(workflow)}>Delete</button>
                 </td>
               </tr>
             ))}
