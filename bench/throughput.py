@@ -116,6 +116,13 @@ def cpu_ticks(pids: list[int]) -> int:
     return total
 
 
+def free_connections() -> int:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        return conn.execute("SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity").fetchone()[0]
+
+
 def infra_pids() -> list[int]:
     pids = []
     try:
@@ -155,8 +162,8 @@ class Stack:
         return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
                               check=True, timeout=600).stdout
 
-    def _spawn(self, args: list[str], log: str) -> subprocess.Popen:
-        return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=open(self.dir / log, "ab"),
+    def _spawn(self, args: list[str], log: str, env: dict | None = None) -> subprocess.Popen:
+        return subprocess.Popen(args, cwd=ROOT, env={**self.env, **(env or {})}, stdout=open(self.dir / log, "ab"),
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
     def start(self, workers: int = 2) -> "Stack":
@@ -189,12 +196,17 @@ class Stack:
             time.sleep(0.3)
         return self
 
+    # A prefork child runs one run at a time: its task thread, lease keeper and event flusher need
+    # about three Django connections and the checkpointer one or two (docs/deployment.md).
+    WORKER_ENV = {"ORCHESTRA_DB_POOL_MAX": "4", "ORCHESTRA_CHECKPOINT_POOL_MAX": "2"}
+
     def scale(self, workers: int) -> None:
         while len(self.workers) < workers:
             self.workers.append(self._spawn(
                 [PYTHON, "-m", "celery", "-A", "orchestra.celery", "worker", "-Q", "runs,celery",
                  "-c", str(self.worker_concurrency), "--prefetch-multiplier", "1", "-l", "WARNING",
-                 "-n", f"bench{len(self.workers)}-{self.db}@%h"], f"worker{len(self.workers)}.log"))
+                 "-n", f"bench{len(self.workers)}-{self.db}@%h"], f"worker{len(self.workers)}.log",
+                env=None if self.embedded else self.WORKER_ENV))
         while len(self.workers) > workers:
             self._stop(self.workers.pop())
 
@@ -226,6 +238,21 @@ class Stack:
                 pass
             time.sleep(1)
         raise RuntimeError(f"no answer from {url}; see {self.dir}")
+
+    def drain(self, timeout: float = 180) -> None:
+        """Wait (bounded) until no run is queued or running: a row must not measure the last one's backlog."""
+        if self.embedded:
+            time.sleep(2)
+            return
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(self.env["DATABASE_URL"], autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                if not conn.execute("SELECT count(*) FROM workflows_run WHERE status IN ('queued', 'running')"
+                                    ).fetchone()[0]:
+                    return
+                time.sleep(0.5)
 
     def _stop(self, proc: subprocess.Popen) -> None:
         if proc.poll() is None:
@@ -271,10 +298,12 @@ def wrk(url: str, *, concurrency: int, duration: float, warmup: float, key: str 
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{out}")
     kv = dict(item.split("=") for item in line.split()[1:])
-    return {"c": concurrency, "rps": float(kv["rps"]), "p50": float(kv["p50_ms"]), "p95": float(kv["p95_ms"]),
+    row = {"c": concurrency, "rps": float(kv["rps"]), "p50": float(kv["p50_ms"]), "p95": float(kv["p95_ms"]),
             "requests": int(kv["requests"]), "errors": int(kv["errors"]),
             "cpu": round((cpu_ticks(pids) - app_before) / tick / elapsed * 100),
             "infra_cpu": round((cpu_ticks(infra) - infra_before) / tick / elapsed * 100)}
+    stack.drain()
+    return row
 
 
 class PgSampler:
@@ -343,6 +372,9 @@ def print_table(title: str, rows: list[tuple[str, dict]], n8n: dict[int, dict] |
     print(f"| what | c | req/s | p50 ms | p95 ms | requests | errors | app CPU | pg+redis CPU{ratio} |")
     print("|---|---|---|---|---|---|---|---|---|" + ("---|" if n8n else ""))
     for label, r in rows:
+        if r is None:
+            print(f"| {label} |" + " - |" * (9 if n8n else 8))
+            continue
         extra = ""
         if n8n:
             peer = n8n.get(r["c"])
@@ -372,7 +404,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed (apt-get install wrk; peers/n8n/run.sh installs it too)")
     load = dict(duration=args.duration, warmup=args.warmup)
-    print(f"Orchestra {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()}, "
+    print(f"Orchestra {subprocess.run(['git', 'describe', '--always', '--dirty'], cwd=ROOT, capture_output=True, text=True).stdout.strip()}, "
           f"{os.cpu_count()} cores, wrk -t1 --timeout 30s, {args.warmup:g} s warm-up + {args.duration:g} s per row")
 
     production: list[tuple[str, dict]] = []
@@ -407,6 +439,13 @@ def main() -> None:
         scale_rows = []
         if "scale" in only:
             for workers in [int(w) for w in args.scale.split(",")]:
+                need = (workers - len(stack.workers)) * args.worker_concurrency * 4
+                if need > free_connections() - 10:  # a shared PostgreSQL: leave the others theirs
+                    print(f"  scale {workers}: skipped, PostgreSQL has {free_connections()} free connections "
+                          f"and {workers} workers would take about {need} more", flush=True)
+                    scale_rows.append((f"{workers} workers: skipped (PostgreSQL connections in use by others)",
+                                       None))
+                    continue
                 stack.scale(workers)
                 stack.ready(hook_url, webhook=True)
                 time.sleep(2)  # every new worker connected before the clock starts

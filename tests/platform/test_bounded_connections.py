@@ -6,6 +6,7 @@ worker process at most that plus ORCHESTRA_CHECKPOINT_POOL_MAX, whatever the con
 """
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -70,3 +71,38 @@ def test_many_concurrent_webhook_clients_use_no_more_connections_than_the_pools_
     for pid, n in most.items():
         if pid != web:  # a worker process: its Django pool and the checkpointer's
             assert n <= settings.ORCHESTRA_DB_POOL_MAX + settings.ORCHESTRA_CHECKPOINT_POOL_MAX, (pid, most, workers)
+
+
+def test_clients_that_hang_up_while_waiting_leave_no_connection_behind(api, platform):
+    """A client that hangs up makes daphne cancel the request's application 10 s later
+    (application_close_timeout); a view still waiting then ends on its own, and the connection it
+    held must go back to the pool, or a few impatient clients drain it for good."""
+    from tests.support.loopback import LoopbackServer
+
+    slow = LoopbackServer(hold=True)
+    try:
+        graph = {"nodes": [HELLO["nodes"][0], {"id": "call", "type": "http", "config": {"method": "GET",
+                                                                                         "url": slow.url}},
+                           HELLO["nodes"][2] | {"config": {"outputs": {"text": "{{ inputs.who }}"}}}],
+                 "edges": [{"source": "start", "target": "call"}, {"source": "call", "target": "end"}]}
+        slow_hook = api.post(f"/api/workflows/{create_published(api, graph, name='slow')}/webhooks",
+                             json={"response_mode": "sync", "rate_limit_per_minute": 0, "wait_s": 12}).json()
+        fast_hook = api.post(f"/api/workflows/{create_published(api, HELLO, name='fast')}/webhooks",
+                             json={"response_mode": "sync", "rate_limit_per_minute": 0}).json()
+
+        def hang_up(i):
+            try:
+                httpx.post(platform.url + slow_hook["url"], json={"who": f"h{i}"}, timeout=0.5)
+            except httpx.TimeoutException:
+                pass
+
+        with ThreadPoolExecutor(2 * settings.ORCHESTRA_DB_POOL_MAX) as pool:
+            list(pool.map(hang_up, range(2 * settings.ORCHESTRA_DB_POOL_MAX)))
+        time.sleep(14)  # daphne has cancelled them (10 s), their views have ended (12 s)
+        slow.released.set()
+        with httpx.Client(base_url=platform.url, timeout=15) as client, ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda i: client.post(fast_hook["url"], json={"who": f"f{i}"}), range(32)))
+    finally:
+        slow.close()
+    assert [a.status_code for a in answers] == [200] * 32
+    assert connections_by_process().get(platform.web.pid, 0) <= settings.ORCHESTRA_DB_POOL_MAX
