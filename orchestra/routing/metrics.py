@@ -27,6 +27,7 @@ class Point:
     cost: float
     pgr: float | None
     shares: list[float]  # of calls per candidate
+    gap_se: float = 0.0  # the standard error of (routed - strong) quality over these examples
 
     def as_dict(self) -> dict:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()} | {
@@ -53,10 +54,12 @@ def point(chosen: np.ndarray, scores: np.ndarray, costs: np.ndarray, *, threshol
     quality = float(scores[rows, chosen].mean())
     weak, strong = float(scores[:, 0].mean()), float(scores[:, -1].mean())
     k = scores.shape[1]
+    gap = scores[rows, chosen] - scores[:, -1]
     return Point(threshold=threshold, strong_share=float((chosen == k - 1).mean()), quality=quality,
                  cost=float(costs[rows, chosen].mean()),
                  pgr=(quality - weak) / (strong - weak) if strong > weak else None,
-                 shares=[float((chosen == i).mean()) for i in range(k)])
+                 shares=[float((chosen == i).mean()) for i in range(k)],
+                 gap_se=float(gap.std(ddof=1) / np.sqrt(len(gap))) if len(gap) > 1 else 0.0)
 
 
 def curve(acceptability: np.ndarray, scores: np.ndarray, costs: np.ndarray) -> list[Point]:
@@ -87,10 +90,12 @@ def cpt(points: list[Point], level: float) -> float | None:
     return min(reaching) if reaching else None
 
 
-def calibrate(points: list[Point], *, target: float) -> Point:
-    """The cheapest point whose quality is at least `target` times the strong model's."""
+def calibrate(points: list[Point], *, target: float, margin: float = 1.0) -> Point:
+    """The cheapest point whose quality is at least `target` times the strong model's, by a margin
+    of `margin` standard errors: on a small held-out set the target then still holds on new prompts
+    (the always-strong point always qualifies)."""
     strong_quality = points[-1].quality  # the last point is always-strong
-    good_enough = [p for p in points if p.quality >= target * strong_quality - 1e-9]
+    good_enough = [p for p in points if p.quality - margin * p.gap_se >= target * strong_quality - 1e-9]
     return min(good_enough, key=lambda p: (p.cost, p.strong_share, -p.quality))
 
 

@@ -3,8 +3,17 @@ and metrics checked against hand-computed curves."""
 import numpy as np
 import pytest
 
-from orchestra.routing import Example, Router, TrainingError, Verifier, answer_score, decide, reply_problem, train
-from orchestra.routing import metrics
+from orchestra.routing import (
+    Example,
+    Router,
+    TrainingError,
+    Verifier,
+    answer_score,
+    decide,
+    metrics,
+    reply_problem,
+    train,
+)
 from orchestra.routing.features import default_embedder, featurize
 
 EASY = ["say hello to {n}", "greet {n} politely", "wave at {n}", "say good morning to {n}", "thank {n} for coming"]
@@ -78,7 +87,7 @@ def test_the_router_learns_which_prompts_the_cheap_model_answers_and_calibrates_
 
 def test_a_candidate_always_acceptable_needs_no_classifier():
     examples = [Example(text=f"prompt {i}", scores=[1.0, 1.0], costs=[1.0, 2.0]) for i in range(20)]
-    router, report = train(examples, candidates=["small", "large"], target=0.95, featurize=real_features)
+    _, report = train(examples, candidates=["small", "large"], target=0.95, featurize=real_features)
     assert report["shares"] == [1.0, 0.0] and report["cost_saved"] == pytest.approx(0.5)
 
 
