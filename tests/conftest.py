@@ -107,7 +107,10 @@ class Api:
 
     def wait_run(self, run_id: str, *, statuses=("succeeded", "failed", "cancelled"), timeout: float = 60) -> dict:
         def done():
-            run = self.http.get(f"/api/runs/{run_id}").json()
+            response = self.http.get(f"/api/runs/{run_id}")
+            if response.status_code >= 500:  # a poll during a database blip: a client asks again
+                return None
+            run = response.json()
             return run if run["status"] in statuses else None
 
         return wait_until(done, timeout=timeout, interval=0.1, message=f"run {run_id} to reach {statuses}")
