@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from distillation.models import ShadowComparison
 from orchestra.routing import Example, Verifier, answer_score
@@ -31,15 +31,13 @@ def job_get(*, router: Router, job_id) -> RouterJob:
 
 
 def router_for_call(*, workspace_id, workflow_id, node_id: str, model: str) -> Router | None:
-    """The router a call names; for `auto`, the node's own router, else the workspace's default."""
+    """The router a call names; for `auto`, the node's own router, else the workspace's default
+    (one query: this is on every model call's path)."""
     routers = Router.objects.filter(workspace_id=workspace_id)
     if model != "auto":
         return routers.filter(name=model).first()
-    if workflow_id is not None and node_id:
-        own = routers.filter(workflow_id=workflow_id, node_id=node_id).first()
-        if own is not None:
-            return own
-    return routers.filter(is_default=True).first()
+    own = Q(workflow_id=workflow_id, node_id=node_id) if workflow_id is not None and node_id else Q(pk__in=[])
+    return min(routers.filter(own | Q(is_default=True)), key=lambda r: r.is_default, default=None)
 
 
 def node_of(*, workflow: Workflow, node_id: str) -> dict | None:
