@@ -62,7 +62,7 @@ def node_usage(run_id, node_id: str) -> dict[str, Any]:
     if totals["tokens_in"] is None:
         return {}
     # The models whose answers the node used: a shadow student's or a rejected reply is paid for, not used.
-    answered = traces.exclude(call_key__endswith="#shadow").exclude(call_key__endswith="#rejected")
+    answered = traces.filter(status="ok").exclude(call_key__endswith="#shadow").exclude(call_key__endswith="#rejected")
     models = dict.fromkeys(answered.order_by("created_at").values_list("model", flat=True))
     return totals | {"model": ", ".join(models)[:200]}
 
