@@ -121,7 +121,8 @@ def model_caller(client, *, constrained: bool, tally: Tally):
             reply = client.complete(call.messages, max_tokens=call.max_tokens, temperature=call.temperature,
                                     tools=call.tools, tool_choice="none" if call.tools else None,
                                     response_format=call.response_format)
-            text, calls, started = parse_calls(reply.text, schemas_of(call.tools)) if call.tools else (reply.text, [], 0)
+            text, calls, started = (parse_calls(reply.text, schemas_of(call.tools)) if call.tools
+                                    else (reply.text, [], 0))
             tally.attempts += started
             tally.well_formed += len(calls)
         tally.model_s += time.perf_counter() - began
@@ -226,7 +227,8 @@ def main() -> None:
     paths = {f"trained {task.parameters(trained)}": trained, f"random {task.parameters(random_model)}": random_model}
     trained_name, random_name = paths
     rows = [Row(trained_name, decoding, "auto") for decoding in ("constrained", "free")]
-    rows += [Row(random_name, decoding, choice) for choice in ("auto", "required") for decoding in ("constrained", "free")]
+    rows += [Row(random_name, decoding, choice) for choice in ("auto", "required")
+             for decoding in ("constrained", "free")]
     for row in rows:
         spec = ModelSpec(name=row.model, backend="transformers", model=str(paths[row.model]),
                          options={"constrained_decoding": row.decoding == "constrained"})

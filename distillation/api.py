@@ -73,7 +73,7 @@ class JobDeployView(WorkspaceView):
 class NodeDeploymentView(WorkspaceView):
     def get(self, request, workflow_id, node_id):
         workflow = workflow_selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        services.llm_node(workflow=workflow, node_id=node_id)
+        services.distilled_node(workflow=workflow, node_id=node_id)
         return Response(deployment_out(node_id, selectors.deployment_of(workflow=workflow, node_id=node_id)))
 
     def post(self, request, workflow_id, node_id):

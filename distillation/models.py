@@ -78,11 +78,16 @@ class DeploymentChange(models.Model):
 
 
 class ShadowComparison(models.Model):
-    """One shadowed call: the teacher answered, the student was asked the same, both traced."""
+    """One shadowed call: the teacher answered, the student was asked the same, both traced. An
+    agent's calls are its steps: `kind` says whether the teacher called tools or replied."""
+
+    KINDS = ["reply", "tool_calls"]
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="shadow_comparisons")
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="shadow_comparisons")
     node_id = models.CharField(max_length=200)
+    call_key = models.CharField(max_length=300, blank=True, default="")
+    kind = models.CharField(max_length=20, default="reply", choices=[(k, k) for k in KINDS])
     teacher_trace = models.ForeignKey("workflows.Trace", null=True, on_delete=models.SET_NULL, related_name="+")
     student_trace = models.ForeignKey("workflows.Trace", null=True, on_delete=models.SET_NULL, related_name="+")
     agreement = models.BooleanField()

@@ -30,6 +30,13 @@ def job_get(*, workspace: Workspace, job_id) -> DistillationJob:
     return get_or_404(job_list(workspace=workspace), "distillation job", id=job_id)
 
 
+def node_of(*, workflow: Workflow, node_id: str) -> dict | None:
+    """A node as the workflow's latest published version (else the draft) defines it."""
+    latest = workflow.versions.order_by("-version").first()
+    graph = latest.graph if latest is not None else workflow.graph
+    return next((n for n in graph.get("nodes", []) if n.get("id") == node_id), None)
+
+
 def deployment_of(*, workflow: Workflow, node_id: str) -> NodeDeployment | None:
     return NodeDeployment.objects.filter(workflow=workflow, node_id=node_id).prefetch_related("changes__user").first()
 
@@ -53,7 +60,9 @@ def _percentile(values: list[float], share: float) -> float | None:
 
 def savings(*, workflow: Workflow, since: str | None = None, until: str | None = None) -> dict[str, Any]:
     """Per node and model: calls, tokens, cost and latency over the period; shadow agreement; and
-    what answering every call with the student would save in a month at this period's volume."""
+    what answering every call with the student would save in a month at this period's volume. An
+    agent node's calls are its steps: it also says how many runs, steps and tool calls there were,
+    and its shadow agreement per kind of step (tool calls, replies)."""
     until_at = _moment(until, "until", timezone.now())
     since_at = _moment(since, "since", until_at - MONTH)
     if since_at >= until_at:
@@ -62,28 +71,47 @@ def savings(*, workflow: Workflow, since: str | None = None, until: str | None =
                                   status="ok").exclude(node_id="")
     deployments = {d.node_id: d for d in NodeDeployment.objects.filter(workflow=workflow)}
     per_model: dict[tuple[str, str], list[Trace]] = {}
-    for trace in traces.only("node_id", "model", "call_key", "tokens_in", "tokens_out", "cost", "latency_ms"):
+    for trace in traces.only("node_id", "model", "call_key", "run_id", "tokens_in", "tokens_out", "cost", "latency_ms",
+                             "tool_calls"):
         per_model.setdefault((trace.node_id, trace.model), []).append(trace)
     months = (until_at - since_at) / MONTH
     nodes = []
     for node_id in sorted({node for node, _ in per_model} | set(deployments)):
         deployment = deployments.get(node_id)
         models = [_model_usage(model, calls) for (node, model), calls in sorted(per_model.items()) if node == node_id]
-        shadow = ShadowComparison.objects.filter(workflow=workflow, node_id=node_id, created_at__gte=since_at,
-                                                 created_at__lt=until_at).aggregate(
-            calls=Count("id"), agreed=Count("id", filter=Q(agreement=True)))
-        answered = sum(1 for (node, _), calls in per_model.items() if node == node_id for t in calls
-                       if not t.call_key.endswith(("#shadow", "#rejected")))  # the calls the node's answer came from
-        nodes.append({
-            "node_id": node_id, "state": deployment.state if deployment else "teacher", "models": models,
-            "shadow": ({"calls": shadow["calls"], "agreement": round(shadow["agreed"] / shadow["calls"], 4)}
-                       if shadow["calls"] else None),
-            "projected_monthly_saving": _monthly_saving(deployment, models, answered, months),
-        })
+        compared = ShadowComparison.objects.filter(workflow=workflow, node_id=node_id, created_at__gte=since_at,
+                                                   created_at__lt=until_at)
+        # the calls the node's answers came from
+        used = [t for (node, _), calls in per_model.items() if node == node_id for t in calls
+                if not t.call_key.endswith(("#shadow", "#rejected"))]
+        entry = {"node_id": node_id, "state": deployment.state if deployment else "teacher", "models": models,
+                 "shadow": _agreement(compared),
+                 "projected_monthly_saving": _monthly_saving(deployment, models, len(used), months)}
+        if (node_of(workflow=workflow, node_id=node_id) or {}).get("type") == "agent":
+            entry["agent"] = _agent_steps(used)
+            if entry["shadow"]:
+                entry["shadow"]["by_kind"] = {kind: _agreement(compared.filter(kind=kind))
+                                              for kind in ShadowComparison.KINDS}
+        nodes.append(entry)
     return {"since": since_at.isoformat(), "until": until_at.isoformat(), "nodes": nodes,
             "totals": {"calls": sum(m["calls"] for n in nodes for m in n["models"]),
                        "cost": round(sum(m["cost"] for n in nodes for m in n["models"]), 6),
                        "projected_monthly_saving": round(sum(n["projected_monthly_saving"] for n in nodes), 6)}}
+
+
+def _agreement(compared: QuerySet) -> dict[str, Any] | None:
+    counts = compared.aggregate(calls=Count("id"), agreed=Count("id", filter=Q(agreement=True)))
+    if not counts["calls"]:
+        return None
+    return {"calls": counts["calls"], "agreement": round(counts["agreed"] / counts["calls"], 4)}
+
+
+def _agent_steps(turns: list[Trace]) -> dict[str, Any]:
+    """An agent node's runs (attempts), model steps and tool calls over the period."""
+    runs = {(t.run_id, t.call_key.split("#")[1]) for t in turns if t.call_key.count("#") >= 2}
+    steps = len(turns)
+    return {"runs": len(runs), "steps": steps, "tool_calls": sum(len(t.tool_calls or []) for t in turns),
+            "steps_per_run": round(steps / len(runs), 2) if runs else None}
 
 
 def _model_usage(model: str, calls: list[Trace]) -> dict[str, Any]:

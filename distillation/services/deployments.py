@@ -1,5 +1,9 @@
 """Putting a student to work: register it as a model (deploy), and route a node's calls by its
-deployment state: teacher, shadow (both answer, the teacher's reply is used) or student."""
+deployment state: teacher, shadow (both answer, the teacher's reply is used) or student.
+
+An agent node's calls are its turns, each routed on its own: shadow mode compares every step (the
+same tool calls by AST match, or the same answer), the student's tool calls must name offered tools
+with valid arguments or the teacher takes the turn."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +13,10 @@ from typing import Any
 from django.db import connection, transaction
 
 from distillation.models import DeploymentChange, DistillationJob, NodeDeployment, ShadowComparison
-from distillation.services.jobs import llm_node
+from distillation.services.plans import distilled_node
+from orchestra.distill.ast_match import calls_match
+from orchestra.distill.verify import call_problem, tool_schemas
+from orchestra.engine import ModelCall
 from orchestra.engine.nodes.llm import InvalidReply, parse_json_reply
 from workflows import services as workflow_services
 from workflows.errors import Conflict, ValidationFailed
@@ -67,7 +74,7 @@ def _deploy_on_vllm(*, job: DistillationJob, name: str, server: ModelEndpoint, p
 
 def deployment_set(*, workflow: Workflow, node_id: str, state: Any, model: Any = None, user=None) -> NodeDeployment:
     """Move a node to teacher, shadow or student; every change is audited."""
-    node = llm_node(workflow=workflow, node_id=node_id)
+    node = distilled_node(workflow=workflow, node_id=node_id)
     if state not in NodeDeployment.STATES:
         raise ValidationFailed(f"state is one of {', '.join(NodeDeployment.STATES)}.", path="state")
     if model is not None and (not isinstance(model, str) or not model):
@@ -92,14 +99,15 @@ def deployment_set(*, workflow: Workflow, node_id: str, state: Any, model: Any =
     return deployment
 
 
-def deployment_call(*, run, call, make_trace: MakeTrace) -> Trace | None:
+def deployment_call(*, run, call: ModelCall, make_trace: MakeTrace) -> Trace | None:
     """The model-selection seam's distillation selector: answer a node call as the node's deployment
     says and return the trace whose answer the node uses (stored under the call's own key, so a
     resumed run replays it); None for a node without a student (its own model answers).
 
     Shadow: the teacher answers, the student is asked the same (its trace under `<key>#shadow`) and
-    the comparison is stored. Student: the student answers; a reply that fails the node's JSON
-    output is kept under `<key>#rejected` and the teacher answers.
+    the comparison is stored. Student: the student answers; a reply the node cannot use (JSON that
+    fails the node's output, a tool call that does not fit the offered tools) is kept under
+    `<key>#rejected` and the teacher answers.
     """
     deployment = NodeDeployment.objects.filter(workflow_id=run.workflow_id, node_id=call.node_id).first()
     if deployment is None or deployment.state == "teacher":
@@ -112,9 +120,10 @@ def deployment_call(*, run, call, make_trace: MakeTrace) -> Trace | None:
             asked = pool.submit(_shadow_reply, make_trace, deployment.student_model, call.call_key + "#shadow")
             teacher = _saved(make_trace(model=call.model, call_key=call.call_key, stream=True))
             student = asked.result()
-        agreement = student is not None and _agree(teacher.output, student.output, node_config)
+        agreement = student is not None and _agree(teacher, student, node_config)
         ShadowComparison.objects.create(
-            workspace_id=run.workspace_id, workflow_id=run.workflow_id, node_id=call.node_id, teacher_trace=teacher,
+            workspace_id=run.workspace_id, workflow_id=run.workflow_id, node_id=call.node_id, call_key=call.call_key,
+            kind="tool_calls" if teacher.tool_calls else "reply", teacher_trace=teacher,
             student_trace=student, agreement=agreement,
             teacher_latency_ms=teacher.latency_ms, teacher_cost=teacher.cost,
             student_latency_ms=student.latency_ms if student else None, student_cost=student.cost if student else None)
@@ -125,7 +134,7 @@ def deployment_call(*, run, call, make_trace: MakeTrace) -> Trace | None:
     except Exception:
         log.warning("node %s: student %s failed; the teacher answers", call.node_id, deployment.student_model)
     else:
-        if _acceptable(student.output, node_config):
+        if _acceptable(student, node_config, call):
             return _saved(student)
         student.call_key += "#rejected"
         _saved(student)
@@ -151,24 +160,38 @@ def _node_config(graph: dict, node_id: str) -> dict:
     return next((n.get("config", {}) for n in graph.get("nodes", []) if n.get("id") == node_id), {})
 
 
-def _acceptable(text: str, node_config: dict) -> bool:
-    """A student reply is usable unless the node wants JSON and this is not it (or breaks the schema)."""
-    if node_config.get("output") != "json":
+def _acceptable(student: Trace, node_config: dict, call: ModelCall) -> bool:
+    """A student reply is usable unless it calls tools that were not offered or with arguments that
+    break their schema, answers a turn that had to call a tool, or is not the JSON the node (or the
+    turn) asked for."""
+    if student.tool_calls:
+        schemas = tool_schemas(call.tools)
+        return all(call_problem(c, schemas) is None for c in student.tool_calls)
+    if call.tool_choice == "required":
+        return False
+    if (call.response_format or {}).get("type", "text") != "text":
+        schema = (call.response_format.get("json_schema") or {}).get("schema")
+    elif node_config.get("output") == "json" and not call.tools:  # an llm node's answer, an agent's JSON retry
+        schema = node_config.get("json_schema")
+    else:  # free text, or an agent's own answer between tool turns (the agent asks again for JSON)
         return True
     try:
-        parse_json_reply(text, node_config.get("json_schema"))
+        parse_json_reply(student.output, schema)
     except InvalidReply:
         return False
     return True
 
 
-def _agree(teacher: str, student: str, node_config: dict) -> bool:
-    """Exact match (ignoring surrounding whitespace), or equal JSON values for a JSON node."""
-    if teacher.strip() == student.strip():
+def _agree(teacher: Trace, student: Trace, node_config: dict) -> bool:
+    """The same tool calls (AST match: same names, keys and values, numbers by value, any order);
+    else the same text (ignoring surrounding whitespace), or equal JSON values for a JSON node."""
+    if teacher.tool_calls or student.tool_calls:
+        return calls_match(student.tool_calls, teacher.tool_calls)
+    if teacher.output.strip() == student.output.strip():
         return True
     if node_config.get("output") != "json":
         return False
     try:
-        return parse_json_reply(teacher, None) == parse_json_reply(student, None)
+        return parse_json_reply(teacher.output, None) == parse_json_reply(student.output, None)
     except InvalidReply:
         return False

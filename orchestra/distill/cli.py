@@ -92,16 +92,17 @@ def _score_teacher(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from orchestra.distill.evaluate import evaluate_model, format_table, verdict
+    from orchestra.distill.evaluate import format_table, verdict
+    from orchestra.distill.job import evaluate_student
 
     config: JobConfig = load_job_config(args.job)
     model_path = args.model or str(Path(config.output_dir) / "merged")
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     splits = prepare_splits(load_records(config.data), config.data)
     teacher = AutoModelForCausalLM.from_pretrained(config.teacher.model) if args.with_teacher else None
-    report = evaluate_model(model=AutoModelForCausalLM.from_pretrained(model_path), tokenizer=tokenizer,
-                            examples=splits.test[: config.eval.max_examples], max_new_tokens=config.eval.max_new_tokens,
-                            batch_size=config.eval.batch_size, teacher_model=teacher)
+    report = evaluate_student(model=AutoModelForCausalLM.from_pretrained(model_path), tokenizer=tokenizer,
+                              examples=splits.test[: config.eval.max_examples], config=config.eval,
+                              teacher_model=teacher)
     print(format_table(report))
     print(verdict(report))
     if args.report:

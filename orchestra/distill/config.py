@@ -49,6 +49,9 @@ class DataConfig(_Section):
     validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     test_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     golden_share: float | None = Field(None, ge=0.0, lt=1.0, description="target share of golden examples in train")
+    verify: list[Literal["format", "execution", "semantic"]] = Field(
+        default_factory=lambda: ["format", "execution"],
+        description="verification stages an example must pass to be trained on (verify.py); all are counted")
 
 
 class TeacherConfig(_Section):

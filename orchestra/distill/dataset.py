@@ -7,11 +7,17 @@ A record is a plain dict, as the platform's traces or a JSONL file provide it:
      "topk": [[{"token_id": 17, "logprob": -0.1}, ...], ...] | None,   # per reply token (vLLM style)
      "model": "...", "node": "...", "created_at": "2026-01-01T00:00:00Z", "status": "ok",
      "metadata": {...},
-     "tools": [{"type": "function", "function": {...}}] | None}   # offered to the teacher (agents)
+     "tools": [{"type": "function", "function": {...}}] | None,   # offered to the teacher (agents)
+     "tool_calls": [{"id", "type": "function", "function": {"name", "arguments"}}] | None,  # the reply's calls
+     "trajectory": false,      # true: an agent's run, every assistant turn of `messages` is a target too
+     "turns": [{"tool_choice": "auto", "response_format": null}, ...] | None,  # per target turn, for replay
+     "outcome": {"approved": true} | None}   # what happened after the run (semantic verification)
 
-A reply that called tools is its tool calls as the model writes them (Hermes/Qwen `<tool_call>`
-blocks, orchestra.inference.toolcalls); the tools are shown through the chat template, as at
-inference.
+Messages are OpenAI's: assistant turns may carry `tool_calls`, tool results are `tool` turns. What
+the student learns to write for an assistant turn is what its chat template renders for it (tool
+calls as Hermes/Qwen `<tool_call>` blocks, orchestra.inference.toolcalls), exactly what it writes at
+inference; system, user and tool turns are context without loss. A golden output may hold
+`<tool_call>` blocks: it is then a golden tool-call turn.
 """
 from __future__ import annotations
 
@@ -26,6 +32,8 @@ from typing import Any, Iterable
 import torch
 
 from orchestra.distill.config import DataConfig, FilterConfig
+from orchestra.distill.verify import Judge, verification_summary, verify
+from orchestra.inference.toolcalls import OPEN, ToolCallSplitter, template_messages
 
 IGNORE_INDEX = -100
 
@@ -36,17 +44,55 @@ class DatasetError(ValueError):
 
 @dataclass
 class Example:
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     teacher_output: str
     golden_output: str | None = None
     topk: list | None = None
     key: str = ""
     tools: list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # the teacher's reply called these (OpenAI's shape)
+    trajectory: bool = False  # the assistant turns of `messages` are targets too
+    turns: list[dict[str, Any]] | None = None  # per target turn: the tool_choice and response_format it was asked with
+    group: str = ""  # what the split goes by: the task, so one task's turns never land in two splits
+    checks: dict[str, bool | None] = field(default_factory=dict)  # verification stage -> passed (None: no signal)
+    problems: dict[str, str] = field(default_factory=dict)  # verification stage -> why it failed
 
     @property
     def target(self) -> str:
         """What the student learns to say: the human's answer where there is one."""
         return self.golden_output if self.golden_output is not None else self.teacher_output
+
+    @property
+    def reply(self) -> dict[str, Any]:
+        """The assistant turn the student learns to write: the golden one where there is one."""
+        if self.golden_output is not None:
+            return assistant_message(self.golden_output)
+        content = (self.teacher_output or None) if self.tool_calls else self.teacher_output
+        return {"role": "assistant", "content": content, "tool_calls": self.tool_calls}
+
+    @property
+    def conversation(self) -> list[dict[str, Any]]:
+        return [*self.messages, self.reply]
+
+    def target_turns(self) -> list[int]:
+        """Indices in `conversation` of the assistant turns that are loss targets."""
+        last = len(self.messages)
+        if not self.trajectory:
+            return [last]
+        return [i for i, m in enumerate(self.messages) if m.get("role") == "assistant"] + [last]
+
+
+def assistant_message(text: str) -> dict[str, Any]:
+    """An assistant turn from text that may hold `<tool_call>` blocks (a golden tool-call turn)."""
+    if OPEN not in text:
+        return {"role": "assistant", "content": text, "tool_calls": None}
+    splitter = ToolCallSplitter()
+    splitter.feed(text)
+    try:
+        content, calls = splitter.finish(cut_off=False)
+    except (ValueError, KeyError, TypeError) as error:
+        raise DatasetError(f"a golden tool-call turn must hold well-formed <tool_call> blocks: {error}") from None
+    return {"role": "assistant", "content": content or None, "tool_calls": [c.as_openai() for c in calls] or None}
 
 
 @dataclass
@@ -57,6 +103,7 @@ class Splits:
     matched: int = 0
     duplicates: int = 0
     refusals: list[str] = field(default_factory=list)
+    verification: dict[str, Any] = field(default_factory=dict)  # verify.summary() of the distinct examples
 
 
 # --- sources -------------------------------------------------------------------------------------
@@ -130,12 +177,18 @@ def record_matches(record: dict[str, Any], filters: FilterConfig) -> bool:
 
 # --- examples and splits -------------------------------------------------------------------------
 
-def prompt_key(messages: list[dict[str, str]], tools: list[dict[str, Any]] | None = None) -> str:
+def prompt_key(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
     """Stable identity of a prompt: dedupe, split and the offline teacher store all key on it."""
-    canonical = json.dumps([[m["role"], m["content"]] for m in messages], ensure_ascii=False)
+    canonical = json.dumps([[m["role"], m["content"], *_calls_identity(m)] for m in messages], ensure_ascii=False)
     if tools:  # the same words with other tools offered are another prompt
         canonical += json.dumps(tools, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _calls_identity(message: dict[str, Any]) -> list:
+    """A turn's tool calls by name and arguments: call ids are random and say nothing about the prompt."""
+    calls = message.get("tool_calls")
+    return [[[c["function"]["name"], c["function"]["arguments"]] for c in calls]] if calls else []
 
 
 def split_of(key: str, *, validation_fraction: float, test_fraction: float) -> str:
@@ -148,19 +201,27 @@ def split_of(key: str, *, validation_fraction: float, test_fraction: float) -> s
     return "train"
 
 
-def _example(record: dict[str, Any], number: int) -> Example:
+def example_from(record: dict[str, Any], number: int = 0) -> Example:
+    """One record as an Example; `number` names it in errors."""
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages or not all(
-            isinstance(m, dict) and "role" in m and "content" in m for m in messages):
+            isinstance(m, dict) and "role" in m and ("content" in m or m.get("tool_calls")) for m in messages):
         raise DatasetError(f"record {number}: 'messages' must be a non-empty list of {{role, content}}")
-    if not isinstance(record.get("output"), str) and not isinstance(record.get("golden_output"), str):
-        raise DatasetError(f"record {number}: needs a string 'output' (the teacher's reply) or 'golden_output'")
+    tool_calls = record.get("tool_calls") or None
+    if not isinstance(record.get("output"), str) and not isinstance(record.get("golden_output"), str) \
+            and not tool_calls:
+        raise DatasetError(f"record {number}: needs a string 'output' (the teacher's reply), 'tool_calls' or "
+                           f"'golden_output'")
     tools = record.get("tools") or None
     if tools is not None and not isinstance(tools, list):
         raise DatasetError(f"record {number}: 'tools' must be a list of OpenAI tool definitions")
+    trajectory = bool(record.get("trajectory"))
+    first_reply = next((i for i, m in enumerate(messages) if m["role"] == "assistant"), len(messages))
     return Example(messages=messages, teacher_output=record.get("output") or "",
                    golden_output=record.get("golden_output"), topk=record.get("topk"),
-                   key=prompt_key(messages, tools), tools=tools)
+                   key=prompt_key(messages, tools), tools=tools, tool_calls=tool_calls, trajectory=trajectory,
+                   turns=record.get("turns"),
+                   group=prompt_key(messages[:first_reply], tools) if trajectory else prompt_key(messages, tools))
 
 
 def upsample_golden(train: list[Example], share: float, seed: int) -> list[Example]:
@@ -176,30 +237,37 @@ def upsample_golden(train: list[Example], share: float, seed: int) -> list[Examp
     return mixed
 
 
-def build_splits(records: Iterable[dict[str, Any]], config: DataConfig) -> Splits:
-    """Filter, dedupe by prompt (a golden label on any duplicate wins), cap, split; never raises for
-    too few examples but lists refusal reasons, so preview() can show them."""
+def build_splits(records: Iterable[dict[str, Any]], config: DataConfig, *, judge: Judge | None = None) -> Splits:
+    """Filter, dedupe by prompt (a golden label on any duplicate wins), verify (verify.py: the stages
+    in data.verify must pass), cap, split; never raises for too few examples but lists refusal
+    reasons, so preview() can show them."""
     by_key: dict[str, Example] = {}
+    outcomes: dict[str, dict[str, Any]] = {}
     matched = 0
     for number, record in enumerate(records, 1):
         if not record_matches(record, config.filters):
             continue
         matched += 1
-        example = _example(record, number)
+        example = example_from(record, number)
         kept = by_key.setdefault(example.key, example)
         if kept is not example and example.golden_output is not None:
             kept.golden_output = example.golden_output
-    examples = sorted(by_key.values(), key=lambda e: e.key)
+        outcomes[example.key] = outcomes.get(example.key, {}) | (record.get("outcome") or {})
+    distinct = sorted(by_key.values(), key=lambda e: e.key)
+    for example in distinct:
+        verify(example, outcome=outcomes[example.key], judge=judge)
+    examples = [e for e in distinct if all(e.checks[stage] is True for stage in config.verify)]
     refusals = []
     if len(examples) < config.min_examples:
-        refusals.append(f"only {len(examples)} distinct prompts match the filters (of {matched} matching records); "
-                        f"at least data.min_examples={config.min_examples} are needed: collect more traces, "
-                        f"widen the filters or lower min_examples")
+        verified = f" and pass verification ({', '.join(config.verify)})" if config.verify else ""
+        refusals.append(f"only {len(examples)} distinct prompts match the filters{verified} (of {matched} matching "
+                        f"records); at least data.min_examples={config.min_examples} are needed: collect more "
+                        f"traces, widen the filters or lower min_examples")
     if len(examples) > config.max_examples:
         examples = sorted(random.Random(config.seed).sample(examples, config.max_examples), key=lambda e: e.key)
     parts: dict[str, list[Example]] = {"train": [], "validation": [], "test": []}
     for example in examples:
-        parts[split_of(example.key, validation_fraction=config.validation_fraction,
+        parts[split_of(example.group or example.key, validation_fraction=config.validation_fraction,
                        test_fraction=config.test_fraction)].append(example)
     if examples and not parts["train"]:
         refusals.append("the split left no training examples; lower validation_fraction/test_fraction")
@@ -207,11 +275,12 @@ def build_splits(records: Iterable[dict[str, Any]], config: DataConfig) -> Split
     if config.golden_share is not None and train:
         train = upsample_golden(train, config.golden_share, config.seed)
     return Splits(train=train, validation=parts["validation"], test=parts["test"], matched=matched,
-                  duplicates=matched - len(by_key), refusals=refusals)
+                  duplicates=matched - len(by_key), refusals=refusals,
+                  verification=verification_summary(distinct, required=config.verify))
 
 
-def prepare_splits(records: Iterable[dict[str, Any]], config: DataConfig) -> Splits:
-    splits = build_splits(records, config)
+def prepare_splits(records: Iterable[dict[str, Any]], config: DataConfig, *, judge: Judge | None = None) -> Splits:
+    splits = build_splits(records, config, judge=judge)
     if splits.refusals:
         raise DatasetError("; ".join(splits.refusals))
     return splits
@@ -227,18 +296,46 @@ class TokenizedExample:
 
 
 def tokenize(example: Example, tokenizer, *, max_seq_len: int) -> TokenizedExample:
-    """Prompt through the student's chat template (with the generation prompt), then the reply and
-    the end-of-turn token, exactly what the student will produce at inference. Loss on the reply
-    and end token only. Over-long examples lose the start of the prompt first (a reply longer than
-    max_seq_len alone keeps its beginning)."""
-    prompt = tokenizer.apply_chat_template(example.messages, tools=example.tools, add_generation_prompt=True,
-                                           tokenize=False)
-    prompt_ids = tokenizer.encode(prompt, add_special_tokens=False)
-    reply_ids = tokenizer.encode(example.target, add_special_tokens=False)
-    reply_ids = reply_ids[: max_seq_len - 1] + [tokenizer.eos_token_id]
-    prompt_ids = prompt_ids[max(0, len(prompt_ids) + len(reply_ids) - max_seq_len):]
-    return TokenizedExample(input_ids=prompt_ids + reply_ids,
-                            labels=[IGNORE_INDEX] * len(prompt_ids) + reply_ids, key=example.key)
+    """The conversation through the student's chat template, exactly what the student sees and
+    writes at inference: loss on each target turn's reply and its end-of-turn token only. Over-long
+    examples lose their beginning first (a reply longer than max_seq_len alone keeps its beginning)."""
+    input_ids: list[int] = []
+    labels: list[int] = []
+    for context, reply in turn_texts(example, tokenizer):
+        context_ids = tokenizer.encode(context, add_special_tokens=False)
+        reply_ids = tokenizer.encode(reply, add_special_tokens=False)[: max_seq_len - 1] + [tokenizer.eos_token_id]
+        input_ids += context_ids + reply_ids
+        labels += [IGNORE_INDEX] * len(context_ids) + reply_ids
+    cut = max(0, len(input_ids) - max_seq_len)
+    return TokenizedExample(input_ids=input_ids[cut:], labels=labels[cut:], key=example.key)
+
+
+def turn_texts(example: Example, tokenizer) -> list[tuple[str, str]]:
+    """(context, reply) text per target turn, in order; the reply without its end-of-turn token.
+
+    A plain reply is the target text after the prompt with the generation prompt. A turn that calls
+    tools, and every turn of a trajectory, is what the template renders for it: the difference
+    between the conversation rendered up to the turn (with the generation prompt) and through it.
+    """
+    conversation = template_messages(example.conversation)
+
+    def render(messages: list[dict[str, Any]], *, prompt: bool) -> str:
+        return tokenizer.apply_chat_template(messages, tools=example.tools, add_generation_prompt=prompt,
+                                             tokenize=False)
+
+    if not example.trajectory and not conversation[-1].get("tool_calls"):
+        return [(render(conversation[:-1], prompt=True), example.target)]
+    pairs, done, end_token = [], "", tokenizer.eos_token
+    for index in example.target_turns():
+        prompt, through = render(conversation[:index], prompt=True), render(conversation[:index + 1], prompt=False)
+        if not prompt.startswith(done) or not through.startswith(prompt) or end_token not in through[len(prompt):]:
+            raise DatasetError(f"the student's chat template does not render turn {index} of prompt {example.key[:12]} "
+                               f"as the continuation of the turns before it, ending with {end_token!r}; multi-turn "
+                               f"targets need a template that renders conversations incrementally")
+        reply = through[len(prompt):].split(end_token, 1)[0]
+        pairs.append((prompt[len(done):], reply))
+        done = prompt + reply + end_token
+    return pairs
 
 
 def collate(batch: list[TokenizedExample], *, pad_token_id: int) -> dict[str, torch.Tensor]:

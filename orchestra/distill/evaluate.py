@@ -3,6 +3,7 @@ teacher's replies (and golden ones), speed on the same prompts, and a plain verd
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ import torch
 
 from orchestra.distill.dataset import Example
 
-READY_AGREEMENT = 0.9  # share of held-out prompts where the student says exactly what the teacher says
+READY_AGREEMENT = 0.9  # share of held-out prompts (or agent steps) where the student does what the teacher did
+MIN_HELD_OUT = 30  # below this, 90% measured cannot be told from 75% (the 95% interval is that wide)
 
 
 @dataclass
@@ -150,34 +152,86 @@ def evaluate_model(*, model, tokenizer, examples: list[Example], max_new_tokens:
     return report
 
 
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a share measured on n items."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre, spread = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n), (centre + spread) / (1 + z * z / n)
+
+
+def _readiness(share: float, n: int | None, unit: str, baseline: float | None, remedy: str) -> str:
+    """The verdict's end: ready, too few held-out items to tell, or not ready (and what was before)."""
+    if share >= READY_AGREEMENT and (n is None or n >= MIN_HELD_OUT):
+        return ": ready for shadow."
+    if share >= READY_AGREEMENT:
+        low, high = wilson_interval(share * n, n)
+        return (f": too few held-out {unit} to tell ({n}; the 95% interval is {low:.0%}-{high:.0%}); hold out at "
+                f"least {MIN_HELD_OUT} before shadowing.")
+    was = f", {baseline:.0%} before training" if baseline is not None else ""
+    return f"{was}: not ready for shadow, which needs {READY_AGREEMENT:.0%}; {remedy}"
+
+
+def _speedup(teacher_seconds: float | None, student_seconds: float | None) -> str:
+    return f" at {teacher_seconds / student_seconds:.1f}x the speed" if teacher_seconds and student_seconds else ""
+
+
 def verdict(after: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
+    if "steps" in after:
+        return agent_verdict(after, baseline)
     agreement = after["vs_teacher"].get("exact_match", 0.0)
-    speedup = ""
-    if after.get("teacher_speed") and after["student_speed"]["seconds_per_prompt"]:
-        ratio = after["teacher_speed"]["seconds_per_prompt"] / after["student_speed"]["seconds_per_prompt"]
-        speedup = f" at {ratio:.1f}x the speed"
+    speedup = _speedup((after.get("teacher_speed") or {}).get("seconds_per_prompt"),
+                       after["student_speed"]["seconds_per_prompt"])
     head = f"Student matches the teacher on {agreement:.0%} of held-out prompts{speedup}"
-    if agreement >= READY_AGREEMENT:
-        return head + ": ready for shadow."
-    was = f", {baseline['vs_teacher'].get('exact_match', 0.0):.0%} before training" if baseline else ""
-    return (head + f" (token F1 {after['vs_teacher'].get('token_f1', 0.0):.2f}{was}): not ready for shadow, "
-            f"which needs {READY_AGREEMENT:.0%}; try more traces, more epochs or a larger student.")
+    if agreement < READY_AGREEMENT:
+        head += f" (token F1 {after['vs_teacher'].get('token_f1', 0.0):.2f}"
+        head += f", {baseline['vs_teacher'].get('exact_match', 0.0):.0%} before training)" if baseline else ")"
+    return head + _readiness(agreement, after["vs_teacher"].get("count"), "prompts", None,
+                             "try more traces, more epochs or a larger student.")
 
 
-def format_table(after: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
-    """A readable side-by-side table: metric | before | after."""
+def agent_verdict(after: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
+    steps = after["steps"]
+    accuracy = steps["step_accuracy"] or 0.0
+    speedup = _speedup((after.get("teacher_steps") or {}).get("seconds_per_step"), steps["seconds_per_step"])
+    head = (f"Student takes the teacher's step on {accuracy:.0%} of {steps['steps']} held-out steps (the same tools "
+            f"and arguments on {steps['ast_match'] or 0.0:.0%} of tool-call steps, whole trajectories "
+            f"{steps['trajectory_exact_match'] or 0.0:.0%}){speedup}")
+    before = (baseline or {}).get("steps", {}).get("step_accuracy")
+    return head + _readiness(accuracy, steps["steps"], "steps", before,
+                             "try more (verified) trajectories, more steps or a larger student.")
+
+
+def _rows(after: dict[str, Any], baseline: dict[str, Any] | None) -> list[tuple[str, float | None, float]]:
+    if "steps" in after:
+        metrics = [("steps", m, m) for m in ("step_accuracy", "tool_name_accuracy", "ast_match",
+                                              "should_stop_accuracy", "trajectory_exact_match")]
+        metrics += [("final_answer", m, f"final answer {m}") for m in ("exact_match", "json_valid")]
+    else:
+        metrics = [(section, m, f"{m} ({section.replace('_', ' ')})") for section in ("vs_teacher", "vs_golden")
+                   for m in ("exact_match", "token_f1", "rouge_l", "json_valid", "field_accuracy")]
     rows = []
-    for section in ("vs_teacher", "vs_golden"):
-        for metric in ("exact_match", "token_f1", "rouge_l", "json_valid", "field_accuracy"):
-            value = (after.get(section) or {}).get(metric)
-            if value is None:
-                continue
-            before = ((baseline or {}).get(section) or {}).get(metric)
-            rows.append((f"{metric} ({section.replace('_', ' ')})", before, value))
+    for section, metric, label in metrics:
+        scope = after.get(section) if section != "final_answer" else after["steps"]["final_answer"]
+        value = (scope or {}).get(metric)
+        if value is None:
+            continue
+        before = (baseline or {}).get(section) if section != "final_answer" else \
+            ((baseline or {}).get("steps") or {}).get("final_answer")
+        rows.append((label, (before or {}).get(metric), value))
+    if "steps" in after:
+        rows.append(("student s/step", None, after["steps"]["seconds_per_step"]))
     for who in ("student_speed", "teacher_speed"):
         if after.get(who):
             rows.append((f"{who.split('_')[0]} s/prompt", None, after[who]["seconds_per_prompt"]))
             rows.append((f"{who.split('_')[0]} tokens/s", None, after[who]["tokens_per_s"]))
+    return rows
+
+
+def format_table(after: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
+    """A readable side-by-side table: metric | before | after."""
+    rows = _rows(after, baseline)
     width = max(len(r[0]) for r in rows)
     lines = [f"{'metric':<{width}}  {'before':>9}  {'after':>9}"]
     lines += [f"{name:<{width}}  {'' if b is None else f'{b:9.3f}':>9}  {a:9.3f}" for name, b, a in rows]

@@ -4,20 +4,22 @@ same output_dir after a crash resumes from the last checkpoint."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from orchestra.distill.config import JobConfig, load_job_config, parse_job_config
-from orchestra.distill.dataset import Example, Splits, load_records, prepare_splits, tokenize
+from orchestra.distill.config import EvalConfig, JobConfig, load_job_config, parse_job_config
+from orchestra.distill.dataset import DatasetError, Example, Splits, load_records, prepare_splits, tokenize
 from orchestra.distill.evaluate import evaluate_model, format_table, verdict
+from orchestra.distill.steps import evaluate_agent
 from orchestra.distill.export import export_student
 from orchestra.distill.teacher import (OnlineTeacher, TopKStore, check_same_vocabulary, local_completer,
                                        openai_completer, relabel, score_teacher, store_recorded_topk)
 from orchestra.distill.train import latest_checkpoint, load_student, train, use_bf16
+from orchestra.distill.verify import Judge
 
 OnProgress = Callable[[dict[str, Any]], None]
 
@@ -58,13 +60,10 @@ def _relabelled(config: JobConfig, splits: Splits) -> Splits:
         replies = {e.key: e.teacher_output for e in relabel(everything.values(), complete)}
         cache.write_text(json.dumps(replies))
 
-    def fresh(examples: list[Example]) -> list[Example]:
-        return [Example(messages=e.messages, teacher_output=replies[e.key], golden_output=e.golden_output, key=e.key,
-                        tools=e.tools)
-                for e in examples]
+    def fresh(examples):
+        return [replace(e, teacher_output=replies[e.key], tool_calls=None, topk=None) for e in examples]
 
-    return Splits(train=fresh(splits.train), validation=fresh(splits.validation), test=fresh(splits.test),
-                  matched=splits.matched, duplicates=splits.duplicates)
+    return replace(splits, train=fresh(splits.train), validation=fresh(splits.validation), test=fresh(splits.test))
 
 
 def offline_store(config: JobConfig, splits: Splits, tokenizer, on_progress: OnProgress | None = None) -> TopKStore:
@@ -75,7 +74,7 @@ def offline_store(config: JobConfig, splits: Splits, tokenizer, on_progress: OnP
         store = TopKStore(folder)
         if all(e.key in store for e in examples):
             return store
-    if all(e.topk and e.golden_output is None for e in examples):
+    if all(e.topk and e.golden_output is None and not e.trajectory for e in examples):
         return store_recorded_topk(examples=examples, tokenizer=tokenizer, folder=folder, top_k=config.teacher.top_k,
                                    max_seq_len=config.train.max_seq_len)
     if not config.teacher.model:
@@ -90,8 +89,20 @@ def offline_store(config: JobConfig, splits: Splits, tokenizer, on_progress: OnP
                                                                        "total": total})) if on_progress else None)
 
 
+def evaluate_student(*, model, tokenizer, examples: list[Example], config: EvalConfig,
+                     teacher_model=None) -> dict[str, Any]:
+    """Agents (examples that offered tools) step by step (steps.py), other nodes reply by reply."""
+    if any(e.tools for e in examples):
+        return evaluate_agent(model=model, tokenizer=tokenizer, examples=examples,
+                              max_new_tokens=config.max_new_tokens, teacher_model=teacher_model)
+    return evaluate_model(model=model, tokenizer=tokenizer, examples=examples, max_new_tokens=config.max_new_tokens,
+                          batch_size=config.batch_size, teacher_model=teacher_model)
+
+
 def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, Any]] | None = None,
-            on_progress: OnProgress | None = None, should_stop: Callable[[], bool] | None = None) -> JobResult:
+            on_progress: OnProgress | None = None, should_stop: Callable[[], bool] | None = None,
+            judge: Judge | None = None) -> JobResult:
+    """`judge`, when given, is the semantic verification's judge model (verify.py)."""
     config = as_job_config(config)
     emit = on_progress or (lambda event: None)
     output_dir = Path(config.output_dir)
@@ -99,8 +110,12 @@ def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, A
     resuming = latest_checkpoint(output_dir) is not None
 
     emit({"stage": "data"})
-    splits = prepare_splits(load_records(config.data, records), config.data)
+    splits = prepare_splits(load_records(config.data, records), config.data, judge=judge)
     tokenizer = AutoTokenizer.from_pretrained(config.student.model)
+    if config.teacher.kind == "relabel" and any(e.trajectory for e in splits.train + splits.test):
+        raise DatasetError("teacher.kind 'relabel' asks the teacher one prompt at a time; an agent's trajectory "
+                           "needs its tools to be answered again: use the recorded trajectories (method 'sft') "
+                           "or a logit teacher ('online' or 'offline')")
     if config.teacher.kind == "relabel":
         emit({"stage": "relabel"})
         splits = _relabelled(config, splits)
@@ -118,14 +133,16 @@ def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, A
     student = load_student(config.student.model, lora=config.lora,
                            gradient_checkpointing=config.train.gradient_checkpointing)
     test = splits.test[: config.eval.max_examples]
-    evaluation = dict(tokenizer=tokenizer, examples=test, max_new_tokens=config.eval.max_new_tokens,
-                      batch_size=config.eval.batch_size)
+
+    def evaluate(model, teacher=None) -> dict[str, Any]:
+        return evaluate_student(model=model, tokenizer=tokenizer, examples=test, config=config.eval,
+                                teacher_model=teacher)
 
     baseline_path = output_dir / "baseline.json"
     baseline = json.loads(baseline_path.read_text()) if baseline_path.exists() else None
     if config.eval.enabled and config.eval.baseline and test and baseline is None and not resuming:
         emit({"stage": "baseline"})
-        baseline = evaluate_model(model=student, **evaluation)
+        baseline = evaluate(student)
         baseline_path.write_text(json.dumps(baseline, indent=2))
 
     emit({"stage": "train"})
@@ -138,7 +155,7 @@ def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, A
     report: dict[str, Any] = {
         "outcome": result.outcome, "method": config.method, "teacher": config.teacher.kind,
         "data": {"matched": splits.matched, "duplicates": splits.duplicates, "train": len(splits.train),
-                 "validation": len(splits.validation), "test": len(splits.test)},
+                 "validation": len(splits.validation), "test": len(splits.test), "verification": splits.verification},
         "training": {"steps": result.steps, "initial_val_loss": result.initial_val_loss,
                      "best_val_loss": result.best_val_loss, "history": result.history},
         "baseline": baseline,
@@ -152,7 +169,7 @@ def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, A
 
     if config.eval.enabled and test:
         emit({"stage": "eval"})
-        report["after"] = evaluate_model(model=student, teacher_model=teacher_model, **evaluation)
+        report["after"] = evaluate(student, teacher_model)
         report["verdict"] = verdict(report["after"], baseline)
         report["table"] = format_table(report["after"], baseline)
 
@@ -162,7 +179,8 @@ def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, A
             "method": {"method": config.method, "loss": config.loss_config().model_dump(), "teacher": config.teacher.kind},
             "hyperparameters": {"lora": config.lora.model_dump() if config.lora.enabled else None,
                                 "train": config.train.model_dump()},
-            "metrics": {k: report.get("after", {}).get(k) for k in ("vs_teacher", "vs_golden", "student_speed")},
+            "metrics": {k: report.get("after", {}).get(k) for k in ("vs_teacher", "vs_golden", "student_speed", "steps")
+                        if k in report.get("after", {})},
             "verdict": report.get("verdict")}
     artifacts = export_student(model=student, tokenizer=tokenizer, output_dir=output_dir,
                                base_model=config.student.model, card=card)

@@ -11,6 +11,7 @@ How the signal is compared with the student is `losses.py`'s business.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -42,8 +43,7 @@ def check_same_vocabulary(student_tokenizer, teacher_tokenizer) -> None:
 
 def relabel(examples: Iterable[Example], complete: Complete) -> list[Example]:
     """New teacher replies for each prompt; golden outputs stay as they are."""
-    return [Example(messages=e.messages, teacher_output=complete(e.messages), golden_output=e.golden_output,
-                    key=e.key, tools=e.tools) for e in examples]
+    return [replace(e, teacher_output=complete(e.messages), tool_calls=None, topk=None) for e in examples]
 
 
 def openai_completer(*, base_url: str, model: str, api_key: str | None = None, max_tokens: int = 512) -> Complete:
@@ -244,6 +244,9 @@ def store_recorded_topk(*, examples: list[Example], tokenizer, folder: str | Pat
                                f"matches its target; score it with the teacher (score-teacher) instead")
         if not example.topk:
             raise TeacherError(f"prompt {example.key[:12]} has no recorded top-k; score it with the teacher instead")
+        if example.trajectory:
+            raise TeacherError(f"prompt {example.key[:12]} is a trajectory: recorded top-k covers one reply, not "
+                               f"every turn; score it with the teacher (score-teacher) instead")
         targets = [t for t in tokenize(example, tokenizer, max_seq_len=max_seq_len).labels if t != IGNORE_INDEX]
         rows = _recorded_rows(example.topk, tokenizer, top_k)
         if len(rows) == len(targets) - 1:

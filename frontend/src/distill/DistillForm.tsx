@@ -1,4 +1,4 @@
-// The job form for one LLM node: student, method, LoRA and a few hyperparameters, with a live
+// The job form for one LLM or agent node: student, method, LoRA and a few hyperparameters, with a live
 // preview of what the job would train on and every reason the server would refuse it.
 import { useEffect, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router";
@@ -48,6 +48,23 @@ function requestOf(settings: Settings, workflowId: string, nodeId: string): Dist
       eval: { max_new_tokens: settings.evalTokens },
     },
   };
+}
+
+/** How many examples pass the required verification stages, and each stage's count (verify.py). */
+function verificationOf(preview: DistillPreview): string | null {
+  const v = (preview as DistillPreview & { verification?: Verification }).verification;
+  if (!v || !v.checked) return null;
+  const stages = (["format", "execution", "semantic"] as const).map((stage) => `${stage} ${v[stage].passed}/${v.checked}`);
+  return `${v.passed} of ${v.checked} pass ${v.required.join(" + ") || "no required stage"} (${stages.join(" · ")})`;
+}
+
+interface Verification {
+  required: string[];
+  checked: number;
+  passed: number;
+  format: { passed: number; failed: number };
+  execution: { passed: number; failed: number };
+  semantic: { passed: number; failed: number; unknown: number };
 }
 
 function duration(seconds: number | null): string {
@@ -151,6 +168,7 @@ export function DistillForm({ workflowId, nodeId, maxTokens, modelNames, onClose
                   <dt>Tokens</dt><dd>{formatNumber(preview.tokens.prompt)} prompt · {formatNumber(preview.tokens.output)} output</dd>
                   <dt>Estimate</dt><dd>{duration(preview.estimated_seconds)}</dd>
                   <dt>Teacher</dt><dd><code>{preview.teacher}</code></dd>
+                  {verificationOf(preview) && <><dt>Verified</dt><dd data-testid="preview-verification">{verificationOf(preview)}</dd></>}
                 </dl>
                 {preview.refusals.length > 0 ? <ErrorList errors={preview.refusals} /> : <p className="ok">Nothing stands in the way.</p>}
               </>

@@ -1,4 +1,4 @@
-// Side panel for the selected node: name, config form from its schema, run policy and, for LLM nodes, distillation.
+// Side panel for the selected node: name, config form from its schema, run policy and, for LLM and agent nodes, distillation.
 import { useParams } from "react-router";
 import type { ApiError, GraphNode, JsonObject, NodeType, OnError } from "../types";
 import { ErrorList } from "../ui";
@@ -74,7 +74,7 @@ export function NodePanel({ id, node, nodeType, errors, suggestions, modelNames,
           </div>
         </details>
       )}
-      {node.type === "llm" && workflowId && (
+      {(node.type === "llm" || node.type === "agent") && workflowId && (
         <NodeDistillation workflowId={workflowId} nodeId={id} maxTokens={Number(node.config.max_tokens ?? 256)} modelNames={modelNames} />
       )}
       <button className="danger" onClick={onDelete}>Delete node</button>
