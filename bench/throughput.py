@@ -41,6 +41,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = Path(os.environ.get("ORCHESTRA_PEERS", ROOT.parent / "shared" / "peers"))
+if not PEERS.exists() and Path("/work/shared/peers").exists():  # run from a second checkout
+    PEERS = Path("/work/shared/peers")
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
@@ -198,7 +200,8 @@ class Stack:
 
     # A prefork child runs one run at a time: its task thread, lease keeper and event flusher need
     # about three Django connections and the checkpointer one or two (docs/deployment.md).
-    WORKER_ENV = {"ORCHESTRA_DB_POOL_MAX": "4", "ORCHESTRA_CHECKPOINT_POOL_MAX": "2"}
+    # The PostgreSQL here is shared with others: the bench keeps to what a child needs.
+    WORKER_ENV = {"ORCHESTRA_DB_POOL_MAX": "3", "ORCHESTRA_CHECKPOINT_POOL_MAX": "1"}
 
     def scale(self, workers: int) -> None:
         while len(self.workers) < workers:
@@ -247,12 +250,15 @@ class Stack:
         import psycopg
 
         deadline = time.monotonic() + timeout
-        with psycopg.connect(self.env["DATABASE_URL"], autocommit=True) as conn:
-            while time.monotonic() < deadline:
-                if not conn.execute("SELECT count(*) FROM workflows_run WHERE status IN ('queued', 'running')"
-                                    ).fetchone()[0]:
-                    return
-                time.sleep(0.5)
+        while time.monotonic() < deadline:
+            try:
+                with psycopg.connect(self.env["DATABASE_URL"], autocommit=True) as conn:
+                    if not conn.execute("SELECT count(*) FROM workflows_run WHERE status IN ('queued', 'running')"
+                                        ).fetchone()[0]:
+                        return
+            except psycopg.OperationalError:
+                pass  # a busy shared server: look again
+            time.sleep(0.5)
 
     def _stop(self, proc: subprocess.Popen) -> None:
         if proc.poll() is None:
@@ -272,7 +278,10 @@ class Stack:
 
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if sys.exc_info()[0] is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            print(f"logs kept in {self.dir}", file=sys.stderr)
 
 
 def wrk(url: str, *, concurrency: int, duration: float, warmup: float, key: str | None, webhook: bool,
