@@ -42,8 +42,6 @@ def _postgres_saver():
             super().__init__(pool)
             self.lock = contextlib.nullcontext()  # a pool, not one shared connection: no process-wide lock
             self._async_commit = threading.local()
-            self._recent: dict = {}
-            self._recent_lock = threading.Lock()
 
         @contextlib.contextmanager
         def _cursor(self, *, pipeline: bool = False) -> Iterator:
@@ -58,31 +56,13 @@ def _postgres_saver():
                     yield cur
 
         def get_tuple(self, config):
-            # The engine reads a run's latest checkpoint (get_state) and LangGraph reads it again at
-            # once when the run starts: the second read is served from the first, unless anything
-            # was written for the run in between.
-            configurable = config.get("configurable", {})
-            latest = not configurable.get("checkpoint_id") and not configurable.get("checkpoint_ns")
-            thread = configurable.get("thread_id")
-            if latest:
-                with self._recent_lock:
-                    hit = self._recent.pop(thread, None)
-                if hit is not None and time.monotonic() - hit[0] < 2.0:
-                    return hit[1]
-            found = dbretry.retrying(
+            # No cache of the latest checkpoint: LangGraph mutates the tuple it reads (a resumed run
+            # that was served the engine's own read lost its finished tasks' writes).
+            return dbretry.retrying(
                 lambda: super(OrchestraPostgresSaver, self).get_tuple(config), what="checkpoint read", django=False
             )
-            if latest:
-                with self._recent_lock:
-                    self._recent[thread] = (time.monotonic(), found)
-            return found
-
-        def _wrote(self, config) -> None:
-            with self._recent_lock:
-                self._recent.pop(config.get("configurable", {}).get("thread_id"), None)
 
         def put(self, config, checkpoint, metadata, new_versions):
-            self._wrote(config)
             def write():
                 # Steps -1 and 0 hold the run's inputs, no finished node: losing them with the
                 # database means starting over from the Run row's inputs, so no flush to wait for.
@@ -95,7 +75,6 @@ def _postgres_saver():
             return dbretry.retrying(write, what="checkpoint write", django=False)
 
         def put_writes(self, config, writes, task_id, task_path=""):
-            self._wrote(config)
             def write():
                 self._async_commit.on = True
                 try:
