@@ -6,6 +6,7 @@ checkpoint keyed by the run id: finished nodes are not re-run, and model calls a
 as traces are replayed from the trace instead of being made (and traced) again.
 """
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -101,6 +102,15 @@ def runs_sweep() -> list[str]:
 # --- Model calls ------------------------------------------------------------------------------
 
 
+def retried_call(run: Run, call: engine.ModelCall) -> engine.ModelCall:
+    """A retried run's calls are keyed by its retry, so they are made anew, not replayed from the
+    attempt that failed (whose traces stay, counted in the node's cost)."""
+    if not run.retries:
+        return call
+    return dataclasses.replace(call, call_key=f"r{run.retries}/{call.call_key}")
+
+
+
 def call_model(run: Run, call: engine.ModelCall) -> engine.ModelReply:
     """Make (or, after a crash, replay) one model call and record it as a trace."""
     recorded = Trace.objects.filter(run=run, call_key=call.call_key, status="ok").first()
@@ -138,17 +148,25 @@ def model_call_trace(run: Run, call: engine.ModelCall, *, model: str, call_key: 
         trace.status, trace.error = "error", str(exc)
         trace.save()
         raise
-    traced_complete(
-        trace=trace,
-        endpoint=endpoint,
-        max_tokens=call.max_tokens,
-        temperature=call.temperature,
-        stop=call.stop,
-        on_token=call.on_token if stream else None,
-        tools=call.tools,
-        tool_choice=call.tool_choice,
-        response_format=call.response_format,
-    )
+    try:
+        traced_complete(
+            trace=trace,
+            endpoint=endpoint,
+            max_tokens=call.max_tokens,
+            temperature=call.temperature,
+            stop=call.stop,
+            on_token=call.on_token if stream else None,
+            tools=call.tools,
+            tool_choice=call.tool_choice,
+            response_format=call.response_format,
+        )
+    except Exception:
+        if call.abandoned():  # stopped mid-stream because the node gave up on it: not an error of the model
+            trace.status = "abandoned"
+            trace.save(update_fields=["status"])
+        raise
+    if call.abandoned():  # finished after its node stopped waiting: nobody used the reply
+        trace.status = "abandoned"
     return trace
 
 
@@ -201,7 +219,7 @@ class _Hooks:
         run = self.run
         return engine.RunHooks(
             emit=lambda type, node_id, data: self._db(lambda: self.recorder.emit(type, node_id, data), type),
-            call_model=lambda call: self._db(lambda: call_model(run, call), "model call"),
+            call_model=lambda call: self._db(lambda: call_model(run, retried_call(run, call)), "model call"),
             run_workflow=lambda workflow_id, inputs: run_subworkflow(run, workflow_id, inputs),
             is_cancelled=lambda: self._db(self.recorder.is_cancelled, "cancel check"),
             http_allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE,
@@ -315,7 +333,11 @@ def approval_timeout(*, run_id, node_id: str) -> None:
 
 def tool_result_recorded(run: Run, call_key: str) -> dict | None:
     """A tool call's result from its tool_result event: after a crash, the call is not made again."""
-    event = RunEvent.objects.filter(run=run, type="tool_result", data__call_key=call_key).order_by("-seq").first()
+    events = RunEvent.objects.filter(run=run, type="tool_result", data__call_key=call_key)
+    if run.retries:  # a retry calls the tools again; only a crash within this retry replays them
+        retried = RunEvent.objects.filter(run=run, type="run_retried").order_by("-seq").values("seq").first()
+        events = events.filter(seq__gt=retried["seq"]) if retried else events
+    event = events.order_by("-seq").first()
     return event.data if event is not None else None
 
 

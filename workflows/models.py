@@ -91,7 +91,7 @@ class WorkflowVersion(models.Model):
 class Run(models.Model):
     STATUSES = ["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
     ACTIVE = ("queued", "running", "waiting")
-    TRIGGERS = ["editor", "api", "chat", "webhook", "schedule", "gateway", "subworkflow", "cli", "mcp"]
+    TRIGGERS = ["editor", "api", "chat", "webhook", "schedule", "gateway", "subworkflow", "cli", "mcp", "rerun"]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runs")
@@ -109,6 +109,8 @@ class Run(models.Model):
     waiting = models.JSONField(null=True, blank=True)
     resume_value = models.JSONField(null=True, blank=True)
     has_resume_value = models.BooleanField(default=False)
+    # How many times the run was retried from its failed node: each retry makes its model calls anew.
+    retries = models.PositiveIntegerField(default=0)
     event_seq = models.PositiveIntegerField(default=0, help_text="last RunEvent.seq handed out")
     enqueued_at = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=200, blank=True, default="")
@@ -200,7 +202,10 @@ class Trace(models.Model):
     tokens_out = models.PositiveIntegerField(default=0)
     latency_ms = models.FloatField(default=0.0)
     cost = models.FloatField(default=0.0)
-    status = models.CharField(max_length=20, default="ok", choices=[("ok", "ok"), ("error", "error")])
+    # abandoned: the node stopped waiting for it (a timeout, a cancel); kept out of distillation.
+    status = models.CharField(
+        max_length=20, default="ok", choices=[("ok", "ok"), ("error", "error"), ("abandoned", "abandoned")]
+    )
     error = models.TextField(blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
     top_logprobs = models.JSONField(null=True, blank=True)

@@ -209,7 +209,9 @@ def enqueue_run(run_id, *, countdown: float | None = None, stamped: bool = False
 
 
 def run_cancel(*, run: Run) -> Run:
-    """Queued or waiting runs stop now; a running run stops at its next node boundary."""
+    """Queued or waiting runs stop now; a running run stops within about a second: its worker
+    checks between nodes, a map between items, and an HTTP or model call in flight is abandoned.
+    Its sub-workflow runs are cancelled with it."""
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
         if run.status not in Run.ACTIVE:
@@ -219,7 +221,48 @@ def run_cancel(*, run: Run) -> Run:
             run_finish(run=run, status="cancelled", error="Cancelled by request.")
         else:
             run.save(update_fields=["cancel_requested"])
+        for child in Run.objects.filter(parent_run=run, status__in=Run.ACTIVE):
+            run_cancel(run=child)
     return run
+
+
+RETRYABLE = ("failed", "cancelled")
+
+
+def run_retry(*, run: Run) -> Run:
+    """Continue a failed (or cancelled) run from where it stopped: the nodes that finished keep their
+    results, traces and costs (the LangGraph checkpoint holds them); the node that failed and those
+    after it run again, with fresh model calls."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run.pk)
+        if run.status not in RETRYABLE:
+            raise Conflict(f"Run is {run.status}; only a failed or cancelled run can be retried.", path="status")
+        run.status, run.outputs, run.error, run.finished_at = "queued", None, "", None
+        run.cancel_requested = False
+        run.retries += 1
+        run.enqueued_at = timezone.now()
+        run.save(
+            update_fields=["status", "outputs", "error", "finished_at", "cancel_requested", "retries", "enqueued_at"]
+        )
+        NodeRun.objects.filter(run=run, status__in=["failed", "cancelled", "not_run", "running"]).update(
+            status="queued", error=""
+        )
+        events.record(run_id=run.id, type="run_retried", data={"retry": run.retries})
+        transaction.on_commit(lambda: enqueue_run(run.id, stamped=True))
+    return run
+
+
+def run_rerun(*, run: Run, inputs: Any = None) -> Run:
+    """A new run of the same workflow version (the draft, for a draft run), with edited inputs or,
+    without them, the same inputs; checked as an API run's are."""
+    rerun, _ = run_start(
+        workflow=run.workflow,
+        inputs=run.inputs if inputs is None else inputs,
+        version="draft" if run.version is None else run.version,
+        trigger="rerun",
+        trigger_ref=str(run.id),
+    )
+    return rerun
 
 
 def run_resume(*, run: Run, node_id: Any, value: Any) -> Run:

@@ -8,6 +8,7 @@ which makes its own outgoing edges dead. So joins never wait on a branch that wa
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from orchestra.engine.graph import EdgeSpec, Graph, NodeSpec
-from orchestra.engine.hooks import NOT_SET, RunHooks, RunOutcome
+from orchestra.engine.hooks import NOT_SET, CallAbandoned, ModelCall, ModelReply, RunCancelled, RunHooks, RunOutcome
 from orchestra.engine.nodes import NODE_TYPES, NodeContext, NodeResult, NodeType
 from orchestra.engine.nodes.base import describe
 
@@ -41,10 +42,6 @@ class RunContext:
     """Per-run data, given to LangGraph at invoke time so one compiled graph serves many runs."""
 
     hooks: RunHooks
-
-
-class RunCancelled(Exception):
-    pass
 
 
 class NodeFailed(Exception):
@@ -135,20 +132,23 @@ def execute(spec: NodeSpec, node_type: NodeType, config: Any, scope: dict[str, A
     policy = spec.retry
     attempts = 1 if node_type.policy_per_item else policy.attempts  # a map retries each item, inside run
     for attempt in range(1, attempts + 1):
+        abandoned = threading.Event()  # set when the attempt times out: its model calls stop
         ctx = NodeContext(
             spec.id,
             attempt,
-            hooks,
+            abandonable_calls(hooks, abandoned),
             scope,
             call_key_prefix=f"{spec.id}#a{attempt}",
             retry=policy,
             on_error=spec.on_error,
         )
         try:
-            result = _attempt(spec, node_type, config, ctx)
-        except GraphBubbleUp:  # an approval's interrupt: pause the run, not a failure
+            result = _attempt(spec, node_type, config, ctx, abandoned)
+        except (GraphBubbleUp, RunCancelled):  # an approval's interrupt pauses the run; a cancel ends it
             raise
         except Exception as error:
+            if hooks.is_cancelled():  # what failed because the run was cancelled is not retried
+                raise RunCancelled(f"cancelled while node {spec.id!r} was running") from error
             message = describe(error)
             if attempt < attempts:
                 delay = policy.backoff_s * policy.backoff_factor ** (attempt - 1)
@@ -175,7 +175,31 @@ def execute(spec: NodeSpec, node_type: NodeType, config: Any, scope: dict[str, A
     raise AssertionError("unreachable: RetryPolicy.attempts >= 1")
 
 
-def _attempt(spec: NodeSpec, node_type: NodeType, config: Any, ctx: NodeContext) -> NodeResult:
+def abandonable_calls(hooks: RunHooks, abandoned: threading.Event) -> RunHooks:
+    """The hooks of one attempt: its model calls know when the node gave up on them (the attempt timed
+    out, or the run was cancelled), and a streaming call stops at its next token then."""
+
+    def stopped() -> bool:
+        return abandoned.is_set() or hooks.is_cancelled()
+
+    def call_model(call: ModelCall) -> ModelReply:
+        emit = call.on_token
+
+        def on_token(text: str) -> None:
+            if stopped():
+                raise CallAbandoned(f"node {call.node_id!r} stopped waiting for this call")
+            emit(text)
+
+        return hooks.call_model(
+            dataclasses.replace(call, on_token=on_token if emit is not None else None, abandoned=stopped)
+        )
+
+    return dataclasses.replace(hooks, call_model=call_model)
+
+
+def _attempt(
+    spec: NodeSpec, node_type: NodeType, config: Any, ctx: NodeContext, abandoned: threading.Event
+) -> NodeResult:
     """Prepare (render the templates) and run, both under the node's one timeout."""
     started = _NodeStarted(ctx)
 
@@ -192,6 +216,7 @@ def _attempt(spec: NodeSpec, node_type: NodeType, config: Any, ctx: NodeContext)
     try:
         return call_with_timeout(prepare_and_run, spec.timeout_s)
     except NodeTimeout:
+        abandoned.set()
         started.emit(None)  # prepare did not finish in time
         raise
 

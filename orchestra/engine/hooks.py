@@ -33,6 +33,8 @@ class ModelCall:
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
+    # True once the node stopped waiting for this call (its timeout, a cancel): its trace says so.
+    abandoned: Callable[[], bool] = lambda: False
 
 
 @dataclass
@@ -69,7 +71,8 @@ class RunHooks:
     emit: Callable[[str, str | None, dict[str, Any]], None]  # (event_type, node_id, data)
     call_model: Callable[[ModelCall], ModelReply]
     run_workflow: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None  # raise on failure
-    is_cancelled: Callable[[], bool] = lambda: False  # checked before each node starts
+    # Checked before each node starts, between a map's items, while an HTTP request or a model call runs.
+    is_cancelled: Callable[[], bool] = lambda: False
     http_allow_private: bool = False
     # Agents. describe_tool: one of the host's tool entries (kind workflow, or mcp: maybe several
     # tools) as definitions, raising LookupError for one that does not exist. call_mcp_tool(server,
@@ -78,6 +81,14 @@ class RunHooks:
     describe_tool: Callable[[dict[str, Any]], list[ToolDefinition]] | None = None
     call_mcp_tool: Callable[[str, str, dict[str, Any]], Any] | None = None
     recorded_tool_result: Callable[[str], dict[str, Any] | None] = lambda call_key: None
+
+
+class RunCancelled(Exception):
+    """The run was cancelled: raised where work stops, and never retried or routed as a node failure."""
+
+
+class CallAbandoned(Exception):
+    """A model call stopped while streaming: its node gave up on it (a timeout) or the run was cancelled."""
 
 
 @dataclass

@@ -35,6 +35,8 @@ urlpatterns = [
     path("runs/<str:run_id>/events", views.RunEventsView.as_view()),
     path("runs/<str:run_id>/cancel", views.RunCancelView.as_view()),
     path("runs/<str:run_id>/resume", views.RunResumeView.as_view()),
+    path("runs/<str:run_id>/retry", views.RunRetryView.as_view()),
+    path("runs/<str:run_id>/rerun", views.RunRerunView.as_view()),
     path("runs/<str:run_id>/callbacks", trigger_views.RunCallbacksView.as_view()),
     path("models", views.ModelListView.as_view()),
     path("model-backends", views.ModelBackendsView.as_view()),

@@ -332,6 +332,24 @@ class RunResumeView(WorkspaceView):
         return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
 
 
+class RunRetryView(WorkspaceView):
+    @extend_schema(request=None, responses={202: S.RUN, 404: S.ERRORS, 409: S.ERRORS})
+    def post(self, request, run_id):
+        run = runs.run_retry(run=selectors.run_get(workspace=self.workspace, run_id=run_id))
+        return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
+
+
+class RunRerunView(WorkspaceView):
+    @extend_schema(
+        request=S.json_body(S.obj({"inputs": {"type": "object"}})),
+        responses={201: S.RUN, 400: S.ERRORS, 404: S.ERRORS},
+    )
+    def post(self, request, run_id):
+        run = selectors.run_get(workspace=self.workspace, run_id=run_id)
+        rerun = runs.run_rerun(run=run, inputs=_body(request).get("inputs"))
+        return Response(run_out(rerun), status=status.HTTP_201_CREATED)
+
+
 # --- Models and traces --------------------------------------------------------------------
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestra.engine.graph import GraphError, RetryPolicy, WorkflowCall
-from orchestra.engine.hooks import ModelReply, RunHooks
+from orchestra.engine.hooks import ModelReply, RunCancelled, RunHooks
 from orchestra.engine.templates import TemplateRef
+
+
+T = TypeVar("T")
 
 
 class NodeConfig(BaseModel):
@@ -31,6 +36,32 @@ def expression_field(default: Any = ..., **kwargs: Any) -> Any:
 def model_field(default: Any = ..., **kwargs: Any) -> Any:
     """A config field naming a model; the editor offers the registry's models and `auto`."""
     return Field(default, json_schema_extra={"format": "model"}, **kwargs)
+
+
+CANCEL_POLL_S = 0.1
+
+
+def until_cancelled(function: Callable[[], T], ctx: NodeContext) -> T:
+    """`function`'s result, or RunCancelled as soon as the run is cancelled: blocking work (an HTTP
+    request) is left on a daemon thread, its result dropped, so a cancel does not wait for it."""
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome["result"] = function()
+        except BaseException as error:  # noqa: BLE001 (handed back to the waiting thread as is)
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    threading.Thread(target=contextvars.copy_context().run, args=(target,), daemon=True).start()
+    while not done.wait(CANCEL_POLL_S):
+        if ctx.hooks.is_cancelled():
+            raise RunCancelled(f"cancelled while node {ctx.node_id!r} was running")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def describe(error: BaseException) -> str:

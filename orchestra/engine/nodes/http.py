@@ -9,7 +9,7 @@ import httpx
 from pydantic import Field
 
 from orchestra.egress import guarded_client
-from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType, template_field
+from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType, template_field, until_cancelled
 from orchestra.engine.templates import TemplateRef, render, render_value, template_refs
 
 
@@ -67,12 +67,15 @@ class HTTPNode(NodeType):
 
     def run(self, config: HTTPConfig, prepared: dict[str, Any], ctx: NodeContext) -> NodeResult:
         return NodeResult(
-            output=http_request(
-                prepared,
-                timeout_s=config.timeout_s,
-                max_response_bytes=config.max_response_bytes,
-                fail_on_status=config.fail_on_status,
-                allow_private=ctx.hooks.http_allow_private,
+            output=until_cancelled(
+                lambda: http_request(
+                    prepared,
+                    timeout_s=config.timeout_s,
+                    max_response_bytes=config.max_response_bytes,
+                    fail_on_status=config.fail_on_status,
+                    allow_private=ctx.hooks.http_allow_private,
+                ),
+                ctx,
             )
         )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,16 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from orchestra.engine.graph import GraphError, WorkflowCall, error_path
-from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType, describe, expression_field
+from orchestra.engine.hooks import RunCancelled
+from orchestra.engine.nodes.base import (
+    CANCEL_POLL_S,
+    NodeConfig,
+    NodeContext,
+    NodeResult,
+    NodeType,
+    describe,
+    expression_field,
+)
 from orchestra.engine.nodes.subworkflow import INPUTS_FIELD, run_workflow
 from orchestra.engine.templates import TemplateRef, evaluate, json_value, render_value
 
@@ -155,7 +164,7 @@ class MapNode(NodeType):
         failing = threading.Event()  # an item failed the node: the ones not started need not run
 
         def run_item(index: int) -> _Outcome | None:
-            if failing.is_set():
+            if failing.is_set() or ctx.hooks.is_cancelled():
                 return None
             try:
                 return _Outcome(result=_with_retries(run_once, index, items[index], ctx))
@@ -166,10 +175,17 @@ class MapNode(NodeType):
 
         if not items:
             return NodeResult(output=[], fields={"failed": []})
-        with ThreadPoolExecutor(
+        pool = ThreadPoolExecutor(
             max_workers=min(config.concurrency, len(items)), thread_name_prefix=f"map-{ctx.node_id}"
-        ) as pool:
-            outcomes = list(pool.map(run_item, range(len(items))))
+        )
+        try:
+            futures = [pool.submit(run_item, index) for index in range(len(items))]
+            while wait(futures, timeout=CANCEL_POLL_S).not_done:
+                if ctx.hooks.is_cancelled():  # items in flight are abandoned, the others never start
+                    raise RunCancelled(f"cancelled while map {ctx.node_id!r} was running")
+            outcomes = [future.result() for future in futures]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         failed = [index for index, outcome in enumerate(outcomes) if outcome is not None and outcome.error is not None]
         if failed and not keep_going:
             raise ItemFailed(f"item {failed[0]}: {outcomes[failed[0]].error}")
