@@ -36,7 +36,7 @@ def job_create(*, workspace: Workspace, body: Any) -> DistillationJob:
         raise ValidationFailed(preview["refusals"])
     with transaction.atomic():
         job = DistillationJob.objects.create(
-            workspace=workspace, workflow=plan.workflow, node_id=plan.node_id, filters=plan.filters,
+            workspace=workspace, workflow=plan.workflow, node_id=plan.node_id or "", filters=plan.filters,
             teacher=plan.teacher.name, student=plan.student, method=plan.method, config=plan.overrides)
         events.record(job_id=job.id, type="job_queued", data={"preview": preview})
         transaction.on_commit(lambda: job_enqueue(job.id))
@@ -106,7 +106,8 @@ def job_execute(*, job_id) -> str | None:
 
     try:
         plan = job_plan(workspace=job.workspace, body={
-            "workflow": str(job.workflow_id), "node_id": job.node_id, "student": job.student,
+            "workflow": str(job.workflow_id) if job.workflow_id else None, "node_id": job.node_id or None,
+            "student": job.student,
             "method": job.method, "teacher": job.teacher, "filters": job.filters, "config": job.config})
         result = run_job(plan.job_config(output_dir=str(job_output_dir(job))), records=plan.records(),
                          on_progress=lambda update: _progress(job.pk, update), should_stop=should_stop,

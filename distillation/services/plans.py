@@ -1,7 +1,8 @@
-"""Planning a distillation job: parse and check a preview/launch body against the node it names
-(an llm or agent node), resolve the teacher, the student and the judge, and preview what the job
-would train on (the verification counts of its trajectories among it) and every reason it would
-be refused, without training."""
+"""Planning a distillation job: parse and check a preview/launch body against the traces it names
+(a node's, an llm or agent node; a workflow's; or any of the workspace's, gateway traces included,
+by filters), resolve the teacher, the student and the judge, and preview what the job would train
+on (the verification counts of its trajectories among it) and every reason it would be refused,
+without training."""
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from django.conf import settings
 
 from distillation import selectors
 from distillation.models import DistillationJob
-from distillation.services.records import trace_records
+from distillation.services.records import metadata_condition_errors, trace_records
 from orchestra.distill.config import LOGIT_METHODS, ConfigError, parse_job_config
 from orchestra.distill.dataset import IGNORE_INDEX, DatasetError, build_splits, tokenize
 from orchestra.distill.verify import JUDGE_FORMAT, STAGES, Judge, model_judge
@@ -28,7 +29,9 @@ from workflows.models import ModelEndpoint, Workflow, Workspace
 
 METHODS = ("sft", *sorted(LOGIT_METHODS))
 DISTILLABLE = ("llm", "agent")  # the node types whose model calls are traced
-TRACE_FILTERS = {"model", "since", "until", "metadata"}
+# What the core filters the records by (metadata is matched here, in records.py, numbers as numbers).
+CORE_FILTERS = {"model", "node", "since", "until"}
+TRACE_FILTERS = CORE_FILTERS | {"metadata"}
 # `verified`: the verification stages an example must pass (the core's data.verify); `judge`: the
 # registered model that judges the semantic stage.
 FILTER_FIELDS = TRACE_FILTERS | {"verified", "judge"}
@@ -48,8 +51,9 @@ ASSUMED_TOKENS_PER_S = 2000.0
 class JobPlan:
     """Everything a job needs, resolved from the request body and the node."""
 
-    workflow: Workflow
-    node_id: str
+    workspace: Workspace
+    workflow: Workflow | None  # None: traces of the whole workspace (the gateway's too)
+    node_id: str | None
     teacher: ModelEndpoint
     student: str            # the base as asked for: an endpoint name, HF id or folder
     student_path: str       # what transformers loads
@@ -70,25 +74,30 @@ class JobPlan:
         kind = "recorded" if self.method == "sft" else (
             "online" if self.teacher.backend == "transformers" else "offline")
         data = overrides.pop("data", {})
-        filters = {"model": [self.teacher.name]} | {k: v for k, v in self.filters.items() if k in TRACE_FILTERS}
+        filters = {"model": self.models()} | {k: v for k, v in self.filters.items() if k in CORE_FILTERS}
         if "verified" in self.filters:
             data["verify"] = self.filters["verified"]
         return {**overrides, "method": self.method, "student": {"model": self.student_path},
                 "teacher": {"kind": kind, **teacher_source, **teacher},
                 "data": {**data, "source": "records", "filters": filters}, "output_dir": output_dir}
 
-    def node(self) -> dict:
-        return distilled_node(workflow=self.workflow, node_id=self.node_id)
+    def node(self) -> dict | None:
+        return distilled_node(workflow=self.workflow, node_id=self.node_id) if self.node_id else None
+
+    def models(self) -> list[str]:
+        """Whose replies are learnt from: the teacher's, unless filters.model names others."""
+        return self.filters.get("model") or [self.teacher.name]
 
     def records(self) -> list[dict[str, Any]]:
-        return trace_records(workflow=self.workflow, node=self.node())
+        return trace_records(workspace=self.workspace, workflow=self.workflow, node=self.node(),
+                             models=self.models(), metadata=self.filters.get("metadata"))
 
     def judge(self) -> Judge | None:
         """The semantic stage's judge: the registered model named in filters.judge, asked for JSON."""
         name = self.filters.get("judge")
         if not name:
             return None
-        client = get_client(workflow_services.model_spec(model_resolve(workspace=self.workflow.workspace, name=name)))
+        client = get_client(workflow_services.model_spec(model_resolve(workspace=self.workspace, name=name)))
         return model_judge(lambda messages: client.complete(messages, max_tokens=16, response_format=JUDGE_FORMAT).text)
 
 
@@ -147,9 +156,18 @@ def job_plan(*, workspace: Workspace, body: Any) -> JobPlan:
         raise ValidationFailed("The request body must be a JSON object.", path="")
     errors = [{"path": f, "message": f"Unknown field; valid fields are {', '.join(sorted(BODY_FIELDS))}."}
               for f in sorted(set(body) - BODY_FIELDS)]
-    for field in ("workflow", "node_id", "student"):
-        if not isinstance(body.get(field), str) or not body[field].strip():
-            errors.append({"path": field, "message": f"{field} is required: a non-empty string."})
+    if not isinstance(body.get("student"), str) or not body["student"].strip():
+        errors.append({"path": "student", "message": "student is required: a non-empty string."})
+    for field in ("workflow", "node_id"):  # optional: without them the source is the workspace's traces
+        if body.get(field) is not None and (not isinstance(body[field], str) or not body[field].strip()):
+            errors.append({"path": field, "message": f"{field} is a non-empty string, or absent."})
+    if body.get("node_id") and not body.get("workflow"):
+        errors.append({"path": "node_id", "message": "node_id names a node of `workflow`: name the workflow too, "
+                                                     "or select traces of any node with filters.node."})
+    if not body.get("node_id") and not body.get("teacher"):
+        errors.append({"path": "teacher", "message": "teacher is required without a node_id (whose model it "
+                                                     "would default to): the registered model whose traces to "
+                                                     "learn from."})
     if body.get("method") not in METHODS:
         errors.append({"path": "method", "message": f"method is one of {', '.join(METHODS)}."})
     if body.get("teacher") is not None and not isinstance(body["teacher"], str):
@@ -166,14 +184,21 @@ def job_plan(*, workspace: Workspace, body: Any) -> JobPlan:
                                                                   f"{', '.join(STAGES)}."})
         if filters.get("judge") is not None and not isinstance(filters["judge"], str):
             errors.append({"path": "filters.judge", "message": "The judge is a registered model's name."})
+        for field in ("model", "node"):
+            value = filters.get(field)
+            if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+                errors.append({"path": f"filters.{field}", "message": f"A list of {field} names."})
+        if filters.get("metadata") is not None:
+            errors += metadata_condition_errors(filters["metadata"], "filters.metadata")
     if not isinstance(body.get("config") or {}, dict):
         errors.append({"path": "config", "message": "config is an object of job config sections (data, train, ...)."})
     else:
         errors += _config_errors(body.get("config") or {})
     if errors:
         raise ValidationFailed(errors)
-    workflow = workflow_selectors.workflow_get(workspace=workspace, workflow_id=body["workflow"])
-    node = distilled_node(workflow=workflow, node_id=body["node_id"])
+    workflow = (workflow_selectors.workflow_get(workspace=workspace, workflow_id=body["workflow"])
+                if body.get("workflow") else None)
+    node = distilled_node(workflow=workflow, node_id=body["node_id"]) if body.get("node_id") else None
     teacher_name = body.get("teacher") or node.get("config", {}).get("model", "auto")
     try:
         teacher = model_resolve(workspace=workspace, name=teacher_name)
@@ -184,7 +209,8 @@ def job_plan(*, workspace: Workspace, body: Any) -> JobPlan:
             model_resolve(workspace=workspace, name=filters["judge"])
         except LookupError as exc:
             raise ValidationFailed(str(exc), path="filters.judge") from None
-    return JobPlan(workflow=workflow, node_id=node["id"], teacher=teacher, student=body["student"],
+    return JobPlan(workspace=workspace, workflow=workflow, node_id=node["id"] if node else None, teacher=teacher,
+                   student=body["student"],
                    student_path=_student_path(workspace=workspace, student=body["student"]), method=body["method"],
                    filters=filters, overrides=body.get("config") or {})
 
@@ -205,7 +231,8 @@ def _measured_tokens_per_s(workspace: Workspace) -> float:
 def job_preview(*, plan: JobPlan) -> dict[str, Any]:
     """What the job would train on and every reason it would be refused, without training."""
     refusals: list[dict[str, str]] = []
-    out: dict[str, Any] = {"matched": 0, "with_golden": 0, "tokens": {"prompt": 0, "output": 0},
+    out: dict[str, Any] = {"matched": 0, "with_golden": 0, "golden_upsampled": {"train_examples": 0, "repeats": 0},
+                           "tokens": {"prompt": 0, "output": 0},
                            "splits": {"train": 0, "validation": 0, "test": 0}, "estimated_seconds": None,
                            "refusals": refusals, "teacher": plan.teacher.name, "student": plan.student,
                            "method": plan.method}
@@ -226,7 +253,12 @@ def job_preview(*, plan: JobPlan) -> dict[str, Any]:
 
     splits = build_splits(plan.records(), config.data, judge=plan.judge())
     everything = splits.train + splits.validation + splits.test
-    out |= {"matched": splits.matched, "with_golden": sum(e.golden_output is not None for e in everything),
+    # Upsampling (data.golden_share) repeats golden examples in train: count each once, the repeats apart.
+    golden_in_train = [e for e in splits.train if e.golden_output is not None]
+    distinct_golden = {id(e) for e in everything if e.golden_output is not None}
+    out |= {"matched": splits.matched, "with_golden": len(distinct_golden),
+            "golden_upsampled": {"train_examples": len(golden_in_train),
+                                 "repeats": len(golden_in_train) - len({id(e) for e in golden_in_train})},
             "splits": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
             "verification": splits.verification}
     refusals += [{"path": "config.data.min_examples", "message": r} for r in splits.refusals]
@@ -247,7 +279,7 @@ def job_preview(*, plan: JobPlan) -> dict[str, Any]:
         total_tokens = sum(len(t.input_ids) for t in sizes)
         out["tokens"] = {"prompt": total_tokens - output_tokens, "output": output_tokens}
         out["estimated_seconds"] = round(_tokens_trained(config, len(splits.train), total_tokens)
-                                         / _measured_tokens_per_s(plan.workflow.workspace), 1)
+                                         / _measured_tokens_per_s(plan.workspace), 1)
     return out
 
 

@@ -153,7 +153,8 @@ def test_agent_runs_become_trajectories_cut_at_golden_turns_and_verified(agent_n
     record_run(workflow, "A6", approved=False)
     record_run(workflow, "A7", approved=True)
 
-    made = trace_records(workflow=workflow, node=workflow.graph["nodes"][1])
+    made = trace_records(workspace=workflow.workspace, workflow=workflow, node=workflow.graph["nodes"][1],
+                         models=["teacher"])
     records = {r["messages"][1]["content"]: r for r in made}
     assert len(records) == 7 and all(r["trajectory"] for r in records.values())
     assert records["A2"]["output"] == '{"status": "shipped"}' and len(records["A2"]["messages"]) == 4
