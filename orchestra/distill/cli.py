@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from orchestra.distill.config import ConfigError, JobConfig, load_job_config
-from orchestra.distill.dataset import DatasetError, load_records, prepare_splits, preview
+from orchestra.distill.dataset import DatasetError, build_splits, load_records, prepare_splits, preview
 from orchestra.distill.teacher import TeacherError
 
 
@@ -18,16 +19,21 @@ def _run(args: argparse.Namespace) -> int:
     from orchestra.distill.job import run_job
 
     bars: dict[str, tqdm] = {}
+    last_val_loss: dict[str, float] = {}
 
     def show(event: dict) -> None:
         stage = event["stage"]
         if stage in ("train", "score_teacher") and ("step" in event or "done" in event):
-            total = event.get("max_steps") or event.get("total")
-            bar = bars.setdefault(stage, tqdm(total=total, desc=stage.replace("_", " "), unit="step"))
+            if stage not in bars:  # one bar per stage: a new one per event would print a stale 0/N line each time
+                bars[stage] = tqdm(total=event.get("max_steps") or event.get("total"),
+                                   desc=stage.replace("_", " "), unit="step")
+            bar = bars[stage]
             bar.n = event.get("step") or event.get("done")
             if "loss" in event:
-                bar.set_postfix(loss=f"{event['loss']:.4f}", lr=f"{event['lr']:.2e}",
-                                tok_s=f"{event['tokens_per_s']:.0f}", refresh=False)
+                if event.get("val_loss") is not None:
+                    last_val_loss["value"] = event["val_loss"]
+                bar.set_postfix(loss=f"{event['loss']:.4f}", val_loss=f"{last_val_loss.get('value', math.nan):.4f}",
+                                lr=f"{event['lr']:.2e}", tok_s=f"{event['tokens_per_s']:.0f}", refresh=False)
             bar.refresh()
         elif stage not in ("train", "score_teacher"):
             for bar in bars.values():
@@ -61,7 +67,16 @@ def _preview(args: argparse.Namespace) -> int:
 
     config = load_job_config(args.job)
     tokenizer = AutoTokenizer.from_pretrained(config.student.model)
-    summary = preview(load_records(config.data), config.data, tokenizer=tokenizer, max_seq_len=config.train.max_seq_len)
+    records = list(load_records(config.data))
+    summary = preview(records, config.data, tokenizer=tokenizer, max_seq_len=config.train.max_seq_len)
+    if summary["ok"]:
+        from transformers import AutoModelForCausalLM
+
+        from orchestra.distill.job import student_lora
+
+        lora, reason = student_lora(config, student=AutoModelForCausalLM.from_pretrained(config.student.model),
+                                    tokenizer=tokenizer, examples=build_splits(records, config.data).train)
+        summary["lora"] = {"enabled": lora.enabled, "reason": reason}
     print(json.dumps(summary, indent=2))
     return 0 if summary["ok"] else 1
 
@@ -92,19 +107,33 @@ def _score_teacher(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from orchestra.distill.dataset import held_out_examples
     from orchestra.distill.evaluate import format_table, verdict
     from orchestra.distill.job import evaluate_student
 
     config: JobConfig = load_job_config(args.job)
+    if args.with_teacher and not config.teacher.model:
+        raise TeacherError(f"--with-teacher times teacher.model on the prompts, and this job's {config.teacher.kind} "
+                           f"teacher names none (its replies are the recorded ones, which the student is already "
+                           f"scored against): set teacher.model to a local folder or model id, or leave out "
+                           f"--with-teacher")
     model_path = args.model or str(Path(config.output_dir) / "merged")
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    splits = prepare_splits(load_records(config.data), config.data)
+    if args.data:  # an external held-out file is scored as it is: all of it, never re-split or capped
+        examples = held_out_examples(load_records(config.data.model_copy(update={"source": args.data})),
+                                     config.data.filters)
+    else:
+        examples = prepare_splits(load_records(config.data), config.data).test[: config.eval.max_examples]
     teacher = AutoModelForCausalLM.from_pretrained(config.teacher.model) if args.with_teacher else None
+    eval_config = config.eval.model_copy(update={"samples": args.examples})
     report = evaluate_student(model=AutoModelForCausalLM.from_pretrained(model_path), tokenizer=tokenizer,
-                              examples=splits.test[: config.eval.max_examples], config=config.eval,
+                              examples=examples, config=eval_config,
                               teacher_model=teacher)
     print(format_table(report))
     print(verdict(report))
+    for number, sample in enumerate(report.get("samples", []), 1):
+        print(f"\n#{number} prompt: {sample['prompt']}\n   teacher: {sample['teacher']}"
+              f"\n   student: {sample['student']}" + (f"\n   golden:  {sample['golden']}" if "golden" in sample else ""))
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2))
     return 0
@@ -125,6 +154,8 @@ def add_subcommands(subparsers) -> None:
         if name == "eval":
             command.add_argument("--model", help="model folder (default: output_dir/merged)")
             command.add_argument("--with-teacher", action="store_true", help="also time teacher.model on the prompts")
+            command.add_argument("--data", help="a held-out JSONL file scored as it is (default: the job's test split)")
+            command.add_argument("--examples", type=int, default=20, help="examples to print, reply by reply")
             command.add_argument("--report", help="write the report JSON here")
 
 

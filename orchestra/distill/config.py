@@ -71,7 +71,9 @@ class StudentConfig(_Section):
 
 
 class LoraConfig(_Section):
-    enabled: bool = True
+    # "auto": LoRA for a pretrained base, full fine-tuning for a random-init student, where a low-rank
+    # update of random weights cannot learn the task (train.resolve_lora decides, the report says why).
+    enabled: bool | Literal["auto"] = "auto"
     r: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)
     dropout: float = Field(0.05, ge=0.0, lt=1.0)
@@ -103,6 +105,9 @@ class EvalConfig(_Section):
     max_new_tokens: int = Field(256, ge=1)
     batch_size: int = Field(8, ge=1)
     max_examples: int | None = Field(None, ge=1)
+    samples: int = Field(5, ge=0, description="held-out examples shown in the report, reply by reply")
+    judge: bool = Field(False, description="judge correctness with the job's judge model on prompts without a "
+                                           "golden label (golden labels are always used)")
 
 
 class JobConfig(_Section):

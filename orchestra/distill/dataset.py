@@ -224,6 +224,19 @@ def example_from(record: dict[str, Any], number: int = 0) -> Example:
                    group=prompt_key(messages[:first_reply], tools) if trajectory else prompt_key(messages, tools))
 
 
+def held_out_examples(records: Iterable[dict[str, Any]], filters: FilterConfig) -> list[Example]:
+    """An external held-out set as it is: every matching record, deduplicated by prompt (a golden
+    label on any duplicate wins), never split, verified or capped."""
+    by_key: dict[str, Example] = {}
+    for number, record in enumerate(records, 1):
+        if record_matches(record, filters):
+            example = example_from(record, number)
+            kept = by_key.setdefault(example.key, example)
+            if example.golden_output is not None:
+                kept.golden_output = example.golden_output
+    return list(by_key.values())
+
+
 def upsample_golden(train: list[Example], share: float, seed: int) -> list[Example]:
     """Repeat golden examples until they are `share` of the mix (never drops teacher examples)."""
     golden = [e for e in train if e.golden_output is not None]

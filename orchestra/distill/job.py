@@ -11,14 +11,14 @@ from typing import Any, Callable, Iterable
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from orchestra.distill.config import EvalConfig, JobConfig, load_job_config, parse_job_config
+from orchestra.distill.config import EvalConfig, JobConfig, LoraConfig, load_job_config, parse_job_config
 from orchestra.distill.dataset import DatasetError, Example, Splits, load_records, prepare_splits, tokenize
 from orchestra.distill.evaluate import evaluate_model, format_table, verdict
 from orchestra.distill.steps import evaluate_agent
 from orchestra.distill.export import export_student
 from orchestra.distill.teacher import (OnlineTeacher, TopKStore, check_same_vocabulary, local_completer,
                                        openai_completer, relabel, score_teacher, store_recorded_topk)
-from orchestra.distill.train import latest_checkpoint, load_student, train, use_bf16
+from orchestra.distill.train import latest_checkpoint, prepare_student, resolve_lora, train, train_threads, use_bf16
 from orchestra.distill.verify import Judge
 
 OnProgress = Callable[[dict[str, Any]], None]
@@ -89,14 +89,23 @@ def offline_store(config: JobConfig, splits: Splits, tokenizer, on_progress: OnP
                                                                        "total": total})) if on_progress else None)
 
 
+def student_lora(config: JobConfig, *, student, tokenizer, examples: list[Example]) -> tuple[LoraConfig, str]:
+    """The job's LoRA choice with `enabled: auto` decided from the loaded student on a few of its
+    training examples (train.resolve_lora), and why; the preview shows the same."""
+    probe = [tokenize(e, tokenizer, max_seq_len=config.train.max_seq_len) for e in examples[:32]]
+    return resolve_lora(config.lora, model=student, probe=probe, pad_token_id=tokenizer.pad_token_id)
+
+
 def evaluate_student(*, model, tokenizer, examples: list[Example], config: EvalConfig,
-                     teacher_model=None) -> dict[str, Any]:
-    """Agents (examples that offered tools) step by step (steps.py), other nodes reply by reply."""
+                     teacher_model=None, judge: Judge | None = None) -> dict[str, Any]:
+    """Agents (examples that offered tools) step by step (steps.py), other nodes reply by reply;
+    `judge` tells right from wrong where no golden label does, when eval.judge asks for it."""
     if any(e.tools for e in examples):
         return evaluate_agent(model=model, tokenizer=tokenizer, examples=examples,
                               max_new_tokens=config.max_new_tokens, teacher_model=teacher_model)
     return evaluate_model(model=model, tokenizer=tokenizer, examples=examples, max_new_tokens=config.max_new_tokens,
-                          batch_size=config.batch_size, teacher_model=teacher_model)
+                          batch_size=config.batch_size, teacher_model=teacher_model,
+                          judge=judge if config.judge else None, samples=config.samples)
 
 
 def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, Any]] | None = None,
@@ -129,14 +138,20 @@ def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, A
         emit({"stage": "score_teacher"})
         signal = offline_store(config, splits, tokenizer, on_progress)
 
+    threads = train_threads()
+    torch.set_num_threads(threads)
+    items = {name: [tokenize(e, tokenizer, max_seq_len=config.train.max_seq_len) for e in part]
+             for name, part in (("train", splits.train), ("validation", splits.validation))}
+    student = AutoModelForCausalLM.from_pretrained(config.student.model)
+    lora, lora_reason = student_lora(config, student=student, tokenizer=tokenizer, examples=splits.train)
+    config = config.model_copy(update={"lora": lora})
     torch.manual_seed(config.train.seed)  # LoRA initialisation
-    student = load_student(config.student.model, lora=config.lora,
-                           gradient_checkpointing=config.train.gradient_checkpointing)
+    student = prepare_student(student, lora=config.lora, gradient_checkpointing=config.train.gradient_checkpointing)
     test = splits.test[: config.eval.max_examples]
 
     def evaluate(model, teacher=None) -> dict[str, Any]:
         return evaluate_student(model=model, tokenizer=tokenizer, examples=test, config=config.eval,
-                                teacher_model=teacher)
+                                teacher_model=teacher, judge=judge)
 
     baseline_path = output_dir / "baseline.json"
     baseline = json.loads(baseline_path.read_text()) if baseline_path.exists() else None
@@ -146,8 +161,6 @@ def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, A
         baseline_path.write_text(json.dumps(baseline, indent=2))
 
     emit({"stage": "train"})
-    items = {name: [tokenize(e, tokenizer, max_seq_len=config.train.max_seq_len) for e in part]
-             for name, part in (("train", splits.train), ("validation", splits.validation))}
     result = train(model=student, pad_token_id=tokenizer.pad_token_id, train_items=items["train"],
                    val_items=items["validation"], config=config.train, loss_config=config.loss_config(),
                    teacher=signal, output_dir=output_dir,
@@ -157,7 +170,9 @@ def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, A
         "data": {"matched": splits.matched, "duplicates": splits.duplicates, "train": len(splits.train),
                  "validation": len(splits.validation), "test": len(splits.test), "verification": splits.verification},
         "training": {"steps": result.steps, "initial_val_loss": result.initial_val_loss,
-                     "best_val_loss": result.best_val_loss, "history": result.history},
+                     "best_val_loss": result.best_val_loss, "history": result.history, "threads": threads},
+        # every "auto" decided, and why: what the platform's preview and the model card show
+        "resolved_config": config.model_dump(mode="json"), "resolved": {"lora": lora_reason},
         "baseline": baseline,
     }
     if isinstance(signal, TopKStore):
@@ -179,7 +194,8 @@ def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, A
             "method": {"method": config.method, "loss": config.loss_config().model_dump(), "teacher": config.teacher.kind},
             "hyperparameters": {"lora": config.lora.model_dump() if config.lora.enabled else None,
                                 "train": config.train.model_dump()},
-            "metrics": {k: report.get("after", {}).get(k) for k in ("vs_teacher", "vs_golden", "student_speed", "steps")
+            "metrics": {k: report.get("after", {}).get(k) for k in ("vs_teacher", "vs_golden", "correctness",
+                                                                    "student_speed", "steps")
                         if k in report.get("after", {})},
             "verdict": report.get("verdict")}
     artifacts = export_student(model=student, tokenizer=tokenizer, output_dir=output_dir,

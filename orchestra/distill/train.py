@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Mapping, Protocol
 
 import torch
 from accelerate import Accelerator
@@ -56,8 +57,50 @@ def use_bf16(setting: str) -> bool:
     return available if setting == "auto" else setting == "on" and available
 
 
+# A student whose cross-entropy on the training replies is above this share of log(vocabulary) (a
+# uniform guess) has learnt no language: random init (it scores about 1.0 of log V). A pretrained
+# base sits far below on any text.
+RANDOM_INIT_LOSS_SHARE = 0.8
+
+
+def train_threads(environ: Mapping[str, str] = os.environ, cores: int | None = None) -> int:
+    """Torch threads for one training job: ORCHESTRA_TRAIN_THREADS, else this machine's cores shared
+    among the ORCHESTRA_TRAIN_JOBS jobs that train at once (default 1). Two jobs each using every core
+    run ~10x slower than with their own share (oversubscribed threads wait on each other)."""
+    if environ.get("ORCHESTRA_TRAIN_THREADS"):
+        return max(1, int(environ["ORCHESTRA_TRAIN_THREADS"]))
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, int(environ.get("ORCHESTRA_TRAIN_JOBS") or 1)))
+
+
+def resolve_lora(lora: LoraConfig, *, model, probe: list[TokenizedExample],
+                 pad_token_id: int) -> tuple[LoraConfig, str]:
+    """`lora.enabled: auto` decided from the student: LoRA adapts what a pretrained base knows, a
+    random-init student needs every weight trained. Returns the decided config and why."""
+    if lora.enabled != "auto":
+        return lora, "set in the job config"
+    loss = validation_loss(model, probe, teacher=None, loss_config=LossConfig(method="ce"), batch_size=8,
+                           pad_token_id=pad_token_id, device=next(model.parameters()).device)
+    uniform = math.log(model.get_output_embeddings().weight.shape[0])
+    if loss < RANDOM_INIT_LOSS_SHARE * uniform:
+        return lora.model_copy(update={"enabled": True}), (
+            f"LoRA: the student is pretrained (cross-entropy {loss:.2f} on the training replies, a uniform guess "
+            f"is {uniform:.2f})")
+    return lora.model_copy(update={"enabled": False}), (
+        f"full fine-tuning: the student looks random-init (cross-entropy {loss:.2f} on the training replies, "
+        f"a uniform guess is {uniform:.2f}); LoRA cannot teach it the task")
+
+
 def load_student(path: str, *, lora: LoraConfig, gradient_checkpointing: bool = False):
-    model = AutoModelForCausalLM.from_pretrained(path)
+    return prepare_student(AutoModelForCausalLM.from_pretrained(path), lora=lora,
+                           gradient_checkpointing=gradient_checkpointing)
+
+
+def prepare_student(model, *, lora: LoraConfig, gradient_checkpointing: bool = False):
+    """The loaded student ready to train: LoRA-wrapped when `lora.enabled` (decided: see resolve_lora)."""
+    if lora.enabled == "auto":
+        raise ValueError("lora.enabled is 'auto': decide it with resolve_lora() before preparing the student")
     if gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if lora.enabled:

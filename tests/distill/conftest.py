@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from tests.support.tiny_models import build_tiny_family
 
 @pytest.fixture(scope="session", autouse=True)
 def _one_thread():
+    os.environ["ORCHESTRA_TRAIN_THREADS"] = "1"  # run_job sets torch's threads from it: the machine is shared
     torch.set_num_threads(1)
 
 

@@ -38,7 +38,7 @@ def test_yaml_job_loads_with_defaults(tmp_path):
     config = load_job_config(path)
     assert config.loss_config().method == "forward_kl" and config.loss_config().temperature == 2.0
     assert config.data.min_examples == 100 and config.data.max_examples == 15000
-    assert config.lora.enabled and config.uses_logits
+    assert config.lora.enabled == "auto" and config.uses_logits
 
 
 def test_yaml_that_is_not_a_mapping_is_refused(tmp_path):

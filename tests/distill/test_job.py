@@ -20,7 +20,7 @@ def job(family, output_dir, **overrides) -> dict:
 
 def test_job_trains_evaluates_and_exports_models_that_reload_and_generate(tiny_family, tmp_path):
     events = []
-    result = run_job(job(tiny_family, tmp_path, method="forward_kl",
+    result = run_job(job(tiny_family, tmp_path, method="forward_kl", lora={"enabled": True},
                          teacher={"kind": "online", "model": str(tiny_family["teacher"])}),
                      records=ticket_records(60), on_progress=events.append)
     report = result.report
@@ -28,6 +28,7 @@ def test_job_trains_evaluates_and_exports_models_that_reload_and_generate(tiny_f
     assert report["training"]["best_val_loss"] < report["training"]["initial_val_loss"]
     assert report["baseline"]["vs_teacher"]["count"] == 4 and report["after"]["teacher_speed"] is not None
     assert report["verdict"].startswith("Student matches the teacher on")
+    assert "too few held-out examples to judge (4 prompts" in report["verdict"]  # max_examples 4
     assert [e["stage"] for e in events if e["stage"] != "train"] == ["data", "baseline", "eval", "export", "done"]
     assert any(e["stage"] == "train" and "eta_s" in e for e in events)
     assert json.loads((tmp_path / "report.json").read_text())["verdict"] == report["verdict"]
@@ -60,6 +61,10 @@ def test_a_cancelled_job_resumes_from_its_checkpoint(tiny_family, tmp_path):
     assert first.report["outcome"] == "cancelled" and first.artifacts == {}
     second = run_job(config, records=ticket_records(60))
     assert second.report["outcome"] == "finished" and second.report["training"]["steps"] == 4
+    # the tiny student is random-init: the default LoRA setting resolves to full fine-tuning, and says so
+    assert second.report["resolved_config"]["lora"]["enabled"] is False
+    assert second.report["resolved"]["lora"].startswith("full fine-tuning") and "adapter" not in second.artifacts
+    assert second.report["training"]["threads"] == 1  # ORCHESTRA_TRAIN_THREADS (conftest)
     assert [h["step"] for h in second.report["training"]["history"]] == [1, 2, 3, 4]
 
 
@@ -77,10 +82,28 @@ def test_cli_runs_a_job_file_and_prints_a_summary(tiny_family, tmp_path, capsys)
     config = job(tiny_family, tmp_path / "out", data={"source": str(records), "min_examples": 40})
     (tmp_path / "job.yaml").write_text(json.dumps(config))  # JSON is YAML
     assert main(["run", str(tmp_path / "job.yaml")]) == 0
+    captured = capsys.readouterr()
+    assert "sft (recorded teacher): 4 steps, finished" in captured.out and "Student matches the teacher" in captured.out
+    assert captured.err.count("0/4") == 1  # one bar, not a fresh one (and a stale 0/4 line) per event
+    assert "val_loss=" in captured.err
+
+    # an external held-out file is scored as it is: every one of its 7 prompts, no re-split
+    held_out = tmp_path / "held_out.jsonl"
+    held_out.write_text("\n".join(json.dumps(r) for r in ticket_records(7, seed=5, golden_every=2)))
+    assert main(["eval", str(tmp_path / "job.yaml"), "--data", str(held_out), "--examples", "7",
+                 "--report", str(tmp_path / "eval.json")]) == 0
     printed = capsys.readouterr().out
-    assert "sft (recorded teacher): 4 steps, finished" in printed and "Student matches the teacher" in printed
-    assert main(["eval", str(tmp_path / "job.yaml")]) == 0
-    assert "exact_match (vs teacher)" in capsys.readouterr().out
+    assert "exact_match (vs teacher)" in printed and "field category (vs teacher)" in printed
+    assert "field priority (correct)" in printed and "#7 prompt: ticket 6" in printed
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["vs_teacher"]["count"] == 7 and report["correctness"]["count"] == 4
+    assert "too few held-out examples to judge (7 prompts" in printed
+
+
+def test_cli_eval_with_teacher_says_a_recorded_teacher_names_no_model(tiny_family, tmp_path, capsys):
+    (tmp_path / "job.yaml").write_text(json.dumps(job(tiny_family, tmp_path / "out")))
+    assert main(["eval", str(tmp_path / "job.yaml"), "--with-teacher"]) == 2
+    assert "recorded teacher names none" in capsys.readouterr().err
 
 
 def test_cli_reports_bad_config_paths_and_fails(tmp_path, capsys):

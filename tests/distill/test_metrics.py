@@ -1,6 +1,8 @@
 import pytest
 
-from orchestra.distill.evaluate import exact_match, field_accuracy, format_table, rouge_l, score, token_f1, verdict
+from orchestra.distill.dataset import Example
+from orchestra.distill.evaluate import (correctness, exact_match, field_accuracy, format_table, rouge_l, score,
+                                        token_f1, verdict, wilson_interval)
 
 
 def test_exact_match_ignores_surrounding_whitespace_only():
@@ -50,3 +52,56 @@ def test_verdict_says_not_ready_and_why_when_agreement_is_low():
 def test_table_shows_before_and_after():
     table = format_table(_report(0.9, 0.5), baseline=_report(0.1))
     assert "exact_match (vs teacher)" in table and "0.100" in table and "0.900" in table
+
+
+def test_score_breaks_json_fields_down_one_by_one_with_intervals():
+    result = score(['{"a": 1, "b": 2}', '{"a": 1, "b": 3}', "oops"], ['{"a": 1, "b": 2}'] * 3)
+    assert result["per_field"]["a"]["accuracy"] == pytest.approx(2 / 3)
+    assert result["per_field"]["b"] == {"accuracy": pytest.approx(1 / 3), "count": 3,
+                                        "interval": pytest.approx(list(wilson_interval(1, 3)))}
+    low, high = result["exact_match_interval"]
+    assert low < 1 / 3 < high
+
+
+def _examples(n: int, *, teacher: str, golden: str | None) -> list[Example]:
+    return [Example(messages=[{"role": "user", "content": f"order {i}"}], teacher_output=teacher,
+                    golden_output=golden, key=str(i)) for i in range(n)]
+
+
+def test_a_student_that_copies_the_teachers_wrong_answers_agrees_but_is_not_correct():
+    examples = _examples(40, teacher='{"category": "billing", "priority": "low"}',
+                         golden='{"priority": "high", "category": "billing"}')
+    predictions = ['{"category": "billing", "priority": "low"}'] * 40
+    right = correctness(examples, predictions)
+    assert right["judged_by"] == "golden labels" and right["count"] == 40
+    assert right["student"] == 0.0 and right["teacher"] == 0.0
+    assert right["per_field"]["student"]["category"]["accuracy"] == 1.0
+    assert right["per_field"]["student"]["priority"]["accuracy"] == 0.0
+    # golden JSON in another key order is still the right answer
+    assert correctness(examples, ['{"category": "billing", "priority": "high"}'] * 40)["student"] == 1.0
+
+
+def test_correctness_asks_the_named_judge_where_there_is_no_golden_label():
+    examples = _examples(3, teacher="yes", golden=None)
+    right = correctness(examples, ["yes", "no", "yes"], judge=lambda example: example.teacher_output == "yes")
+    assert right["judged_by"] == "judge" and right["student"] == pytest.approx(2 / 3) and right["teacher"] == 1.0
+    assert correctness(examples, ["yes"] * 3) is None  # nothing can tell right from wrong
+
+
+def test_verdict_refuses_to_judge_below_the_minimum_test_size():
+    report = _report(1.0) | {"vs_teacher": {"exact_match": 1.0, "token_f1": 1.0, "count": 12}}
+    line = verdict(report)
+    assert "too few held-out examples to judge (12 prompts" in line and "ready for shadow" not in line
+
+
+def test_verdict_puts_correctness_next_to_agreement_and_holds_back_a_student_less_often_right():
+    right = {"judged_by": "golden labels", "count": 50, "student": 0.5, "student_interval": [0.37, 0.63],
+             "teacher": 0.9, "teacher_interval": [0.79, 0.96], "per_field": None}
+    report = _report(0.95) | {"vs_teacher": {"exact_match": 0.95, "token_f1": 0.99, "count": 100},
+                              "correctness": right}
+    line = verdict(report)
+    assert line.startswith("Student matches the teacher on 95% of 100 held-out prompts")
+    assert "right on 50% of the 50 judged by golden labels (95% interval 37%-63%; the teacher 90%)" in line
+    assert "not ready for shadow: it is right less often than the teacher" in line
+    table = format_table(report)
+    assert "correct (by golden labels, n=50)" in table and "teacher correct" in table

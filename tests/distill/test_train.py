@@ -6,7 +6,7 @@ from orchestra.distill.config import DataConfig, LoraConfig, TrainConfig
 from orchestra.distill.dataset import build_splits, tokenize
 from orchestra.distill.losses import LossConfig
 from orchestra.distill.teacher import OnlineTeacher, score_teacher
-from orchestra.distill.train import latest_checkpoint, load_student, train, validation_loss
+from orchestra.distill.train import latest_checkpoint, load_student, resolve_lora, train, train_threads, validation_loss
 from tests.distill.support import ticket_records
 
 
@@ -60,7 +60,7 @@ def test_resume_from_a_checkpoint_reproduces_the_uninterrupted_run(tiny_family, 
     _, straight = fit(tiny_family, items, tokenizer, tmp_path / "straight", steps=6)
     calls = iter(range(100))
     torch.manual_seed(0)
-    model = load_student(str(tiny_family["student"]), lora=LoraConfig(r=8))
+    model = load_student(str(tiny_family["student"]), lora=LoraConfig(enabled=True, r=8))
     config = TrainConfig(max_steps=6, lr=5e-3, batch_size=8, eval_every=6, checkpoint_every=None, warmup_ratio=0.1)
     common = dict(pad_token_id=tokenizer.pad_token_id, train_items=items["train"], val_items=items["validation"],
                   config=config, loss_config=LossConfig(method="ce"), teacher=None, output_dir=tmp_path / "split")
@@ -68,7 +68,7 @@ def test_resume_from_a_checkpoint_reproduces_the_uninterrupted_run(tiny_family, 
     assert stopped.outcome == "cancelled" and stopped.steps == 3
     assert latest_checkpoint(tmp_path / "split").name == "step-00000003"
     torch.manual_seed(123)  # a fresh process: other RNG state, other LoRA init; the checkpoint restores both
-    resumed = train(model=load_student(str(tiny_family["student"]), lora=LoraConfig(r=8)), **common)
+    resumed = train(model=load_student(str(tiny_family["student"]), lora=LoraConfig(enabled=True, r=8)), **common)
     assert resumed.steps == 6 and resumed.outcome == "finished"
     assert [h["loss"] for h in resumed.history] == [h["loss"] for h in straight.history]
     assert resumed.best_val_loss == straight.best_val_loss
@@ -82,3 +82,22 @@ def test_early_stopping_ends_a_diverging_run_and_keeps_the_best_weights(tiny_fam
     final = validation_loss(model, items["validation"], teacher=None, loss_config=LossConfig(method="ce"),
                             batch_size=8, pad_token_id=tokenizer.pad_token_id, device=torch.device("cpu"))
     assert final == pytest.approx(result.best_val_loss, rel=1e-5)
+
+
+def test_lora_auto_trains_a_random_init_student_fully_and_a_pretrained_one_with_lora(tiny_family, setup, tmp_path):
+    tokenizer, _, items = setup
+    auto = LoraConfig()
+    random_init = AutoModelForCausalLM.from_pretrained(tiny_family["student"])
+    decided, reason = resolve_lora(auto, model=random_init, probe=items["train"], pad_token_id=tokenizer.pad_token_id)
+    assert decided.enabled is False and reason.startswith("full fine-tuning")
+    pretrained, _ = fit(tiny_family, items, tokenizer, tmp_path, lora=False, steps=30, lr=1e-2)
+    decided, reason = resolve_lora(auto, model=pretrained, probe=items["train"], pad_token_id=tokenizer.pad_token_id)
+    assert decided.enabled is True and reason.startswith("LoRA: the student is pretrained")
+    assert resolve_lora(LoraConfig(enabled=True), model=random_init, probe=[], pad_token_id=0)[0].enabled is True
+
+
+def test_train_threads_come_from_the_environment_or_the_cores_shared_among_jobs():
+    assert train_threads({"ORCHESTRA_TRAIN_THREADS": "3"}, cores=16) == 3
+    assert train_threads({"ORCHESTRA_TRAIN_JOBS": "2"}, cores=2) == 1
+    assert train_threads({"ORCHESTRA_TRAIN_JOBS": "4"}, cores=16) == 4
+    assert train_threads({}, cores=8) == 8
