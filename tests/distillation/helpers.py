@@ -16,7 +16,7 @@ TOPICS = ["tea", "coffee", "rain", "snow", "maps", "boats", "bread", "clocks", "
           "glass", "paper", "bells", "kites", "honey", "stone", "lamps", "ferns"]
 # Small enough for 2 CPU cores: a few optimizer steps on a handful of examples.
 TINY_JOB = {"data": {"min_examples": 8, "validation_fraction": 0.2, "test_fraction": 0.2},
-            "lora": {"r": 4, "alpha": 8},
+            "lora": {"enabled": True, "r": 4, "alpha": 8},  # the tiny student is random-init: auto would pick full FT
             "train": {"max_steps": 6, "batch_size": 4, "checkpoint_every": 2, "eval_every": 3},
             "eval": {"max_new_tokens": 4, "batch_size": 4}}
 
