@@ -100,10 +100,12 @@ def savings(*, workflow: Workflow, since: str | None = None, until: str | None =
 
 
 def _agreement(compared: QuerySet) -> dict[str, Any] | None:
-    counts = compared.aggregate(calls=Count("id"), agreed=Count("id", filter=Q(agreement=True)))
+    counts = compared.aggregate(calls=Count("id"), agreed=Count("id", filter=Q(agreement=True)),
+                                student_errors=Count("id", filter=Q(student_trace__status="error")))
     if not counts["calls"]:
         return None
-    return {"calls": counts["calls"], "agreement": round(counts["agreed"] / counts["calls"], 4)}
+    return {"calls": counts["calls"], "agreement": round(counts["agreed"] / counts["calls"], 4),
+            "student_errors": counts["student_errors"]}
 
 
 def _agent_steps(turns: list[Trace]) -> dict[str, Any]:

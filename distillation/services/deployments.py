@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from distillation.models import DeploymentChange, DistillationJob, NodeDeployment, ShadowComparison
 from distillation.services.plans import distilled_node
@@ -54,14 +55,20 @@ def _deploy_on_vllm(*, job: DistillationJob, name: str, server: ModelEndpoint, p
     """Load the LoRA adapter into the vLLM server that serves the student's base model (it must
     run with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True and see the adapter folder) and register the
     adapter's name there as a model."""
-    import httpx
+    from django.conf import settings
 
+    from orchestra.egress import RequestRefused, guarded_client
     from workflows import crypto
 
     api_key = crypto.decrypt(server.api_key_encrypted) or None
-    response = httpx.post(server.base_url.rstrip("/") + "/load_lora_adapter", timeout=120,
-                          json={"lora_name": name, "lora_path": job.artifacts["adapter"]},
-                          headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+    try:
+        with guarded_client(allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE, timeout=120) as client:
+            response = client.post(server.base_url.rstrip("/") + "/load_lora_adapter",
+                                   json={"lora_name": name, "lora_path": job.artifacts["adapter"]},
+                                   headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+    except RequestRefused as refused:
+        raise ValidationFailed(f"{server.name!r} cannot be reached: {refused} (operators allow private model "
+                               "servers with ORCHESTRA_EGRESS_ALLOW)", path="model") from refused
     if response.status_code >= 400:
         raise ValidationFailed(f"{server.name!r} refused to load the adapter: HTTP {response.status_code} "
                                f"{response.text[:300]}", path="model")
@@ -117,16 +124,16 @@ def deployment_call(*, run, call: ModelCall, make_trace: MakeTrace) -> Trace | N
     if state == "shadow":
         # Both at once: shadowing should not make the node wait for the student as well.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            asked = pool.submit(_shadow_reply, make_trace, deployment.student_model, call.call_key + "#shadow")
+            asked = pool.submit(_shadow_reply, make_trace, run, call, deployment.student_model)
             teacher = _saved(make_trace(model=call.model, call_key=call.call_key, stream=True))
             student = asked.result()
-        agreement = student is not None and _agree(teacher, student, node_config)
+        agreement = student.status == "ok" and _agree(teacher, student, node_config)
         ShadowComparison.objects.create(
             workspace_id=run.workspace_id, workflow_id=run.workflow_id, node_id=call.node_id, call_key=call.call_key,
             kind="tool_calls" if teacher.tool_calls else "reply", teacher_trace=teacher,
             student_trace=student, agreement=agreement,
             teacher_latency_ms=teacher.latency_ms, teacher_cost=teacher.cost,
-            student_latency_ms=student.latency_ms if student else None, student_cost=student.cost if student else None)
+            student_latency_ms=student.latency_ms, student_cost=student.cost)
         return teacher
     try:  # a JSON reply may still be rejected, so only a text node streams the student's tokens
         student = make_trace(model=deployment.student_model, call_key=call.call_key,
@@ -141,12 +148,20 @@ def deployment_call(*, run, call: ModelCall, make_trace: MakeTrace) -> Trace | N
     return _saved(make_trace(model=call.model, call_key=call.call_key, stream=True))
 
 
-def _shadow_reply(make_trace: MakeTrace, model: str, call_key: str) -> Trace | None:
-    """The student's shadow answer, or None: a failing student is a disagreement, never the run's failure."""
+def _shadow_reply(make_trace: MakeTrace, run, call: ModelCall, model: str) -> Trace:
+    """The student's shadow answer. A failing student is a disagreement, never the run's failure,
+    and never silent: its failed trace (status error, with the error) is what the comparison keeps."""
+    call_key, started = call.call_key + "#shadow", timezone.now()
     try:
         return _saved(make_trace(model=model, call_key=call_key, stream=False))
-    except Exception:
-        return None
+    except Exception as exc:
+        log.warning("node %s: shadow student %s failed: %s", call.node_id, model, exc)
+        # A failed call's trace is normally saved by the call itself; one that failed before that is recorded here.
+        failed = Trace.objects.filter(run=run, call_key=call_key, status="error", created_at__gte=started).first()
+        return failed or Trace.objects.create(
+            workspace_id=run.workspace_id, workflow_id=run.workflow_id, version=run.version, node_id=call.node_id,
+            run=run, call_key=call_key, messages=call.messages, model=model, status="error",
+            error=f"{type(exc).__name__}: {exc}")
     finally:
         connection.close()  # this runs on a pool thread with its own database connection
 

@@ -1,6 +1,8 @@
 """How a node's deployment routes its model calls: shadow compares, student falls back to the
 teacher on output the node cannot use. The models here are replies chosen per model name (the
 `make_trace` seam that execution.call_model fills with real clients), so each case is exact."""
+import dataclasses
+
 import pytest
 
 from distillation.models import ShadowComparison
@@ -88,3 +90,36 @@ def test_student_falls_back_to_the_teacher_when_its_reply_breaks_the_schema(node
     assert (used.model, used.call_key) == ("teacher", call.call_key)  # what a resumed run replays
     rejected = Trace.objects.get(run=run, model="student")
     assert rejected.call_key == call.call_key + "#rejected"
+
+
+def test_a_failing_shadow_student_is_a_failed_trace_counted_in_the_shadow_report(node):
+    from distillation.selectors import savings
+    from workflows.execution import model_call_trace
+
+    workflow, run, call, user = node
+    deployment_set(workflow=workflow, node_id="classify", state="shadow", model="student", user=user)
+    teacher_only = replying(run, call, {"teacher": '{"label": "hot"}'})
+
+    def real_student(*, model, call_key, stream):  # the real call: /models/student is no model at all
+        if model == "teacher":
+            return teacher_only(model=model, call_key=call_key, stream=stream)
+        return model_call_trace(run, call, model=model, call_key=call_key, stream=stream)
+
+    def broken_before_calling(*, model, call_key, stream):  # fails before any call is made or traced
+        if model == "teacher":
+            return teacher_only(model=model, call_key=call_key, stream=stream)
+        raise RuntimeError("no connection to the student")
+
+    used = deployment_call(run=run, call=call, make_trace=real_student)
+    second = dataclasses.replace(call, call_key="classify#a2#j0")
+    deployment_call(run=run, call=second, make_trace=broken_before_calling)
+
+    assert used.model == "teacher"
+    failed = Trace.objects.filter(run=run, model="student").order_by("call_key")
+    assert [(t.call_key, t.status) for t in failed] == [("classify#a1#j0#shadow", "error"),
+                                                        ("classify#a2#j0#shadow", "error")]
+    assert all(t.error for t in failed) and "no connection to the student" in failed[1].error
+    comparisons = ShadowComparison.objects.filter(workflow=workflow).order_by("call_key")
+    assert [(c.student_trace_id, c.agreement) for c in comparisons] == [(t.id, False) for t in failed]
+    (entry,) = savings(workflow=workflow)["nodes"]
+    assert entry["shadow"] == {"calls": 2, "agreement": 0.0, "student_errors": 2}
