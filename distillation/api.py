@@ -16,8 +16,7 @@ from workflows.api.views import WorkspaceView, _after, _body
 
 def job_out(job: DistillationJob) -> dict:
     return {
-        "id": str(job.id), "workflow": str(job.workflow_id) if job.workflow_id else None,
-        "node_id": job.node_id or None, "status": job.status,
+        "id": str(job.id), "workflow": str(job.workflow_id), "node_id": job.node_id, "status": job.status,
         "method": job.method, "teacher": job.teacher, "student": job.student, "filters": job.filters,
         "config": job.config, "progress": job.progress, "losses": job.losses, "report": job.report,
         "artifacts": job.artifacts, "model": job.model or None, "error": job.error or None,

@@ -3,6 +3,7 @@ from django.urls import path
 from distillation import api
 
 urlpatterns = [
+    path("distillation-methods", api.MethodListView.as_view()),
     path("distillations/preview", api.PreviewView.as_view()),
     path("distillations", api.JobListView.as_view()),
     path("distillations/<str:job_id>", api.JobDetailView.as_view()),

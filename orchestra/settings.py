@@ -287,8 +287,16 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Orchestra API",
-    "DESCRIPTION": "Workflows, runs, models and traces.",
+    "DESCRIPTION": "Workflows, runs, models, traces, triggers, chat, distillation and routing "
+    "(docs/api.md); /v1 is the OpenAI-compatible gateway.",
     "VERSION": "0.1.0",
+    # One name per set of choices that several bodies share (the generated TypeScript types use them).
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "workflows.models.Run.STATUSES",
+        "DistillationJobStatusEnum": "distillation.models.DistillationJob.STATUSES",
+        "DistillationMethodEnum": "distillation.services.plans.METHODS",
+        "RouterJobStatusEnum": "routing.models.RouterJob.STATUSES",
+    },
 }
 
 LOGGING = {

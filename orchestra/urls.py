@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from workflows.api import gateway_views, trigger_views
+from workflows.api.errors import api_not_found
 
 
 def spa(request, path=""):
@@ -24,11 +25,12 @@ def spa(request, path=""):
 urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include("workflows.api.urls")),
-    path("api/", include("distillation.urls")),  # issue 6: distillation jobs, deployments, savings
-    path("api/", include("routing.urls")),  # issue 11: routers, their compare and training jobs, reports
+    path("api/", include("distillation.urls")),
+    path("api/", include("routing.urls")),
     path("hooks/<str:token>", trigger_views.WebhookReceiveView.as_view()),
     path("v1/models", gateway_views.ModelsView.as_view()),
     path("v1/chat/completions", gateway_views.ChatCompletionsView.as_view()),
     path("admin/", admin.site.urls),
+    re_path(r"^(?P<path>(?:api|v1)(?:/.*)?)$", api_not_found),
     re_path(r"^(?!api/|ws/|admin/|assets/|hooks/|v1/).*$", spa),
 ]

@@ -1,9 +1,12 @@
 """REST API: parse input, call one service or selector, shape the output."""
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from routing import jobs, selectors, services
+from routing import serializers as io
 from routing.models import Router, RouterJob
+from workflows.api.openapi import errors
 from workflows.api.output import iso
 from workflows.api.views import WorkspaceView
 
@@ -60,9 +63,11 @@ def job_out(job: RouterJob) -> dict:
 
 
 class RouterListView(WorkspaceView):
+    @extend_schema(responses={200: io.RouterOut(many=True)})
     def get(self, request):
         return Response([router_out(r) for r in selectors.router_list(workspace=self.workspace)])
 
+    @extend_schema(request=RouterInput, responses={201: io.RouterOut, **errors(400, 404)})
     def post(self, request):
         data = parsed(RouterInput, request)
         workflow = data.pop("workflow", None)
@@ -72,14 +77,17 @@ class RouterListView(WorkspaceView):
 
 
 class RouterDetailView(WorkspaceView):
+    @extend_schema(responses={200: io.RouterOut, **errors(404)})
     def get(self, request, router_id):
         return Response(router_out(selectors.router_get(workspace=self.workspace, router_id=router_id)))
 
+    @extend_schema(request=RouterUpdateInput, responses={200: io.RouterOut, **errors(400, 404)})
     def patch(self, request, router_id):
         router = selectors.router_get(workspace=self.workspace, router_id=router_id)
         router = services.router_update(router=router, fields=parsed(RouterUpdateInput, request, partial=True))
         return Response(router_out(router))
 
+    @extend_schema(responses={204: None, **errors(404)})
     def delete(self, request, router_id):
         services.router_delete(router=selectors.router_get(workspace=self.workspace, router_id=router_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -88,6 +96,7 @@ class RouterDetailView(WorkspaceView):
 class RouterJobCreateView(WorkspaceView):
     kind = ""
 
+    @extend_schema(request=JobInput, responses={202: io.RouterJobOut, **errors(400, 404, 409)})
     def post(self, request, router_id):
         router = selectors.router_get(workspace=self.workspace, router_id=router_id)
         job = jobs.job_create(router=router, kind=self.kind, sample=parsed(JobInput, request).get("sample"))
@@ -95,12 +104,14 @@ class RouterJobCreateView(WorkspaceView):
 
 
 class RouterJobDetailView(WorkspaceView):
+    @extend_schema(responses={200: io.RouterJobOut, **errors(404)})
     def get(self, request, router_id, job_id):
         router = selectors.router_get(workspace=self.workspace, router_id=router_id)
         return Response(job_out(selectors.job_get(router=router, job_id=job_id)))
 
 
 class RouterReportView(WorkspaceView):
+    @extend_schema(responses={200: io.RouterReportOut, **errors(404)})
     def get(self, request, router_id):
         router = selectors.router_get(workspace=self.workspace, router_id=router_id)
         return Response({"router": router_out(router), "training": router.report,

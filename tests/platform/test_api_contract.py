@@ -169,12 +169,30 @@ def test_openapi_schema_is_served_with_bodies_and_the_bearer_scheme(api):
         "scheme": "bearer",
         "description": "An Orchestra API key: `Bearer orc_...`",
     }
+
+    def body(content: dict) -> dict:
+        ref = content["application/json"]["schema"]["$ref"]
+        return schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
     start_run = schema["paths"]["/api/workflows/{workflow_id}/runs"]["post"]
-    assert "inputs" in start_run["requestBody"]["content"]["application/json"]["schema"]["properties"]
-    run = start_run["responses"]["202"]["content"]["application/json"]["schema"]
-    assert {"id", "status", "outputs", "nodes"} <= set(run["properties"])
-    errors = schema["paths"]["/api/workflows"]["post"]["responses"]["400"]["content"]["application/json"]["schema"]
+    assert "inputs" in body(start_run["requestBody"]["content"])["properties"]
+    run = body(start_run["responses"]["202"]["content"])
+    assert {"id", "status", "outputs", "nodes", "parent_run"} <= set(run["properties"])
+    errors = body(schema["paths"]["/api/workflows"]["post"]["responses"]["400"]["content"])
     assert errors["required"] == ["errors"]
+
+
+def test_unknown_api_paths_and_methods_answer_the_json_error_shape(api):
+    for path in ("/api/nope", "/api/workflows/x/nope", "/api"):
+        response = api.get(path)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"] == "application/json"
+        assert "/api/schema" in response.json()["errors"][0]["message"]
+    gateway = api.get("/v1/nope")
+    assert gateway.status_code == 404 and gateway.json()["error"]["code"] == "unknown_url"
+    wrong_method = api.request("PUT", "/api/workflows", json={})
+    assert wrong_method.status_code == 405
+    assert wrong_method.json() == {"errors": [{"path": "", "message": 'Method "PUT" not allowed.'}]}
 
 
 @pytest.mark.parametrize("status", ["nonsense"])

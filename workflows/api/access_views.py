@@ -1,9 +1,12 @@
 """Who may use the workspace: API keys (each member's own; owners see and revoke all) and members."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
 from workflows import selectors, services
+from workflows.api import serializers as io
+from workflows.api.openapi import errors
 from workflows.api.output import iso
 from workflows.api.views import OwnerView, WorkspaceView, _body
 from workflows.errors import ValidationFailed
@@ -23,10 +26,12 @@ def api_key_out(api_key: ApiKey) -> dict:
 
 
 class ApiKeyListView(WorkspaceView):
+    @extend_schema(responses={200: io.ApiKeyOut(many=True)})
     def get(self, request):
         keys = selectors.api_key_list(workspace=self.workspace, user=request.user)
         return Response([api_key_out(k) for k in keys])
 
+    @extend_schema(request=io.ApiKeyIn, responses={201: io.ApiKeyCreatedOut, **errors(400)})
     def post(self, request):
         name = _body(request).get("name", "")
         if not isinstance(name, str) or len(name) > 200:
@@ -36,6 +41,7 @@ class ApiKeyListView(WorkspaceView):
 
 
 class ApiKeyRevokeView(WorkspaceView):
+    @extend_schema(request=None, responses={200: io.ApiKeyOut, **errors(404)})
     def post(self, request, key_id):
         api_key = selectors.api_key_get(workspace=self.workspace, user=request.user, key_id=key_id)
         return Response(api_key_out(services.api_key_revoke(api_key=api_key, by=request.user)))
@@ -46,11 +52,13 @@ def member_out(membership: Membership) -> dict:
 
 
 class MemberListView(WorkspaceView):
+    @extend_schema(responses={200: io.MemberOut(many=True)})
     def get(self, request):
         return Response([member_out(m) for m in selectors.member_list(workspace=self.workspace)])
 
 
 class MemberDetailView(OwnerView):
+    @extend_schema(responses={204: None, **errors(400, 403, 404)})
     def delete(self, request, username):
         member = selectors.member_get(workspace=self.workspace, username=username)
         services.membership_remove(workspace=self.workspace, user=member.user)

@@ -7,10 +7,14 @@ from collections.abc import AsyncIterator
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
 from workflows import chat, events, selectors, triggers, waits
+from workflows.api import serializers as io
+from workflows.api.openapi import errors, page_of
 from workflows.api.output import iso
 from workflows.api.views import WorkspaceView, _body, _paginated
 from workflows.models import ChatMessage, Conversation, Run
@@ -106,6 +110,18 @@ async def chat_stream(conversation: Conversation, run: Run) -> AsyncIterator[str
 
 
 class WorkflowChatView(WorkspaceView):
+    @extend_schema(
+        request=io.ChatIn,
+        responses={
+            (200, "application/json"): io.ChatTurnOut,
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="With stream: conversation, token, node and run events, then message or error.",
+            ),
+            (202, "application/json"): OpenApiResponse(io.ChatTurnOut, description="Still running: poll the run."),
+            **errors(400, 404),
+        },
+    )
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         body = _body(request)
@@ -126,16 +142,23 @@ class WorkflowChatView(WorkspaceView):
 
 
 class ConversationListView(WorkspaceView):
+    @extend_schema(
+        operation_id="api_conversations_list",
+        parameters=[OpenApiParameter(n, str) for n in ("workflow", "cursor")] + [OpenApiParameter("limit", int)],
+        responses={200: page_of(io.ConversationOut), **errors(400)},
+    )
     def get(self, request):
         conversations = chat.conversation_list(workspace=self.workspace, workflow=request.query_params.get("workflow"))
         return _paginated(self, conversations, conversation_out, ordering=("-updated_at", "-id"))
 
 
 class ConversationDetailView(WorkspaceView):
+    @extend_schema(responses={200: io.ConversationDetailOut, **errors(404)})
     def get(self, request, conversation_id):
         conversation = chat.conversation_get(workspace=self.workspace, conversation_id=conversation_id)
         return Response(conversation_out(conversation, with_messages=True))
 
+    @extend_schema(responses={204: None, **errors(404)})
     def delete(self, request, conversation_id):
         chat.conversation_delete(
             conversation=chat.conversation_get(workspace=self.workspace, conversation_id=conversation_id)

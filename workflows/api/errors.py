@@ -1,5 +1,6 @@
 """One error format for the whole API: {"errors": [{"path": ..., "message": ...}]}."""
 
+from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -51,3 +52,13 @@ def exception_handler(exc, context):
         else:
             response.data = {"errors": [{"path": "", "message": str(detail)}]}
     return response
+
+
+def api_not_found(request, path: str = "") -> JsonResponse:
+    """An unknown API path answers in the API's error shape, never the HTML 404 page."""
+    message = f"No endpoint at {request.path}; the endpoints are listed at /api/schema."
+    if request.path.startswith("/v1/"):  # the OpenAI SDKs read their own error shape
+        body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "unknown_url"}}
+    else:
+        body = {"errors": [{"path": "", "message": message}]}
+    return JsonResponse(body, status=404)

@@ -8,11 +8,14 @@ from collections.abc import AsyncIterator
 from asgiref.sync import sync_to_async
 from django.db import connection
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflows import gateway
+from workflows.api import serializers as io
 from workflows.api.parsers import StrictJSONParser
 from workflows.auth import ApiKeyAuthentication, IsWorkspaceMember, request_workspace
 from workflows.gateway import GatewayError
@@ -40,12 +43,27 @@ class GatewayView(APIView):
         return openai_exception_handler
 
 
+GATEWAY_ERRORS = {code: io.GatewayErrorOut for code in (400, 401, 404, 429, 500, 502, 503)}
+
+
 class ModelsView(GatewayView):
+    @extend_schema(operation_id="v1_models_list", responses={200: io.GatewayModelListOut, 401: io.GatewayErrorOut})
     def get(self, request):
         return Response(gateway.models_body(workspace=request_workspace(request)))
 
 
 class ChatCompletionsView(GatewayView):
+    @extend_schema(
+        operation_id="v1_chat_completions_create",
+        request=io.ChatCompletionIn,
+        responses={
+            (200, "application/json"): io.ChatCompletionOut,
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR, description="With stream: OpenAI's chat.completion.chunk events, then [DONE]."
+            ),
+            **GATEWAY_ERRORS,
+        },
+    )
     def post(self, request):
         workspace = request_workspace(request)
         chat_request = gateway.chat_request_parse(

@@ -7,39 +7,11 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from workflows import mcp
-from workflows.api import schema as S
+from workflows.api import serializers as io
+from workflows.api.openapi import errors
 from workflows.api.output import iso
 from workflows.api.views import OwnerView, _body
 from workflows.models import McpServer
-
-MCP_SERVER = S.obj(
-    {
-        "id": S.STRING,
-        "name": S.STRING,
-        "url": S.STRING,
-        "header_names": S.array(S.STRING),
-        "tools": S.array(S.obj({"name": S.STRING, "description": S.STRING, "input_schema": {"type": "object"}})),
-        "tools_refreshed_at": S.TIME,
-        "created_at": S.TIME,
-        "updated_at": S.TIME,
-    }
-)
-MCP_SERVER_IN = S.json_body(
-    S.obj(
-        {
-            "name": S.STRING,
-            "url": S.STRING,
-            "headers": {
-                "type": "object",
-                "additionalProperties": S.STRING,
-                "description": "HTTP headers sent to the server (e.g. Authorization); stored encrypted, never shown "
-                "again. A new url without headers clears them.",
-            },
-        },
-        ["name", "url"],
-    )
-)
-
 
 def mcp_server_out(server: McpServer) -> dict:
     return {
@@ -55,11 +27,11 @@ def mcp_server_out(server: McpServer) -> dict:
 
 
 class McpServerListView(OwnerView):
-    @extend_schema(responses={200: S.array(MCP_SERVER)})
+    @extend_schema(responses={200: io.McpServerOut(many=True)})
     def get(self, request):
         return Response([mcp_server_out(s) for s in mcp.mcp_server_list(workspace=self.workspace)])
 
-    @extend_schema(request=MCP_SERVER_IN, responses={201: MCP_SERVER, 400: S.ERRORS})
+    @extend_schema(request=io.McpServerIn, responses={201: io.McpServerOut, **errors(400)})
     def post(self, request):
         body = _body(request)
         server = mcp.mcp_server_save(
@@ -69,11 +41,11 @@ class McpServerListView(OwnerView):
 
 
 class McpServerDetailView(OwnerView):
-    @extend_schema(responses={200: MCP_SERVER, 404: S.ERRORS})
+    @extend_schema(responses={200: io.McpServerOut, **errors(404)})
     def get(self, request, server_id):
         return Response(mcp_server_out(mcp.mcp_server_get(workspace=self.workspace, server_id=server_id)))
 
-    @extend_schema(request=MCP_SERVER_IN, responses={200: MCP_SERVER, 400: S.ERRORS, 404: S.ERRORS})
+    @extend_schema(request=io.McpServerIn, responses={200: io.McpServerOut, **errors(400, 404)})
     def patch(self, request, server_id):
         server = mcp.mcp_server_get(workspace=self.workspace, server_id=server_id)
         body = _body(request)
@@ -86,14 +58,14 @@ class McpServerDetailView(OwnerView):
         )
         return Response(mcp_server_out(server))
 
-    @extend_schema(responses={204: None, 404: S.ERRORS})
+    @extend_schema(responses={204: None, **errors(404)})
     def delete(self, request, server_id):
         mcp.mcp_server_delete(server=mcp.mcp_server_get(workspace=self.workspace, server_id=server_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class McpServerRefreshView(OwnerView):
-    @extend_schema(request=None, responses={200: MCP_SERVER, 400: S.ERRORS, 404: S.ERRORS})
+    @extend_schema(request=None, responses={200: io.McpServerOut, **errors(400, 404)})
     def post(self, request, server_id):
         server = mcp.mcp_server_get(workspace=self.workspace, server_id=server_id)
         return Response(mcp_server_out(mcp.mcp_server_refresh(server=server)))

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -9,7 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflows import callbacks, runs, selectors, triggers
-from workflows.api import schema as S
+from workflows.api import serializers as io
+from workflows.api.openapi import errors
 from workflows.api.output import iso, run_out
 from workflows.api.views import OwnerView, WorkspaceView, _body, _wait_seconds
 from workflows.errors import PayloadTooLarge, RateLimited
@@ -21,9 +23,9 @@ from workflows.models import CallbackAttempt, Schedule, WebhookTrigger
 
 class WorkflowRunsView(WorkspaceView):
     @extend_schema(
-        request=S.RUN_IN,
+        request=io.RunStartIn,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
-        responses={200: S.RUN, 202: S.RUN, 400: S.ERRORS, 404: S.ERRORS},
+        responses={200: io.RunOut, 202: io.RunOut, **errors(400, 404, 409)},
     )
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
@@ -57,6 +59,7 @@ def callback_attempt_out(attempt: CallbackAttempt) -> dict:
 
 
 class RunCallbacksView(WorkspaceView):
+    @extend_schema(responses={200: io.CallbackAttemptOut(many=True), **errors(404)})
     def get(self, request, run_id):
         run = selectors.run_get(workspace=self.workspace, run_id=run_id)
         return Response([callback_attempt_out(a) for a in run.callback_attempts.all()])
@@ -67,9 +70,11 @@ class SigningSecretView(OwnerView):
 
     owner_reads = True
 
+    @extend_schema(responses={200: io.SigningSecretOut, **errors(403)})
     def get(self, request):
         return Response({"secret": callbacks.signing_secret(workspace=self.workspace)})
 
+    @extend_schema(request=None, responses={200: io.SigningSecretOut, **errors(403)})
     def post(self, request):
         return Response({"secret": callbacks.signing_secret_rotate(workspace=self.workspace)})
 
@@ -104,10 +109,12 @@ def _webhook(view: WorkspaceView, workflow_id, webhook_id) -> WebhookTrigger:
 
 
 class WebhookListView(WorkspaceView):
+    @extend_schema(responses={200: io.WebhookOut(many=True), **errors(404)})
     def get(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         return Response([webhook_out(w) for w in workflow.webhooks.all()])
 
+    @extend_schema(request=io.WebhookIn, responses={201: io.WebhookWithTokenOut, **errors(400, 404)})
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         webhook, token = triggers.webhook_create(workflow=workflow, fields=_body(request))
@@ -115,15 +122,18 @@ class WebhookListView(WorkspaceView):
 
 
 class WebhookDetailView(WorkspaceView):
+    @extend_schema(responses={200: io.WebhookOut, **errors(404)})
     def get(self, request, workflow_id, webhook_id):
         return Response(webhook_out(_webhook(self, workflow_id, webhook_id)))
 
+    @extend_schema(request=io.WebhookIn, responses={200: io.WebhookOut, **errors(400, 404)})
     def patch(self, request, workflow_id, webhook_id):
         webhook = triggers.webhook_update(webhook=_webhook(self, workflow_id, webhook_id), fields=_body(request))
         return Response(webhook_out(webhook))
 
 
 class WebhookRotateView(WorkspaceView):
+    @extend_schema(request=None, responses={200: io.WebhookWithTokenOut, **errors(404)})
     def post(self, request, workflow_id, webhook_id):
         webhook = _webhook(self, workflow_id, webhook_id)
         token = triggers.webhook_rotate(webhook=webhook)
@@ -131,6 +141,7 @@ class WebhookRotateView(WorkspaceView):
 
 
 class WebhookRevokeView(WorkspaceView):
+    @extend_schema(request=None, responses={200: io.WebhookOut, **errors(404)})
     def post(self, request, workflow_id, webhook_id):
         webhook = _webhook(self, workflow_id, webhook_id)
         triggers.webhook_revoke(webhook=webhook)
@@ -143,6 +154,11 @@ class WebhookReceiveView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        operation_id="hooks_fire",
+        request={"application/json": OpenApiTypes.OBJECT, "application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
+        responses={200: io.WebhookFiredOut, 202: io.WebhookFiredOut, **errors(400, 401, 404, 413, 429)},
+    )
     def post(self, request, token):
         webhook = triggers.webhook_for_token(token=token)
         limit = settings.ORCHESTRA_MAX_REQUEST_BYTES
@@ -210,10 +226,12 @@ def _schedule(view: WorkspaceView, workflow_id, schedule_id) -> Schedule:
 
 
 class ScheduleListView(WorkspaceView):
+    @extend_schema(responses={200: io.ScheduleOut(many=True), **errors(404)})
     def get(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         return Response([schedule_out(s) for s in workflow.schedules.all()])
 
+    @extend_schema(request=io.ScheduleIn, responses={201: io.ScheduleOut, **errors(400, 404)})
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         schedule = triggers.schedule_save(workflow=workflow, fields=_body(request))
@@ -221,14 +239,17 @@ class ScheduleListView(WorkspaceView):
 
 
 class ScheduleDetailView(WorkspaceView):
+    @extend_schema(responses={200: io.ScheduleOut, **errors(404)})
     def get(self, request, workflow_id, schedule_id):
         return Response(schedule_out(_schedule(self, workflow_id, schedule_id)))
 
+    @extend_schema(request=io.ScheduleIn, responses={200: io.ScheduleOut, **errors(400, 404)})
     def patch(self, request, workflow_id, schedule_id):
         schedule = _schedule(self, workflow_id, schedule_id)
         schedule = triggers.schedule_save(workflow=schedule.workflow, fields=_body(request), schedule=schedule)
         return Response(schedule_out(schedule))
 
+    @extend_schema(responses={204: None, **errors(404)})
     def delete(self, request, workflow_id, schedule_id):
         triggers.schedule_delete(schedule=_schedule(self, workflow_id, schedule_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -20,7 +20,8 @@ from rest_framework.views import APIView
 from orchestra import engine
 from orchestra.inference.base import BACKEND_LIST
 from workflows import events, runs, selectors, services
-from workflows.api import schema as S
+from workflows.api import serializers as io
+from workflows.api.openapi import errors, page_of
 from workflows.api.parsers import StrictJSONParser
 from workflows.api.output import model_out, run_out, trace_out, version_out, workflow_out
 from workflows.auth import IsWorkspaceMember, OwnerManages, request_workspace
@@ -84,7 +85,7 @@ def _me(request) -> dict:
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")  # also before login: the login form needs the token
 class MeView(WorkspaceView):
-    @extend_schema(responses={200: S.ME})
+    @extend_schema(responses={200: io.MeOut})
     def get(self, request):
         return Response(_me(request))
 
@@ -112,7 +113,7 @@ class LoginView(APIView):
     def get_throttles(self):
         return [LoginThrottle(per="username"), LoginThrottle(per="address", rate="60/min")]
 
-    @extend_schema(request=S.LOGIN_IN, responses={200: S.ME, 400: S.ERRORS, 403: S.ERRORS, 429: S.ERRORS})
+    @extend_schema(request=io.LoginIn, responses={200: io.MeOut, **errors(400, 403, 429)})
     def post(self, request):
         # Anonymous, so DRF's session authentication does not check CSRF here; a login form on
         # another site must not sign a browser in to an account of the attacker's choosing.
@@ -142,17 +143,17 @@ class LogoutView(APIView):
 
 
 class NodeTypesView(WorkspaceView):
-    @extend_schema(responses={200: S.array(S.NODE_TYPE)})
+    @extend_schema(responses={200: io.NodeTypeOut(many=True)})
     def get(self, request):
         return Response(engine.node_type_catalog())
 
 
 class WorkflowListView(WorkspaceView):
-    @extend_schema(responses={200: S.array(S.WORKFLOW)})
+    @extend_schema(responses={200: io.WorkflowOut(many=True)})
     def get(self, request):
         return Response([workflow_out(w) for w in selectors.workflow_list(workspace=self.workspace)])
 
-    @extend_schema(request=S.WORKFLOW_IN, responses={201: S.WORKFLOW, 400: S.ERRORS})
+    @extend_schema(request=io.WorkflowIn, responses={201: io.WorkflowDetailOut, **errors(400)})
     def post(self, request):
         body = _body(request)
         workflow = services.workflow_create(
@@ -173,14 +174,14 @@ def _workflow_response(workspace, workflow_id, *, status: int = 200) -> Response
 
 
 class WorkflowDetailView(WorkspaceView):
-    @extend_schema(responses={200: S.WORKFLOW, 404: S.ERRORS})
+    @extend_schema(responses={200: io.WorkflowDetailOut, **errors(404)})
     def get(self, request, workflow_id):
         return _workflow_response(self.workspace, workflow_id)
 
     @extend_schema(
-        request=S.WORKFLOW_IN,
+        request=io.WorkflowIn,
         parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)],
-        responses={200: S.WORKFLOW, 400: S.ERRORS, 404: S.ERRORS, 409: S.ERRORS},
+        responses={200: io.WorkflowDetailOut, **errors(400, 404, 409)},
     )
     def patch(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
@@ -195,14 +196,14 @@ class WorkflowDetailView(WorkspaceView):
         )
         return _workflow_response(self.workspace, workflow_id)
 
-    @extend_schema(responses={204: None, 404: S.ERRORS})
+    @extend_schema(responses={204: None, **errors(404)})
     def delete(self, request, workflow_id):
         services.workflow_delete(workflow=selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class WorkflowPublishView(WorkspaceView):
-    @extend_schema(request=None, responses={200: S.VERSION, 201: S.VERSION, 400: S.ERRORS, 404: S.ERRORS})
+    @extend_schema(request=None, responses={200: io.VersionOut, 201: io.VersionOut, **errors(400, 404)})
     def post(self, request, workflow_id):
         """201 with a new version; 200 with the latest one when the draft has not changed since."""
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
@@ -211,7 +212,7 @@ class WorkflowPublishView(WorkspaceView):
 
 
 class WorkflowVersionRestoreView(WorkspaceView):
-    @extend_schema(request=None, responses={200: S.WORKFLOW, 404: S.ERRORS})
+    @extend_schema(request=None, responses={200: io.WorkflowDetailOut, **errors(404)})
     def post(self, request, workflow_id, version):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         services.workflow_restore(workflow=workflow, version=selectors.version_get(workflow=workflow, version=version))
@@ -219,21 +220,21 @@ class WorkflowVersionRestoreView(WorkspaceView):
 
 
 class WorkflowVersionsView(WorkspaceView):
-    @extend_schema(responses={200: S.array(S.VERSION), 404: S.ERRORS})
+    @extend_schema(responses={200: io.VersionOut(many=True), **errors(404)})
     def get(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         return Response([version_out(v, with_graph=False) for v in workflow.versions.all()])
 
 
 class WorkflowVersionDetailView(WorkspaceView):
-    @extend_schema(responses={200: S.VERSION, 404: S.ERRORS})
+    @extend_schema(responses={200: io.VersionOut, **errors(404)})
     def get(self, request, workflow_id, version):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         return Response(version_out(selectors.version_get(workflow=workflow, version=version)))
 
 
 class WorkflowExportView(WorkspaceView):
-    @extend_schema(responses={200: S.EXPORT, 404: S.ERRORS})
+    @extend_schema(responses={200: io.WorkflowExportSerializer, **errors(404)})
     def get(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         response = HttpResponse(
@@ -247,7 +248,10 @@ class WorkflowExportView(WorkspaceView):
 class WorkflowImportView(WorkspaceView):
     parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(request=S.IMPORT_IN, responses={201: S.WORKFLOW, 400: S.ERRORS})
+    @extend_schema(
+        request={"application/json": io.WorkflowExportSerializer, "multipart/form-data": io.WorkflowFileIn},
+        responses={201: io.WorkflowOut, **errors(400)},
+    )
     def post(self, request):
         upload = request.FILES.get("file")
         if upload is not None:
@@ -277,8 +281,10 @@ def _wait_seconds(value) -> float:
 
 class RunListView(WorkspaceView):
     @extend_schema(
-        parameters=[OpenApiParameter(n, str) for n in ("workflow", "status", "trigger")],
-        responses={200: S.page(S.RUN), 400: S.ERRORS},
+        operation_id="api_runs_list",
+        parameters=[OpenApiParameter(n, str) for n in ("workflow", "status", "trigger", "cursor")]
+        + [OpenApiParameter("limit", int)],
+        responses={200: page_of(io.RunOut), **errors(400)},
     )
     def get(self, request):
         params = request.query_params
@@ -292,7 +298,7 @@ class RunListView(WorkspaceView):
 
 
 class RunDetailView(WorkspaceView):
-    @extend_schema(responses={200: S.RUN, 404: S.ERRORS})
+    @extend_schema(responses={200: io.RunOut, **errors(404)})
     def get(self, request, run_id):
         return Response(run_out(selectors.run_get(workspace=self.workspace, run_id=run_id)))
 
@@ -308,21 +314,23 @@ def _after(value) -> int:
 
 
 class RunEventsView(WorkspaceView):
-    @extend_schema(parameters=[OpenApiParameter("after", int)], responses={200: S.array(S.EVENT), 404: S.ERRORS})
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int)], responses={200: io.RunEventOut(many=True), **errors(400, 404)}
+    )
     def get(self, request, run_id):
         run = selectors.run_get(workspace=self.workspace, run_id=run_id)
         return Response(events.events_after(run_id=run.id, after=_after(request.query_params.get("after"))))
 
 
 class RunCancelView(WorkspaceView):
-    @extend_schema(request=None, responses={202: S.RUN, 404: S.ERRORS, 409: S.ERRORS})
+    @extend_schema(request=None, responses={202: io.RunOut, **errors(404, 409)})
     def post(self, request, run_id):
         run = runs.run_cancel(run=selectors.run_get(workspace=self.workspace, run_id=run_id))
         return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
 
 
 class RunResumeView(WorkspaceView):
-    @extend_schema(request=S.RESUME_IN, responses={202: S.RUN, 400: S.ERRORS, 404: S.ERRORS, 409: S.ERRORS})
+    @extend_schema(request=io.RunResumeIn, responses={202: io.RunOut, **errors(400, 404, 409)})
     def post(self, request, run_id):
         run = selectors.run_get(workspace=self.workspace, run_id=run_id)
         body = _body(request)
@@ -330,24 +338,6 @@ class RunResumeView(WorkspaceView):
             raise ValidationFailed("node_id names the approval node being answered.", path="node_id")
         run = runs.run_resume(run=run, node_id=body["node_id"], value=body.get("value"))
         return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
-
-
-class RunRetryView(WorkspaceView):
-    @extend_schema(request=None, responses={202: S.RUN, 404: S.ERRORS, 409: S.ERRORS})
-    def post(self, request, run_id):
-        run = runs.run_retry(run=selectors.run_get(workspace=self.workspace, run_id=run_id))
-        return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
-
-
-class RunRerunView(WorkspaceView):
-    @extend_schema(
-        request=S.json_body(S.obj({"inputs": {"type": "object"}})),
-        responses={201: S.RUN, 400: S.ERRORS, 404: S.ERRORS},
-    )
-    def post(self, request, run_id):
-        run = selectors.run_get(workspace=self.workspace, run_id=run_id)
-        rerun = runs.run_rerun(run=run, inputs=_body(request).get("inputs"))
-        return Response(run_out(rerun), status=status.HTTP_201_CREATED)
 
 
 # --- Models and traces --------------------------------------------------------------------
@@ -362,11 +352,11 @@ def _model_fields(body: dict) -> tuple[dict, str | None]:
 
 
 class ModelListView(OwnerView):
-    @extend_schema(responses={200: S.array(S.MODEL)})
+    @extend_schema(responses={200: io.ModelOut(many=True)})
     def get(self, request):
         return Response([model_out(m) for m in selectors.model_list(workspace=self.workspace)])
 
-    @extend_schema(request=S.MODEL_IN, responses={201: S.MODEL, 400: S.ERRORS})
+    @extend_schema(request=io.ModelIn, responses={201: io.ModelOut, **errors(400)})
     def post(self, request):
         body = _body(request)
         fields, api_key = _model_fields(body)
@@ -379,6 +369,7 @@ class ModelListView(OwnerView):
 class ModelBackendsView(WorkspaceView):
     """The kinds of model a workspace can register, for the Models page's form."""
 
+    @extend_schema(responses={200: io.ModelBackendOut(many=True)})
     def get(self, request):
         return Response(
             [
@@ -389,11 +380,11 @@ class ModelBackendsView(WorkspaceView):
 
 
 class ModelDetailView(OwnerView):
-    @extend_schema(responses={200: S.MODEL, 404: S.ERRORS})
+    @extend_schema(responses={200: io.ModelOut, **errors(404)})
     def get(self, request, name):
         return Response(model_out(selectors.model_get(workspace=self.workspace, name=name)))
 
-    @extend_schema(request=S.MODEL_IN, responses={200: S.MODEL, 400: S.ERRORS, 404: S.ERRORS})
+    @extend_schema(request=io.ModelIn, responses={200: io.ModelOut, **errors(400, 404)})
     def patch(self, request, name):
         endpoint = selectors.model_get(workspace=self.workspace, name=name)
         fields, api_key = _model_fields(_body(request))
@@ -402,7 +393,7 @@ class ModelDetailView(OwnerView):
         )
         return Response(model_out(endpoint))
 
-    @extend_schema(responses={204: None, 404: S.ERRORS})
+    @extend_schema(responses={204: None, **errors(404)})
     def delete(self, request, name):
         services.model_endpoint_delete(endpoint=selectors.model_get(workspace=self.workspace, name=name))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -410,10 +401,13 @@ class ModelDetailView(OwnerView):
 
 class TraceListView(WorkspaceView):
     @extend_schema(
+        operation_id="api_traces_list",
         parameters=[
-            OpenApiParameter(n, str) for n in ("workflow", "node", "model", "since", "until", "status", "run", "golden")
-        ],
-        responses={200: S.page(S.TRACE), 400: S.ERRORS},
+            OpenApiParameter(n, str)
+            for n in ("workflow", "node", "model", "since", "until", "status", "run", "golden", "cursor")
+        ]
+        + [OpenApiParameter("limit", int)],
+        responses={200: page_of(io.TraceOut), **errors(400)},
     )
     def get(self, request):
         params = request.query_params
@@ -434,11 +428,11 @@ class TraceListView(WorkspaceView):
 
 
 class TraceDetailView(WorkspaceView):
-    @extend_schema(responses={200: S.TRACE, 404: S.ERRORS})
+    @extend_schema(responses={200: io.TraceOut, **errors(404)})
     def get(self, request, trace_id):
         return Response(trace_out(selectors.trace_get(workspace=self.workspace, trace_id=trace_id)))
 
-    @extend_schema(request=S.GOLDEN_IN, responses={200: S.TRACE, 400: S.ERRORS, 404: S.ERRORS})
+    @extend_schema(request=io.TraceGoldenIn, responses={200: io.TraceOut, **errors(400, 404)})
     def patch(self, request, trace_id):
         trace = selectors.trace_get(workspace=self.workspace, trace_id=trace_id)
         body = _body(request)
