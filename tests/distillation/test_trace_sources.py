@@ -74,3 +74,40 @@ def test_the_preview_counts_golden_traces_once_and_their_upsampling_apart(api, t
     assert (shown["matched"], shown["with_golden"]) == (4, 1)
     assert shown["golden_upsampled"] == {"train_examples": 3, "repeats": 2}
     assert shown["splits"]["train"] == 6
+
+
+def test_a_nodes_trace_metadata_is_rendered_per_call_and_selects_by_request(django_db, tiny_models):
+    from distillation.services import job_plan, job_preview
+    from workflows import execution, runs
+
+    workspace, _, _ = make_workspace()
+    services.model_endpoint_save(workspace=workspace, name="tiny", trusted_path=True,
+                                 fields={"backend": "transformers", "model": str(tiny_models["teacher"])})
+    graph = {
+        "nodes": [
+            {"id": "start", "type": "input", "config": {"fields": [{"name": "customer", "type": "string"},
+                                                                   {"name": "score", "type": "number"}]}},
+            {"id": "draft", "type": "llm", "config": {
+                "model": "tiny", "prompt": "Answer {{ inputs.customer }}", "max_tokens": 2,
+                "metadata": {"customer": "{{ inputs.customer | lower }}", "score": "{{ inputs.score }}",
+                             "team": "support"}}},
+            {"id": "end", "type": "output", "config": {"outputs": {"a": "{{ nodes.draft.output }}"}}},
+        ],
+        "edges": [{"source": "start", "target": "draft"}, {"source": "draft", "target": "end"}],
+    }
+    workflow = services.workflow_create(workspace=workspace, name="support", graph=graph)
+    for customer, score in [("Acme", 0.9), ("Acme", 0.1), ("Globex", 0.8)]:
+        run, _ = runs.run_start(workflow=workflow, inputs={"customer": customer, "score": score}, version="draft",
+                                enqueue=False)
+        assert execution.run_execute(run_id=run.id) == "succeeded"
+
+    recorded = sorted((t.metadata["customer"], t.metadata["score"], t.metadata["team"])
+                      for t in Trace.objects.filter(workflow=workflow))
+    assert recorded == [("acme", 0.1, "support"), ("acme", 0.9, "support"), ("globex", 0.8, "support")]
+    services.model_endpoint_save(workspace=workspace, name="student", trusted_path=True,
+                                 fields={"backend": "transformers", "model": str(tiny_models["student"])})
+    acme_confident = {"all": [{"equals": {"key": "customer", "value": "acme"}},
+                              {"greater_than": {"key": "score", "value": 0.5}}]}
+    body = {"workflow": str(workflow.id), "node_id": "draft", "student": "student", "method": "sft",
+            "filters": {"metadata": acme_confident}, "config": ALL_IN_TRAIN}
+    assert job_preview(plan=job_plan(workspace=workspace, body=body))["matched"] == 1

@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 
 from orchestra.engine.hooks import ModelCall, ModelReply
 from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType, model_field, template_field
-from orchestra.engine.templates import TemplateRef, render
+from orchestra.engine.templates import TemplateRef, render, render_value
 
 _FENCED_JSON = re.compile(r"^\s*```(?:json)?\s*(?P<body>.*?)\s*```\s*$", re.DOTALL)
 
@@ -35,7 +35,10 @@ class LLMConfig(NodeConfig):
         description="Calls to repeat, with the error shown to the model, when the reply is not valid JSON.",
     )
     metadata: dict[str, Any] = Field(
-        default_factory=dict, title="Metadata", description="Key/values recorded on this node's traces, for filtering."
+        default_factory=dict,
+        title="Metadata",
+        description="Key/values recorded on this node's traces, for filtering; string values are templates "
+        "rendered per call (a lone {{ expression }} keeps its type, so numbers stay numbers).",
     )
 
     @field_validator("json_schema")
@@ -80,7 +83,10 @@ class LLMNode(NodeType):
         return ["text", "model", "tokens_in", "tokens_out"]
 
     def templates(self, config: LLMConfig) -> list[TemplateRef]:
-        return [TemplateRef("system", config.system), TemplateRef("prompt", config.prompt)]
+        metadata = [
+            TemplateRef(f"metadata.{key}", value) for key, value in config.metadata.items() if isinstance(value, str)
+        ]
+        return [TemplateRef("system", config.system), TemplateRef("prompt", config.prompt), *metadata]
 
     def prepare(self, config: LLMConfig, scope: dict[str, Any]) -> dict[str, Any]:
         system = render(config.system, scope)
@@ -90,7 +96,7 @@ class LLMNode(NodeType):
             )
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": render(config.prompt, scope)})
-        return {"model": config.model, "messages": messages}
+        return {"model": config.model, "messages": messages, "metadata": render_value(config.metadata, scope)}
 
     def run(self, config: LLMConfig, prepared: dict[str, Any], ctx: NodeContext) -> NodeResult:
         messages = list(prepared["messages"])
@@ -105,7 +111,7 @@ class LLMNode(NodeType):
                     temperature=config.temperature,
                     max_tokens=config.max_tokens,
                     stop=config.stop,
-                    metadata=dict(config.metadata),
+                    metadata=dict(prepared["metadata"]),
                     on_token=lambda text: ctx.emit("token", {"text": text}),
                 )
             )
