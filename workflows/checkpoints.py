@@ -26,8 +26,10 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
-from workflows import dbretry
+from workflows import dbretry, leases
+from workflows.models import Run
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ def _postgres_saver():
                 with conn.pipeline(), conn.transaction(), conn.cursor(binary=True, row_factory=dict_row) as cur:
                     if getattr(self._async_commit, "on", False):
                         cur.execute("SET LOCAL synchronous_commit TO OFF")
+                    _fence(cur)
                     yield cur
 
         def get_tuple(self, config):
@@ -105,6 +108,40 @@ def _postgres_saver():
     return OrchestraPostgresSaver(pool)
 
 
+def _fence(cur) -> None:
+    """A checkpoint write of a worker's run commits only while its lease holds (workflows/leases.py):
+    the run row's UPDATE, in the write's transaction, renews the lease or finds it taken over."""
+    lease = leases.current.get()
+    if lease is None:
+        return
+    cur.execute(
+        f"UPDATE {Run._meta.db_table} SET lease_expires_at = %s "
+        "WHERE id = %s AND lease_owner = %s AND lease_attempt = %s RETURNING 1",
+        [timezone.now() + leases.lease_length(), lease.pk, lease.owner, lease.attempt],
+    )
+    if cur.fetchone() is None:
+        raise leases.LeaseLost(lease)
+
+
+def _sqlite_saver(conn: sqlite3.Connection):
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    class OrchestraSqliteSaver(SqliteSaver):
+        """The checkpoints live in their own file here, so the fence is checked just before the write."""
+
+        def put(self, config, checkpoint, metadata, new_versions):
+            if (lease := leases.current.get()) is not None:
+                leases.fence(lease)
+            return super().put(config, checkpoint, metadata, new_versions)
+
+        def put_writes(self, config, writes, task_id, task_path=""):
+            if (lease := leases.current.get()) is not None:
+                leases.fence(lease)
+            return super().put_writes(config, writes, task_id, task_path)
+
+    return OrchestraSqliteSaver(conn)
+
+
 # A step makes three or four checkouts in a few milliseconds: checking each one would be a round
 # trip per checkout. A connection given back less than FRESH_S ago is handed out as it is (if it
 # died since, the statement fails and is retried on a checked one); an older one is checked.
@@ -137,11 +174,9 @@ def _checkpointer(pid: int):
     if connection.vendor == "postgresql":
         saver = _postgres_saver()
     else:
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
         conn = sqlite3.connect(settings.DATA_DIR / "checkpoints.sqlite3", check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
-        saver = SqliteSaver(conn)
+        saver = _sqlite_saver(conn)
     dbretry.retrying(saver.setup, what="checkpoint tables", django=False)
     return saver
 

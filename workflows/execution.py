@@ -110,7 +110,6 @@ def retried_call(run: Run, call: engine.ModelCall) -> engine.ModelCall:
     return dataclasses.replace(call, call_key=f"r{run.retries}/{call.call_key}")
 
 
-
 def call_model(run: Run, call: engine.ModelCall) -> engine.ModelReply:
     """Make (or, after a crash, replay) one model call and record it as a trace."""
     recorded = Trace.objects.filter(run=run, call_key=call.call_key, status="ok").first()
@@ -180,12 +179,32 @@ def run_execute(*, run_id) -> str | None:
     run = dbretry.retrying(lambda: _claim(run_id, owner), what=f"run {run_id} claim")
     if run is None:
         return None
-    keeper = leases.LeaseKeeper(Run, run.id, owner)
-    keeper.start()
-    try:
+    if run.worker_losses >= settings.ORCHESTRA_RUN_MAX_WORKER_LOSSES:
+        return dbretry.retrying(lambda: _fail_lost_too_often(run), what=f"run {run.id} outcome")
+    with leases.holding(run.lease):
         return _execute(run, owner)
-    finally:
-        keeper.stop()
+
+
+def _fail_lost_too_often(run: Run) -> str | None:
+    """A run whose worker died (or stalled past its lease) again and again fails instead of taking
+    down the next worker too: a node that exhausts memory or time kills every worker it runs on."""
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if locked.lease_owner != run.lease.owner or locked.lease_attempt != run.lease.attempt:
+            return None
+        runs.run_finish(
+            run=locked,
+            status="failed",
+            error=f"The run's worker was lost {locked.worker_losses} times (killed, out of memory or over "
+            "its time limit) while running it; it is not tried again.",
+        )
+    return "failed"
+
+
+def trace_fenced(sender, instance: Trace, **kwargs) -> None:
+    """pre_save of a Trace: a worker's trace of its run is refused once the run was taken over."""
+    if Trace.run.is_cached(instance) and (lease := getattr(instance.run, "lease", None)) is not None:
+        leases.fence(lease)
 
 
 def _claim(run_id, owner: str) -> Run | None:
@@ -244,6 +263,11 @@ def _execute(run: Run, owner: str) -> str | None:
             compiled_graph(run), run_id=str(run.id), hooks=hooks, inputs=run.inputs, resume_value=resume
         )
         recorder.close()
+        if recorder.lease_lost:  # the engine met LeaseLost in a write and ended the run as it could
+            raise leases.LeaseLost(run.lease)
+    except leases.LeaseLost as exc:  # another worker has the run now: it writes, this one stops
+        log.warning("run %s: %s; this worker stops", run.id, exc)
+        return None
     except Exception as exc:  # an engine bug must still end the run, visibly; the database going away must not
         if dbretry.is_infra_error(exc) or gave_up:
             gave_up.setdefault("error", exc)
@@ -277,9 +301,11 @@ def _hand_back(run: Run, owner: str, error: BaseException) -> None:
 def _record_outcome(run: Run, owner: str, outcome: engine.RunOutcome) -> None:
     """The run's result, committed synchronously (a client told "succeeded" can rely on it). Safe to
     repeat after a broken connection: a repeat finds the lease released and changes nothing."""
+    attempt = run.lease.attempt
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
-        if run.lease_owner != owner:  # another worker took over while this one stalled: it decides
+        # another worker took over while this one stalled: it decides
+        if run.lease_owner != owner or run.lease_attempt != attempt:
             if run.status not in Run.ACTIVE or run.status == "waiting":
                 return  # this worker's own earlier try committed before its connection broke
             log.warning("run %s: finished without the lease; outcome %s dropped", run.id, outcome.status)

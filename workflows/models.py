@@ -115,6 +115,10 @@ class Run(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=200, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Each claim is a new attempt; a write is only accepted from the current one (workflows/leases.py).
+    lease_attempt = models.PositiveIntegerField(default=0)
+    # Claims that took the run over from a worker that died or stalled: past the limit it fails.
+    worker_losses = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -32,7 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from workflows import dbretry, events, waits
+from workflows import dbretry, events, leases, waits
 from workflows.models import NodeRun, Run, RunEvent, Trace
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ class RunRecorder:
 
     def __init__(self, run: Run):
         self.run_id = run.id
+        self.lease: leases.Lease | None = getattr(run, "lease", None)  # fences every write (leases.py)
+        self.lease_lost = False
         self.cancel_requested = run.cancel_requested
         self.cancel_read_at = time.monotonic()
         self.lock = threading.RLock()
@@ -132,7 +134,11 @@ class RunRecorder:
             batch, self.pending, self.flush_at = self.pending, [], None
             # Giving up (the database away for ORCHESTRA_DB_RETRY_S) abandons the run's execution
             # here; it resumes from its last checkpoint, whose unfinished node emits these again.
-            dbretry.retrying(lambda: self._write(batch), what=f"run {self.run_id} events")
+            try:
+                dbretry.retrying(lambda: self._write(batch), what=f"run {self.run_id} events")
+            except leases.LeaseLost:
+                self.lease_lost = True  # the engine stops at its next cancel check
+                raise
 
     def _write(self, batch: list[dict]) -> None:
         at = batch[-1].get("written_at")
@@ -157,6 +163,7 @@ class RunRecorder:
                     event_model=RunEvent,
                     owner_field="run",
                     async_commit=True,
+                    lease=self.lease,
                     events=[{"type": e["type"], "node_id": e["node_id"], "data": e["data"]} for e in batch],
                 )
                 for node_id, update in updates.items():
@@ -171,7 +178,12 @@ class RunRecorder:
         the path every node of every run takes, so it is written out once here.
         """
         run_id = str(self.run_id)
-        params: list[Any] = [len(batch), run_id]
+        # Fenced by the lease: the run row's UPDATE renews it, and a node row only changes while it holds.
+        renew, fence, fence_params = "", "", []
+        if self.lease is not None:
+            renew, fence = ", lease_expires_at = %s", " AND lease_owner = %s AND lease_attempt = %s"
+            fence_params = [self.lease.owner, self.lease.attempt]
+        params: list[Any] = [len(batch), *([now + leases.lease_length()] if renew else []), run_id, *fence_params]
         values = []
         for i, event in enumerate(batch, start=1):
             values.append("(%s, %s, %s, %s::jsonb)")
@@ -182,7 +194,7 @@ class RunRecorder:
         sql = [
             "BEGIN",
             "SET LOCAL synchronous_commit TO OFF",
-            f"WITH s AS (UPDATE {run_table} SET event_seq = event_seq + %s WHERE id = %s "
+            f"WITH s AS (UPDATE {run_table} SET event_seq = event_seq + %s{renew} WHERE id = %s{fence} "
             "RETURNING event_seq, cancel_requested), "
             "v(i, kind, node, payload) AS (VALUES " + ", ".join(values) + "), "
             f"ins AS (INSERT INTO {event_table} (run_id, seq, {q('type')}, node_id, {q('data')}, {q('at')}) "
@@ -198,8 +210,9 @@ class RunRecorder:
                 else:
                     columns.append(f"{q(field)} = %s")
                     params.append(value)
-            sql.append(f"UPDATE {node_table} SET {', '.join(columns)} WHERE run_id = %s AND node_id = %s")
-            params += [run_id, node_id]
+            held = f" AND EXISTS (SELECT 1 FROM {run_table} WHERE id = %s{fence})" if fence else ""
+            sql.append(f"UPDATE {node_table} SET {', '.join(columns)} WHERE run_id = %s AND node_id = %s{held}")
+            params += [run_id, node_id] + ([run_id, *fence_params] if fence else [])
         sql.append("COMMIT")
         with connection.cursor() as cursor:
             try:
@@ -215,12 +228,17 @@ class RunRecorder:
                 if not cursor.nextset():
                     break
         if row is None:
+            if self.lease is not None and Run.objects.filter(pk=run_id).exists():
+                raise leases.LeaseLost(self.lease)
             raise Run.DoesNotExist(f"Run {run_id} does not exist")
         waits.notify(Run, self.run_id, row[0], list(dict.fromkeys(e["type"] for e in batch)))
         return bool(row[1])
 
     def is_cancelled(self) -> bool:
-        """Whether a cancel was requested, as of the last write (at most CANCEL_RECHECK_S ago, else read)."""
+        """Whether a cancel was requested, as of the last write (at most CANCEL_RECHECK_S ago, else read),
+        or the run was taken over by another worker."""
+        if self.lease_lost:
+            return True
         if time.monotonic() - self.cancel_read_at > self.CANCEL_RECHECK_S:
             self.cancel_requested = Run.objects.filter(pk=self.run_id, cancel_requested=True).exists()
             self.cancel_read_at = time.monotonic()
