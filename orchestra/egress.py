@@ -1,12 +1,13 @@
 """The one egress guard: every outbound call a tenant can aim (HTTP nodes and tools, MCP servers,
-model endpoints) goes through an httpx client built here.
+model endpoints, callbacks, the vLLM adapter loading) goes through an httpx client built here.
 
 The guard sits in the transport, so it sees every request the client sends, redirects included:
 it resolves the host, refuses private, loopback, link-local, multicast and reserved addresses (also
-when embedded in IPv6: mapped, 6to4, Teredo), and connects to the address it checked, so a second
-DNS lookup cannot be rebound. Operators open it for servers they run: `allow_private` is True (any
-private address), False (none), or an `Allowlist` naming hosts and networks (e.g. the compose file's
-`vllm`, or 10.0.0.0/8) that may be reached although they are not public.
+when embedded in IPv6: mapped, 6to4, Teredo, NAT64, IPv4-translated and -compatible), and connects
+to the address it checked, so a second DNS lookup cannot be rebound. Operators open it for servers
+they run: `allow_private` is True (any private address), False (none), or an `Allowlist` naming
+hosts and networks (e.g. the compose file's `vllm`, or 10.0.0.0/8) that may be reached although
+they are not public.
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ class Allowlist:
         return bool(self.hosts or self.networks)
 
     def allows(self, host: str, address: Address) -> bool:
-        return host.lower().rstrip(".") in self.hosts or any(address in network for network in self.networks)
+        inner = embedded_ipv4(address)
+        return host.lower().rstrip(".") in self.hosts or any(
+            address in network or (inner is not None and inner in network) for network in self.networks
+        )
 
 
 AllowPrivate = Union[bool, Allowlist]
@@ -57,8 +61,16 @@ class RequestRefused(ValueError):
     """The URL is not one this platform may reach."""
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address that traffic reaches: NAT64's well-known
+# and local-use prefixes (RFC 6052, 8215), IPv4-translated (RFC 2765) and IPv4-compatible (RFC 4291).
+EMBEDDING_PREFIXES = tuple(
+    ipaddress.IPv6Network(prefix) for prefix in ("64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96", "::/96")
+)
+
+
 def embedded_ipv4(address: Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one carries (::ffff:a.b.c.d, 2002:aabb:ccdd::, Teredo), if any."""
+    """The IPv4 address an IPv6 one carries (::ffff:a.b.c.d, 2002:aabb:ccdd::, Teredo, NAT64,
+    IPv4-translated and -compatible forms), if any."""
     if isinstance(address, ipaddress.IPv4Address):
         return None
     if address.ipv4_mapped:
@@ -67,6 +79,8 @@ def embedded_ipv4(address: Address) -> ipaddress.IPv4Address | None:
         return address.sixtofour
     if address.teredo:
         return address.teredo[1]  # (server, client): the client is where traffic goes
+    if any(address in prefix for prefix in EMBEDDING_PREFIXES) and int(address) & 0xFFFFFFFF > 1:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)  # not :: and ::1, which are IPv6's own
     return None
 
 

@@ -118,3 +118,33 @@ def test_a_new_base_url_needs_the_key_again(api, model_server):
     assert api.patch("/api/models/remote", json={"price_in": 1}).status_code == 200  # same URL: key kept
     rekeyed = api.patch("/api/models/remote", json={"base_url": "http://127.0.0.2:9/v1", "api_key": ""})
     assert rekeyed.status_code == 200 and rekeyed.json()["has_api_key"] is False
+
+
+def test_loading_a_students_adapter_into_vllm_goes_through_the_egress_guard(api, listener):
+    from distillation.models import DistillationJob
+    from distillation.services.deployments import job_deploy
+    from workflows import services
+    from workflows.errors import ValidationFailed
+
+    services.model_endpoint_save(
+        workspace=api.workspace,
+        name="vllm-base",
+        fields={"backend": "openai", "model": "base", "base_url": listener.url + "/v1"},
+    )
+    job = DistillationJob.objects.create(
+        workspace=api.workspace,
+        teacher="teacher",
+        student="vllm-base",
+        method="sft",
+        status="succeeded",
+        artifacts={"merged": "/srv/student", "adapter": "/srv/adapter"},
+    )
+    with override_settings(ORCHESTRA_HTTP_ALLOW_PRIVATE=False), pytest.raises(ValidationFailed) as refused:
+        job_deploy(job=job, name="student-refused")
+    assert "non-public address 127.0.0.1" in refused.value.errors[0]["message"]
+    assert listener.requests == []
+
+    with override_settings(ORCHESTRA_HTTP_ALLOW_PRIVATE=Allowlist.parse("127.0.0.1")):
+        endpoint = job_deploy(job=job, name="student-allowed")
+    (request,) = listener.requests
+    assert request["path"] == "/v1/load_lora_adapter" and endpoint.model == "student-allowed"

@@ -67,3 +67,39 @@ def test_a_websocket_from_a_foreign_origin_is_refused_and_one_without_origin_use
         assert json.loads(ws.recv(timeout=30))["seq"] == 1
     with connect(url, additional_headers=auth) as ws:
         assert json.loads(ws.recv(timeout=30))["seq"] == 1
+
+
+EMBEDDED_PRIVATE = [
+    "::ffff:127.0.0.1",  # IPv4-mapped
+    "::ffff:0:10.0.0.1",  # IPv4-translated
+    "::192.168.1.1",  # IPv4-compatible
+    "2002:7f00:1::",  # 6to4 of 127.0.0.1
+    "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+    "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+    "64:ff9b:1::a00:1",  # local-use NAT64 of 10.0.0.1
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo of client 127.0.0.1
+]
+
+
+@pytest.mark.parametrize("address", EMBEDDED_PRIVATE)
+def test_the_egress_guard_decodes_an_embedded_ipv4_address_and_refuses_a_private_one(address):
+    import ipaddress
+
+    from orchestra.egress import RequestRefused, checked_address, embedded_ipv4
+
+    inner = embedded_ipv4(ipaddress.ip_address(address))
+    assert inner is not None and not inner.is_global
+    with pytest.raises(RequestRefused, match="non-public address"):
+        checked_address(httpx.URL(f"http://[{address}]:8080/"), allow_private=False)
+
+
+def test_an_embedded_public_ipv4_address_is_public_and_an_allowlist_sees_the_embedded_one():
+    import ipaddress
+
+    from orchestra.egress import Allowlist, checked_address, is_public
+
+    assert is_public(ipaddress.ip_address("64:ff9b::808:808"))  # NAT64 of 8.8.8.8
+    assert checked_address(httpx.URL("http://[64:ff9b::808:808]/"), allow_private=False) == "64:ff9b::808:808"
+    allowed = Allowlist.parse("10.0.0.0/8")
+    assert checked_address(httpx.URL("http://[::ffff:10.1.2.3]/"), allow_private=allowed) == "::ffff:a01:203"
+
