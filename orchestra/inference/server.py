@@ -3,7 +3,8 @@
     python -m orchestra.inference.server --model tiny=/path/to/folder --port 8001
 
 serves `POST /v1/chat/completions` (plain and streamed as server-sent events, with `usage`,
-`logprobs`, `tools`/`tool_choice` and `response_format`) and `GET /v1/models`, answering errors in
+`logprobs`, `tools`/`tool_choice` and `response_format`; and vLLM's `prompt_logprobs`, with
+`continue_final_message`, which scores a recorded reply) and `GET /v1/models`, answering errors in
 OpenAI's shape. It exists so that the `openai` backend, the gateway and their tests talk to a real
 server over real HTTP, and so a laptop can stand in for a vLLM box. It is the standard library's
 threading HTTP server over `get_client`: one thread per connection, one generation at a time per
@@ -23,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from orchestra.inference.base import MAX_TOP_LOGPROBS, Completion, InferenceError, ModelSpec, check_structured
 from orchestra.inference.clients import get_client
+from orchestra.inference.toolcalls import template_messages
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,10 @@ class ChatRequest:
     top_logprobs: int
     token_ids: bool  # vLLM's return_tokens_as_token_ids: tokens as "token_id:123"
     tools: list[dict] | None = None
+    # vLLM's scoring extension: the top-k log-probs of every prompt token, the final assistant
+    # message continued (not closed), so a recorded reply's tokens are scored as the model sees them.
+    prompt_logprobs: int = 0
+    continue_final_message: bool = False
     tool_choice: str | dict | None = None
     response_format: dict | None = None
 
@@ -104,11 +110,26 @@ def parse_chat_request(body: object, specs: dict[str, ModelSpec]) -> ChatRequest
         )
     if top_logprobs and not logprobs:
         raise RequestError(400, "top_logprobs needs logprobs set to true.", param="logprobs")
+    prompt_logprobs = body.get("prompt_logprobs") or 0
+    if (
+        not isinstance(prompt_logprobs, int)
+        or isinstance(prompt_logprobs, bool)
+        or not 0 <= prompt_logprobs <= MAX_TOP_LOGPROBS
+    ):
+        raise RequestError(
+            400, f"prompt_logprobs must be an integer between 0 and {MAX_TOP_LOGPROBS}.", param="prompt_logprobs"
+        )
+    messages = parse_messages(body.get("messages"))
+    continue_final_message = bool(body.get("continue_final_message"))
+    if continue_final_message and messages[-1]["role"] != "assistant":
+        raise RequestError(
+            400, "continue_final_message needs the last message to be the assistant's.", param="messages"
+        )
     stream_options = body.get("stream_options") or {}
     tools, tool_choice, response_format = parse_structured(body, specs[model])
     return ChatRequest(
         model=model,
-        messages=parse_messages(body.get("messages")),
+        messages=messages,
         max_tokens=max_tokens,
         temperature=temperature,
         stop=stop or None,
@@ -120,7 +141,39 @@ def parse_chat_request(body: object, specs: dict[str, ModelSpec]) -> ChatRequest
         tools=tools,
         tool_choice=tool_choice,
         response_format=response_format,
+        prompt_logprobs=prompt_logprobs,
+        continue_final_message=continue_final_message,
     )
+
+
+def prompt_token_ids(tokenizer, messages: list[dict], *, continue_final_message: bool) -> list[int]:
+    """The prompt as the model reads it. A continued final message is the conversation before it
+    with the generation prompt, then its text, tokenised apart: the distillation core's alignment
+    of a reply (orchestra/distill/dataset.py), so the scores line up with what the student learns."""
+    head = messages[:-1] if continue_final_message else messages
+    context = tokenizer.apply_chat_template(template_messages(head), add_generation_prompt=True, tokenize=False)
+    ids = tokenizer.encode(context, add_special_tokens=False)
+    return ids + tokenizer.encode(messages[-1]["content"], add_special_tokens=False) if continue_final_message else ids
+
+
+def prompt_logprobs_body(loaded, messages: list[dict], *, k: int, continue_final_message: bool) -> list:
+    """vLLM's `prompt_logprobs`: per prompt token (the first has none), a {token_id: {logprob, rank,
+    decoded_token}} of the k likeliest tokens there and the prompt's own token."""
+    import torch
+
+    ids = prompt_token_ids(loaded.tokenizer, messages, continue_final_message=continue_final_message)
+    with loaded.lock, torch.no_grad():
+        logits = loaded.model(torch.tensor([ids], device=loaded.model.device)).logits[0, :-1].float()
+    logprobs = torch.log_softmax(logits, dim=-1)
+    top = torch.topk(logprobs, k, dim=-1)
+    rows: list = [None]
+    for position, token in enumerate(ids[1:]):
+        own = float(logprobs[position, token])
+        row = {str(token): {"logprob": own, "rank": int((logprobs[position] > own).sum()) + 1}}
+        for rank, (candidate, logprob) in enumerate(zip(top.indices[position].tolist(), top.values[position].tolist())):
+            row.setdefault(str(candidate), {"logprob": logprob, "rank": rank + 1})
+        rows.append({t: v | {"decoded_token": loaded.tokenizer.decode([int(t)])} for t, v in row.items()})
+    return rows
 
 
 def parse_structured(body: dict, spec: ModelSpec) -> tuple[list | None, str | dict | None, dict | None]:
@@ -337,17 +390,22 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
         }
         if request.logprobs:
             choice["logprobs"] = logprobs_body(completion, client.loaded.tokenizer, request)
-        self._send_json(
-            200,
-            {
-                "id": f"chatcmpl-{uuid.uuid4().hex}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": request.model,
-                "choices": [choice],
-                "usage": usage_body(completion),
-            },
-        )
+        body = {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.model,
+            "choices": [choice],
+            "usage": usage_body(completion),
+        }
+        if request.prompt_logprobs:
+            body["prompt_logprobs"] = prompt_logprobs_body(
+                client.loaded,
+                request.messages,
+                k=request.prompt_logprobs,
+                continue_final_message=request.continue_final_message,
+            )
+        self._send_json(200, body)
 
     def _stream(self, request: ChatRequest) -> None:
         client = self.server.clients[request.model]
