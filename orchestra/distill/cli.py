@@ -99,7 +99,8 @@ def _score_teacher(args: argparse.Namespace) -> int:
     bar.close()
     size = sum(f.stat().st_size for f in store.folder.iterdir())
     print(f"{store.folder}: {store.meta['tokens']} tokens, k={store.meta['k']}, "
-          f"{store.bytes_per_token:.0f} bytes/token ({store.meta['index_dtype']} ids + float16 log-probs), "
+          f"{store.bytes_per_token:.0f} bytes/token (format {store.version}: "
+          f"{store.meta.get('encoding') or store.meta['index_dtype'] + ' ids + float16 log-probs'}), "
           f"{size / 1e6:.1f} MB on disk")
     return 0
 

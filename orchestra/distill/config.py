@@ -64,6 +64,8 @@ class TeacherConfig(_Section):
     max_new_tokens: int = Field(512, ge=1)
     top_k: int = Field(64, ge=1, le=4096)
     store: str | None = Field(None, description="folder of the offline top-k store (default: output_dir/teacher_topk)")
+    store_format: Literal["compact", "float16"] = Field(
+        "compact", description="compact: ~40 B/token at k=32 (4-bit log-probs); float16: exact, 4 B per kept logit")
 
 
 class StudentConfig(_Section):

@@ -70,13 +70,14 @@ def offline_store(config: JobConfig, splits: Splits, tokenizer, on_progress: OnP
     """The job's top-k store: reuse it, or build it from the traces' own top-k, or score the teacher."""
     folder = Path(config.teacher.store or Path(config.output_dir) / "teacher_topk")
     examples = splits.train + splits.validation
+    compact = config.teacher.store_format == "compact"
     if (folder / "meta.json").exists():
         store = TopKStore(folder)
         if all(e.key in store for e in examples):
             return store
     if all(e.topk and e.golden_output is None and not e.trajectory for e in examples):
         return store_recorded_topk(examples=examples, tokenizer=tokenizer, folder=folder, top_k=config.teacher.top_k,
-                                   max_seq_len=config.train.max_seq_len)
+                                   max_seq_len=config.train.max_seq_len, compact=compact)
     if not config.teacher.model:
         raise ValueError("teacher.model: an offline teacher needs a model to score the prompts that came without "
                          "top-k log-probs (or with golden outputs)")
@@ -84,7 +85,7 @@ def offline_store(config: JobConfig, splits: Splits, tokenizer, on_progress: OnP
     check_same_vocabulary(tokenizer, teacher_tokenizer)
     return score_teacher(model=load_teacher(config), tokenizer=tokenizer, examples=examples, folder=folder,
                          top_k=config.teacher.top_k, max_seq_len=config.train.max_seq_len,
-                         batch_size=config.train.batch_size,
+                         batch_size=config.train.batch_size, compact=compact,
                          on_progress=(lambda done, total: on_progress({"stage": "score_teacher", "done": done,
                                                                        "total": total})) if on_progress else None)
 
@@ -177,7 +178,7 @@ def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, A
     }
     if isinstance(signal, TopKStore):
         report["teacher_store"] = {"folder": str(signal.folder), "bytes_per_token": signal.bytes_per_token,
-                                   "tokens": signal.meta["tokens"], "k": signal.meta["k"]}
+                                   "tokens": signal.meta["tokens"], "k": signal.meta["k"], "version": signal.version}
     if result.outcome == "cancelled":
         (output_dir / "report.json").write_text(json.dumps(report, indent=2))
         return JobResult(report=report)

@@ -20,6 +20,7 @@ import torch
 
 from orchestra.distill.dataset import IGNORE_INDEX, Example, collate, tokenize
 from orchestra.distill.losses import DenseTeacher, SparseTeacher
+from orchestra.distill.store_codec import decode_block, encode_block
 
 Complete = Callable[[list[dict[str, str]]], str]
 
@@ -105,10 +106,17 @@ class OnlineTeacher:
 # --- offline: a compact top-k store --------------------------------------------------------------
 
 class TopKStore:
-    """Top-k teacher log-probs per reply token, memory-mapped. Layout in `folder`:
-    indices.bin  [tokens, k] uint16 when the vocabulary fits (< 65536), else int32
-    logprobs.bin [tokens, k] float16, sorted descending, log-probs at temperature 1
-    meta.json    k, vocab size, dtypes, and {prompt key: [first row, rows]} (rows = reply tokens + end token)
+    """Top-k teacher log-probs per reply token (log-probs at temperature 1), read example by example.
+    Two formats in `folder`, told apart by meta.json's `version`:
+
+    2 (compact, the default): blocks.bin, one block per example (store_codec.py: Rice-coded sorted
+      ids, 4-bit log-probs relative to the top, the kept mass); meta {prompt key: [offset, rows,
+      layout...]}.
+    1 (float16, exact to float16; stores without a version are this): indices.bin [tokens, k] uint16
+      when the vocabulary fits (< 65536), else int32; logprobs.bin [tokens, k] float16 sorted
+      descending; meta {prompt key: [first row, rows]}.
+
+    Rows per example = reply tokens + end token.
     """
 
     def __init__(self, folder: str | Path):
@@ -117,12 +125,19 @@ class TopKStore:
         if not meta_path.exists():
             raise TeacherError(f"no teacher top-k store at {self.folder}: run `orchestra distill score-teacher` first")
         self.meta = json.loads(meta_path.read_text())
+        self.version = self.meta.get("version", 1)
         k, tokens = self.meta["k"], self.meta["tokens"]
-        self.indices = np.memmap(self.folder / "indices.bin", dtype=self.meta["index_dtype"], mode="r", shape=(tokens, k))
-        self.logprobs = np.memmap(self.folder / "logprobs.bin", dtype=np.float16, mode="r", shape=(tokens, k))
+        if self.version == 2:
+            self.blocks = np.memmap(self.folder / "blocks.bin", dtype=np.uint8, mode="r") if tokens else b""
+        else:
+            self.indices = np.memmap(self.folder / "indices.bin", dtype=self.meta["index_dtype"], mode="r",
+                                     shape=(tokens, k))
+            self.logprobs = np.memmap(self.folder / "logprobs.bin", dtype=np.float16, mode="r", shape=(tokens, k))
 
     @property
     def bytes_per_token(self) -> float:
+        if self.version == 2:
+            return (self.folder / "blocks.bin").stat().st_size / max(self.meta["tokens"], 1)
         return self.meta["k"] * (np.dtype(self.meta["index_dtype"]).itemsize + 2)
 
     def __contains__(self, key: str) -> bool:
@@ -132,6 +147,11 @@ class TopKStore:
         if key not in self.meta["rows"]:
             raise TeacherError(f"prompt {key[:12]} is not in the teacher store {self.folder}; re-run score-teacher "
                                f"for this dataset")
+        if self.version == 2:
+            offset, count, *layout = self.meta["rows"][key]
+            size = sum(layout[1:]) + 2 * count
+            indices, logprobs = decode_block(bytes(self.blocks[offset:offset + size]), count, self.meta["k"], layout)
+            return torch.from_numpy(indices), torch.from_numpy(logprobs)
         start, count = self.meta["rows"][key]
         return (torch.from_numpy(self.indices[start:start + count].astype(np.int64)),
                 torch.from_numpy(self.logprobs[start:start + count].astype(np.float32)))
@@ -150,44 +170,55 @@ class TopKStore:
 
 
 class TopKStoreWriter:
-    """Appends rows example by example, then writes meta.json (the store is valid only after close)."""
+    """Appends rows example by example, then writes meta.json (the store is valid only after close).
+    `compact` writes format 2, else format 1 (see TopKStore)."""
 
-    def __init__(self, folder: str | Path, *, k: int, vocab_size: int):
+    def __init__(self, folder: str | Path, *, k: int, vocab_size: int, compact: bool = True):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.k, self.vocab_size = k, vocab_size
+        self.k, self.vocab_size, self.compact = k, vocab_size, compact
         self.index_dtype = "uint16" if vocab_size < 2**16 else "int32"
         self.rows: dict[str, list[int]] = {}
-        self.tokens = 0
-        self._indices = open(self.folder / "indices.bin", "wb")
-        self._logprobs = open(self.folder / "logprobs.bin", "wb")
+        self.tokens = self.offset = 0
+        for stale in ("blocks.bin", "indices.bin", "logprobs.bin", "meta.json"):
+            (self.folder / stale).unlink(missing_ok=True)  # a store of the other format must not linger
+        names = ("blocks.bin",) if compact else ("indices.bin", "logprobs.bin")
+        self._files = [open(self.folder / name, "wb") for name in names]
 
     def add(self, key: str, indices: torch.Tensor, logprobs: torch.Tensor) -> None:
         if indices.shape != logprobs.shape or indices.shape[1] != self.k:
             raise TeacherError(f"top-k rows for {key[:12]} have shape {tuple(indices.shape)}, expected [tokens, {self.k}]")
-        self._indices.write(indices.cpu().numpy().astype(self.index_dtype).tobytes())
-        self._logprobs.write(logprobs.float().cpu().numpy().astype(np.float16).tobytes())
-        self.rows[key] = [self.tokens, indices.shape[0]]
-        self.tokens += indices.shape[0]
+        ids, values = indices.cpu().numpy(), logprobs.float().cpu().numpy()
+        if self.compact:
+            block, layout = encode_block(ids, values)
+            self._files[0].write(block)
+            self.rows[key] = [self.offset, ids.shape[0], *layout]
+            self.offset += len(block)
+        else:
+            self._files[0].write(ids.astype(self.index_dtype).tobytes())
+            self._files[1].write(values.astype(np.float16).tobytes())
+            self.rows[key] = [self.tokens, ids.shape[0]]
+        self.tokens += ids.shape[0]
 
     def close(self) -> TopKStore:
-        self._indices.close()
-        self._logprobs.close()
-        meta = {"k": self.k, "vocab_size": self.vocab_size, "index_dtype": self.index_dtype,
-                "logprob_dtype": "float16", "tokens": self.tokens, "rows": self.rows}
+        for file in self._files:
+            file.close()
+        meta = {"version": 2, "encoding": "rice-coded ids, 4-bit log-probs below the top, float16 kept mass"} \
+            if self.compact else {"version": 1, "index_dtype": self.index_dtype, "logprob_dtype": "float16"}
+        meta |= {"k": self.k, "vocab_size": self.vocab_size, "tokens": self.tokens, "rows": self.rows}
         (self.folder / "meta.json").write_text(json.dumps(meta))
         return TopKStore(self.folder)
 
 
 @torch.no_grad()
 def score_teacher(*, model, tokenizer, examples: list[Example], folder: str | Path, top_k: int,
-                  max_seq_len: int, batch_size: int = 8, chunk_size: int = 1024,
+                  max_seq_len: int, batch_size: int = 8, chunk_size: int = 1024, compact: bool = True,
                   on_progress: Callable[[int, int], None] | None = None) -> TopKStore:
     """Run the teacher once over the examples and keep its top-k log-probs for every reply token."""
     model.eval()
     head = model.get_output_embeddings()
     device = head.weight.device
-    writer = TopKStoreWriter(folder, k=top_k, vocab_size=head.weight.shape[0])
+    writer = TopKStoreWriter(folder, k=top_k, vocab_size=head.weight.shape[0], compact=compact)
     unique = list({e.key: e for e in examples}.values())
     for start in range(0, len(unique), batch_size):
         items = [tokenize(e, tokenizer, max_seq_len=max_seq_len) for e in unique[start:start + batch_size]]
@@ -234,10 +265,10 @@ def _recorded_rows(topk: list, tokenizer, k: int) -> list[list[tuple[int, float]
 
 
 def store_recorded_topk(*, examples: list[Example], tokenizer, folder: str | Path, top_k: int,
-                        max_seq_len: int) -> TopKStore:
+                        max_seq_len: int, compact: bool = True) -> TopKStore:
     """Store the top-k log-probs that came with the traces, aligned with our tokenisation of the
     reply (+ end token: when the trace has no row for it, the end token gets probability 1)."""
-    writer = TopKStoreWriter(folder, k=top_k, vocab_size=len(tokenizer))
+    writer = TopKStoreWriter(folder, k=top_k, vocab_size=len(tokenizer), compact=compact)
     for example in {e.key: e for e in examples}.values():
         if example.golden_output is not None:
             raise TeacherError(f"prompt {example.key[:12]} has a golden output, so the recorded top-k no longer "

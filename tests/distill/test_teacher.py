@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -27,9 +29,9 @@ def test_scored_store_holds_the_teachers_top_k_for_every_reply_token(tiny_family
     teacher = AutoModelForCausalLM.from_pretrained(tiny_family["teacher"])
     batch_examples = examples(5)
     store = score_teacher(model=teacher, tokenizer=tokenizer, examples=batch_examples, folder=tmp_path / "store",
-                          top_k=8, max_seq_len=256, batch_size=2)
+                          top_k=8, max_seq_len=256, batch_size=2, compact=False)
     reopened = TopKStore(tmp_path / "store")
-    assert reopened.meta["index_dtype"] == "uint16" and reopened.bytes_per_token == 8 * (2 + 2)
+    assert reopened.version == 1 and reopened.meta["index_dtype"] == "uint16" and reopened.bytes_per_token == 8 * 4
     item = tokenize(batch_examples[0], tokenizer, max_seq_len=256)
     indices, logprobs = reopened.rows(item.key)
     assert indices.shape == (sum(t != IGNORE_INDEX for t in item.labels), 8)
@@ -79,3 +81,36 @@ def test_relabel_replaces_teacher_replies_and_keeps_golden(tiny_family):
     assert [e.golden_output for e in fresh] == [e.golden_output for e in original]
     assert all(e.teacher_output != o.teacher_output for e, o in zip(fresh, original))
     assert relabel(original, lambda messages: messages[-1]["content"].upper())[0].teacher_output.startswith("TICKET")
+
+
+def test_compact_store_keeps_the_same_top_k_in_a_third_of_the_bytes(tiny_family, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_family["student"])
+    teacher = AutoModelForCausalLM.from_pretrained(tiny_family["teacher"])
+    batch_examples = examples(6)
+    common = dict(model=teacher, tokenizer=tokenizer, examples=batch_examples, top_k=32, max_seq_len=256)
+    exact = score_teacher(folder=tmp_path / "float16", compact=False, **common)
+    compact = score_teacher(folder=tmp_path / "compact", **common)
+    assert compact.version == 2 and compact.meta["tokens"] == exact.meta["tokens"]
+    assert compact.bytes_per_token < exact.bytes_per_token / 2.5  # 128 B/token at k=32
+    for example in batch_examples:
+        exact_ids, exact_logprobs = exact.rows(example.key)
+        ids, logprobs = TopKStore(tmp_path / "compact").rows(example.key)
+        assert torch.equal(ids.sort(dim=1).values, exact_ids.sort(dim=1).values)  # the same k tokens per row
+        assert torch.equal(ids[:, 0], exact_ids[:, 0])  # the teacher's choice stays first
+        kept = logprobs > -1e3  # tokens far below the top are left to the rest bucket
+        matched = torch.gather(exact_logprobs, 1, (exact_ids[:, :, None] == ids[:, None, :]).int().argmax(1))
+        assert (matched - logprobs)[kept].abs().max() < 0.4  # half a 0.5-nat step, plus the renormalisation
+        # the mass outside the kept tokens is the teacher's, not the rounding's
+        assert torch.allclose(logprobs.exp().sum(1), exact_logprobs.exp().sum(1), atol=0.02)
+
+
+def test_a_store_without_a_version_is_read_as_the_float16_format(tiny_family, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_family["student"])
+    example = examples(1)[0]
+    store = score_teacher(model=AutoModelForCausalLM.from_pretrained(tiny_family["teacher"]), tokenizer=tokenizer,
+                          examples=[example], folder=tmp_path / "old", top_k=4, max_seq_len=256, compact=False)
+    meta = json.loads((tmp_path / "old" / "meta.json").read_text())
+    del meta["version"]  # as stores written before the compact format were
+    (tmp_path / "old" / "meta.json").write_text(json.dumps(meta))
+    old = TopKStore(tmp_path / "old")
+    assert old.version == 1 and torch.equal(old.rows(example.key)[0], store.rows(example.key)[0])
