@@ -25,7 +25,7 @@ export function Shell() {
         </nav>
         <span className="spacer" />
         <NavLink to="/settings/keys" className="settings-link">API keys</NavLink>
-        <span className="muted">{session?.workspace.name} · {session?.user.username}</span>
+        <span className="muted">{session?.workspace?.name} · {session?.user.username}</span>
         <button className="link" onClick={() => void logout()}>Sign out</button>
       </header>
       <main className="content">

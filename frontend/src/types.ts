@@ -1,27 +1,18 @@
-// Shapes of the Orchestra HTTP API (see docs/api.md and DESIGN.md); only what the app reads.
+// Shapes of the Orchestra HTTP API (see docs/api.md and DESIGN.md). The API's bodies come from the
+// types generated from its OpenAPI document (src/api/schema.d.ts, `npm run gen:types`); what is
+// written out here is what that document leaves open (a node's config, event data, reports).
+
+import type { components } from "./api/schema";
+
+type Schemas = components["schemas"];
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
-export interface ApiError {
-  path: string;
-  message: string;
-}
-
-export interface User {
-  id: number;
-  username: string;
-}
-
-export interface Workspace {
-  id: number | string;
-  name: string;
-}
-
-export interface Session {
-  user: User;
-  workspace: Workspace;
-}
+export type ApiError = Schemas["ErrorItem"];
+export type User = Schemas["UserOut"];
+export type Workspace = Schemas["WorkspaceOut"];
+export type Session = Schemas["MeOut"];
 
 export interface JsonSchema {
   type?: string | string[];
@@ -93,7 +84,7 @@ export interface Graph {
   edges: GraphEdge[];
 }
 
-export type RunStatus = "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
+export type RunStatus = Schemas["RunStatusEnum"];
 export type NodeStatus = "queued" | "running" | "succeeded" | "failed" | "skipped" | "waiting" | "cancelled";
 
 export interface Workflow {
@@ -169,16 +160,7 @@ export interface Page<T> {
   results: T[];
 }
 
-export interface ModelEndpoint {
-  name: string;
-  backend: "openai" | "transformers";
-  model: string;
-  base_url: string | null;
-  has_api_key: boolean;
-  price_in: number | string | null;
-  price_out: number | string | null;
-  is_default: boolean;
-}
+export type ModelEndpoint = Schemas["ModelOut"];
 
 export interface Trace {
   id: string | number;
@@ -202,9 +184,10 @@ export interface Trace {
 
 // --- Distillation (issue 6): jobs, node deployments, savings ---------------------------------
 
-export type DistillMethod = "sft" | "forward_kl" | "reverse_kl" | "adaptive_kl" | "jsd";
-export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
-export type DeploymentState = "teacher" | "shadow" | "student";
+export type DistillMethod = Schemas["DistillationMethodEnum"];
+export type DistillMethodInfo = Schemas["MethodOut"];
+export type JobStatus = Schemas["DistillationJobStatusEnum"];
+export type DeploymentState = Schemas["StateEnum"];
 
 export interface DistillRequest {
   workflow: string;
@@ -344,22 +327,8 @@ export interface McpToolSpec {
 export type ToolSpec = WorkflowToolSpec | HttpToolSpec | McpToolSpec;
 export type ToolKind = ToolSpec["kind"];
 
-export interface McpTool {
-  name: string;
-  description: string | null;
-  input_schema: JsonObject | null;
-}
-
-export interface McpServer {
-  id: string | number;
-  name: string;
-  url: string;
-  header_names: string[];
-  tools: McpTool[];
-  tools_refreshed_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
+export type McpTool = Schemas["McpToolOut"];
+export type McpServer = Schemas["McpServerOut"];
 
 /** A tool call as the model asked for it (OpenAI's shape). */
 export interface ToolCallRequest {
@@ -413,16 +382,11 @@ export interface AgentStep {
 }
 
 /** A kind of model client (GET /api/model-backends): the one list the Models page offers. */
-export interface ModelBackend {
-  name: string;
-  title: string;
-  options: string[];
-  needs_base_url: boolean;
-}
+export type ModelBackend = Schemas["ModelBackendOut"];
 
 // --- Triggers: webhooks and schedules (docs/triggers.md) ------------------------------------
 
-export type ResponseMode = "async" | "sync";
+export type ResponseMode = Schemas["ResponseModeEnum"];
 
 /** What a webhook is made of, as the create and update endpoints take it. */
 export interface WebhookFields {
@@ -456,7 +420,7 @@ export interface Webhook extends Omit<WebhookFields, "secret"> {
   recent_calls?: WebhookCall[];
 }
 
-export type OverlapPolicy = "skip" | "allow";
+export type OverlapPolicy = Schemas["OverlapPolicyEnum"];
 
 export interface ScheduleFields {
   name: string;
@@ -482,25 +446,8 @@ export interface Schedule extends ScheduleFields {
 
 // --- Access: API keys and members --------------------------------------------------------------
 
-export interface ApiKey {
-  id: number;
-  name: string;
-  prefix: string; // the key's first characters, to tell keys apart
-  user: string; // the member it acts as
-  created_at: string;
-  last_used_at: string | null;
-  revoked_at: string | null;
-}
-
+export type ApiKey = Schemas["ApiKeyOut"];
 /** The answer to creating a key: the only time the key itself is sent. */
-export interface NewApiKey extends ApiKey {
-  key: string;
-}
-
-export type Role = "owner" | "member";
-
-export interface Member {
-  user: string;
-  role: Role;
-  joined_at: string;
-}
+export type NewApiKey = Schemas["ApiKeyCreatedOut"];
+export type Role = Schemas["RoleEnum"];
+export type Member = Schemas["MemberOut"];

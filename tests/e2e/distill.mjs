@@ -81,6 +81,11 @@ await scenario("distill", async (page) => {
   assert.equal(await page.getAttribute("[data-testid=deployment]", "data-state"), "teacher");
   await page.click("button:text-is('Distill…')");
   const form = page.locator("[data-testid=distill-form]");
+  // The method list is the server's (GET /api/distillation-methods), every one of them.
+  const served = (await apiCall(page, "GET", "/api/distillation-methods")).body.map((m) => m.name);
+  await form.locator("[name=method] option[value=skew_reverse_kl]").waitFor({ state: "attached" });
+  assert.deepEqual(await form.locator("[name=method] option").evaluateAll((os) => os.map((o) => o.value)), served);
+  assert.ok(served.includes("skew_kl") && served.includes("skew_reverse_kl"), served.join());
   await form.locator("[name=student]").fill(STUDENT);
   await page.waitForSelector("[data-testid=distill-preview][data-state=refused]");
   assert.match(await form.locator("[data-testid=distill-preview] .error-list").innerText(), /min_examples/);

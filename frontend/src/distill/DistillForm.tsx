@@ -2,19 +2,11 @@
 // preview of what the job would train on and every reason the server would refuse it.
 import { useEffect, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router";
-import { post } from "../api";
-import type { ApiError, DistillationJob, DistillMethod, DistillPreview, DistillRequest } from "../types";
+import { get, post } from "../api";
+import type { ApiError, DistillationJob, DistillMethod, DistillMethodInfo, DistillPreview, DistillRequest } from "../types";
 import { ErrorList, errorsFrom, formatNumber } from "../ui";
 
 const PREVIEW_DELAY_MS = 400;
-
-export const METHODS: { value: DistillMethod; label: string }[] = [
-  { value: "sft", label: "sft: learn the teacher's replies (any teacher)" },
-  { value: "forward_kl", label: "forward_kl: match the teacher's token distribution" },
-  { value: "reverse_kl", label: "reverse_kl: mode-seeking, for short exact answers" },
-  { value: "adaptive_kl", label: "adaptive_kl: forward/reverse mixed per token" },
-  { value: "jsd", label: "jsd: symmetric, bounded" },
-];
 
 interface Settings {
   student: string;
@@ -86,12 +78,18 @@ export function DistillForm({ workflowId, nodeId, maxTokens, modelNames, onClose
     student: "", method: "sft", lora: true, loraRank: 16, epochs: 3, maxSteps: "", batchSize: 8,
     learningRate: 2e-4, evalEvery: "", minExamples: 100, heldOutPercent: 10, evalTokens: maxTokens,
   });
+  const [methods, setMethods] = useState<DistillMethodInfo[]>([]);
   const [preview, setPreview] = useState<DistillPreview | null>(null);
   const [previewing, setPreviewing] = useState(false);
   const [errors, setErrors] = useState<ApiError[]>([]);
   const [launching, setLaunching] = useState(false);
   const set = (patch: Partial<Settings>) => setSettings((old) => ({ ...old, ...patch }));
   const body = JSON.stringify(requestOf(settings, workflowId, nodeId));
+
+  // The methods come from the server's one list, so the form never offers one it would refuse.
+  useEffect(() => {
+    get<DistillMethodInfo[]>("/api/distillation-methods").then(setMethods, (error) => setErrors(errorsFrom(error)));
+  }, []);
 
   // Preview after each pause in typing; an answer to an older body is dropped.
   useEffect(() => {
@@ -142,7 +140,9 @@ export function DistillForm({ workflowId, nodeId, maxTokens, modelNames, onClose
             </label>
             <label>Method
               <select name="method" value={settings.method} onChange={(e) => set({ method: e.target.value as DistillMethod })}>
-                {METHODS.map((m) => <option key={m.value} value={m.value}>{m.label}</option>)}
+                {methods.length
+                  ? methods.map((m) => <option key={m.name} value={m.name}>{m.name}: {m.description}</option>)
+                  : <option value={settings.method}>{settings.method}</option>}
               </select>
             </label>
             <label className="checkbox"><input name="lora" type="checkbox" checked={settings.lora} onChange={(e) => set({ lora: e.target.checked })} /> LoRA adapter (off: full fine-tuning)</label>

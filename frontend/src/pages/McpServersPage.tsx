@@ -2,7 +2,7 @@
 // Header values (API keys, tokens) are write-only: the API only ever tells us their names.
 import { useEffect, useState, type FormEvent } from "react";
 import { del, get, patch, post } from "../api";
-import type { ApiError, McpServer, McpTool } from "../types";
+import type { ApiError, JsonObject, McpServer, McpTool } from "../types";
 import { ErrorList, errorsFrom, formatTime } from "../ui";
 import { describeArguments } from "../editor/tools/toolEntries";
 import { useDialogs } from "../dialogs";
@@ -235,7 +235,7 @@ function McpToolList({ tools }: { tools: McpTool[] }) {
   return (
     <ul className="mcp-tools" data-testid="mcp-tools">
       {tools.map((tool) => {
-        const args = describeArguments(tool.input_schema ?? undefined);
+        const args = describeArguments(tool.input_schema as JsonObject);
         return (
           <li key={tool.name} data-tool={tool.name}>
             <div><code className="tool-name">{tool.name}</code> <span>{tool.description || <span className="muted">no description</span>}</span></div>
