@@ -147,23 +147,17 @@ def model_call_trace(run: Run, call: engine.ModelCall, *, model: str, call_key: 
         trace.status, trace.error = "error", str(exc)
         trace.save()
         raise
-    try:
-        traced_complete(
-            trace=trace,
-            endpoint=endpoint,
-            max_tokens=call.max_tokens,
-            temperature=call.temperature,
-            stop=call.stop,
-            on_token=call.on_token if stream else None,
-            tools=call.tools,
-            tool_choice=call.tool_choice,
-            response_format=call.response_format,
-        )
-    except Exception:
-        if call.abandoned():  # stopped mid-stream because the node gave up on it: not an error of the model
-            trace.status = "abandoned"
-            trace.save(update_fields=["status"])
-        raise
+    traced_complete(
+        trace=trace,
+        endpoint=endpoint,
+        max_tokens=call.max_tokens,
+        temperature=call.temperature,
+        stop=call.stop,
+        on_token=call.on_token if stream else None,
+        tools=call.tools,
+        tool_choice=call.tool_choice,
+        response_format=call.response_format,
+    )
     if call.abandoned():  # finished after its node stopped waiting: nobody used the reply
         trace.status = "abandoned"
     return trace

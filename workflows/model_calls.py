@@ -130,7 +130,9 @@ def traced_complete(
             response_format=response_format,
         )
     except Exception as exc:
-        trace.status, trace.error = "error", str(exc)
+        # abandoned: its node stopped waiting (a timeout, a cancel) and the stream was closed
+        trace.status = "abandoned" if isinstance(exc, engine.CallAbandoned) else "error"
+        trace.error = str(exc)
         trace.latency_ms = (time.perf_counter() - started) * 1000
         trace.save()
         raise
