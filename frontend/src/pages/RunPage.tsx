@@ -1,9 +1,9 @@
 // One run: its graph with each node's state (live while it runs), the inspector, totals, events.
 import { useEffect, useMemo, useState } from "react";
-import { Link, useParams } from "react-router";
+import { Link, useNavigate, useParams } from "react-router";
 import { Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useNodesState } from "@xyflow/react";
 import { get, post } from "../api";
-import type { ApiError, Graph, NodeType, Version, Workflow } from "../types";
+import type { ApiError, Graph, NodeType, Run, Version, Workflow } from "../types";
 import { ErrorList, errorsFrom } from "../ui";
 import { useRun } from "../runs/useRun";
 import { EventLog, Inspector, RunTotals } from "../runs/Inspector";
@@ -14,7 +14,14 @@ import { FitWhenMeasured } from "../editor/FitWhenMeasured";
 
 export function RunPage() {
   const { runId } = useParams();
-  const live = useRun(runId ?? null);
+  // A retry continues the same run: follow its events afresh, from the start.
+  const [followed, setFollowed] = useState(0);
+  return <RunView key={`${runId}:${followed}`} runId={runId ?? null} onRetried={() => setFollowed((n) => n + 1)} />;
+}
+
+function RunView({ runId, onRetried }: { runId: string | null; onRetried: () => void }) {
+  const navigate = useNavigate();
+  const live = useRun(runId);
   const { run } = live;
   const [graph, setGraph] = useState<Graph | null>(null);
   const [workflowName, setWorkflowName] = useState("");
@@ -59,6 +66,32 @@ export function RunPage() {
     }
   }
 
+  async function retry() {
+    try {
+      await post(`/api/runs/${runId}/retry`);
+      onRetried();
+    } catch (error) {
+      setErrors(errorsFrom(error));
+    }
+  }
+
+  const [rerunInputs, setRerunInputs] = useState<string | null>(null);
+  async function rerun() {
+    let inputs: unknown;
+    try {
+      inputs = JSON.parse(rerunInputs ?? "{}");
+    } catch {
+      setErrors([{ path: "inputs", message: "Inputs must be a JSON object." }]);
+      return;
+    }
+    try {
+      const created = await post<Run>(`/api/runs/${runId}/rerun`, { inputs });
+      navigate(`/runs/${created.id}`);
+    } catch (error) {
+      setErrors(errorsFrom(error));
+    }
+  }
+
   if (!run) return <div className="page"><ErrorList errors={errors} /><p className="muted">Loading…</p></div>;
   const selectedType = graph?.nodes.find((n) => n.id === selected)?.type;
   return (
@@ -72,8 +105,19 @@ export function RunPage() {
         <span className="spacer" />
         <Link to={`/workflows/${run.workflow}`}>Open workflow</Link>
         {["queued", "running", "waiting"].includes(run.status) && <button className="danger" onClick={() => void cancel()}>Cancel run</button>}
+        {["failed", "cancelled"].includes(run.status) && <button title="Run again from the failed node; finished nodes keep their results" onClick={() => void retry()}>Retry from failed node</button>}
+        {!["queued", "running", "waiting"].includes(run.status) && <button onClick={() => setRerunInputs(rerunInputs === null ? JSON.stringify(run.inputs, null, 2) : null)}>Rerun…</button>}
       </div>
       <ErrorList errors={errors} />
+      {rerunInputs !== null && (
+        <div className="rerun-form">
+          <label>
+            Inputs of the new run
+            <textarea aria-label="Rerun inputs" rows={6} value={rerunInputs} onChange={(e) => setRerunInputs(e.target.value)} />
+          </label>
+          <button className="primary" onClick={() => void rerun()}>Start rerun</button>
+        </div>
+      )}
       <div className="editor-body run-body">
         <div className="canvas">
           <CanvasContext.Provider value={decorations}>
