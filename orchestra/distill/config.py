@@ -99,6 +99,11 @@ class TrainConfig(_Section):
     eval_every: int | None = Field(50, ge=1, description="optimizer steps between validation passes")
     early_stopping_patience: int | None = Field(3, ge=1, description="validation passes without improvement")
     checkpoint_every: int | None = Field(100, ge=1)
+    # On-policy distillation as TRL's GKD does it (Agarwal et al. 2024): a share lmbda of the
+    # micro-batches trains on the student's own samples of the prompts, scored by the teacher.
+    lmbda: float = Field(0.0, ge=0.0, le=1.0, description="share of batches on the student's own samples")
+    on_policy_max_new_tokens: int = Field(128, ge=1, description="longest student sample of an on-policy batch")
+    on_policy_temperature: float = Field(0.9, gt=0.0, description="sampling temperature of those samples (TRL's)")
 
 
 class EvalConfig(_Section):
@@ -136,6 +141,11 @@ class JobConfig(_Section):
             problems.append(("teacher.model", "required for an online teacher (a local path or model id)"))
         if self.teacher.kind == "relabel" and not (self.teacher.model or self.teacher.base_url):
             problems.append(("teacher.model", "required for relabelling (with base_url for a server, alone for a local model)"))
+        if self.train.lmbda > 0 and (self.teacher.kind != "online" or not self.uses_logits):
+            problems.append(("train.lmbda", f"on-policy batches are the student's own samples, scored by the teacher "
+                                            f"as they are written: they need a logit method and teacher.kind "
+                                            f"'online' (got method {self.method!r}, teacher.kind "
+                                            f"{self.teacher.kind!r}), or lmbda 0"))
         if self.data.validation_fraction + self.data.test_fraction >= 1.0:
             problems.append(("data.test_fraction", "validation_fraction + test_fraction must be below 1"))
         if self.data.min_examples > self.data.max_examples:

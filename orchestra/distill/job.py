@@ -165,7 +165,8 @@ def run_job(config: JobConfig | dict | str | Path, records: Iterable[dict[str, A
     result = train(model=student, pad_token_id=tokenizer.pad_token_id, train_items=items["train"],
                    val_items=items["validation"], config=config.train, loss_config=config.loss_config(),
                    teacher=signal, output_dir=output_dir,
-                   on_progress=lambda p: emit({"stage": "train", **asdict(p)}), should_stop=should_stop)
+                   on_progress=lambda p: emit({"stage": "train", **asdict(p)}), should_stop=should_stop,
+                   eos_token_id=tokenizer.eos_token_id)
     report: dict[str, Any] = {
         "outcome": result.outcome, "method": config.method, "teacher": config.teacher.kind,
         "data": {"matched": splits.matched, "duplicates": splits.duplicates, "train": len(splits.train),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import shutil
 import time
 from contextlib import nullcontext
@@ -21,7 +22,7 @@ from accelerate import Accelerator
 from transformers import AutoModelForCausalLM, get_scheduler
 
 from orchestra.distill.config import LoraConfig, TrainConfig
-from orchestra.distill.dataset import TokenizedExample, collate
+from orchestra.distill.dataset import IGNORE_INDEX, TokenizedExample, collate
 from orchestra.distill.losses import DenseTeacher, LossConfig, SparseTeacher, kd_loss
 from orchestra.distill.teacher import final_hidden, target_positions
 
@@ -122,6 +123,43 @@ def batch_loss(model, batch: dict[str, torch.Tensor], keys: list[str], teacher: 
     return loss, labels.numel()
 
 
+def prompt_length(item: TokenizedExample) -> int:
+    """Tokens before the first target: the prompt an on-policy sample continues."""
+    return next((i for i, label in enumerate(item.labels) if label != IGNORE_INDEX), len(item.labels))
+
+
+@torch.no_grad()
+def on_policy_items(model, items: list[TokenizedExample], *, pad_token_id: int, eos_token_id: int,
+                    max_new_tokens: int, temperature: float, seed: int) -> list[TokenizedExample]:
+    """GKD's on-policy batch: each prompt continued by a sample of the student's own (up to and with
+    its end token), every sampled token a target; the loss then compares student and teacher on the
+    student's tokens. Seeded, so a resumed run samples the same; the global RNG is left as it was."""
+    model = _unwrapped(model)
+    was_training = model.training
+    model.eval()
+    prompts = [item.input_ids[:prompt_length(item)] for item in items]
+    width = max(map(len, prompts))
+    input_ids = torch.full((len(items), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(items), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):  # left padding: every prompt ends where sampling starts
+        input_ids[row, width - len(prompt):] = torch.tensor(prompt)
+        attention_mask[row, width - len(prompt):] = 1
+    device = next(model.parameters()).device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        output = model.generate(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
+                                do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
+                                max_new_tokens=max_new_tokens, pad_token_id=pad_token_id, eos_token_id=eos_token_id)
+    model.train(was_training)
+    samples = []
+    for item, prompt, row in zip(items, prompts, output[:, width:].tolist()):
+        if eos_token_id in row:
+            row = row[:row.index(eos_token_id) + 1]
+        samples.append(TokenizedExample(input_ids=prompt + row, labels=[IGNORE_INDEX] * len(prompt) + row,
+                                        key=item.key))
+    return samples
+
+
 def _unwrapped(model):
     return model.module if hasattr(model, "module") else model
 
@@ -159,10 +197,14 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
 def train(*, model, pad_token_id: int, train_items: list[TokenizedExample], val_items: list[TokenizedExample],
           config: TrainConfig, loss_config: LossConfig, teacher: TeacherSignal | None, output_dir: str | Path,
           on_progress: Callable[[Progress], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> TrainResult:
-    """Train `model` in place; resumes from the latest checkpoint under output_dir/checkpoints."""
+          should_stop: Callable[[], bool] | None = None, eos_token_id: int | None = None) -> TrainResult:
+    """Train `model` in place; resumes from the latest checkpoint under output_dir/checkpoints.
+    With config.lmbda > 0, that share of micro-batches is the student's own samples (on_policy_items,
+    which needs eos_token_id), scored by `teacher`."""
     if not train_items:
         raise ValueError("train() needs at least one training example")
+    if config.lmbda > 0 and eos_token_id is None:
+        raise ValueError("on-policy training (lmbda > 0) needs the tokenizer's eos_token_id to end samples")
     output_dir = Path(output_dir)
     accelerator = Accelerator(mixed_precision="bf16" if use_bf16(config.bf16) else "no", cpu=not torch.cuda.is_available())
     torch.manual_seed(config.seed)
@@ -206,10 +248,17 @@ def train(*, model, pad_token_id: int, train_items: list[TokenizedExample], val_
         if should_stop is not None and should_stop():
             outcome = "cancelled"
             break
-        step_loss = 0.0
+        step_loss, on_policy = 0.0, 0
         for micro in range(config.grad_accumulation):
-            chunk = _micro_batch(train_items, state["step"] * config.grad_accumulation + micro, size=config.batch_size,
+            index = state["step"] * config.grad_accumulation + micro
+            chunk = _micro_batch(train_items, index, size=config.batch_size,
                                  per_epoch=per_epoch, seed=config.seed, rank=rank, world=world)
+            seed = (config.seed * 1000003 + index) * world + rank
+            if config.lmbda > 0 and random.Random(seed).random() < config.lmbda:
+                chunk = on_policy_items(model, chunk, pad_token_id=pad_token_id, eos_token_id=eos_token_id,
+                                        max_new_tokens=config.on_policy_max_new_tokens,
+                                        temperature=config.on_policy_temperature, seed=seed)
+                on_policy += 1
             batch = {k: v.to(accelerator.device) for k, v in collate(chunk, pad_token_id=pad_token_id).items()}
             last = micro == config.grad_accumulation - 1
             with accelerator.autocast(), (accelerator.no_sync(model) if not last else nullcontext()):
@@ -225,6 +274,8 @@ def train(*, model, pad_token_id: int, train_items: list[TokenizedExample], val_
         state["step"] += 1
 
         record = {"step": state["step"], "loss": step_loss, "lr": scheduler.get_last_lr()[0]}
+        if config.lmbda > 0:
+            record["on_policy"] = on_policy  # micro-batches of this step on the student's own samples
         improved = False
         if val_items and config.eval_every and (state["step"] % config.eval_every == 0 or state["step"] == max_steps):
             record["val_loss"] = evaluate_now()

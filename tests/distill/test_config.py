@@ -46,3 +46,15 @@ def test_yaml_that_is_not_a_mapping_is_refused(tmp_path):
     path.write_text("- just\n- a list\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_job_config(path)
+
+
+def test_on_policy_batches_need_an_online_teacher_and_a_logit_method():
+    with pytest.raises(ConfigError) as caught:
+        parse_job_config({"student": {"model": "s"}, "output_dir": "o", "method": "jsd",
+                          "teacher": {"kind": "offline", "model": "t"}, "train": {"lmbda": 0.5}})
+    (path, message), = caught.value.problems
+    assert path == "train.lmbda" and "teacher.kind 'online'" in message
+    config = parse_job_config({"student": {"model": "s"}, "output_dir": "o", "method": "jsd",
+                               "teacher": {"kind": "online", "model": "t"}, "train": {"lmbda": 0.5},
+                               "loss": {"jsd_beta": 0.9}})
+    assert config.train.lmbda == 0.5 and config.loss_config().jsd_beta == 0.9

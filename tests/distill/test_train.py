@@ -3,10 +3,11 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from orchestra.distill.config import DataConfig, LoraConfig, TrainConfig
-from orchestra.distill.dataset import build_splits, tokenize
+from orchestra.distill.dataset import IGNORE_INDEX, build_splits, tokenize
 from orchestra.distill.losses import LossConfig
 from orchestra.distill.teacher import OnlineTeacher, score_teacher
-from orchestra.distill.train import latest_checkpoint, load_student, resolve_lora, train, train_threads, validation_loss
+from orchestra.distill.train import (latest_checkpoint, load_student, on_policy_items, prompt_length, resolve_lora, train,
+                                     train_threads, validation_loss)
 from tests.distill.support import ticket_records
 
 
@@ -26,7 +27,7 @@ def fit(family, items, tokenizer, output_dir, *, method="ce", teacher=None, lora
                             "checkpoint_every": None, "warmup_ratio": 0.1, **train_options})
     result = train(model=model, pad_token_id=tokenizer.pad_token_id, train_items=items["train"],
                    val_items=items["validation"], config=config, loss_config=LossConfig(method=method),
-                   teacher=teacher, output_dir=output_dir)
+                   teacher=teacher, output_dir=output_dir, eos_token_id=tokenizer.eos_token_id)
     return model, result
 
 
@@ -101,3 +102,63 @@ def test_train_threads_come_from_the_environment_or_the_cores_shared_among_jobs(
     assert train_threads({"ORCHESTRA_TRAIN_JOBS": "2"}, cores=2) == 1
     assert train_threads({"ORCHESTRA_TRAIN_JOBS": "4"}, cores=16) == 4
     assert train_threads({}, cores=8) == 8
+
+
+class RecordingTeacher:
+    """The online teacher, keeping every training batch it is asked to score (validation runs without grad)."""
+
+    def __init__(self, model):
+        self.online, self.batches = OnlineTeacher(model), []
+
+    def signal(self, batch, selected, keys):
+        if torch.is_grad_enabled():
+            self.batches.append({name: tensor.clone() for name, tensor in batch.items()})
+        return self.online.signal(batch, selected, keys)
+
+
+def _targets(labels):
+    return [[t for t in row if t != IGNORE_INDEX] for row in labels.tolist()]
+
+
+def test_with_lmbda_1_every_batch_trains_on_the_students_own_samples(tiny_family, setup, tmp_path):
+    tokenizer, _, items = setup
+    teacher = RecordingTeacher(AutoModelForCausalLM.from_pretrained(tiny_family["teacher"]))
+    _, result = fit(tiny_family, items, tokenizer, tmp_path / "on", method="jsd", teacher=teacher, steps=3,
+                    lmbda=1.0, on_policy_max_new_tokens=12, eval_every=None)
+    replies = {tuple(t for t in i.labels if t != IGNORE_INDEX) for i in items["train"]}
+    prompts = {tuple(i.input_ids[:prompt_length(i)]) for i in items["train"]}
+    assert [h["on_policy"] for h in result.history] == [1, 1, 1]
+    for batch in teacher.batches:
+        for ids, mask, targets in zip(batch["input_ids"].tolist(), batch["attention_mask"].tolist(),
+                                      _targets(batch["labels"])):
+            ids = ids[:sum(mask)]
+            assert tuple(ids[:len(ids) - len(targets)]) in prompts  # a training prompt ...
+            assert tuple(targets) not in replies  # ... continued by the student, not by the teacher's reply
+            assert targets[-1] == tokenizer.eos_token_id or len(targets) == 12
+
+    teacher.batches.clear()
+    fit(tiny_family, items, tokenizer, tmp_path / "off", method="jsd", teacher=teacher, steps=1, eval_every=None)
+    assert all(tuple(t) in replies for t in _targets(teacher.batches[0]["labels"]))  # lmbda 0: the replies
+
+
+def test_on_policy_samples_are_seeded_and_leave_the_global_rng_alone(tiny_family, setup):
+    tokenizer, _, items = setup
+    student = AutoModelForCausalLM.from_pretrained(tiny_family["student"])
+    options = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, max_new_tokens=10,
+                   temperature=1.0)
+    torch.manual_seed(5)
+    before = torch.random.get_rng_state()
+    first = on_policy_items(student, items["train"][:4], seed=1, **options)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert [i.labels for i in on_policy_items(student, items["train"][:4], seed=1, **options)] == \
+        [i.labels for i in first]
+    assert [i.key for i in first] == [i.key for i in items["train"][:4]]
+
+
+def test_a_short_on_policy_jsd_run_lowers_the_validation_loss(tiny_family, setup, tmp_path):
+    tokenizer, _, items = setup
+    teacher = OnlineTeacher(AutoModelForCausalLM.from_pretrained(tiny_family["teacher"]))
+    _, result = fit(tiny_family, items, tokenizer, tmp_path, method="jsd", teacher=teacher, lmbda=0.5,
+                    on_policy_max_new_tokens=16)
+    assert sum(h["on_policy"] for h in result.history) > 0
+    assert result.best_val_loss < result.initial_val_loss
