@@ -21,7 +21,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from orchestra import engine
-from workflows import checkpoints, dbretry, events, leases, mcp, runs, tools
+from workflows import checkpoints, credentials, dbretry, events, leases, mcp, runs, tools
 from workflows.errors import Conflict
 from workflows.models import Run, RunEvent, Trace, Workflow
 from workflows.model_calls import model_resolve, node_call_answer, traced_complete
@@ -236,6 +236,9 @@ class _Hooks:
             run_workflow=lambda workflow_id, inputs: run_subworkflow(run, workflow_id, inputs),
             is_cancelled=lambda: self._db(self.recorder.is_cancelled, "cancel check"),
             http_allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE,
+            credential=lambda name: self._db(
+                lambda: credentials.credential_value(workspace=run.workspace, name=name), "credential"
+            ),
             describe_tool=lambda spec: self._db(
                 lambda: tools.tool_describe(workspace=run.workspace, spec=spec), "tool"
             ),

@@ -352,3 +352,18 @@ class McpServer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Credential(models.Model):
+    """A secret of the workspace (an API token, a password), referenced by name from HTTP nodes and
+    tools as {{ credentials.NAME }}: encrypted here, decrypted only to send a request."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="credentials")
+    name = models.CharField(max_length=64)
+    value_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="credential_name_unique")]

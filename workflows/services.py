@@ -18,7 +18,7 @@ from orchestra import engine
 from orchestra.egress import RequestRefused, checked_address
 from orchestra.inference import InferenceError, ModelSpec
 from orchestra.inference.base import BACKENDS, is_hub_id
-from workflows import crypto
+from workflows import credentials, crypto
 from workflows.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from workflows.models import ApiKey, Membership, ModelEndpoint, Trace, Workflow, WorkflowVersion, Workspace
 
@@ -124,7 +124,7 @@ def graph_problems(*, workspace: Workspace, graph: Any, workflow: Workflow | Non
         for e in engine.validate_graph(
             graph, find_workflow=find_workflow, workflow_id=str(workflow.id) if workflow else None
         )
-    ]
+    ] + credentials.credential_problems(workspace=workspace, graph=graph)
 
 
 def _called_workflow(*, workspace: Workspace, workflow_id: str) -> engine.CalledWorkflow | None:

@@ -74,6 +74,9 @@ class RunHooks:
     # Checked before each node starts, between a map's items, while an HTTP request or a model call runs.
     is_cancelled: Callable[[], bool] = lambda: False
     http_allow_private: bool = False
+    # The value of the workspace's credential NAME, asked for when a request that uses it is sent;
+    # LookupError for a name the workspace has no credential of.
+    credential: Callable[[str], str] | None = None
     # Agents. describe_tool: one of the host's tool entries (kind workflow, or mcp: maybe several
     # tools) as definitions, raising LookupError for one that does not exist. call_mcp_tool(server,
     # tool, arguments): the tool's result (raise on a tool error). recorded_tool_result(call_key):

@@ -17,9 +17,9 @@ from pydantic import Field, field_validator
 
 from orchestra.engine.hooks import RunHooks, ToolDefinition
 from orchestra.engine.nodes.base import NodeConfig, NodeContext, template_field
-from orchestra.engine.nodes.http import http_request
+from orchestra.engine.nodes.http import CREDENTIALS, http_request, render_request
 from orchestra.engine.nodes.subworkflow import run_workflow
-from orchestra.engine.templates import TemplateRef, render, render_value, template_refs
+from orchestra.engine.templates import TemplateRef, template_refs
 
 TOOL_NAME = r"^[A-Za-z0-9_-]{1,64}$"  # OpenAI's rule for function names
 ARGS = frozenset({"args"})  # what an HTTP tool's templates see besides inputs and nodes
@@ -102,7 +102,7 @@ def tool_template_refs(tools: list[WorkflowTool | HTTPTool | MCPTools]) -> list[
                 + [TemplateRef(f"{path}.headers.{k}", v) for k, v in tool.headers.items()]
                 + template_refs(tool.body, f"{path}.body")
             )
-            refs += [TemplateRef(r.path, r.source, r.kind, r.extra_names | ARGS) for r in sources]
+            refs += [TemplateRef(r.path, r.source, r.kind, r.extra_names | ARGS | CREDENTIALS) for r in sources]
     return refs
 
 
@@ -165,20 +165,16 @@ def _execute(definition: ToolDefinition, arguments: dict[str, Any], ctx: NodeCon
         if ctx.hooks.call_mcp_tool is None:
             raise RuntimeError("this run cannot call MCP tools: its host gave no call_mcp_tool hook")
         return ctx.hooks.call_mcp_tool(spec["server"], definition.target or definition.name, arguments)
-    scope = {**ctx.scope, "args": arguments}
-    body = spec["body"]
-    prepared = {
-        "method": spec["method"],
-        "url": render(spec["url"], scope),
-        "headers": {name: render(value, scope) for name, value in spec["headers"].items()},
-        "body": render(body, scope) if isinstance(body, str) else render_value(body, scope),
-    }
+    prepared = render_request(
+        spec["method"], spec["url"], spec["headers"], spec["body"], {**ctx.scope, "args": arguments}
+    )
     response = http_request(
         prepared,
         timeout_s=spec["timeout_s"],
         max_response_bytes=1_000_000,
         fail_on_status=True,
         allow_private=ctx.hooks.http_allow_private,
+        credential=ctx.hooks.credential,
     )
     return response["body"]
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workflows.api import access_views, chat_views, mcp_views, trigger_views, views
+from workflows.api import access_views, chat_views, credential_views, mcp_views, trigger_views, views
 
 urlpatterns = [
     path("auth/me", views.MeView.as_view()),
@@ -10,6 +10,8 @@ urlpatterns = [
     path("api-keys/<int:key_id>/revoke", access_views.ApiKeyRevokeView.as_view()),
     path("members", access_views.MemberListView.as_view()),
     path("members/<str:username>", access_views.MemberDetailView.as_view()),
+    path("credentials", credential_views.CredentialListView.as_view()),
+    path("credentials/<str:name>", credential_views.CredentialDetailView.as_view()),
     path("node-types", views.NodeTypesView.as_view()),
     path("workflows", views.WorkflowListView.as_view()),
     path("workflows/import", views.WorkflowImportView.as_view()),
