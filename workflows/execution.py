@@ -233,7 +233,7 @@ class _Hooks:
         return engine.RunHooks(
             emit=lambda type, node_id, data: self._db(lambda: self.recorder.emit(type, node_id, data), type),
             call_model=lambda call: self._db(lambda: call_model(run, retried_call(run, call)), "model call"),
-            run_workflow=lambda workflow_id, inputs: run_subworkflow(run, workflow_id, inputs),
+            run_workflow=lambda workflow_id, inputs, **call: run_subworkflow(run, workflow_id, inputs, **call),
             is_cancelled=lambda: self._db(self.recorder.is_cancelled, "cancel check"),
             http_allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE,
             credential=lambda name: self._db(
@@ -315,6 +315,7 @@ def _record_outcome(run: Run, owner: str, outcome: engine.RunOutcome) -> None:
             run.timeout_at = timezone.now() + timedelta(seconds=float(timeout_s)) if timeout_s else None
             run.save()
             events.record(run_id=run.id, type="run_waiting", node_id=outcome.waiting_node, data=outcome.waiting or {})
+            runs.parent_wake(child=run)
             if timeout_s:
                 from workflows.tasks import approval_timeout_task
 
@@ -364,14 +365,51 @@ def tool_result_recorded(run: Run, call_key: str) -> dict | None:
     return event.data if event is not None else None
 
 
-def run_subworkflow(parent: Run, workflow_id: str, inputs: dict) -> dict:
-    """A sub-workflow runs its latest published version inline, as a child run of its own."""
+# Runs started by runs (sub-workflows, map items, agents' workflow tools) nest at most this deep; a
+# save refuses a workflow that calls itself, this stops what a save cannot see (a chain changed later).
+MAX_NESTED_RUNS = 10
+
+
+def run_subworkflow(parent: Run, workflow_id: str, inputs: dict, key: str | None = None, answer=None) -> dict:
+    """A called workflow runs its latest published version inline, as a child run of its own.
+
+    With a `key` (a sub-workflow node's call), the child run is keyed by it, so a re-run of the node
+    (its resume) finds the same run: a child that waits for an answer raises WorkflowWaiting, and
+    `answer` (value, node) answers it when it still waits on that node.
+    """
     workflow = Workflow.objects.filter(workspace=parent.workspace, id=workflow_id).first()
     if workflow is None:
         raise LookupError(f"Sub-workflow {workflow_id!r} does not exist in this workspace.")
-    child, _ = runs.run_start(workflow=workflow, inputs=inputs, trigger="subworkflow", parent_run=parent, enqueue=False)
-    status = run_execute(run_id=child.id)
-    child.refresh_from_db()
-    if status != "succeeded":
+    chain = _run_chain(parent)
+    if len(chain) >= MAX_NESTED_RUNS:
+        raise RuntimeError(
+            f"Workflow calls nest more than {MAX_NESTED_RUNS} deep ({' -> '.join([*chain, workflow.name])}); "
+            "a workflow that calls itself, directly or through others, never ends"
+        )
+    child, _ = runs.run_start(
+        workflow=workflow,
+        inputs=inputs,
+        trigger="subworkflow",
+        parent_run=parent,
+        enqueue=False,
+        idempotency_key=f"{parent.id}/r{parent.retries}/{key}" if key else "",
+    )
+    if child.status == "waiting" and answer is not None and answer[1] == child.waiting_node:
+        child = runs.run_resume(run=child, node_id=child.waiting_node, value=answer[0], enqueue=False)
+    if child.status in ("queued", "running"):
+        run_execute(run_id=child.id)
+        child.refresh_from_db()
+    if child.status == "waiting":
+        raise engine.WorkflowWaiting(str(child.id), child.waiting_node, child.waiting or {})
+    if child.status != "succeeded":
         raise RuntimeError(f"Sub-workflow {workflow.name!r} {child.status}: {child.error or 'no outputs'}")
     return child.outputs or {}
+
+
+def _run_chain(run: Run) -> list[str]:
+    """The names of the workflows from the outermost run down to `run` (at most one past the limit)."""
+    chain = [run.workflow.name]
+    while run.parent_run_id is not None and len(chain) <= MAX_NESTED_RUNS:
+        run = Run.objects.select_related("workflow").get(pk=run.parent_run_id)
+        chain.insert(0, run.workflow.name)
+    return chain

@@ -265,8 +265,10 @@ def run_rerun(*, run: Run, inputs: Any = None) -> Run:
     return rerun
 
 
-def run_resume(*, run: Run, node_id: Any, value: Any) -> Run:
-    """Answer the approval node a run is waiting on; the run continues on a worker."""
+def run_resume(*, run: Run, node_id: Any, value: Any, enqueue: bool = True) -> Run:
+    """Answer the approval node a run is waiting on; the run continues on a worker (or, without
+    `enqueue`, in the caller: a parent run answering its sub-workflow's run). A parent waiting on a
+    sub-workflow's approval is answered on its sub-workflow node, or on the child run itself."""
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
         if run.status != "waiting":
@@ -280,8 +282,19 @@ def run_resume(*, run: Run, node_id: Any, value: Any) -> Run:
         run.enqueued_at = timezone.now()
         run.save(update_fields=["status", "resume_value", "has_resume_value", "timeout_at", "enqueued_at"])
         events.record(run_id=run.id, type="run_resumed", node_id=node_id, data={"value": value})
-        transaction.on_commit(lambda: enqueue_run(run.id, stamped=True))
+        if enqueue:
+            transaction.on_commit(lambda: enqueue_run(run.id, stamped=True))
     return run
+
+
+def parent_wake(*, child: Run) -> None:
+    """A sub-workflow's run that was answered on its own has moved on (finished, or waits elsewhere):
+    its parent, waiting on it, runs its node again, which reads the child's state."""
+    if child.parent_run_id is None:
+        return
+    parent = Run.objects.filter(pk=child.parent_run_id, status="waiting", waiting__child_run=str(child.id)).first()
+    if parent is not None:
+        run_resume(run=parent, node_id=parent.waiting_node, value=None)
 
 
 def run_finish(*, run: Run, status: str, outputs: dict | None = None, error: str = "") -> None:
@@ -300,4 +313,5 @@ def run_finish(*, run: Run, status: str, outputs: dict | None = None, error: str
     if status == "cancelled":
         NodeRun.objects.filter(run=run, status__in=["running", "waiting"]).update(status="cancelled")
     events.record(run_id=run.id, type=f"run_{status}", data={"outputs": outputs, "error": error or None})
+    parent_wake(child=run)
     run_finished.send(sender=Run, run=run)

@@ -321,8 +321,8 @@ def run_graph(
 
 
 def _waiting(payload: dict[str, Any]) -> RunOutcome:
+    """What the run waits for; a sub-workflow node waiting on its child run also names that run and node."""
+    keys = ("prompt", "timeout_s", "default", "child_run", "child_node")
     return RunOutcome(
-        "waiting",
-        waiting_node=payload["node_id"],
-        waiting={key: payload[key] for key in ("prompt", "timeout_s", "default")},
+        "waiting", waiting_node=payload["node_id"], waiting={key: payload[key] for key in keys if key in payload}
     )

@@ -70,7 +70,10 @@ class ToolDefinition:
 class RunHooks:
     emit: Callable[[str, str | None, dict[str, Any]], None]  # (event_type, node_id, data)
     call_model: Callable[[ModelCall], ModelReply]
-    run_workflow: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None  # raise on failure
+    # run_workflow(workflow_id, inputs, key=..., answer=...): the called run's outputs; raise on failure.
+    # A sub-workflow node names its call (`key`, stable across re-runs of the node) so a re-run finds
+    # the same child run; WorkflowWaiting when that run waits, `answer` (value, child node) answers it.
+    run_workflow: Callable[..., dict[str, Any]] | None = None
     # Checked before each node starts, between a map's items, while an HTTP request or a model call runs.
     is_cancelled: Callable[[], bool] = lambda: False
     http_allow_private: bool = False
@@ -88,6 +91,14 @@ class RunHooks:
 
 class RunCancelled(Exception):
     """The run was cancelled: raised where work stops, and never retried or routed as a node failure."""
+
+
+class WorkflowWaiting(Exception):
+    """A called workflow's run waits for an answer (an approval inside it): the calling node waits too."""
+
+    def __init__(self, run_id: str, node_id: str, waiting: dict[str, Any]):
+        self.run_id, self.node_id, self.waiting = run_id, node_id, waiting
+        super().__init__(f"run {run_id} waits on node {node_id!r}")
 
 
 class CallAbandoned(Exception):

@@ -219,7 +219,7 @@ def test_llm_json_output_fails_after_json_retries_are_spent():
 def test_subworkflow_runs_through_the_hook_with_rendered_inputs():
     seen = []
 
-    def run_workflow(workflow_id: str, inputs: dict) -> dict:
+    def run_workflow(workflow_id: str, inputs: dict, **call) -> dict:
         seen.append((workflow_id, inputs))
         return {"answer": inputs["q"].upper(), "n": inputs["n"]}
 
@@ -236,7 +236,7 @@ def test_subworkflow_runs_through_the_hook_with_rendered_inputs():
 
 
 def test_subworkflow_failure_or_missing_hook_fails_the_node():
-    def run_workflow(workflow_id: str, inputs: dict) -> dict:
+    def run_workflow(workflow_id: str, inputs: dict, **call) -> dict:
         raise RuntimeError("child run failed at node 'x'")
 
     data = one_node(node("sub", "subworkflow", workflow="wf-7"))

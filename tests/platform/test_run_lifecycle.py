@@ -170,3 +170,72 @@ def test_unanswered_approval_takes_its_default_after_the_timeout(api):
     assert finished["status"] == "succeeded" and finished["outputs"]["result"] == "declined"
     resumed = [e for e in api.get(f"/api/runs/{run['id']}/events").json() if e["type"] == "run_resumed"]
     assert resumed[0]["data"]["value"] == {"approved": False}
+
+
+def calls_approval(child_id: str) -> dict:
+    return {
+        "nodes": [
+            {"id": "start", "type": "input", "config": {"fields": [{"name": "amount", "type": "number"}]}},
+            {
+                "id": "sub",
+                "type": "subworkflow",
+                "config": {"workflow": child_id, "inputs": {"amount": "{{ inputs.amount }}"}},
+            },
+            {"id": "end", "type": "output", "config": {"outputs": {"child": "{{ nodes.sub.result }}"}}},
+        ],
+        "edges": [{"source": "start", "target": "sub"}, {"source": "sub", "target": "end"}],
+    }
+
+
+@pytest.mark.parametrize("answered_on", ["parent", "child"])
+def test_an_approval_inside_a_sub_workflow_pauses_the_parent_until_answered(api, answered_on):
+    child_id = create_published(api, APPROVAL, name="Refund")
+    parent_id = create_published(api, calls_approval(child_id), name="Caller")
+
+    parent = api.post(f"/api/workflows/{parent_id}/runs", json={"inputs": {"amount": 7}, "wait": 30}).json()
+
+    assert parent["status"] == "waiting", parent
+    waiting = parent["waiting"]
+    assert waiting["node_id"] == "sub" and waiting["child_node"] == "ask" and waiting["prompt"] == "Refund 7?"
+    child = api.get(f"/api/runs/{waiting['child_run']}").json()
+    assert child["status"] == "waiting" and child["parent_run"] == parent["id"]
+
+    if answered_on == "parent":
+        answer = api.post(f"/api/runs/{parent['id']}/resume", json={"node_id": "sub", "value": {"approved": True}})
+    else:
+        answer = api.post(f"/api/runs/{child['id']}/resume", json={"node_id": "ask", "value": {"approved": True}})
+    assert answer.status_code == 202, answer.text
+
+    finished = api.wait_run(parent["id"])
+    assert finished["status"] == "succeeded", finished
+    assert finished["outputs"]["child"] == "refunded 7"
+    assert api.get(f"/api/runs/{child['id']}").json()["status"] == "succeeded"
+    assert api.get("/api/runs", params={"workflow": child_id}).json()["count"] == 1  # the same child run went on
+
+
+def test_workflow_calls_nested_past_the_limit_fail_naming_the_chain(api):
+    from workflows.execution import MAX_NESTED_RUNS
+
+    callee = create_published(
+        api,
+        {
+            "nodes": [
+                {"id": "start", "type": "input", "config": {"fields": []}},
+                {"id": "end", "type": "output", "config": {"outputs": {"depth": "bottom"}}},
+            ],
+            "edges": [{"source": "start", "target": "end"}],
+        },
+        name=f"W{MAX_NESTED_RUNS + 1}",
+    )
+    for depth in range(MAX_NESTED_RUNS, -1, -1):  # W0 calls W1 ... calls W11: no cycle, only too deep
+        graph = calls_approval(callee)
+        graph["nodes"][0]["config"]["fields"] = []
+        graph["nodes"][1]["config"]["inputs"] = {}
+        graph["nodes"][2]["config"]["outputs"] = {"depth": "{{ nodes.sub.depth }}"}
+        callee = create_published(api, graph, name=f"W{depth}")
+
+    run = api.post(f"/api/workflows/{callee}/runs", json={"inputs": {}, "wait": 60}).json()
+
+    assert run["status"] == "failed", run
+    assert f"Workflow calls nest more than {MAX_NESTED_RUNS} deep" in run["error"]
+    assert " -> ".join(f"W{i}" for i in range(MAX_NESTED_RUNS + 1)) in run["error"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from langgraph.errors import GraphInterrupt
+from langgraph.types import interrupt
 from pydantic import Field
 
 from orchestra.engine.graph import WorkflowCall
-from orchestra.engine.hooks import RunHooks
+from orchestra.engine.hooks import RunHooks, WorkflowWaiting
 from orchestra.engine.nodes.base import NodeConfig, NodeContext, NodeResult, NodeType
 from orchestra.engine.templates import TemplateRef, render_value
 
@@ -29,10 +31,10 @@ class SubworkflowConfig(NodeConfig):
     inputs: dict[str, str] = INPUTS_FIELD
 
 
-def run_workflow(hooks: RunHooks, workflow: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def run_workflow(hooks: RunHooks, workflow: str, inputs: dict[str, Any], **call: Any) -> dict[str, Any]:
     if hooks.run_workflow is None:
         raise RuntimeError(f"cannot run workflow {workflow!r}: this run has no run_workflow hook")
-    return hooks.run_workflow(workflow, inputs)
+    return hooks.run_workflow(workflow, inputs, **call)
 
 
 class SubworkflowNode(NodeType):
@@ -56,5 +58,27 @@ class SubworkflowNode(NodeType):
         return {"workflow": config.workflow, "inputs": render_value(config.inputs, scope)}
 
     def run(self, config: SubworkflowConfig, prepared: dict[str, Any], ctx: NodeContext) -> NodeResult:
-        outputs = run_workflow(ctx.hooks, prepared["workflow"], prepared["inputs"])
-        return NodeResult(output=outputs, fields=dict(outputs))
+        """When the child run waits (an approval in it), this node waits too, through LangGraph's interrupt.
+
+        On resume LangGraph runs the node again from the top and each interrupt() returns its answer in
+        order; an answer goes to the child only if the child still waits on the node it was asked for, so
+        answers replayed for earlier waits, or after the child was answered directly, change nothing.
+        """
+        key, answer = ctx.call_key("w"), None
+        while True:
+            try:
+                outputs = run_workflow(ctx.hooks, prepared["workflow"], prepared["inputs"], key=key, answer=answer)
+                return NodeResult(output=outputs, fields=dict(outputs))
+            except WorkflowWaiting as waiting:
+                payload = {
+                    **waiting.waiting,
+                    "timeout_s": None,
+                    "child_run": waiting.run_id,
+                    "child_node": waiting.node_id,
+                }
+                try:
+                    value = interrupt({"node_id": ctx.node_id, **payload})
+                except GraphInterrupt:
+                    ctx.emit("node_waiting", payload)
+                    raise
+                answer = (value, waiting.node_id)
