@@ -24,6 +24,7 @@ export function Shell() {
           ))}
         </nav>
         <span className="spacer" />
+        <NavLink to="/settings/credentials" className="settings-link">Credentials</NavLink>
         <NavLink to="/settings/keys" className="settings-link">API keys</NavLink>
         <span className="muted">{session?.workspace?.name} · {session?.user.username}</span>
         <button className="link" onClick={() => void logout()}>Sign out</button>

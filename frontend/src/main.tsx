@@ -19,6 +19,7 @@ import { DistillationsPage } from "./pages/DistillationsPage";
 import { DistillationPage } from "./pages/DistillationPage";
 import { SavingsPage } from "./pages/SavingsPage";
 import { ApiKeysPage } from "./pages/ApiKeysPage";
+import { CredentialsPage } from "./pages/CredentialsPage";
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
@@ -41,6 +42,7 @@ createRoot(document.getElementById("root")!).render(
               <Route path="/distillations/:jobId" element={<DistillationPage />} />
               <Route path="/savings" element={<SavingsPage />} />
               <Route path="/settings/keys" element={<ApiKeysPage />} />
+              <Route path="/settings/credentials" element={<CredentialsPage />} />
               <Route path="*" element={<p className="page">Nothing here. <a href="/workflows">Back to workflows</a></p>} />
             </Route>
           </Routes>

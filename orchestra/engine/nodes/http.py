@@ -95,10 +95,14 @@ def _redacted(value: Any, redactions: dict[str, str]) -> Any:
 
 class HTTPConfig(NodeConfig):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = Field("GET", title="Method")
-    url: str = template_field(title="URL", description="http:// or https:// only.")
+    url: str = template_field(
+        title="URL", description="http:// or https:// only. A secret goes in as {{ credentials.NAME }}."
+    )
     headers: dict[str, str] = Field(
         default_factory=dict,
         title="Headers",
+        description="e.g. Authorization: Bearer {{ credentials.NAME }}, a credential of the workspace "
+        "(Credentials page), sent but never stored with the run.",
         json_schema_extra={"additionalProperties": {"type": "string", "format": "template"}},
     )
     body: str | dict[str, Any] | list[Any] | None = Field(
