@@ -10,6 +10,8 @@ from workflows.api.openapi import errors
 from workflows.api.output import iso
 from workflows.api.views import WorkspaceView
 
+REPORT_JOBS = 5  # the latest jobs a report lists (a page that reloads finds its running job there)
+
 
 class VerifierInput(serializers.Serializer):
     refusal = serializers.BooleanField(required=False)
@@ -115,4 +117,5 @@ class RouterReportView(WorkspaceView):
     def get(self, request, router_id):
         router = selectors.router_get(workspace=self.workspace, router_id=router_id)
         return Response({"router": router_out(router), "training": router.report,
-                         "usage": selectors.router_usage(router=router)})
+                         "usage": selectors.router_usage(router=router),
+                         "jobs": [job_out(job) for job in selectors.job_list(router=router)[:REPORT_JOBS]]})

@@ -26,8 +26,13 @@ def router_get(*, workspace: Workspace, router_id) -> Router:
     return get_or_404(router_list(workspace=workspace), "router", id=router_id)
 
 
+def job_list(*, router: Router) -> QuerySet:
+    """The router's jobs, newest first."""
+    return router.jobs.all()
+
+
 def job_get(*, router: Router, job_id) -> RouterJob:
-    return get_or_404(router.jobs.all(), "router job", id=job_id)
+    return get_or_404(job_list(router=router), "router job", id=job_id)
 
 
 def router_for_call(*, workspace_id, workflow_id, node_id: str, model: str) -> Router | None:

@@ -10,6 +10,7 @@ const sections = [
   ["/chat", "Chat"],
   ["/distillations", "Distillation"],
   ["/savings", "Savings"],
+  ["/routers", "Routers"],
 ] as const;
 
 export function Shell() {

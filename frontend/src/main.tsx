@@ -20,6 +20,7 @@ import { DistillationPage } from "./pages/DistillationPage";
 import { SavingsPage } from "./pages/SavingsPage";
 import { ApiKeysPage } from "./pages/ApiKeysPage";
 import { CredentialsPage } from "./pages/CredentialsPage";
+import { RoutersPage } from "./pages/RoutersPage";
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
@@ -41,6 +42,7 @@ createRoot(document.getElementById("root")!).render(
               <Route path="/distillations" element={<DistillationsPage />} />
               <Route path="/distillations/:jobId" element={<DistillationPage />} />
               <Route path="/savings" element={<SavingsPage />} />
+              <Route path="/routers" element={<RoutersPage />} />
               <Route path="/settings/keys" element={<ApiKeysPage />} />
               <Route path="/settings/credentials" element={<CredentialsPage />} />
               <Route path="*" element={<p className="page">Nothing here. <a href="/workflows">Back to workflows</a></p>} />

@@ -67,6 +67,7 @@ def test_a_node_router_is_configured_compared_trained_and_routes_the_nodes_runs(
     assert training["shares"] == [1.0, 0.0] and training["cost_saved"] > 0.8
     assert training["curve"][0]["strong_share"] == 0.0 and training["curve"][-1]["strong_share"] == 1.0
     assert report["router"]["trained"] is True
+    assert [(j["kind"], j["status"]) for j in report["jobs"]] == [("train", "succeeded"), ("compare", "succeeded")]
 
     [run] = run_many(api, workflow_id, ["owls"])
     [trace] = api.get("/api/traces", params={"run": run["id"]}).json()["results"]  # what the run inspector shows

@@ -6,6 +6,7 @@ import { ConfigForm, type FormContext } from "./ConfigForm";
 import { FIELD_GROUPS } from "./fieldGroups";
 import { ToolPicker } from "./tools/ToolPicker";
 import { NodeDistillation } from "../distill/NodeDistillation";
+import { NodeRouting } from "../routing/NodeRouting";
 
 // Fields drawn by a widget of their own, by the `format` in their schema.
 const WIDGETS: FormContext["widgets"] = { tools: ToolPicker };
@@ -76,6 +77,9 @@ export function NodePanel({ id, node, nodeType, errors, suggestions, modelNames,
       )}
       {(node.type === "llm" || node.type === "agent") && workflowId && (
         <NodeDistillation workflowId={workflowId} nodeId={id} maxTokens={Number(node.config.max_tokens ?? 256)} modelNames={modelNames} />
+      )}
+      {(node.type === "llm" || node.type === "agent") && workflowId && (
+        <NodeRouting workflowId={workflowId} nodeId={id} model={String(node.config.model ?? "auto")} modelNames={modelNames} />
       )}
       <button className="danger" onClick={onDelete}>Delete node</button>
     </div>

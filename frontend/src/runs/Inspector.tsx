@@ -4,6 +4,7 @@ import { post } from "../api";
 import type { ApiError, JsonValue, NodeRun, Run, RunEvent } from "../types";
 import { ErrorList, JsonView, StatusBadge, errorsFrom, formatCost, formatNumber, formatTime } from "../ui";
 import { AgentTrajectory } from "./Trajectory";
+import { RoutingDecisions } from "../routing/RoutingDecision";
 
 export function Inspector({ run, nodeId, nodeType, node, streamed, events, onResumed }: {
   run: Run;
@@ -29,6 +30,7 @@ export function Inspector({ run, nodeId, nodeType, node, streamed, events, onRes
         <dt>Started</dt><dd>{formatTime(node.started_at)}</dd>
         <dt>Finished</dt><dd>{formatTime(node.finished_at)}</dd>
       </dl>
+      {(nodeType === "llm" || agent) && <RoutingDecisions runId={run.id} nodeId={nodeId} finishedAt={node.finished_at} />}
       {node.status === "waiting" && nodeType === "approval" && run.status === "waiting" && (
         <ApprovalForm runId={run.id} nodeId={nodeId} onResumed={onResumed} />
       )}
