@@ -63,6 +63,19 @@ def _parse_inputs(pairs: list[str], inputs_json: str | None) -> dict:
     return inputs
 
 
+def progress_text(event: dict, mid_line: bool) -> tuple[str, bool]:
+    """What `orchestra run` prints for an event, and whether it leaves the line open: streamed tokens
+    run on, each node or run event is a line of its own (a newline first only after tokens)."""
+    if event["type"] == "token":
+        text = event["data"].get("text", "")
+        return text, (mid_line or bool(text)) and not text.endswith("\n")
+    if not event["type"].startswith(("node_", "run_")):
+        return "", mid_line
+    node = f" {event['node_id']}" if event["node_id"] else ""
+    error = f": {event['data'].get('error')}" if event["data"].get("error") else ""
+    return ("\n" if mid_line else "") + f"[{event['type']}{node}]{error}\n", False
+
+
 def _run(client: Client, args) -> int:
     version = args.version if args.version in (None, "draft") else int(args.version)
     run = client.request(
@@ -71,16 +84,12 @@ def _run(client: Client, args) -> int:
         json={"inputs": _parse_inputs(args.input, args.inputs_json), "version": version, "trigger": "api"},
     ).json()
     print(f"run {run['id']} queued", file=sys.stderr)
-    after, status = 0, run["status"]
+    after, status, mid_line = 0, run["status"], False
     while status not in TERMINAL and status != "waiting":
         for event in client.request("GET", f"/api/runs/{run['id']}/events", params={"after": after}).json():
             after = event["seq"]
-            if event["type"] == "token":
-                print(event["data"].get("text", ""), end="", file=sys.stderr, flush=True)
-            elif event["type"].startswith(("node_", "run_")):
-                node = f" {event['node_id']}" if event["node_id"] else ""
-                error = f": {event['data'].get('error')}" if event["data"].get("error") else ""
-                print(f"\n[{event['type']}{node}]{error}", file=sys.stderr)
+            text, mid_line = progress_text(event, mid_line)
+            print(text, end="", file=sys.stderr, flush=True)
             if event["type"] in ("run_succeeded", "run_failed", "run_cancelled", "run_waiting"):
                 status = event["type"][4:]
         time.sleep(0.2)

@@ -1,5 +1,7 @@
 """Celery tasks: thin wrappers that call services with ids."""
 
+import os
+
 from celery import signals
 from celery.signals import worker_ready
 from django.db import close_old_connections
@@ -38,6 +40,20 @@ def callback_deliver_task(run_id: str, attempt: int) -> None:
 def schedule_fire_task(schedule_id: str) -> str | None:
     run = triggers.schedule_fire(schedule_id=schedule_id)
     return str(run.id) if run else None
+
+
+@signals.worker_init.connect
+def quiet_model_progress(sender=None, **kwargs):
+    """A worker's stderr is logged as warnings: Hugging Face's download and loading progress bars
+    would fill the log with them, so they are off (and transformers says only what is wrong)."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    disable_progress_bars()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
 
 
 @signals.worker_init.connect
