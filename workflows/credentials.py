@@ -35,7 +35,7 @@ def credential_list(*, workspace: Workspace) -> list[Credential]:
 
 
 def credential_get(*, workspace: Workspace, name: str) -> Credential:
-    credential = Credential.objects.filter(workspace=workspace, name=name).first()
+    credential = Credential.objects.filter(workspace=workspace, name=name).first() if NAME.match(name) else None
     if credential is None:
         raise NotFound(f"No credential named {name!r} in this workspace.", path="name")
     return credential
@@ -70,7 +70,7 @@ def credential_delete(*, credential: Credential) -> None:
 
 def credential_value(*, workspace: Workspace, name: str) -> str:
     """The secret, decrypted to be sent; LookupError (a clear run-time failure) for an unknown name."""
-    credential = Credential.objects.filter(workspace=workspace, name=name).first()
+    credential = Credential.objects.filter(workspace=workspace, name=name).first() if NAME.match(name) else None
     if credential is None:
         raise LookupError(
             f"credential {name!r} does not exist in this workspace; an owner creates it under Credentials"
