@@ -34,7 +34,9 @@ def test_make_run_stack_runs_an_example_workflow_and_stops_cleanly_on_ctrl_c(tmp
     )
     try:
         api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=120)
-        wait_until(lambda: _up(api), timeout=90, message="the embedded web server")
+        # Generous: on two loaded cores the web server and worker take minutes to import torch; a server
+        # that exited fails at once, with its output.
+        wait_until(lambda: _up(api, server), timeout=300, message="the embedded web server")
         workflows = {w["name"]: w for w in api.get("/api/workflows").json()}
         blog = workflows["Write a blog post"]
         assert blog["published_version"] == 1
@@ -51,7 +53,9 @@ def test_make_run_stack_runs_an_example_workflow_and_stops_cleanly_on_ctrl_c(tmp
     assert f"http://localhost:{port}/" in output
 
 
-def _up(api: httpx.Client) -> bool:
+def _up(api: httpx.Client, server: subprocess.Popen) -> bool:
+    if server.poll() is not None:
+        raise AssertionError(f"run_embedded exited with {server.returncode}:\n{server.stdout.read()}")
     try:
         return api.get("/api/node-types").status_code == 200
     except httpx.HTTPError:
