@@ -101,3 +101,17 @@ class ShadowComparison(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class TeacherScore(models.Model):
+    """A teacher's top-k log-probs for a trace's recorded reply, asked for after the fact (a remote
+    teacher that was not asked at call time): traces are append-only, so the score lives beside it."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="teacher_scores")
+    trace = models.ForeignKey("workflows.Trace", on_delete=models.CASCADE, related_name="+")
+    teacher = models.CharField(max_length=200, help_text="The model endpoint that scored the reply")
+    top_logprobs = models.JSONField(help_text="Per reply token, [[token_id, logprob], ...], likeliest first")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["trace", "teacher"], name="teacher_score_unique")]

@@ -14,6 +14,7 @@ from typing import Any
 
 from orchestra import engine
 from orchestra.inference import Completion, InferenceError
+from orchestra.inference.base import MAX_TOP_LOGPROBS
 from workflows.model_calls import gateway_call_answer, model_resolve, traced_complete
 from workflows.models import ModelEndpoint, Trace, Workspace
 
@@ -50,6 +51,7 @@ class ChatRequest:
     tools: list[dict] | None = None
     tool_choice: str | dict | None = None
     response_format: dict | None = None
+    top_logprobs: int = 0  # with logprobs: true; recorded on the trace too (distillation's logit KD)
 
 
 # Every request field the gateway honours; any other is refused by name, never dropped. `user` and
@@ -70,6 +72,8 @@ REQUEST_FIELDS = {
     "response_format",
     "user",
     "parallel_tool_calls",
+    "logprobs",
+    "top_logprobs",
 }
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
@@ -190,6 +194,11 @@ def chat_request_parse(body: Any, *, metadata_header: str | None = None) -> Chat
     response_format = body.get("response_format")
     if response_format is not None and not isinstance(response_format, dict):
         raise GatewayError('response_format is an object, e.g. {"type": "json_object"}.', param="response_format")
+    top_logprobs = body.get("top_logprobs") or 0
+    if not isinstance(top_logprobs, int) or isinstance(top_logprobs, bool) or not 0 <= top_logprobs <= MAX_TOP_LOGPROBS:
+        raise GatewayError(f"top_logprobs is an integer between 0 and {MAX_TOP_LOGPROBS}.", param="top_logprobs")
+    if top_logprobs and body.get("logprobs") is not True:
+        raise GatewayError("top_logprobs needs logprobs: true.", param="logprobs")
     return ChatRequest(
         model=model,
         messages=parsed,
@@ -202,6 +211,8 @@ def chat_request_parse(body: Any, *, metadata_header: str | None = None) -> Chat
         tools=tools or None,
         tool_choice=body.get("tool_choice"),
         response_format=response_format,
+        # logprobs alone asks for the chosen tokens' log-probs: one alternative each
+        top_logprobs=max(top_logprobs, 1) if body.get("logprobs") is True else 0,
     )
 
 
@@ -234,6 +245,7 @@ def chat_complete(
             tools=request.tools,
             tool_choice=request.tool_choice,
             response_format=request.response_format,
+            top_logprobs=request.top_logprobs,
         )
         return trace
 
@@ -250,6 +262,7 @@ def chat_complete(
         tools=request.tools,
         tool_choice=request.tool_choice,
         response_format=request.response_format,
+        top_logprobs=request.top_logprobs,
     )
     try:
         trace = gateway_call_answer(workspace=workspace, call=call, make_trace=make_trace)
@@ -296,11 +309,27 @@ def completion_body(completion: Completion, trace: Trace) -> dict:
                 "index": 0,
                 "message": message_body(completion),
                 "finish_reason": completion.finish_reason,
-                "logprobs": None,
+                "logprobs": logprobs_body(completion),
             }
         ],
         "usage": usage(completion),
         "orchestra": {"trace_id": str(trace.id), "cost": trace.cost},
+    }
+
+
+def logprobs_body(completion: Completion) -> dict | None:
+    """OpenAI's {"content": [{token, logprob, bytes, top_logprobs}]}, when the request asked for log-probs."""
+    if completion.top_logprobs is None:
+        return None
+
+    def entry(token, logprob: float) -> dict:
+        return {"token": str(token), "logprob": logprob, "bytes": None}
+
+    return {
+        "content": [
+            {**entry(*chosen), "top_logprobs": [entry(*pair) for pair in top]}
+            for chosen, top in zip(completion.token_logprobs or [], completion.top_logprobs)
+        ]
     }
 
 

@@ -108,6 +108,7 @@ def traced_complete(
     tools: list[dict] | None = None,
     tool_choice: str | dict | None = None,
     response_format: dict | None = None,
+    top_logprobs: int = 0,
 ) -> Completion:
     """Ask `endpoint` for a reply to `trace.messages` and fill the trace with the result: the tools
     offered and the tool calls made are part of it.
@@ -128,6 +129,7 @@ def traced_complete(
             tools=tools,
             tool_choice=tool_choice,
             response_format=response_format,
+            top_logprobs=top_logprobs,
         )
     except Exception as exc:
         # abandoned: its node stopped waiting (a timeout, a cancel) and the stream was closed

@@ -14,6 +14,8 @@ from django.utils import timezone
 from distillation import events
 from distillation.models import DistillationJob
 from distillation.services.plans import job_plan, job_preview
+from distillation.services.scoring import teacher_score
+from orchestra.distill.config import parse_job_config
 from workflows import leases
 from workflows.errors import Conflict, ValidationFailed
 from workflows.models import Workspace
@@ -109,7 +111,13 @@ def job_execute(*, job_id) -> str | None:
             "workflow": str(job.workflow_id) if job.workflow_id else None, "node_id": job.node_id or None,
             "student": job.student,
             "method": job.method, "teacher": job.teacher, "filters": job.filters, "config": job.config})
-        result = run_job(plan.job_config(output_dir=str(job_output_dir(job))), records=plan.records(),
+        traces = plan.traces()
+        config = plan.job_config(output_dir=str(job_output_dir(job)))
+        if plan.scores_remote_teacher():
+            teacher_score(traces=traces, teacher=plan.teacher, top_k=parse_job_config(config).teacher.top_k,
+                          on_progress=lambda done, total: events.record(job_id=job.id, type="progress", data={
+                              "stage": "score_teacher", "done": done, "total": total}))
+        result = run_job(config, records=plan.records(traces),
                          on_progress=lambda update: _progress(job.pk, update), should_stop=should_stop,
                          judge=plan.judge())
     except Exception as exc:  # data, teacher or training problems end the job, visibly

@@ -14,7 +14,8 @@ from django.conf import settings
 
 from distillation import selectors
 from distillation.models import DistillationJob
-from distillation.services.records import metadata_condition_errors, trace_records
+from distillation.services.records import metadata_condition_errors, selected_traces, trace_records
+from distillation.services.scoring import unscored
 from orchestra.distill.config import LOGIT_METHODS, ConfigError, parse_job_config
 from orchestra.distill.dataset import IGNORE_INDEX, DatasetError, build_splits, tokenize
 from orchestra.distill.verify import JUDGE_FORMAT, STAGES, Judge, model_judge
@@ -25,7 +26,7 @@ from workflows import selectors as workflow_selectors
 from workflows import services as workflow_services
 from workflows.errors import NotFound, ValidationFailed
 from workflows.model_calls import model_resolve
-from workflows.models import ModelEndpoint, Workflow, Workspace
+from workflows.models import ModelEndpoint, Trace, Workflow, Workspace
 
 METHODS = ("sft", *sorted(LOGIT_METHODS))
 DISTILLABLE = ("llm", "agent")  # the node types whose model calls are traced
@@ -88,9 +89,17 @@ class JobPlan:
         """Whose replies are learnt from: the teacher's, unless filters.model names others."""
         return self.filters.get("model") or [self.teacher.name]
 
-    def records(self) -> list[dict[str, Any]]:
-        return trace_records(workspace=self.workspace, workflow=self.workflow, node=self.node(),
-                             models=self.models(), metadata=self.filters.get("metadata"))
+    def traces(self) -> list[Trace]:
+        return selected_traces(workspace=self.workspace, workflow=self.workflow, node=self.node(),
+                               models=self.models(), metadata=self.filters.get("metadata"))
+
+    def records(self, traces: list[Trace] | None = None) -> list[dict[str, Any]]:
+        return trace_records(traces=self.traces() if traces is None else traces, node=self.node(),
+                             teacher=self.teacher.name)
+
+    def scores_remote_teacher(self) -> bool:
+        """Logit KD from a remote teacher: replies recorded without top-k are scored by it first (scoring.py)."""
+        return self.method != "sft" and self.teacher.backend != "transformers"
 
     def judge(self) -> Judge | None:
         """The semantic stage's judge: the registered model named in filters.judge, asked for JSON."""
@@ -251,7 +260,8 @@ def job_preview(*, plan: JobPlan) -> dict[str, Any]:
     if config.uses_logits and student_tokenizer is not None:
         refusals += _logit_refusals(plan=plan, config=config, student_tokenizer=student_tokenizer)
 
-    splits = build_splits(plan.records(), config.data, judge=plan.judge())
+    traces = plan.traces()
+    splits = build_splits(plan.records(traces), config.data, judge=plan.judge())
     everything = splits.train + splits.validation + splits.test
     # Upsampling (data.golden_share) repeats golden examples in train: count each once, the repeats apart.
     golden_in_train = [e for e in splits.train if e.golden_output is not None]
@@ -262,13 +272,17 @@ def job_preview(*, plan: JobPlan) -> dict[str, Any]:
             "splits": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
             "verification": splits.verification}
     refusals += [{"path": "config.data.min_examples", "message": r} for r in splits.refusals]
-    if config.teacher.kind == "offline" and config.teacher.base_url and \
-            not all(e.topk and e.golden_output is None and not e.trajectory for e in splits.train + splits.validation):
-        refusals.append({"path": "method", "message": f"Offline logit distillation from {plan.teacher.name!r} (a "
-                                                      f"remote server) needs top-k log-probs on every trace, and some "
-                                                      f"have none (or have golden outputs, or are agent trajectories, "
-                                                      f"whose turns are scored by a teacher in memory): use method "
-                                                      f"'sft'."})
+    if plan.scores_remote_teacher():
+        to_score = len(unscored(traces=traces, teacher=plan.teacher))
+        out["teacher_scoring"] = {"teacher": plan.teacher.name, "recorded": len(traces) - to_score,
+                                  "to_score": to_score}
+        if not all(e.golden_output is None and not e.trajectory for e in splits.train + splits.validation):
+            refusals.append({"path": "method", "message": f"Offline logit distillation from {plan.teacher.name!r} "
+                                                          f"(a remote server) learns the teacher's own replies, "
+                                                          f"scored token by token; some traces have golden outputs "
+                                                          f"or are agent trajectories (whose turns are scored by a "
+                                                          f"teacher in memory): filter them out or use method "
+                                                          f"'sft'."})
     if student_tokenizer is not None and everything:
         try:
             sizes = [tokenize(e, student_tokenizer, max_seq_len=config.train.max_seq_len) for e in splits.train]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+from distillation.models import TeacherScore
 from orchestra.distill.trajectories import Turn, attempt_of, trajectory_record
 from workflows.models import NodeRun, Trace, Workflow, Workspace
 
@@ -25,21 +26,28 @@ KEY_OPERATORS = ("equals", "not_equals", "in", *COMPARISONS)
 OPERATORS = (*KEY_OPERATORS, "all", "any")
 
 
-def trace_records(*, workspace: Workspace, workflow: Workflow | None, node: dict | None, models: list[str],
-                  metadata: dict | None = None) -> list[dict[str, Any]]:
+def selected_traces(*, workspace: Workspace, workflow: Workflow | None, node: dict | None, models: list[str],
+                    metadata: dict | None = None) -> list[Trace]:
     """The successful calls of `models` in the chosen scope (a node, a workflow, or the whole
-    workspace: gateway traces too) whose metadata matches, as records; the golden output wins there."""
+    workspace: gateway traces too) whose metadata matches, oldest first."""
     traces = Trace.objects.filter(workspace=workspace, status="ok", model__in=models)
     if workflow is not None:
         traces = traces.filter(workflow=workflow)
     if node is not None:
         traces = traces.filter(node_id=node["id"])
-    traces = [t for t in traces.order_by("created_at") if metadata is None or metadata_matches(t.metadata, metadata)]
+    return [t for t in traces.order_by("created_at") if metadata is None or metadata_matches(t.metadata, metadata)]
+
+
+def trace_records(*, traces: list[Trace], node: dict | None, teacher: str) -> list[dict[str, Any]]:
+    """Traces as records; the golden output wins there, and a reply recorded without top-k log-probs
+    carries the ones `teacher` gave it after the fact (scoring.py), if it was scored."""
     if node is not None and node.get("type") == "agent":
         return agent_records(traces=traces, config=node.get("config", {}))
+    scores = dict(TeacherScore.objects.filter(trace__in=[t for t in traces if not t.top_logprobs], teacher=teacher)
+                  .values_list("trace_id", "top_logprobs"))
     return [{"messages": t.messages, "output": t.output, "golden_output": t.golden_output, "tools": t.tools,
-             "tool_calls": t.tool_calls, "topk": _topk(t.top_logprobs), "model": t.model, "node": t.node_id,
-             "created_at": t.created_at.isoformat(), "status": t.status, "metadata": t.metadata}
+             "tool_calls": t.tool_calls, "topk": _topk(t.top_logprobs or scores.get(t.id)), "model": t.model,
+             "node": t.node_id, "created_at": t.created_at.isoformat(), "status": t.status, "metadata": t.metadata}
             for t in traces]
 
 

@@ -33,6 +33,7 @@ class ModelCall:
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
+    top_logprobs: int = 0  # the top-k log-probs per token to record on the trace (distillation's logit KD)
     # True once the node stopped waiting for this call (its timeout, a cancel): its trace says so.
     abandoned: Callable[[], bool] = lambda: False
 

@@ -102,6 +102,40 @@ class OpenAIClient:
             completion.token_logprobs = [(self._token(entry.token), entry.logprob) for entry in logprobs]
         return completion
 
+    def score_reply(self, messages: list[dict], reply: str, *, top_logprobs: int) -> list[list[tuple[int, float]]]:
+        """The k likeliest tokens (id, log-prob) at each token of `reply` after `messages`, as the
+        server scores a continued final message (vLLM's `prompt_logprobs`): a recorded reply's
+        teacher signal, asked for after the fact. The reply starts where the prompt alone ends."""
+        check_call(self.spec, max_tokens=1, temperature=None, top_logprobs=top_logprobs, messages=messages)
+        with self._errors():
+            context = self.sdk.chat.completions.create(
+                model=self.spec.model, messages=messages, max_completion_tokens=1
+            )
+            scored = self.sdk.chat.completions.create(
+                model=self.spec.model,
+                messages=[*messages, {"role": "assistant", "content": reply}],
+                max_completion_tokens=1,
+                extra_body={
+                    "prompt_logprobs": top_logprobs,
+                    "continue_final_message": True,
+                    "add_generation_prompt": False,
+                },
+            )
+        rows = (scored.model_extra or {}).get("prompt_logprobs")
+        if not rows or not context.usage:
+            raise InferenceError(
+                f"model {self.spec.name!r}: {self.spec.base_url} does not score prompts (no prompt_logprobs in its "
+                f"answer); a server that does (vLLM, orchestra.inference.server) is needed",
+                model=self.spec.name,
+            )
+        return [
+            sorted(
+                ((int(token), e["logprob"]) for token, e in row.items() if e.get("rank", 1) <= top_logprobs),
+                key=lambda pair: -pair[1],
+            )
+            for row in rows[context.usage.prompt_tokens :]
+        ]
+
     def _stream(self, request: dict, on_token: Callable[[str], None]):
         parts, calls, finish_reason, usage, logprobs = [], {}, None, None, []
         stream = self.sdk.chat.completions.create(**request, stream=True, stream_options={"include_usage": True})

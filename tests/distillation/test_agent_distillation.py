@@ -8,7 +8,7 @@ import pytest
 
 from distillation.models import ShadowComparison
 from distillation.services import deployment_call, deployment_set, job_plan, job_preview
-from distillation.services.records import trace_records
+from distillation.services.records import selected_traces, trace_records
 from orchestra.engine import ModelCall
 from tests.conftest import make_workspace
 from tests.distillation.helpers import TINY_JOB, student_model, wait_job
@@ -153,8 +153,9 @@ def test_agent_runs_become_trajectories_cut_at_golden_turns_and_verified(agent_n
     record_run(workflow, "A6", approved=False)
     record_run(workflow, "A7", approved=True)
 
-    made = trace_records(workspace=workflow.workspace, workflow=workflow, node=workflow.graph["nodes"][1],
-                         models=["teacher"])
+    node = workflow.graph["nodes"][1]
+    traces = selected_traces(workspace=workflow.workspace, workflow=workflow, node=node, models=["teacher"])
+    made = trace_records(traces=traces, node=node, teacher="teacher")
     records = {r["messages"][1]["content"]: r for r in made}
     assert len(records) == 7 and all(r["trajectory"] for r in records.values())
     assert records["A2"]["output"] == '{"status": "shipped"}' and len(records["A2"]["messages"]) == 4

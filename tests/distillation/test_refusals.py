@@ -3,7 +3,8 @@ import pytest
 
 from distillation.models import DistillationJob
 from tests.conftest import Api, make_workspace
-from tests.distillation.helpers import TINY_JOB, student_model, workflow_with_traces
+from tests.distillation.helpers import SUMMARISE, TINY_JOB, student_model, workflow_with_traces
+from workflows import services
 from tests.support.tiny_models import build_model, train_tokenizer
 from workflows.models import Trace
 
@@ -89,17 +90,20 @@ def test_a_node_cannot_shadow_or_serve_a_model_that_is_not_registered(api):
                                    "changes": []}
 
 
-def test_offline_logit_distillation_from_a_remote_teacher_needs_recorded_top_k(api, tiny_models):
+def test_offline_logit_distillation_from_a_remote_teacher_scores_its_replies_but_not_golden_ones(api, tiny_models):
     assert api.post("/api/models", json={"name": "remote", "backend": "openai", "model": "big",
                                          "base_url": "http://127.0.0.1:9/v1"}).status_code == 201
-    workflow_id = workflow_with_traces(api, 1)
+    workflow_id = str(services.workflow_create(workspace=api.workspace, name="summarise", graph=SUMMARISE).id)
     for n in range(3):  # what the remote teacher answered, without log-probs
         Trace.objects.create(workspace=api.workspace, workflow_id=workflow_id, node_id="draft", model="remote",
                              messages=[{"role": "user", "content": f"Say {n}"}], output=f"{n}", status="ok")
     payload = body(workflow_id, student_model(api, tiny_models["student"]), teacher="remote", method="forward_kl",
                    config=TINY_JOB | {"data": {"min_examples": 1, "validation_fraction": 0.0, "test_fraction": 0.0}})
     preview = api.post("/api/distillations/preview", json=payload).json()
-    assert preview["matched"] == 3 and preview["teacher"] == "remote"
-    (reason,) = preview["refusals"]
-    assert reason["path"] == "method" and "top-k log-probs" in reason["message"]
+    assert preview["matched"] == 3 and preview["teacher"] == "remote" and preview["refusals"] == []
+    assert preview["teacher_scoring"] == {"teacher": "remote", "recorded": 0, "to_score": 3}  # by the job, first
+
+    Trace.objects.filter(workspace=api.workspace).update(golden_output="A better answer.")
+    (reason,) = api.post("/api/distillations/preview", json=payload).json()["refusals"]
+    assert reason["path"] == "method" and "golden outputs" in reason["message"]
     refused(api, payload)

@@ -34,6 +34,13 @@ class LLMConfig(NodeConfig):
         title="JSON retries",
         description="Calls to repeat, with the error shown to the model, when the reply is not valid JSON.",
     )
+    logprobs: int | None = Field(
+        None,
+        ge=1,
+        le=20,
+        title="Record top-k log-probs",
+        description="Record the model's k likeliest tokens per reply token on the traces, for logit distillation.",
+    )
     metadata: dict[str, Any] = Field(
         default_factory=dict,
         title="Metadata",
@@ -112,6 +119,7 @@ class LLMNode(NodeType):
                     max_tokens=config.max_tokens,
                     stop=config.stop,
                     metadata=dict(prepared["metadata"]),
+                    top_logprobs=config.logprobs or 0,
                     on_token=lambda text: ctx.emit("token", {"text": text}),
                 )
             )
