@@ -1,0 +1,90 @@
+"""How small can the offline top-k store be without costing the student quality?
+
+One run: the bench teacher of bench/distill_quality.py (trained once per --workdir, shared) scores
+the same traces into both store formats; students learn from each with the same init, steps and
+method; every student is scored against the truth and the teacher. Sizes are measured from the
+files, and, for a vocabulary of Qwen's size (152,064) at k = 50 where DistillKit publishes 114
+B/token, from the encoder on synthetic rows (random ids: gap coding gains nothing from any
+clustering of the top ids, so this is the worst case for it).
+
+    python bench/distill_store.py --quick [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from distill_quality import prepare, print_table  # noqa: E402
+
+from orchestra.distill.store_codec import encode_block  # noqa: E402
+from orchestra.distill.teacher import score_teacher  # noqa: E402
+
+DISTILLKIT_BYTES_PER_TOKEN_AT_50 = 114  # arcee-ai/DistillKit's compressed top-k, as published
+
+
+def synthetic_bytes_per_token(vocab: int, k: int, tokens: int = 256, seed: int = 0) -> tuple[float, float]:
+    """(compact, float16) bytes per token for top-k rows of a random teacher over `vocab` tokens."""
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.randn(tokens, vocab, generator=generator) * 3
+    top = torch.log_softmax(logits, dim=-1).topk(k)
+    block, _ = encode_block(top.indices.numpy(), top.values.numpy())
+    index_bytes = 2 if vocab < 2**16 else 4
+    return len(block) / tokens, k * (index_bytes + 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the quick teacher and student budgets")
+    parser.add_argument("--traces", type=int, default=500)
+    parser.add_argument("--workdir", type=Path, default=None, help="a folder shared with distill_quality.py")
+    parser.add_argument("--methods", nargs="+", default=["forward_kl", "jsd"])
+    args = parser.parse_args()
+    setup = prepare(quick=args.quick, workdir=args.workdir or Path(tempfile.mkdtemp(prefix="distill_store_")))
+    traces, _ = setup.traces(args.traces)
+    stores = {}
+    for name, compact in (("float16", False), ("compact", True)):
+        stores[name] = score_teacher(
+            model=setup.teacher,
+            tokenizer=setup.tokenizer,
+            examples=traces + setup.val_examples,
+            folder=setup.root / f"store_{name}",
+            top_k=32,
+            max_seq_len=128,
+            compact=compact,
+        )
+    sizes = {name: store.bytes_per_token for name, store in stores.items()}
+    rows = [
+        setup.student_row(
+            f"{method} from the {name} store ({sizes[name]:.1f} B/token)", method=method, signal=store, examples=traces
+        )
+        for method in args.methods
+        for name, store in stores.items()
+    ]
+    print_table(
+        f"students from the two store formats: {args.traces} traces, k=32, vocabulary "
+        f"{len(setup.tokenizer)}, {setup.student_steps} steps x 16, {len(setup.test)} held-out tickets",
+        rows,
+    )
+
+    print("\n| vocabulary | k | float16 (format 1) | compact (format 2) | DistillKit (published) |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| {len(setup.tokenizer)} (this teacher, measured on its store) | 32 | {sizes['float16']:.1f} B/token "
+        f"| {sizes['compact']:.1f} B/token | - |"
+    )
+    for vocab, k in ((len(setup.tokenizer), 50), (152064, 32), (152064, 50), (152064, 64)):
+        compact, exact = synthetic_bytes_per_token(vocab, k)
+        published = f"{DISTILLKIT_BYTES_PER_TOKEN_AT_50} B/token" if (vocab, k) == (152064, 50) else "-"
+        print(f"| {vocab} (synthetic rows) | {k} | {exact:.0f} B/token | {compact:.1f} B/token | {published} |")
+
+
+if __name__ == "__main__":
+    main()
