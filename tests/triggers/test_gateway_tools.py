@@ -137,7 +137,7 @@ def test_async_sdk_gets_json_objects(api):
     "extra, param",
     [
         ({"n": 2}, "n"),
-        ({"logprobs": True}, "logprobs"),
+        ({"top_logprobs": 3}, "logprobs"),  # top_logprobs without logprobs: true
         ({"seed": 7}, "seed"),
         ({"parallel_tool_calls": False}, "parallel_tool_calls"),
         ({"tool_choice": {"type": "function", "function": {"name": "nope"}}, "tools": TOOLS}, "tool_choice"),
