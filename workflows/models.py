@@ -323,6 +323,9 @@ class Schedule(models.Model):
         related_name="orchestra_schedule",
     )
     last_fired_at = models.DateTimeField(null=True, blank=True)
+    # Why the last firing started no run ("" once one starts): shown where the schedule is.
+    last_error = models.TextField(blank=True, default="")
+    next_run_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -339,18 +339,18 @@ def model_endpoint_save(
 
     `trusted_path`: the platform or an operator's command chose `model` (a student a job trained,
     the demo model), so any folder goes; a tenant's folder must lie in ORCHESTRA_MODEL_DIRS."""
+    errors = []  # every problem at once, not the first
     if endpoint is None:
         if not isinstance(name, str) or not name.strip() or "/" in name:
-            raise ValidationFailed("A model needs a name without '/'.", path="name")
-        if ModelEndpoint.objects.filter(workspace=workspace, name=name).exists():
-            raise ValidationFailed(f"A model named {name!r} already exists.", path="name")
-        endpoint = ModelEndpoint(workspace=workspace, name=name)
-    unknown = set(fields) - set(MODEL_FIELDS)
-    if unknown:
-        raise ValidationFailed([{"path": f, "message": "Unknown field."} for f in sorted(unknown)])
-    merged = {f: getattr(endpoint, f) for f in MODEL_FIELDS} | fields
+            errors.append({"path": "name", "message": "A model needs a name without '/'."})
+        elif ModelEndpoint.objects.filter(workspace=workspace, name=name).exists():
+            errors.append({"path": "name", "message": f"A model named {name!r} already exists."})
+        endpoint = ModelEndpoint(workspace=workspace, name=name if isinstance(name, str) else "")
+    errors += [{"path": f, "message": "Unknown field."} for f in sorted(set(fields) - set(MODEL_FIELDS))]
+    merged = {f: getattr(endpoint, f) for f in MODEL_FIELDS} | {k: v for k, v in fields.items() if k in MODEL_FIELDS}
     # A folder is checked when it is set: a price change keeps a platform-registered student's folder.
-    if errors := _validate_model_fields(merged, trusted_path=trusted_path or not {"model", "backend"} & set(fields)):
+    errors += _validate_model_fields(merged, trusted_path=trusted_path or not {"model", "backend"} & set(fields))
+    if errors:
         raise ValidationFailed(errors)
     if (
         endpoint.pk is not None

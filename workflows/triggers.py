@@ -4,6 +4,7 @@ Services in the HackSoft sense: keyword-only arguments, validated input, Service
 input (so nothing starts), one write each.
 """
 
+import datetime
 import hashlib
 import hmac
 import json
@@ -19,7 +20,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.tzcrontab import TzAwareCrontab
 
+from orchestra import engine
 from workflows import crypto, runs, waits
 from workflows.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER, callback_url_check, sign
 from workflows.errors import NotFound, RateLimited, ServiceError, Unauthorized, ValidationFailed
@@ -329,27 +332,69 @@ def webhook_fire(
 SCHEDULE_FIELDS = {"name", "cron", "timezone", "inputs", "enabled", "overlap_policy", "callback_url"}
 
 
-def _cron_parts(cron: Any) -> list[str]:
+def _cron_problem(cron: Any) -> str | None:
     parts = cron.split() if isinstance(cron, str) else []
     if len(parts) != 5:
-        raise ValidationFailed(
-            'cron is five fields: minute hour day-of-month month day-of-week, e.g. "0 9 * * 1-5".', path="cron"
-        )
-    minute, hour, day_of_month, month, day_of_week = parts
+        return 'cron is five fields: minute hour day-of-month month day-of-week, e.g. "0 9 * * 1-5".'
     try:  # celery's own parser: what it accepts is exactly what beat can run
-        crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month, day_of_week=day_of_week)
+        _crontab(parts)
     except Exception as exc:  # celery raises ValueError or its own ParseException
-        raise ValidationFailed(f"Invalid cron expression {cron!r}: {exc}.", path="cron") from None
-    return parts
+        return f"Invalid cron expression {cron!r}: {exc}."
+    return None
 
 
-def _timezone(name: Any) -> zoneinfo.ZoneInfo:
+def _crontab(parts: list[str]) -> crontab:
+    minute, hour, day_of_month, month, day_of_week = parts
+    return crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month, day_of_week=day_of_week)
+
+
+def _timezone(name: Any) -> zoneinfo.ZoneInfo | None:
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValidationFailed(
-            f'Unknown time zone {name!r}; use an IANA name such as "Europe/Paris".', path="timezone"
-        ) from None
+        return None
+
+
+def _next_run_at(schedule: Schedule) -> datetime.datetime | None:
+    """When beat fires the schedule next (None while it is disabled)."""
+    if not schedule.enabled:
+        return None
+    minute, hour, day_of_month, month, day_of_week = schedule.cron.split()
+    tz = zoneinfo.ZoneInfo(schedule.timezone)
+    due = TzAwareCrontab(
+        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month, day_of_week=day_of_week, tz=tz
+    )
+    now = timezone.now().astimezone(tz)
+    # Beat's own estimate, a moment short of the minute it fires on (it reads the clock again).
+    return (now + due.remaining_estimate(now) + datetime.timedelta(seconds=30)).replace(second=0, microsecond=0)
+
+
+def _schedule_problems(schedule: Schedule) -> list[dict]:
+    """Every problem of a schedule at once; its inputs are checked as an API run's would be."""
+    problems = []
+    if (cron_problem := _cron_problem(schedule.cron)) is not None:
+        problems.append({"path": "cron", "message": cron_problem})
+    if _timezone(schedule.timezone) is None:
+        problems.append(
+            {
+                "path": "timezone",
+                "message": f'Unknown time zone {schedule.timezone!r}; use an IANA name such as "Europe/Paris".',
+            }
+        )
+    if schedule.overlap_policy not in ("skip", "allow"):
+        problems.append({"path": "overlap_policy", "message": 'overlap_policy is "skip" (default) or "allow".'})
+    if not isinstance(schedule.enabled, bool):
+        problems.append({"path": "enabled", "message": "enabled is true or false."})
+    if not isinstance(schedule.inputs, dict):
+        problems.append({"path": "inputs", "message": "inputs is an object of fixed input values."})
+    else:
+        _, graph = runs.graph_for(workflow=schedule.workflow, version=None)
+        try:
+            _, errors = engine.validate_inputs(engine.parse_graph(graph), schedule.inputs)
+        except engine.GraphInvalid:
+            errors = []  # a draft with problems: it runs (and the firing says why not) once they are fixed
+        problems += [error.as_dict() for error in errors]
+    return problems
 
 
 def _periodic_task_name(schedule_id) -> str:
@@ -367,18 +412,23 @@ def schedule_save(*, workflow: Workflow, fields: dict, schedule: Schedule | None
     schedule = schedule or Schedule(workflow=workflow)
     for field, value in fields.items():
         setattr(schedule, field, value)
-    minute, hour, day_of_month, month, day_of_week = _cron_parts(schedule.cron)
-    tz = _timezone(schedule.timezone)
-    if schedule.overlap_policy not in ("skip", "allow"):
-        raise ValidationFailed('overlap_policy is "skip" (default) or "allow".', path="overlap_policy")
-    if not isinstance(schedule.inputs, dict):
-        raise ValidationFailed("inputs is an object of fixed input values.", path="inputs")
-    if not isinstance(schedule.enabled, bool):
-        raise ValidationFailed("enabled is true or false.", path="enabled")
-    schedule.callback_url = callback_url_check(schedule.callback_url)
+    problems = _schedule_problems(schedule)
+    try:
+        schedule.callback_url = callback_url_check(schedule.callback_url)
+    except ValidationFailed as exc:
+        problems += exc.errors
+    if problems:
+        raise ValidationFailed(problems)
+    schedule.next_run_at = _next_run_at(schedule)
     schedule.save()
+    minute, hour, day_of_month, month, day_of_week = schedule.cron.split()
     cron, _ = CrontabSchedule.objects.get_or_create(
-        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month, day_of_week=day_of_week, timezone=tz
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month,
+        day_of_week=day_of_week,
+        timezone=zoneinfo.ZoneInfo(schedule.timezone),
     )
     task = schedule.periodic_task or PeriodicTask(
         name=_periodic_task_name(schedule.id), task="workflows.tasks.schedule_fire_task"
@@ -411,17 +461,19 @@ def schedule_fire(*, schedule_id) -> Run | None:
         if schedule.overlap_policy == "skip" and Run.objects.filter(trigger_ref=ref, status__in=Run.ACTIVE).exists():
             log.info("schedule %s: previous run still active, skipped", schedule.id)
             return None
-        schedule.last_fired_at = timezone.now()
-        schedule.save(update_fields=["last_fired_at"])
+        schedule.last_fired_at, schedule.next_run_at = timezone.now(), _next_run_at(schedule)
         try:
-            run, _ = runs.run_start(
-                workflow=schedule.workflow,
-                inputs=schedule.inputs,
-                trigger="schedule",
-                trigger_ref=ref,
-                callback_url=schedule.callback_url,
-            )
-        except ServiceError as exc:  # e.g. the workflow changed its inputs since: say so in the log
+            with transaction.atomic():  # a refused start leaves nothing behind but the schedule's last error
+                run, _ = runs.run_start(
+                    workflow=schedule.workflow,
+                    inputs=schedule.inputs,
+                    trigger="schedule",
+                    trigger_ref=ref,
+                    callback_url=schedule.callback_url,
+                )
+            schedule.last_error = ""
+        except ServiceError as exc:  # e.g. the workflow changed its inputs since: say so where the user looks
             log.warning("schedule %s: run not started: %s", schedule.id, exc)
-            return None
+            run, schedule.last_error = None, str(exc)
+        schedule.save(update_fields=["last_fired_at", "next_run_at", "last_error"])
     return run

@@ -438,10 +438,9 @@ export interface Schedule extends ScheduleFields {
   last_fired_at: string | null;
   created_at: string;
   updated_at: string;
-  // Not served by the API yet: drawn when they are.
-  next_run_at?: string | null;
-  last_error?: string | null;
-  last_error_at?: string | null;
+  next_run_at?: string | null; // null while paused
+  last_error?: string | null; // why the last firing started no run
+  last_error_at?: string | null; // not served yet: drawn when it is
 }
 
 // --- Access: API keys and members --------------------------------------------------------------

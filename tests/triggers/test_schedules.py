@@ -1,5 +1,6 @@
 """Schedules: stored as django-celery-beat periodic tasks, fired the way beat fires them (driven clock)."""
 
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -113,3 +114,66 @@ def test_a_schedule_deleted_with_its_workflow_stops_its_beat_task_at_the_next_fi
     assert triggers.schedule_fire(schedule_id=schedule["id"]) is None
 
     assert not PeriodicTask.objects.filter(name=f"orchestra-schedule:{schedule['id']}").exists()
+
+
+def test_schedule_inputs_are_checked_as_an_api_runs_are_with_every_problem_at_once(api):
+    workflow_id = create_published(api, ECHO, name="Echo")
+    base = f"/api/workflows/{workflow_id}/schedules"
+
+    missing = api.post(base, json={"cron": "0 9 * * *", "inputs": {}})
+    everything = api.post(
+        base, json={"cron": "61 * * * *", "timezone": "Mars/Base", "inputs": {"topic": "x", "count": "many", "nope": 1}}
+    )
+    created = api.post(base, json={"cron": "0 9 * * *", "inputs": {"topic": "x"}}).json()
+    updated = api.patch(f"{base}/{created['id']}", json={"inputs": {"count": 2}})
+
+    assert missing.status_code == 400 and [e["path"] for e in missing.json()["errors"]] == ["inputs.topic"]
+    assert everything.status_code == 400
+    assert sorted(e["path"] for e in everything.json()["errors"]) == [
+        "cron",
+        "inputs.count",
+        "inputs.nope",
+        "timezone",
+    ]
+    assert updated.status_code == 400 and [e["path"] for e in updated.json()["errors"]] == ["inputs.topic"]
+    assert created["next_run_at"] is not None and created["last_error"] is None
+    assert Schedule.objects.filter(workflow_id=workflow_id).count() == 1
+
+
+def test_a_firing_that_cannot_start_a_run_records_why_on_the_schedule(api):
+    workflow_id = create_published(api, ECHO, name="Echo")
+    schedule = api.post(
+        f"/api/workflows/{workflow_id}/schedules", json={"cron": "0 3 * * *", "inputs": {"topic": "x"}}
+    ).json()
+    # The workflow changes: it now needs an input the schedule does not send.
+    graph = json.loads(json.dumps(ECHO))
+    graph["nodes"][0]["config"]["fields"].append({"name": "audience", "type": "string", "required": True})
+    assert api.patch(f"/api/workflows/{workflow_id}", json={"graph": graph}).status_code == 200
+    assert api.post(f"/api/workflows/{workflow_id}/publish").status_code == 201
+
+    assert triggers.schedule_fire(schedule_id=schedule["id"]) is None
+
+    shown = api.get(f"/api/workflows/{workflow_id}/schedules/{schedule['id']}").json()
+    assert "inputs.audience" in shown["last_error"] and "missing" in shown["last_error"]
+    assert shown["last_fired_at"] is not None and shown["next_run_at"] is not None
+    assert not Run.objects.filter(trigger_ref=f"schedule:{schedule['id']}").exists()
+
+    assert (
+        api.patch(
+            f"/api/workflows/{workflow_id}/schedules/{schedule['id']}",
+            json={"inputs": {"topic": "x", "audience": "all"}},
+        ).status_code
+        == 200
+    )
+    run = triggers.schedule_fire(schedule_id=schedule["id"])
+    assert run is not None
+    assert api.get(f"/api/workflows/{workflow_id}/schedules/{schedule['id']}").json()["last_error"] is None
+
+
+def test_creating_a_model_reports_all_its_problems_at_once(api):
+    response = api.post(
+        "/api/models", json={"name": "a/b", "backend": "nope", "model": "", "price_in": -1, "colour": "red"}
+    )
+
+    assert response.status_code == 400
+    assert sorted(e["path"] for e in response.json()["errors"]) == ["backend", "colour", "model", "name", "price_in"]

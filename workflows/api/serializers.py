@@ -410,6 +410,8 @@ class ScheduleOut(serializers.Serializer):
     overlap_policy = serializers.ChoiceField(choices=choices(Schedule.OVERLAP_POLICIES))
     callback_url = serializers.CharField(allow_null=True)
     last_fired_at = serializers.DateTimeField(**TIME)
+    last_error = serializers.CharField(allow_null=True, help_text="Why the last firing started no run")
+    next_run_at = serializers.DateTimeField(**TIME)
     created_at = serializers.DateTimeField(**TIME)
     updated_at = serializers.DateTimeField(**TIME)
 

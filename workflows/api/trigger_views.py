@@ -215,6 +215,8 @@ def schedule_out(schedule: Schedule) -> dict:
         "overlap_policy": schedule.overlap_policy,
         "callback_url": schedule.callback_url or None,
         "last_fired_at": iso(schedule.last_fired_at),
+        "last_error": schedule.last_error or None,
+        "next_run_at": iso(schedule.next_run_at),
         "created_at": iso(schedule.created_at),
         "updated_at": iso(schedule.updated_at),
     }
