@@ -230,6 +230,7 @@ def main() -> None:
     parser.add_argument("--traces", type=int, nargs="+", default=[500, 100], help="trace budgets (regimes)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the trained teacher here and reuse it")
     parser.add_argument("--student-steps", type=int, default=None, help="override the mode's student steps")
+    parser.add_argument("--only", nargs="+", default=None, help="run only the rows whose names start so")
     args = parser.parse_args()
     setup = prepare(quick=args.quick, workdir=args.workdir or Path(tempfile.mkdtemp(prefix="distill_quality_")),
                     student_steps=args.student_steps)
@@ -249,6 +250,8 @@ def main() -> None:
                 ("sft on ground truth, no teacher", "ce", None, truth, {})]
         if budget != max(args.traces):  # the few-traces regime: the rows that decide which method to use
             runs = [r for r in runs if not r[0].startswith(("jsd (offline", "on-policy"))]
+        if args.only:
+            runs = [r for r in runs if r[0].startswith(tuple(args.only))]
         rows = [teacher_row] + [setup.student_row(name, method=method, signal=signal, examples=examples, **options)
                                 for name, method, signal, examples, options in runs]
         print_table(f"ticket -> JSON extraction; {budget} traces, {len(setup.test)} held-out tickets, student "

@@ -46,8 +46,14 @@ def main() -> None:
     parser.add_argument("--traces", type=int, default=500)
     parser.add_argument("--workdir", type=Path, default=None, help="a folder shared with distill_quality.py")
     parser.add_argument("--methods", nargs="+", default=["forward_kl", "jsd"])
+    parser.add_argument("--student-steps", type=int, default=None, help="override the mode's student steps")
+    parser.add_argument("--sizes-only", action="store_true", help="only the sizes from synthetic rows, no training")
     args = parser.parse_args()
-    setup = prepare(quick=args.quick, workdir=args.workdir or Path(tempfile.mkdtemp(prefix="distill_store_")))
+    if args.sizes_only:
+        print_sizes([(600, 32), (600, 50), (152064, 32), (152064, 50), (152064, 64)])
+        return
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="distill_store_"))
+    setup = prepare(quick=args.quick, workdir=workdir, student_steps=args.student_steps)
     traces, _ = setup.traces(args.traces)
     stores = {}
     for name, compact in (("float16", False), ("compact", True)):
@@ -74,13 +80,17 @@ def main() -> None:
         rows,
     )
 
-    print("\n| vocabulary | k | float16 (format 1) | compact (format 2) | DistillKit (published) |")
-    print("|---|---|---|---|---|")
     print(
-        f"| {len(setup.tokenizer)} (this teacher, measured on its store) | 32 | {sizes['float16']:.1f} B/token "
+        f"\n| {len(setup.tokenizer)} (this teacher, measured on its store) | 32 | {sizes['float16']:.1f} B/token "
         f"| {sizes['compact']:.1f} B/token | - |"
     )
-    for vocab, k in ((len(setup.tokenizer), 50), (152064, 32), (152064, 50), (152064, 64)):
+    print_sizes([(len(setup.tokenizer), 50), (152064, 32), (152064, 50), (152064, 64)])
+
+
+def print_sizes(cases: list[tuple[int, int]]) -> None:
+    print("\n| vocabulary | k | float16 (format 1) | compact (format 2) | DistillKit (published) |")
+    print("|---|---|---|---|---|")
+    for vocab, k in cases:
         compact, exact = synthetic_bytes_per_token(vocab, k)
         published = f"{DISTILLKIT_BYTES_PER_TOKEN_AT_50} B/token" if (vocab, k) == (152064, 50) else "-"
         print(f"| {vocab} (synthetic rows) | {k} | {exact:.0f} B/token | {compact:.1f} B/token | {published} |")

@@ -162,3 +162,22 @@ def test_a_short_on_policy_jsd_run_lowers_the_validation_loss(tiny_family, setup
                     on_policy_max_new_tokens=16)
     assert sum(h["on_policy"] for h in result.history) > 0
     assert result.best_val_loss < result.initial_val_loss
+
+
+def test_a_student_from_the_compact_store_learns_as_well_as_from_the_float16_one(tiny_family, setup, tmp_path):
+    tokenizer, splits, items = setup
+    teacher = AutoModelForCausalLM.from_pretrained(tiny_family["teacher"])
+    stores = {compact: score_teacher(model=teacher, tokenizer=tokenizer, examples=splits.train + splits.validation,
+                                     folder=tmp_path / f"store-{compact}", top_k=32, max_seq_len=128, compact=compact)
+              for compact in (False, True)}
+    exact = stores[False]
+
+    def forward_kl_to_the_exact_teacher(model) -> float:  # one yardstick for both students
+        return validation_loss(model, items["validation"], teacher=exact, loss_config=LossConfig(method="forward_kl"),
+                               batch_size=8, pad_token_id=tokenizer.pad_token_id, device=torch.device("cpu"))
+
+    losses = {compact: forward_kl_to_the_exact_teacher(
+        fit(tiny_family, items, tokenizer, tmp_path / f"run-{compact}", method="forward_kl", teacher=store)[0])
+        for compact, store in stores.items()}
+    assert stores[True].bytes_per_token < exact.bytes_per_token / 2.5
+    assert losses[True] == pytest.approx(losses[False], rel=0.02), losses
