@@ -6,8 +6,8 @@ from orchestra.distill.config import DataConfig, LoraConfig, TrainConfig
 from orchestra.distill.dataset import IGNORE_INDEX, build_splits, tokenize
 from orchestra.distill.losses import LossConfig
 from orchestra.distill.teacher import OnlineTeacher, score_teacher
-from orchestra.distill.train import (latest_checkpoint, load_student, on_policy_items, prompt_length, resolve_lora, train,
-                                     train_threads, validation_loss)
+from orchestra.distill.train import (latest_checkpoint, load_student, on_policy_items, prompt_length, resolve_lora,
+                                     train, train_threads, validation_loss)
 from tests.distill.support import ticket_records
 
 
