@@ -1,5 +1,7 @@
-"""Is the student good enough? Greedy generation on the held-out prompts, metrics against the
-teacher's replies (and golden ones), speed on the same prompts, and a plain verdict."""
+"""Is the student good enough? Greedy generation on the held-out prompts, agreement with the
+teacher's replies next to correctness (golden labels, or a judge model), per JSON field, with
+sample sizes and Wilson intervals, speed on the same prompts, and a plain verdict that refuses to
+judge on too few held-out examples."""
 from __future__ import annotations
 
 import json
