@@ -116,3 +116,23 @@ def credential_problems(*, workspace: Workspace, graph: Any) -> list[dict]:
         for path, name in uses
         if name not in known
     ]
+
+
+# `{{ credentials.NAME }}` as the whole or part of an MCP server's header value.
+HEADER_REFERENCE = re.compile(r"\{\{\s*credentials\s*\.\s*([A-Za-z_]\w*)\s*\}\}")
+
+
+def credentials_filled(*, workspace: Workspace, headers: dict[str, str]) -> dict[str, str]:
+    """Headers to send, each {{ credentials.NAME }} replaced by its value (only here: what is stored
+    and shown keeps the reference); an unknown name is a problem on that header."""
+
+    def value(header: str, match: re.Match) -> str:
+        try:
+            return credential_value(workspace=workspace, name=match[1])
+        except LookupError as error:
+            raise ValidationFailed(str(error), path=f"headers.{header}") from None
+
+    return {
+        header: HEADER_REFERENCE.sub(lambda match, header=header: value(header, match), text)
+        for header, text in headers.items()
+    }

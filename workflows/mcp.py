@@ -27,7 +27,7 @@ from mcp import ClientSession, MCPError, types
 from mcp.client.streamable_http import streamable_http_client
 
 from orchestra.egress import RequestRefused, checked_address, guarded_async_client
-from workflows import crypto
+from workflows import credentials, crypto
 from workflows.errors import ValidationFailed
 from workflows.models import McpServer, Workspace
 from workflows.selectors import get_or_404
@@ -59,6 +59,10 @@ def mcp_server_url(*, server: McpServer) -> str:
 
 def mcp_server_headers(*, server: McpServer) -> dict[str, str]:
     return json.loads(crypto.decrypt(server.headers_encrypted) or "{}")
+
+
+def _headers_to_send(server: McpServer) -> dict[str, str]:
+    return credentials.credentials_filled(workspace=server.workspace, headers=mcp_server_headers(server=server))
 
 
 # --- Services ----------------------------------------------------------------------------------
@@ -131,7 +135,8 @@ def mcp_server_save(
     else:
         new_headers = mcp_server_headers(server=server)
     if url is not None or headers is not None:
-        server.tools = _fetch_tools(url=new_url, headers=new_headers)
+        to_send = credentials.credentials_filled(workspace=workspace, headers=new_headers)
+        server.tools = _fetch_tools(url=new_url, headers=to_send)
         server.tools_refreshed_at = timezone.now()
     server.url_encrypted = crypto.encrypt(new_url)
     server.headers_encrypted = crypto.encrypt(json.dumps(new_headers)) if new_headers else ""
@@ -144,7 +149,7 @@ def mcp_server_save(
 
 def mcp_server_refresh(*, server: McpServer) -> McpServer:
     """Fetch the tool list again; a server that does not answer keeps its last list (and is a 400)."""
-    server.tools = _fetch_tools(url=mcp_server_url(server=server), headers=mcp_server_headers(server=server))
+    server.tools = _fetch_tools(url=mcp_server_url(server=server), headers=_headers_to_send(server))
     server.tools_refreshed_at = timezone.now()
     server.save(update_fields=["tools", "tools_refreshed_at", "updated_at"])
     return server
@@ -190,7 +195,7 @@ def mcp_tool_call(*, workspace: Workspace, server_name: str, tool: str, argument
             raise McpToolError(f"MCP server {server_name!r} refused tool {tool!r}: {exc.message}") from None
 
     try:
-        result = _with_session(url=mcp_server_url(server=server), headers=mcp_server_headers(server=server), use=call)
+        result = _with_session(url=mcp_server_url(server=server), headers=_headers_to_send(server), use=call)
     except _Unreachable as exc:
         raise McpToolError(f"MCP server {server_name!r} failed on tool {tool!r}: {exc}") from None
     text = "\n".join(block.text if block.type == "text" else f"[{block.type} content]" for block in result.content)

@@ -155,3 +155,27 @@ def test_credentials_are_only_read_in_request_templates(api):
     assert published.status_code == 400
     (problem,) = [e for e in published.json()["errors"] if e["path"] == "nodes[2].config.prompt"]
     assert "unknown name 'credentials'" in problem["message"]
+
+
+def test_an_mcp_servers_headers_can_use_a_credential_which_is_sent_but_not_stored_with_it(api):
+    from tests.mcp.support import SECRET as MCP_SECRET
+    from tests.mcp.support import McpTestServer
+    from workflows import mcp
+    from workflows.models import McpServer
+
+    server = McpTestServer()
+    try:
+        headers = {"Authorization": "{{ credentials.mcp_token }}"}
+        unknown = api.post("/api/mcp-servers", json={"name": "tools", "url": server.private_url, "headers": headers})
+        assert unknown.status_code == 400 and unknown.json()["errors"][0]["path"] == "headers.Authorization"
+        assert "credential 'mcp_token' does not exist" in unknown.json()["errors"][0]["message"]
+
+        assert api.post("/api/credentials", json={"name": "mcp_token", "value": MCP_SECRET}).status_code == 201
+        created = api.post("/api/mcp-servers", json={"name": "tools", "url": server.private_url, "headers": headers})
+        assert created.status_code == 201, created.text
+        called = mcp.mcp_tool_call(workspace=api.workspace, server_name="tools", tool="whoami", arguments={})
+        assert called == "authorized" and MCP_SECRET in server.header_values("authorization")
+        stored = McpServer.objects.get(workspace=api.workspace, name="tools")
+        assert mcp.mcp_server_headers(server=stored) == headers  # the reference is stored, not the secret
+    finally:
+        server.close()
