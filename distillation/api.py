@@ -16,7 +16,8 @@ from workflows.api.views import WorkspaceView, _after, _body
 
 def job_out(job: DistillationJob) -> dict:
     return {
-        "id": str(job.id), "workflow": str(job.workflow_id), "node_id": job.node_id, "status": job.status,
+        "id": str(job.id), "workflow": str(job.workflow_id) if job.workflow_id else None,
+        "node_id": job.node_id or None, "status": job.status,
         "method": job.method, "teacher": job.teacher, "student": job.student, "filters": job.filters,
         "config": job.config, "progress": job.progress, "losses": job.losses, "report": job.report,
         "artifacts": job.artifacts, "model": job.model or None, "error": job.error or None,
@@ -68,7 +69,8 @@ class PreviewView(WorkspaceView):
 
 class JobListView(WorkspaceView):
     @extend_schema(
-        parameters=[OpenApiParameter(n, str) for n in ("workflow", "node_id")], responses={200: io.JobOut(many=True)}
+        parameters=[OpenApiParameter(n, str) for n in ("workflow", "node_id")],
+        responses={200: io.JobOut(many=True), **errors(400)},
     )
     def get(self, request):
         jobs = selectors.job_list(workspace=self.workspace, workflow=request.query_params.get("workflow"),

@@ -12,15 +12,19 @@ from django.utils.dateparse import parse_datetime
 from distillation.models import DistillationJob, NodeDeployment, ShadowComparison
 from workflows.errors import ValidationFailed
 from workflows.models import Trace, Workflow, Workspace
-from workflows.selectors import get_or_404
+from workflows.selectors import get_or_404, uuid_param
 
 MONTH = timedelta(days=30)
+# A saving is projected only when the student's measured agreement with the teacher (in shadow, else
+# the job's held-out evaluation) is at least this, over at least this many comparisons.
+MIN_AGREEMENT_TO_PROJECT = 0.8
+MIN_COMPARISONS_TO_PROJECT = 10
 
 
 def job_list(*, workspace: Workspace, workflow=None, node_id: str | None = None) -> QuerySet:
     jobs = DistillationJob.objects.filter(workspace=workspace)
     if workflow:
-        jobs = jobs.filter(workflow_id=workflow)
+        jobs = jobs.filter(workflow_id=uuid_param(workflow, "workflow"))
     if node_id:
         jobs = jobs.filter(node_id=node_id)
     return jobs
@@ -84,9 +88,12 @@ def savings(*, workflow: Workflow, since: str | None = None, until: str | None =
         # the calls the node's answers came from
         used = [t for (node, _), calls in per_model.items() if node == node_id for t in calls
                 if not t.call_key.endswith(("#shadow", "#rejected"))]
+        shadow = _agreement(compared)
+        potential = _monthly_saving(deployment, models, len(used), months)
+        projection = _projection(workflow, deployment, shadow)
         entry = {"node_id": node_id, "state": deployment.state if deployment else "teacher", "models": models,
-                 "shadow": _agreement(compared),
-                 "projected_monthly_saving": _monthly_saving(deployment, models, len(used), months)}
+                 "shadow": shadow, "potential_monthly_saving": potential, "projection": projection,
+                 "projected_monthly_saving": potential if projection["projected"] else 0.0}
         if (node_of(workflow=workflow, node_id=node_id) or {}).get("type") == "agent":
             entry["agent"] = _agent_steps(used)
             if entry["shadow"]:
@@ -106,6 +113,37 @@ def _agreement(compared: QuerySet) -> dict[str, Any] | None:
         return None
     return {"calls": counts["calls"], "agreement": round(counts["agreed"] / counts["calls"], 4),
             "student_errors": counts["student_errors"]}
+
+
+def _projection(workflow: Workflow, deployment: NodeDeployment | None, shadow: dict | None) -> dict[str, Any]:
+    """Whether the saving is projected, on what measured quality, and why not when it is not: a
+    cheaper student that answers differently saves nothing worth counting."""
+    if deployment is None or not deployment.student_model:
+        return {"projected": False, "quality": None, "reason": "No student is deployed on this node."}
+    quality = None
+    if shadow:
+        quality = {"source": "shadow", "agreement": shadow["agreement"], "sample": shadow["calls"]}
+    else:
+        job = DistillationJob.objects.filter(workspace=workflow.workspace, model=deployment.student_model,
+                                             status="succeeded").first()
+        measured = ((job.report or {}).get("after") or {}).get("vs_teacher") if job else None
+        if measured and measured.get("count"):
+            quality = {"source": "evaluation", "agreement": round(measured["exact_match"], 4),
+                       "sample": measured["count"]}
+    if quality is None:
+        reason = (f"No measured quality for {deployment.student_model!r} yet: run it in shadow mode, or evaluate it "
+                  f"in a distillation job.")
+    elif quality["sample"] < MIN_COMPARISONS_TO_PROJECT:
+        reason = (f"Only {quality['sample']} {quality['source']} comparisons; at least {MIN_COMPARISONS_TO_PROJECT} "
+                  f"are needed to project a saving.")
+    elif quality["agreement"] < MIN_AGREEMENT_TO_PROJECT:
+        reason = (f"The student agrees with the teacher on {quality['agreement']:.0%} of {quality['sample']} "
+                  f"{quality['source']} comparisons, below the {MIN_AGREEMENT_TO_PROJECT:.0%} needed to project a "
+                  f"saving.")
+    else:
+        reason = None
+    return {"projected": reason is None, "quality": quality, "min_agreement": MIN_AGREEMENT_TO_PROJECT,
+            "reason": reason}
 
 
 def _agent_steps(turns: list[Trace]) -> dict[str, Any]:

@@ -225,6 +225,8 @@ CELERY_TASK_ANNOTATIONS = {
 # A worker holds a lease on the run it executes and renews it; a run whose lease lapses (its
 # worker died) is picked up again by the sweeper and resumes from its last checkpoint.
 ORCHESTRA_RUN_LEASE_S = float(os.environ.get("ORCHESTRA_RUN_LEASE_S", "30"))
+# A run whose worker is lost this many times (killed, out of memory, over its time limit) fails.
+ORCHESTRA_RUN_MAX_WORKER_LOSSES = int(os.environ.get("ORCHESTRA_RUN_MAX_WORKER_LOSSES", "3"))
 ORCHESTRA_SWEEP_INTERVAL_S = float(os.environ.get("ORCHESTRA_SWEEP_INTERVAL_S", "10"))
 # A queued run whose message was lost (worker killed right after taking it) is re-enqueued after this.
 ORCHESTRA_REQUEUE_AFTER_S = float(os.environ.get("ORCHESTRA_REQUEUE_AFTER_S", "300"))
@@ -288,6 +290,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Workflows, runs, models, traces, triggers, chat, distillation and routing "
     "(docs/api.md); /v1 is the OpenAI-compatible gateway.",
     "VERSION": "0.1.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "workflows.api.openapi.document_refusals",
+    ],
     # One name per set of choices that several bodies share (the generated TypeScript types use them).
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "workflows.models.Run.STATUSES",

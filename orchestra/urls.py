@@ -2,10 +2,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import FileResponse, HttpResponse
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView
 
 from workflows.api import gateway_views, trigger_views
 from workflows.api.errors import api_not_found
+from workflows.api.openapi import SchemaView
 
 
 def spa(request, path=""):
@@ -23,7 +23,7 @@ def spa(request, path=""):
 
 
 urlpatterns = [
-    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema", SchemaView.as_view(), name="schema"),
     path("api/", include("workflows.api.urls")),
     path("api/", include("distillation.urls")),
     path("api/", include("routing.urls")),

@@ -198,3 +198,22 @@ def test_unknown_api_paths_and_methods_answer_the_json_error_shape(api):
 @pytest.mark.parametrize("status", ["nonsense"])
 def test_runs_list_rejects_unknown_status(api, status):
     assert api.get("/api/runs", params={"status": status}).status_code == 400
+
+
+def test_text_postgres_cannot_store_and_malformed_filter_ids_are_400s(api):
+    for body in ('{"name": "a\\u0000b", "graph": {"nodes": [], "edges": []}}', '{"name": "\\udac4"}'):
+        response = api.post("/api/workflows", content=body.encode(), headers={"Content-Type": "application/json"})
+        assert response.status_code == 400 and "name" in response.json()["errors"][0]["message"], response.text
+    bad_filter = api.get("/api/distillations", params={"workflow": "not-a-uuid"})
+    assert bad_filter.status_code == 400 and bad_filter.json()["errors"][0]["path"] == "workflow"
+
+
+def test_distillation_methods_are_served_from_the_one_registry(api):
+    from distillation.services.plans import METHODS
+    from orchestra.distill.config import LOGIT_METHODS
+
+    methods = api.get("/api/distillation-methods").json()
+    assert [m["name"] for m in methods] == list(METHODS)
+    assert {"skew_kl", "skew_reverse_kl"} <= {m["name"] for m in methods}
+    assert {m["name"] for m in methods if m["logit"]} == LOGIT_METHODS
+    assert all(m["description"] for m in methods)

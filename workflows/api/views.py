@@ -340,6 +340,24 @@ class RunResumeView(WorkspaceView):
         return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
 
 
+class RunRetryView(WorkspaceView):
+    @extend_schema(request=None, responses={202: io.RunOut, **errors(404, 409)})
+    def post(self, request, run_id):
+        run = runs.run_retry(run=selectors.run_get(workspace=self.workspace, run_id=run_id))
+        return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
+
+
+class RunRerunView(WorkspaceView):
+    @extend_schema(
+        request=io.RunRerunIn,
+        responses={201: io.RunOut, **errors(400, 404)},
+    )
+    def post(self, request, run_id):
+        run = selectors.run_get(workspace=self.workspace, run_id=run_id)
+        rerun = runs.run_rerun(run=run, inputs=_body(request).get("inputs"))
+        return Response(run_out(rerun), status=status.HTTP_201_CREATED)
+
+
 # --- Models and traces --------------------------------------------------------------------
 
 
