@@ -182,7 +182,7 @@ export interface Trace {
   created_at: string;
 }
 
-// --- Distillation (issue 6): jobs, node deployments, savings ---------------------------------
+// --- Distillation: jobs, node deployments, savings -------------------------------------------
 
 export type DistillMethod = Schemas["DistillationMethodEnum"];
 export type DistillMethodInfo = Schemas["MethodOut"];
