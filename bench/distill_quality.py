@@ -175,11 +175,11 @@ def example(text: str, output: str) -> Example:
     return Example(messages=messages(text), teacher_output=output, key=prompt_key(messages(text)))
 
 
-def prepare(*, quick: bool, workdir: Path, student_steps: int | None = None) -> Setup:
+def prepare(*, quick: bool, workdir: Path, student_steps: int | None = None, teacher_steps: int | None = None) -> Setup:
     """The tokenizer, the teacher (trained once per workdir and reused: the store bench shares it),
     the student's init and the held-out tickets."""
-    teacher_steps, default_steps, test_size = (500, 400, 100) if quick else (1000, 1000, 300)
-    student_steps = student_steps or default_steps
+    default_teacher_steps, default_steps, test_size = (500, 400, 100) if quick else (1000, 1000, 300)
+    student_steps, teacher_steps = student_steps or default_steps, teacher_steps or default_teacher_steps
     rng = random.Random(0)
     workdir.mkdir(parents=True, exist_ok=True)
     trained = workdir / f"teacher_trained_{teacher_steps}"
@@ -204,7 +204,8 @@ def prepare(*, quick: bool, workdir: Path, student_steps: int | None = None) -> 
     test, val = [ticket(test_rng) for _ in range(test_size)], [ticket(test_rng) for _ in range(64)]
     setup = Setup(root=workdir, tokenizer=tokenizer, teacher=teacher, teacher_params=count(trained),
                   student_params=count(workdir / "student"),
-                  teacher_seconds=float((trained / "seconds.txt").read_text()), test=test, teacher_on_test=[], test_examples=[], val_examples=[], student_steps=student_steps)
+                  teacher_seconds=float((trained / "seconds.txt").read_text()), test=test, teacher_on_test=[],
+                  test_examples=[], val_examples=[], student_steps=student_steps)
     setup.teacher_on_test = setup.answer(test)
     setup.test_examples = [example(t, a) for (t, _), a in zip(test, setup.teacher_on_test)]
     setup.val_examples = [example(t, a) for (t, _), a in zip(val, setup.answer(val))]
@@ -230,10 +231,11 @@ def main() -> None:
     parser.add_argument("--traces", type=int, nargs="+", default=[500, 100], help="trace budgets (regimes)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the trained teacher here and reuse it")
     parser.add_argument("--student-steps", type=int, default=None, help="override the mode's student steps")
+    parser.add_argument("--teacher-steps", type=int, default=None, help="override the mode's teacher steps")
     parser.add_argument("--only", nargs="+", default=None, help="run only the rows whose names start so")
     args = parser.parse_args()
     setup = prepare(quick=args.quick, workdir=args.workdir or Path(tempfile.mkdtemp(prefix="distill_quality_")),
-                    student_steps=args.student_steps)
+                    student_steps=args.student_steps, teacher_steps=args.teacher_steps)
     teacher_row = ("teacher (trained on ground truth)", score(setup.teacher, setup.tokenizer, setup.test,
                                                               setup.teacher_on_test), setup.teacher_seconds)
     for budget in args.traces:

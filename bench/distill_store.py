@@ -47,13 +47,16 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="a folder shared with distill_quality.py")
     parser.add_argument("--methods", nargs="+", default=["forward_kl", "jsd"])
     parser.add_argument("--student-steps", type=int, default=None, help="override the mode's student steps")
+    parser.add_argument("--teacher-steps", type=int, default=None, help="override the mode's teacher steps")
     parser.add_argument("--sizes-only", action="store_true", help="only the sizes from synthetic rows, no training")
     args = parser.parse_args()
     if args.sizes_only:
         print_sizes([(600, 32), (600, 50), (152064, 32), (152064, 50), (152064, 64)])
         return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="distill_store_"))
-    setup = prepare(quick=args.quick, workdir=workdir, student_steps=args.student_steps)
+    setup = prepare(
+        quick=args.quick, workdir=workdir, student_steps=args.student_steps, teacher_steps=args.teacher_steps
+    )
     traces, _ = setup.traces(args.traces)
     stores = {}
     for name, compact in (("float16", False), ("compact", True)):
