@@ -175,7 +175,8 @@ def example(text: str, output: str) -> Example:
     return Example(messages=messages(text), teacher_output=output, key=prompt_key(messages(text)))
 
 
-def prepare(*, quick: bool, workdir: Path, student_steps: int | None = None, teacher_steps: int | None = None) -> Setup:
+def prepare(*, quick: bool, workdir: Path, student_steps: int | None = None,
+            teacher_steps: int | None = None) -> Setup:
     """The tokenizer, the teacher (trained once per workdir and reused: the store bench shares it),
     the student's init and the held-out tickets."""
     default_teacher_steps, default_steps, test_size = (500, 400, 100) if quick else (1000, 1000, 300)
