@@ -18,7 +18,7 @@ from distillation.services.scoring import teacher_score
 from orchestra.distill.config import parse_job_config
 from workflows import leases
 from workflows.errors import Conflict, ValidationFailed
-from workflows.models import Workspace
+from workflows.models import Trace, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -125,10 +125,31 @@ def job_execute(*, job_id) -> str | None:
         outcome, report, artifacts, error = "failed", None, {}, f"{type(exc).__name__}: {exc}"
     else:
         outcome = "cancelled" if result.report["outcome"] == "cancelled" else "succeeded"
-        report, artifacts, error = result.report, result.artifacts, ""
+        report, artifacts, error = with_speedup(result.report, traces=traces, teacher=plan.teacher.name), \
+            result.artifacts, ""
     finally:
         keeper.stopped.set()
     return _record_outcome(job.pk, owner, outcome=outcome, report=report, artifacts=artifacts, error=error)
+
+
+def with_speedup(report: dict[str, Any], *, traces: list[Trace], teacher: str) -> dict[str, Any]:
+    """Every job reports the student's speed-up over its teacher. A teacher the job did not run
+    (sequence KD on recorded replies, a remote teacher) is timed from its traces' latencies: what
+    its answers really took, the network included."""
+    after = report.get("after") or {}
+    student = (after.get("student_speed") or {}).get("seconds_per_prompt")
+    if not student:  # an agent's report times steps (report.after.steps), or nothing was evaluated
+        return report
+    if after.get("teacher_speed") is None:
+        timed = [t for t in traces if t.model == teacher and t.latency_ms > 0]
+        seconds = sum(t.latency_ms for t in timed) / 1000
+        if timed:
+            after["teacher_speed"] = {"seconds_per_prompt": seconds / len(timed),
+                                      "tokens_per_s": sum(t.tokens_out for t in timed) / seconds,
+                                      "timed_from": "traces", "calls": len(timed)}
+    teacher_seconds = (after.get("teacher_speed") or {}).get("seconds_per_prompt")
+    report["speedup"] = round(teacher_seconds / student, 2) if teacher_seconds else None
+    return report
 
 
 @transaction.atomic

@@ -283,6 +283,8 @@ def job_preview(*, plan: JobPlan) -> dict[str, Any]:
                                                           f"or are agent trajectories (whose turns are scored by a "
                                                           f"teacher in memory): filter them out or use method "
                                                           f"'sft'."})
+    if student_tokenizer is not None and splits.train:
+        out["lora"] = _lora_choice(plan=plan, config=config, tokenizer=student_tokenizer, train=splits.train)
     if student_tokenizer is not None and everything:
         try:
             sizes = [tokenize(e, student_tokenizer, max_seq_len=config.train.max_seq_len) for e in splits.train]
@@ -295,6 +297,20 @@ def job_preview(*, plan: JobPlan) -> dict[str, Any]:
         out["estimated_seconds"] = round(_tokens_trained(config, len(splits.train), total_tokens)
                                          / _measured_tokens_per_s(plan.workspace), 1)
     return out
+
+
+def _lora_choice(*, plan: JobPlan, config, tokenizer, train: list) -> dict[str, Any]:
+    """LoRA or every weight, and why, as the job will decide it (`lora.enabled: auto` looks at the
+    student: LoRA for a pretrained base, full fine-tuning for a random-init one)."""
+    from orchestra.distill.job import student_lora
+
+    student = None
+    if config.lora.enabled == "auto":  # only then is the student loaded to be looked at
+        from transformers import AutoModelForCausalLM
+
+        student = AutoModelForCausalLM.from_pretrained(plan.student_path)
+    lora, reason = student_lora(config, student=student, tokenizer=tokenizer, examples=train)
+    return {"enabled": lora.enabled, "fine_tuning": "lora" if lora.enabled else "full", "reason": reason}
 
 
 def _logit_refusals(*, plan: JobPlan, config, student_tokenizer) -> list[dict[str, str]]:
