@@ -39,7 +39,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from orchestra import engine
 from orchestra.distill import run_job
-from orchestra.distill.dataset import example_from
+from orchestra.distill.dataset import DatasetError, example_from
 from orchestra.distill.steps import local_responder, replay, step_metrics
 from orchestra.distill.trajectories import Turn, trajectory_record
 from orchestra.inference import get_client
@@ -197,19 +197,25 @@ def score(
     return row
 
 
-def table(rows: list[dict[str, Any]], teacher_accuracy: float) -> str:
+def table(rows: list[dict[str, Any]], teacher_accuracy: float | None) -> str:
     lines = [
         "| model | trained on | step accuracy | of the teacher's | AST match | trajectories exact "
         "| task success | train s |",
         "|---|---|---|---|---|---|---|---|",
     ]
+
+    def share(value: float | None, digits: int = 1) -> str:
+        return "-" if value is None else f"{value:.{digits}%}"
+
     for row in rows:
         kept = "-" if row["kept"] is None else str(row["kept"])
         seconds = "-" if row["train_s"] is None else f"{row['train_s']:.0f}"
+        of_teacher = (
+            None if row["step_accuracy"] is None or not teacher_accuracy else row["step_accuracy"] / teacher_accuracy
+        )
         lines.append(
-            f"| {row['model']} | {kept} | {row['step_accuracy']:.1%} "
-            f"| {row['step_accuracy'] / teacher_accuracy:.0%} | {row['ast']:.1%} "
-            f"| {row['trajectories']:.1%} | {row['success']:.0%} | {seconds} |"
+            f"| {row['model']} | {kept} | {share(row['step_accuracy'])} | {share(of_teacher, 0)} "
+            f"| {share(row['ast'])} | {share(row['trajectories'])} | {share(row['success'], 0)} | {seconds} |"
         )
     return "\n".join(lines)
 
@@ -261,15 +267,30 @@ def main() -> None:
         *[(f"student, {m}, verified", m, teacher, verified) for m in ("forward_kl", "reverse_kl", "adaptive_kl")],
     ]
     for name, method, signal, stages in runs:
-        folder, seconds, kept = sft(
-            student_base,
-            records,
-            root / name.replace(", ", "_"),
-            steps=student_steps,
-            method=method,
-            teacher=signal,
-            verify=stages,
-        )
+        try:
+            folder, seconds, kept = sft(
+                student_base,
+                records,
+                root / name.replace(", ", "_"),
+                steps=student_steps,
+                method=method,
+                teacher=signal,
+                verify=stages,
+            )
+        except DatasetError as refused:  # verification left nothing to learn from (a teacher that fails)
+            print(f"  {name}: not trained: {refused}", flush=True)
+            rows.append(
+                {
+                    "model": name,
+                    "step_accuracy": None,
+                    "ast": None,
+                    "trajectories": None,
+                    "success": None,
+                    "train_s": None,
+                    "kept": 0,
+                }
+            )
+            continue
         rows.append(score(name, folder, replayed, driven, seconds, kept))
 
     print(
@@ -278,9 +299,9 @@ def main() -> None:
         f"({sizes['teacher'] / sizes['student']:.1f}x smaller) {student_steps} steps; {n_test} replayed and "
         f"{n_test} driven test cases\n"
     )
-    print(table(rows, rows[0]["step_accuracy"] or 1.0))
+    print(table(rows, rows[0]["step_accuracy"]))
     best = max(rows[1:], key=lambda row: row["step_accuracy"] or 0.0)
-    share = (best["step_accuracy"] or 0.0) / (rows[0]["step_accuracy"] or 1.0)
+    share = (best["step_accuracy"] or 0.0) / rows[0]["step_accuracy"] if rows[0]["step_accuracy"] else 0.0
     print(
         f"\nbest student: {best['model']}, {share:.0%} of the teacher's step accuracy "
         f"(goal 90%: {'reached' if share >= 0.9 else 'not reached'}); {time.perf_counter() - began:.0f} s in all"
