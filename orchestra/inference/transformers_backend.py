@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, TextIteratorStreamer
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TextIteratorStreamer,
+)
 
 from orchestra.inference.base import (
     Completion,
@@ -218,10 +225,14 @@ class TransformersClient:
         """Generate in a thread and feed the trimmer (and so on_token) from its text stream."""
         streamer = TextIteratorStreamer(self.loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
         result: dict = {}
+        abandoned = threading.Event()  # on_token raised (its caller gave up): generate stops at the next token
+        stopping = StoppingCriteriaList([_StopWhenSet(abandoned)])
 
         def run() -> None:
             try:
-                result["output"] = self._generate({**generate_kwargs, "streamer": streamer})
+                result["output"] = self._generate(
+                    {**generate_kwargs, "streamer": streamer, "stopping_criteria": stopping}
+                )
             except BaseException as error:  # re-raised in the caller's thread below
                 result["error"] = error
                 streamer.end()  # unblock the loop below
@@ -232,6 +243,9 @@ class TransformersClient:
             for delta in streamer:
                 if trimmer.feed(delta):
                     break  # generate stops by itself on the same stop string
+        except BaseException:
+            abandoned.set()  # else the model, and its lock, stay busy until max_tokens for nobody
+            raise
         finally:
             thread.join()
         if "error" in result:
@@ -244,6 +258,14 @@ class TransformersClient:
         eos = set(eos if isinstance(eos, list) else [eos])
         ended_itself = stopped or (len(generated) > 0 and int(generated[-1]) in eos)
         return len(generated) >= max_tokens and not ended_itself
+
+
+class _StopWhenSet(StoppingCriteria):
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
 def token_logprobs(
