@@ -46,3 +46,64 @@ def test_no_request_answers_a_server_error_or_breaks_the_contract(api):
         tried += 1
     assert tried >= 80
     assert failures == {}, "\n\n".join(f"{label}: {failure}" for label, failure in failures.items())
+
+
+def test_real_objects_are_answered_as_the_document_describes_them(api):
+    from tests.platform.test_runs_api import create_published
+
+    schema = schemathesis.openapi.from_dict(api.get("/api/schema", params={"format": "json"}).json())
+    workflow = create_published(api)
+    run = api.post(f"/api/workflows/{workflow}/runs", json={"inputs": {"topic": "tea"}, "wait": 60}).json()
+    trace = api.get("/api/traces", params={"run": run["id"]}).json()["results"][0]["id"]
+    webhook = api.post(f"/api/workflows/{workflow}/webhooks", json={"input_mapping": {"topic": "body.topic"}}).json()
+    schedule = api.post(f"/api/workflows/{workflow}/schedules", json={"cron": "0 9 * * *", "inputs": {"topic": "t"}})
+    answered = {
+        ("GET", "/api/auth/me", "/api/auth/me"),
+        ("GET", "/api/node-types", "/api/node-types"),
+        ("GET", "/api/workflows", "/api/workflows"),
+        ("GET", f"/api/workflows/{workflow}", "/api/workflows/{workflow_id}"),
+        ("GET", f"/api/workflows/{workflow}/versions", "/api/workflows/{workflow_id}/versions"),
+        ("GET", f"/api/workflows/{workflow}/versions/1", "/api/workflows/{workflow_id}/versions/{version}"),
+        ("GET", f"/api/workflows/{workflow}/export", "/api/workflows/{workflow_id}/export"),
+        ("GET", "/api/runs", "/api/runs"),
+        ("GET", f"/api/runs/{run['id']}", "/api/runs/{run_id}"),
+        ("GET", f"/api/runs/{run['id']}/events", "/api/runs/{run_id}/events"),
+        ("GET", f"/api/runs/{run['id']}/callbacks", "/api/runs/{run_id}/callbacks"),
+        ("GET", "/api/traces", "/api/traces"),
+        ("GET", f"/api/traces/{trace}", "/api/traces/{trace_id}"),
+        ("GET", "/api/models", "/api/models"),
+        ("GET", "/api/models/tiny", "/api/models/{name}"),
+        ("GET", "/api/model-backends", "/api/model-backends"),
+        ("GET", f"/api/workflows/{workflow}/webhooks", "/api/workflows/{workflow_id}/webhooks"),
+        (
+            "GET",
+            f"/api/workflows/{workflow}/webhooks/{webhook['id']}",
+            "/api/workflows/{workflow_id}/webhooks/{webhook_id}",
+        ),
+        ("GET", f"/api/workflows/{workflow}/schedules", "/api/workflows/{workflow_id}/schedules"),
+        ("GET", "/api/conversations", "/api/conversations"),
+        ("GET", "/api/api-keys", "/api/api-keys"),
+        ("GET", "/api/members", "/api/members"),
+        ("GET", "/api/signing-secret", "/api/signing-secret"),
+        ("GET", "/api/mcp-servers", "/api/mcp-servers"),
+        ("GET", "/api/distillation-methods", "/api/distillation-methods"),
+        ("GET", "/api/distillations", "/api/distillations"),
+        (
+            "GET",
+            f"/api/workflows/{workflow}/nodes/draft/deployment",
+            "/api/workflows/{workflow_id}/nodes/{node_id}/deployment",
+        ),
+        ("GET", f"/api/workflows/{workflow}/savings", "/api/workflows/{workflow_id}/savings"),
+        ("GET", "/api/routers", "/api/routers"),
+        ("GET", "/v1/models", "/v1/models"),
+    }
+    assert schedule.status_code == 201, schedule.text
+    problems = {}
+    for method, url, template in sorted(answered):
+        response = api.request(method, url)
+        assert response.status_code == 200, (url, response.text)
+        try:
+            schema[template][method].validate_response(response)
+        except BaseExceptionGroup as exc:
+            problems[url] = str(exc)
+    assert problems == {}, "\n\n".join(f"{url}: {problem}" for url, problem in problems.items())
