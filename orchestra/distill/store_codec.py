@@ -6,10 +6,11 @@ One example's rows [tokens, k] are one block of four parts, each decoded with wh
   code whose parameter r is picked per block for the fewest bits; its unary quotients and its r-bit
   remainders are two separate bit streams, so decoding needs no loop. About log2(vocab / k) + 2 bits
   per id instead of 16 or 32.
-- log-probs: each kept token's distance below the row's most likely one, in steps of
-  LOGPROB_STEP nats, LOGPROB_BITS bits (an error of at most half a step). The last level means
-  "further below than the others reach" (under e^-7.25 of the top one): such a token decodes to
-  FAR_BELOW, and its mass goes to the rest bucket, as if it had not been kept.
+- log-probs: each kept token's distance below the row's most likely one, on LOGPROB_BITS-bit
+  levels spaced on a square-root scale between 0 and the row's widest distance (one byte per row,
+  in RANGE_STEP nats): fine near the top, where the probability mass is, coarse far below it,
+  where it is not. A fixed step would have to give up either the runner-ups of a confident
+  teacher (10 nats below its pick, the knowledge KD is for) or the precision of a flat one.
 - the top: the position of the most likely token among the row's ids (log2 k bits), so that it
   stays first when rounding ties it with a close second.
 - kept mass: log of the in-range tokens' total probability, float16 (precise for a tail of 1e-5 and
@@ -25,9 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 LOGPROB_BITS = 4
-LOGPROB_STEP = 0.5  # nats
-FAR = 2**LOGPROB_BITS - 1
-FAR_BELOW = -1e4  # the log-prob the store gives negligible tokens (teacher._padded's fillers too)
+TOP_LEVEL = 2**LOGPROB_BITS - 1
+RANGE_STEP = 0.1  # nats; a row's range is stored in one byte, so distances beyond 25.5 nats are clipped there
 
 
 def _pack(values: np.ndarray, bits: int) -> bytes:
@@ -69,11 +69,12 @@ def encode_block(indices: np.ndarray, logprobs: np.ndarray) -> tuple[bytes, list
     remainder_bytes = _pack(gaps & ((1 << r) - 1), r)
     top = values.argmax(axis=1)  # kept apart: rounding may tie it with a close second, and it is the teacher's pick
     top_bytes = _pack(top, _position_bits(values.shape[1]))
-    distance = values.max(axis=1, keepdims=True) - values
-    levels = np.rint(distance / LOGPROB_STEP).astype(np.int64)
-    levels[levels >= FAR] = FAR
-    logprob_bytes = _pack(levels.ravel(), LOGPROB_BITS)
-    kept = np.log(np.where(levels < FAR, np.exp(values), 0.0).sum(axis=1))
+    distance = np.minimum(values.max(axis=1, keepdims=True) - values, 255 * RANGE_STEP)
+    steps = np.ceil(distance.max(axis=1) / RANGE_STEP).astype(np.int64)  # the row's range, rounded up
+    span = np.maximum(steps, 1)[:, None] * RANGE_STEP
+    levels = np.rint(np.sqrt(distance / span) * TOP_LEVEL).astype(np.int64)
+    logprob_bytes = _pack(levels.ravel(), LOGPROB_BITS) + steps.astype(np.uint8).tobytes()
+    kept = np.log(np.exp(values).sum(axis=1))
     parts = [unary_bytes, remainder_bytes, logprob_bytes, top_bytes]
     return b"".join(parts) + kept.astype(np.float16).tobytes(), [r, *map(len, parts)]
 
@@ -89,14 +90,15 @@ def decode_block(data: bytes, rows: int, k: int, layout: list[int]) -> tuple[np.
     gaps = ((quotients << r) | remainders).reshape(rows, k)
     ids = np.cumsum(gaps + 1, axis=1) - 1
     start = unary_size + remainder_size
-    levels = _unpack(data[start : start + logprob_size], count, LOGPROB_BITS).reshape(rows, k)
+    levels = _unpack(data[start : start + logprob_size - rows], count, LOGPROB_BITS).reshape(rows, k)
+    steps = np.frombuffer(data[start + logprob_size - rows : start + logprob_size], dtype=np.uint8)
     top = _unpack(data[start + logprob_size : start + logprob_size + top_size], rows, _position_bits(k))
     start += logprob_size + top_size
     kept = np.frombuffer(data[start : start + 2 * rows], dtype=np.float16)
-    relative = np.where(levels < FAR, -levels * LOGPROB_STEP, -np.inf)
-    # the in-range tokens share the kept mass in the proportions their quantised log-probs give
-    shares = relative - np.log(np.exp(relative).sum(axis=1, keepdims=True))
-    logprobs = np.where(levels < FAR, shares + kept.astype(np.float64)[:, None], FAR_BELOW)
+    span = np.maximum(steps.astype(np.float64), 1)[:, None] * RANGE_STEP
+    relative = -span * (levels / TOP_LEVEL) ** 2
+    # the kept tokens share the kept mass in the proportions their quantised log-probs give
+    logprobs = relative - np.log(np.exp(relative).sum(axis=1, keepdims=True)) + kept.astype(np.float64)[:, None]
     is_top = np.zeros_like(levels, dtype=bool)
     is_top[np.arange(rows), top] = True
     order = np.lexsort((~is_top, -logprobs), axis=1)  # descending, the teacher's pick first among equals

@@ -56,7 +56,7 @@ def test_vllm_style_top_k_from_traces_is_stored_aligned_to_the_reply(tiny_family
                                 max_seq_len=256)
     indices, logprobs = store.rows(example.key)
     assert indices[:, 0].tolist() == reply  # the end token's row was added with probability 1
-    assert logprobs[-1, 0] == 0.0 and all(len(set(row)) == 4 for row in indices.tolist())
+    assert logprobs[-1, 0] == pytest.approx(0.0, abs=1e-6) and all(len(set(row)) == 4 for row in indices.tolist())
 
 
 def test_recorded_top_k_of_another_length_is_refused(tiny_family, tmp_path):
@@ -97,9 +97,8 @@ def test_compact_store_keeps_the_same_top_k_in_a_third_of_the_bytes(tiny_family,
         ids, logprobs = TopKStore(tmp_path / "compact").rows(example.key)
         assert torch.equal(ids.sort(dim=1).values, exact_ids.sort(dim=1).values)  # the same k tokens per row
         assert torch.equal(ids[:, 0], exact_ids[:, 0])  # the teacher's choice stays first
-        kept = logprobs > -1e3  # tokens far below the top are left to the rest bucket
         matched = torch.gather(exact_logprobs, 1, (exact_ids[:, :, None] == ids[:, None, :]).int().argmax(1))
-        assert (matched - logprobs)[kept].abs().max() < 0.4  # half a 0.5-nat step, plus the renormalisation
+        assert (matched - logprobs).abs().max() < 0.4  # 4-bit levels over the row's range, renormalised
         # the mass outside the kept tokens is the teacher's, not the rounding's
         assert torch.allclose(logprobs.exp().sum(1), exact_logprobs.exp().sum(1), atol=0.02)
 
