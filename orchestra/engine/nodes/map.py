@@ -3,7 +3,8 @@
 The node's run policy applies to each item, not to the map as a whole: a failing item is retried on its
 own (a retry of the whole map would redo the items that succeeded), and one that still fails follows
 `on_error`: with `continue` its slot holds {"error": "..."} and the others keep their results; with
-`fail` or `branch` it fails the node, and items not started yet are not run.
+`fail` or `branch` it fails the node, and items not started yet are not run. A cancel of the run stops
+the map within about a second: items not started never start, and those in flight are abandoned.
 """
 
 from __future__ import annotations
