@@ -65,7 +65,7 @@ class TeacherConfig(_Section):
     top_k: int = Field(64, ge=1, le=4096)
     store: str | None = Field(None, description="folder of the offline top-k store (default: output_dir/teacher_topk)")
     store_format: Literal["compact", "float16"] = Field(
-        "compact", description="compact: ~40 B/token at k=32 (4-bit log-probs); float16: exact, 4 B per kept logit")
+        "compact", description="compact: ~42 B/token at k=32 (4-bit log-probs); float16: exact, 4 B per kept logit")
 
 
 class StudentConfig(_Section):
