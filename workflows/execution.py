@@ -197,7 +197,12 @@ def _fail_lost_too_often(run: Run) -> str | None:
 
 
 def trace_fenced(sender, instance: Trace, **kwargs) -> None:
-    """pre_save of a Trace: a worker's trace of its run is refused once the run was taken over."""
+    """pre_save of a Trace: a worker's trace of its run is refused once the run was taken over.
+
+    An abandoned call's trace is kept whatever the lease (it often ends after its run did): it counts
+    tokens that were spent, and only `ok` traces are ever replayed as a call's answer."""
+    if instance.status == "abandoned":
+        return
     if Trace.run.is_cached(instance) and (lease := getattr(instance.run, "lease", None)) is not None:
         leases.fence(lease)
 

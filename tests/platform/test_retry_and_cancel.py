@@ -140,9 +140,10 @@ def test_cancel_stops_a_map_of_slow_requests_in_flight(api, held_server):
 
 
 class SlowStreamingModel:
-    """An OpenAI-compatible server streaming one token every 0.2 s; it notes when the client hangs up."""
+    """An OpenAI-compatible server streaming one token every 0.2 s (the first after `first_token_s`);
+    it notes when the client hangs up."""
 
-    def __init__(self, tokens: int = 300):
+    def __init__(self, tokens: int = 300, first_token_s: float = 0):
         self.sent, self.hung_up = 0, threading.Event()
         owner = self
 
@@ -152,6 +153,7 @@ class SlowStreamingModel:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
+                owner.hung_up.wait(first_token_s)
                 try:
                     for _ in range(tokens):
                         chunk = {
@@ -224,5 +226,40 @@ def test_a_model_call_abandoned_by_its_timeout_is_traced_as_abandoned_and_stoppe
         assert run["status"] == "succeeded" and "timed out" in run["outputs"]["x"], run
         listed = api.get("/api/traces", params={"workflow": workflow_id}).json()["results"]
         assert [t["status"] for t in listed] == ["abandoned"]
+    finally:
+        slow.close()
+
+
+def test_a_call_abandoned_after_its_run_ended_keeps_its_trace_and_cost(api):
+    slow = SlowStreamingModel(first_token_s=4)
+    try:
+        services.model_endpoint_save(
+            workspace=api.workspace,
+            name="late",
+            fields={"backend": "openai", "model": "slow", "base_url": slow.url, "price_in": 1, "price_out": 1},
+        )
+        graph = {
+            "nodes": [
+                {"id": "start", "type": "input", "config": {"fields": []}},
+                {
+                    "id": "draft",
+                    "type": "llm",
+                    "timeout_s": 1,
+                    "on_error": "continue",
+                    "config": {"model": "late", "prompt": "Sing", "max_tokens": 1000},
+                },
+                {"id": "end", "type": "output", "config": {"outputs": {"x": "{{ nodes.draft.error }}"}}},
+            ],
+            "edges": [{"source": "start", "target": "draft"}, {"source": "draft", "target": "end"}],
+        }
+        workflow_id = create_published(api, graph)
+        run = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {}, "wait": 60}).json()
+        assert run["status"] == "succeeded" and "timed out" in run["outputs"]["x"], run
+        assert not Trace.objects.filter(run_id=run["id"]).exists()  # the call has not even started streaming
+
+        # The first token arrives after the run ended: the call stops there, and its trace is kept.
+        trace = wait_until(lambda: Trace.objects.filter(run_id=run["id"]).first(), timeout=60, message="the trace")
+        assert trace.status == "abandoned", (trace.status, trace.error)
+        assert slow.hung_up.wait(30)
     finally:
         slow.close()
