@@ -18,6 +18,7 @@ Everything here is plain data: the tools are offered to the agent node as workfl
 refunds and escalations, so task success is checked on what the tools did, not on what the model
 said.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,24 +29,43 @@ from typing import Any
 
 from orchestra.engine.hooks import ToolDefinition
 
-INSTRUCTIONS = ("You are an order-support agent. Look the order up first. Refund refundable orders in full, "
-                "escalate lost ones, else tell the customer. Answer in JSON.")
+INSTRUCTIONS = (
+    "You are an order-support agent. Look the order up first. Refund refundable orders in full, "
+    "escalate lost ones, else tell the customer. Answer in JSON."
+)
 RESOLUTIONS = ["informed", "refunded", "declined", "escalated"]
-ANSWER_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["resolution", "order_id"],
-                 "properties": {"resolution": {"type": "string", "enum": RESOLUTIONS},
-                                "order_id": {"type": "string"}}}
+ANSWER_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["resolution", "order_id"],
+    "properties": {"resolution": {"type": "string", "enum": RESOLUTIONS}, "order_id": {"type": "string"}},
+}
 # Short descriptions: every token of the tool list is in every prompt of a small model.
 ORDER_ID = {"type": "string"}
 TOOLS = [
-    {"name": "lookup_order", "description": "Status, amount and refundability of an order.",
-     "parameters": {"type": "object", "required": ["order_id"], "properties": {"order_id": ORDER_ID}}},
-    {"name": "refund_order", "description": "Refund an order.",
-     "parameters": {"type": "object", "required": ["order_id", "amount"],
-                    "properties": {"order_id": ORDER_ID, "amount": {"type": "number", "minimum": 0}}}},
-    {"name": "escalate", "description": "Hand an order to a person.",
-     "parameters": {"type": "object", "required": ["order_id", "reason"],
-                    "properties": {"order_id": ORDER_ID, "reason": {"type": "string",
-                                                                    "enum": ["lost", "damaged", "other"]}}}},
+    {
+        "name": "lookup_order",
+        "description": "Status, amount and refundability of an order.",
+        "parameters": {"type": "object", "required": ["order_id"], "properties": {"order_id": ORDER_ID}},
+    },
+    {
+        "name": "refund_order",
+        "description": "Refund an order.",
+        "parameters": {
+            "type": "object",
+            "required": ["order_id", "amount"],
+            "properties": {"order_id": ORDER_ID, "amount": {"type": "number", "minimum": 0}},
+        },
+    },
+    {
+        "name": "escalate",
+        "description": "Hand an order to a person.",
+        "parameters": {
+            "type": "object",
+            "required": ["order_id", "reason"],
+            "properties": {"order_id": ORDER_ID, "reason": {"type": "string", "enum": ["lost", "damaged", "other"]}},
+        },
+    },
 ]
 OPENAI_TOOLS = [{"type": "function", "function": tool} for tool in TOOLS]
 # Ids and amounts are written the same way where the agent reads them and where it writes them
@@ -56,12 +76,24 @@ AMOUNTS = [15, 20, 25, 30, 40, 45, 60, 75, 80, 90]
 # every other case: a tiny model learns to copy from a fixed distance long before it learns to find
 # a token anywhere in its context.
 MESSAGES = {
-    "where": ["Where is my order {id}", "Has this shipped yet: {id}", "Any news on my order {id}",
-              "Can you check order {id}"],
-    "refund": ["Please refund order {id}", "I want my money back for order {id}",
-               "It arrived broken, refund order {id}", "I do not need it, refund {id}"],
-    "missing": ["My order never arrived: {id}", "My parcel is missing, order {id}", "I never got order {id}",
-                "Still waiting for order {id}"],
+    "where": [
+        "Where is my order {id}",
+        "Has this shipped yet: {id}",
+        "Any news on my order {id}",
+        "Can you check order {id}",
+    ],
+    "refund": [
+        "Please refund order {id}",
+        "I want my money back for order {id}",
+        "It arrived broken, refund order {id}",
+        "I do not need it, refund {id}",
+    ],
+    "missing": [
+        "My order never arrived: {id}",
+        "My parcel is missing, order {id}",
+        "I never got order {id}",
+        "Still waiting for order {id}",
+    ],
 }
 
 
@@ -74,10 +106,17 @@ class Case:
 
 def make_case(rng: random.Random) -> Case:
     intent, order_id = rng.choice(list(MESSAGES)), rng.choice(ORDER_IDS)
-    status = {"where": rng.choice(["processing", "shipped", "delivered"]), "refund": "delivered",
-              "missing": rng.choice(["lost", "lost", "shipped"])}[intent]
-    order = {"order_id": order_id, "status": status, "amount": rng.choice(AMOUNTS),
-             "refundable": rng.random() < (0.7 if intent == "refund" else 0.5)}
+    status = {
+        "where": rng.choice(["processing", "shipped", "delivered"]),
+        "refund": "delivered",
+        "missing": rng.choice(["lost", "lost", "shipped"]),
+    }[intent]
+    order = {
+        "order_id": order_id,
+        "status": status,
+        "amount": rng.choice(AMOUNTS),
+        "refundable": rng.random() < (0.7 if intent == "refund" else 0.5),
+    }
     return Case(intent=intent, message=rng.choice(MESSAGES[intent]).format(id=order_id), order=order)
 
 
@@ -99,8 +138,15 @@ def expected_calls(case: Case) -> list[dict[str, Any]]:
 
 def expected_answer(case: Case) -> dict[str, str]:
     names = [call["name"] for call in expected_calls(case)]
-    resolution = ("refunded" if "refund_order" in names else "escalated" if "escalate" in names else
-                  "declined" if case.intent == "refund" else "informed")
+    resolution = (
+        "refunded"
+        if "refund_order" in names
+        else "escalated"
+        if "escalate" in names
+        else "declined"
+        if case.intent == "refund"
+        else "informed"
+    )
     return {"resolution": resolution, "order_id": case.order["order_id"]}
 
 
@@ -138,39 +184,76 @@ def task_succeeded(case: Case, shop: Shop, answer: Any) -> bool:
 
 # --- the agent node, run by the engine with in-process tools --------------------------------------
 
+
 def agent_graph(*, max_steps: int = 4, max_tokens: int = 64, tool_choice: str = "auto") -> dict[str, Any]:
-    agent = {"id": "support", "type": "agent", "config": {
-        "model": "bench", "instructions": INSTRUCTIONS, "task": "{{ inputs.message }}",
-        "tools": [{"kind": "workflow", "workflow": tool["name"]} for tool in TOOLS], "tool_choice": tool_choice,
-        "max_steps": max_steps, "max_tokens": max_tokens, "output": "json", "json_schema": ANSWER_SCHEMA,
-        "json_retries": 1}}
-    return {"nodes": [{"id": "start", "type": "input", "config": {"fields": [{"name": "message", "type": "string"}]}},
-                      agent,
-                      {"id": "end", "type": "output", "config": {"outputs": {"answer": "{{ nodes.support.output }}"}}}],
-            "edges": [{"source": "start", "target": "support"}, {"source": "support", "target": "end"}]}
+    agent = {
+        "id": "support",
+        "type": "agent",
+        "config": {
+            "model": "bench",
+            "instructions": INSTRUCTIONS,
+            "task": "{{ inputs.message }}",
+            "tools": [{"kind": "workflow", "workflow": tool["name"]} for tool in TOOLS],
+            "tool_choice": tool_choice,
+            "max_steps": max_steps,
+            "max_tokens": max_tokens,
+            "output": "json",
+            "json_schema": ANSWER_SCHEMA,
+            "json_retries": 1,
+        },
+    }
+    return {
+        "nodes": [
+            {"id": "start", "type": "input", "config": {"fields": [{"name": "message", "type": "string"}]}},
+            agent,
+            {"id": "end", "type": "output", "config": {"outputs": {"answer": "{{ nodes.support.output }}"}}},
+        ],
+        "edges": [{"source": "start", "target": "support"}, {"source": "support", "target": "end"}],
+    }
 
 
 def describe_tool(spec: dict[str, Any]) -> list[ToolDefinition]:
     tool = next(t for t in TOOLS if t["name"] == spec["workflow"])
-    return [ToolDefinition(name=tool["name"], description=tool["description"], parameters=tool["parameters"],
-                           spec=spec, target=tool["name"])]
+    return [
+        ToolDefinition(
+            name=tool["name"],
+            description=tool["description"],
+            parameters=tool["parameters"],
+            spec=spec,
+            target=tool["name"],
+        )
+    ]
 
 
 # --- the correct trajectory as training data ------------------------------------------------------
 
+
 def trajectory(case: Case) -> list[dict[str, Any]]:
     """The conversation a correct agent has: system, user, one assistant turn per call, their
     results, the JSON answer; in OpenAI's shape, as the agent node writes it."""
-    messages: list[dict[str, Any]] = [{"role": "system", "content": INSTRUCTIONS},
-                                      {"role": "user", "content": case.message}]
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": INSTRUCTIONS},
+        {"role": "user", "content": case.message},
+    ]
     shop = Shop(case)
     for number, call in enumerate(expected_calls(case)):
         call_id = f"call_{number}"
-        messages.append({"role": "assistant", "content": None, "tool_calls": [
-            {"id": call_id, "type": "function",
-             "function": {"name": call["name"], "arguments": json.dumps(call["arguments"])}}]})
-        messages.append({"role": "tool", "tool_call_id": call_id,
-                         "content": json.dumps(shop.run(call["name"], call["arguments"]))})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": call["name"], "arguments": json.dumps(call["arguments"])},
+                    }
+                ],
+            }
+        )
+        messages.append(
+            {"role": "tool", "tool_call_id": call_id, "content": json.dumps(shop.run(call["name"], call["arguments"]))}
+        )
     messages.append({"role": "assistant", "content": json.dumps(expected_answer(case))})
     return messages
 
@@ -178,12 +261,20 @@ def trajectory(case: Case) -> list[dict[str, Any]]:
 def trajectory_record(messages: list[dict[str, Any]], *, model: str = "oracle") -> dict[str, Any]:
     """A conversation as the distillation core's record: every assistant turn is a target."""
     turns = sum(m["role"] == "assistant" for m in messages)
-    return {"messages": messages[:-1], "output": messages[-1]["content"] or "",
-            "tool_calls": messages[-1].get("tool_calls"), "tools": OPENAI_TOOLS, "trajectory": True,
-            "turns": [{"tool_choice": "auto"}] * turns, "model": model, "status": "ok"}
+    return {
+        "messages": messages[:-1],
+        "output": messages[-1]["content"] or "",
+        "tool_calls": messages[-1].get("tool_calls"),
+        "tools": OPENAI_TOOLS,
+        "trajectory": True,
+        "turns": [{"tool_choice": "auto"}] * turns,
+        "model": model,
+        "status": "ok",
+    }
 
 
 # --- models for the task ----------------------------------------------------------------------------
+
 
 def build_tokenizer(folder: Path, *, vocab_size: int = 1000, cases: int = 400) -> Path:
     """A BPE tokenizer trained on the task's own conversations, with the tiny models' chat template
@@ -198,15 +289,21 @@ def build_tokenizer(folder: Path, *, vocab_size: int = 1000, cases: int = 400) -
         bpe = Tokenizer(models.BPE())
         bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         bpe.decoder = decoders.ByteLevel()
-        bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=size, special_tokens=SPECIAL_TOKENS,
-                                                           initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+        bpe.train_from_iterator(
+            texts,
+            trainers.BpeTrainer(
+                vocab_size=size, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+            ),
+        )
         made = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>")
         made.chat_template = CHAT_TEMPLATE
         return made
 
     renderer = tokenizer_of(["a"], 300)  # only renders the template's text
-    corpus = [renderer.apply_chat_template(template_messages(trajectory(case)), tools=OPENAI_TOOLS, tokenize=False)
-              for case in make_cases(cases, seed=12345)]
+    corpus = [
+        renderer.apply_chat_template(template_messages(trajectory(case)), tools=OPENAI_TOOLS, tokenize=False)
+        for case in make_cases(cases, seed=12345)
+    ]
     tokenizer_of(corpus, vocab_size).save_pretrained(folder)
     return folder
 

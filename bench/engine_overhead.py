@@ -6,6 +6,7 @@ Each runs with persistence off (no checkpointer) and on (SqliteSaver on a temp f
 
     .venv/bin/python bench/engine_overhead.py [--runs 30]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,9 @@ def orchestra_graph(names: list[str], edges: list[tuple[str, str]]) -> dict[str,
     sources = {name: [s for s, t in edges if t == name] for name in names + ["end"]}
     nodes = [_node("start", "input", fields=[{"name": "seed", "type": "string"}])]
     for name in names:
-        template = "".join("{{ nodes.%s.output }}" % s if s != "start" else "{{ inputs.seed }}" for s in sources[name]) + "x"
+        template = (
+            "".join("{{ nodes.%s.output }}" % s if s != "start" else "{{ inputs.seed }}" for s in sources[name]) + "x"
+        )
         nodes.append(_node(name, "template", template=template))
     nodes.append(_node("end", "output", outputs={"result": "{{ nodes.%s.output }}" % sources["end"][0]}))
     return {"nodes": nodes, "edges": [{"source": s, "target": t} for s, t in edges]}
@@ -66,6 +69,7 @@ def plain_graph(names: list[str], edges: list[tuple[str, str]], checkpointer: An
         def work(state: PlainState) -> dict[str, Any]:
             text = "".join(state["values"].get(s, state["seed"]) for s in sources[name]) + "x"
             return {"values": {name: text}}
+
         return work
 
     for name in ["start", *names, "end"]:
@@ -89,19 +93,25 @@ def time_runs(run_once: Callable[[int], Any], runs: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(shape: Callable[[], tuple[list[str], list[tuple[str, str]]]], persistent: bool, runs: int,
-            folder: Path) -> tuple[float, float, int]:
+def measure(
+    shape: Callable[[], tuple[list[str], list[tuple[str, str]]]], persistent: bool, runs: int, folder: Path
+) -> tuple[float, float, int]:
     names, edges = shape()
     node_count = len(names) + 2  # start and end included in both
 
     def saver(tag: str) -> Any:
-        return SqliteSaver(sqlite3.connect(folder / f"{shape.__name__}-{tag}.sqlite", check_same_thread=False)) \
-            if persistent else None
+        return (
+            SqliteSaver(sqlite3.connect(folder / f"{shape.__name__}-{tag}.sqlite", check_same_thread=False))
+            if persistent
+            else None
+        )
 
     plain = plain_graph(names, edges, saver("plain"))
     durability = {"durability": "sync"} if persistent else {}
-    plain_s = time_runs(lambda i: plain.invoke({"seed": "s", "values": {}}, {"configurable": {"thread_id": f"p{i}"}},
-                                               **durability), runs)
+    plain_s = time_runs(
+        lambda i: plain.invoke({"seed": "s", "values": {}}, {"configurable": {"thread_id": f"p{i}"}}, **durability),
+        runs,
+    )
     ours = compile_graph(parse_graph(orchestra_graph(names, edges)), checkpointer=saver("orchestra"))
     hooks = RunHooks(emit=lambda *event: None, call_model=no_model)
 
@@ -122,8 +132,10 @@ def main() -> None:
         for label, shape in ((f"chain of {CHAIN_LENGTH}", chain_shape), (f"fan-out {FAN_WIDTH} + join", fan_shape)):
             for persistent in (False, True):
                 plain, ours, nodes = measure(shape, persistent, args.runs, Path(folder))
-                print(f"{label:<22}{'sqlite' if persistent else 'off':<14}{nodes:>6}{plain * 1e6:>20.0f}"
-                      f"{ours * 1e6:>20.0f}{ours / plain:>7.2f}x")
+                print(
+                    f"{label:<22}{'sqlite' if persistent else 'off':<14}{nodes:>6}{plain * 1e6:>20.0f}"
+                    f"{ours * 1e6:>20.0f}{ours / plain:>7.2f}x"
+                )
 
 
 if __name__ == "__main__":

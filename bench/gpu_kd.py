@@ -17,6 +17,7 @@ state and activations included, so differences come from the loss).
     python bench/gpu_kd.py                  # on a GPU, the full sizes
     python bench/gpu_kd.py --dry-run        # tiny models on the CPU: checks that the script runs
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,10 +39,18 @@ METHODS = ["ce", "forward_kl", "reverse_kl", "adaptive_kl", "jsd", "skew_kl", "s
 TRL_BETA = {"forward_kl": 0.0, "reverse_kl": 1.0, "jsd": 0.5}
 
 SHAPES = {  # Qwen2-0.5B and Qwen2-1.5B, and a tiny pair for --dry-run
-    "student": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2),
-    "teacher": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2),
-    "tiny_student": dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
-    "tiny_teacher": dict(hidden_size=48, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
+    "student": dict(
+        hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2
+    ),
+    "teacher": dict(
+        hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2
+    ),
+    "tiny_student": dict(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2
+    ),
+    "tiny_teacher": dict(
+        hidden_size=48, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2
+    ),
 }
 
 
@@ -83,7 +92,15 @@ def measure(impl: str, method: str, *, student, teacher, optimizer, input_ids, l
 
     def step() -> float:
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_step(impl, method, student=student, teacher=teacher, input_ids=input_ids, labels=labels, chunk_size=args.chunk_size)
+        loss = loss_step(
+            impl,
+            method,
+            student=student,
+            teacher=teacher,
+            input_ids=input_ids,
+            labels=labels,
+            chunk_size=args.chunk_size,
+        )
         loss.backward()
         optimizer.step()
         return loss.item()
@@ -150,15 +167,27 @@ def main() -> None:
     input_ids, labels = make_batch(batch=args.batch, seq=args.seq, vocab=args.vocab, device=device)
     millions = lambda m: sum(p.numel() for p in m.parameters()) / 1e6  # noqa: E731
     print(
-        f"device {torch.cuda.get_device_name() if device == 'cuda' else 'cpu (dry run)'}; student {millions(student):.0f}M, "
-        f"teacher {millions(teacher):.0f}M params, bf16; {args.batch} x {args.seq} tokens, vocab {args.vocab}, chunk {args.chunk_size}"
+        f"device {torch.cuda.get_device_name() if device == 'cuda' else 'cpu (dry run)'}; "
+        f"student {millions(student):.0f}M, "
+        f"teacher {millions(teacher):.0f}M params, bf16; {args.batch} x {args.seq} tokens, "
+        f"vocab {args.vocab}, chunk {args.chunk_size}"
     )
 
     # The same untrained student for both: their values must agree (TRL works in bf16, we in float32).
     with torch.no_grad():
         for method in [m for m in args.methods if m in TRL_BETA and "trl" in implementations]:
-            values = [loss_step(impl, method, student=student, teacher=teacher, input_ids=input_ids, labels=labels,
-                                chunk_size=args.chunk_size).item() for impl in implementations]
+            values = [
+                loss_step(
+                    impl,
+                    method,
+                    student=student,
+                    teacher=teacher,
+                    input_ids=input_ids,
+                    labels=labels,
+                    chunk_size=args.chunk_size,
+                ).item()
+                for impl in implementations
+            ]
             print(f"value check {method:<12} ours {values[0]:.6f}  trl {values[1]:.6f}")
 
     results = []
@@ -166,15 +195,26 @@ def main() -> None:
         for impl in implementations:
             if impl == "trl" and method not in TRL_BETA:
                 continue
-            result = measure(impl, method, student=student, teacher=teacher, optimizer=optimizer,
-                             input_ids=input_ids, labels=labels, args=args)
+            result = measure(
+                impl,
+                method,
+                student=student,
+                teacher=teacher,
+                optimizer=optimizer,
+                input_ids=input_ids,
+                labels=labels,
+                args=args,
+            )
             results.append(result)
             if "error" in result:
                 print(f"{method:<16} {impl:<5} {result['error']}", flush=True)
                 continue
             peak = f"{result['peak_gib']:.2f}" if result["peak_gib"] is not None else "-"
-            print(f"{method:<16} {impl:<5} {result['tokens_per_s']:>10.0f} tokens/s  peak {peak:>6} GiB  "
-                  f"loss after {args.warmup + args.steps} steps {result['loss']:.5f}", flush=True)
+            print(
+                f"{method:<16} {impl:<5} {result['tokens_per_s']:>10.0f} tokens/s  peak {peak:>6} GiB  "
+                f"loss after {args.warmup + args.steps} steps {result['loss']:.5f}",
+                flush=True,
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

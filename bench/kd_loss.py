@@ -30,6 +30,7 @@ the three losses TRL has there, because the naive 152k x 4,096 case needs about 
 per token, measured) on a 23 GiB, 2-core machine shared with others; tokens / chunk is 4 in both
 rows. All of it takes several minutes on an idle machine, far longer on a loaded one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -105,7 +106,11 @@ def run_case(case: dict) -> dict:
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     device = case["device"]
     inputs = make_inputs(
-        vocab=case["vocab"], tokens=case["tokens"], hidden=case["hidden"], teacher_hidden=case["teacher_hidden"], device=device
+        vocab=case["vocab"],
+        tokens=case["tokens"],
+        hidden=case["hidden"],
+        teacher_hidden=case["teacher_hidden"],
+        device=device,
     )
     if case["impl"] == "trl":
         from trl.experimental.gkd import GKDTrainer  # noqa: F401  (import before measuring)
@@ -129,7 +134,11 @@ def run_case(case: dict) -> dict:
         value = step()  # .item() synchronises
         seconds.append(time.perf_counter() - start)
         if repeat == 0:  # the first pass is the measured one: nothing is cached yet
-            peak_mib = (torch.cuda.max_memory_allocated() - before) / 2**20 if device == "cuda" else _proc_status_mib("VmHWM") - before
+            peak_mib = (
+                (torch.cuda.max_memory_allocated() - before) / 2**20
+                if device == "cuda"
+                else _proc_status_mib("VmHWM") - before
+            )
     return {**case, "value": value, "peak_mib": peak_mib, "seconds": statistics.median(seconds)}
 
 
@@ -158,6 +167,7 @@ def print_table(results: list[dict]) -> None:
         rows.setdefault((r["vocab"], r["tokens"], r["chunk_size"], r["method"]), {})[r["impl"]] = r
     worst = 0.0
     for (vocab, tokens, chunk, method), by_impl in rows.items():
+
         def cell(impl: str, key: str, fmt: str) -> str:
             r = by_impl.get(impl)
             if r is None:
@@ -177,8 +187,10 @@ def print_table(results: list[dict]) -> None:
             diff = f"{max(diffs):.1e}"
         print(
             f"{vocab:>7} {tokens:>6} {chunk:>5} {method:<16}"
-            f" {cell('naive', 'seconds', '.2f'):>8} {cell('chunked', 'seconds', '.2f'):>9} {cell('trl', 'seconds', '.2f'):>7}"
-            f" {cell('naive', 'peak_mib', '.0f'):>9} {cell('chunked', 'peak_mib', '.0f'):>11} {cell('trl', 'peak_mib', '.0f'):>8}"
+            f" {cell('naive', 'seconds', '.2f'):>8} {cell('chunked', 'seconds', '.2f'):>9}"
+            f" {cell('trl', 'seconds', '.2f'):>7}"
+            f" {cell('naive', 'peak_mib', '.0f'):>9} {cell('chunked', 'peak_mib', '.0f'):>11}"
+            f" {cell('trl', 'peak_mib', '.0f'):>8}"
             f" {ratio:>17} {diff:>12}"
         )
     for r in results:
@@ -197,7 +209,9 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=896)
     parser.add_argument("--teacher-hidden", type=int, default=896)
     parser.add_argument("--methods", nargs="+", choices=ALL_METHODS, help="default: all at 32k, TRL's three at 152k")
-    parser.add_argument("--repeats", type=int, nargs="+", help="passes per case, one per vocab; default: 1 on cpu, 5 on cuda")
+    parser.add_argument(
+        "--repeats", type=int, nargs="+", help="passes per case, one per vocab; default: 1 on cpu, 5 on cuda"
+    )
     args = parser.parse_args()
     if args.one_case:
         print(json.dumps(run_case(json.loads(args.one_case))))
@@ -220,15 +234,23 @@ def main() -> None:
                 if impl == "trl" and method not in TRL_BETA:
                     continue
                 case = {
-                    "device": args.device, "vocab": vocab, "tokens": n, "chunk_size": chunk, "method": method,
-                    "impl": impl, "hidden": args.hidden, "teacher_hidden": args.teacher_hidden,
+                    "device": args.device,
+                    "vocab": vocab,
+                    "tokens": n,
+                    "chunk_size": chunk,
+                    "method": method,
+                    "impl": impl,
+                    "hidden": args.hidden,
+                    "teacher_hidden": args.teacher_hidden,
                     "repeats": repeats[min(i, len(repeats) - 1)],
                 }
                 results.append(run_in_fresh_process(case))
                 print(".", end="", flush=True, file=sys.stderr)
     print(file=sys.stderr)
-    print(f"device {args.device}, {torch.get_num_threads()} threads, hidden {args.hidden}, teacher hidden "
-          f"{args.teacher_hidden}, float32, forward + backward; seconds = median, MiB = peak extra memory\n")
+    print(
+        f"device {args.device}, {torch.get_num_threads()} threads, hidden {args.hidden}, teacher hidden "
+        f"{args.teacher_hidden}, float32, forward + backward; seconds = median, MiB = peak extra memory\n"
+    )
     print_table(results)
 
 

@@ -24,6 +24,7 @@ wall-clock median / p95 and the CPU time of routing one prompt (one torch thread
 
     .venv/bin/python bench/router.py [--quick] [--prompts N] [--seed S]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,18 +53,38 @@ KEYWORDS = {
     "technical": ["crash", "error message", "bug", "app", "update", "loading screen"],
 }
 PARAPHRASES = {
-    "billing": ["the money left my card {n} times", "I paid {n} times for the same month",
-                "my bank shows an amount I never agreed to", "you took more than the price on the site",
-                "I was asked to pay again although I already did", "the total on my statement is wrong"],
-    "shipping": ["the box never showed up at my door", "it has been stuck on the way for {n} days",
-                 "the driver left it at the wrong house", "what I ordered {n} weeks ago is still not here",
-                 "the van came but nobody rang the bell", "it arrived crushed and half empty"],
-    "account": ["I can't get into my profile anymore", "it keeps saying my credentials are wrong",
-                "I am locked out after {n} tries", "the reset link in my mail does nothing",
-                "someone changed my details without asking me", "I forgot the secret I use to get in"],
-    "technical": ["the screen goes black when I open it", "it shuts itself down after {n} minutes",
-                  "the buttons stopped responding since yesterday", "everything freezes when I tap save",
-                  "it spins forever and never shows my stuff", "it drains my phone battery in {n} hours"],
+    "billing": [
+        "the money left my card {n} times",
+        "I paid {n} times for the same month",
+        "my bank shows an amount I never agreed to",
+        "you took more than the price on the site",
+        "I was asked to pay again although I already did",
+        "the total on my statement is wrong",
+    ],
+    "shipping": [
+        "the box never showed up at my door",
+        "it has been stuck on the way for {n} days",
+        "the driver left it at the wrong house",
+        "what I ordered {n} weeks ago is still not here",
+        "the van came but nobody rang the bell",
+        "it arrived crushed and half empty",
+    ],
+    "account": [
+        "I can't get into my profile anymore",
+        "it keeps saying my credentials are wrong",
+        "I am locked out after {n} tries",
+        "the reset link in my mail does nothing",
+        "someone changed my details without asking me",
+        "I forgot the secret I use to get in",
+    ],
+    "technical": [
+        "the screen goes black when I open it",
+        "it shuts itself down after {n} minutes",
+        "the buttons stopped responding since yesterday",
+        "everything freezes when I tap save",
+        "it spins forever and never shows my stuff",
+        "it drains my phone battery in {n} hours",
+    ],
 }
 OPENERS = ["Hi,", "Hello team,", "Good morning.", "Hey there,", "Dear support,", ""]
 CLOSERS = ["Thanks.", "Please help.", "Can you look into it?", "What should I do?", "This is urgent.", ""]
@@ -87,8 +108,9 @@ def ticket(kind: str, label: str, rng: random.Random, *, paraphrases: int = 6) -
     return " ".join(p for p in (rng.choice(OPENERS), body, rng.choice(CLOSERS)) if p)
 
 
-def tickets(count: int, rng: random.Random, *, kinds: dict[str, float] = MIX,
-            paraphrases: int = 6) -> list[tuple[str, str, str]]:
+def tickets(
+    count: int, rng: random.Random, *, kinds: dict[str, float] = MIX, paraphrases: int = 6
+) -> list[tuple[str, str, str]]:
     """(text, label, kind) triples."""
     names, weights = list(kinds), list(kinds.values())
     out = []
@@ -107,12 +129,14 @@ def train_models(rng: random.Random) -> dict:
     from sklearn.pipeline import make_pipeline
 
     small_data = tickets(300, rng, kinds={"plain": 1.0})
-    large_data = [(t, rng.choice(LABELS) if rng.random() < 0.05 else y, k)
-                  for t, y, k in tickets(2000, rng, paraphrases=5)]
+    large_data = [
+        (t, rng.choice(LABELS) if rng.random() < 0.05 else y, k) for t, y, k in tickets(2000, rng, paraphrases=5)
+    ]
     small = make_pipeline(CountVectorizer(max_features=60), MultinomialNB())
     small.fit([t for t, _, _ in small_data], [y for _, y, _ in small_data])
-    large = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                          LogisticRegression(C=20, max_iter=3000))
+    large = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(C=20, max_iter=3000)
+    )
     large.fit([t for t, _, _ in large_data], [y for _, y, _ in large_data])
     return {"small": small, "large": large}
 
@@ -123,9 +147,13 @@ def examples_of(prompts: list[tuple[str, str, str]], models: dict) -> list[Examp
     out = []
     for i, (text, label, _) in enumerate(prompts):
         words = len(text.split()) + 1
-        out.append(Example(text=prompt_text([{"role": "user", "content": text}]),
-                           scores=[float(answers[m][i] == label) for m in ("small", "large")],
-                           costs=[PRICE[m] * words / 1000 for m in ("small", "large")]))
+        out.append(
+            Example(
+                text=prompt_text([{"role": "user", "content": text}]),
+                scores=[float(answers[m][i] == label) for m in ("small", "large")],
+                costs=[PRICE[m] * words / 1000 for m in ("small", "large")],
+            )
+        )
     return out
 
 
@@ -157,8 +185,7 @@ def matrix_factorisation(train_emb: np.ndarray, outcomes: np.ndarray, *, seed: i
     models = torch.nn.Parameter(torch.randn(2, dim))
     project = torch.nn.Linear(x.shape[1], dim, bias=False)
     classifier = torch.nn.Linear(dim, 1, bias=False)
-    optimizer = torch.optim.Adam([models, *project.parameters(), *classifier.parameters()], lr=3e-4,
-                                 weight_decay=1e-5)
+    optimizer = torch.optim.Adam([models, *project.parameters(), *classifier.parameters()], lr=3e-4, weight_decay=1e-5)
 
     def strong_logit(e: torch.Tensor) -> torch.Tensor:
         strong, weak = torch.nn.functional.normalize(models, dim=1)
@@ -189,17 +216,33 @@ def row(name: str, calibration: tuple, test: tuple, latency: tuple[float, float,
     points = metrics.curve(acc, scores, costs)
     at = metrics.point(metrics.choices(acc, threshold), scores, costs, threshold=threshold)
     strong = points[-1]
-    return {"router": name, "pgr": at.pgr, "apgr": metrics.apgr(points), "cpt50": metrics.cpt(points, 0.5),
-            "cpt80": metrics.cpt(points, 0.8), "saved": 1 - at.cost / strong.cost,
-            "quality": at.quality / strong.quality, "strong_share": at.strong_share, "latency": latency}
+    return {
+        "router": name,
+        "pgr": at.pgr,
+        "apgr": metrics.apgr(points),
+        "cpt50": metrics.cpt(points, 0.5),
+        "cpt80": metrics.cpt(points, 0.8),
+        "saved": 1 - at.cost / strong.cost,
+        "quality": at.quality / strong.quality,
+        "strong_share": at.strong_share,
+        "latency": latency,
+    }
 
 
 def fixed_row(name: str, choice: int, scores: np.ndarray, costs: np.ndarray) -> dict:
     at = metrics.point(np.full(len(scores), choice), scores, costs, threshold=0.0)
     strong_cost, strong_quality = costs[:, -1].mean(), scores[:, -1].mean()
-    return {"router": name, "pgr": at.pgr, "apgr": None, "cpt50": None, "cpt80": None,
-            "saved": 1 - at.cost / strong_cost, "quality": at.quality / strong_quality,
-            "strong_share": at.strong_share, "latency": None}
+    return {
+        "router": name,
+        "pgr": at.pgr,
+        "apgr": None,
+        "cpt50": None,
+        "cpt80": None,
+        "saved": 1 - at.cost / strong_cost,
+        "quality": at.quality / strong_quality,
+        "strong_share": at.strong_share,
+        "latency": None,
+    }
 
 
 def timed(route, prompts: list[str]) -> tuple[float, float, float]:
@@ -221,14 +264,18 @@ def table(rows: list[dict]) -> str:
             return "-"
         return f"{value * 100:.1f}%" if percent else f"{value:.3f}"
 
-    header = ("| router | PGR@95% | APGR | CPT(50%) | CPT(80%) | cost saved @95% | quality @95% | strong calls "
-              "| routing ms: wall p50 / p95, CPU p50 |")
+    header = (
+        "| router | PGR@95% | APGR | CPT(50%) | CPT(80%) | cost saved @95% | quality @95% | strong calls "
+        "| routing ms: wall p50 / p95, CPU p50 |"
+    )
     lines = [header, "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         latency = "{:.2f} / {:.2f}, {:.2f}".format(*r["latency"]) if r["latency"] else "-"
-        lines.append(f"| {r['router']} | {cell(r['pgr'])} | {cell(r['apgr'])} | {cell(r['cpt50'], True)} "
-                     f"| {cell(r['cpt80'], True)} | {cell(r['saved'], True)} | {cell(r['quality'], True)} "
-                     f"| {cell(r['strong_share'], True)} | {latency} |")
+        lines.append(
+            f"| {r['router']} | {cell(r['pgr'])} | {cell(r['apgr'])} | {cell(r['cpt50'], True)} "
+            f"| {cell(r['cpt80'], True)} | {cell(r['saved'], True)} | {cell(r['quality'], True)} "
+            f"| {cell(r['strong_share'], True)} | {latency} |"
+        )
     return "\n".join(lines)
 
 
@@ -259,13 +306,22 @@ def main() -> None:
         return acc[rows], scores[rows], costs[rows]
 
     kinds = {k: sum(1 for _, _, kind in prompts if kind == k) / len(prompts) for k in MIX}
-    print(f"{len(prompts)} prompts ({', '.join(f'{k} {v:.0%}' for k, v in kinds.items())}); "
-          f"router training {len(fit_rows)} + held-out {len(cal_rows)}, test {len(test_rows)}")
-    print(f"accuracy on test: small {scores[test_rows, 0].mean():.3f}, large {scores[test_rows, 1].mean():.3f}; "
-          f"small acceptable (as good as large) on {acceptable(scores[test_rows])[:, 0].mean():.1%}")
+    print(
+        f"{len(prompts)} prompts ({', '.join(f'{k} {v:.0%}' for k, v in kinds.items())}); "
+        f"router training {len(fit_rows)} + held-out {len(cal_rows)}, test {len(test_rows)}"
+    )
+    print(
+        f"accuracy on test: small {scores[test_rows, 0].mean():.3f}, large {scores[test_rows, 1].mean():.3f}; "
+        f"small acceptable (as good as large) on {acceptable(scores[test_rows])[:, 0].mean():.1%}"
+    )
 
-    router, report = train([examples[i] for i in routed_rows], candidates=["small", "large"], target=TARGET,
-                           featurize=lambda texts, turns: features[routed_rows], seed=args.seed)
+    router, report = train(
+        [examples[i] for i in routed_rows],
+        candidates=["small", "large"],
+        target=TARGET,
+        featurize=lambda texts, turns: features[routed_rows],
+        seed=args.seed,
+    )
     ours = router.acceptability(features)
     random_acc = np.random.default_rng(args.seed).random((len(examples), 1))
     outcomes = strong_wins(scores[fit_rows])
@@ -279,21 +335,26 @@ def main() -> None:
     samples = [examples[i].text for i in test_rows[:200]]
     ours_latency = timed(lambda p: decide(router, [{"role": "user", "content": p}], embedder=embedder), samples)
     sw_latency = timed(lambda p: sw_ranking(embeddings[fit_rows], outcomes, embedder.encode([p])), samples)
-    rows = [fixed_row("always small", 0, scores[test_rows], costs[test_rows]),
-            fixed_row("always large", 1, scores[test_rows], costs[test_rows]),
-            row("random", part(random_acc, cal_rows), part(random_acc, test_rows), None),
-            row("RouteLLM SW ranking", part(sw, cal_rows), part(sw, test_rows), sw_latency),
-            row("RouteLLM matrix factorisation", part(mf, cal_rows), part(mf, test_rows), None),
-            row("Orchestra, cheap features only", part(cheap, cal_rows), part(cheap, test_rows), None),
-            row("Orchestra (MiniLM + cheap features, logistic)", part(ours, cal_rows), part(ours, test_rows),
-                ours_latency),
-            row("oracle (knows which answers are acceptable)", part(oracle, cal_rows), part(oracle, test_rows), None)]
+    rows = [
+        fixed_row("always small", 0, scores[test_rows], costs[test_rows]),
+        fixed_row("always large", 1, scores[test_rows], costs[test_rows]),
+        row("random", part(random_acc, cal_rows), part(random_acc, test_rows), None),
+        row("RouteLLM SW ranking", part(sw, cal_rows), part(sw, test_rows), sw_latency),
+        row("RouteLLM matrix factorisation", part(mf, cal_rows), part(mf, test_rows), None),
+        row("Orchestra, cheap features only", part(cheap, cal_rows), part(cheap, test_rows), None),
+        row("Orchestra (MiniLM + cheap features, logistic)", part(ours, cal_rows), part(ours, test_rows), ours_latency),
+        row("oracle (knows which answers are acceptable)", part(oracle, cal_rows), part(oracle, test_rows), None),
+    ]
     print()
     print(table(rows))
-    print(f"\nOrchestra's own report (held-out split): threshold {report['threshold']}, PGR {report['pgr']}, "
-          f"APGR {report['apgr']}, cost saved {report['cost_saved']}; trained in {report['train_seconds']} s")
-    print(f"bench took {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} cores")
+    print(
+        f"\nOrchestra's own report (held-out split): threshold {report['threshold']}, PGR {report['pgr']}, "
+        f"APGR {report['apgr']}, cost saved {report['cost_saved']}; trained in {report['train_seconds']} s"
+    )
+    print(
+        f"bench took {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} cores"
+    )
 
 
 if __name__ == "__main__":

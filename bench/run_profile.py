@@ -7,6 +7,7 @@ do not depend on how busy the machine is; the milliseconds do.
 
     .venv/bin/python bench/run_profile.py [--runs 50] [--nodes 1] [--profile]
 """
+
 import argparse
 import collections
 import cProfile
@@ -39,13 +40,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--nodes", type=int, default=1, help="template nodes in the chain")
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of run_execute")
-    parser.add_argument("--durability", choices=["sync", "async", "exit"], default="sync",
-                        help="LangGraph's durability mode, forced for a measurement (the platform uses sync)")
+    parser.add_argument(
+        "--durability",
+        choices=["sync", "async", "exit"],
+        default="sync",
+        help="LangGraph's durability mode, forced for a measurement (the platform uses sync)",
+    )
     args = parser.parse_args()
     db = f"orchestra_profile_{secrets.token_hex(3)}"
-    os.environ.update({"DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + db, "DJANGO_SETTINGS_MODULE": "orchestra.settings",
-                       "ORCHESTRA_DATA_DIR": tempfile.mkdtemp(prefix="orchestra-profile-"),
-                       "SECRET_KEY": "profile", "LOG_LEVEL": "WARNING"})
+    os.environ.update(
+        {
+            "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + db,
+            "DJANGO_SETTINGS_MODULE": "orchestra.settings",
+            "ORCHESTRA_DATA_DIR": tempfile.mkdtemp(prefix="orchestra-profile-"),
+            "SECRET_KEY": "profile",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     os.environ.pop("REDIS_URL", None)
     import psycopg
 
@@ -123,12 +134,16 @@ def _profile(args) -> None:
         assert status == "succeeded", status
 
     n = args.runs
-    print(f"\n{args.nodes + 2}-node workflow, {n} runs, PostgreSQL, in one process (no HTTP, no broker), "
-          f"LangGraph durability {args.durability!r}\n")
+    print(
+        f"\n{args.nodes + 2}-node workflow, {n} runs, PostgreSQL, in one process (no HTTP, no broker), "
+        f"LangGraph durability {args.durability!r}\n"
+    )
     print("| phase | ms per run | Django statements per run | by kind | saver calls per run |")
     print("|---|---|---|---|---|")
-    for label, counter, seconds, saver in (("run_start (web)", start_counter, start_s, {}),
-                                           ("run_execute (worker)", exec_counter, exec_s, saver_calls)):
+    for label, counter, seconds, saver in (
+        ("run_start (web)", start_counter, start_s, {}),
+        ("run_execute (worker)", exec_counter, exec_s, saver_calls),
+    ):
         kinds = ", ".join(f"{k} {v / n:g}" for k, v in counter.counts.most_common())
         saver_text = ", ".join(f"{k} {v / n:g}" for k, v in sorted(saver.items())) or "-"
         print(f"| {label} | {seconds / n * 1000:.2f} | {sum(counter.counts.values()) / n:g} | {kinds} | {saver_text} |")

@@ -19,6 +19,7 @@ An answer counts as an error unless it is HTTP 200 with the rendered text in it.
 every load is bounded by wrk's -d. The machine is shared and noisy: read the ratios of rows
 measured in the same invocation, not the absolute numbers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,6 @@ import secrets
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,11 +57,19 @@ HELLO = {
 }
 
 
+def _git_describe() -> str:
+    return subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+
+
 def chain(length: int) -> dict:
     """input -> t1 -> ... -> tN -> output; each template appends to the previous one's text."""
     nodes = [HELLO["nodes"][0], {"id": "t1", "type": "template", "config": {"template": "Hello, {{ inputs.who }}!"}}]
-    nodes += [{"id": f"t{i}", "type": "template", "config": {"template": f"{{{{ nodes.t{i - 1}.output }}}}"}}
-              for i in range(2, length + 1)]
+    nodes += [
+        {"id": f"t{i}", "type": "template", "config": {"template": f"{{{{ nodes.t{i - 1}.output }}}}"}}
+        for i in range(2, length + 1)
+    ]
     nodes.append({"id": "end", "type": "output", "config": {"outputs": {"text": f"{{{{ nodes.t{length}.output }}}}"}}})
     ids = [n["id"] for n in nodes]
     return {"nodes": nodes, "edges": [{"source": a, "target": b} for a, b in zip(ids, ids[1:])]}
@@ -122,14 +130,17 @@ def free_connections() -> int:
     import psycopg
 
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        return conn.execute("SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity").fetchone()[0]
+        return conn.execute(
+            "SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity"
+        ).fetchone()[0]
 
 
 def infra_pids() -> list[int]:
     pids = []
     try:
-        info = subprocess.run(["redis-cli", "-u", REDIS_BASE, "info", "server"], capture_output=True, text=True,
-                              timeout=5).stdout
+        info = subprocess.run(
+            ["redis-cli", "-u", REDIS_BASE, "info", "server"], capture_output=True, text=True, timeout=5
+        ).stdout
         pids += [int(m) for m in re.findall(r"process_id:(\d+)", info)]
     except (OSError, subprocess.TimeoutExpired):
         pass
@@ -149,24 +160,50 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = f"orchestra_bench_{secrets.token_hex(3)}"
         self.env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-        self.env.update({"ORCHESTRA_DATA_DIR": str(self.dir / "data"), "DJANGO_SETTINGS_MODULE": "orchestra.settings",
-                         "SECRET_KEY": "bench-not-secret", "DEBUG": "0", "HF_HUB_OFFLINE": "1",
-                         "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+        self.env.update(
+            {
+                "ORCHESTRA_DATA_DIR": str(self.dir / "data"),
+                "DJANGO_SETTINGS_MODULE": "orchestra.settings",
+                "SECRET_KEY": "bench-not-secret",
+                "DEBUG": "0",
+                "HF_HUB_OFFLINE": "1",
+                "LOG_LEVEL": "WARNING",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         if not embedded:
-            self.env.update({"DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + self.db,
-                             "REDIS_URL": f"{REDIS_BASE}/11", "ORCHESTRA_QUEUE_PREFIX": f"{self.db}:"})
+            self.env.update(
+                {
+                    "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + self.db,
+                    "REDIS_URL": f"{REDIS_BASE}/11",
+                    "ORCHESTRA_QUEUE_PREFIX": f"{self.db}:",
+                }
+            )
         self.env.update(env or {})
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
         self.key = ""
 
     def _manage(self, *args: str) -> str:
-        return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
-                              check=True, timeout=600).stdout
+        return subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        ).stdout
 
     def _spawn(self, args: list[str], log: str, env: dict | None = None) -> subprocess.Popen:
-        return subprocess.Popen(args, cwd=ROOT, env={**self.env, **(env or {})}, stdout=open(self.dir / log, "ab"),
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdout=open(self.dir / log, "ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def start(self, workers: int = 2) -> "Stack":
         if not self.embedded:
@@ -180,10 +217,25 @@ class Stack:
         if self.embedded:
             self.web = self._spawn([PYTHON, "manage.py", "run_embedded", "--port", str(self.port)], "embedded.log")
         else:
-            self.web = self._spawn([PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                                    "orchestra.asgi:application"], "web.log")
-            self.beat = self._spawn([PYTHON, "-m", "celery", "-A", "orchestra.celery", "beat", "-l", "WARNING",
-                                     "--schedule", str(self.dir / "beat-schedule")], "beat.log")
+            self.web = self._spawn(
+                [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "orchestra.asgi:application"],
+                "web.log",
+            )
+            self.beat = self._spawn(
+                [
+                    PYTHON,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "orchestra.celery",
+                    "beat",
+                    "-l",
+                    "WARNING",
+                    "--schedule",
+                    str(self.dir / "beat-schedule"),
+                ],
+                "beat.log",
+            )
             self.scale(workers)
         self.api = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=60)
         deadline = time.monotonic() + 120
@@ -205,11 +257,30 @@ class Stack:
 
     def scale(self, workers: int) -> None:
         while len(self.workers) < workers:
-            self.workers.append(self._spawn(
-                [PYTHON, "-m", "celery", "-A", "orchestra.celery", "worker", "-Q", "runs,celery",
-                 "-c", str(self.worker_concurrency), "--prefetch-multiplier", "1", "-l", "WARNING",
-                 "-n", f"bench{len(self.workers)}-{self.db}@%h"], f"worker{len(self.workers)}.log",
-                env=None if self.embedded else self.WORKER_ENV))
+            self.workers.append(
+                self._spawn(
+                    [
+                        PYTHON,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "orchestra.celery",
+                        "worker",
+                        "-Q",
+                        "runs,celery",
+                        "-c",
+                        str(self.worker_concurrency),
+                        "--prefetch-multiplier",
+                        "1",
+                        "-l",
+                        "WARNING",
+                        "-n",
+                        f"bench{len(self.workers)}-{self.db}@%h",
+                    ],
+                    f"worker{len(self.workers)}.log",
+                    env=None if self.embedded else self.WORKER_ENV,
+                )
+            )
         while len(self.workers) > workers:
             self._stop(self.workers.pop())
 
@@ -224,8 +295,10 @@ class Stack:
         self.api.post(f"/api/workflows/{wf_id}/publish", json={}).raise_for_status()
         if not webhook:
             return f"{self.url}/api/workflows/{wf_id}/runs"
-        hook = self.api.post(f"/api/workflows/{wf_id}/webhooks",
-                             json={"name": "bench", "response_mode": "sync", "rate_limit_per_minute": 0})
+        hook = self.api.post(
+            f"/api/workflows/{wf_id}/webhooks",
+            json={"name": "bench", "response_mode": "sync", "rate_limit_per_minute": 0},
+        )
         hook.raise_for_status()
         return self.url + hook.json()["url"]
 
@@ -253,8 +326,9 @@ class Stack:
         while time.monotonic() < deadline:
             try:
                 with psycopg.connect(self.env["DATABASE_URL"], autocommit=True) as conn:
-                    if not conn.execute("SELECT count(*) FROM workflows_run WHERE status IN ('queued', 'running')"
-                                        ).fetchone()[0]:
+                    if not conn.execute(
+                        "SELECT count(*) FROM workflows_run WHERE status IN ('queued', 'running')"
+                    ).fetchone()[0]:
                         return
             except psycopg.OperationalError:
                 pass  # a busy shared server: look again
@@ -284,8 +358,17 @@ class Stack:
             print(f"logs kept in {self.dir}", file=sys.stderr)
 
 
-def wrk(url: str, *, concurrency: int, duration: float, warmup: float, key: str | None, webhook: bool,
-        stack: Stack, pg_sampler: "PgSampler | None" = None) -> dict:
+def wrk(
+    url: str,
+    *,
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    key: str | None,
+    webhook: bool,
+    stack: Stack,
+    pg_sampler: "PgSampler | None" = None,
+) -> dict:
     body = json.dumps({"who": "Ada"} if webhook else {"inputs": {"who": "Ada"}, "wait": 30})
     lua = stack.dir / f"load-{concurrency}-{int(webhook)}.lua"
     auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
@@ -297,20 +380,27 @@ def wrk(url: str, *, concurrency: int, duration: float, warmup: float, key: str 
     app_before, infra_before, started = cpu_ticks(pids), cpu_ticks(infra), time.monotonic()
     if pg_sampler:
         pg_sampler.start()
-    out = subprocess.run(base[:3] + [f"-d{duration:g}s"] + base[3:], capture_output=True, text=True,
-                         timeout=duration + 90).stdout
+    out = subprocess.run(
+        base[:3] + [f"-d{duration:g}s"] + base[3:], capture_output=True, text=True, timeout=duration + 90
+    ).stdout
     if pg_sampler:
         pg_sampler.stop()
     elapsed = time.monotonic() - started
     tick = os.sysconf("SC_CLK_TCK")
-    line = next((l for l in out.splitlines() if l.startswith("RESULT")), None)
+    line = next((text for text in out.splitlines() if text.startswith("RESULT")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{out}")
     kv = dict(item.split("=") for item in line.split()[1:])
-    row = {"c": concurrency, "rps": float(kv["rps"]), "p50": float(kv["p50_ms"]), "p95": float(kv["p95_ms"]),
-            "requests": int(kv["requests"]), "errors": int(kv["errors"]),
-            "cpu": round((cpu_ticks(pids) - app_before) / tick / elapsed * 100),
-            "infra_cpu": round((cpu_ticks(infra) - infra_before) / tick / elapsed * 100)}
+    row = {
+        "c": concurrency,
+        "rps": float(kv["rps"]),
+        "p50": float(kv["p50_ms"]),
+        "p95": float(kv["p95_ms"]),
+        "requests": int(kv["requests"]),
+        "errors": int(kv["errors"]),
+        "cpu": round((cpu_ticks(pids) - app_before) / tick / elapsed * 100),
+        "infra_cpu": round((cpu_ticks(infra) - infra_before) / tick / elapsed * 100),
+    }
     stack.drain()
     return row
 
@@ -332,8 +422,9 @@ class PgSampler:
 
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             while not self._stop.wait(0.2):
-                rows = conn.execute("SELECT application_name, count(*) FROM pg_stat_activity WHERE datname = %s "
-                                    "GROUP BY 1", [self.db]).fetchall()
+                rows = conn.execute(
+                    "SELECT application_name, count(*) FROM pg_stat_activity WHERE datname = %s GROUP BY 1", [self.db]
+                ).fetchall()
                 self.most = max(self.most, sum(n for _, n in rows))
                 for app, n in rows:
                     self.by_app[app] = max(self.by_app.get(app, 0), n)
@@ -355,8 +446,14 @@ def n8n_rows(source: str, *, duration: float, warmup: float, concurrency: list[i
         if not script.exists():
             return {}, f"not measured ({script} missing)"
         results = Path(tempfile.mkdtemp(prefix="n8n-results-"))
-        env = {**os.environ, "DURATION": f"{duration:g}", "WARMUP": f"{warmup:g}",
-               "CONCURRENCY": " ".join(map(str, concurrency)), "RESULTS": str(results), "PORT": str(free_port())}
+        env = {
+            **os.environ,
+            "DURATION": f"{duration:g}",
+            "WARMUP": f"{warmup:g}",
+            "CONCURRENCY": " ".join(map(str, concurrency)),
+            "RESULTS": str(results),
+            "PORT": str(free_port()),
+        }
         proc = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=1800)
         text, label = proc.stdout, "n8n 2.41.1 as shipped, measured now by peers/n8n/run.sh"
         if proc.returncode != 0:
@@ -367,8 +464,14 @@ def n8n_rows(source: str, *, duration: float, warmup: float, concurrency: list[i
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) >= 8 and cells[1].isdigit():
-            rows[int(cells[1])] = {"c": int(cells[1]), "rps": float(cells[2]), "p50": float(cells[3]),
-                                   "p95": float(cells[4]), "errors": int(cells[7]), "cpu": cells[8].rstrip("%")}
+            rows[int(cells[1])] = {
+                "c": int(cells[1]),
+                "rps": float(cells[2]),
+                "p50": float(cells[3]),
+                "p95": float(cells[4]),
+                "errors": int(cells[7]),
+                "cpu": cells[8].rstrip("%"),
+            }
     return rows, label
 
 
@@ -388,8 +491,10 @@ def print_table(title: str, rows: list[tuple[str, dict]], n8n: dict[int, dict] |
         if n8n:
             peer = n8n.get(r["c"])
             extra = f" | {r['rps'] / peer['rps']:.1f}x" if peer and peer["rps"] else " | -"
-        print(f"| {label} | {r['c']} | {r['rps']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['requests']} | "
-              f"{r['errors']} | {r['cpu']}% | {r['infra_cpu']}%{extra} |")
+        print(
+            f"| {label} | {r['c']} | {r['rps']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['requests']} | "
+            f"{r['errors']} | {r['cpu']}% | {r['infra_cpu']}%{extra} |"
+        )
     sys.stdout.flush()
 
 
@@ -413,8 +518,10 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed (apt-get install wrk; peers/n8n/run.sh installs it too)")
     load = dict(duration=args.duration, warmup=args.warmup)
-    print(f"Orchestra {subprocess.run(['git', 'describe', '--always', '--dirty'], cwd=ROOT, capture_output=True, text=True).stdout.strip()}, "
-          f"{os.cpu_count()} cores, wrk -t1 --timeout 30s, {args.warmup:g} s warm-up + {args.duration:g} s per row")
+    print(
+        f"Orchestra {_git_describe()}, "
+        f"{os.cpu_count()} cores, wrk -t1 --timeout 30s, {args.warmup:g} s warm-up + {args.duration:g} s per row"
+    )
 
     production: list[tuple[str, dict]] = []
     stack = Stack(worker_concurrency=args.worker_concurrency).start(workers=args.workers)
@@ -426,8 +533,9 @@ def main() -> None:
         for kind, url, webhook in (("webhook", hook_url, True), ("wait", runs_url, False)):
             if kind in only:
                 for c in levels:
-                    row = wrk(url, concurrency=c, key=None if webhook else stack.key, webhook=webhook, stack=stack,
-                              **load)
+                    row = wrk(
+                        url, concurrency=c, key=None if webhook else stack.key, webhook=webhook, stack=stack, **load
+                    )
                     production.append((f"{'sync webhook' if webhook else 'wait API'}, {args.workers} workers", row))
                     print(f"  {production[-1][0]} c={c}: {row}", flush=True)
         chain_rows = []
@@ -441,8 +549,16 @@ def main() -> None:
         c256 = None
         if "c256" in only:
             sampler = PgSampler(stack.db)
-            row = wrk(hook_url, concurrency=256, key=None, webhook=True, stack=stack, pg_sampler=sampler,
-                      duration=args.duration, warmup=0)
+            row = wrk(
+                hook_url,
+                concurrency=256,
+                key=None,
+                webhook=True,
+                stack=stack,
+                pg_sampler=sampler,
+                duration=args.duration,
+                warmup=0,
+            )
             c256 = (row, sampler)
             print(f"  c=256: {row}, most connections {sampler.most} {sampler.by_app}", flush=True)
         scale_rows = []
@@ -450,17 +566,18 @@ def main() -> None:
             for workers in [int(w) for w in args.scale.split(",")]:
                 need = (workers - len(stack.workers)) * args.worker_concurrency * 4
                 if need > free_connections() - 10:  # a shared PostgreSQL: leave the others theirs
-                    print(f"  scale {workers}: skipped, PostgreSQL has {free_connections()} free connections "
-                          f"and {workers} workers would take about {need} more", flush=True)
-                    scale_rows.append((f"{workers} workers: skipped (PostgreSQL connections in use by others)",
-                                       None))
+                    print(
+                        f"  scale {workers}: skipped, PostgreSQL has {free_connections()} free connections "
+                        f"and {workers} workers would take about {need} more",
+                        flush=True,
+                    )
+                    scale_rows.append((f"{workers} workers: skipped (PostgreSQL connections in use by others)", None))
                     continue
                 stack.scale(workers)
                 stack.ready(hook_url, webhook=True)
                 time.sleep(2)  # every new worker connected before the clock starts
                 row = wrk(hook_url, concurrency=32, key=None, webhook=True, stack=stack, **load)
-                scale_rows.append((f"{workers} worker{'s' if workers > 1 else ''} x -c {args.worker_concurrency}",
-                                   row))
+                scale_rows.append((f"{workers} worker{'s' if workers > 1 else ''} x -c {args.worker_concurrency}", row))
                 print(f"  scale {workers}: {row}", flush=True)
     finally:
         stack.stop()
@@ -484,22 +601,32 @@ def main() -> None:
         print(f"\n{n8n_label}\n")
         print("| n8n | c | req/s | p50 ms | p95 ms | errors | n8n CPU |\n|---|---|---|---|---|---|---|")
         for c, r in sorted(n8n.items()):
-            print(f"| regular/sqlite | {c} | {r['rps']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['errors']} | {r['cpu']}% |")
+            print(
+                f"| regular/sqlite | {c} | {r['rps']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} "
+                f"| {r['errors']} | {r['cpu']}% |"
+            )
     else:
         print(f"\nn8n: {n8n_label}")
     if production:
-        print_table("Orchestra, production shape (PostgreSQL + Redis, daphne, Celery prefork -c "
-                    f"{args.worker_concurrency} --prefetch-multiplier 1)", production, n8n)
+        print_table(
+            "Orchestra, production shape (PostgreSQL + Redis, daphne, Celery prefork -c "
+            f"{args.worker_concurrency} --prefetch-multiplier 1)",
+            production,
+            n8n,
+        )
     if chain_rows:
         print_table("Per-node overhead: wait API at c=1", chain_rows)
         short, long = chain_rows[0][1], chain_rows[1][1]
-        print(f"\nper node (p50): ({long['p50']:.1f} - {short['p50']:.1f}) ms / 19 = "
-              f"{(long['p50'] - short['p50']) / 19:.2f} ms")
+        print(
+            f"\nper node (p50): ({long['p50']:.1f} - {short['p50']:.1f}) ms / 19 = "
+            f"{(long['p50'] - short['p50']) / 19:.2f} ms"
+        )
     if c256:
         row, sampler = c256
         print_table("c=256 on the sync webhook (no warm-up)", [("sync webhook", row)])
-        print(f"\nmost connections to our database at once: {sampler.most}; by application: "
-              f"{json.dumps(sampler.by_app)}")
+        print(
+            f"\nmost connections to our database at once: {sampler.most}; by application: {json.dumps(sampler.by_app)}"
+        )
     if scale_rows:
         print_table("Scale-out: sync webhook at c=32", scale_rows)
     if embedded_rows:

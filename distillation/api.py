@@ -1,4 +1,5 @@
 """REST API: parse input, call one service or selector, shape the output."""
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -16,23 +17,46 @@ from workflows.api.views import WorkspaceView, _after, _body
 
 def job_out(job: DistillationJob) -> dict:
     return {
-        "id": str(job.id), "workflow": str(job.workflow_id) if job.workflow_id else None,
-        "node_id": job.node_id or None, "status": job.status,
-        "method": job.method, "teacher": job.teacher, "student": job.student, "filters": job.filters,
-        "config": job.config, "progress": job.progress, "losses": job.losses, "report": job.report,
-        "artifacts": job.artifacts, "model": job.model or None, "error": job.error or None,
-        "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
+        "id": str(job.id),
+        "workflow": str(job.workflow_id) if job.workflow_id else None,
+        "node_id": job.node_id or None,
+        "status": job.status,
+        "method": job.method,
+        "teacher": job.teacher,
+        "student": job.student,
+        "filters": job.filters,
+        "config": job.config,
+        "progress": job.progress,
+        "losses": job.losses,
+        "report": job.report,
+        "artifacts": job.artifacts,
+        "model": job.model or None,
+        "error": job.error or None,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
     }
 
 
 def deployment_out(node_id: str, deployment: NodeDeployment | None) -> dict:
     if deployment is None:
         return {"node_id": node_id, "state": "teacher", "model": None, "teacher_model": None, "changes": []}
-    return {"node_id": node_id, "state": deployment.state, "model": deployment.student_model or None,
-            "teacher_model": deployment.teacher_model or None,
-            "changes": [{"from_state": c.from_state, "to_state": c.to_state, "model": c.model or None,
-                         "user": c.user.username if c.user else None, "at": iso(c.at)}
-                        for c in deployment.changes.all()]}
+    return {
+        "node_id": node_id,
+        "state": deployment.state,
+        "model": deployment.student_model or None,
+        "teacher_model": deployment.teacher_model or None,
+        "changes": [
+            {
+                "from_state": c.from_state,
+                "to_state": c.to_state,
+                "model": c.model or None,
+                "user": c.user.username if c.user else None,
+                "at": iso(c.at),
+            }
+            for c in deployment.changes.all()
+        ],
+    }
 
 
 # What the Distill form says of each method; a test keeps it in step with services.plans.METHODS.
@@ -53,10 +77,7 @@ class MethodListView(WorkspaceView):
     @extend_schema(responses={200: io.MethodOut(many=True)})
     def get(self, request):
         return Response(
-            [
-                {"name": m, "logit": m in LOGIT_METHODS, "description": METHOD_DESCRIPTIONS[m]}
-                for m in METHODS
-            ]
+            [{"name": m, "logit": m in LOGIT_METHODS, "description": METHOD_DESCRIPTIONS[m]} for m in METHODS]
         )
 
 
@@ -73,8 +94,11 @@ class JobListView(WorkspaceView):
         responses={200: io.JobOut(many=True), **errors(400)},
     )
     def get(self, request):
-        jobs = selectors.job_list(workspace=self.workspace, workflow=request.query_params.get("workflow"),
-                                  node_id=request.query_params.get("node_id"))
+        jobs = selectors.job_list(
+            workspace=self.workspace,
+            workflow=request.query_params.get("workflow"),
+            node_id=request.query_params.get("node_id"),
+        )
         return Response([job_out(j) for j in jobs])
 
     @extend_schema(request=io.JobIn, responses={201: io.JobOut, **errors(400, 404)})
@@ -124,8 +148,9 @@ class NodeDeploymentView(WorkspaceView):
     def post(self, request, workflow_id, node_id):
         workflow = workflow_selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         body = _body(request)
-        services.deployment_set(workflow=workflow, node_id=node_id, state=body.get("state"),
-                                model=body.get("model"), user=request.user)
+        services.deployment_set(
+            workflow=workflow, node_id=node_id, state=body.get("state"), model=body.get("model"), user=request.user
+        )
         return Response(deployment_out(node_id, selectors.deployment_of(workflow=workflow, node_id=node_id)))
 
 
@@ -136,5 +161,8 @@ class SavingsView(WorkspaceView):
     )
     def get(self, request, workflow_id):
         workflow = workflow_selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        return Response(selectors.savings(workflow=workflow, since=request.query_params.get("since"),
-                                          until=request.query_params.get("until")))
+        return Response(
+            selectors.savings(
+                workflow=workflow, since=request.query_params.get("since"), until=request.query_params.get("until")
+            )
+        )

@@ -1,4 +1,5 @@
 """WebSocket: a job's events after a sequence number, replayed then live, exactly like a run's."""
+
 from distillation import events
 from distillation.models import DistillationJob
 from workflows.consumers import RunEventsConsumer

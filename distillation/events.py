@@ -6,8 +6,9 @@ from workflows.events import record_numbered
 
 
 def record(*, job_id, type: str, data: dict | None = None) -> JobEvent:
-    return record_numbered(owner=DistillationJob, owner_id=job_id, event_model=JobEvent, owner_field="job",
-                           type=type, data=data or {})
+    return record_numbered(
+        owner=DistillationJob, owner_id=job_id, event_model=JobEvent, owner_field="job", type=type, data=data or {}
+    )
 
 
 def as_dict(event: JobEvent) -> dict:

@@ -1,5 +1,6 @@
 """What distillation stores: jobs and their events, node deployments and their audit trail, and
 the per-call comparisons that shadow mode records."""
+
 import uuid
 
 from django.conf import settings
@@ -15,8 +16,9 @@ class DistillationJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="distillation_jobs")
     # Both empty: the source is the workspace's traces (the gateway's too), chosen by `filters` alone.
-    workflow = models.ForeignKey(Workflow, null=True, blank=True, on_delete=models.CASCADE,
-                                 related_name="distillation_jobs")
+    workflow = models.ForeignKey(
+        Workflow, null=True, blank=True, on_delete=models.CASCADE, related_name="distillation_jobs"
+    )
     node_id = models.CharField(max_length=200, blank=True, default="")
     filters = models.JSONField(default=dict, blank=True, help_text="Trace filters beyond workflow and node")
     teacher = models.CharField(max_length=200, help_text="The teacher's model endpoint name")

@@ -1,4 +1,5 @@
 """Selectors: everything distillation reads, scoped to one workspace."""
+
 from __future__ import annotations
 
 import statistics
@@ -71,48 +72,75 @@ def savings(*, workflow: Workflow, since: str | None = None, until: str | None =
     since_at = _moment(since, "since", until_at - MONTH)
     if since_at >= until_at:
         raise ValidationFailed("since must be before until.", path="since")
-    traces = Trace.objects.filter(workflow=workflow, created_at__gte=since_at, created_at__lt=until_at,
-                                  status="ok").exclude(node_id="")
+    traces = Trace.objects.filter(
+        workflow=workflow, created_at__gte=since_at, created_at__lt=until_at, status="ok"
+    ).exclude(node_id="")
     deployments = {d.node_id: d for d in NodeDeployment.objects.filter(workflow=workflow)}
     per_model: dict[tuple[str, str], list[Trace]] = {}
-    for trace in traces.only("node_id", "model", "call_key", "run_id", "tokens_in", "tokens_out", "cost", "latency_ms",
-                             "tool_calls"):
+    for trace in traces.only(
+        "node_id", "model", "call_key", "run_id", "tokens_in", "tokens_out", "cost", "latency_ms", "tool_calls"
+    ):
         per_model.setdefault((trace.node_id, trace.model), []).append(trace)
     months = (until_at - since_at) / MONTH
     nodes = []
     for node_id in sorted({node for node, _ in per_model} | set(deployments)):
         deployment = deployments.get(node_id)
         models = [_model_usage(model, calls) for (node, model), calls in sorted(per_model.items()) if node == node_id]
-        compared = ShadowComparison.objects.filter(workflow=workflow, node_id=node_id, created_at__gte=since_at,
-                                                   created_at__lt=until_at)
+        compared = ShadowComparison.objects.filter(
+            workflow=workflow, node_id=node_id, created_at__gte=since_at, created_at__lt=until_at
+        )
         # the calls the node's answers came from
-        used = [t for (node, _), calls in per_model.items() if node == node_id for t in calls
-                if not t.call_key.endswith(("#shadow", "#rejected"))]
+        used = [
+            t
+            for (node, _), calls in per_model.items()
+            if node == node_id
+            for t in calls
+            if not t.call_key.endswith(("#shadow", "#rejected"))
+        ]
         shadow = _agreement(compared)
         potential = _monthly_saving(deployment, models, len(used), months)
         projection = _projection(workflow, deployment, shadow)
-        entry = {"node_id": node_id, "state": deployment.state if deployment else "teacher", "models": models,
-                 "shadow": shadow, "potential_monthly_saving": potential, "projection": projection,
-                 "projected_monthly_saving": potential if projection["projected"] else 0.0}
+        entry = {
+            "node_id": node_id,
+            "state": deployment.state if deployment else "teacher",
+            "models": models,
+            "shadow": shadow,
+            "potential_monthly_saving": potential,
+            "projection": projection,
+            "projected_monthly_saving": potential if projection["projected"] else 0.0,
+        }
         if (node_of(workflow=workflow, node_id=node_id) or {}).get("type") == "agent":
             entry["agent"] = _agent_steps(used)
             if entry["shadow"]:
-                entry["shadow"]["by_kind"] = {kind: _agreement(compared.filter(kind=kind))
-                                              for kind in ShadowComparison.KINDS}
+                entry["shadow"]["by_kind"] = {
+                    kind: _agreement(compared.filter(kind=kind)) for kind in ShadowComparison.KINDS
+                }
         nodes.append(entry)
-    return {"since": since_at.isoformat(), "until": until_at.isoformat(), "nodes": nodes,
-            "totals": {"calls": sum(m["calls"] for n in nodes for m in n["models"]),
-                       "cost": round(sum(m["cost"] for n in nodes for m in n["models"]), 6),
-                       "projected_monthly_saving": round(sum(n["projected_monthly_saving"] for n in nodes), 6)}}
+    return {
+        "since": since_at.isoformat(),
+        "until": until_at.isoformat(),
+        "nodes": nodes,
+        "totals": {
+            "calls": sum(m["calls"] for n in nodes for m in n["models"]),
+            "cost": round(sum(m["cost"] for n in nodes for m in n["models"]), 6),
+            "projected_monthly_saving": round(sum(n["projected_monthly_saving"] for n in nodes), 6),
+        },
+    }
 
 
 def _agreement(compared: QuerySet) -> dict[str, Any] | None:
-    counts = compared.aggregate(calls=Count("id"), agreed=Count("id", filter=Q(agreement=True)),
-                                student_errors=Count("id", filter=Q(student_trace__status="error")))
+    counts = compared.aggregate(
+        calls=Count("id"),
+        agreed=Count("id", filter=Q(agreement=True)),
+        student_errors=Count("id", filter=Q(student_trace__status="error")),
+    )
     if not counts["calls"]:
         return None
-    return {"calls": counts["calls"], "agreement": round(counts["agreed"] / counts["calls"], 4),
-            "student_errors": counts["student_errors"]}
+    return {
+        "calls": counts["calls"],
+        "agreement": round(counts["agreed"] / counts["calls"], 4),
+        "student_errors": counts["student_errors"],
+    }
 
 
 def _projection(workflow: Workflow, deployment: NodeDeployment | None, shadow: dict | None) -> dict[str, Any]:
@@ -124,41 +152,65 @@ def _projection(workflow: Workflow, deployment: NodeDeployment | None, shadow: d
     if shadow:
         quality = {"source": "shadow", "agreement": shadow["agreement"], "sample": shadow["calls"]}
     else:
-        job = DistillationJob.objects.filter(workspace=workflow.workspace, model=deployment.student_model,
-                                             status="succeeded").first()
+        job = DistillationJob.objects.filter(
+            workspace=workflow.workspace, model=deployment.student_model, status="succeeded"
+        ).first()
         measured = ((job.report or {}).get("after") or {}).get("vs_teacher") if job else None
         if measured and measured.get("count"):
-            quality = {"source": "evaluation", "agreement": round(measured["exact_match"], 4),
-                       "sample": measured["count"]}
+            quality = {
+                "source": "evaluation",
+                "agreement": round(measured["exact_match"], 4),
+                "sample": measured["count"],
+            }
     if quality is None:
-        reason = (f"No measured quality for {deployment.student_model!r} yet: run it in shadow mode, or evaluate it "
-                  f"in a distillation job.")
+        reason = (
+            f"No measured quality for {deployment.student_model!r} yet: run it in shadow mode, or evaluate it "
+            f"in a distillation job."
+        )
     elif quality["sample"] < MIN_COMPARISONS_TO_PROJECT:
-        reason = (f"Only {quality['sample']} {quality['source']} comparisons; at least {MIN_COMPARISONS_TO_PROJECT} "
-                  f"are needed to project a saving.")
+        reason = (
+            f"Only {quality['sample']} {quality['source']} comparisons; at least {MIN_COMPARISONS_TO_PROJECT} "
+            f"are needed to project a saving."
+        )
     elif quality["agreement"] < MIN_AGREEMENT_TO_PROJECT:
-        reason = (f"The student agrees with the teacher on {quality['agreement']:.0%} of {quality['sample']} "
-                  f"{quality['source']} comparisons, below the {MIN_AGREEMENT_TO_PROJECT:.0%} needed to project a "
-                  f"saving.")
+        reason = (
+            f"The student agrees with the teacher on {quality['agreement']:.0%} of {quality['sample']} "
+            f"{quality['source']} comparisons, below the {MIN_AGREEMENT_TO_PROJECT:.0%} needed to project a "
+            f"saving."
+        )
     else:
         reason = None
-    return {"projected": reason is None, "quality": quality, "min_agreement": MIN_AGREEMENT_TO_PROJECT,
-            "reason": reason}
+    return {
+        "projected": reason is None,
+        "quality": quality,
+        "min_agreement": MIN_AGREEMENT_TO_PROJECT,
+        "reason": reason,
+    }
 
 
 def _agent_steps(turns: list[Trace]) -> dict[str, Any]:
     """An agent node's runs (attempts), model steps and tool calls over the period."""
     runs = {(t.run_id, t.call_key.split("#")[1]) for t in turns if t.call_key.count("#") >= 2}
     steps = len(turns)
-    return {"runs": len(runs), "steps": steps, "tool_calls": sum(len(t.tool_calls or []) for t in turns),
-            "steps_per_run": round(steps / len(runs), 2) if runs else None}
+    return {
+        "runs": len(runs),
+        "steps": steps,
+        "tool_calls": sum(len(t.tool_calls or []) for t in turns),
+        "steps_per_run": round(steps / len(runs), 2) if runs else None,
+    }
 
 
 def _model_usage(model: str, calls: list[Trace]) -> dict[str, Any]:
     latencies = sorted(t.latency_ms for t in calls)
-    return {"model": model, "calls": len(calls), "tokens_in": sum(t.tokens_in for t in calls),
-            "tokens_out": sum(t.tokens_out for t in calls), "cost": round(sum(t.cost for t in calls), 6),
-            "p50_ms": _percentile(latencies, 0.5), "p95_ms": _percentile(latencies, 0.95)}
+    return {
+        "model": model,
+        "calls": len(calls),
+        "tokens_in": sum(t.tokens_in for t in calls),
+        "tokens_out": sum(t.tokens_out for t in calls),
+        "cost": round(sum(t.cost for t in calls), 6),
+        "p50_ms": _percentile(latencies, 0.5),
+        "p95_ms": _percentile(latencies, 0.95),
+    }
 
 
 def _monthly_saving(deployment: NodeDeployment | None, models: list[dict], answered: int, months: float) -> float:

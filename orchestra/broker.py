@@ -5,6 +5,7 @@ are there, fail to parse it, and crash (likely once it polls often, as the embed
 keep a trivial run fast). Here the message is written under a name the consumer ignores and then
 renamed into place, which POSIX makes atomic.
 """
+
 import os
 import uuid
 from time import monotonic

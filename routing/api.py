@@ -1,4 +1,5 @@
 """REST API: parse input, call one service or selector, shape the output."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -42,26 +43,46 @@ def parsed(serializer_class, request, **kwargs) -> dict:
     serializer = serializer_class(data=request.data, **kwargs)
     unknown = sorted(set(request.data) - set(serializer.fields)) if isinstance(request.data, dict) else []
     if unknown:
-        raise serializers.ValidationError({f: f"Unknown field; valid fields are {', '.join(sorted(serializer.fields))}."
-                                           for f in unknown})
+        raise serializers.ValidationError(
+            {f: f"Unknown field; valid fields are {', '.join(sorted(serializer.fields))}." for f in unknown}
+        )
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
 
 def router_out(router: Router) -> dict:
     report = router.report or {}
-    return {"id": str(router.id), "name": router.name,
-            "workflow": str(router.workflow_id) if router.workflow_id else None, "node_id": router.node_id or None,
-            "is_default": router.is_default, "candidates": router.candidates,
-            "target": router.target, "verifier": router.verifier, "trained": router.state is not None,
-            "trained_at": iso(router.trained_at), "summary": {k: v for k, v in report.items() if k != "curve"} or None,
-            "created_at": iso(router.created_at), "updated_at": iso(router.updated_at)}
+    return {
+        "id": str(router.id),
+        "name": router.name,
+        "workflow": str(router.workflow_id) if router.workflow_id else None,
+        "node_id": router.node_id or None,
+        "is_default": router.is_default,
+        "candidates": router.candidates,
+        "target": router.target,
+        "verifier": router.verifier,
+        "trained": router.state is not None,
+        "trained_at": iso(router.trained_at),
+        "summary": {k: v for k, v in report.items() if k != "curve"} or None,
+        "created_at": iso(router.created_at),
+        "updated_at": iso(router.updated_at),
+    }
 
 
 def job_out(job: RouterJob) -> dict:
-    return {"id": str(job.id), "router": str(job.router_id), "kind": job.kind, "sample": job.sample or None,
-            "status": job.status, "progress": job.progress, "report": job.report, "error": job.error or None,
-            "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at)}
+    return {
+        "id": str(job.id),
+        "router": str(job.router_id),
+        "kind": job.kind,
+        "sample": job.sample or None,
+        "status": job.status,
+        "progress": job.progress,
+        "report": job.report,
+        "error": job.error or None,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+    }
 
 
 class RouterListView(WorkspaceView):
@@ -73,8 +94,7 @@ class RouterListView(WorkspaceView):
     def post(self, request):
         data = parsed(RouterInput, request)
         workflow = data.pop("workflow", None)
-        router = services.router_create(workspace=self.workspace, workflow=str(workflow) if workflow else None,
-                                        **data)
+        router = services.router_create(workspace=self.workspace, workflow=str(workflow) if workflow else None, **data)
         return Response(router_out(router), status=status.HTTP_201_CREATED)
 
 
@@ -116,6 +136,11 @@ class RouterReportView(WorkspaceView):
     @extend_schema(responses={200: io.RouterReportOut, **errors(404)})
     def get(self, request, router_id):
         router = selectors.router_get(workspace=self.workspace, router_id=router_id)
-        return Response({"router": router_out(router), "training": router.report,
-                         "usage": selectors.router_usage(router=router),
-                         "jobs": [job_out(job) for job in selectors.job_list(router=router)[:REPORT_JOBS]]})
+        return Response(
+            {
+                "router": router_out(router),
+                "training": router.report,
+                "usage": selectors.router_usage(router=router),
+                "jobs": [job_out(job) for job in selectors.job_list(router=router)[:REPORT_JOBS]],
+            }
+        )

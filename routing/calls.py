@@ -8,6 +8,7 @@ a candidate that errors (or times out) is traced as failed and the next one is a
 model's answer, or its error, is final. The answer's trace records the decision under
 `metadata.routing`.
 """
+
 from __future__ import annotations
 
 from django.db import DatabaseError
@@ -23,8 +24,9 @@ from workflows.models import Run, Trace, Workspace
 
 def routed_node_call(*, run: Run, call: ModelCall, make_trace: MakeTrace) -> Trace | None:
     """A node call whose model is `auto` (with a router for the node or a default one) or a router's name."""
-    router = router_for_call(workspace_id=run.workspace_id, workflow_id=run.workflow_id, node_id=call.node_id,
-                             model=call.model)
+    router = router_for_call(
+        workspace_id=run.workspace_id, workflow_id=run.workflow_id, node_id=call.node_id, model=call.model
+    )
     if router is None:
         return None
     node_config = next((n.get("config", {}) for n in run.graph.get("nodes", []) if n.get("id") == call.node_id), {})
@@ -42,14 +44,28 @@ def routed_gateway_call(*, workspace: Workspace, call: ModelCall, make_trace: Ma
 def decision_of(router: Router, call: ModelCall) -> dict:
     """Which candidate the router picks for the call, and what it saw."""
     if not router.state:
-        return {"router": router.name, "router_id": str(router.id), "candidates": list(router.candidates),
-                "trained": False, "acceptability": None, "threshold": None, "chosen": router.candidates[-1],
-                "decision_ms": 0.0}
+        return {
+            "router": router.name,
+            "router_id": str(router.id),
+            "candidates": list(router.candidates),
+            "trained": False,
+            "acceptability": None,
+            "threshold": None,
+            "chosen": router.candidates[-1],
+            "decision_ms": 0.0,
+        }
     trained = TrainedRouter.from_dict(router.state)
     decision = decide(trained, call.messages)
-    return {"router": router.name, "router_id": str(router.id), "candidates": list(router.candidates),
-            "trained": True, "acceptability": decision.acceptability, "threshold": router.state.get("threshold"),
-            "chosen": router.candidates[decision.chosen], "decision_ms": decision.latency_ms}
+    return {
+        "router": router.name,
+        "router_id": str(router.id),
+        "candidates": list(router.candidates),
+        "trained": True,
+        "acceptability": decision.acceptability,
+        "threshold": router.state.get("threshold"),
+        "chosen": router.candidates[decision.chosen],
+        "decision_ms": decision.latency_ms,
+    }
 
 
 def routed_answer(*, router: Router, call: ModelCall, node_config: dict, make_trace: MakeTrace) -> Trace:
@@ -58,7 +74,7 @@ def routed_answer(*, router: Router, call: ModelCall, node_config: dict, make_tr
     verifier = verifier_of(router, node_config, response_format=call.response_format, tools=bool(call.tools))
     stream = not verifier.can_reject  # never stream an answer that may still be rejected
     escalations: list[dict] = []
-    *cheaper, strong = router.candidates[router.candidates.index(decision["chosen"]):]
+    *cheaper, strong = router.candidates[router.candidates.index(decision["chosen"]) :]
     for model in cheaper:
         try:
             trace = make_trace(model=model, call_key=call.call_key, stream=stream)
@@ -67,8 +83,13 @@ def routed_answer(*, router: Router, call: ModelCall, node_config: dict, make_tr
         except Exception as exc:  # an error or a timeout (its trace is saved): the next candidate answers
             escalations.append({"model": model, "why": f"error: {exc}"[:300]})
             continue
-        problem = reply_problem(trace.output, verifier=verifier, tool_calls=trace.tool_calls, tools=call.tools,
-                                top_logprobs=trace.top_logprobs)
+        problem = reply_problem(
+            trace.output,
+            verifier=verifier,
+            tool_calls=trace.tool_calls,
+            tools=call.tools,
+            top_logprobs=trace.top_logprobs,
+        )
         if problem is None:
             return _answered(trace, call, decision | {"answered": model, "escalations": escalations}, streamed=stream)
         trace.call_key += "#rejected"

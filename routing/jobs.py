@@ -5,6 +5,7 @@ claimed under a lease the worker renews, re-enqueued by the sweeper when the wor
   each prompt is stored once all candidates answered it, so a resumed job goes on where it stopped.
 - train: fit the router on every complete pair (compare jobs, shadow mode) and calibrate it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -101,11 +102,13 @@ def compare(job: RouterJob, *, lost) -> dict:
     done_here = compared.filter(created_at__gte=job.created_at).count()  # a resumed job counts what it did
     pending = replayable_traces(router).exclude(id__in=compared.values("trace_id")).order_by("-created_at")
     config = router_node_config(router)
-    for trace in pending[:max(job.sample - done_here, 0)]:
+    for trace in pending[: max(job.sample - done_here, 0)]:
         if lost():
             break
-        answers = {model: str(trace.id) if model == trace.model else str(_replay(trace, model, router, config).id)
-                   for model in router.candidates}
+        answers = {
+            model: str(trace.id) if model == trace.model else str(_replay(trace, model, router, config).id)
+            for model in router.candidates
+        }
         Comparison.objects.create(router=router, trace=trace, answers=answers)
         done_here += 1
         RouterJob.objects.filter(pk=job.pk).update(progress={"compared": done_here, "sample": job.sample})
@@ -115,13 +118,24 @@ def compare(job: RouterJob, *, lost) -> dict:
 def _replay(source: Trace, model: str, router: Router, config: dict) -> Trace:
     """Ask `model` the source trace's prompt; the answer is a trace of its own (no node: it answered
     no run), kept whether it succeeds or fails."""
-    trace = Trace(workspace_id=source.workspace_id, workflow_id=source.workflow_id, messages=source.messages,
-                  call_key="router-compare", model=model,
-                  metadata={"source": "router-compare", "router_id": str(router.id), "replays": str(source.id)})
+    trace = Trace(
+        workspace_id=source.workspace_id,
+        workflow_id=source.workflow_id,
+        messages=source.messages,
+        call_key="router-compare",
+        model=model,
+        metadata={"source": "router-compare", "router_id": str(router.id), "replays": str(source.id)},
+    )
     try:
         endpoint = model_resolve(workspace=router.workspace, name=model)
-        traced_complete(trace=trace, endpoint=endpoint, max_tokens=config.get("max_tokens"),
-                        temperature=config.get("temperature"), stop=config.get("stop"), tools=source.tools)
+        traced_complete(
+            trace=trace,
+            endpoint=endpoint,
+            max_tokens=config.get("max_tokens"),
+            temperature=config.get("temperature"),
+            stop=config.get("stop"),
+            tools=source.tools,
+        )
     except Exception as exc:  # a failed answer is a data point: it scores 0
         trace.status, trace.error = "error", str(exc)
     trace.save()
@@ -133,8 +147,12 @@ def _replay(source: Trace, model: str, router: Router, config: dict) -> Trace:
 
 def train_router(router: Router) -> dict:
     examples, sources = training_examples(router)
-    trained, report = train(examples, candidates=router.candidates, target=router.target,
-                            featurize=lambda texts, turns: featurize(texts, turns=turns))
+    trained, report = train(
+        examples,
+        candidates=router.candidates,
+        target=router.target,
+        featurize=lambda texts, turns: featurize(texts, turns=turns),
+    )
     report["sources"] = sources
     router.state, router.report, router.trained_at = trained.as_dict(), report, timezone.now()
     router.save(update_fields=["state", "report", "trained_at", "updated_at"])

@@ -1,5 +1,6 @@
 """What routing stores: routers (per node or per workspace), the prompts a compare job replayed to
 every candidate, and the compare and training jobs."""
+
 import uuid
 
 from django.db import models
@@ -34,8 +35,9 @@ class Router(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["workspace", "name"], name="router_name_unique"),
-            models.UniqueConstraint(fields=["workflow", "node_id"], condition=Q(workflow__isnull=False),
-                                    name="router_node_unique"),
+            models.UniqueConstraint(
+                fields=["workflow", "node_id"], condition=Q(workflow__isnull=False), name="router_node_unique"
+            ),
             models.UniqueConstraint(fields=["workspace"], condition=Q(is_default=True), name="router_default_unique"),
         ]
 
@@ -44,8 +46,9 @@ class Comparison(models.Model):
     """One prompt of the router's traffic, answered by every candidate (by a compare job)."""
 
     router = models.ForeignKey(Router, on_delete=models.CASCADE, related_name="comparisons")
-    trace = models.ForeignKey(Trace, null=True, on_delete=models.SET_NULL, related_name="+",
-                              help_text="The trace whose prompt was replayed")
+    trace = models.ForeignKey(
+        Trace, null=True, on_delete=models.SET_NULL, related_name="+", help_text="The trace whose prompt was replayed"
+    )
     answers = models.JSONField(default=dict, help_text="candidate -> the id of the trace that answered it")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,6 +1,7 @@
 """Selectors: everything routing reads. Which router answers a call, the node a router serves, the
 training pairs (shadow comparisons from distillation, compare jobs, golden labels) and how the
 router's calls went."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -57,8 +58,9 @@ def router_node_config(router: Router) -> dict:
     return (node or {}).get("config", {})
 
 
-def verifier_of(router: Router, node_config: dict, *, response_format: dict | None = None,
-                tools: bool = False) -> Verifier:
+def verifier_of(
+    router: Router, node_config: dict, *, response_format: dict | None = None, tools: bool = False
+) -> Verifier:
     """The router's checks plus what the call itself demands: JSON (and its schema) when the call's
     response_format or the node's output asks for it."""
     kind = (response_format or {}).get("type", "text")
@@ -66,8 +68,12 @@ def verifier_of(router: Router, node_config: dict, *, response_format: dict | No
         expects_json, schema = True, (response_format.get("json_schema") or {}).get("schema")
     else:
         expects_json, schema = node_config.get("output") == "json" and not tools, node_config.get("json_schema")
-    return Verifier(refusal=router.verifier.get("refusal", True), min_confidence=router.verifier.get("min_confidence"),
-                    json=expects_json, schema=schema if expects_json else None)
+    return Verifier(
+        refusal=router.verifier.get("refusal", True),
+        min_confidence=router.verifier.get("min_confidence"),
+        json=expects_json,
+        schema=schema if expects_json else None,
+    )
 
 
 # --- Training pairs ---------------------------------------------------------------------------
@@ -89,18 +95,28 @@ def training_examples(router: Router) -> tuple[list[Example], dict[str, int]]:
     one, else against the strong model's answer; and how many came from each source."""
     verifier = verifier_of(router, router_node_config(router))
     rows = [(c.trace, c.answers) for c in Comparison.objects.filter(router=router).select_related("trace")]
-    answered = {str(pk): trace for pk, trace in
-                Trace.objects.in_bulk([pk for _, answers in rows for pk in answers.values()]).items()}
-    examples = [_example(source, {m: answered.get(pk) for m, pk in answers.items()}, router, verifier)
-                for source, answers in rows if source is not None]
+    answered = {
+        str(pk): trace
+        for pk, trace in Trace.objects.in_bulk([pk for _, answers in rows for pk in answers.values()]).items()
+    }
+    examples = [
+        _example(source, {m: answered.get(pk) for m, pk in answers.items()}, router, verifier)
+        for source, answers in rows
+        if source is not None
+    ]
     counts = {"compare": len(examples), "shadow": 0}
     if router.workflow_id and len(router.candidates) == 2:  # a shadow pair is the student's and the teacher's answer
         student, teacher = router.candidates
         shadowed = ShadowComparison.objects.filter(
-            workflow_id=router.workflow_id, node_id=router.node_id, teacher_trace__model=teacher,
-            student_trace__model=student).select_related("teacher_trace", "student_trace")
-        shadow = [_example(s.teacher_trace, {teacher: s.teacher_trace, student: s.student_trace}, router, verifier)
-                  for s in shadowed]
+            workflow_id=router.workflow_id,
+            node_id=router.node_id,
+            teacher_trace__model=teacher,
+            student_trace__model=student,
+        ).select_related("teacher_trace", "student_trace")
+        shadow = [
+            _example(s.teacher_trace, {teacher: s.teacher_trace, student: s.student_trace}, router, verifier)
+            for s in shadowed
+        ]
         examples += shadow
         counts["shadow"] = len(shadow)
     complete = [e for e in examples if e is not None]
@@ -113,8 +129,9 @@ def _example(source: Trace, answers: dict[str, Trace | None], router: Router, ve
     traces = [answers[m] for m in router.candidates]
     reference = source.golden_output if source.golden_output is not None else traces[-1].output
     scores = [answer_score(t.output, reference, verifier=verifier) if t.status == "ok" else 0.0 for t in traces]
-    return Example(text=prompt_text(source.messages), scores=scores, costs=[t.cost for t in traces],
-                   turns=len(source.messages))
+    return Example(
+        text=prompt_text(source.messages), scores=scores, costs=[t.cost for t in traces], turns=len(source.messages)
+    )
 
 
 # --- How the router's calls went ----------------------------------------------------------------
@@ -134,9 +151,13 @@ def router_usage(*, router: Router) -> dict[str, Any]:
         escalated += bool(decision["escalations"])
     calls = sum(answered.values())
     strong_cost = _mean_cost(router, router.candidates[-1]) if router.candidates else None
-    return {"calls": calls, "answered": {m: answered.get(m, 0) for m in router.candidates}, "cost": round(cost, 6),
-            "escalated": escalated,
-            "saving": round(calls * strong_cost - cost, 6) if strong_cost is not None and calls else None}
+    return {
+        "calls": calls,
+        "answered": {m: answered.get(m, 0) for m in router.candidates},
+        "cost": round(cost, 6),
+        "escalated": escalated,
+        "saving": round(calls * strong_cost - cost, 6) if strong_cost is not None and calls else None,
+    }
 
 
 def _mean_cost(router: Router, model: str) -> float | None:

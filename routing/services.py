@@ -1,4 +1,5 @@
 """Services: a router's configuration. Jobs (compare, train) are in jobs.py; the routed call is calls.py."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,9 +18,17 @@ from workflows.models import ModelEndpoint, Workspace
 ROUTED_NODE_TYPES = ("llm", "agent")  # the nodes that make model calls
 
 
-def router_create(*, workspace: Workspace, name: str, workflow: str | None = None, node_id: str = "",
-                  candidates: list[str] | None = None, target: float = 0.95, verifier: dict | None = None,
-                  is_default: bool = False) -> Router:
+def router_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    workflow: str | None = None,
+    node_id: str = "",
+    candidates: list[str] | None = None,
+    target: float = 0.95,
+    verifier: dict | None = None,
+    is_default: bool = False,
+) -> Router:
     """A node router (workflow and node_id) or a workspace router. A node router's candidates
     default to the node's deployed student (if any) and the node's own model."""
     router = Router(workspace=workspace, name=name, target=target, verifier=verifier or {})
@@ -72,8 +81,11 @@ def _routed_node(router: Router) -> dict:
     if node is None:
         raise ValidationFailed(f"Workflow has no node {router.node_id!r}.", path="node_id")
     if node.get("type") not in ROUTED_NODE_TYPES:
-        raise ValidationFailed(f"Node {router.node_id!r} is a {node.get('type')!r} node; only llm and agent nodes "
-                               f"make model calls to route.", path="node_id")
+        raise ValidationFailed(
+            f"Node {router.node_id!r} is a {node.get('type')!r} node; only llm and agent nodes "
+            f"make model calls to route.",
+            path="node_id",
+        )
     return node
 
 
@@ -86,8 +98,11 @@ def _default_candidates(router: Router, config: dict) -> list[str]:
     except LookupError:
         teacher = model
     if not student:
-        raise ValidationFailed(f"Node {router.node_id!r} has no deployed student to route to: name the candidates, "
-                               f"cheapest first (e.g. [\"small-model\", \"{teacher}\"]).", path="candidates")
+        raise ValidationFailed(
+            f"Node {router.node_id!r} has no deployed student to route to: name the candidates, "
+            f'cheapest first (e.g. ["small-model", "{teacher}"]).',
+            path="candidates",
+        )
     return [student, teacher]
 
 
@@ -95,21 +110,33 @@ def _validate(router: Router, *, is_default: bool) -> None:
     errors = []
     known = set(ModelEndpoint.objects.filter(workspace=router.workspace).values_list("name", flat=True))
     if not router.name or "/" in router.name or router.name == "auto" or router.name in known:
-        errors.append({"path": "name", "message": "A router's name is a non-empty name without '/' that is neither "
-                                                  "'auto' nor a registered model's name."})
+        errors.append(
+            {
+                "path": "name",
+                "message": "A router's name is a non-empty name without '/' that is neither "
+                "'auto' nor a registered model's name.",
+            }
+        )
     elif Router.objects.filter(workspace=router.workspace, name=router.name).exclude(pk=router.pk).exists():
         errors.append({"path": "name", "message": f"A router named {router.name!r} exists already."})
     if len(router.candidates) < 2 or len(set(router.candidates)) != len(router.candidates):
         errors.append({"path": "candidates", "message": "At least two different models, cheapest first."})
-    errors += [{"path": f"candidates[{i}]", "message": f"Unknown model {name!r} (known: "
-                                                      f"{', '.join(sorted(known)) or 'none registered'})."}
-               for i, name in enumerate(router.candidates) if name not in known]
+    errors += [
+        {
+            "path": f"candidates[{i}]",
+            "message": f"Unknown model {name!r} (known: {', '.join(sorted(known)) or 'none registered'}).",
+        }
+        for i, name in enumerate(router.candidates)
+        if name not in known
+    ]
     if not 0 < router.target <= 1:
         errors.append({"path": "target", "message": "The target is a share of the strong model's quality, in (0, 1]."})
     if is_default and router.workflow_id:
         errors.append({"path": "is_default", "message": "Only a workspace router (no workflow) can be the default."})
-    if router.workflow_id and Router.objects.filter(workflow=router.workflow, node_id=router.node_id).exclude(
-            pk=router.pk).exists():
+    if (
+        router.workflow_id
+        and Router.objects.filter(workflow=router.workflow, node_id=router.node_id).exclude(pk=router.pk).exists()
+    ):
         errors.append({"path": "node_id", "message": f"Node {router.node_id!r} has a router already."})
     if errors:
         raise ValidationFailed(errors)

@@ -1,5 +1,6 @@
 """Celery tasks: thin wrappers that call services with ids. Jobs run on the `training` queue
 (settings.CELERY_TASK_ROUTES); the sweeper runs wherever beat's default queue is served."""
+
 from celery.signals import worker_ready
 
 from orchestra.celery import app

@@ -5,6 +5,7 @@ been sent. Under ASGI a client that hangs up first cancels that: the view's thre
 its checked-out connection never goes back, and a few dozen impatient clients drain the pool for
 good. This middleware (outermost) gives it back in the view's own thread, whatever the client did.
 """
+
 from django.db import connections
 
 

@@ -7,112 +7,217 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('workflows', '0002_triggers'),
+        ("workflows", "0002_triggers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DistillationJob',
+            name="DistillationJob",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('node_id', models.CharField(max_length=200)),
-                ('filters', models.JSONField(blank=True, default=dict, help_text='Trace filters beyond workflow and node')),
-                ('teacher', models.CharField(help_text="The teacher's model endpoint name", max_length=200)),
-                ('student', models.CharField(help_text='Student base: a model endpoint name, HF id or folder', max_length=500)),
-                ('method', models.CharField(max_length=40)),
-                ('config', models.JSONField(blank=True, default=dict, help_text="The caller's overrides of the job config")),
-                ('status', models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('succeeded', 'succeeded'), ('failed', 'failed'), ('cancelled', 'cancelled')], db_index=True, default='queued', max_length=20)),
-                ('progress', models.JSONField(blank=True, null=True)),
-                ('losses', models.JSONField(blank=True, default=list)),
-                ('report', models.JSONField(blank=True, null=True)),
-                ('artifacts', models.JSONField(blank=True, default=dict)),
-                ('model', models.CharField(blank=True, default='', help_text='Registered endpoint, once deployed', max_length=200)),
-                ('error', models.TextField(blank=True, default='')),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('event_seq', models.PositiveIntegerField(default=0, help_text='last JobEvent.seq handed out')),
-                ('enqueued_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_owner', models.CharField(blank=True, default='', max_length=200)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='distillation_jobs', to='workflows.workflow')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='distillation_jobs', to='workflows.workspace')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("node_id", models.CharField(max_length=200)),
+                (
+                    "filters",
+                    models.JSONField(blank=True, default=dict, help_text="Trace filters beyond workflow and node"),
+                ),
+                ("teacher", models.CharField(help_text="The teacher's model endpoint name", max_length=200)),
+                (
+                    "student",
+                    models.CharField(help_text="Student base: a model endpoint name, HF id or folder", max_length=500),
+                ),
+                ("method", models.CharField(max_length=40)),
+                (
+                    "config",
+                    models.JSONField(blank=True, default=dict, help_text="The caller's overrides of the job config"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("running", "running"),
+                            ("succeeded", "succeeded"),
+                            ("failed", "failed"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                ("progress", models.JSONField(blank=True, null=True)),
+                ("losses", models.JSONField(blank=True, default=list)),
+                ("report", models.JSONField(blank=True, null=True)),
+                ("artifacts", models.JSONField(blank=True, default=dict)),
+                (
+                    "model",
+                    models.CharField(
+                        blank=True, default="", help_text="Registered endpoint, once deployed", max_length=200
+                    ),
+                ),
+                ("error", models.TextField(blank=True, default="")),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("event_seq", models.PositiveIntegerField(default=0, help_text="last JobEvent.seq handed out")),
+                ("enqueued_at", models.DateTimeField(blank=True, null=True)),
+                ("lease_owner", models.CharField(blank=True, default="", max_length=200)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="distillation_jobs",
+                        to="workflows.workflow",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="distillation_jobs",
+                        to="workflows.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='NodeDeployment',
+            name="NodeDeployment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('node_id', models.CharField(max_length=200)),
-                ('state', models.CharField(choices=[('teacher', 'teacher'), ('shadow', 'shadow'), ('student', 'student')], default='teacher', max_length=20)),
-                ('student_model', models.CharField(blank=True, default='', max_length=200)),
-                ('teacher_model', models.CharField(blank=True, default='', max_length=200)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='node_deployments', to='workflows.workflow')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='node_deployments', to='workflows.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("node_id", models.CharField(max_length=200)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("teacher", "teacher"), ("shadow", "shadow"), ("student", "student")],
+                        default="teacher",
+                        max_length=20,
+                    ),
+                ),
+                ("student_model", models.CharField(blank=True, default="", max_length=200)),
+                ("teacher_model", models.CharField(blank=True, default="", max_length=200)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="node_deployments",
+                        to="workflows.workflow",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="node_deployments",
+                        to="workflows.workspace",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DeploymentChange',
+            name="DeploymentChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_state', models.CharField(max_length=20)),
-                ('to_state', models.CharField(max_length=20)),
-                ('model', models.CharField(blank=True, default='', max_length=200)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('deployment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='changes', to='distillation.nodedeployment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("from_state", models.CharField(max_length=20)),
+                ("to_state", models.CharField(max_length=20)),
+                ("model", models.CharField(blank=True, default="", max_length=200)),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="changes",
+                        to="distillation.nodedeployment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='ShadowComparison',
+            name="ShadowComparison",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('node_id', models.CharField(max_length=200)),
-                ('agreement', models.BooleanField()),
-                ('teacher_latency_ms', models.FloatField(default=0.0)),
-                ('student_latency_ms', models.FloatField(blank=True, null=True)),
-                ('teacher_cost', models.FloatField(default=0.0)),
-                ('student_cost', models.FloatField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('student_trace', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workflows.trace')),
-                ('teacher_trace', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workflows.trace')),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='shadow_comparisons', to='workflows.workflow')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='shadow_comparisons', to='workflows.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("node_id", models.CharField(max_length=200)),
+                ("agreement", models.BooleanField()),
+                ("teacher_latency_ms", models.FloatField(default=0.0)),
+                ("student_latency_ms", models.FloatField(blank=True, null=True)),
+                ("teacher_cost", models.FloatField(default=0.0)),
+                ("student_cost", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "student_trace",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="workflows.trace"
+                    ),
+                ),
+                (
+                    "teacher_trace",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="workflows.trace"
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="shadow_comparisons",
+                        to="workflows.workflow",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="shadow_comparisons",
+                        to="workflows.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='JobEvent',
+            name="JobEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.PositiveIntegerField()),
-                ('type', models.CharField(max_length=40)),
-                ('data', models.JSONField(default=dict)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='distillation.distillationjob')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seq", models.PositiveIntegerField()),
+                ("type", models.CharField(max_length=40)),
+                ("data", models.JSONField(default=dict)),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="distillation.distillationjob",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['seq'],
-                'constraints': [models.UniqueConstraint(fields=('job', 'seq'), name='job_event_seq_unique')],
+                "ordering": ["seq"],
+                "constraints": [models.UniqueConstraint(fields=("job", "seq"), name="job_event_seq_unique")],
             },
         ),
         migrations.AddConstraint(
-            model_name='nodedeployment',
-            constraint=models.UniqueConstraint(fields=('workflow', 'node_id'), name='node_deployment_unique'),
+            model_name="nodedeployment",
+            constraint=models.UniqueConstraint(fields=("workflow", "node_id"), name="node_deployment_unique"),
         ),
     ]

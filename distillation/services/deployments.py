@@ -4,6 +4,7 @@ deployment state: teacher, shadow (both answer, the teacher's reply is used) or 
 An agent node's calls are its turns, each routed on its own: shadow mode compares every step (the
 same tool calls by AST match, or the same answer), the student's tool calls must name offered tools
 with valid arguments or the teacher takes the turn."""
+
 from __future__ import annotations
 
 import logging
@@ -33,20 +34,28 @@ log = logging.getLogger(__name__)
 def job_deploy(*, job: DistillationJob, name: str | None = None) -> ModelEndpoint:
     """Register the trained student as a model endpoint a node can switch to."""
     if job.status != "succeeded" or not job.artifacts.get("merged"):
-        raise Conflict(f"Only a succeeded job with an exported student can be deployed; this one is {job.status}.",
-                       path="status")
+        raise Conflict(
+            f"Only a succeeded job with an exported student can be deployed; this one is {job.status}.", path="status"
+        )
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise ValidationFailed("name is a model name without '/'.", path="name")
     name = name or f"{job.node_id}-student-{str(job.id)[:8]}"
     student_endpoint = ModelEndpoint.objects.filter(workspace=job.workspace, name=job.student).first()
-    prices = ({"price_in": student_endpoint.price_in, "price_out": student_endpoint.price_out}
-              if student_endpoint is not None else {})
+    prices = (
+        {"price_in": student_endpoint.price_in, "price_out": student_endpoint.price_out}
+        if student_endpoint is not None
+        else {}
+    )
     with transaction.atomic():
         if student_endpoint is not None and student_endpoint.backend == "openai" and job.artifacts.get("adapter"):
             endpoint = _deploy_on_vllm(job=job, name=name, server=student_endpoint, prices=prices)
         else:
-            endpoint = workflow_services.model_endpoint_save(workspace=job.workspace, name=name, fields={
-                "backend": "transformers", "model": job.artifacts["merged"], **prices}, trusted_path=True)
+            endpoint = workflow_services.model_endpoint_save(
+                workspace=job.workspace,
+                name=name,
+                fields={"backend": "transformers", "model": job.artifacts["merged"], **prices},
+                trusted_path=True,
+            )
         DistillationJob.objects.filter(pk=job.pk).update(model=endpoint.name)
     return endpoint
 
@@ -63,17 +72,34 @@ def _deploy_on_vllm(*, job: DistillationJob, name: str, server: ModelEndpoint, p
     api_key = crypto.decrypt(server.api_key_encrypted) or None
     try:
         with guarded_client(allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE, timeout=120) as client:
-            response = client.post(server.base_url.rstrip("/") + "/load_lora_adapter",
-                                   json={"lora_name": name, "lora_path": job.artifacts["adapter"]},
-                                   headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+            response = client.post(
+                server.base_url.rstrip("/") + "/load_lora_adapter",
+                json={"lora_name": name, "lora_path": job.artifacts["adapter"]},
+                headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+            )
     except RequestRefused as refused:
-        raise ValidationFailed(f"{server.name!r} cannot be reached: {refused} (operators allow private model "
-                               "servers with ORCHESTRA_EGRESS_ALLOW)", path="model") from refused
+        raise ValidationFailed(
+            f"{server.name!r} cannot be reached: {refused} (operators allow private model "
+            "servers with ORCHESTRA_EGRESS_ALLOW)",
+            path="model",
+        ) from refused
     if response.status_code >= 400:
-        raise ValidationFailed(f"{server.name!r} refused to load the adapter: HTTP {response.status_code} "
-                               f"{response.text[:300]}", path="model")
-    return workflow_services.model_endpoint_save(workspace=job.workspace, name=name, api_key=api_key, fields={
-        "backend": "openai", "model": name, "base_url": server.base_url, "options": dict(server.options), **prices})
+        raise ValidationFailed(
+            f"{server.name!r} refused to load the adapter: HTTP {response.status_code} {response.text[:300]}",
+            path="model",
+        )
+    return workflow_services.model_endpoint_save(
+        workspace=job.workspace,
+        name=name,
+        api_key=api_key,
+        fields={
+            "backend": "openai",
+            "model": name,
+            "base_url": server.base_url,
+            "options": dict(server.options),
+            **prices,
+        },
+    )
 
 
 # --- Node deployments: which model answers a node ---------------------------------------------
@@ -88,7 +114,8 @@ def deployment_set(*, workflow: Workflow, node_id: str, state: Any, model: Any =
         raise ValidationFailed("model is a registered model name.", path="model")
     with transaction.atomic():
         deployment, _ = NodeDeployment.objects.select_for_update().get_or_create(
-            workflow=workflow, node_id=node_id, defaults={"workspace": workflow.workspace})
+            workflow=workflow, node_id=node_id, defaults={"workspace": workflow.workspace}
+        )
         student = model or deployment.student_model
         if state != "teacher":
             if not student:
@@ -99,8 +126,13 @@ def deployment_set(*, workflow: Workflow, node_id: str, state: Any, model: Any =
             teacher = model_resolve(workspace=workflow.workspace, name=node["config"].get("model", "auto")).name
         except LookupError:
             teacher = node["config"].get("model", "auto")
-        DeploymentChange.objects.create(deployment=deployment, user=user if user and user.is_authenticated else None,
-                                        from_state=deployment.state, to_state=state, model=student or "")
+        DeploymentChange.objects.create(
+            deployment=deployment,
+            user=user if user and user.is_authenticated else None,
+            from_state=deployment.state,
+            to_state=state,
+            model=student or "",
+        )
         deployment.state, deployment.student_model, deployment.teacher_model = state, student or "", teacher
         deployment.save()
     return deployment
@@ -129,15 +161,24 @@ def deployment_call(*, run, call: ModelCall, make_trace: MakeTrace) -> Trace | N
             student = asked.result()
         agreement = student.status == "ok" and _agree(teacher, student, node_config)
         ShadowComparison.objects.create(
-            workspace_id=run.workspace_id, workflow_id=run.workflow_id, node_id=call.node_id, call_key=call.call_key,
-            kind="tool_calls" if teacher.tool_calls else "reply", teacher_trace=teacher,
-            student_trace=student, agreement=agreement,
-            teacher_latency_ms=teacher.latency_ms, teacher_cost=teacher.cost,
-            student_latency_ms=student.latency_ms, student_cost=student.cost)
+            workspace_id=run.workspace_id,
+            workflow_id=run.workflow_id,
+            node_id=call.node_id,
+            call_key=call.call_key,
+            kind="tool_calls" if teacher.tool_calls else "reply",
+            teacher_trace=teacher,
+            student_trace=student,
+            agreement=agreement,
+            teacher_latency_ms=teacher.latency_ms,
+            teacher_cost=teacher.cost,
+            student_latency_ms=student.latency_ms,
+            student_cost=student.cost,
+        )
         return teacher
     try:  # a JSON reply may still be rejected, so only a text node streams the student's tokens
-        student = make_trace(model=deployment.student_model, call_key=call.call_key,
-                             stream=node_config.get("output") != "json")
+        student = make_trace(
+            model=deployment.student_model, call_key=call.call_key, stream=node_config.get("output") != "json"
+        )
     except Exception:
         log.warning("node %s: student %s failed; the teacher answers", call.node_id, deployment.student_model)
     else:
@@ -159,9 +200,17 @@ def _shadow_reply(make_trace: MakeTrace, run, call: ModelCall, model: str) -> Tr
         # A failed call's trace is normally saved by the call itself; one that failed before that is recorded here.
         failed = Trace.objects.filter(run=run, call_key=call_key, status="error", created_at__gte=started).first()
         return failed or Trace.objects.create(
-            workspace_id=run.workspace_id, workflow_id=run.workflow_id, version=run.version, node_id=call.node_id,
-            run=run, call_key=call_key, messages=call.messages, model=model, status="error",
-            error=f"{type(exc).__name__}: {exc}")
+            workspace_id=run.workspace_id,
+            workflow_id=run.workflow_id,
+            version=run.version,
+            node_id=call.node_id,
+            run=run,
+            call_key=call_key,
+            messages=call.messages,
+            model=model,
+            status="error",
+            error=f"{type(exc).__name__}: {exc}",
+        )
     finally:
         connection.close()  # this runs on a pool thread with its own database connection
 

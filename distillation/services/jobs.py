@@ -1,6 +1,7 @@
 """Distillation jobs: create one from its plan (plans.py) when nothing is refused, run it on the
 `training` queue under a lease (a dead trainer's job resumes from its checkpoint elsewhere), cancel
 it. The training itself is `orchestra.distill.run_job`."""
+
 from __future__ import annotations
 
 import logging
@@ -38,8 +39,15 @@ def job_create(*, workspace: Workspace, body: Any) -> DistillationJob:
         raise ValidationFailed(preview["refusals"])
     with transaction.atomic():
         job = DistillationJob.objects.create(
-            workspace=workspace, workflow=plan.workflow, node_id=plan.node_id or "", filters=plan.filters,
-            teacher=plan.teacher.name, student=plan.student, method=plan.method, config=plan.overrides)
+            workspace=workspace,
+            workflow=plan.workflow,
+            node_id=plan.node_id or "",
+            filters=plan.filters,
+            teacher=plan.teacher.name,
+            student=plan.student,
+            method=plan.method,
+            config=plan.overrides,
+        )
         events.record(job_id=job.id, type="job_queued", data={"preview": preview})
         transaction.on_commit(lambda: job_enqueue(job.id))
     return job
@@ -70,8 +78,18 @@ def _finish(job: DistillationJob, *, status: str, error: str = "") -> None:
     job.status, job.error, job.finished_at = status, error, timezone.now()
     job.lease_owner, job.lease_expires_at = "", None
     # Named fields only: event_seq in memory is stale once events have been recorded.
-    job.save(update_fields=["status", "error", "finished_at", "lease_owner", "lease_expires_at", "cancel_requested",
-                            "report", "artifacts"])
+    job.save(
+        update_fields=[
+            "status",
+            "error",
+            "finished_at",
+            "lease_owner",
+            "lease_expires_at",
+            "cancel_requested",
+            "report",
+            "artifacts",
+        ]
+    )
     events.record(job_id=job.id, type=f"job_{status}", data={"error": error or None})
 
 
@@ -107,26 +125,46 @@ def job_execute(*, job_id) -> str | None:
         return keeper.lost.is_set() or DistillationJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
 
     try:
-        plan = job_plan(workspace=job.workspace, body={
-            "workflow": str(job.workflow_id) if job.workflow_id else None, "node_id": job.node_id or None,
-            "student": job.student,
-            "method": job.method, "teacher": job.teacher, "filters": job.filters, "config": job.config})
+        plan = job_plan(
+            workspace=job.workspace,
+            body={
+                "workflow": str(job.workflow_id) if job.workflow_id else None,
+                "node_id": job.node_id or None,
+                "student": job.student,
+                "method": job.method,
+                "teacher": job.teacher,
+                "filters": job.filters,
+                "config": job.config,
+            },
+        )
         traces = plan.traces()
         config = plan.job_config(output_dir=str(job_output_dir(job)))
         if plan.scores_remote_teacher():
-            teacher_score(traces=traces, teacher=plan.teacher, top_k=parse_job_config(config).teacher.top_k,
-                          on_progress=lambda done, total: events.record(job_id=job.id, type="progress", data={
-                              "stage": "score_teacher", "done": done, "total": total}))
-        result = run_job(config, records=plan.records(traces),
-                         on_progress=lambda update: _progress(job.pk, update), should_stop=should_stop,
-                         judge=plan.judge())
+            teacher_score(
+                traces=traces,
+                teacher=plan.teacher,
+                top_k=parse_job_config(config).teacher.top_k,
+                on_progress=lambda done, total: events.record(
+                    job_id=job.id, type="progress", data={"stage": "score_teacher", "done": done, "total": total}
+                ),
+            )
+        result = run_job(
+            config,
+            records=plan.records(traces),
+            on_progress=lambda update: _progress(job.pk, update),
+            should_stop=should_stop,
+            judge=plan.judge(),
+        )
     except Exception as exc:  # data, teacher or training problems end the job, visibly
         log.exception("distillation job %s failed", job.id)
         outcome, report, artifacts, error = "failed", None, {}, f"{type(exc).__name__}: {exc}"
     else:
         outcome = "cancelled" if result.report["outcome"] == "cancelled" else "succeeded"
-        report, artifacts, error = with_speedup(result.report, traces=traces, teacher=plan.teacher.name), \
-            result.artifacts, ""
+        report, artifacts, error = (
+            with_speedup(result.report, traces=traces, teacher=plan.teacher.name),
+            result.artifacts,
+            "",
+        )
     finally:
         keeper.stopped.set()
     return _record_outcome(job.pk, owner, outcome=outcome, report=report, artifacts=artifacts, error=error)
@@ -144,9 +182,12 @@ def with_speedup(report: dict[str, Any], *, traces: list[Trace], teacher: str) -
         timed = [t for t in traces if t.model == teacher and t.latency_ms > 0]
         seconds = sum(t.latency_ms for t in timed) / 1000
         if timed:
-            after["teacher_speed"] = {"seconds_per_prompt": seconds / len(timed),
-                                      "tokens_per_s": sum(t.tokens_out for t in timed) / seconds,
-                                      "timed_from": "traces", "calls": len(timed)}
+            after["teacher_speed"] = {
+                "seconds_per_prompt": seconds / len(timed),
+                "tokens_per_s": sum(t.tokens_out for t in timed) / seconds,
+                "timed_from": "traces",
+                "calls": len(timed),
+            }
     teacher_seconds = (after.get("teacher_speed") or {}).get("seconds_per_prompt")
     report["speedup"] = round(teacher_seconds / student, 2) if teacher_seconds else None
     return report
@@ -162,8 +203,9 @@ def _record_outcome(job_pk, owner: str, *, outcome: str, report, artifacts: dict
         return None  # stopped because the lease was lost, not because anyone asked
     job.report, job.artifacts = report, artifacts
     if outcome == "succeeded" and report.get("after") is not None:
-        events.record(job_id=job.pk, type="evaluation", data={
-            k: report.get(k) for k in ("baseline", "after", "verdict", "table")})
+        events.record(
+            job_id=job.pk, type="evaluation", data={k: report.get(k) for k in ("baseline", "after", "verdict", "table")}
+        )
     _finish(job, status=outcome, error=error)
     return outcome
 
@@ -173,8 +215,14 @@ def _progress(job_pk, update: dict[str, Any]) -> None:
     if update.get("stage") != "train" or "step" not in update:
         events.record(job_id=job_pk, type="progress", data=update)
         return
-    progress = {"step": update["step"], "total_steps": update["max_steps"], "loss": update["loss"],
-                "learning_rate": update["lr"], "tokens_per_s": update["tokens_per_s"], "eta_s": update["eta_s"]}
+    progress = {
+        "step": update["step"],
+        "total_steps": update["max_steps"],
+        "loss": update["loss"],
+        "learning_rate": update["lr"],
+        "tokens_per_s": update["tokens_per_s"],
+        "eta_s": update["eta_s"],
+    }
     point = {"step": update["step"], "loss": update["loss"]}
     if update.get("val_loss") is not None:
         point["validation_loss"] = update["val_loss"]
@@ -184,5 +232,8 @@ def _progress(job_pk, update: dict[str, Any]) -> None:
         job.losses = [p for p in job.losses if p["step"] < point["step"]] + [point]
         job.progress = progress
         job.save(update_fields=["losses", "progress"])
-        events.record(job_id=job_pk, type="progress", data={"stage": "train", **progress,
-                                                              "validation_loss": point.get("validation_loss")})
+        events.record(
+            job_id=job_pk,
+            type="progress",
+            data={"stage": "train", **progress, "validation_loss": point.get("validation_loss")},
+        )

@@ -3,6 +3,7 @@
 by filters), resolve the teacher, the student and the judge, and preview what the job would train
 on (the verification counts of its trajectories among it) and every reason it would be refused,
 without training."""
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,8 @@ class JobPlan:
     workflow: Workflow | None  # None: traces of the whole workspace (the gateway's too)
     node_id: str | None
     teacher: ModelEndpoint
-    student: str            # the base as asked for: an endpoint name, HF id or folder
-    student_path: str       # what transformers loads
+    student: str  # the base as asked for: an endpoint name, HF id or folder
+    student_path: str  # what transformers loads
     method: str
     filters: dict[str, Any]
     overrides: dict[str, Any]
@@ -70,17 +71,26 @@ class JobPlan:
         if self.teacher.backend == "transformers":
             teacher_source = {"model": self.teacher.model}
         else:  # the endpoint's own key, to the endpoint's own URL only
-            teacher_source = {"model": self.teacher.model, "base_url": self.teacher.base_url,
-                              "api_key": crypto.decrypt(self.teacher.api_key_encrypted) or None}
-        kind = "recorded" if self.method == "sft" else (
-            "online" if self.teacher.backend == "transformers" else "offline")
+            teacher_source = {
+                "model": self.teacher.model,
+                "base_url": self.teacher.base_url,
+                "api_key": crypto.decrypt(self.teacher.api_key_encrypted) or None,
+            }
+        kind = (
+            "recorded" if self.method == "sft" else ("online" if self.teacher.backend == "transformers" else "offline")
+        )
         data = overrides.pop("data", {})
         filters = {"model": self.models()} | {k: v for k, v in self.filters.items() if k in CORE_FILTERS}
         if "verified" in self.filters:
             data["verify"] = self.filters["verified"]
-        return {**overrides, "method": self.method, "student": {"model": self.student_path},
-                "teacher": {"kind": kind, **teacher_source, **teacher},
-                "data": {**data, "source": "records", "filters": filters}, "output_dir": output_dir}
+        return {
+            **overrides,
+            "method": self.method,
+            "student": {"model": self.student_path},
+            "teacher": {"kind": kind, **teacher_source, **teacher},
+            "data": {**data, "source": "records", "filters": filters},
+            "output_dir": output_dir,
+        }
 
     def node(self) -> dict | None:
         return distilled_node(workflow=self.workflow, node_id=self.node_id) if self.node_id else None
@@ -90,12 +100,18 @@ class JobPlan:
         return self.filters.get("model") or [self.teacher.name]
 
     def traces(self) -> list[Trace]:
-        return selected_traces(workspace=self.workspace, workflow=self.workflow, node=self.node(),
-                               models=self.models(), metadata=self.filters.get("metadata"))
+        return selected_traces(
+            workspace=self.workspace,
+            workflow=self.workflow,
+            node=self.node(),
+            models=self.models(),
+            metadata=self.filters.get("metadata"),
+        )
 
     def records(self, traces: list[Trace] | None = None) -> list[dict[str, Any]]:
-        return trace_records(traces=self.traces() if traces is None else traces, node=self.node(),
-                             teacher=self.teacher.name)
+        return trace_records(
+            traces=self.traces() if traces is None else traces, node=self.node(), teacher=self.teacher.name
+        )
 
     def scores_remote_teacher(self) -> bool:
         """Logit KD from a remote teacher: replies recorded without top-k are scored by it first (scoring.py)."""
@@ -117,8 +133,11 @@ def distilled_node(*, workflow: Workflow, node_id: str) -> dict:
     if node is None:
         raise NotFound(f"Workflow has no node {node_id!r}.", path="node_id")
     if node.get("type") not in DISTILLABLE:
-        raise ValidationFailed(f"Node {node_id!r} is a {node.get('type')!r} node; only llm and agent nodes make "
-                               f"model calls that can be distilled.", path="node_id")
+        raise ValidationFailed(
+            f"Node {node_id!r} is a {node.get('type')!r} node; only llm and agent nodes make "
+            f"model calls that can be distilled.",
+            path="node_id",
+        )
     return node
 
 
@@ -130,18 +149,26 @@ def _student_path(*, workspace: Workspace, student: str) -> str:
         return endpoint.model
     model = endpoint.model if endpoint is not None else student
     if not is_hub_id(model):
-        known = ", ".join(ModelEndpoint.objects.filter(workspace=workspace).order_by("name")
-                          .values_list("name", flat=True)) or "none registered"
-        raise ValidationFailed(f"student is a registered model (known: {known}) or a Hugging Face id (org/name); "
-                               f"{student!r} is neither.", path="student")
+        known = (
+            ", ".join(ModelEndpoint.objects.filter(workspace=workspace).order_by("name").values_list("name", flat=True))
+            or "none registered"
+        )
+        raise ValidationFailed(
+            f"student is a registered model (known: {known}) or a Hugging Face id (org/name); {student!r} is neither.",
+            path="student",
+        )
     return model
 
 
 def _config_errors(config: dict) -> list[dict]:
     """The tenant's config overrides that would reach past the job's own data and folders."""
-    errors = [{"path": f"config.{key}", "message": f"Not settable here; config sections are "
-                                                   f"{', '.join(sorted(CONFIG_SECTIONS))}."}
-              for key in sorted(set(config) - CONFIG_SECTIONS)]
+    errors = [
+        {
+            "path": f"config.{key}",
+            "message": f"Not settable here; config sections are {', '.join(sorted(CONFIG_SECTIONS))}.",
+        }
+        for key in sorted(set(config) - CONFIG_SECTIONS)
+    ]
     for section, allowed in (("teacher", TEACHER_TUNABLES), ("data", None)):
         value = config.get(section)
         if value is None:
@@ -150,11 +177,17 @@ def _config_errors(config: dict) -> list[dict]:
             errors.append({"path": f"config.{section}", "message": "An object."})
             continue
         refused = set(value) - allowed if allowed is not None else set(value) & DATA_UNTUNABLE
-        remedy = ("the teacher is a registered model: name it with `teacher`; here only "
-                  f"{', '.join(sorted(TEACHER_TUNABLES))} may be set") if section == "teacher" else \
-            "a job's data are the node's traces, chosen with `filters`"
-        errors += [{"path": f"config.{section}.{key}", "message": f"Not settable: {remedy}."}
-                   for key in sorted(refused)]
+        remedy = (
+            (
+                "the teacher is a registered model: name it with `teacher`; here only "
+                f"{', '.join(sorted(TEACHER_TUNABLES))} may be set"
+            )
+            if section == "teacher"
+            else "a job's data are the node's traces, chosen with `filters`"
+        )
+        errors += [
+            {"path": f"config.{section}.{key}", "message": f"Not settable: {remedy}."} for key in sorted(refused)
+        ]
     return errors
 
 
@@ -163,20 +196,32 @@ def job_plan(*, workspace: Workspace, body: Any) -> JobPlan:
     workspace or an unknown node is a 404."""
     if not isinstance(body, dict):
         raise ValidationFailed("The request body must be a JSON object.", path="")
-    errors = [{"path": f, "message": f"Unknown field; valid fields are {', '.join(sorted(BODY_FIELDS))}."}
-              for f in sorted(set(body) - BODY_FIELDS)]
+    errors = [
+        {"path": f, "message": f"Unknown field; valid fields are {', '.join(sorted(BODY_FIELDS))}."}
+        for f in sorted(set(body) - BODY_FIELDS)
+    ]
     if not isinstance(body.get("student"), str) or not body["student"].strip():
         errors.append({"path": "student", "message": "student is required: a non-empty string."})
     for field in ("workflow", "node_id"):  # optional: without them the source is the workspace's traces
         if body.get(field) is not None and (not isinstance(body[field], str) or not body[field].strip()):
             errors.append({"path": field, "message": f"{field} is a non-empty string, or absent."})
     if body.get("node_id") and not body.get("workflow"):
-        errors.append({"path": "node_id", "message": "node_id names a node of `workflow`: name the workflow too, "
-                                                     "or select traces of any node with filters.node."})
+        errors.append(
+            {
+                "path": "node_id",
+                "message": "node_id names a node of `workflow`: name the workflow too, "
+                "or select traces of any node with filters.node.",
+            }
+        )
     if not body.get("node_id") and not body.get("teacher"):
-        errors.append({"path": "teacher", "message": "teacher is required without a node_id (whose model it "
-                                                     "would default to): the registered model whose traces to "
-                                                     "learn from."})
+        errors.append(
+            {
+                "path": "teacher",
+                "message": "teacher is required without a node_id (whose model it "
+                "would default to): the registered model whose traces to "
+                "learn from.",
+            }
+        )
     if body.get("method") not in METHODS:
         errors.append({"path": "method", "message": f"method is one of {', '.join(METHODS)}."})
     if body.get("teacher") is not None and not isinstance(body["teacher"], str):
@@ -185,12 +230,15 @@ def job_plan(*, workspace: Workspace, body: Any) -> JobPlan:
     if not isinstance(filters, dict):
         errors.append({"path": "filters", "message": "filters is an object."})
     else:
-        errors += [{"path": f"filters.{f}", "message": f"Unknown filter; use {', '.join(sorted(FILTER_FIELDS))}."}
-                   for f in sorted(set(filters) - FILTER_FIELDS)]
+        errors += [
+            {"path": f"filters.{f}", "message": f"Unknown filter; use {', '.join(sorted(FILTER_FIELDS))}."}
+            for f in sorted(set(filters) - FILTER_FIELDS)
+        ]
         verified = filters.get("verified", [])
         if not isinstance(verified, list) or not all(stage in STAGES for stage in verified):
-            errors.append({"path": "filters.verified", "message": f"A list of verification stages: "
-                                                                  f"{', '.join(STAGES)}."})
+            errors.append(
+                {"path": "filters.verified", "message": f"A list of verification stages: {', '.join(STAGES)}."}
+            )
         if filters.get("judge") is not None and not isinstance(filters["judge"], str):
             errors.append({"path": "filters.judge", "message": "The judge is a registered model's name."})
         for field in ("model", "node"):
@@ -205,8 +253,11 @@ def job_plan(*, workspace: Workspace, body: Any) -> JobPlan:
         errors += _config_errors(body.get("config") or {})
     if errors:
         raise ValidationFailed(errors)
-    workflow = (workflow_selectors.workflow_get(workspace=workspace, workflow_id=body["workflow"])
-                if body.get("workflow") else None)
+    workflow = (
+        workflow_selectors.workflow_get(workspace=workspace, workflow_id=body["workflow"])
+        if body.get("workflow")
+        else None
+    )
     node = distilled_node(workflow=workflow, node_id=body["node_id"]) if body.get("node_id") else None
     teacher_name = body.get("teacher") or node.get("config", {}).get("model", "auto")
     try:
@@ -218,10 +269,17 @@ def job_plan(*, workspace: Workspace, body: Any) -> JobPlan:
             model_resolve(workspace=workspace, name=filters["judge"])
         except LookupError as exc:
             raise ValidationFailed(str(exc), path="filters.judge") from None
-    return JobPlan(workspace=workspace, workflow=workflow, node_id=node["id"] if node else None, teacher=teacher,
-                   student=body["student"],
-                   student_path=_student_path(workspace=workspace, student=body["student"]), method=body["method"],
-                   filters=filters, overrides=body.get("config") or {})
+    return JobPlan(
+        workspace=workspace,
+        workflow=workflow,
+        node_id=node["id"] if node else None,
+        teacher=teacher,
+        student=body["student"],
+        student_path=_student_path(workspace=workspace, student=body["student"]),
+        method=body["method"],
+        filters=filters,
+        overrides=body.get("config") or {},
+    )
 
 
 def _tokenizer(path: str):
@@ -231,8 +289,11 @@ def _tokenizer(path: str):
 
 
 def _measured_tokens_per_s(workspace: Workspace) -> float:
-    last = (DistillationJob.objects.filter(workspace=workspace, status="succeeded", progress__isnull=False)
-            .order_by("-finished_at").first())
+    last = (
+        DistillationJob.objects.filter(workspace=workspace, status="succeeded", progress__isnull=False)
+        .order_by("-finished_at")
+        .first()
+    )
     measured = (last.progress or {}).get("tokens_per_s") if last else None
     return float(measured) if measured else ASSUMED_TOKENS_PER_S
 
@@ -240,11 +301,18 @@ def _measured_tokens_per_s(workspace: Workspace) -> float:
 def job_preview(*, plan: JobPlan) -> dict[str, Any]:
     """What the job would train on and every reason it would be refused, without training."""
     refusals: list[dict[str, str]] = []
-    out: dict[str, Any] = {"matched": 0, "with_golden": 0, "golden_upsampled": {"train_examples": 0, "repeats": 0},
-                           "tokens": {"prompt": 0, "output": 0},
-                           "splits": {"train": 0, "validation": 0, "test": 0}, "estimated_seconds": None,
-                           "refusals": refusals, "teacher": plan.teacher.name, "student": plan.student,
-                           "method": plan.method}
+    out: dict[str, Any] = {
+        "matched": 0,
+        "with_golden": 0,
+        "golden_upsampled": {"train_examples": 0, "repeats": 0},
+        "tokens": {"prompt": 0, "output": 0},
+        "splits": {"train": 0, "validation": 0, "test": 0},
+        "estimated_seconds": None,
+        "refusals": refusals,
+        "teacher": plan.teacher.name,
+        "student": plan.student,
+        "method": plan.method,
+    }
     try:
         config = parse_job_config(plan.job_config(output_dir=str(settings.DATA_DIR / "distillation" / "preview")))
     except ConfigError as error:
@@ -253,9 +321,14 @@ def job_preview(*, plan: JobPlan) -> dict[str, Any]:
     try:
         student_tokenizer = _tokenizer(plan.student_path)
     except Exception as exc:
-        refusals.append({"path": "student", "message": f"Cannot load a tokenizer from {plan.student_path!r} "
-                                                       f"({exc}); name a local model folder, a Hugging Face id or "
-                                                       f"a registered transformers model."})
+        refusals.append(
+            {
+                "path": "student",
+                "message": f"Cannot load a tokenizer from {plan.student_path!r} "
+                f"({exc}); name a local model folder, a Hugging Face id or "
+                f"a registered transformers model.",
+            }
+        )
         student_tokenizer = None
     if config.uses_logits and student_tokenizer is not None:
         refusals += _logit_refusals(plan=plan, config=config, student_tokenizer=student_tokenizer)
@@ -266,23 +339,36 @@ def job_preview(*, plan: JobPlan) -> dict[str, Any]:
     # Upsampling (data.golden_share) repeats golden examples in train: count each once, the repeats apart.
     golden_in_train = [e for e in splits.train if e.golden_output is not None]
     distinct_golden = {id(e) for e in everything if e.golden_output is not None}
-    out |= {"matched": splits.matched, "with_golden": len(distinct_golden),
-            "golden_upsampled": {"train_examples": len(golden_in_train),
-                                 "repeats": len(golden_in_train) - len({id(e) for e in golden_in_train})},
-            "splits": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
-            "verification": splits.verification}
+    out |= {
+        "matched": splits.matched,
+        "with_golden": len(distinct_golden),
+        "golden_upsampled": {
+            "train_examples": len(golden_in_train),
+            "repeats": len(golden_in_train) - len({id(e) for e in golden_in_train}),
+        },
+        "splits": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
+        "verification": splits.verification,
+    }
     refusals += [{"path": "config.data.min_examples", "message": r} for r in splits.refusals]
     if plan.scores_remote_teacher():
         to_score = len(unscored(traces=traces, teacher=plan.teacher))
-        out["teacher_scoring"] = {"teacher": plan.teacher.name, "recorded": len(traces) - to_score,
-                                  "to_score": to_score}
+        out["teacher_scoring"] = {
+            "teacher": plan.teacher.name,
+            "recorded": len(traces) - to_score,
+            "to_score": to_score,
+        }
         if not all(e.golden_output is None and not e.trajectory for e in splits.train + splits.validation):
-            refusals.append({"path": "method", "message": f"Offline logit distillation from {plan.teacher.name!r} "
-                                                          f"(a remote server) learns the teacher's own replies, "
-                                                          f"scored token by token; some traces have golden outputs "
-                                                          f"or are agent trajectories (whose turns are scored by a "
-                                                          f"teacher in memory): filter them out or use method "
-                                                          f"'sft'."})
+            refusals.append(
+                {
+                    "path": "method",
+                    "message": f"Offline logit distillation from {plan.teacher.name!r} "
+                    f"(a remote server) learns the teacher's own replies, "
+                    f"scored token by token; some traces have golden outputs "
+                    f"or are agent trajectories (whose turns are scored by a "
+                    f"teacher in memory): filter them out or use method "
+                    f"'sft'.",
+                }
+            )
     if student_tokenizer is not None and splits.train:
         out["lora"] = _lora_choice(plan=plan, config=config, tokenizer=student_tokenizer, train=splits.train)
     if student_tokenizer is not None and everything:
@@ -294,8 +380,9 @@ def job_preview(*, plan: JobPlan) -> dict[str, Any]:
         output_tokens = sum(sum(1 for x in t.labels if x != IGNORE_INDEX) for t in sizes)
         total_tokens = sum(len(t.input_ids) for t in sizes)
         out["tokens"] = {"prompt": total_tokens - output_tokens, "output": output_tokens}
-        out["estimated_seconds"] = round(_tokens_trained(config, len(splits.train), total_tokens)
-                                         / _measured_tokens_per_s(plan.workspace), 1)
+        out["estimated_seconds"] = round(
+            _tokens_trained(config, len(splits.train), total_tokens) / _measured_tokens_per_s(plan.workspace), 1
+        )
     return out
 
 
@@ -318,9 +405,14 @@ def _logit_refusals(*, plan: JobPlan, config, student_tokenizer) -> list[dict[st
 
     if plan.teacher.backend != "transformers":
         if config.teacher.kind == "online":
-            return [{"path": "teacher", "message": f"An online logit teacher runs in the training process; "
-                                                   f"{plan.teacher.name!r} is a remote server: use kind 'offline' "
-                                                   f"with recorded top-k, or method 'sft'."}]
+            return [
+                {
+                    "path": "teacher",
+                    "message": f"An online logit teacher runs in the training process; "
+                    f"{plan.teacher.name!r} is a remote server: use kind 'offline' "
+                    f"with recorded top-k, or method 'sft'.",
+                }
+            ]
         return []
     try:
         check_same_vocabulary(student_tokenizer, _tokenizer(plan.teacher.model))

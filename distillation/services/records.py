@@ -11,6 +11,7 @@ Metadata conditions are evaluated here, not by the core, so values compare as nu
 sides are numbers (a rendered template's "0.7" included): `{"greater_than_or_equals": {"key":
 "score", "value": 0.5}}`.
 """
+
 from __future__ import annotations
 
 import operator
@@ -20,14 +21,24 @@ from distillation.models import TeacherScore
 from orchestra.distill.trajectories import Turn, attempt_of, trajectory_record
 from workflows.models import NodeRun, Trace, Workflow, Workspace
 
-COMPARISONS = {"greater_than": operator.gt, "greater_than_or_equals": operator.ge, "less_than": operator.lt,
-               "less_than_or_equals": operator.le}
+COMPARISONS = {
+    "greater_than": operator.gt,
+    "greater_than_or_equals": operator.ge,
+    "less_than": operator.lt,
+    "less_than_or_equals": operator.le,
+}
 KEY_OPERATORS = ("equals", "not_equals", "in", *COMPARISONS)
 OPERATORS = (*KEY_OPERATORS, "all", "any")
 
 
-def selected_traces(*, workspace: Workspace, workflow: Workflow | None, node: dict | None, models: list[str],
-                    metadata: dict | None = None) -> list[Trace]:
+def selected_traces(
+    *,
+    workspace: Workspace,
+    workflow: Workflow | None,
+    node: dict | None,
+    models: list[str],
+    metadata: dict | None = None,
+) -> list[Trace]:
     """The successful calls of `models` in the chosen scope (a node, a workflow, or the whole
     workspace: gateway traces too) whose metadata matches, oldest first."""
     traces = Trace.objects.filter(workspace=workspace, status="ok", model__in=models)
@@ -43,27 +54,51 @@ def trace_records(*, traces: list[Trace], node: dict | None, teacher: str) -> li
     carries the ones `teacher` gave it after the fact (scoring.py), if it was scored."""
     if node is not None and node.get("type") == "agent":
         return agent_records(traces=traces, config=node.get("config", {}))
-    scores = dict(TeacherScore.objects.filter(trace__in=[t for t in traces if not t.top_logprobs], teacher=teacher)
-                  .values_list("trace_id", "top_logprobs"))
-    return [{"messages": t.messages, "output": t.output, "golden_output": t.golden_output, "tools": t.tools,
-             "tool_calls": t.tool_calls, "topk": _topk(t.top_logprobs or scores.get(t.id)), "model": t.model,
-             "node": t.node_id, "created_at": t.created_at.isoformat(), "status": t.status, "metadata": t.metadata}
-            for t in traces]
+    scores = dict(
+        TeacherScore.objects.filter(trace__in=[t for t in traces if not t.top_logprobs], teacher=teacher).values_list(
+            "trace_id", "top_logprobs"
+        )
+    )
+    return [
+        {
+            "messages": t.messages,
+            "output": t.output,
+            "golden_output": t.golden_output,
+            "tools": t.tools,
+            "tool_calls": t.tool_calls,
+            "topk": _topk(t.top_logprobs or scores.get(t.id)),
+            "model": t.model,
+            "node": t.node_id,
+            "created_at": t.created_at.isoformat(),
+            "status": t.status,
+            "metadata": t.metadata,
+        }
+        for t in traces
+    ]
 
 
 def metadata_condition_errors(condition: Any, path: str) -> list[dict[str, str]]:
     """What is wrong with a Bedrock-style metadata condition, each with its path."""
     if not isinstance(condition, dict) or len(condition) != 1 or next(iter(condition)) not in OPERATORS:
-        return [{"path": path, "message": f"A condition is one operator of {', '.join(OPERATORS)}, e.g. "
-                                          f'{{"equals": {{"key": "lang", "value": "en"}}}}.'}]
-    (op, operand), = condition.items()
+        return [
+            {
+                "path": path,
+                "message": f"A condition is one operator of {', '.join(OPERATORS)}, e.g. "
+                f'{{"equals": {{"key": "lang", "value": "en"}}}}.',
+            }
+        ]
+    ((op, operand),) = condition.items()
     if op in ("all", "any"):
         if not isinstance(operand, list) or not operand:
             return [{"path": f"{path}.{op}", "message": "A non-empty list of conditions."}]
         return [e for i, c in enumerate(operand) for e in metadata_condition_errors(c, f"{path}.{op}[{i}]")]
     field = "values" if op == "in" else "value"
-    if not isinstance(operand, dict) or not isinstance(operand.get("key"), str) or field not in operand or \
-            (op == "in" and not isinstance(operand["values"], list)):
+    if (
+        not isinstance(operand, dict)
+        or not isinstance(operand.get("key"), str)
+        or field not in operand
+        or (op == "in" and not isinstance(operand["values"], list))
+    ):
         shape = '"values": [...]' if op == "in" else '"value": ...'
         return [{"path": f"{path}.{op}", "message": f'{{"key": "...", {shape}}}.'}]
     if op in COMPARISONS and _number(operand["value"]) is None:
@@ -73,7 +108,7 @@ def metadata_condition_errors(condition: Any, path: str) -> list[dict[str, str]]
 
 def metadata_matches(metadata: dict[str, Any], condition: dict[str, Any]) -> bool:
     """Whether a trace's metadata satisfies a (checked) condition; numbers compare as numbers."""
-    (op, operand), = condition.items()
+    ((op, operand),) = condition.items()
     if op == "all":
         return all(metadata_matches(metadata, c) for c in operand)
     if op == "any":
@@ -111,8 +146,10 @@ def _topk(top_logprobs: list | None) -> list | None:
     """Traces keep (token, logprob) pairs; the core reads vLLM-style {token_id|token, logprob}."""
     if not top_logprobs:
         return None
-    return [[{"token_id" if isinstance(token, int) else "token": token, "logprob": logprob}
-             for token, logprob in position] for position in top_logprobs]
+    return [
+        [{"token_id" if isinstance(token, int) else "token": token, "logprob": logprob} for token, logprob in position]
+        for position in top_logprobs
+    ]
 
 
 # --- agent trajectories ------------------------------------------------------------------------
@@ -124,10 +161,20 @@ def agent_records(*, traces: list[Trace], config: dict[str, Any]) -> list[dict[s
     for trace in traces:
         attempt = attempt_of(trace.call_key)
         if attempt is not None and trace.run_id is not None:
-            attempts.setdefault((trace.run_id, attempt), []).append(Turn(
-                call_key=trace.call_key, messages=trace.messages, output=trace.output, tool_calls=trace.tool_calls,
-                tools=trace.tools, model=trace.model, golden_output=trace.golden_output,
-                created_at=trace.created_at.isoformat(), metadata=trace.metadata, node=trace.node_id))
+            attempts.setdefault((trace.run_id, attempt), []).append(
+                Turn(
+                    call_key=trace.call_key,
+                    messages=trace.messages,
+                    output=trace.output,
+                    tool_calls=trace.tool_calls,
+                    tools=trace.tools,
+                    model=trace.model,
+                    golden_output=trace.golden_output,
+                    created_at=trace.created_at.isoformat(),
+                    metadata=trace.metadata,
+                    node=trace.node_id,
+                )
+            )
     outcomes = run_outcomes({run_id for run_id, _ in attempts})
     records = []
     for (run_id, _), turns in attempts.items():

@@ -7,6 +7,7 @@ in any order).
 Calls are accepted in OpenAI's shape ({"function": {"name", "arguments": JSON text}}) or as
 {"name", "arguments": object | JSON text}.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,9 @@ def calls_match(predicted: list[dict[str, Any]] | None, expected: list[dict[str,
 
 def names_match(predicted: list[dict[str, Any]] | None, expected: list[dict[str, Any]] | None) -> bool:
     """The same functions called (as a multiset), whatever the arguments."""
-    return sorted(str(call_parts(c)[0]) for c in predicted or []) == \
-        sorted(str(call_parts(c)[0]) for c in expected or [])
+    return sorted(str(call_parts(c)[0]) for c in predicted or []) == sorted(
+        str(call_parts(c)[0]) for c in expected or []
+    )
 
 
 def answers_equal(predicted: str, expected: str) -> bool:

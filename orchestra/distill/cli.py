@@ -1,4 +1,5 @@
 """`orchestra distill run|preview|score-teacher|eval job.yaml` (also `python -m orchestra.distill.cli`)."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,15 +26,21 @@ def _run(args: argparse.Namespace) -> int:
         stage = event["stage"]
         if stage in ("train", "score_teacher") and ("step" in event or "done" in event):
             if stage not in bars:  # one bar per stage: a new one per event would print a stale 0/N line each time
-                bars[stage] = tqdm(total=event.get("max_steps") or event.get("total"),
-                                   desc=stage.replace("_", " "), unit="step")
+                bars[stage] = tqdm(
+                    total=event.get("max_steps") or event.get("total"), desc=stage.replace("_", " "), unit="step"
+                )
             bar = bars[stage]
             bar.n = event.get("step") or event.get("done")
             if "loss" in event:
                 if event.get("val_loss") is not None:
                     last_val_loss["value"] = event["val_loss"]
-                bar.set_postfix(loss=f"{event['loss']:.4f}", val_loss=f"{last_val_loss.get('value', math.nan):.4f}",
-                                lr=f"{event['lr']:.2e}", tok_s=f"{event['tokens_per_s']:.0f}", refresh=False)
+                bar.set_postfix(
+                    loss=f"{event['loss']:.4f}",
+                    val_loss=f"{last_val_loss.get('value', math.nan):.4f}",
+                    lr=f"{event['lr']:.2e}",
+                    tok_s=f"{event['tokens_per_s']:.0f}",
+                    refresh=False,
+                )
             bar.refresh()
         elif stage not in ("train", "score_teacher"):
             for bar in bars.values():
@@ -50,10 +57,15 @@ def _run(args: argparse.Namespace) -> int:
         bar.close()
     report = result.report
     training = report["training"]
-    print(f"\n{report['method']} ({report['teacher']} teacher): {training['steps']} steps, {report['outcome']}; "
-          f"validation loss {training['initial_val_loss']} -> {training['best_val_loss']}")
+    print(
+        f"\n{report['method']} ({report['teacher']} teacher): {training['steps']} steps, {report['outcome']}; "
+        f"validation loss {training['initial_val_loss']} -> {training['best_val_loss']}"
+    )
     if "teacher_store" in report:
-        print(f"teacher store: {report['teacher_store']['bytes_per_token']:.0f} bytes/token at k={report['teacher_store']['k']}")
+        print(
+            f"teacher store: {report['teacher_store']['bytes_per_token']:.0f} bytes/token "
+            f"at k={report['teacher_store']['k']}"
+        )
     if report.get("table"):
         print(report["table"])
         print(report["verdict"])
@@ -74,8 +86,12 @@ def _preview(args: argparse.Namespace) -> int:
 
         from orchestra.distill.job import student_lora
 
-        lora, reason = student_lora(config, student=AutoModelForCausalLM.from_pretrained(config.student.model),
-                                    tokenizer=tokenizer, examples=build_splits(records, config.data).train)
+        lora, reason = student_lora(
+            config,
+            student=AutoModelForCausalLM.from_pretrained(config.student.model),
+            tokenizer=tokenizer,
+            examples=build_splits(records, config.data).train,
+        )
         summary["lora"] = {"enabled": lora.enabled, "reason": reason}
     print(json.dumps(summary, indent=2))
     return 0 if summary["ok"] else 1
@@ -98,10 +114,12 @@ def _score_teacher(args: argparse.Namespace) -> int:
     store = offline_store(config, splits, tokenizer, show)
     bar.close()
     size = sum(f.stat().st_size for f in store.folder.iterdir())
-    print(f"{store.folder}: {store.meta['tokens']} tokens, k={store.meta['k']}, "
-          f"{store.bytes_per_token:.0f} bytes/token (format {store.version}: "
-          f"{store.meta.get('encoding') or store.meta['index_dtype'] + ' ids + float16 log-probs'}), "
-          f"{size / 1e6:.1f} MB on disk")
+    print(
+        f"{store.folder}: {store.meta['tokens']} tokens, k={store.meta['k']}, "
+        f"{store.bytes_per_token:.0f} bytes/token (format {store.version}: "
+        f"{store.meta.get('encoding') or store.meta['index_dtype'] + ' ids + float16 log-probs'}), "
+        f"{size / 1e6:.1f} MB on disk"
+    )
     return 0
 
 
@@ -114,27 +132,36 @@ def _eval(args: argparse.Namespace) -> int:
 
     config: JobConfig = load_job_config(args.job)
     if args.with_teacher and not config.teacher.model:
-        raise TeacherError(f"--with-teacher times teacher.model on the prompts, and this job's {config.teacher.kind} "
-                           f"teacher names none (its replies are the recorded ones, which the student is already "
-                           f"scored against): set teacher.model to a local folder or model id, or leave out "
-                           f"--with-teacher")
+        raise TeacherError(
+            f"--with-teacher times teacher.model on the prompts, and this job's {config.teacher.kind} "
+            f"teacher names none (its replies are the recorded ones, which the student is already "
+            f"scored against): set teacher.model to a local folder or model id, or leave out "
+            f"--with-teacher"
+        )
     model_path = args.model or str(Path(config.output_dir) / "merged")
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     if args.data:  # an external held-out file is scored as it is: all of it, never re-split or capped
-        examples = held_out_examples(load_records(config.data.model_copy(update={"source": args.data})),
-                                     config.data.filters)
+        examples = held_out_examples(
+            load_records(config.data.model_copy(update={"source": args.data})), config.data.filters
+        )
     else:
         examples = prepare_splits(load_records(config.data), config.data).test[: config.eval.max_examples]
     teacher = AutoModelForCausalLM.from_pretrained(config.teacher.model) if args.with_teacher else None
     eval_config = config.eval.model_copy(update={"samples": args.examples})
-    report = evaluate_student(model=AutoModelForCausalLM.from_pretrained(model_path), tokenizer=tokenizer,
-                              examples=examples, config=eval_config,
-                              teacher_model=teacher)
+    report = evaluate_student(
+        model=AutoModelForCausalLM.from_pretrained(model_path),
+        tokenizer=tokenizer,
+        examples=examples,
+        config=eval_config,
+        teacher_model=teacher,
+    )
     print(format_table(report))
     print(verdict(report))
     for number, sample in enumerate(report.get("samples", []), 1):
-        print(f"\n#{number} prompt: {sample['prompt']}\n   teacher: {sample['teacher']}"
-              f"\n   student: {sample['student']}" + (f"\n   golden:  {sample['golden']}" if "golden" in sample else ""))
+        print(
+            f"\n#{number} prompt: {sample['prompt']}\n   teacher: {sample['teacher']}"
+            f"\n   student: {sample['student']}" + (f"\n   golden:  {sample['golden']}" if "golden" in sample else "")
+        )
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2))
     return 0

@@ -1,6 +1,7 @@
 """One validated config describes a distillation job (like DistillKit's): data, teacher, student,
 method, loss, LoRA, training, evaluation and where to write. Every problem is reported at once,
 each with its path, before any work starts."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -32,6 +33,7 @@ class FilterConfig(_Section):
     """Which records to use. `metadata` is a condition tree like Bedrock's invocation-log filters:
     {"equals": {"key": k, "value": v}}, {"not_equals": ...}, {"in": {"key": k, "values": [...]}},
     {"all": [cond, ...]}, {"any": [cond, ...]}."""
+
     model: list[str] | None = None
     node: list[str] | None = None
     status: list[str] | None = None
@@ -51,7 +53,8 @@ class DataConfig(_Section):
     golden_share: float | None = Field(None, ge=0.0, lt=1.0, description="target share of golden examples in train")
     verify: list[Literal["format", "execution", "semantic"]] = Field(
         default_factory=lambda: ["format", "execution"],
-        description="verification stages an example must pass to be trained on (verify.py); all are counted")
+        description="verification stages an example must pass to be trained on (verify.py); all are counted",
+    )
 
 
 class TeacherConfig(_Section):
@@ -65,7 +68,8 @@ class TeacherConfig(_Section):
     top_k: int = Field(64, ge=1, le=4096)
     store: str | None = Field(None, description="folder of the offline top-k store (default: output_dir/teacher_topk)")
     store_format: Literal["compact", "float16"] = Field(
-        "compact", description="compact: ~42 B/token at k=32 (4-bit log-probs); float16: exact, 4 B per kept logit")
+        "compact", description="compact: ~42 B/token at k=32 (4-bit log-probs); float16: exact, 4 B per kept logit"
+    )
 
 
 class StudentConfig(_Section):
@@ -113,8 +117,11 @@ class EvalConfig(_Section):
     batch_size: int = Field(8, ge=1)
     max_examples: int | None = Field(None, ge=1)
     samples: int = Field(5, ge=0, description="held-out examples shown in the report, reply by reply")
-    judge: bool = Field(False, description="judge correctness with the job's judge model on prompts without a "
-                                           "golden label (golden labels are always used)")
+    judge: bool = Field(
+        False,
+        description="judge correctness with the job's judge model on prompts without a "
+        "golden label (golden labels are always used)",
+    )
 
 
 class JobConfig(_Section):
@@ -132,20 +139,37 @@ class JobConfig(_Section):
     def _consistent(self) -> "JobConfig":
         problems: list[tuple[str, str]] = []
         if self.method in LOGIT_METHODS and self.teacher.kind not in ("online", "offline"):
-            problems.append(("teacher.kind", f"method {self.method!r} needs the teacher's logits: "
-                                             f"use 'online' or 'offline' (got {self.teacher.kind!r}), or method 'sft'"))
+            problems.append(
+                (
+                    "teacher.kind",
+                    f"method {self.method!r} needs the teacher's logits: "
+                    f"use 'online' or 'offline' (got {self.teacher.kind!r}), or method 'sft'",
+                )
+            )
         if self.method == "sft" and self.teacher.kind in ("online", "offline"):
-            problems.append(("method", f"teacher.kind {self.teacher.kind!r} gives logits; pick a logit method "
-                                       f"({', '.join(sorted(LOGIT_METHODS))}) or teacher.kind 'recorded'/'relabel'"))
+            problems.append(
+                (
+                    "method",
+                    f"teacher.kind {self.teacher.kind!r} gives logits; pick a logit method "
+                    f"({', '.join(sorted(LOGIT_METHODS))}) or teacher.kind 'recorded'/'relabel'",
+                )
+            )
         if self.teacher.kind == "online" and not self.teacher.model:
             problems.append(("teacher.model", "required for an online teacher (a local path or model id)"))
         if self.teacher.kind == "relabel" and not (self.teacher.model or self.teacher.base_url):
-            problems.append(("teacher.model", "required for relabelling (with base_url for a server, alone for a local model)"))
+            problems.append(
+                ("teacher.model", "required for relabelling (with base_url for a server, alone for a local model)")
+            )
         if self.train.lmbda > 0 and (self.teacher.kind != "online" or not self.uses_logits):
-            problems.append(("train.lmbda", f"on-policy batches are the student's own samples, scored by the teacher "
-                                            f"as they are written: they need a logit method and teacher.kind "
-                                            f"'online' (got method {self.method!r}, teacher.kind "
-                                            f"{self.teacher.kind!r}), or lmbda 0"))
+            problems.append(
+                (
+                    "train.lmbda",
+                    f"on-policy batches are the student's own samples, scored by the teacher "
+                    f"as they are written: they need a logit method and teacher.kind "
+                    f"'online' (got method {self.method!r}, teacher.kind "
+                    f"{self.teacher.kind!r}), or lmbda 0",
+                )
+            )
         if self.data.validation_fraction + self.data.test_fraction >= 1.0:
             problems.append(("data.test_fraction", "validation_fraction + test_fraction must be below 1"))
         if self.data.min_examples > self.data.max_examples:

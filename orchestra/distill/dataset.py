@@ -19,6 +19,7 @@ calls as Hermes/Qwen `<tool_call>` blocks, orchestra.inference.toolcalls), exact
 inference; system, user and tool turns are context without loss. A golden output may hold
 `<tool_call>` blocks: it is then a golden tool-call turn.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -108,6 +109,7 @@ class Splits:
 
 # --- sources -------------------------------------------------------------------------------------
 
+
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     records = []
     with open(path, encoding="utf-8") as lines:
@@ -130,6 +132,7 @@ def load_records(config: DataConfig, records: Iterable[dict[str, Any]] | None = 
 
 # --- filters -------------------------------------------------------------------------------------
 
+
 def _timestamp(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -141,7 +144,7 @@ def condition_matches(metadata: dict[str, Any], condition: dict[str, Any]) -> bo
     """Evaluate one Bedrock-style metadata condition (see FilterConfig)."""
     if len(condition) != 1:
         raise DatasetError(f"a metadata condition has exactly one operator, got {sorted(condition)}")
-    (operator, operand), = condition.items()
+    ((operator, operand),) = condition.items()
     if operator == "all":
         return all(condition_matches(metadata, c) for c in operand)
     if operator == "any":
@@ -177,6 +180,7 @@ def record_matches(record: dict[str, Any], filters: FilterConfig) -> bool:
 
 # --- examples and splits -------------------------------------------------------------------------
 
+
 def prompt_key(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
     """Stable identity of a prompt: dedupe, split and the offline teacher store all key on it."""
     canonical = json.dumps([[m["role"], m["content"], *_calls_identity(m)] for m in messages], ensure_ascii=False)
@@ -204,24 +208,38 @@ def split_of(key: str, *, validation_fraction: float, test_fraction: float) -> s
 def example_from(record: dict[str, Any], number: int = 0) -> Example:
     """One record as an Example; `number` names it in errors."""
     messages = record.get("messages")
-    if not isinstance(messages, list) or not messages or not all(
-            isinstance(m, dict) and "role" in m and ("content" in m or m.get("tool_calls")) for m in messages):
+    if (
+        not isinstance(messages, list)
+        or not messages
+        or not all(isinstance(m, dict) and "role" in m and ("content" in m or m.get("tool_calls")) for m in messages)
+    ):
         raise DatasetError(f"record {number}: 'messages' must be a non-empty list of {{role, content}}")
     tool_calls = record.get("tool_calls") or None
-    if not isinstance(record.get("output"), str) and not isinstance(record.get("golden_output"), str) \
-            and not tool_calls:
-        raise DatasetError(f"record {number}: needs a string 'output' (the teacher's reply), 'tool_calls' or "
-                           f"'golden_output'")
+    if (
+        not isinstance(record.get("output"), str)
+        and not isinstance(record.get("golden_output"), str)
+        and not tool_calls
+    ):
+        raise DatasetError(
+            f"record {number}: needs a string 'output' (the teacher's reply), 'tool_calls' or 'golden_output'"
+        )
     tools = record.get("tools") or None
     if tools is not None and not isinstance(tools, list):
         raise DatasetError(f"record {number}: 'tools' must be a list of OpenAI tool definitions")
     trajectory = bool(record.get("trajectory"))
     first_reply = next((i for i, m in enumerate(messages) if m["role"] == "assistant"), len(messages))
-    return Example(messages=messages, teacher_output=record.get("output") or "",
-                   golden_output=record.get("golden_output"), topk=record.get("topk"),
-                   key=prompt_key(messages, tools), tools=tools, tool_calls=tool_calls, trajectory=trajectory,
-                   turns=record.get("turns"),
-                   group=prompt_key(messages[:first_reply], tools) if trajectory else prompt_key(messages, tools))
+    return Example(
+        messages=messages,
+        teacher_output=record.get("output") or "",
+        golden_output=record.get("golden_output"),
+        topk=record.get("topk"),
+        key=prompt_key(messages, tools),
+        tools=tools,
+        tool_calls=tool_calls,
+        trajectory=trajectory,
+        turns=record.get("turns"),
+        group=prompt_key(messages[:first_reply], tools) if trajectory else prompt_key(messages, tools),
+    )
 
 
 def held_out_examples(records: Iterable[dict[str, Any]], filters: FilterConfig) -> list[Example]:
@@ -273,23 +291,36 @@ def build_splits(records: Iterable[dict[str, Any]], config: DataConfig, *, judge
     refusals = []
     if len(examples) < config.min_examples:
         verified = f" and pass verification ({', '.join(config.verify)})" if config.verify else ""
-        refusals.append(f"only {len(examples)} distinct prompts match the filters{verified} (of {matched} matching "
-                        f"records); at least data.min_examples={config.min_examples} are needed: collect more "
-                        f"traces, widen the filters or lower min_examples")
+        refusals.append(
+            f"only {len(examples)} distinct prompts match the filters{verified} (of {matched} matching "
+            f"records); at least data.min_examples={config.min_examples} are needed: collect more "
+            f"traces, widen the filters or lower min_examples"
+        )
     if len(examples) > config.max_examples:
         examples = sorted(random.Random(config.seed).sample(examples, config.max_examples), key=lambda e: e.key)
     parts: dict[str, list[Example]] = {"train": [], "validation": [], "test": []}
     for example in examples:
-        parts[split_of(example.group or example.key, validation_fraction=config.validation_fraction,
-                       test_fraction=config.test_fraction)].append(example)
+        parts[
+            split_of(
+                example.group or example.key,
+                validation_fraction=config.validation_fraction,
+                test_fraction=config.test_fraction,
+            )
+        ].append(example)
     if examples and not parts["train"]:
         refusals.append("the split left no training examples; lower validation_fraction/test_fraction")
     train = parts["train"]
     if config.golden_share is not None and train:
         train = upsample_golden(train, config.golden_share, config.seed)
-    return Splits(train=train, validation=parts["validation"], test=parts["test"], matched=matched,
-                  duplicates=matched - len(by_key), refusals=refusals,
-                  verification=verification_summary(distinct, required=config.verify))
+    return Splits(
+        train=train,
+        validation=parts["validation"],
+        test=parts["test"],
+        matched=matched,
+        duplicates=matched - len(by_key),
+        refusals=refusals,
+        verification=verification_summary(distinct, required=config.verify),
+    )
 
 
 def prepare_splits(records: Iterable[dict[str, Any]], config: DataConfig, *, judge: Judge | None = None) -> Splits:
@@ -300,6 +331,7 @@ def prepare_splits(records: Iterable[dict[str, Any]], config: DataConfig, *, jud
 
 
 # --- tokenisation --------------------------------------------------------------------------------
+
 
 @dataclass
 class TokenizedExample:
@@ -333,20 +365,23 @@ def turn_texts(example: Example, tokenizer) -> list[tuple[str, str]]:
     conversation = template_messages(example.conversation)
 
     def render(messages: list[dict[str, Any]], *, prompt: bool) -> str:
-        return tokenizer.apply_chat_template(messages, tools=example.tools, add_generation_prompt=prompt,
-                                             tokenize=False)
+        return tokenizer.apply_chat_template(
+            messages, tools=example.tools, add_generation_prompt=prompt, tokenize=False
+        )
 
     if not example.trajectory and not conversation[-1].get("tool_calls"):
         return [(render(conversation[:-1], prompt=True), example.target)]
     pairs, done, end_token = [], "", tokenizer.eos_token
     for index in example.target_turns():
-        prompt, through = render(conversation[:index], prompt=True), render(conversation[:index + 1], prompt=False)
-        if not prompt.startswith(done) or not through.startswith(prompt) or end_token not in through[len(prompt):]:
-            raise DatasetError(f"the student's chat template does not render turn {index} of prompt {example.key[:12]} "
-                               f"as the continuation of the turns before it, ending with {end_token!r}; multi-turn "
-                               f"targets need a template that renders conversations incrementally")
-        reply = through[len(prompt):].split(end_token, 1)[0]
-        pairs.append((prompt[len(done):], reply))
+        prompt, through = render(conversation[:index], prompt=True), render(conversation[: index + 1], prompt=False)
+        if not prompt.startswith(done) or not through.startswith(prompt) or end_token not in through[len(prompt) :]:
+            raise DatasetError(
+                f"the student's chat template does not render turn {index} of prompt {example.key[:12]} "
+                f"as the continuation of the turns before it, ending with {end_token!r}; multi-turn "
+                f"targets need a template that renders conversations incrementally"
+            )
+        reply = through[len(prompt) :].split(end_token, 1)[0]
+        pairs.append((prompt[len(done) :], reply))
         done = prompt + reply + end_token
     return pairs
 
@@ -367,8 +402,10 @@ def collate(batch: list[TokenizedExample], *, pad_token_id: int) -> dict[str, to
 
 # --- preview -------------------------------------------------------------------------------------
 
-def preview(records: Iterable[dict[str, Any]], config: DataConfig, *, tokenizer=None,
-            max_seq_len: int = 1024) -> dict[str, Any]:
+
+def preview(
+    records: Iterable[dict[str, Any]], config: DataConfig, *, tokenizer=None, max_seq_len: int = 1024
+) -> dict[str, Any]:
     """What a job would train on, without training: counts, split sizes, token counts, refusals."""
     splits = build_splits(records, config)
     everything = splits.train + splits.validation + splits.test
@@ -384,7 +421,9 @@ def preview(records: Iterable[dict[str, Any]], config: DataConfig, *, tokenizer=
     }
     if tokenizer is not None and everything:
         sizes = [tokenize(e, tokenizer, max_seq_len=max_seq_len) for e in splits.train]
-        summary["tokens"] = {"train_total": sum(len(t.input_ids) for t in sizes),
-                             "train_target": sum(sum(1 for x in t.labels if x != IGNORE_INDEX) for t in sizes),
-                             "longest": max((len(t.input_ids) for t in sizes), default=0)}
+        summary["tokens"] = {
+            "train_total": sum(len(t.input_ids) for t in sizes),
+            "train_target": sum(sum(1 for x in t.labels if x != IGNORE_INDEX) for t in sizes),
+            "longest": max((len(t.input_ids) for t in sizes), default=0),
+        }
     return summary

@@ -34,6 +34,7 @@ the full one). Log-probabilities are recorded at T = 1; for T != 1 the k + 1 tea
 divided by T and renormalised, treating the rest bucket as one outcome (exact at T = 1, an
 approximation of the unknown tail otherwise).
 """
+
 from __future__ import annotations
 
 import math
@@ -324,17 +325,23 @@ def _check_inputs(
     student_hidden: Tensor, student_weight: Tensor, labels: Tensor, teacher: Teacher | None, config: LossConfig
 ) -> None:
     if labels.dim() != 1:
-        raise ValueError(f"labels must be 1-D [N] (positions already shifted and flattened); got shape {tuple(labels.shape)}")
+        raise ValueError(
+            f"labels must be 1-D [N] (positions already shifted and flattened); got shape {tuple(labels.shape)}"
+        )
     n = labels.shape[0]
     if student_hidden.dim() != 2 or student_hidden.shape[0] != n:
         raise ValueError(f"student_hidden must be [N, H] with N = len(labels) = {n}; got {tuple(student_hidden.shape)}")
     vocab, width = student_weight.shape
     if width != student_hidden.shape[1]:
-        raise ValueError(f"student_weight must be [V, H] with H = {student_hidden.shape[1]}; got {tuple(student_weight.shape)}")
+        raise ValueError(
+            f"student_weight must be [V, H] with H = {student_hidden.shape[1]}; got {tuple(student_weight.shape)}"
+        )
     if config.method == "ce":
         return
     if teacher is None:
-        raise ValueError(f"method {config.method!r} needs a DenseTeacher or SparseTeacher; only 'ce' takes teacher=None")
+        raise ValueError(
+            f"method {config.method!r} needs a DenseTeacher or SparseTeacher; only 'ce' takes teacher=None"
+        )
     if isinstance(teacher, DenseTeacher):
         if teacher.hidden.shape[0] != n or teacher.weight.shape[0] != vocab:
             raise ValueError(
@@ -347,14 +354,20 @@ def _check_inputs(
             f"got {tuple(teacher.indices.shape)} and {tuple(teacher.logprobs.shape)}"
         )
     elif not 0 < teacher.indices.shape[1] < vocab:
-        raise ValueError(f"SparseTeacher k must be in 1..V-1 = {vocab - 1} (use a DenseTeacher for all V); got k = {teacher.indices.shape[1]}")
+        raise ValueError(
+            f"SparseTeacher k must be in 1..V-1 = {vocab - 1} (use a DenseTeacher for all V); "
+            f"got k = {teacher.indices.shape[1]}"
+        )
 
 
 def _select(teacher: Teacher | None, keep: Tensor) -> Teacher | None:
     """The teacher's signal at the kept positions, cut off from any autograd graph."""
     if isinstance(teacher, DenseTeacher):
-        return DenseTeacher(hidden=teacher.hidden[keep].detach(), weight=teacher.weight.detach(),
-                            bias=None if teacher.bias is None else teacher.bias.detach())
+        return DenseTeacher(
+            hidden=teacher.hidden[keep].detach(),
+            weight=teacher.weight.detach(),
+            bias=None if teacher.bias is None else teacher.bias.detach(),
+        )
     if isinstance(teacher, SparseTeacher):
         return SparseTeacher(indices=teacher.indices[keep].long(), logprobs=teacher.logprobs[keep].detach())
     return None

@@ -6,6 +6,7 @@ Per step: did it call the same tools (tool name accuracy), with the same argumen
 ast_match.py), stop when the teacher stopped (should-have-stopped accuracy, on turns where it could
 choose), and give the same final answer. A trajectory matches exactly when every step does.
 """
+
 from __future__ import annotations
 
 import time
@@ -50,8 +51,16 @@ def steps_of(example: Example) -> list[Step]:
     for number, index in enumerate(example.target_turns()):
         request = turn_request(example, number)
         choice = request.get("tool_choice", "auto" if example.tools else None)
-        steps.append(Step(key=example.key, prefix=conversation[:index], expected=conversation[index],
-                          tools=example.tools, tool_choice=choice, response_format=request.get("response_format")))
+        steps.append(
+            Step(
+                key=example.key,
+                prefix=conversation[:index],
+                expected=conversation[index],
+                tools=example.tools,
+                tool_choice=choice,
+                response_format=request.get("response_format"),
+            )
+        )
     return steps
 
 
@@ -62,13 +71,20 @@ def local_responder(model, tokenizer, *, max_new_tokens: int) -> Respond:
     from orchestra.inference.transformers_backend import LoadedModel, TransformersClient
 
     model.eval()
-    client = TransformersClient(ModelSpec(name="evaluated", backend="transformers", model="in-memory"),
-                                LoadedModel(path="in-memory", tokenizer=tokenizer, model=model))
+    client = TransformersClient(
+        ModelSpec(name="evaluated", backend="transformers", model="in-memory"),
+        LoadedModel(path="in-memory", tokenizer=tokenizer, model=model),
+    )
 
     def respond(step: Step) -> tuple[dict[str, Any], int]:
         try:
-            reply = client.complete(step.prefix, max_tokens=max_new_tokens, tools=step.tools,
-                                    tool_choice=step.tool_choice, response_format=step.response_format)
+            reply = client.complete(
+                step.prefix,
+                max_tokens=max_new_tokens,
+                tools=step.tools,
+                tool_choice=step.tool_choice,
+                response_format=step.response_format,
+            )
         except InferenceError as error:  # e.g. a prefix longer than the model's context: a wrong step
             return {"role": "assistant", "content": "", "tool_calls": None, "error": str(error)}, 0
         calls = [call.as_openai() for call in reply.tool_calls or []] or None
@@ -83,8 +99,9 @@ def replay(examples: list[Example], respond: Respond) -> list[StepResult]:
         for step in steps_of(example):
             began = time.perf_counter()
             reply, new_tokens = respond(step)
-            results.append(StepResult(step=step, reply=reply, seconds=time.perf_counter() - began,
-                                      new_tokens=new_tokens))
+            results.append(
+                StepResult(step=step, reply=reply, seconds=time.perf_counter() - began, new_tokens=new_tokens)
+            )
     return results
 
 
@@ -108,12 +125,15 @@ def step_metrics(results: list[StepResult]) -> dict[str, Any]:
         "steps": len(results),
         "step_accuracy": _mean([r.agrees for r in results]),
         "tool_steps": len(tool_steps),
-        "tool_name_accuracy": _mean([names_match(r.reply.get("tool_calls"), r.step.expected["tool_calls"])
-                                     for r in tool_steps]),
+        "tool_name_accuracy": _mean(
+            [names_match(r.reply.get("tool_calls"), r.step.expected["tool_calls"]) for r in tool_steps]
+        ),
         "ast_match": _mean([calls_match(r.reply.get("tool_calls"), r.step.expected["tool_calls"]) for r in tool_steps]),
         "should_stop_accuracy": _mean([_answered(r.reply) == _answered(r.step.expected) for r in choosing]),
-        "final_answer": score([r.reply.get("content") or "" if _answered(r.reply) else "" for r in answers],
-                              [r.step.expected.get("content") or "" for r in answers]),
+        "final_answer": score(
+            [r.reply.get("content") or "" if _answered(r.reply) else "" for r in answers],
+            [r.step.expected.get("content") or "" for r in answers],
+        ),
         "trajectories": len(by_example),
         "trajectory_exact_match": _mean([all(agreed) for agreed in by_example.values()]),
         "seconds_per_step": seconds / len(results) if results else 0.0,
@@ -121,14 +141,19 @@ def step_metrics(results: list[StepResult]) -> dict[str, Any]:
     }
 
 
-def evaluate_agent(*, model, tokenizer, examples: list[Example], max_new_tokens: int,
-                   teacher_model=None) -> dict[str, Any]:
+def evaluate_agent(
+    *, model, tokenizer, examples: list[Example], max_new_tokens: int, teacher_model=None
+) -> dict[str, Any]:
     """Step metrics of the model against the references (the teacher's turns, golden ones where a
     person labelled them); the teacher's own speed on the same steps when it is in memory."""
     results = replay(examples, local_responder(model, tokenizer, max_new_tokens=max_new_tokens))
-    report = {"steps": step_metrics(results),
-              "samples": [{"prefix_tail": r.step.prefix[-1].get("content"), "expected": r.step.expected,
-                           "student": r.reply} for r in results[:5]]}
+    report = {
+        "steps": step_metrics(results),
+        "samples": [
+            {"prefix_tail": r.step.prefix[-1].get("content"), "expected": r.step.expected, "student": r.reply}
+            for r in results[:5]
+        ],
+    }
     if teacher_model is not None:
         teacher = replay(examples, local_responder(teacher_model, tokenizer, max_new_tokens=max_new_tokens))
         report["teacher_steps"] = step_metrics(teacher)

@@ -8,6 +8,7 @@
 
 How the signal is compared with the student is `losses.py`'s business.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,10 +38,12 @@ def check_same_vocabulary(student_tokenizer, teacher_tokenizer) -> None:
         raise TeacherError(
             f"teacher and student tokenizers differ (student {len(student_vocab)} tokens, teacher "
             f"{len(teacher_vocab)}; e.g. {differing}); logit distillation needs one shared tokenizer: "
-            f"pick a student from the teacher's family or use method 'sft'")
+            f"pick a student from the teacher's family or use method 'sft'"
+        )
 
 
 # --- relabel -------------------------------------------------------------------------------------
+
 
 def relabel(examples: Iterable[Example], complete: Complete) -> list[Example]:
     """New teacher replies for each prompt; golden outputs stay as they are."""
@@ -75,10 +78,16 @@ def local_completer(*, model, tokenizer, max_new_tokens: int = 512) -> Complete:
 
 # --- online --------------------------------------------------------------------------------------
 
+
 def final_hidden(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Final (post-norm) hidden states [B, T, H] without materialising full-vocabulary logits."""
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                output_hidden_states=True, logits_to_keep=1, use_cache=False)
+    out = model(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        output_hidden_states=True,
+        logits_to_keep=1,
+        use_cache=False,
+    )
     return out.hidden_states[-1]
 
 
@@ -105,6 +114,7 @@ class OnlineTeacher:
 
 # --- offline: a compact top-k store --------------------------------------------------------------
 
+
 class TopKStore:
     """Top-k teacher log-probs per reply token (log-probs at temperature 1), read example by example.
     Two formats in `folder`, told apart by meta.json's `version`:
@@ -130,8 +140,9 @@ class TopKStore:
         if self.version == 2:
             self.blocks = np.memmap(self.folder / "blocks.bin", dtype=np.uint8, mode="r") if tokens else b""
         else:
-            self.indices = np.memmap(self.folder / "indices.bin", dtype=self.meta["index_dtype"], mode="r",
-                                     shape=(tokens, k))
+            self.indices = np.memmap(
+                self.folder / "indices.bin", dtype=self.meta["index_dtype"], mode="r", shape=(tokens, k)
+            )
             self.logprobs = np.memmap(self.folder / "logprobs.bin", dtype=np.float16, mode="r", shape=(tokens, k))
 
     @property
@@ -145,27 +156,33 @@ class TopKStore:
 
     def rows(self, key: str) -> tuple[torch.Tensor, torch.Tensor]:
         if key not in self.meta["rows"]:
-            raise TeacherError(f"prompt {key[:12]} is not in the teacher store {self.folder}; re-run score-teacher "
-                               f"for this dataset")
+            raise TeacherError(
+                f"prompt {key[:12]} is not in the teacher store {self.folder}; re-run score-teacher for this dataset"
+            )
         if self.version == 2:
             offset, count, *layout = self.meta["rows"][key]
             size = sum(layout[1:]) + 2 * count
-            indices, logprobs = decode_block(bytes(self.blocks[offset:offset + size]), count, self.meta["k"], layout)
+            indices, logprobs = decode_block(bytes(self.blocks[offset : offset + size]), count, self.meta["k"], layout)
             return torch.from_numpy(indices), torch.from_numpy(logprobs)
         start, count = self.meta["rows"][key]
-        return (torch.from_numpy(self.indices[start:start + count].astype(np.int64)),
-                torch.from_numpy(self.logprobs[start:start + count].astype(np.float32)))
+        return (
+            torch.from_numpy(self.indices[start : start + count].astype(np.int64)),
+            torch.from_numpy(self.logprobs[start : start + count].astype(np.float32)),
+        )
 
     def signal(self, batch: dict[str, torch.Tensor], selected: torch.Tensor, keys: list[str]) -> SparseTeacher:
         """Rows of the batch's examples in order: they line up with the selected positions."""
         parts = [self.rows(key) for key in keys]
         device = selected.device
-        teacher = SparseTeacher(indices=torch.cat([p[0] for p in parts]).to(device),
-                                logprobs=torch.cat([p[1] for p in parts]).to(device))
+        teacher = SparseTeacher(
+            indices=torch.cat([p[0] for p in parts]).to(device), logprobs=torch.cat([p[1] for p in parts]).to(device)
+        )
         if teacher.indices.shape[0] != int(selected.sum()):
-            raise TeacherError(f"the teacher store has {teacher.indices.shape[0]} rows for this batch but it has "
-                               f"{int(selected.sum())} reply tokens; was it scored with another max_seq_len or "
-                               f"tokenizer? Re-run score-teacher")
+            raise TeacherError(
+                f"the teacher store has {teacher.indices.shape[0]} rows for this batch but it has "
+                f"{int(selected.sum())} reply tokens; was it scored with another max_seq_len or "
+                f"tokenizer? Re-run score-teacher"
+            )
         return teacher
 
 
@@ -187,7 +204,9 @@ class TopKStoreWriter:
 
     def add(self, key: str, indices: torch.Tensor, logprobs: torch.Tensor) -> None:
         if indices.shape != logprobs.shape or indices.shape[1] != self.k:
-            raise TeacherError(f"top-k rows for {key[:12]} have shape {tuple(indices.shape)}, expected [tokens, {self.k}]")
+            raise TeacherError(
+                f"top-k rows for {key[:12]} have shape {tuple(indices.shape)}, expected [tokens, {self.k}]"
+            )
         ids, values = indices.cpu().numpy(), logprobs.float().cpu().numpy()
         if self.compact:
             block, layout = encode_block(ids, values)
@@ -203,17 +222,30 @@ class TopKStoreWriter:
     def close(self) -> TopKStore:
         for file in self._files:
             file.close()
-        meta = {"version": 2, "encoding": "rice-coded ids, 4-bit log-probs below the top, float16 kept mass"} \
-            if self.compact else {"version": 1, "index_dtype": self.index_dtype, "logprob_dtype": "float16"}
+        meta = (
+            {"version": 2, "encoding": "rice-coded ids, 4-bit log-probs below the top, float16 kept mass"}
+            if self.compact
+            else {"version": 1, "index_dtype": self.index_dtype, "logprob_dtype": "float16"}
+        )
         meta |= {"k": self.k, "vocab_size": self.vocab_size, "tokens": self.tokens, "rows": self.rows}
         (self.folder / "meta.json").write_text(json.dumps(meta))
         return TopKStore(self.folder)
 
 
 @torch.no_grad()
-def score_teacher(*, model, tokenizer, examples: list[Example], folder: str | Path, top_k: int,
-                  max_seq_len: int, batch_size: int = 8, chunk_size: int = 1024, compact: bool = True,
-                  on_progress: Callable[[int, int], None] | None = None) -> TopKStore:
+def score_teacher(
+    *,
+    model,
+    tokenizer,
+    examples: list[Example],
+    folder: str | Path,
+    top_k: int,
+    max_seq_len: int,
+    batch_size: int = 8,
+    chunk_size: int = 1024,
+    compact: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> TopKStore:
     """Run the teacher once over the examples and keep its top-k log-probs for every reply token."""
     model.eval()
     head = model.get_output_embeddings()
@@ -221,14 +253,16 @@ def score_teacher(*, model, tokenizer, examples: list[Example], folder: str | Pa
     writer = TopKStoreWriter(folder, k=top_k, vocab_size=head.weight.shape[0], compact=compact)
     unique = list({e.key: e for e in examples}.values())
     for start in range(0, len(unique), batch_size):
-        items = [tokenize(e, tokenizer, max_seq_len=max_seq_len) for e in unique[start:start + batch_size]]
+        items = [tokenize(e, tokenizer, max_seq_len=max_seq_len) for e in unique[start : start + batch_size]]
         batch = {name: t.to(device) for name, t in collate(items, pad_token_id=tokenizer.pad_token_id).items()}
         selected, _ = target_positions(batch["labels"])
         hidden = final_hidden(model, batch)
         for row, item in enumerate(items):
             rows = hidden[row][selected[row]]
-            picked = [torch.topk(torch.log_softmax(head(rows[i:i + chunk_size]).float(), dim=-1), top_k, dim=-1)
-                      for i in range(0, rows.shape[0], chunk_size)]
+            picked = [
+                torch.topk(torch.log_softmax(head(rows[i : i + chunk_size]).float(), dim=-1), top_k, dim=-1)
+                for i in range(0, rows.shape[0], chunk_size)
+            ]
             writer.add(item.key, torch.cat([p.indices for p in picked]), torch.cat([p.values for p in picked]))
         if on_progress:
             on_progress(min(start + batch_size, len(unique)), len(unique))
@@ -258,35 +292,47 @@ def _recorded_rows(topk: list, tokenizer, k: int) -> list[list[tuple[int, float]
     """vLLM-style per-token top-k ({token: logprob} dicts, or lists of {token_id|token, logprob})."""
     rows = []
     for position in topk:
-        pairs = ([(_token_id(t, tokenizer), float(lp)) for t, lp in position.items()] if isinstance(position, dict)
-                 else [(_token_id(e, tokenizer), float(e["logprob"])) for e in position])
+        pairs = (
+            [(_token_id(t, tokenizer), float(lp)) for t, lp in position.items()]
+            if isinstance(position, dict)
+            else [(_token_id(e, tokenizer), float(e["logprob"])) for e in position]
+        )
         rows.append(_padded(pairs, k))
     return rows
 
 
-def store_recorded_topk(*, examples: list[Example], tokenizer, folder: str | Path, top_k: int,
-                        max_seq_len: int, compact: bool = True) -> TopKStore:
+def store_recorded_topk(
+    *, examples: list[Example], tokenizer, folder: str | Path, top_k: int, max_seq_len: int, compact: bool = True
+) -> TopKStore:
     """Store the top-k log-probs that came with the traces, aligned with our tokenisation of the
     reply (+ end token: when the trace has no row for it, the end token gets probability 1)."""
     writer = TopKStoreWriter(folder, k=top_k, vocab_size=len(tokenizer), compact=compact)
     for example in {e.key: e for e in examples}.values():
         if example.golden_output is not None:
-            raise TeacherError(f"prompt {example.key[:12]} has a golden output, so the recorded top-k no longer "
-                               f"matches its target; score it with the teacher (score-teacher) instead")
+            raise TeacherError(
+                f"prompt {example.key[:12]} has a golden output, so the recorded top-k no longer "
+                f"matches its target; score it with the teacher (score-teacher) instead"
+            )
         if not example.topk:
             raise TeacherError(f"prompt {example.key[:12]} has no recorded top-k; score it with the teacher instead")
         if example.trajectory:
-            raise TeacherError(f"prompt {example.key[:12]} is a trajectory: recorded top-k covers one reply, not "
-                               f"every turn; score it with the teacher (score-teacher) instead")
+            raise TeacherError(
+                f"prompt {example.key[:12]} is a trajectory: recorded top-k covers one reply, not "
+                f"every turn; score it with the teacher (score-teacher) instead"
+            )
         targets = [t for t in tokenize(example, tokenizer, max_seq_len=max_seq_len).labels if t != IGNORE_INDEX]
         rows = _recorded_rows(example.topk, tokenizer, top_k)
         if len(rows) == len(targets) - 1:
             rows.append(_padded([(tokenizer.eos_token_id, 0.0)], top_k))
         if len(rows) != len(targets):
-            raise TeacherError(f"prompt {example.key[:12]}: {len(rows)} recorded top-k rows but the reply is "
-                               f"{len(targets)} tokens in the student's tokenizer; the traces were tokenised "
-                               f"differently, score them with the teacher instead")
-        writer.add(example.key, torch.tensor([[t for t, _ in row] for row in rows]),
-                   torch.tensor([[lp for _, lp in row] for row in rows]))
+            raise TeacherError(
+                f"prompt {example.key[:12]}: {len(rows)} recorded top-k rows but the reply is "
+                f"{len(targets)} tokens in the student's tokenizer; the traces were tokenised "
+                f"differently, score them with the teacher instead"
+            )
+        writer.add(
+            example.key,
+            torch.tensor([[t for t, _ in row] for row in rows]),
+            torch.tensor([[lp for _, lp in row] for row in rows]),
+        )
     return writer.close()
-

@@ -4,6 +4,7 @@
 Data order is a pure function of (seed, epoch), so a checkpoint needs only the step number to
 resume exactly; Accelerate's save_state/load_state keep model, optimizer, scheduler and RNGs.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ from orchestra.distill.teacher import final_hidden, target_positions
 
 
 class TeacherSignal(Protocol):
-    def signal(self, batch: dict[str, torch.Tensor], selected: torch.Tensor,
-               keys: list[str]) -> DenseTeacher | SparseTeacher: ...
+    def signal(
+        self, batch: dict[str, torch.Tensor], selected: torch.Tensor, keys: list[str]
+    ) -> DenseTeacher | SparseTeacher: ...
 
 
 @dataclass
@@ -75,27 +77,38 @@ def train_threads(environ: Mapping[str, str] = os.environ, cores: int | None = N
     return max(1, cores // max(1, int(environ.get("ORCHESTRA_TRAIN_JOBS") or 1)))
 
 
-def resolve_lora(lora: LoraConfig, *, model, probe: list[TokenizedExample],
-                 pad_token_id: int) -> tuple[LoraConfig, str]:
+def resolve_lora(
+    lora: LoraConfig, *, model, probe: list[TokenizedExample], pad_token_id: int
+) -> tuple[LoraConfig, str]:
     """`lora.enabled: auto` decided from the student: LoRA adapts what a pretrained base knows, a
     random-init student needs every weight trained. Returns the decided config and why."""
     if lora.enabled != "auto":
         return lora, "set in the job config"
-    loss = validation_loss(model, probe, teacher=None, loss_config=LossConfig(method="ce"), batch_size=8,
-                           pad_token_id=pad_token_id, device=next(model.parameters()).device)
+    loss = validation_loss(
+        model,
+        probe,
+        teacher=None,
+        loss_config=LossConfig(method="ce"),
+        batch_size=8,
+        pad_token_id=pad_token_id,
+        device=next(model.parameters()).device,
+    )
     uniform = math.log(model.get_output_embeddings().weight.shape[0])
     if loss < RANDOM_INIT_LOSS_SHARE * uniform:
         return lora.model_copy(update={"enabled": True}), (
             f"LoRA: the student is pretrained (cross-entropy {loss:.2f} on the training replies, a uniform guess "
-            f"is {uniform:.2f})")
+            f"is {uniform:.2f})"
+        )
     return lora.model_copy(update={"enabled": False}), (
         f"full fine-tuning: the student looks random-init (cross-entropy {loss:.2f} on the training replies, "
-        f"a uniform guess is {uniform:.2f}); LoRA cannot teach it the task")
+        f"a uniform guess is {uniform:.2f}); LoRA cannot teach it the task"
+    )
 
 
 def load_student(path: str, *, lora: LoraConfig, gradient_checkpointing: bool = False):
-    return prepare_student(AutoModelForCausalLM.from_pretrained(path), lora=lora,
-                           gradient_checkpointing=gradient_checkpointing)
+    return prepare_student(
+        AutoModelForCausalLM.from_pretrained(path), lora=lora, gradient_checkpointing=gradient_checkpointing
+    )
 
 
 def prepare_student(model, *, lora: LoraConfig, gradient_checkpointing: bool = False):
@@ -107,13 +120,22 @@ def prepare_student(model, *, lora: LoraConfig, gradient_checkpointing: bool = F
     if lora.enabled:
         from peft import LoraConfig as PeftLoraConfig, get_peft_model
 
-        model = get_peft_model(model, PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                                                     target_modules=lora.target_modules, task_type="CAUSAL_LM"))
+        model = get_peft_model(
+            model,
+            PeftLoraConfig(
+                r=lora.r,
+                lora_alpha=lora.alpha,
+                lora_dropout=lora.dropout,
+                target_modules=lora.target_modules,
+                task_type="CAUSAL_LM",
+            ),
+        )
     return model
 
 
-def batch_loss(model, batch: dict[str, torch.Tensor], keys: list[str], teacher: TeacherSignal | None,
-               loss_config: LossConfig) -> tuple[torch.Tensor, int]:
+def batch_loss(
+    model, batch: dict[str, torch.Tensor], keys: list[str], teacher: TeacherSignal | None, loss_config: LossConfig
+) -> tuple[torch.Tensor, int]:
     """The method's loss on one batch, from the student's hidden states and lm_head (no full logits)."""
     selected, labels = target_positions(batch["labels"])
     hidden = final_hidden(model, batch)[selected]
@@ -129,34 +151,51 @@ def prompt_length(item: TokenizedExample) -> int:
 
 
 @torch.no_grad()
-def on_policy_items(model, items: list[TokenizedExample], *, pad_token_id: int, eos_token_id: int,
-                    max_new_tokens: int, temperature: float, seed: int) -> list[TokenizedExample]:
+def on_policy_items(
+    model,
+    items: list[TokenizedExample],
+    *,
+    pad_token_id: int,
+    eos_token_id: int,
+    max_new_tokens: int,
+    temperature: float,
+    seed: int,
+) -> list[TokenizedExample]:
     """GKD's on-policy batch: each prompt continued by a sample of the student's own (up to and with
     its end token), every sampled token a target; the loss then compares student and teacher on the
     student's tokens. Seeded, so a resumed run samples the same; the global RNG is left as it was."""
     model = _unwrapped(model)
     was_training = model.training
     model.eval()
-    prompts = [item.input_ids[:prompt_length(item)] for item in items]
+    prompts = [item.input_ids[: prompt_length(item)] for item in items]
     width = max(map(len, prompts))
     input_ids = torch.full((len(items), width), pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros((len(items), width), dtype=torch.long)
     for row, prompt in enumerate(prompts):  # left padding: every prompt ends where sampling starts
-        input_ids[row, width - len(prompt):] = torch.tensor(prompt)
-        attention_mask[row, width - len(prompt):] = 1
+        input_ids[row, width - len(prompt) :] = torch.tensor(prompt)
+        attention_mask[row, width - len(prompt) :] = 1
     device = next(model.parameters()).device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        output = model.generate(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
-                                do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
-                                max_new_tokens=max_new_tokens, pad_token_id=pad_token_id, eos_token_id=eos_token_id)
+        output = model.generate(
+            input_ids=input_ids.to(device),
+            attention_mask=attention_mask.to(device),
+            do_sample=True,
+            temperature=temperature,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=pad_token_id,
+            eos_token_id=eos_token_id,
+        )
     model.train(was_training)
     samples = []
     for item, prompt, row in zip(items, prompts, output[:, width:].tolist()):
         if eos_token_id in row:
-            row = row[:row.index(eos_token_id) + 1]
-        samples.append(TokenizedExample(input_ids=prompt + row, labels=[IGNORE_INDEX] * len(prompt) + row,
-                                        key=item.key))
+            row = row[: row.index(eos_token_id) + 1]
+        samples.append(
+            TokenizedExample(input_ids=prompt + row, labels=[IGNORE_INDEX] * len(prompt) + row, key=item.key)
+        )
     return samples
 
 
@@ -165,14 +204,22 @@ def _unwrapped(model):
 
 
 @torch.no_grad()
-def validation_loss(model, items: list[TokenizedExample], *, teacher: TeacherSignal | None, loss_config: LossConfig,
-                    batch_size: int, pad_token_id: int, device: torch.device) -> float:
+def validation_loss(
+    model,
+    items: list[TokenizedExample],
+    *,
+    teacher: TeacherSignal | None,
+    loss_config: LossConfig,
+    batch_size: int,
+    pad_token_id: int,
+    device: torch.device,
+) -> float:
     """Token-weighted mean of the training objective over the validation split."""
     was_training = model.training
     model.eval()
     total, tokens = 0.0, 0
     for start in range(0, len(items), batch_size):
-        chunk = items[start:start + batch_size]
+        chunk = items[start : start + batch_size]
         batch = {k: v.to(device) for k, v in collate(chunk, pad_token_id=pad_token_id).items()}
         loss, count = batch_loss(model, batch, [i.key for i in chunk], teacher, loss_config)
         total, tokens = total + loss.item() * count, tokens + count
@@ -180,8 +227,9 @@ def validation_loss(model, items: list[TokenizedExample], *, teacher: TeacherSig
     return total / max(tokens, 1)
 
 
-def _micro_batch(items: list[TokenizedExample], index: int, *, size: int, per_epoch: int, seed: int,
-                 rank: int, world: int) -> list[TokenizedExample]:
+def _micro_batch(
+    items: list[TokenizedExample], index: int, *, size: int, per_epoch: int, seed: int, rank: int, world: int
+) -> list[TokenizedExample]:
     """Micro-batch number `index` of the whole run for this process; wraps so every slice is full."""
     epoch, within = divmod(index, per_epoch)
     order = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed * 100003 + epoch)).tolist()
@@ -194,10 +242,20 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
     return folders[-1].parent if folders else None
 
 
-def train(*, model, pad_token_id: int, train_items: list[TokenizedExample], val_items: list[TokenizedExample],
-          config: TrainConfig, loss_config: LossConfig, teacher: TeacherSignal | None, output_dir: str | Path,
-          on_progress: Callable[[Progress], None] | None = None,
-          should_stop: Callable[[], bool] | None = None, eos_token_id: int | None = None) -> TrainResult:
+def train(
+    *,
+    model,
+    pad_token_id: int,
+    train_items: list[TokenizedExample],
+    val_items: list[TokenizedExample],
+    config: TrainConfig,
+    loss_config: LossConfig,
+    teacher: TeacherSignal | None,
+    output_dir: str | Path,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    eos_token_id: int | None = None,
+) -> TrainResult:
     """Train `model` in place; resumes from the latest checkpoint under output_dir/checkpoints.
     With config.lmbda > 0, that share of micro-batches is the student's own samples (on_policy_items,
     which needs eos_token_id), scored by `teacher`."""
@@ -206,7 +264,9 @@ def train(*, model, pad_token_id: int, train_items: list[TokenizedExample], val_
     if config.lmbda > 0 and eos_token_id is None:
         raise ValueError("on-policy training (lmbda > 0) needs the tokenizer's eos_token_id to end samples")
     output_dir = Path(output_dir)
-    accelerator = Accelerator(mixed_precision="bf16" if use_bf16(config.bf16) else "no", cpu=not torch.cuda.is_available())
+    accelerator = Accelerator(
+        mixed_precision="bf16" if use_bf16(config.bf16) else "no", cpu=not torch.cuda.is_available()
+    )
     torch.manual_seed(config.seed)
     world, rank = accelerator.num_processes, accelerator.process_index
     per_epoch = math.ceil(len(train_items) / (config.batch_size * world))
@@ -214,9 +274,12 @@ def train(*, model, pad_token_id: int, train_items: list[TokenizedExample], val_
 
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = get_scheduler(config.scheduler if config.scheduler != "constant" else "constant_with_warmup",
-                              optimizer, num_warmup_steps=round(config.warmup_ratio * max_steps),
-                              num_training_steps=max_steps)
+    scheduler = get_scheduler(
+        config.scheduler if config.scheduler != "constant" else "constant_with_warmup",
+        optimizer,
+        num_warmup_steps=round(config.warmup_ratio * max_steps),
+        num_training_steps=max_steps,
+    )
     model, optimizer = accelerator.prepare(model, optimizer)
     accelerator.register_for_checkpointing(scheduler)
 
@@ -227,8 +290,15 @@ def train(*, model, pad_token_id: int, train_items: list[TokenizedExample], val_
         state = json.loads((resume_from / "trainer_state.json").read_text())
 
     def evaluate_now() -> float:
-        return validation_loss(model, val_items, teacher=teacher, loss_config=loss_config,
-                               batch_size=config.batch_size, pad_token_id=pad_token_id, device=accelerator.device)
+        return validation_loss(
+            model,
+            val_items,
+            teacher=teacher,
+            loss_config=loss_config,
+            batch_size=config.batch_size,
+            pad_token_id=pad_token_id,
+            device=accelerator.device,
+        )
 
     def checkpoint(name: str) -> None:
         folder = output_dir / "checkpoints" / name
@@ -251,17 +321,30 @@ def train(*, model, pad_token_id: int, train_items: list[TokenizedExample], val_
         step_loss, on_policy = 0.0, 0
         for micro in range(config.grad_accumulation):
             index = state["step"] * config.grad_accumulation + micro
-            chunk = _micro_batch(train_items, index, size=config.batch_size,
-                                 per_epoch=per_epoch, seed=config.seed, rank=rank, world=world)
+            chunk = _micro_batch(
+                train_items,
+                index,
+                size=config.batch_size,
+                per_epoch=per_epoch,
+                seed=config.seed,
+                rank=rank,
+                world=world,
+            )
             seed = (config.seed * 1000003 + index) * world + rank
             if config.lmbda > 0 and random.Random(seed).random() < config.lmbda:
-                chunk = on_policy_items(model, chunk, pad_token_id=pad_token_id, eos_token_id=eos_token_id,
-                                        max_new_tokens=config.on_policy_max_new_tokens,
-                                        temperature=config.on_policy_temperature, seed=seed)
+                chunk = on_policy_items(
+                    model,
+                    chunk,
+                    pad_token_id=pad_token_id,
+                    eos_token_id=eos_token_id,
+                    max_new_tokens=config.on_policy_max_new_tokens,
+                    temperature=config.on_policy_temperature,
+                    seed=seed,
+                )
                 on_policy += 1
             batch = {k: v.to(accelerator.device) for k, v in collate(chunk, pad_token_id=pad_token_id).items()}
             last = micro == config.grad_accumulation - 1
-            with accelerator.autocast(), (accelerator.no_sync(model) if not last else nullcontext()):
+            with accelerator.autocast(), accelerator.no_sync(model) if not last else nullcontext():
                 loss, count = batch_loss(model, batch, [i.key for i in chunk], teacher, loss_config)
                 accelerator.backward(loss / config.grad_accumulation)
             step_loss += loss.item() / config.grad_accumulation
@@ -286,9 +369,17 @@ def train(*, model, pad_token_id: int, train_items: list[TokenizedExample], val_
         elapsed = time.perf_counter() - started
         done = state["step"] - first_step
         if on_progress is not None:
-            on_progress(Progress(step=state["step"], max_steps=max_steps, loss=step_loss, lr=record["lr"],
-                                 tokens_per_s=tokens_seen / elapsed, eta_s=elapsed / done * (max_steps - state["step"]),
-                                 val_loss=record.get("val_loss")))
+            on_progress(
+                Progress(
+                    step=state["step"],
+                    max_steps=max_steps,
+                    loss=step_loss,
+                    lr=record["lr"],
+                    tokens_per_s=tokens_seen / elapsed,
+                    eta_s=elapsed / done * (max_steps - state["step"]),
+                    val_loss=record.get("val_loss"),
+                )
+            )
         if improved:
             _save_best(accelerator, model, output_dir)
         if config.checkpoint_every and state["step"] % config.checkpoint_every == 0:
@@ -299,12 +390,20 @@ def train(*, model, pad_token_id: int, train_items: list[TokenizedExample], val_
 
     if outcome == "cancelled":
         checkpoint(f"step-{state['step']:08d}")  # resume picks up exactly here
-    elif (output_dir / "best.pt").exists() and state["history"] and \
-            state["history"][-1].get("val_loss", math.inf) > state["best_val_loss"]:
+    elif (
+        (output_dir / "best.pt").exists()
+        and state["history"]
+        and state["history"][-1].get("val_loss", math.inf) > state["best_val_loss"]
+    ):
         _load_best(accelerator, model, output_dir)
     accelerator.wait_for_everyone()
-    return TrainResult(steps=state["step"], outcome=outcome, initial_val_loss=state["initial_val_loss"],
-                       best_val_loss=state["best_val_loss"], history=state["history"])
+    return TrainResult(
+        steps=state["step"],
+        outcome=outcome,
+        initial_val_loss=state["initial_val_loss"],
+        best_val_loss=state["best_val_loss"],
+        history=state["history"],
+    )
 
 
 def _trainable_state(model) -> dict[str, torch.Tensor]:

@@ -9,6 +9,7 @@ every assistant turn is a target. A golden output on a tool-call turn cuts the t
 (what came after answered the teacher's calls, not the person's); on the answer it is the golden
 answer.
 """
+
 from __future__ import annotations
 
 import re
@@ -58,7 +59,7 @@ def trajectory_record(turns: list[Turn], agent_config: dict[str, Any]) -> dict[s
         return None
     labelled = next((i for i, t in enumerate(turns) if t.golden_output is not None), None)
     if labelled is not None and labelled < answer:  # a person corrected a tool-call turn: the record ends there
-        cut, used = labelled, turns[:labelled + 1]
+        cut, used = labelled, turns[: labelled + 1]
         output, golden = turns[cut].output, turns[cut].golden_output
     else:  # the answer the node used is the last one (after any JSON retries), or the person's
         cut, used = answer, turns
@@ -70,7 +71,17 @@ def trajectory_record(turns: list[Turn], agent_config: dict[str, Any]) -> dict[s
     else:
         asked.append({"tool_choice": agent.tool_choice})
     models = sorted({t.model for t in used})
-    return {"messages": target.messages, "tools": target.tools, "trajectory": True, "turns": asked,
-            "output": output, "tool_calls": target.tool_calls, "golden_output": golden,
-            "model": models[0] if len(models) == 1 else "mixed: " + ", ".join(models), "node": target.node,
-            "created_at": turns[0].created_at, "status": "ok", "metadata": turns[0].metadata}
+    return {
+        "messages": target.messages,
+        "tools": target.tools,
+        "trajectory": True,
+        "turns": asked,
+        "output": output,
+        "tool_calls": target.tool_calls,
+        "golden_output": golden,
+        "model": models[0] if len(models) == 1 else "mixed: " + ", ".join(models),
+        "node": target.node,
+        "created_at": turns[0].created_at,
+        "status": "ok",
+        "metadata": turns[0].metadata,
+    }

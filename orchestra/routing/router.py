@@ -6,6 +6,7 @@ predicted acceptability reaches the calibrated threshold, else to the strong mod
 A trained router is plain numbers (`as_dict`, JSON), so it is stored in the database and scored
 with one matrix product: no pickle, no model file, well under a millisecond.
 """
+
 from __future__ import annotations
 
 import time
@@ -41,16 +42,26 @@ class Router:
         return choices(self.acceptability(features), self.threshold)
 
     def as_dict(self) -> dict:
-        return {"candidates": list(self.candidates), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "coef": self.coef.tolist(), "intercept": self.intercept.tolist(),
-                "threshold": None if not np.isfinite(self.threshold) else float(self.threshold)}
+        return {
+            "candidates": list(self.candidates),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept.tolist(),
+            "threshold": None if not np.isfinite(self.threshold) else float(self.threshold),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Router:
         threshold = data.get("threshold")
-        return cls(candidates=list(data["candidates"]), mean=np.asarray(data["mean"]), scale=np.asarray(data["scale"]),
-                   coef=np.asarray(data["coef"]).reshape(len(data["candidates"]) - 1, -1),
-                   intercept=np.asarray(data["intercept"]), threshold=np.inf if threshold is None else float(threshold))
+        return cls(
+            candidates=list(data["candidates"]),
+            mean=np.asarray(data["mean"]),
+            scale=np.asarray(data["scale"]),
+            coef=np.asarray(data["coef"]).reshape(len(data["candidates"]) - 1, -1),
+            intercept=np.asarray(data["intercept"]),
+            threshold=np.inf if threshold is None else float(threshold),
+        )
 
 
 def acceptable(scores: np.ndarray) -> np.ndarray:
@@ -99,5 +110,8 @@ def decide(router: Router, messages: list[dict], *, embedder: Embedder | None = 
     features = featurize([prompt_text(messages)], turns=[len(messages)], embedder=embedder)
     scores = router.acceptability(features)
     chosen = int(choices(scores, router.threshold)[0])
-    return Decision(chosen=chosen, acceptability=[round(float(s), 4) for s in scores[0]],
-                    latency_ms=round((time.perf_counter() - started) * 1000, 3))
+    return Decision(
+        chosen=chosen,
+        acceptability=[round(float(s), 4) for s in scores[0]],
+        latency_ms=round((time.perf_counter() - started) * 1000, 3),
+    )

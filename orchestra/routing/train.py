@@ -1,6 +1,7 @@
 """Training a router from examples every candidate answered: split off a held-out set, fit the
 classifier on the rest, trace the cost-quality curve on the held-out set and calibrate the
 threshold there to the quality target."""
+
 from __future__ import annotations
 
 import time
@@ -34,15 +35,24 @@ def split(n: int, *, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]
     return order[cut:], order[:cut]
 
 
-def train(examples: list[Example], *, candidates: list[str], target: float, featurize: Featurize,
-          holdout: float = 0.3, seed: int = 0) -> tuple[Router, dict]:
+def train(
+    examples: list[Example],
+    *,
+    candidates: list[str],
+    target: float,
+    featurize: Featurize,
+    holdout: float = 0.3,
+    seed: int = 0,
+) -> tuple[Router, dict]:
     """The calibrated router and its report: the held-out curve, the summary metrics at the chosen
     threshold and the split sizes."""
     if len(candidates) < 2:
         raise TrainingError("A router needs at least two candidates, cheapest first.")
     if len(examples) < MIN_EXAMPLES:
-        raise TrainingError(f"A router needs at least {MIN_EXAMPLES} prompts answered by every candidate; "
-                            f"there are {len(examples)}: run a compare job or collect shadow traffic.")
+        raise TrainingError(
+            f"A router needs at least {MIN_EXAMPLES} prompts answered by every candidate; "
+            f"there are {len(examples)}: run a compare job or collect shadow traffic."
+        )
     started = time.perf_counter()
     features = featurize([e.text for e in examples], [e.turns for e in examples])
     scores = np.array([e.scores for e in examples], dtype=float)
@@ -52,7 +62,11 @@ def train(examples: list[Example], *, candidates: list[str], target: float, feat
     points = metrics.curve(router.acceptability(features[held_out]), scores[held_out], costs[held_out])
     report = metrics.summary(points, target=target)
     router.threshold = metrics.calibrate(points, target=target).threshold
-    report |= {"candidates": list(candidates), "examples": {"train": len(train_rows), "held_out": len(held_out)},
-               "acceptable_rate": [round(float(r), 4) for r in acceptable(scores).mean(axis=0)],
-               "curve": [p.as_dict() for p in points], "train_seconds": round(time.perf_counter() - started, 3)}
+    report |= {
+        "candidates": list(candidates),
+        "examples": {"train": len(train_rows), "held_out": len(held_out)},
+        "acceptable_rate": [round(float(r), 4) for r in acceptable(scores).mean(axis=0)],
+        "curve": [p.as_dict() for p in points],
+        "train_seconds": round(time.perf_counter() - started, 3),
+    }
     return router, report

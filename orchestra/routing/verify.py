@@ -7,6 +7,7 @@ recorded log-probabilities) the model's own confidence. The score compares an an
 reference (a golden label, else the strong model's answer): equal text, equal JSON, or the share
 of the reference's JSON fields it gets right.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,11 @@ import jsonschema
 
 from orchestra.engine.nodes.llm import InvalidReply, parse_json_reply
 
-_REFUSAL = re.compile(r"^\W*(i'?m sorry|i am sorry|sorry, (but )?i|i can(no|')t|i cannot|i am unable|i'm unable|"
-                      r"i won'?t|as an ai\b|i am not able|i'm not able)", re.IGNORECASE)
+_REFUSAL = re.compile(
+    r"^\W*(i'?m sorry|i am sorry|sorry, (but )?i|i can(no|')t|i cannot|i am unable|i'm unable|"
+    r"i won'?t|as an ai\b|i am not able|i'm not able)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,14 @@ class Verifier:
         return self.refusal or self.json or self.min_confidence is not None
 
 
-def reply_problem(text: str, *, verifier: Verifier, tool_calls: list[dict] | None = None,
-                  tools: list[dict] | None = None, top_logprobs: list | None = None) -> str | None:
+def reply_problem(
+    text: str,
+    *,
+    verifier: Verifier,
+    tool_calls: list[dict] | None = None,
+    tools: list[dict] | None = None,
+    top_logprobs: list | None = None,
+) -> str | None:
     """Why the reply fails the verifier, or None."""
     if tool_calls:
         return next(filter(None, (_call_problem(call, tools) for call in tool_calls)), None)

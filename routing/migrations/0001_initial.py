@@ -6,85 +6,158 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('workflows', '0007_run_due_times'),
+        ("workflows", "0007_run_due_times"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Router',
+            name="Router",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('node_id', models.CharField(blank=True, default='', max_length=200)),
-                ('is_default', models.BooleanField(default=False)),
-                ('candidates', models.JSONField(default=list, help_text='Model names, cheapest first; the last is the strong model')),
-                ('target', models.FloatField(default=0.95, help_text="Quality to keep, as a share of the strong model's")),
-                ('verifier', models.JSONField(blank=True, default=dict, help_text='{refusal, min_confidence}: what escalates')),
-                ('state', models.JSONField(blank=True, help_text='The trained classifier (orchestra.routing.Router)', null=True)),
-                ('report', models.JSONField(blank=True, help_text='The last training report: curve and metrics', null=True)),
-                ('trained_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('workflow', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='routers', to='workflows.workflow')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='routers', to='workflows.workspace')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=200)),
+                ("node_id", models.CharField(blank=True, default="", max_length=200)),
+                ("is_default", models.BooleanField(default=False)),
+                (
+                    "candidates",
+                    models.JSONField(
+                        default=list, help_text="Model names, cheapest first; the last is the strong model"
+                    ),
+                ),
+                (
+                    "target",
+                    models.FloatField(default=0.95, help_text="Quality to keep, as a share of the strong model's"),
+                ),
+                (
+                    "verifier",
+                    models.JSONField(blank=True, default=dict, help_text="{refusal, min_confidence}: what escalates"),
+                ),
+                (
+                    "state",
+                    models.JSONField(
+                        blank=True, help_text="The trained classifier (orchestra.routing.Router)", null=True
+                    ),
+                ),
+                (
+                    "report",
+                    models.JSONField(blank=True, help_text="The last training report: curve and metrics", null=True),
+                ),
+                ("trained_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="routers",
+                        to="workflows.workflow",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="routers", to="workflows.workspace"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Comparison',
+            name="Comparison",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('answers', models.JSONField(default=dict, help_text='candidate -> the id of the trace that answered it')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('trace', models.ForeignKey(help_text='The trace whose prompt was replayed', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workflows.trace')),
-                ('router', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='comparisons', to='routing.router')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "answers",
+                    models.JSONField(default=dict, help_text="candidate -> the id of the trace that answered it"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "trace",
+                    models.ForeignKey(
+                        help_text="The trace whose prompt was replayed",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="workflows.trace",
+                    ),
+                ),
+                (
+                    "router",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="comparisons", to="routing.router"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
         migrations.CreateModel(
-            name='RouterJob',
+            name="RouterJob",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('compare', 'compare'), ('train', 'train')], max_length=20)),
-                ('sample', models.PositiveIntegerField(default=0, help_text='compare: how many traces to replay')),
-                ('status', models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('succeeded', 'succeeded'), ('failed', 'failed')], db_index=True, default='queued', max_length=20)),
-                ('progress', models.JSONField(blank=True, default=dict)),
-                ('report', models.JSONField(blank=True, null=True)),
-                ('error', models.TextField(blank=True, default='')),
-                ('enqueued_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_owner', models.CharField(blank=True, default='', max_length=200)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('router', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jobs', to='routing.router')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("kind", models.CharField(choices=[("compare", "compare"), ("train", "train")], max_length=20)),
+                ("sample", models.PositiveIntegerField(default=0, help_text="compare: how many traces to replay")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("running", "running"),
+                            ("succeeded", "succeeded"),
+                            ("failed", "failed"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                ("progress", models.JSONField(blank=True, default=dict)),
+                ("report", models.JSONField(blank=True, null=True)),
+                ("error", models.TextField(blank=True, default="")),
+                ("enqueued_at", models.DateTimeField(blank=True, null=True)),
+                ("lease_owner", models.CharField(blank=True, default="", max_length=200)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "router",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="jobs", to="routing.router"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='router',
-            constraint=models.UniqueConstraint(fields=('workspace', 'name'), name='router_name_unique'),
+            model_name="router",
+            constraint=models.UniqueConstraint(fields=("workspace", "name"), name="router_name_unique"),
         ),
         migrations.AddConstraint(
-            model_name='router',
-            constraint=models.UniqueConstraint(condition=models.Q(('workflow__isnull', False)), fields=('workflow', 'node_id'), name='router_node_unique'),
+            model_name="router",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("workflow__isnull", False)),
+                fields=("workflow", "node_id"),
+                name="router_node_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='router',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('workspace',), name='router_default_unique'),
+            model_name="router",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_default", True)), fields=("workspace",), name="router_default_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='comparison',
-            constraint=models.UniqueConstraint(fields=('router', 'trace'), name='comparison_trace_unique'),
+            model_name="comparison",
+            constraint=models.UniqueConstraint(fields=("router", "trace"), name="comparison_trace_unique"),
         ),
     ]

@@ -1,4 +1,5 @@
 """Synthetic trace records and a shared tiny model family for the distillation tests."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,15 @@ CATEGORIES = ["billing", "shipping", "account"]
 PRIORITIES = ["low", "medium", "high"]
 
 
-def ticket_records(n: int, *, seed: int = 0, model: str = "big-model", node: str = "extract",
-                   status: str = "ok", golden_every: int | None = None) -> list[dict]:
+def ticket_records(
+    n: int,
+    *,
+    seed: int = 0,
+    model: str = "big-model",
+    node: str = "extract",
+    status: str = "ok",
+    golden_every: int | None = None,
+) -> list[dict]:
     """Support-ticket extraction traces: a short ticket in, a JSON object with two fields out."""
     rng = random.Random(seed)
     records = []
@@ -20,11 +28,15 @@ def ticket_records(n: int, *, seed: int = 0, model: str = "big-model", node: str
         category, priority = rng.choice(CATEGORIES), rng.choice(PRIORITIES)
         ticket = f"ticket {i}: {priority} {category} order refund please"
         output = json.dumps({"category": category, "priority": priority})
-        record = {"messages": [{"role": "system", "content": "Extract fields as JSON."},
-                               {"role": "user", "content": ticket}],
-                  "output": output, "model": model, "node": node, "status": status,
-                  "created_at": f"2026-01-{1 + i % 28:02d}T12:00:00Z",
-                  "metadata": {"customer": "acme" if i % 2 else "globex", "tier": ["free", "pro", "team"][i % 3]}}
+        record = {
+            "messages": [{"role": "system", "content": "Extract fields as JSON."}, {"role": "user", "content": ticket}],
+            "output": output,
+            "model": model,
+            "node": node,
+            "status": status,
+            "created_at": f"2026-01-{1 + i % 28:02d}T12:00:00Z",
+            "metadata": {"customer": "acme" if i % 2 else "globex", "tier": ["free", "pro", "team"][i % 3]},
+        }
         if golden_every and i % golden_every == 0:
             record["golden_output"] = json.dumps({"category": category, "priority": "high"})
         records.append(record)

@@ -1,6 +1,7 @@
 """Distilling agents in the core: BFCL-style AST matching, multi-turn examples whose every assistant
 turn is a target, APIGen-style verification, and step-level replay metrics; then a whole job on
 trajectories with the tiny models."""
+
 import json
 
 import pytest
@@ -19,14 +20,17 @@ def data(**overrides) -> DataConfig:
     return DataConfig.model_validate({"min_examples": 1, "validation_fraction": 0, "test_fraction": 0, **overrides})
 
 
-@pytest.mark.parametrize("predicted, expected, same", [
-    ({"a": 1, "b": "x"}, {"b": "x", "a": 1}, True),      # key order never matters
-    ({"amount": 2.0}, {"amount": 2}, True),              # numbers by value
-    ({"flag": 1}, {"flag": True}, False),                # a boolean is not a number
-    ({"a": 1}, {"a": 1, "b": 2}, False),                 # the same keys
-    ({"items": [1, 2]}, {"items": [2, 1]}, False),       # lists keep their order
-    ({"a": {"b": [1.0, "c"]}}, {"a": {"b": [1, "c"]}}, True),
-])
+@pytest.mark.parametrize(
+    "predicted, expected, same",
+    [
+        ({"a": 1, "b": "x"}, {"b": "x", "a": 1}, True),  # key order never matters
+        ({"amount": 2.0}, {"amount": 2}, True),  # numbers by value
+        ({"flag": 1}, {"flag": True}, False),  # a boolean is not a number
+        ({"a": 1}, {"a": 1, "b": 2}, False),  # the same keys
+        ({"items": [1, 2]}, {"items": [2, 1]}, False),  # lists keep their order
+        ({"a": {"b": [1.0, "c"]}}, {"a": {"b": [1, "c"]}}, True),
+    ],
+)
 def test_arguments_match_by_keys_and_values_like_bfcl(predicted, expected, same):
     assert values_equal(predicted, expected) is same
 
@@ -46,8 +50,10 @@ def test_every_assistant_turn_of_a_trajectory_is_a_target_and_nothing_else(tiny_
     (example,) = build_splits([trajectory(6)], data()).train
     item = tokenize(example, tokenizer, max_seq_len=2048)
     learned = tokenizer.decode([t for t, label in zip(item.input_ids, item.labels) if label != IGNORE_INDEX])
-    assert learned == ('<tool_call>\n{"name": "lookup_order", "arguments": {"order_id": "A6"}}\n</tool_call><|im_end|>'
-                       '{"status": "shipped"}<|im_end|>')
+    assert learned == (
+        '<tool_call>\n{"name": "lookup_order", "arguments": {"order_id": "A6"}}\n</tool_call><|im_end|>'
+        '{"status": "shipped"}<|im_end|>'
+    )
     whole = tokenizer.apply_chat_template(template_messages(example.conversation), tools=example.tools, tokenize=False)
     assert tokenizer.decode(item.input_ids) == whole.removesuffix("\n")  # context is the template's own text
 
@@ -67,10 +73,10 @@ def test_a_golden_turn_with_tool_call_markup_is_a_golden_tool_call():
 
 def test_verification_counts_every_stage_and_filters_by_the_required_ones():
     records = [trajectory(n) for n in range(6)]
-    records.append(trajectory(6, arguments={"order": "A6"}))                         # breaks the tool's schema
-    records.append(trajectory(7, result="Error: HTTPError: 503 from the shop"))      # the tool failed
-    records.append(trajectory(8, answer="It is on its way."))                        # not the JSON asked for
-    records.append(trajectory(9, outcome={"approved": False}))                       # a person refused the result
+    records.append(trajectory(6, arguments={"order": "A6"}))  # breaks the tool's schema
+    records.append(trajectory(7, result="Error: HTTPError: 503 from the shop"))  # the tool failed
+    records.append(trajectory(8, answer="It is on its way."))  # not the JSON asked for
+    records.append(trajectory(9, outcome={"approved": False}))  # a person refused the result
     records.append(trajectory(10, outcome={"approved": True}))
 
     splits = build_splits(records, data())
@@ -85,8 +91,11 @@ def test_verification_counts_every_stage_and_filters_by_the_required_ones():
     assert len(build_splits(records, data(verify=[])).train) == 11
     assert len(build_splits(records, data(verify=["semantic"])).train) == 1
     accepted = ("order A3?", "order A9?", "order A10?")
-    judged = build_splits(records, data(verify=["semantic"]),
-                          judge=lambda example: any(text in json.dumps(example.messages) for text in accepted))
+    judged = build_splits(
+        records,
+        data(verify=["semantic"]),
+        judge=lambda example: any(text in json.dumps(example.messages) for text in accepted),
+    )
     assert len(judged.train) == 2  # A3 and A10; A9 stays refused by its approval
 
 
@@ -100,9 +109,15 @@ def test_replay_steps_score_tools_arguments_stopping_and_answers():
         return StepResult(step=step, reply=reply, seconds=0.1, new_tokens=5)
 
     wrong_argument = {"content": "", "tool_calls": [call("lookup_order", {"order_id": "A5"})]}
-    metrics = step_metrics([result(first, wrong_argument), result(last, {"content": '{"status": "lost"}'}),
-                            result(first, first.expected), result(last, {"content": "lost"}),
-                            result(first, {"content": "I cannot tell."})])
+    metrics = step_metrics(
+        [
+            result(first, wrong_argument),
+            result(last, {"content": '{"status": "lost"}'}),
+            result(first, first.expected),
+            result(last, {"content": "lost"}),
+            result(first, {"content": "I cannot tell."}),
+        ]
+    )
     assert metrics["steps"] == 5 and metrics["tool_steps"] == 3
     assert metrics["tool_name_accuracy"] == pytest.approx(2 / 3) and metrics["ast_match"] == pytest.approx(1 / 3)
     assert metrics["should_stop_accuracy"] == pytest.approx(2 / 3)  # the last turns had no choice (tool_choice none)
@@ -111,11 +126,18 @@ def test_replay_steps_score_tools_arguments_stopping_and_answers():
 
 def test_a_job_on_trajectories_trains_every_turn_and_reports_step_metrics(tiny_family, tmp_path):
     records = [trajectory(n) for n in range(24)] + [trajectory(99, arguments={"order": "A99"})]
-    result = run_job({
-        "student": {"model": str(tiny_family["student"])}, "method": "sft", "output_dir": str(tmp_path),
-        "data": {"min_examples": 8, "validation_fraction": 0.15, "test_fraction": 0.2},
-        "lora": {"r": 4, "alpha": 8}, "train": {"max_steps": 3, "batch_size": 4, "checkpoint_every": None},
-        "eval": {"max_new_tokens": 24}}, records=records)
+    result = run_job(
+        {
+            "student": {"model": str(tiny_family["student"])},
+            "method": "sft",
+            "output_dir": str(tmp_path),
+            "data": {"min_examples": 8, "validation_fraction": 0.15, "test_fraction": 0.2},
+            "lora": {"r": 4, "alpha": 8},
+            "train": {"max_steps": 3, "batch_size": 4, "checkpoint_every": None},
+            "eval": {"max_new_tokens": 24},
+        },
+        records=records,
+    )
     report = result.report
     assert report["data"]["verification"]["format"]["failed"] == 1
     assert report["data"]["train"] + report["data"]["validation"] + report["data"]["test"] == 24
@@ -127,16 +149,24 @@ def test_a_job_on_trajectories_trains_every_turn_and_reports_step_metrics(tiny_f
 
 
 def test_logit_distillation_scores_the_teacher_on_every_turn_of_a_trajectory(tiny_family, tmp_path):
-    result = run_job({
-        "student": {"model": str(tiny_family["student"])}, "method": "forward_kl", "output_dir": str(tmp_path),
-        "teacher": {"kind": "offline", "model": str(tiny_family["teacher"]), "top_k": 8},
-        "data": {"min_examples": 4, "validation_fraction": 0.0, "test_fraction": 0.0},
-        "lora": {"enabled": False}, "train": {"max_steps": 2, "batch_size": 4, "checkpoint_every": None},
-        "eval": {"enabled": False}}, records=[trajectory(n) for n in range(6)])
+    result = run_job(
+        {
+            "student": {"model": str(tiny_family["student"])},
+            "method": "forward_kl",
+            "output_dir": str(tmp_path),
+            "teacher": {"kind": "offline", "model": str(tiny_family["teacher"]), "top_k": 8},
+            "data": {"min_examples": 4, "validation_fraction": 0.0, "test_fraction": 0.0},
+            "lora": {"enabled": False},
+            "train": {"max_steps": 2, "batch_size": 4, "checkpoint_every": None},
+            "eval": {"enabled": False},
+        },
+        records=[trajectory(n) for n in range(6)],
+    )
     store = result.report["teacher_store"]
     tokenizer = AutoTokenizer.from_pretrained(tiny_family["student"])
     splits = build_splits([trajectory(n) for n in range(6)], data())
-    targets = sum(sum(label != IGNORE_INDEX for label in tokenize(e, tokenizer, max_seq_len=1024).labels)
-                  for e in splits.train)
+    targets = sum(
+        sum(label != IGNORE_INDEX for label in tokenize(e, tokenizer, max_seq_len=1024).labels) for e in splits.train
+    )
     assert store["tokens"] == targets  # a row per target token of every turn
     assert result.report["training"]["steps"] == 2

@@ -26,15 +26,24 @@ def test_online_teacher_needs_a_model_and_sft_rejects_logit_teacher():
 
 def test_loss_options_are_validated_by_the_loss_config_with_their_path():
     with pytest.raises(ConfigError) as caught:
-        parse_job_config({"student": {"model": "s"}, "output_dir": "o", "method": "jsd",
-                          "teacher": {"kind": "offline"}, "loss": {"jsd_beta": 2, "nope": 1}})
+        parse_job_config(
+            {
+                "student": {"model": "s"},
+                "output_dir": "o",
+                "method": "jsd",
+                "teacher": {"kind": "offline"},
+                "loss": {"jsd_beta": 2, "nope": 1},
+            }
+        )
     assert {"loss.jsd_beta", "loss.nope"} <= {path for path, _ in caught.value.problems}
 
 
 def test_yaml_job_loads_with_defaults(tmp_path):
     path = tmp_path / "job.yaml"
-    path.write_text("student: {model: s}\noutput_dir: out\nmethod: forward_kl\n"
-                    "teacher: {kind: online, model: t}\nloss: {temperature: 2.0}\n")
+    path.write_text(
+        "student: {model: s}\noutput_dir: out\nmethod: forward_kl\n"
+        "teacher: {kind: online, model: t}\nloss: {temperature: 2.0}\n"
+    )
     config = load_job_config(path)
     assert config.loss_config().method == "forward_kl" and config.loss_config().temperature == 2.0
     assert config.data.min_examples == 100 and config.data.max_examples == 15000
@@ -50,11 +59,25 @@ def test_yaml_that_is_not_a_mapping_is_refused(tmp_path):
 
 def test_on_policy_batches_need_an_online_teacher_and_a_logit_method():
     with pytest.raises(ConfigError) as caught:
-        parse_job_config({"student": {"model": "s"}, "output_dir": "o", "method": "jsd",
-                          "teacher": {"kind": "offline", "model": "t"}, "train": {"lmbda": 0.5}})
-    (path, message), = caught.value.problems
+        parse_job_config(
+            {
+                "student": {"model": "s"},
+                "output_dir": "o",
+                "method": "jsd",
+                "teacher": {"kind": "offline", "model": "t"},
+                "train": {"lmbda": 0.5},
+            }
+        )
+    ((path, message),) = caught.value.problems
     assert path == "train.lmbda" and "teacher.kind 'online'" in message
-    config = parse_job_config({"student": {"model": "s"}, "output_dir": "o", "method": "jsd",
-                               "teacher": {"kind": "online", "model": "t"}, "train": {"lmbda": 0.5},
-                               "loss": {"jsd_beta": 0.9}})
+    config = parse_job_config(
+        {
+            "student": {"model": "s"},
+            "output_dir": "o",
+            "method": "jsd",
+            "teacher": {"kind": "online", "model": "t"},
+            "train": {"lmbda": 0.5},
+            "loss": {"jsd_beta": 0.9},
+        }
+    )
     assert config.train.lmbda == 0.5 and config.loss_config().jsd_beta == 0.9

@@ -4,8 +4,18 @@ import pytest
 from transformers import AutoTokenizer
 
 from orchestra.distill.config import DataConfig
-from orchestra.distill.dataset import (IGNORE_INDEX, DatasetError, build_splits, collate, condition_matches,
-                                       prepare_splits, preview, split_of, tokenize, upsample_golden)
+from orchestra.distill.dataset import (
+    IGNORE_INDEX,
+    DatasetError,
+    build_splits,
+    collate,
+    condition_matches,
+    prepare_splits,
+    preview,
+    split_of,
+    tokenize,
+    upsample_golden,
+)
 from tests.distill.support import ticket_records
 
 
@@ -15,20 +25,33 @@ def data(**overrides) -> DataConfig:
 
 def test_filters_select_by_model_node_status_and_time():
     records = ticket_records(20) + ticket_records(5, model="other") + ticket_records(5, status="error")
-    config = data(filters={"model": ["big-model"], "node": ["extract"], "status": ["ok"],
-                           "since": "2026-01-05T00:00:00Z", "until": "2026-01-10T00:00:00Z"})
+    config = data(
+        filters={
+            "model": ["big-model"],
+            "node": ["extract"],
+            "status": ["ok"],
+            "since": "2026-01-05T00:00:00Z",
+            "until": "2026-01-10T00:00:00Z",
+        }
+    )
     splits = build_splits(records, config)
     assert splits.matched == 5  # days 5..9 of the 20 good records
 
 
-@pytest.mark.parametrize("condition, expected", [
-    ({"equals": {"key": "customer", "value": "acme"}}, True),
-    ({"not_equals": {"key": "customer", "value": "acme"}}, False),
-    ({"in": {"key": "tier", "values": ["pro", "team"]}}, True),
-    ({"all": [{"equals": {"key": "customer", "value": "acme"}}, {"equals": {"key": "tier", "value": "free"}}]}, False),
-    ({"any": [{"equals": {"key": "customer", "value": "x"}}, {"in": {"key": "tier", "values": ["pro"]}}]}, True),
-    ({"equals": {"key": "missing", "value": None}}, False),
-])
+@pytest.mark.parametrize(
+    "condition, expected",
+    [
+        ({"equals": {"key": "customer", "value": "acme"}}, True),
+        ({"not_equals": {"key": "customer", "value": "acme"}}, False),
+        ({"in": {"key": "tier", "values": ["pro", "team"]}}, True),
+        (
+            {"all": [{"equals": {"key": "customer", "value": "acme"}}, {"equals": {"key": "tier", "value": "free"}}]},
+            False,
+        ),
+        ({"any": [{"equals": {"key": "customer", "value": "x"}}, {"in": {"key": "tier", "values": ["pro"]}}]}, True),
+        ({"equals": {"key": "missing", "value": None}}, False),
+    ],
+)
 def test_metadata_conditions_work_like_bedrock_filters(condition, expected):
     assert condition_matches({"customer": "acme", "tier": "pro"}, condition) is expected
 
@@ -70,7 +93,9 @@ def test_split_is_a_function_of_the_prompt_alone():
 
 
 def test_golden_examples_are_upsampled_to_the_target_share():
-    splits = build_splits(ticket_records(200, golden_every=10), data(golden_share=0.5, test_fraction=0, validation_fraction=0))
+    splits = build_splits(
+        ticket_records(200, golden_every=10), data(golden_share=0.5, test_fraction=0, validation_fraction=0)
+    )
     golden = sum(e.golden_output is not None for e in splits.train)
     assert golden == 180 and len(splits.train) == 360  # 20 golden prompts repeated to match 180 teacher ones
     assert upsample_golden(splits.train, 0.1, seed=0) == splits.train  # already above the share: unchanged
@@ -85,7 +110,7 @@ def test_labels_cover_only_the_reply_and_its_end_token(tiny_family):
     prompt = tokenizer.decode(item.input_ids[: len(item.input_ids) - len(reply)])
     assert prompt.endswith("<|im_start|>assistant\n") and "Extract fields as JSON." in prompt
     short = tokenize(example, tokenizer, max_seq_len=len(reply) + 4)  # over-long: the prompt's start goes
-    assert len(short.input_ids) == len(reply) + 4 and short.labels[-len(reply):] == reply
+    assert len(short.input_ids) == len(reply) + 4 and short.labels[-len(reply) :] == reply
 
 
 def test_collate_pads_right_and_masks_padding(tiny_family):
@@ -117,4 +142,5 @@ def test_jsonl_source_reads_records(tmp_path):
     path = tmp_path / "traces.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in ticket_records(12)) + "\n")
     from orchestra.distill.dataset import load_records
+
     assert len(build_splits(load_records(data(source=str(path))), data()).train) > 0

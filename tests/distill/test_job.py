@@ -12,17 +12,31 @@ from tests.distill.support import ticket_records
 
 
 def job(family, output_dir, **overrides) -> dict:
-    return {"student": {"model": str(family["student"])}, "teacher": {"kind": "recorded"}, "method": "sft",
-            "output_dir": str(output_dir), "data": {"min_examples": 40},
-            "train": {"max_steps": 4, "batch_size": 8, "lr": 5e-3, "eval_every": 2, "checkpoint_every": 2},
-            "eval": {"max_new_tokens": 8, "max_examples": 4}, **overrides}
+    return {
+        "student": {"model": str(family["student"])},
+        "teacher": {"kind": "recorded"},
+        "method": "sft",
+        "output_dir": str(output_dir),
+        "data": {"min_examples": 40},
+        "train": {"max_steps": 4, "batch_size": 8, "lr": 5e-3, "eval_every": 2, "checkpoint_every": 2},
+        "eval": {"max_new_tokens": 8, "max_examples": 4},
+        **overrides,
+    }
 
 
 def test_job_trains_evaluates_and_exports_models_that_reload_and_generate(tiny_family, tmp_path):
     events = []
-    result = run_job(job(tiny_family, tmp_path, method="forward_kl", lora={"enabled": True},
-                         teacher={"kind": "online", "model": str(tiny_family["teacher"])}),
-                     records=ticket_records(60), on_progress=events.append)
+    result = run_job(
+        job(
+            tiny_family,
+            tmp_path,
+            method="forward_kl",
+            lora={"enabled": True},
+            teacher={"kind": "online", "model": str(tiny_family["teacher"])},
+        ),
+        records=ticket_records(60),
+        on_progress=events.append,
+    )
     report = result.report
     assert report["outcome"] == "finished" and report["training"]["steps"] == 4
     assert report["training"]["best_val_loss"] < report["training"]["initial_val_loss"]
@@ -34,11 +48,13 @@ def test_job_trains_evaluates_and_exports_models_that_reload_and_generate(tiny_f
     assert json.loads((tmp_path / "report.json").read_text())["verdict"] == report["verdict"]
 
     tokenizer = AutoTokenizer.from_pretrained(result.artifacts["merged"])
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "ticket"}], add_generation_prompt=True,
-                                           return_tensors="pt", return_dict=True)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "ticket"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     merged = AutoModelForCausalLM.from_pretrained(result.artifacts["merged"])
-    adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_family["student"]),
-                                        result.artifacts["adapter"])
+    adapted = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tiny_family["student"]), result.artifacts["adapter"]
+    )
     with torch.no_grad():
         from_merged = merged.generate(**prompt, max_new_tokens=5, do_sample=False)
         from_adapter = adapted.generate(**prompt, max_new_tokens=5, do_sample=False)
@@ -69,8 +85,13 @@ def test_a_cancelled_job_resumes_from_its_checkpoint(tiny_family, tmp_path):
 
 
 def test_offline_job_scores_the_teacher_once_and_reports_bytes_per_token(tiny_family, tmp_path):
-    config = job(tiny_family, tmp_path, method="jsd", eval={"enabled": False},
-                 teacher={"kind": "offline", "model": str(tiny_family["teacher"]), "top_k": 8})
+    config = job(
+        tiny_family,
+        tmp_path,
+        method="jsd",
+        eval={"enabled": False},
+        teacher={"kind": "offline", "model": str(tiny_family["teacher"]), "top_k": 8},
+    )
     report = run_job(config, records=ticket_records(50)).report
     store = report["teacher_store"]
     assert store["version"] == 2 and store["bytes_per_token"] < 32 and store["tokens"] > 0  # float16: 4 B per logit
@@ -91,8 +112,21 @@ def test_cli_runs_a_job_file_and_prints_a_summary(tiny_family, tmp_path, capsys)
     # an external held-out file is scored as it is: every one of its 7 prompts, no re-split
     held_out = tmp_path / "held_out.jsonl"
     held_out.write_text("\n".join(json.dumps(r) for r in ticket_records(7, seed=5, golden_every=2)))
-    assert main(["eval", str(tmp_path / "job.yaml"), "--data", str(held_out), "--examples", "7",
-                 "--report", str(tmp_path / "eval.json")]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(tmp_path / "job.yaml"),
+                "--data",
+                str(held_out),
+                "--examples",
+                "7",
+                "--report",
+                str(tmp_path / "eval.json"),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "exact_match (vs teacher)" in printed and "field category (vs teacher)" in printed
     assert "field priority (correct)" in printed and "#7 prompt: ticket 6" in printed
@@ -115,9 +149,13 @@ def test_cli_reports_bad_config_paths_and_fails(tmp_path, capsys):
 
 
 def test_relabel_job_asks_a_local_teacher_once_and_caches_its_replies(tiny_family, tmp_path):
-    config = job(tiny_family, tmp_path, teacher={"kind": "relabel", "model": str(tiny_family["teacher"]),
-                                                 "max_new_tokens": 3},
-                 eval={"enabled": False}, train={"max_steps": 2, "batch_size": 8})
+    config = job(
+        tiny_family,
+        tmp_path,
+        teacher={"kind": "relabel", "model": str(tiny_family["teacher"]), "max_new_tokens": 3},
+        eval={"enabled": False},
+        train={"max_steps": 2, "batch_size": 8},
+    )
     records = ticket_records(45)
     run_job(config, records=records)
     replies = json.loads((tmp_path / "relabelled.json").read_text())

@@ -1,5 +1,6 @@
 """Specification of the chunked KD losses: they equal the naive full-vocabulary reference, value
 and gradient, and obey the identities each divergence is known for."""
+
 from __future__ import annotations
 
 import math
@@ -83,7 +84,9 @@ def test_chunked_loss_and_gradients_equal_reference_for_dense_teacher(batch, con
     config = LossConfig(**config, chunk_size=max(1, int(batch["n"] * chunk_fraction)))
 
     chunked = value_and_grads(kd_loss(hidden, weight, labels, teacher, config), hidden, weight)
-    reference = kd_loss_reference(hidden @ weight.T, labels, teacher_logits=teacher.hidden @ teacher.weight.T, config=config)
+    reference = kd_loss_reference(
+        hidden @ weight.T, labels, teacher_logits=teacher.hidden @ teacher.weight.T, config=config
+    )
 
     assert_all_close(chunked, value_and_grads(reference, hidden, weight))
 
@@ -103,12 +106,16 @@ def test_chunked_loss_and_gradients_equal_reference_for_sparse_top_k_teacher(bat
 
 @pytest.mark.parametrize("method", KD_METHODS)
 def test_student_bias_gets_the_reference_gradient(method):
-    hidden, weight, teacher, labels = make_batch(n=20, vocab=40, width=8, teacher_width=6, ignored=0.3, scale=1.0, seed=1)
+    hidden, weight, teacher, labels = make_batch(
+        n=20, vocab=40, width=8, teacher_width=6, ignored=0.3, scale=1.0, seed=1
+    )
     bias = torch.randn(40, dtype=torch.float64, requires_grad=True)
     config = LossConfig(method=method, chunk_size=7, ce_weight=0.2)
 
     chunked = value_and_grads(kd_loss(hidden, weight, labels, teacher, config, student_bias=bias), hidden, weight, bias)
-    reference = kd_loss_reference(hidden @ weight.T + bias, labels, teacher_logits=teacher.hidden @ teacher.weight.T, config=config)
+    reference = kd_loss_reference(
+        hidden @ weight.T + bias, labels, teacher_logits=teacher.hidden @ teacher.weight.T, config=config
+    )
 
     assert_all_close(chunked, value_and_grads(reference, hidden, weight, bias))
 
@@ -124,18 +131,24 @@ def test_divergence_is_zero_when_student_and_teacher_are_the_same_model(method):
 
 
 def test_jsd_at_half_is_symmetric_when_student_and_teacher_swap_roles():
-    hidden, weight, teacher, labels = make_batch(n=25, vocab=60, width=8, teacher_width=5, ignored=0.0, scale=2.0, seed=3)
+    hidden, weight, teacher, labels = make_batch(
+        n=25, vocab=60, width=8, teacher_width=5, ignored=0.0, scale=2.0, seed=3
+    )
     config = LossConfig(method="jsd", jsd_beta=0.5, chunk_size=6)
 
     forward = kd_loss(hidden, weight, labels, teacher, config)
-    swapped = kd_loss(teacher.hidden, teacher.weight, labels, DenseTeacher(hidden=hidden.detach(), weight=weight.detach()), config)
+    swapped = kd_loss(
+        teacher.hidden, teacher.weight, labels, DenseTeacher(hidden=hidden.detach(), weight=weight.detach()), config
+    )
 
     torch.testing.assert_close(forward.detach(), swapped, **TOL)
 
 
 def test_jsd_never_exceeds_log_two_even_for_disjoint_distributions():
     # Sharp, unrelated distributions push JSD toward its supremum log 2.
-    hidden, weight, teacher, labels = make_batch(n=40, vocab=30, width=8, teacher_width=8, ignored=0.0, scale=50.0, seed=4)
+    hidden, weight, teacher, labels = make_batch(
+        n=40, vocab=30, width=8, teacher_width=8, ignored=0.0, scale=50.0, seed=4
+    )
 
     loss = kd_loss(hidden, weight, labels, teacher, LossConfig(method="jsd", chunk_size=9))
 
@@ -144,7 +157,9 @@ def test_jsd_never_exceeds_log_two_even_for_disjoint_distributions():
 
 @pytest.mark.parametrize(("skewed", "plain"), [("skew_kl", "forward_kl"), ("skew_reverse_kl", "reverse_kl")])
 def test_skew_divergence_with_zero_alpha_is_the_plain_divergence(skewed, plain):
-    hidden, weight, teacher, labels = make_batch(n=30, vocab=70, width=8, teacher_width=5, ignored=0.3, scale=1.5, seed=5)
+    hidden, weight, teacher, labels = make_batch(
+        n=30, vocab=70, width=8, teacher_width=5, ignored=0.3, scale=1.5, seed=5
+    )
 
     skew = kd_loss(hidden, weight, labels, teacher, LossConfig(method=skewed, skew_alpha=0.0, chunk_size=7))
     exact = kd_loss(hidden, weight, labels, teacher, LossConfig(method=plain, chunk_size=7))
@@ -171,7 +186,9 @@ def test_sparse_teacher_puts_its_missing_tail_mass_in_one_rest_bucket():
 
 def test_sparse_forward_kl_is_a_lower_bound_of_the_dense_one():
     # Merging outcomes into a rest bucket can only lose information (data-processing inequality).
-    hidden, weight, teacher, labels = make_batch(n=30, vocab=80, width=8, teacher_width=6, ignored=0.0, scale=2.0, seed=7)
+    hidden, weight, teacher, labels = make_batch(
+        n=30, vocab=80, width=8, teacher_width=6, ignored=0.0, scale=2.0, seed=7
+    )
     config = LossConfig(method="forward_kl", chunk_size=8)
 
     sparse = kd_loss(hidden, weight, labels, top_k_of(teacher, k=5), config)
@@ -181,7 +198,9 @@ def test_sparse_forward_kl_is_a_lower_bound_of_the_dense_one():
 
 
 def test_batch_with_every_position_ignored_gives_zero_loss_and_zero_gradient():
-    hidden, weight, teacher, labels = make_batch(n=5, vocab=20, width=4, teacher_width=4, ignored=0.0, scale=1.0, seed=8)
+    hidden, weight, teacher, labels = make_batch(
+        n=5, vocab=20, width=4, teacher_width=4, ignored=0.0, scale=1.0, seed=8
+    )
     labels[:] = -100
 
     loss = kd_loss(hidden, weight, labels, teacher, LossConfig(method="jsd"))
@@ -191,7 +210,9 @@ def test_batch_with_every_position_ignored_gives_zero_loss_and_zero_gradient():
 
 
 def test_evaluation_without_grad_gives_the_training_value():
-    hidden, weight, teacher, labels = make_batch(n=24, vocab=50, width=8, teacher_width=5, ignored=0.3, scale=1.0, seed=9)
+    hidden, weight, teacher, labels = make_batch(
+        n=24, vocab=50, width=8, teacher_width=5, ignored=0.3, scale=1.0, seed=9
+    )
     config = LossConfig(method="adaptive_kl", chunk_size=5)
 
     with torch.no_grad():
@@ -202,7 +223,9 @@ def test_evaluation_without_grad_gives_the_training_value():
 
 
 def test_bfloat16_inputs_give_the_float32_loss_and_gradients_approximately():
-    hidden, weight, teacher, labels = make_batch(n=48, vocab=200, width=16, teacher_width=8, ignored=0.2, scale=1.0, seed=10)
+    hidden, weight, teacher, labels = make_batch(
+        n=48, vocab=200, width=16, teacher_width=8, ignored=0.2, scale=1.0, seed=10
+    )
     config = LossConfig(method="jsd", chunk_size=16)
     low = [t.detach().to(torch.bfloat16).requires_grad_() for t in (hidden, weight)]
     low_teacher = DenseTeacher(hidden=teacher.hidden.to(torch.bfloat16), weight=teacher.weight.to(torch.bfloat16))
@@ -246,7 +269,9 @@ def test_logit_kd_without_a_teacher_is_rejected_by_name():
 
 
 def test_teacher_with_another_vocabulary_is_rejected():
-    hidden, weight, teacher, labels = make_batch(n=4, vocab=10, width=4, teacher_width=4, ignored=0.0, scale=1.0, seed=12)
+    hidden, weight, teacher, labels = make_batch(
+        n=4, vocab=10, width=4, teacher_width=4, ignored=0.0, scale=1.0, seed=12
+    )
     other_vocabulary = DenseTeacher(hidden=teacher.hidden, weight=teacher.weight[:9])
 
     with pytest.raises(ValueError, match="same vocabulary"):
@@ -255,12 +280,16 @@ def test_teacher_with_another_vocabulary_is_rejected():
 
 def test_frozen_lm_head_gets_no_gradient_while_hidden_states_still_do():
     # LoRA freezes the lm_head: its [V, H] gradient must not be built.
-    hidden, weight, teacher, labels = make_batch(n=20, vocab=40, width=8, teacher_width=6, ignored=0.2, scale=1.0, seed=13)
+    hidden, weight, teacher, labels = make_batch(
+        n=20, vocab=40, width=8, teacher_width=6, ignored=0.2, scale=1.0, seed=13
+    )
     frozen = weight.detach()
     config = LossConfig(method="reverse_kl", chunk_size=6)
 
     kd_loss(hidden, frozen, labels, teacher, config).backward()
-    expected = kd_loss_reference(hidden @ frozen.T, labels, teacher_logits=teacher.hidden @ teacher.weight.T, config=config)
+    expected = kd_loss_reference(
+        hidden @ frozen.T, labels, teacher_logits=teacher.hidden @ teacher.weight.T, config=config
+    )
 
     assert frozen.grad is None
     torch.testing.assert_close(hidden.grad, torch.autograd.grad(expected, hidden)[0], **TOL)

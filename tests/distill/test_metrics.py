@@ -1,8 +1,17 @@
 import pytest
 
 from orchestra.distill.dataset import Example
-from orchestra.distill.evaluate import (correctness, exact_match, field_accuracy, format_table, rouge_l, score,
-                                        token_f1, verdict, wilson_interval)
+from orchestra.distill.evaluate import (
+    correctness,
+    exact_match,
+    field_accuracy,
+    format_table,
+    rouge_l,
+    score,
+    token_f1,
+    verdict,
+    wilson_interval,
+)
 
 
 def test_exact_match_ignores_surrounding_whitespace_only():
@@ -34,14 +43,19 @@ def test_score_reports_json_metrics_only_for_json_references():
 
 
 def _report(agreement: float, teacher_seconds: float | None = None) -> dict:
-    return {"vs_teacher": {"exact_match": agreement, "token_f1": 0.8}, "vs_golden": None,
-            "student_speed": {"seconds_per_prompt": 0.1, "tokens_per_s": 100.0},
-            "teacher_speed": {"seconds_per_prompt": teacher_seconds, "tokens_per_s": 10.0} if teacher_seconds else None}
+    return {
+        "vs_teacher": {"exact_match": agreement, "token_f1": 0.8},
+        "vs_golden": None,
+        "student_speed": {"seconds_per_prompt": 0.1, "tokens_per_s": 100.0},
+        "teacher_speed": {"seconds_per_prompt": teacher_seconds, "tokens_per_s": 10.0} if teacher_seconds else None,
+    }
 
 
 def test_verdict_says_ready_with_the_speedup_when_agreement_is_high():
-    assert verdict(_report(0.93, 0.61)) == \
-        "Student matches the teacher on 93% of held-out prompts at 6.1x the speed: ready for shadow."
+    assert (
+        verdict(_report(0.93, 0.61))
+        == "Student matches the teacher on 93% of held-out prompts at 6.1x the speed: ready for shadow."
+    )
 
 
 def test_verdict_says_not_ready_and_why_when_agreement_is_low():
@@ -57,20 +71,31 @@ def test_table_shows_before_and_after():
 def test_score_breaks_json_fields_down_one_by_one_with_intervals():
     result = score(['{"a": 1, "b": 2}', '{"a": 1, "b": 3}', "oops"], ['{"a": 1, "b": 2}'] * 3)
     assert result["per_field"]["a"]["accuracy"] == pytest.approx(2 / 3)
-    assert result["per_field"]["b"] == {"accuracy": pytest.approx(1 / 3), "count": 3,
-                                        "interval": pytest.approx(list(wilson_interval(1, 3)))}
+    assert result["per_field"]["b"] == {
+        "accuracy": pytest.approx(1 / 3),
+        "count": 3,
+        "interval": pytest.approx(list(wilson_interval(1, 3))),
+    }
     low, high = result["exact_match_interval"]
     assert low < 1 / 3 < high
 
 
 def _examples(n: int, *, teacher: str, golden: str | None) -> list[Example]:
-    return [Example(messages=[{"role": "user", "content": f"order {i}"}], teacher_output=teacher,
-                    golden_output=golden, key=str(i)) for i in range(n)]
+    return [
+        Example(
+            messages=[{"role": "user", "content": f"order {i}"}],
+            teacher_output=teacher,
+            golden_output=golden,
+            key=str(i),
+        )
+        for i in range(n)
+    ]
 
 
 def test_a_student_that_copies_the_teachers_wrong_answers_agrees_but_is_not_correct():
-    examples = _examples(40, teacher='{"category": "billing", "priority": "low"}',
-                         golden='{"priority": "high", "category": "billing"}')
+    examples = _examples(
+        40, teacher='{"category": "billing", "priority": "low"}', golden='{"priority": "high", "category": "billing"}'
+    )
     predictions = ['{"category": "billing", "priority": "low"}'] * 40
     right = correctness(examples, predictions)
     assert right["judged_by"] == "golden labels" and right["count"] == 40
@@ -95,10 +120,16 @@ def test_verdict_refuses_to_judge_below_the_minimum_test_size():
 
 
 def test_verdict_puts_correctness_next_to_agreement_and_holds_back_a_student_less_often_right():
-    right = {"judged_by": "golden labels", "count": 50, "student": 0.5, "student_interval": [0.37, 0.63],
-             "teacher": 0.9, "teacher_interval": [0.79, 0.96], "per_field": None}
-    report = _report(0.95) | {"vs_teacher": {"exact_match": 0.95, "token_f1": 0.99, "count": 100},
-                              "correctness": right}
+    right = {
+        "judged_by": "golden labels",
+        "count": 50,
+        "student": 0.5,
+        "student_interval": [0.37, 0.63],
+        "teacher": 0.9,
+        "teacher_interval": [0.79, 0.96],
+        "per_field": None,
+    }
+    report = _report(0.95) | {"vs_teacher": {"exact_match": 0.95, "token_f1": 0.99, "count": 100}, "correctness": right}
     line = verdict(report)
     assert line.startswith("Student matches the teacher on 95% of 100 held-out prompts")
     assert "right on 50% of the 50 judged by golden labels (95% interval 37%-63%; the teacher 90%)" in line

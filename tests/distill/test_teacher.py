@@ -6,8 +6,16 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from orchestra.distill.config import DataConfig
 from orchestra.distill.dataset import IGNORE_INDEX, build_splits, tokenize
-from orchestra.distill.teacher import (TeacherError, TopKStore, check_same_vocabulary, final_hidden,
-                                       local_completer, relabel, score_teacher, store_recorded_topk)
+from orchestra.distill.teacher import (
+    TeacherError,
+    TopKStore,
+    check_same_vocabulary,
+    final_hidden,
+    local_completer,
+    relabel,
+    score_teacher,
+    store_recorded_topk,
+)
 from orchestra.distill.dataset import collate
 from tests.distill.support import other_tokenizer, ticket_records
 
@@ -28,8 +36,16 @@ def test_scored_store_holds_the_teachers_top_k_for_every_reply_token(tiny_family
     tokenizer = AutoTokenizer.from_pretrained(tiny_family["student"])
     teacher = AutoModelForCausalLM.from_pretrained(tiny_family["teacher"])
     batch_examples = examples(5)
-    store = score_teacher(model=teacher, tokenizer=tokenizer, examples=batch_examples, folder=tmp_path / "store",
-                          top_k=8, max_seq_len=256, batch_size=2, compact=False)
+    store = score_teacher(
+        model=teacher,
+        tokenizer=tokenizer,
+        examples=batch_examples,
+        folder=tmp_path / "store",
+        top_k=8,
+        max_seq_len=256,
+        batch_size=2,
+        compact=False,
+    )
     reopened = TopKStore(tmp_path / "store")
     assert reopened.version == 1 and reopened.meta["index_dtype"] == "uint16" and reopened.bytes_per_token == 8 * 4
     item = tokenize(batch_examples[0], tokenizer, max_seq_len=256)
@@ -50,10 +66,12 @@ def test_vllm_style_top_k_from_traces_is_stored_aligned_to_the_reply(tiny_family
     example = examples(1)[0]
     reply = [t for t in tokenize(example, tokenizer, max_seq_len=256).labels if t != IGNORE_INDEX]
     # vLLM returns one {token: logprob} dict per generated token; here without the end token's row
-    example.topk = [{tokenizer.convert_ids_to_tokens(t): -0.1, tokenizer.convert_ids_to_tokens(3): -3.0}
-                    for t in reply[:-1]]
-    store = store_recorded_topk(examples=[example], tokenizer=tokenizer, folder=tmp_path / "s", top_k=4,
-                                max_seq_len=256)
+    example.topk = [
+        {tokenizer.convert_ids_to_tokens(t): -0.1, tokenizer.convert_ids_to_tokens(3): -3.0} for t in reply[:-1]
+    ]
+    store = store_recorded_topk(
+        examples=[example], tokenizer=tokenizer, folder=tmp_path / "s", top_k=4, max_seq_len=256
+    )
     indices, logprobs = store.rows(example.key)
     assert indices[:, 0].tolist() == reply  # the end token's row was added with probability 1
     assert logprobs[-1, 0] == pytest.approx(0.0, abs=1e-6) and all(len(set(row)) == 4 for row in indices.tolist())
@@ -74,8 +92,9 @@ def test_missing_store_points_to_score_teacher(tmp_path):
 
 def test_relabel_replaces_teacher_replies_and_keeps_golden(tiny_family):
     tokenizer = AutoTokenizer.from_pretrained(tiny_family["student"])
-    complete = local_completer(model=AutoModelForCausalLM.from_pretrained(tiny_family["teacher"]),
-                               tokenizer=tokenizer, max_new_tokens=4)
+    complete = local_completer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_family["teacher"]), tokenizer=tokenizer, max_new_tokens=4
+    )
     original = examples(3, golden_every=1)
     fresh = relabel(original, complete)
     assert [e.golden_output for e in fresh] == [e.golden_output for e in original]
@@ -106,8 +125,15 @@ def test_compact_store_keeps_the_same_top_k_in_a_third_of_the_bytes(tiny_family,
 def test_a_store_without_a_version_is_read_as_the_float16_format(tiny_family, tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(tiny_family["student"])
     example = examples(1)[0]
-    store = score_teacher(model=AutoModelForCausalLM.from_pretrained(tiny_family["teacher"]), tokenizer=tokenizer,
-                          examples=[example], folder=tmp_path / "old", top_k=4, max_seq_len=256, compact=False)
+    store = score_teacher(
+        model=AutoModelForCausalLM.from_pretrained(tiny_family["teacher"]),
+        tokenizer=tokenizer,
+        examples=[example],
+        folder=tmp_path / "old",
+        top_k=4,
+        max_seq_len=256,
+        compact=False,
+    )
     meta = json.loads((tmp_path / "old" / "meta.json").read_text())
     del meta["version"]  # as stores written before the compact format were
     (tmp_path / "old" / "meta.json").write_text(json.dumps(meta))

@@ -1,4 +1,5 @@
 """A workflow with one LLM node on the tiny teacher, traces made through the API, and a trainer."""
+
 import hashlib
 from tests.conftest import wait_until
 from tests.platform.test_runs_api import create_published
@@ -6,19 +7,44 @@ from tests.platform.test_runs_api import create_published
 SUMMARISE = {
     "nodes": [
         {"id": "start", "type": "input", "config": {"fields": [{"name": "topic", "type": "string"}]}},
-        {"id": "draft", "type": "llm", "config": {"model": "auto", "prompt": "Say {{ inputs.topic }}",
-                                                  "max_tokens": 4}},
+        {
+            "id": "draft",
+            "type": "llm",
+            "config": {"model": "auto", "prompt": "Say {{ inputs.topic }}", "max_tokens": 4},
+        },
         {"id": "end", "type": "output", "config": {"outputs": {"post": "{{ nodes.draft.output }}"}}},
     ],
     "edges": [{"source": "start", "target": "draft"}, {"source": "draft", "target": "end"}],
 }
-TOPICS = ["tea", "coffee", "rain", "snow", "maps", "boats", "bread", "clocks", "stars", "rivers", "salt", "wool",
-          "glass", "paper", "bells", "kites", "honey", "stone", "lamps", "ferns"]
+TOPICS = [
+    "tea",
+    "coffee",
+    "rain",
+    "snow",
+    "maps",
+    "boats",
+    "bread",
+    "clocks",
+    "stars",
+    "rivers",
+    "salt",
+    "wool",
+    "glass",
+    "paper",
+    "bells",
+    "kites",
+    "honey",
+    "stone",
+    "lamps",
+    "ferns",
+]
 # Small enough for 2 CPU cores: a few optimizer steps on a handful of examples.
-TINY_JOB = {"data": {"min_examples": 8, "validation_fraction": 0.2, "test_fraction": 0.2},
-            "lora": {"enabled": True, "r": 4, "alpha": 8},  # the tiny student is random-init: auto would pick full FT
-            "train": {"max_steps": 6, "batch_size": 4, "checkpoint_every": 2, "eval_every": 3},
-            "eval": {"max_new_tokens": 4, "batch_size": 4}}
+TINY_JOB = {
+    "data": {"min_examples": 8, "validation_fraction": 0.2, "test_fraction": 0.2},
+    "lora": {"enabled": True, "r": 4, "alpha": 8},  # the tiny student is random-init: auto would pick full FT
+    "train": {"max_steps": 6, "batch_size": 4, "checkpoint_every": 2, "eval_every": 3},
+    "eval": {"max_new_tokens": 4, "batch_size": 4},
+}
 
 
 def workflow_with_traces(api, runs: int) -> str:
@@ -29,8 +55,9 @@ def workflow_with_traces(api, runs: int) -> str:
 
 
 def run_many(api, workflow_id: str, topics: list[str]) -> list[dict]:
-    run_ids = [api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": t}}).json()["id"]
-               for t in topics]
+    run_ids = [
+        api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": t}}).json()["id"] for t in topics
+    ]
     finished = [api.wait_run(run_id, timeout=120) for run_id in run_ids]
     assert all(run["status"] == "succeeded" for run in finished), finished
     return finished
@@ -51,6 +78,10 @@ def student_model(api, folder) -> str:
 
     name = "student-" + hashlib.sha256(str(folder).encode()).hexdigest()[:8]
     if not ModelEndpoint.objects.filter(workspace=api.workspace, name=name).exists():
-        services.model_endpoint_save(workspace=api.workspace, name=name, trusted_path=True,
-                                     fields={"backend": "transformers", "model": str(folder)})
+        services.model_endpoint_save(
+            workspace=api.workspace,
+            name=name,
+            trusted_path=True,
+            fields={"backend": "transformers", "model": str(folder)},
+        )
     return name

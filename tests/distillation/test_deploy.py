@@ -1,6 +1,7 @@
 """Deploying a finished job's student. The vLLM path is checked against a loopback stand-in that
 records the request: it shows we send vLLM's documented `/v1/load_lora_adapter` body, not that a
 real vLLM accepts it (no GPU server here)."""
+
 import json
 
 import pytest
@@ -23,14 +24,30 @@ def finished_job(api, *, student: str, status: str = "succeeded") -> Distillatio
     """A job as the trainer leaves it: stored state, the folders it would have exported."""
     workflow_id = create_published(api, SUMMARISE, name="summarise")
     return DistillationJob.objects.create(
-        workspace=api.workspace, workflow_id=workflow_id, node_id="draft", teacher="tiny", student=student,
-        method="sft", status=status, artifacts={"adapter": "/shared/jobs/1/adapter", "merged": "/shared/jobs/1/merged"})
+        workspace=api.workspace,
+        workflow_id=workflow_id,
+        node_id="draft",
+        teacher="tiny",
+        student=student,
+        method="sft",
+        status=status,
+        artifacts={"adapter": "/shared/jobs/1/adapter", "merged": "/shared/jobs/1/merged"},
+    )
 
 
 def test_a_student_served_by_vllm_is_deployed_by_loading_its_adapter_there(api, vllm_stand_in):
-    registered = api.post("/api/models", json={
-        "name": "qwen-small", "backend": "openai", "model": "Qwen/Qwen2-0.5B", "base_url": vllm_stand_in.url + "/v1",
-        "api_key": "sk-vllm", "price_in": 0.02, "price_out": 0.04})
+    registered = api.post(
+        "/api/models",
+        json={
+            "name": "qwen-small",
+            "backend": "openai",
+            "model": "Qwen/Qwen2-0.5B",
+            "base_url": vllm_stand_in.url + "/v1",
+            "api_key": "sk-vllm",
+            "price_in": 0.02,
+            "price_out": 0.04,
+        },
+    )
     assert registered.status_code == 201, registered.text
     job = finished_job(api, student="qwen-small")
 

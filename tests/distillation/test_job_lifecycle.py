@@ -1,5 +1,6 @@
 """Job lifecycle edges that need no training: the sweeper and a cancel that lands while the
 trainer is dead."""
+
 from datetime import timedelta
 
 from django.utils import timezone
@@ -17,9 +18,18 @@ def orphaned_job(*, cancel_requested: bool) -> DistillationJob:
     workspace, _, _ = make_workspace()
     workflow = services.workflow_create(workspace=workspace, name="summarise", graph=SUMMARISE)
     return DistillationJob.objects.create(
-        workspace=workspace, workflow=workflow, node_id="draft", teacher="tiny", student="/models/student",
-        method="sft", status="running", started_at=timezone.now(), cancel_requested=cancel_requested,
-        lease_owner="dead-trainer", lease_expires_at=timezone.now() - timedelta(minutes=1))
+        workspace=workspace,
+        workflow=workflow,
+        node_id="draft",
+        teacher="tiny",
+        student="/models/student",
+        method="sft",
+        status="running",
+        started_at=timezone.now(),
+        cancel_requested=cancel_requested,
+        lease_owner="dead-trainer",
+        lease_expires_at=timezone.now() - timedelta(minutes=1),
+    )
 
 
 def test_the_sweeper_re_enqueues_a_job_whose_trainer_lease_lapsed(django_db):

@@ -1,6 +1,7 @@
 """From a node's traces to a trained student that answers the node, on the real servers: preview,
 a job on the `training` worker, events, deploy, shadow, promote, roll back, savings; and a job
 that survives its trainer being killed."""
+
 import json
 
 import pytest
@@ -22,8 +23,13 @@ def trainer(platform):
 
 
 def job_body(workflow_id: str, student, **extra) -> dict:
-    return {"workflow": workflow_id, "node_id": "draft", "student": str(student), "method": "sft",
-            "config": TINY_JOB} | extra
+    return {
+        "workflow": workflow_id,
+        "node_id": "draft",
+        "student": str(student),
+        "method": "sft",
+        "config": TINY_JOB,
+    } | extra
 
 
 def test_a_node_is_distilled_deployed_in_shadow_promoted_and_rolled_back(api, platform, tiny_models, trainer):
@@ -57,8 +63,9 @@ def test_a_node_is_distilled_deployed_in_shadow_promoted_and_rolled_back(api, pl
     assert any("validation_loss" in p for p in job["losses"])
     assert {"baseline", "after", "verdict", "table"} <= set(job["report"])
     assert job["artifacts"]["merged"] and job["artifacts"]["adapter"]
-    assert [j["id"] for j in api.get("/api/distillations", params={"workflow": workflow_id,
-                                                                   "node_id": "draft"}).json()] == [job_id]
+    assert [
+        j["id"] for j in api.get("/api/distillations", params={"workflow": workflow_id, "node_id": "draft"}).json()
+    ] == [job_id]
 
     over_http = api.get(f"/api/distillations/{job_id}/events", params={"after": 0}).json()
     types = [e["type"] for e in over_http]
@@ -90,13 +97,17 @@ def test_a_node_is_distilled_deployed_in_shadow_promoted_and_rolled_back(api, pl
     assert api.post(deployment_url, json={"state": "student"}).json()["state"] == "student"
     student_runs = run_many(api, workflow_id, TOPICS[17:19])
     assert all(r["nodes"][1]["model"] == "draft-student" for r in student_runs)
-    assert set(Trace.objects.filter(run_id__in=[r["id"] for r in student_runs]).values_list("model", flat=True)) \
-        == {"draft-student"}
+    assert set(Trace.objects.filter(run_id__in=[r["id"] for r in student_runs]).values_list("model", flat=True)) == {
+        "draft-student"
+    }
 
     rolled_back = api.post(deployment_url, json={"state": "teacher"}).json()
     assert rolled_back["state"] == "teacher"
     assert [(c["from_state"], c["to_state"]) for c in rolled_back["changes"]] == [
-        ("teacher", "shadow"), ("shadow", "student"), ("student", "teacher")]
+        ("teacher", "shadow"),
+        ("shadow", "student"),
+        ("student", "teacher"),
+    ]
     assert all(c["user"] and c["at"] for c in rolled_back["changes"])
     assert run_many(api, workflow_id, TOPICS[19:20])[0]["nodes"][1]["model"] == "tiny"
 
@@ -116,7 +127,9 @@ def test_a_node_is_distilled_deployed_in_shadow_promoted_and_rolled_back(api, pl
 def test_a_job_resumes_from_its_checkpoint_after_the_trainer_is_killed(api, platform, tiny_models, trainer):
     workflow_id = workflow_with_traces(api, 12)
     config = TINY_JOB | {"train": {"max_steps": 60, "batch_size": 2, "checkpoint_every": 5, "eval_every": 30}}
-    created = api.post("/api/distillations", json=job_body(workflow_id, student_model(api, tiny_models["student"]), config=config))
+    created = api.post(
+        "/api/distillations", json=job_body(workflow_id, student_model(api, tiny_models["student"]), config=config)
+    )
     assert created.status_code == 201, created.text
     job_id = created.json()["id"]
 
@@ -135,8 +148,11 @@ def test_a_job_resumes_from_its_checkpoint_after_the_trainer_is_killed(api, plat
     events = api.get(f"/api/distillations/{job_id}/events").json()
     starts = [e for e in events if e["type"] == "job_started"]
     assert [s["data"]["resumed"] for s in starts] == [False, True]
-    after_restart = [e["data"]["step"] for e in events if e["seq"] > starts[1]["seq"]
-                     and e["type"] == "progress" and "step" in e["data"]]
+    after_restart = [
+        e["data"]["step"]
+        for e in events
+        if e["seq"] > starts[1]["seq"] and e["type"] == "progress" and "step" in e["data"]
+    ]
     assert after_restart[0] > 5  # resumed from a checkpoint (every 5 steps), not from step 1
     assert after_restart[-1] == 60
     assert [p["step"] for p in job["losses"]] == list(range(1, 61))
@@ -146,10 +162,16 @@ def test_a_job_resumes_from_its_checkpoint_after_the_trainer_is_killed(api, plat
 def test_a_running_job_is_cancelled_at_its_next_step_and_a_finished_one_cannot_be(api, tiny_models, trainer):
     workflow_id = workflow_with_traces(api, 12)
     config = TINY_JOB | {"train": {"max_steps": 500, "batch_size": 2, "checkpoint_every": 50, "eval_every": 250}}
-    created = api.post("/api/distillations", json=job_body(workflow_id, student_model(api, tiny_models["student"]), config=config))
+    created = api.post(
+        "/api/distillations", json=job_body(workflow_id, student_model(api, tiny_models["student"]), config=config)
+    )
     job_id = created.json()["id"]
-    wait_until(lambda: (api.get(f"/api/distillations/{job_id}").json()["progress"] or {}).get("step"),
-               timeout=120, interval=0.05, message="training to start")
+    wait_until(
+        lambda: (api.get(f"/api/distillations/{job_id}").json()["progress"] or {}).get("step"),
+        timeout=120,
+        interval=0.05,
+        message="training to start",
+    )
 
     assert api.post(f"/api/distillations/{job_id}/cancel").status_code == 202
     job = wait_job(api, job_id)

@@ -1,5 +1,6 @@
 """A job's config cannot make the trainer send a secret anywhere or read a server path: the
 teacher, the student and the stores are registered models and the platform's own folders."""
+
 import pytest
 
 from distillation.models import DistillationJob
@@ -25,12 +26,29 @@ def refused_paths(api, payload: dict) -> set[str]:
 
 def test_a_teacher_url_or_key_variable_in_the_config_is_refused_and_nothing_is_sent(api, tiny_models, listener):
     workflow_id = workflow_with_traces(api, 1)
-    config = TINY_JOB | {"teacher": {"kind": "relabel", "model": "x", "base_url": listener.url + "/v1",
-                                     "api_key_env": "SECRET_KEY", "store": "/etc"}}
-    payload = {"workflow": workflow_id, "node_id": "draft", "student": student_model(api, tiny_models["student"]),
-               "method": "sft", "config": config}
-    assert refused_paths(api, payload) == {"config.teacher.kind", "config.teacher.model", "config.teacher.base_url",
-                                           "config.teacher.api_key_env", "config.teacher.store"}
+    config = TINY_JOB | {
+        "teacher": {
+            "kind": "relabel",
+            "model": "x",
+            "base_url": listener.url + "/v1",
+            "api_key_env": "SECRET_KEY",
+            "store": "/etc",
+        }
+    }
+    payload = {
+        "workflow": workflow_id,
+        "node_id": "draft",
+        "student": student_model(api, tiny_models["student"]),
+        "method": "sft",
+        "config": config,
+    }
+    assert refused_paths(api, payload) == {
+        "config.teacher.kind",
+        "config.teacher.model",
+        "config.teacher.base_url",
+        "config.teacher.api_key_env",
+        "config.teacher.store",
+    }
     assert listener.requests == []
 
 
@@ -41,15 +59,18 @@ def test_server_paths_for_the_student_the_data_and_the_output_are_refused(api, t
     assert refused_paths(api, base | {"student": str(tiny_models["student"])}) == {"student"}
     assert refused_paths(api, base | {"student": "../../etc"}) == {"student"}
     escaping = TINY_JOB | {"output_dir": "/tmp/elsewhere", "data": {"source": "/etc/passwd"}}
-    assert refused_paths(api, base | {"student": student_model(api, tiny_models["student"]), "config": escaping}) == \
-        {"config.output_dir", "config.data.source"}
+    assert refused_paths(api, base | {"student": student_model(api, tiny_models["student"]), "config": escaping}) == {
+        "config.output_dir",
+        "config.data.source",
+    }
 
 
 def test_a_tenant_registers_a_local_model_only_inside_the_operators_model_folders(api, tiny_models):
     from django.conf import settings
 
-    outside = api.post("/api/models", json={"name": "mine", "backend": "transformers",
-                                            "model": str(tiny_models["student"])})
+    outside = api.post(
+        "/api/models", json={"name": "mine", "backend": "transformers", "model": str(tiny_models["student"])}
+    )
     assert outside.status_code == 400 and outside.json()["errors"][0]["path"] == "model"
     assert "model folders" in outside.json()["errors"][0]["message"]
     shared = settings.ORCHESTRA_MODEL_DIRS[0] / "shared-base"

@@ -12,8 +12,10 @@ ALL_IN_TRAIN = TINY_JOB | {"data": {"min_examples": 1, "validation_fraction": 0.
 
 
 def gateway_call(api, text: str, metadata: dict) -> None:
-    response = api.post("/v1/chat/completions", json={
-        "model": "tiny", "messages": [{"role": "user", "content": text}], "max_tokens": 3, "metadata": metadata})
+    response = api.post(
+        "/v1/chat/completions",
+        json={"model": "tiny", "messages": [{"role": "user", "content": text}], "max_tokens": 3, "metadata": metadata},
+    )
     assert response.status_code == 200, response.text
 
 
@@ -28,11 +30,22 @@ def test_gateway_traces_are_distilled_by_filters_without_a_workflow(api, tiny_mo
         gateway_call(api, f"Say {n}", {"lang": lang, "score": score})
     workflow = services.workflow_create(workspace=api.workspace, name="summarise", graph=SUMMARISE)
     for topic in ("tea", "rain"):  # what the node's calls recorded
-        Trace.objects.create(workspace=api.workspace, workflow=workflow, node_id="draft", model="tiny",
-                             messages=[{"role": "user", "content": f"Say {topic}"}], output=topic)
+        Trace.objects.create(
+            workspace=api.workspace,
+            workflow=workflow,
+            node_id="draft",
+            model="tiny",
+            messages=[{"role": "user", "content": f"Say {topic}"}],
+            output=topic,
+        )
     stranger, _, _ = make_workspace()  # the same model name in another workspace is not this one's data
-    Trace.objects.create(workspace=stranger, model="tiny", messages=[{"role": "user", "content": "x"}],
-                         output="y", metadata={"source": "gateway", "lang": "en"})
+    Trace.objects.create(
+        workspace=stranger,
+        model="tiny",
+        messages=[{"role": "user", "content": "x"}],
+        output="y",
+        metadata={"source": "gateway", "lang": "en"},
+    )
     student = student_model(api, tiny_models["student"])
 
     everything = preview(api, student=student, teacher="tiny")
@@ -46,8 +59,16 @@ def test_gateway_traces_are_distilled_by_filters_without_a_workflow(api, tiny_mo
     assert preview(api, student=student, teacher="tiny", filters={"metadata": english})["matched"] == 2
     assert preview(api, student=student, teacher="tiny", filters={"node": ["draft"]})["matched"] == 2
 
-    created = api.post("/api/distillations", json={"student": student, "teacher": "tiny", "method": "sft",
-                                                    "filters": {"metadata": gateway}, "config": ALL_IN_TRAIN})
+    created = api.post(
+        "/api/distillations",
+        json={
+            "student": student,
+            "teacher": "tiny",
+            "method": "sft",
+            "filters": {"metadata": gateway},
+            "config": ALL_IN_TRAIN,
+        },
+    )
     assert created.status_code == 201, created.text
     assert (created.json()["workflow"], created.json()["node_id"]) == (None, None)
 
@@ -81,33 +102,64 @@ def test_a_nodes_trace_metadata_is_rendered_per_call_and_selects_by_request(djan
     from workflows import execution, runs
 
     workspace, _, _ = make_workspace()
-    services.model_endpoint_save(workspace=workspace, name="tiny", trusted_path=True,
-                                 fields={"backend": "transformers", "model": str(tiny_models["teacher"])})
+    services.model_endpoint_save(
+        workspace=workspace,
+        name="tiny",
+        trusted_path=True,
+        fields={"backend": "transformers", "model": str(tiny_models["teacher"])},
+    )
     graph = {
         "nodes": [
-            {"id": "start", "type": "input", "config": {"fields": [{"name": "customer", "type": "string"},
-                                                                   {"name": "score", "type": "number"}]}},
-            {"id": "draft", "type": "llm", "config": {
-                "model": "tiny", "prompt": "Answer {{ inputs.customer }}", "max_tokens": 2,
-                "metadata": {"customer": "{{ inputs.customer | lower }}", "score": "{{ inputs.score }}",
-                             "team": "support"}}},
+            {
+                "id": "start",
+                "type": "input",
+                "config": {"fields": [{"name": "customer", "type": "string"}, {"name": "score", "type": "number"}]},
+            },
+            {
+                "id": "draft",
+                "type": "llm",
+                "config": {
+                    "model": "tiny",
+                    "prompt": "Answer {{ inputs.customer }}",
+                    "max_tokens": 2,
+                    "metadata": {
+                        "customer": "{{ inputs.customer | lower }}",
+                        "score": "{{ inputs.score }}",
+                        "team": "support",
+                    },
+                },
+            },
             {"id": "end", "type": "output", "config": {"outputs": {"a": "{{ nodes.draft.output }}"}}},
         ],
         "edges": [{"source": "start", "target": "draft"}, {"source": "draft", "target": "end"}],
     }
     workflow = services.workflow_create(workspace=workspace, name="support", graph=graph)
     for customer, score in [("Acme", 0.9), ("Acme", 0.1), ("Globex", 0.8)]:
-        run, _ = runs.run_start(workflow=workflow, inputs={"customer": customer, "score": score}, version="draft",
-                                enqueue=False)
+        run, _ = runs.run_start(
+            workflow=workflow, inputs={"customer": customer, "score": score}, version="draft", enqueue=False
+        )
         assert execution.run_execute(run_id=run.id) == "succeeded"
 
-    recorded = sorted((t.metadata["customer"], t.metadata["score"], t.metadata["team"])
-                      for t in Trace.objects.filter(workflow=workflow))
+    recorded = sorted(
+        (t.metadata["customer"], t.metadata["score"], t.metadata["team"])
+        for t in Trace.objects.filter(workflow=workflow)
+    )
     assert recorded == [("acme", 0.1, "support"), ("acme", 0.9, "support"), ("globex", 0.8, "support")]
-    services.model_endpoint_save(workspace=workspace, name="student", trusted_path=True,
-                                 fields={"backend": "transformers", "model": str(tiny_models["student"])})
-    acme_confident = {"all": [{"equals": {"key": "customer", "value": "acme"}},
-                              {"greater_than": {"key": "score", "value": 0.5}}]}
-    body = {"workflow": str(workflow.id), "node_id": "draft", "student": "student", "method": "sft",
-            "filters": {"metadata": acme_confident}, "config": ALL_IN_TRAIN}
+    services.model_endpoint_save(
+        workspace=workspace,
+        name="student",
+        trusted_path=True,
+        fields={"backend": "transformers", "model": str(tiny_models["student"])},
+    )
+    acme_confident = {
+        "all": [{"equals": {"key": "customer", "value": "acme"}}, {"greater_than": {"key": "score", "value": 0.5}}]
+    }
+    body = {
+        "workflow": str(workflow.id),
+        "node_id": "draft",
+        "student": "student",
+        "method": "sft",
+        "filters": {"metadata": acme_confident},
+        "config": ALL_IN_TRAIN,
+    }
     assert job_preview(plan=job_plan(workspace=workspace, body=body))["matched"] == 1

@@ -3,6 +3,7 @@ built in the editor with a workflow tool and that server's tool, run, and its tr
 the inspector. The MCP server is real (the official SDK on uvicorn, on 127.0.0.1); the model is the
 tests' tiny random-weight one, whose tool calls the backend constrains to be well-formed, so the
 scenario asserts what is structurally certain (turns, calls with their results, a final answer)."""
+
 import json
 
 import pytest
@@ -39,7 +40,8 @@ def shop_server():
 
 
 def test_an_agent_with_a_workflow_tool_and_an_mcp_tool_is_built_run_and_its_trajectory_read(
-        browser_login, shop_server, tmp_path):
+    browser_login, shop_server, tmp_path
+):
     login = browser_login | {"ORCHESTRA_MCP_URL": shop_server.url, "ORCHESTRA_MCP_SECRET": SECRET}
     assert "ok - agent" in run_scenario("agent.mjs", login, tmp_path)
     # The value typed once on the page went to the server with every request after it was saved.

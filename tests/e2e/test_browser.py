@@ -5,6 +5,7 @@ server under test is the shared `platform` fixture (daphne + a Celery worker on 
 serving the built app from orchestra/webapp. Set ORCHESTRA_SCREENSHOTS=docs/img to refresh the
 screenshots in the docs; by default they go to a temporary folder.
 """
+
 import os
 import secrets
 import shutil
@@ -21,12 +22,19 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 @pytest.fixture(scope="module")
 def browser_ready():
-    missing = [what for what, ok in [
-        ("the built app (make frontend)", (ROOT / "orchestra" / "webapp" / "index.html").exists()),
-        ("playwright-core (cd frontend && npm ci)", (ROOT / "frontend" / "node_modules" / "playwright-core").exists()),
-        (f"Chromium at {CHROMIUM} (make chromium)", Path(CHROMIUM).exists()),
-        ("node", shutil.which("node") is not None),
-    ] if not ok]
+    missing = [
+        what
+        for what, ok in [
+            ("the built app (make frontend)", (ROOT / "orchestra" / "webapp" / "index.html").exists()),
+            (
+                "playwright-core (cd frontend && npm ci)",
+                (ROOT / "frontend" / "node_modules" / "playwright-core").exists(),
+            ),
+            (f"Chromium at {CHROMIUM} (make chromium)", Path(CHROMIUM).exists()),
+            ("node", shutil.which("node") is not None),
+        ]
+        if not ok
+    ]
     assert not missing, "the browser tests need " + ", ".join(missing)
 
 
@@ -38,11 +46,24 @@ def browser_login(platform, tiny_models, browser_ready):
     workspace = services.workspace_create(name="Demo workspace")
     username, password = f"e2e-{uuid.uuid4().hex[:8]}", "pw-" + secrets.token_hex(8)
     services.user_create(username=username, password=password, workspace=workspace, role="owner")
-    services.model_endpoint_save(workspace=workspace, name="tiny", fields={
-        "backend": "transformers", "model": str(tiny_models["teacher"]), "is_default": True,
-        "price_in": 0.5, "price_out": 1.5}, trusted_path=True)
-    return {"ORCHESTRA_URL": platform.url, "ORCHESTRA_USERNAME": username, "ORCHESTRA_PASSWORD": password,
-            "ORCHESTRA_WORKSPACE_ID": str(workspace.id)}
+    services.model_endpoint_save(
+        workspace=workspace,
+        name="tiny",
+        fields={
+            "backend": "transformers",
+            "model": str(tiny_models["teacher"]),
+            "is_default": True,
+            "price_in": 0.5,
+            "price_out": 1.5,
+        },
+        trusted_path=True,
+    )
+    return {
+        "ORCHESTRA_URL": platform.url,
+        "ORCHESTRA_USERNAME": username,
+        "ORCHESTRA_PASSWORD": password,
+        "ORCHESTRA_WORKSPACE_ID": str(workspace.id),
+    }
 
 
 def run_scenario(script: str, login: dict, tmp_path: Path) -> str:

@@ -1,4 +1,5 @@
 """The production build of the browser app stays small enough to load quickly."""
+
 import gzip
 from pathlib import Path
 

@@ -1,5 +1,6 @@
 """Distillation in the browser app, end to end against the real platform and a training worker:
 distil an LLM node from its side panel, follow the job, deploy, shadow, promote and roll back."""
+
 import pytest
 
 from tests.e2e.test_browser import browser_login, browser_ready, run_scenario  # noqa: F401  (fixtures)
@@ -15,13 +16,17 @@ def trainer(platform):
 
 
 def test_a_node_is_distilled_from_its_panel_deployed_shadowed_promoted_and_rolled_back(
-        browser_login, trainer, tiny_models, tmp_path):
+    browser_login, trainer, tiny_models, tmp_path
+):
     from workflows import services
     from workflows.models import Workspace
 
     # A student base is a registered model (an operator put its folder there), named in the form.
-    services.model_endpoint_save(workspace=Workspace.objects.get(pk=browser_login["ORCHESTRA_WORKSPACE_ID"]),
-                                 name="tiny-student", trusted_path=True,
-                                 fields={"backend": "transformers", "model": str(tiny_models["student"])})
+    services.model_endpoint_save(
+        workspace=Workspace.objects.get(pk=browser_login["ORCHESTRA_WORKSPACE_ID"]),
+        name="tiny-student",
+        trusted_path=True,
+        fields={"backend": "transformers", "model": str(tiny_models["student"])},
+    )
     login = browser_login | {"ORCHESTRA_STUDENT": "tiny-student"}
     assert "ok - distill" in run_scenario("distill.mjs", login, tmp_path)

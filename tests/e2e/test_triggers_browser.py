@@ -1,6 +1,7 @@
 """Triggers, access and the editor's looks in the browser app, end to end against the real platform:
 webhooks and schedules from the editor's Triggers tab, version restore, the API keys and members
 page, and the canvas at a readable zoom with the app's own dialogs."""
+
 import secrets
 import uuid
 
@@ -10,7 +11,8 @@ from tests.e2e.test_browser import browser_login, browser_ready, run_scenario  #
 
 
 def test_a_webhook_is_created_called_rotated_and_revoked_a_schedule_refuses_bad_fields_and_a_version_is_restored(
-        browser_login, tmp_path):
+    browser_login, tmp_path
+):
     assert "ok - triggers" in run_scenario("triggers.mjs", browser_login, tmp_path)
 
 
@@ -30,7 +32,8 @@ def members(browser_login):
 
 
 def test_an_api_key_is_shown_once_works_and_is_revoked_and_only_an_owner_removes_members(
-        browser_login, members, tmp_path):
+    browser_login, members, tmp_path
+):
     assert "ok - access" in run_scenario("access.mjs", browser_login | members, tmp_path)
 
 

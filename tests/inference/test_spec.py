@@ -28,7 +28,9 @@ def test_openai_backend_needs_a_base_url():
 
 
 def test_misspelled_option_is_refused_with_the_valid_ones_named():
-    with pytest.raises(InferenceError, match=r"unknown option\(s\) devise.*valid options are constrained_decoding, device, dtype"):
+    with pytest.raises(
+        InferenceError, match=r"unknown option\(s\) devise.*valid options are constrained_decoding, device, dtype"
+    ):
         ModelSpec(name="m", backend="transformers", model="x", options={"devise": "cpu"})
 
 

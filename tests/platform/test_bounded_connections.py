@@ -81,14 +81,22 @@ def test_clients_that_hang_up_while_waiting_leave_no_connection_behind(api, plat
 
     slow = LoopbackServer(hold=True)
     try:
-        graph = {"nodes": [HELLO["nodes"][0], {"id": "call", "type": "http", "config": {"method": "GET",
-                                                                                         "url": slow.url}},
-                           HELLO["nodes"][2] | {"config": {"outputs": {"text": "{{ inputs.who }}"}}}],
-                 "edges": [{"source": "start", "target": "call"}, {"source": "call", "target": "end"}]}
-        slow_hook = api.post(f"/api/workflows/{create_published(api, graph, name='slow')}/webhooks",
-                             json={"response_mode": "sync", "rate_limit_per_minute": 0, "wait_s": 12}).json()
-        fast_hook = api.post(f"/api/workflows/{create_published(api, HELLO, name='fast')}/webhooks",
-                             json={"response_mode": "sync", "rate_limit_per_minute": 0}).json()
+        graph = {
+            "nodes": [
+                HELLO["nodes"][0],
+                {"id": "call", "type": "http", "config": {"method": "GET", "url": slow.url}},
+                HELLO["nodes"][2] | {"config": {"outputs": {"text": "{{ inputs.who }}"}}},
+            ],
+            "edges": [{"source": "start", "target": "call"}, {"source": "call", "target": "end"}],
+        }
+        slow_hook = api.post(
+            f"/api/workflows/{create_published(api, graph, name='slow')}/webhooks",
+            json={"response_mode": "sync", "rate_limit_per_minute": 0, "wait_s": 12},
+        ).json()
+        fast_hook = api.post(
+            f"/api/workflows/{create_published(api, HELLO, name='fast')}/webhooks",
+            json={"response_mode": "sync", "rate_limit_per_minute": 0},
+        ).json()
 
         def hang_up(i):
             try:

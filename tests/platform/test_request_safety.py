@@ -102,4 +102,3 @@ def test_an_embedded_public_ipv4_address_is_public_and_an_allowlist_sees_the_emb
     assert checked_address(httpx.URL("http://[64:ff9b::808:808]/"), allow_private=False) == "64:ff9b::808:808"
     allowed = Allowlist.parse("10.0.0.0/8")
     assert checked_address(httpx.URL("http://[::ffff:10.1.2.3]/"), allow_private=allowed) == "::ffff:a01:203"
-

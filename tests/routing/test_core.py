@@ -1,5 +1,6 @@
 """The router's core on real parts: all-MiniLM-L6-v2 loaded offline from its package, scikit-learn,
 and metrics checked against hand-computed curves."""
+
 import numpy as np
 import pytest
 
@@ -17,9 +18,13 @@ from orchestra.routing import (
 from orchestra.routing.features import default_embedder, featurize
 
 EASY = ["say hello to {n}", "greet {n} politely", "wave at {n}", "say good morning to {n}", "thank {n} for coming"]
-HARD = ["prove that the sum of the first {n} odd numbers is a square", "derive the closed form of the series up to {n}",
-        "compute the determinant of a {n} by {n} matrix by hand", "find every prime factor of {n}987654321",
-        "solve the recurrence T(n) = 2T(n/2) + n for n = {n}"]
+HARD = [
+    "prove that the sum of the first {n} odd numbers is a square",
+    "derive the closed form of the series up to {n}",
+    "compute the determinant of a {n} by {n} matrix by hand",
+    "find every prime factor of {n}987654321",
+    "solve the recurrence T(n) = 2T(n/2) + n for n = {n}",
+]
 NAMES = ["Ann", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ivy", "Jo", "Kim", "Lu"]
 
 
@@ -78,8 +83,13 @@ def test_the_router_learns_which_prompts_the_cheap_model_answers_and_calibrates_
     assert report["cost_saved"] > 0.4  # most prompts are easy: the small model takes them
     restored = Router.from_dict(router.as_dict())
     easy = decide(restored, [{"role": "user", "content": "say hello to Mo"}])
-    hard = decide(restored, [{"role": "system", "content": "Be exact."},
-                             {"role": "user", "content": "prove that the sum of the first 7 odd numbers is a square"}])
+    hard = decide(
+        restored,
+        [
+            {"role": "system", "content": "Be exact."},
+            {"role": "user", "content": "prove that the sum of the first 7 odd numbers is a square"},
+        ],
+    )
     assert (easy.chosen, hard.chosen) == (0, 1)
     assert easy.acceptability[0] > hard.acceptability[0]
     assert easy.latency_ms < 1000
@@ -97,8 +107,14 @@ def test_training_refuses_too_few_pairs_and_says_how_to_get_more():
 
 
 def test_three_candidates_go_to_the_cheapest_acceptable_one():
-    router = Router(candidates=["a", "b", "c"], mean=np.zeros(1), scale=np.ones(1), coef=np.array([[1.0], [0.0]]),
-                    intercept=np.array([0.0, 0.0]), threshold=0.6)
+    router = Router(
+        candidates=["a", "b", "c"],
+        mean=np.zeros(1),
+        scale=np.ones(1),
+        coef=np.array([[1.0], [0.0]]),
+        intercept=np.array([0.0, 0.0]),
+        threshold=0.6,
+    )
     assert router.choose(np.array([[5.0], [0.0], [-5.0]])).tolist() == [0, 2, 2]
     router.threshold = 0.5
     assert router.choose(np.array([[-5.0]])).tolist() == [1]  # b's 0.5 passes where a's does not
@@ -111,8 +127,15 @@ def test_the_verifier_names_what_escalates():
     assert reply_problem("label: hot", verifier=json_reply).startswith("invalid JSON")
     assert "schema" in reply_problem('{"colour": "red"}', verifier=json_reply)
     assert reply_problem('```json\n{"label": "hot"}\n```', verifier=json_reply) is None
-    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {
-        "type": "object", "required": ["q"], "properties": {"q": {"type": "string"}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "parameters": {"type": "object", "required": ["q"], "properties": {"q": {"type": "string"}}},
+            },
+        }
+    ]
     call = {"id": "1", "type": "function", "function": {"name": "search", "arguments": "{}"}}
     assert "not offered" in reply_problem("", verifier=plain, tool_calls=[call], tools=tools)
     call["function"] = {"name": "lookup", "arguments": '{"q": 3}'}

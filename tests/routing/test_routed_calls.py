@@ -1,6 +1,7 @@
 """A routed call, case by case: which candidate answers, when a cheap answer escalates, when an
 error falls back, what the trace records. The models are replies chosen per model name (the
 `make_trace` seam that execution fills with real clients), so each case is exact."""
+
 import functools
 import json
 
@@ -20,52 +21,86 @@ SCHEMA = {"type": "object", "required": ["label"], "properties": {"label": {"typ
 
 
 def graph(model: str, output: str = "json") -> dict:
-    return {"nodes": [
-        {"id": "start", "type": "input", "config": {"fields": [{"name": "q", "type": "string"}]}},
-        {"id": "classify", "type": "llm", "config": {"model": model, "prompt": "{{ inputs.q }}", "output": output,
-                                                     "json_schema": SCHEMA if output == "json" else None}},
-        {"id": "end", "type": "output", "config": {"outputs": {"a": "{{ nodes.classify.output }}"}}}],
-        "edges": [{"source": "start", "target": "classify"}, {"source": "classify", "target": "end"}]}
+    return {
+        "nodes": [
+            {"id": "start", "type": "input", "config": {"fields": [{"name": "q", "type": "string"}]}},
+            {
+                "id": "classify",
+                "type": "llm",
+                "config": {
+                    "model": model,
+                    "prompt": "{{ inputs.q }}",
+                    "output": output,
+                    "json_schema": SCHEMA if output == "json" else None,
+                },
+            },
+            {"id": "end", "type": "output", "config": {"outputs": {"a": "{{ nodes.classify.output }}"}}},
+        ],
+        "edges": [{"source": "start", "target": "classify"}, {"source": "classify", "target": "end"}],
+    }
 
 
 @pytest.fixture
 def workspace(django_db):
     workspace, _, _ = make_workspace()
     for name in ("small", "large"):
-        workflow_services.model_endpoint_save(workspace=workspace, name=name, fields={
-            "backend": "transformers", "model": f"/models/{name}"}, trusted_path=True)
+        workflow_services.model_endpoint_save(
+            workspace=workspace,
+            name=name,
+            fields={"backend": "transformers", "model": f"/models/{name}"},
+            trusted_path=True,
+        )
     return workspace
 
 
 def node_call(workspace, model: str = "auto", output: str = "json", q: str = "is tea hot?"):
     workflow = workflow_services.workflow_create(workspace=workspace, name="classify", graph=graph(model, output))
     run, _ = runs.run_start(workflow=workflow, inputs={"q": q}, version="draft", enqueue=False)
-    call = ModelCall(node_id="classify", call_key="classify#a1#j0", model=model,
-                     messages=[{"role": "user", "content": q}], temperature=None, max_tokens=8, stop=None, metadata={})
+    call = ModelCall(
+        node_id="classify",
+        call_key="classify#a1#j0",
+        model=model,
+        messages=[{"role": "user", "content": q}],
+        temperature=None,
+        max_tokens=8,
+        stop=None,
+        metadata={},
+    )
     return workflow, run, call
 
 
 def replying(workspace, replies: dict, *, run=None):
     """make_trace answering each model with its reply; an exception instance is raised (and traced)."""
+
     def make_trace(*, model: str, call_key: str, stream: bool) -> Trace:
-        trace = Trace(workspace=workspace, workflow_id=run.workflow_id if run else None, run=run, node_id="classify",
-                      call_key=call_key, messages=[], model=model, cost=1.0 if model == "small" else 10.0)
+        trace = Trace(
+            workspace=workspace,
+            workflow_id=run.workflow_id if run else None,
+            run=run,
+            node_id="classify",
+            call_key=call_key,
+            messages=[],
+            model=model,
+            cost=1.0 if model == "small" else 10.0,
+        )
         if isinstance(replies[model], Exception):
             trace.status, trace.error = "error", str(replies[model])
             trace.save()
             raise replies[model]
         trace.output = replies[model]
         return trace
+
     return make_trace
 
 
 @functools.cache
 def _trained(candidates: tuple[str, ...]) -> str:
-    examples = [Example(text=t.format(i), scores=s, costs=[1.0, 10.0])
-                for i in range(10) for t, s in (("say hello to guest {}", [1.0, 1.0]),
-                                                 ("prove the theorem number {} about primes", [0.0, 1.0]))]
-    router, _ = train(examples, candidates=list(candidates), target=0.95,
-                      featurize=lambda t, n: featurize(t, turns=n))
+    examples = [
+        Example(text=t.format(i), scores=s, costs=[1.0, 10.0])
+        for i in range(10)
+        for t, s in (("say hello to guest {}", [1.0, 1.0]), ("prove the theorem number {} about primes", [0.0, 1.0]))
+    ]
+    router, _ = train(examples, candidates=list(candidates), target=0.95, featurize=lambda t, n: featurize(t, turns=n))
     return json.dumps(router.as_dict())
 
 
@@ -81,21 +116,31 @@ def test_a_node_without_a_router_is_left_to_the_next_selector(workspace):
 
 def test_an_untrained_router_sends_auto_to_the_strong_model_and_the_trace_records_why(workspace):
     workflow, run, call = node_call(workspace)
-    router = services.router_create(workspace=workspace, name="triage", workflow=str(workflow.id), node_id="classify",
-                                    candidates=["small", "large"])
+    router = services.router_create(
+        workspace=workspace, name="triage", workflow=str(workflow.id), node_id="classify", candidates=["small", "large"]
+    )
     used = routed_node_call(run=run, call=call, make_trace=replying(workspace, {"large": '{"label": "hot"}'}, run=run))
     assert (used.model, used.call_key) == ("large", call.call_key)
     decision = Trace.objects.get(pk=used.pk).metadata["routing"]
     assert decision | {"decision_ms": 0} == {
-        "router": "triage", "router_id": str(router.id), "candidates": ["small", "large"], "trained": False,
-        "acceptability": None, "threshold": None, "chosen": "large", "answered": "large", "escalations": [],
-        "decision_ms": 0}
+        "router": "triage",
+        "router_id": str(router.id),
+        "candidates": ["small", "large"],
+        "trained": False,
+        "acceptability": None,
+        "threshold": None,
+        "chosen": "large",
+        "answered": "large",
+        "escalations": [],
+        "decision_ms": 0,
+    }
 
 
 def test_a_trained_router_gives_easy_prompts_to_the_cheap_model_and_hard_ones_to_the_strong(workspace):
     workflow, run, call = node_call(workspace, output="text", q="say hello to guest 42")
-    router = services.router_create(workspace=workspace, name="triage", workflow=str(workflow.id), node_id="classify",
-                                    candidates=["small", "large"])
+    router = services.router_create(
+        workspace=workspace, name="triage", workflow=str(workflow.id), node_id="classify", candidates=["small", "large"]
+    )
     router.state = trained_state(router.candidates)
     router.save()
     replies = replying(workspace, {"small": "hello", "large": "HELLO"}, run=run)
@@ -110,12 +155,16 @@ def test_a_trained_router_gives_easy_prompts_to_the_cheap_model_and_hard_ones_to
 
 def test_a_cheap_answer_that_breaks_the_nodes_schema_escalates_and_is_kept_as_rejected(workspace):
     workflow, run, call = node_call(workspace)
-    router = services.router_create(workspace=workspace, name="triage", workflow=str(workflow.id), node_id="classify",
-                                    candidates=["small", "large"])
+    router = services.router_create(
+        workspace=workspace, name="triage", workflow=str(workflow.id), node_id="classify", candidates=["small", "large"]
+    )
     router.state = {**trained_state(router.candidates), "threshold": 0.0}  # always the cheapest first
     router.save()
-    used = routed_node_call(run=run, call=call, make_trace=replying(
-        workspace, {"small": '{"colour": "red"}', "large": '{"label": "hot"}'}, run=run))
+    used = routed_node_call(
+        run=run,
+        call=call,
+        make_trace=replying(workspace, {"small": '{"colour": "red"}', "large": '{"label": "hot"}'}, run=run),
+    )
     assert (used.model, used.call_key) == ("large", call.call_key)  # what a resumed run replays
     assert Trace.objects.get(run=run, model="small").call_key == call.call_key + "#rejected"
     [escalation] = used.metadata["routing"]["escalations"]
@@ -126,24 +175,32 @@ def test_a_cheap_refusal_escalates_and_streams_only_the_answer_used(workspace):
     workflow, run, call = node_call(workspace, output="text")
     tokens = []
     call.on_token = tokens.append
-    router = services.router_create(workspace=workspace, name="triage", workflow=str(workflow.id), node_id="classify",
-                                    candidates=["small", "large"])
+    router = services.router_create(
+        workspace=workspace, name="triage", workflow=str(workflow.id), node_id="classify", candidates=["small", "large"]
+    )
     router.state = {**trained_state(router.candidates), "threshold": 0.0}
     router.save()
-    used = routed_node_call(run=run, call=call, make_trace=replying(
-        workspace, {"small": "I'm sorry, I can't help with that.", "large": "It is hot."}, run=run))
+    used = routed_node_call(
+        run=run,
+        call=call,
+        make_trace=replying(workspace, {"small": "I'm sorry, I can't help with that.", "large": "It is hot."}, run=run),
+    )
     assert used.model == "large" and used.metadata["routing"]["escalations"][0]["why"].startswith("refusal")
     assert tokens == []  # the strong model streams through make_trace itself; the refusal never reached the user
 
 
 def test_a_candidate_that_errors_falls_back_to_the_next(workspace):
     workflow, run, call = node_call(workspace, output="text")
-    router = services.router_create(workspace=workspace, name="triage", workflow=str(workflow.id), node_id="classify",
-                                    candidates=["small", "large"])
+    router = services.router_create(
+        workspace=workspace, name="triage", workflow=str(workflow.id), node_id="classify", candidates=["small", "large"]
+    )
     router.state = {**trained_state(router.candidates), "threshold": 0.0}
     router.save()
-    used = routed_node_call(run=run, call=call, make_trace=replying(
-        workspace, {"small": TimeoutError("small timed out"), "large": "It is hot."}, run=run))
+    used = routed_node_call(
+        run=run,
+        call=call,
+        make_trace=replying(workspace, {"small": TimeoutError("small timed out"), "large": "It is hot."}, run=run),
+    )
     assert used.model == "large"
     assert used.metadata["routing"]["escalations"] == [{"model": "small", "why": "error: small timed out"}]
     assert Trace.objects.get(run=run, model="small").status == "error"
@@ -156,13 +213,25 @@ def test_a_node_may_name_a_router_and_a_default_router_answers_auto_for_nodes_wi
     replies = replying(workspace, {"large": "ok"}, run=run)
     assert routed_node_call(run=run, call=call, make_trace=replies).metadata["routing"]["router"] == "cheap-first"
     _, run, call = node_call(workspace, output="text")
-    assert routed_node_call(run=run, call=call, make_trace=replying(workspace, {"large": "ok"}, run=run)
-                            ).metadata["routing"]["router"] == "everyone"
+    assert (
+        routed_node_call(run=run, call=call, make_trace=replying(workspace, {"large": "ok"}, run=run)).metadata[
+            "routing"
+        ]["router"]
+        == "everyone"
+    )
 
 
 def test_the_gateway_routes_auto_through_the_default_router_only(workspace):
-    call = ModelCall(node_id="", call_key="", model="auto", messages=[{"role": "user", "content": "hi"}],
-                     temperature=None, max_tokens=8, stop=None, metadata={})
+    call = ModelCall(
+        node_id="",
+        call_key="",
+        model="auto",
+        messages=[{"role": "user", "content": "hi"}],
+        temperature=None,
+        max_tokens=8,
+        stop=None,
+        metadata={},
+    )
     assert routed_gateway_call(workspace=workspace, call=call, make_trace=replying(workspace, {})) is None
     services.router_create(workspace=workspace, name="everyone", candidates=["small", "large"], is_default=True)
     used = routed_gateway_call(workspace=workspace, call=call, make_trace=replying(workspace, {"large": "hello"}))

@@ -4,6 +4,7 @@ on the `training` worker, the report's curve, then runs (and the gateway) routed
 The candidates are the tiny teacher and a copy of it registered at ten times the price: greedy
 decoding makes the copy answer every prompt the same, so the router learns that the cheap one is
 always acceptable, and the routed run is answered by it."""
+
 import pytest
 
 from routing.models import Comparison
@@ -31,19 +32,41 @@ def wait_job(api, router_id: str, job_id: str) -> dict:
 
 
 def test_a_node_router_is_configured_compared_trained_and_routes_the_nodes_runs(api, tiny_models, trainer):
-    services.model_endpoint_save(workspace=api.workspace, name="tiny-pricey", trusted_path=True, fields={
-        "backend": "transformers", "model": str(tiny_models["teacher"]), "price_in": 5.0, "price_out": 15.0})
+    services.model_endpoint_save(
+        workspace=api.workspace,
+        name="tiny-pricey",
+        trusted_path=True,
+        fields={"backend": "transformers", "model": str(tiny_models["teacher"]), "price_in": 5.0, "price_out": 15.0},
+    )
     workflow_id = workflow_with_traces(api, 14)
 
-    refused = api.post("/api/routers", json={"name": "draft-router", "workflow": workflow_id, "node_id": "draft",
-                                             "candidates": ["tiny", "nope"], "colour": "red"})
+    refused = api.post(
+        "/api/routers",
+        json={
+            "name": "draft-router",
+            "workflow": workflow_id,
+            "node_id": "draft",
+            "candidates": ["tiny", "nope"],
+            "colour": "red",
+        },
+    )
     assert refused.status_code == 400
     assert {e["path"] for e in refused.json()["errors"]} == {"colour"}
-    refused = api.post("/api/routers", json={"name": "draft-router", "workflow": workflow_id, "node_id": "draft",
-                                             "candidates": ["tiny", "nope"]})
+    refused = api.post(
+        "/api/routers",
+        json={"name": "draft-router", "workflow": workflow_id, "node_id": "draft", "candidates": ["tiny", "nope"]},
+    )
     assert refused.status_code == 400 and refused.json()["errors"][0]["path"] == "candidates[1]"
-    created = api.post("/api/routers", json={"name": "draft-router", "workflow": workflow_id, "node_id": "draft",
-                                             "candidates": ["tiny", "tiny-pricey"], "target": 0.95})
+    created = api.post(
+        "/api/routers",
+        json={
+            "name": "draft-router",
+            "workflow": workflow_id,
+            "node_id": "draft",
+            "candidates": ["tiny", "tiny-pricey"],
+            "target": 0.95,
+        },
+    )
     assert created.status_code == 201, created.text
     router = created.json()
     assert (router["trained"], router["candidates"], router["node_id"]) == (False, ["tiny", "tiny-pricey"], "draft")
@@ -73,11 +96,17 @@ def test_a_node_router_is_configured_compared_trained_and_routes_the_nodes_runs(
     [trace] = api.get("/api/traces", params={"run": run["id"]}).json()["results"]  # what the run inspector shows
     decision = trace["metadata"]["routing"]
     assert (decision["router"], decision["trained"], decision["chosen"], decision["answered"]) == (
-        "draft-router", True, "tiny", "tiny")
+        "draft-router",
+        True,
+        "tiny",
+        "tiny",
+    )
     assert decision["escalations"] == [] and decision["decision_ms"] > 0
 
-    response = api.post("/v1/chat/completions", json={"model": "draft-router", "max_tokens": 4,
-                                                       "messages": [{"role": "user", "content": "Say owls"}]})
+    response = api.post(
+        "/v1/chat/completions",
+        json={"model": "draft-router", "max_tokens": 4, "messages": [{"role": "user", "content": "Say owls"}]},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["model"] == "tiny"
     usage = api.get(f"/api/routers/{router['id']}/report").json()["usage"]

@@ -13,6 +13,7 @@ from workflows.api.output import iso
 from workflows.api.views import OwnerView, _body
 from workflows.models import McpServer
 
+
 def mcp_server_out(server: McpServer) -> dict:
     return {
         "id": str(server.id),

@@ -4,25 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0007_run_due_times'),
+        ("workflows", "0007_run_due_times"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='run',
-            name='retries',
+            model_name="run",
+            name="retries",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AlterField(
-            model_name='run',
-            name='trigger',
-            field=models.CharField(choices=[('editor', 'editor'), ('api', 'api'), ('chat', 'chat'), ('webhook', 'webhook'), ('schedule', 'schedule'), ('gateway', 'gateway'), ('subworkflow', 'subworkflow'), ('cli', 'cli'), ('mcp', 'mcp'), ('rerun', 'rerun')], db_index=True, default='api', max_length=20),
+            model_name="run",
+            name="trigger",
+            field=models.CharField(
+                choices=[
+                    ("editor", "editor"),
+                    ("api", "api"),
+                    ("chat", "chat"),
+                    ("webhook", "webhook"),
+                    ("schedule", "schedule"),
+                    ("gateway", "gateway"),
+                    ("subworkflow", "subworkflow"),
+                    ("cli", "cli"),
+                    ("mcp", "mcp"),
+                    ("rerun", "rerun"),
+                ],
+                db_index=True,
+                default="api",
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='trace',
-            name='status',
-            field=models.CharField(choices=[('ok', 'ok'), ('error', 'error'), ('abandoned', 'abandoned')], default='ok', max_length=20),
+            model_name="trace",
+            name="status",
+            field=models.CharField(
+                choices=[("ok", "ok"), ("error", "error"), ("abandoned", "abandoned")], default="ok", max_length=20
+            ),
         ),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0008_run_retries_trace_abandoned'),
+        ("workflows", "0008_run_retries_trace_abandoned"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='run',
-            name='lease_attempt',
+            model_name="run",
+            name="lease_attempt",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='run',
-            name='worker_losses',
+            model_name="run",
+            name="worker_losses",
             field=models.PositiveIntegerField(default=0),
         ),
     ]

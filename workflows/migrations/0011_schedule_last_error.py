@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0010_credential'),
+        ("workflows", "0010_credential"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='schedule',
-            name='last_error',
-            field=models.TextField(blank=True, default=''),
+            model_name="schedule",
+            name="last_error",
+            field=models.TextField(blank=True, default=""),
         ),
         migrations.AddField(
-            model_name='schedule',
-            name='next_run_at',
+            model_name="schedule",
+            name="next_run_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
