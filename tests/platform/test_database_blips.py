@@ -114,14 +114,14 @@ def test_runs_succeed_while_connections_are_terminated_again_and_again(api):
 
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(run_and_wait, i) for i in range(8)]
-        for _ in range(3):  # a few blips while the runs go
+        events = RunEvent.objects.filter(run__workflow_id=workflow_id)
+        seen = 0
+        for _ in range(3):  # a few blips, each once the runs have made progress since the last one
             wait_until(
-                lambda: RunEvent.objects.filter(run__workflow_id=workflow_id).exists(),
-                timeout=30,
-                message="runs under way",
+                lambda: events.count() > seen or all(f.done() for f in futures), timeout=60, message="run progress"
             )
+            seen = events.count()
             terminate_our_database_connections()
-            time.sleep(0.3)
         answers = [f.result(timeout=120) for f in futures]
 
     for answer in answers:
