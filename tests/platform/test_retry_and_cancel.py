@@ -186,35 +186,41 @@ class SlowStreamingModel:
         self.server.server_close()
 
 
+def timing_out_llm(api, slow: "SlowStreamingModel", *, hold_url: str | None = None) -> str:
+    """A published workflow whose llm node asks `slow` and gives up after 1 s; with `hold_url`, an
+    HTTP node to it holds the run open afterwards."""
+    services.model_endpoint_save(
+        workspace=api.workspace,
+        name="slow",
+        fields={"backend": "openai", "model": "slow", "base_url": slow.url, "price_in": 1, "price_out": 1},
+    )
+    draft = {
+        "id": "draft",
+        "type": "llm",
+        "timeout_s": 1,
+        "on_error": "continue",
+        "config": {"model": "slow", "prompt": "Sing", "max_tokens": 1000},
+    }
+    held = [{"id": "call", "type": "http", "config": {"url": hold_url}}] if hold_url else []
+    chain = ["start", "draft", *(n["id"] for n in held), "end"]
+    return create_published(
+        api,
+        {
+            "nodes": [
+                {"id": "start", "type": "input", "config": {"fields": []}},
+                draft,
+                *held,
+                {"id": "end", "type": "output", "config": {"outputs": {"x": "{{ nodes.draft.error }}"}}},
+            ],
+            "edges": [{"source": a, "target": b} for a, b in zip(chain, chain[1:])],
+        },
+    )
+
+
 def test_a_model_call_abandoned_by_its_timeout_is_traced_as_abandoned_and_stopped(api, held_server):
     slow = SlowStreamingModel()
     try:
-        services.model_endpoint_save(
-            workspace=api.workspace,
-            name="slow",
-            fields={"backend": "openai", "model": "slow", "base_url": slow.url, "price_in": 1, "price_out": 1},
-        )
-        graph = {
-            "nodes": [
-                {"id": "start", "type": "input", "config": {"fields": []}},
-                {
-                    "id": "draft",
-                    "type": "llm",
-                    "timeout_s": 1,
-                    "on_error": "continue",
-                    "config": {"model": "slow", "prompt": "Sing", "max_tokens": 1000},
-                },
-                # holds the run open while the abandoned call is stopped and traced
-                {"id": "call", "type": "http", "config": {"url": held_server.url}},
-                {"id": "end", "type": "output", "config": {"outputs": {"x": "{{ nodes.draft.error }}"}}},
-            ],
-            "edges": [
-                {"source": "start", "target": "draft"},
-                {"source": "draft", "target": "call"},
-                {"source": "call", "target": "end"},
-            ],
-        }
-        workflow_id = create_published(api, graph)
+        workflow_id = timing_out_llm(api, slow, hold_url=held_server.url)
         run_id = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {}}).json()["id"]
 
         trace = wait_until(lambda: Trace.objects.filter(run_id=run_id).first(), timeout=60, message="the trace")
@@ -230,29 +236,10 @@ def test_a_model_call_abandoned_by_its_timeout_is_traced_as_abandoned_and_stoppe
         slow.close()
 
 
-def test_a_call_abandoned_after_its_run_ended_keeps_its_trace_and_cost(api):
+def test_a_call_abandoned_after_its_run_ended_keeps_its_trace(api):
     slow = SlowStreamingModel(first_token_s=4)
     try:
-        services.model_endpoint_save(
-            workspace=api.workspace,
-            name="late",
-            fields={"backend": "openai", "model": "slow", "base_url": slow.url, "price_in": 1, "price_out": 1},
-        )
-        graph = {
-            "nodes": [
-                {"id": "start", "type": "input", "config": {"fields": []}},
-                {
-                    "id": "draft",
-                    "type": "llm",
-                    "timeout_s": 1,
-                    "on_error": "continue",
-                    "config": {"model": "late", "prompt": "Sing", "max_tokens": 1000},
-                },
-                {"id": "end", "type": "output", "config": {"outputs": {"x": "{{ nodes.draft.error }}"}}},
-            ],
-            "edges": [{"source": "start", "target": "draft"}, {"source": "draft", "target": "end"}],
-        }
-        workflow_id = create_published(api, graph)
+        workflow_id = timing_out_llm(api, slow)
         run = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {}, "wait": 60}).json()
         assert run["status"] == "succeeded" and "timed out" in run["outputs"]["x"], run
         assert not Trace.objects.filter(run_id=run["id"]).exists()  # the call has not even started streaming
