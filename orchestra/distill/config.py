@@ -170,6 +170,14 @@ class JobConfig(_Section):
                     f"{self.teacher.kind!r}), or lmbda 0",
                 )
             )
+        if self.train.lmbda > 0 and self.train.on_policy_max_new_tokens >= self.train.max_seq_len:
+            # a sample longer than the window is cut anyway; unbounded it is a tenant's CPU and memory
+            problems.append(
+                (
+                    "train.on_policy_max_new_tokens",
+                    f"must be below train.max_seq_len ({self.train.max_seq_len}): a sample is part of the sequence",
+                )
+            )
         if self.data.validation_fraction + self.data.test_fraction >= 1.0:
             problems.append(("data.test_fraction", "validation_fraction + test_fraction must be below 1"))
         if self.data.min_examples > self.data.max_examples:

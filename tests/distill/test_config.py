@@ -81,3 +81,18 @@ def test_on_policy_batches_need_an_online_teacher_and_a_logit_method():
         }
     )
     assert config.train.lmbda == 0.5 and config.loss_config().jsd_beta == 0.9
+
+
+def test_on_policy_samples_must_fit_in_the_training_window():
+    with pytest.raises(ConfigError) as caught:
+        parse_job_config(
+            {
+                "student": {"model": "s"},
+                "output_dir": "o",
+                "method": "jsd",
+                "teacher": {"kind": "online", "model": "t"},
+                "train": {"lmbda": 0.5, "max_seq_len": 256, "on_policy_max_new_tokens": 10**9},
+            }
+        )
+    ((path, message),) = caught.value.problems
+    assert path == "train.on_policy_max_new_tokens" and "256" in message
