@@ -393,9 +393,9 @@ def _lora_choice(*, plan: JobPlan, config, tokenizer, train: list) -> dict[str, 
 
     student = None
     if config.lora.enabled == "auto":  # only then is the student loaded to be looked at
-        from transformers import AutoModelForCausalLM
+        from orchestra.inference.loading import causal_lm_load
 
-        student = AutoModelForCausalLM.from_pretrained(plan.student_path)
+        student = causal_lm_load(plan.student_path)
     lora, reason = student_lora(config, student=student, tokenizer=tokenizer, examples=train)
     return {"enabled": lora.enabled, "fine_tuning": "lora" if lora.enabled else "full", "reason": reason}
 

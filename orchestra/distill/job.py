@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoTokenizer
 
 from orchestra.distill.config import EvalConfig, JobConfig, LoraConfig, load_job_config, parse_job_config
 from orchestra.distill.dataset import DatasetError, Example, Splits, load_records, prepare_splits, tokenize
@@ -29,6 +29,7 @@ from orchestra.distill.teacher import (
 )
 from orchestra.distill.train import latest_checkpoint, prepare_student, resolve_lora, train, train_threads, use_bf16
 from orchestra.distill.verify import Judge
+from orchestra.inference.loading import causal_lm_load
 
 OnProgress = Callable[[dict[str, Any]], None]
 
@@ -48,7 +49,7 @@ def as_job_config(config: JobConfig | dict | str | Path) -> JobConfig:
 def load_teacher(config: JobConfig):
     """The teacher model on the training device, in bf16 where the student trains in bf16."""
     dtype = torch.bfloat16 if use_bf16(config.train.bf16) else None
-    model = AutoModelForCausalLM.from_pretrained(config.teacher.model, dtype=dtype)
+    model = causal_lm_load(config.teacher.model, dtype=dtype)
     return model.to("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -195,7 +196,7 @@ def run_job(
         name: [tokenize(e, tokenizer, max_seq_len=config.train.max_seq_len) for e in part]
         for name, part in (("train", splits.train), ("validation", splits.validation))
     }
-    student = AutoModelForCausalLM.from_pretrained(config.student.model)
+    student = causal_lm_load(config.student.model)
     lora, lora_reason = student_lora(config, student=student, tokenizer=tokenizer, examples=splits.train)
     config = config.model_copy(update={"lora": lora})
     torch.manual_seed(config.train.seed)  # LoRA initialisation

@@ -20,12 +20,13 @@ from typing import Callable, Mapping, Protocol
 
 import torch
 from accelerate import Accelerator
-from transformers import AutoModelForCausalLM, get_scheduler
+from transformers import get_scheduler
 
 from orchestra.distill.config import LoraConfig, TrainConfig
 from orchestra.distill.dataset import IGNORE_INDEX, TokenizedExample, collate
 from orchestra.distill.losses import DenseTeacher, LossConfig, SparseTeacher, kd_loss
 from orchestra.distill.teacher import final_hidden, target_positions
+from orchestra.inference.loading import causal_lm_load
 
 
 class TeacherSignal(Protocol):
@@ -106,9 +107,7 @@ def resolve_lora(
 
 
 def load_student(path: str, *, lora: LoraConfig, gradient_checkpointing: bool = False):
-    return prepare_student(
-        AutoModelForCausalLM.from_pretrained(path), lora=lora, gradient_checkpointing=gradient_checkpointing
-    )
+    return prepare_student(causal_lm_load(path), lora=lora, gradient_checkpointing=gradient_checkpointing)
 
 
 def prepare_student(model, *, lora: LoraConfig, gradient_checkpointing: bool = False):

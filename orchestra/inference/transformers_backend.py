@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 from transformers import (
-    AutoModelForCausalLM,
     AutoTokenizer,
     PreTrainedModel,
     StoppingCriteria,
@@ -36,6 +35,7 @@ from orchestra.inference.base import (
     is_local_path,
 )
 from orchestra.inference.grammar import GrammarLogitsProcessor, Grammars, is_constrained
+from orchestra.inference.loading import causal_lm_load
 from orchestra.inference.stops import StopTrimmer
 from orchestra.inference.toolcalls import ToolCallSplitter, template_messages
 
@@ -81,7 +81,7 @@ def load_model(spec: ModelSpec, *, path: str, device: str, dtype: str) -> Loaded
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype]).to(device)
+        model = causal_lm_load(path, dtype=DTYPES[dtype]).to(device)
     except (OSError, ValueError, RuntimeError) as error:
         raise InferenceError(
             f"model {spec.name!r}: could not load {path!r} on {device}: {error}", model=spec.name
