@@ -5,7 +5,10 @@ import uuid
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Case, FloatField, OuterRef, Q, QuerySet, Subquery, Sum, When
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual, Regex
 from django.utils.dateparse import parse_datetime
 
 from workflows.errors import NotFound, ValidationFailed
@@ -111,7 +114,6 @@ def _parse_time(value: str, field: str) -> datetime:
     return parsed
 
 
-METADATA_KEY = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -148,13 +150,46 @@ def trace_list(
     if until:
         traces = traces.filter(created_at__lt=_parse_time(until, "until"))
     for key, value in (metadata or {}).items():
-        # A key is data, never part of the lookup: "x__regex" would otherwise pick an operator.
-        if not METADATA_KEY.match(key) or "__" in key:
-            raise ValidationFailed(
-                f"meta.{key}: a metadata key is letters, digits, '-' and single '_'.", path=f"meta.{key}"
-            )
-        traces = traces.filter(**{f"metadata__{key}": value})
+        traces = traces.filter(_metadata_condition(key, value))
     return traces
+
+
+METADATA_PARAM = re.compile(r"^(?P<key>[A-Za-z0-9_-]{1,100})(?:\[(?P<op>[a-z]+)\])?$")
+METADATA_COMPARISONS = {"gt": GreaterThan, "gte": GreaterThanOrEqual, "lt": LessThan, "lte": LessThanOrEqual}
+# A JSON number as text, as `->>` / json_extract give it (also a number recorded as a string).
+NUMBER_TEXT = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+
+
+def _metadata_condition(param: str, value: str):
+    """`meta.KEY=VALUE` (numbers as numbers: 5, 5.0 and "5" are equal) or `meta.KEY[gt|gte|lt|lte]=N`.
+
+    The key is data, never part of the lookup ("x__regex" would otherwise pick an operator); a
+    numeric view of the value is only cast where the text is a number (CASE keeps PostgreSQL from
+    casting "acme")."""
+    match = METADATA_PARAM.match(param)
+    if match is None or "__" in match["key"]:
+        raise ValidationFailed(
+            f"meta.{param}: a metadata key is letters, digits, '-' and single '_', optionally followed by "
+            "[gt], [gte], [lt] or [lte].",
+            path=f"meta.{param}",
+        )
+    key, op = match["key"], match["op"]
+    if op is not None and op not in METADATA_COMPARISONS:
+        raise ValidationFailed(f"meta.{param}: the comparisons are gt, gte, lt and lte.", path=f"meta.{param}")
+    number = _number(value)
+    if op is not None and number is None:
+        raise ValidationFailed(f"meta.{param} compares numbers; {value!r} is not one.", path=f"meta.{param}")
+    text = KeyTextTransform(key, "metadata")
+    numeric = Case(When(Regex(text, NUMBER_TEXT), then=Cast(text, FloatField())), output_field=FloatField())
+    if op is None and number is None:
+        return Q(**{f"metadata__{key}": value})
+    return (METADATA_COMPARISONS[op] if op else Exact)(numeric, number)
+
+
+def _number(value: str) -> float | None:
+    if not re.match(NUMBER_TEXT, value.strip()):
+        return None
+    return float(value)
 
 
 def trace_get(*, workspace: Workspace, trace_id) -> Trace:
