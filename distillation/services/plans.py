@@ -19,7 +19,7 @@ from distillation.services.records import metadata_condition_errors, selected_tr
 from distillation.services.scoring import unscored
 from orchestra.distill.config import LOGIT_METHODS, ConfigError, parse_job_config
 from orchestra.distill.dataset import IGNORE_INDEX, DatasetError, build_splits, tokenize
-from orchestra.distill.verify import JUDGE_FORMAT, STAGES, Judge, model_judge
+from orchestra.distill.verify import STAGES, Judge, model_judge
 from orchestra.inference import get_client
 from orchestra.inference.base import is_hub_id
 from workflows import crypto
@@ -122,8 +122,7 @@ class JobPlan:
         name = self.filters.get("judge")
         if not name:
             return None
-        client = get_client(workflow_services.model_spec(model_resolve(workspace=self.workspace, name=name)))
-        return model_judge(lambda messages: client.complete(messages, max_tokens=16, response_format=JUDGE_FORMAT).text)
+        return model_judge(get_client(workflow_services.model_spec(model_resolve(workspace=self.workspace, name=name))))
 
 
 def distilled_node(*, workflow: Workflow, node_id: str) -> dict:

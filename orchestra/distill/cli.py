@@ -14,6 +14,7 @@ from tqdm import tqdm
 from orchestra.distill.config import ConfigError, JobConfig, load_job_config
 from orchestra.distill.dataset import DatasetError, build_splits, load_records, prepare_splits, preview
 from orchestra.distill.teacher import TeacherError
+from orchestra.distill.verify import Judge, model_judge
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -52,7 +53,10 @@ def _run(args: argparse.Namespace) -> int:
         # The operator's own key for their own relabelling server, from their shell: a job file
         # names no variable to read (config.py says why).
         config.teacher.api_key = os.environ.get("ORCHESTRA_TEACHER_API_KEY")
-    result = run_job(config, on_progress=show)
+    judge = _judge(args)
+    if judge is not None:  # named on the command line: it judges the held-out prompts too
+        config = config.model_copy(update={"eval": config.eval.model_copy(update={"judge": True})})
+    result = run_job(config, on_progress=show, judge=judge)
     for bar in bars.values():
         bar.close()
     report = result.report
@@ -72,6 +76,25 @@ def _run(args: argparse.Namespace) -> int:
     for name, path in result.artifacts.items():
         print(f"{name}: {path}")
     return 0
+
+
+def _judge(args: argparse.Namespace) -> Judge | None:
+    """--judge: a model that tells right from wrong where no golden label does (and, in a run, judges
+    the semantic verification stage): a local folder or hub id, or a served model with --judge-base-url
+    (its key from ORCHESTRA_JUDGE_API_KEY, the operator's shell)."""
+    if not args.judge:
+        return None
+    from orchestra.inference.base import ModelSpec
+    from orchestra.inference.clients import get_client
+
+    spec = ModelSpec(
+        name="judge",
+        backend="openai" if args.judge_base_url else "transformers",
+        model=args.judge,
+        base_url=args.judge_base_url,
+        api_key=os.environ.get("ORCHESTRA_JUDGE_API_KEY"),
+    )
+    return model_judge(get_client(spec))
 
 
 def _preview(args: argparse.Namespace) -> int:
@@ -147,13 +170,15 @@ def _eval(args: argparse.Namespace) -> int:
     else:
         examples = prepare_splits(load_records(config.data), config.data).test[: config.eval.max_examples]
     teacher = AutoModelForCausalLM.from_pretrained(config.teacher.model) if args.with_teacher else None
-    eval_config = config.eval.model_copy(update={"samples": args.examples})
+    judge = _judge(args)
+    eval_config = config.eval.model_copy(update={"samples": args.examples, "judge": config.eval.judge or bool(judge)})
     report = evaluate_student(
         model=AutoModelForCausalLM.from_pretrained(model_path),
         tokenizer=tokenizer,
         examples=examples,
         config=eval_config,
         teacher_model=teacher,
+        judge=judge,
     )
     print(format_table(report))
     print(verdict(report))
@@ -179,6 +204,13 @@ def add_subcommands(subparsers) -> None:
         command = subparsers.add_parser(name, help=help_text)
         command.add_argument("job", help="job YAML file")
         command.set_defaults(handler=handler)
+        if name in ("run", "eval"):
+            command.add_argument(
+                "--judge", help="a model judging correctness where no golden label does (folder, hub id or served name)"
+            )
+            command.add_argument(
+                "--judge-base-url", help="the judge's OpenAI-compatible server, e.g. http://host:8001/v1"
+            )
         if name == "eval":
             command.add_argument("--model", help="model folder (default: output_dir/merged)")
             command.add_argument("--with-teacher", action="store_true", help="also time teacher.model on the prompts")

@@ -25,6 +25,7 @@ from orchestra.inference.toolcalls import OPEN
 
 if TYPE_CHECKING:
     from orchestra.distill.dataset import Example
+    from orchestra.inference.base import ModelClient
 
 STAGES = ("format", "execution", "semantic")
 TOOL_ERROR_PREFIX = "Error:"  # how the agent node writes a failed tool's result (orchestra/engine/tools.py)
@@ -184,6 +185,9 @@ def judge_accepts(reply: str) -> bool:
         return reply.strip().lower().startswith("yes")
 
 
-def model_judge(complete: Callable[[list[dict[str, str]]], str]) -> Judge:
-    """A Judge over any `complete(messages) -> text`; ask it for JUDGE_FORMAT where it can constrain."""
-    return lambda example: judge_accepts(complete(judge_messages(example)))
+def model_judge(client: ModelClient) -> Judge:
+    """A Judge over a model client: asked for JUDGE_FORMAT, which constrained decoding guarantees where
+    the backend has it (a reply that starts with yes counts elsewhere)."""
+    return lambda example: judge_accepts(
+        client.complete(judge_messages(example), max_tokens=16, response_format=JUDGE_FORMAT).text
+    )

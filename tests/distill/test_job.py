@@ -134,6 +134,13 @@ def test_cli_runs_a_job_file_and_prints_a_summary(tiny_family, tmp_path, capsys)
     assert report["vs_teacher"]["count"] == 7 and report["correctness"]["count"] == 4
     assert "too few held-out examples to judge (7 prompts" in printed
 
+    # a judge model (here a local folder, constrained to {"accepted": ...}) rules where no golden label does
+    judged = ["eval", str(tmp_path / "job.yaml"), "--data", str(held_out), "--report", str(tmp_path / "judged.json")]
+    assert main([*judged, "--judge", str(tiny_family["teacher"])]) == 0
+    correctness = json.loads((tmp_path / "judged.json").read_text())["correctness"]
+    assert correctness["count"] == 7 and "judge" in correctness["judged_by"] and "golden" in correctness["judged_by"]
+    assert f"by {correctness['judged_by']}" in capsys.readouterr().out
+
 
 def test_cli_eval_with_teacher_says_a_recorded_teacher_names_no_model(tiny_family, tmp_path, capsys):
     (tmp_path / "job.yaml").write_text(json.dumps(job(tiny_family, tmp_path / "out")))
