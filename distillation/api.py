@@ -12,7 +12,9 @@ from orchestra.distill.config import LOGIT_METHODS
 from workflows import selectors as workflow_selectors
 from workflows.api.openapi import errors
 from workflows.api.output import iso
-from workflows.api.views import WorkspaceView, _after, _body
+from workflows.api import serializers as workflow_io
+from workflows.api.inputs import parse, parse_query
+from workflows.api.views import WorkspaceView
 
 
 def job_out(job: DistillationJob) -> dict:
@@ -84,26 +86,22 @@ class MethodListView(WorkspaceView):
 class PreviewView(WorkspaceView):
     @extend_schema(request=io.JobIn, responses={200: io.PreviewOut, **errors(400, 404)})
     def post(self, request):
-        plan = services.job_plan(workspace=self.workspace, body=_body(request))
+        plan = services.job_plan(workspace=self.workspace, body=parse(io.JobIn, request))
         return Response(services.job_preview(plan=plan))
 
 
 class JobListView(WorkspaceView):
     @extend_schema(
-        parameters=[OpenApiParameter(n, str) for n in ("workflow", "node_id")],
+        parameters=[io.JobListQuery],
         responses={200: io.JobOut(many=True), **errors(400)},
     )
     def get(self, request):
-        jobs = selectors.job_list(
-            workspace=self.workspace,
-            workflow=request.query_params.get("workflow"),
-            node_id=request.query_params.get("node_id"),
-        )
+        jobs = selectors.job_list(workspace=self.workspace, **parse_query(io.JobListQuery, request))
         return Response([job_out(j) for j in jobs])
 
     @extend_schema(request=io.JobIn, responses={201: io.JobOut, **errors(400, 404)})
     def post(self, request):
-        job = services.job_create(workspace=self.workspace, body=_body(request))
+        job = services.job_create(workspace=self.workspace, body=parse(io.JobIn, request))
         return Response(job_out(job), status=status.HTTP_201_CREATED)
 
 
@@ -121,19 +119,17 @@ class JobCancelView(WorkspaceView):
 
 
 class JobEventsView(WorkspaceView):
-    @extend_schema(
-        parameters=[OpenApiParameter("after", int)], responses={200: io.JobEventOut(many=True), **errors(400, 404)}
-    )
+    @extend_schema(parameters=[workflow_io.EventsQuery], responses={200: io.JobEventOut(many=True), **errors(400, 404)})
     def get(self, request, job_id):
         job = selectors.job_get(workspace=self.workspace, job_id=job_id)
-        return Response(events.events_after(job_id=job.id, after=_after(request.query_params.get("after"))))
+        return Response(events.events_after(job_id=job.id, **parse_query(workflow_io.EventsQuery, request)))
 
 
 class JobDeployView(WorkspaceView):
     @extend_schema(request=io.JobDeployIn, responses={201: io.JobDeployOut, **errors(400, 404, 409)})
     def post(self, request, job_id):
         job = selectors.job_get(workspace=self.workspace, job_id=job_id)
-        endpoint = services.job_deploy(job=job, name=_body(request).get("name"))
+        endpoint = services.job_deploy(job=job, name=parse(io.JobDeployIn, request).get("name"))
         return Response({"model": endpoint.name}, status=status.HTTP_201_CREATED)
 
 
@@ -147,7 +143,7 @@ class NodeDeploymentView(WorkspaceView):
     @extend_schema(request=io.DeploymentIn, responses={200: io.DeploymentOut, **errors(400, 404)})
     def post(self, request, workflow_id, node_id):
         workflow = workflow_selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        body = _body(request)
+        body = parse(io.DeploymentIn, request)
         services.deployment_set(
             workflow=workflow, node_id=node_id, state=body.get("state"), model=body.get("model"), user=request.user
         )

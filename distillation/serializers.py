@@ -17,6 +17,11 @@ class JobIn(serializers.Serializer):
     config = serializers.DictField(required=False, allow_null=True, help_text="Job config sections (data, train, ...).")
 
 
+class JobListQuery(serializers.Serializer):
+    workflow = serializers.UUIDField(required=False)
+    node_id = serializers.CharField(required=False)
+
+
 class PreviewOut(serializers.Serializer):
     matched = serializers.IntegerField()
     with_golden = serializers.IntegerField()

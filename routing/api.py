@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from routing import jobs, selectors, services
 from routing import serializers as io
 from routing.models import Router, RouterJob
+from workflows.api.inputs import parse
 from workflows.api.openapi import errors
 from workflows.api.output import iso
 from workflows.api.views import WorkspaceView
@@ -36,18 +37,6 @@ class RouterUpdateInput(RouterInput):
 
 class JobInput(serializers.Serializer):
     sample = serializers.IntegerField(required=False)
-
-
-def parsed(serializer_class, request, **kwargs) -> dict:
-    """The validated body; a field the serializer does not know is refused by name, never dropped."""
-    serializer = serializer_class(data=request.data, **kwargs)
-    unknown = sorted(set(request.data) - set(serializer.fields)) if isinstance(request.data, dict) else []
-    if unknown:
-        raise serializers.ValidationError(
-            {f: f"Unknown field; valid fields are {', '.join(sorted(serializer.fields))}." for f in unknown}
-        )
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def router_out(router: Router) -> dict:
@@ -92,7 +81,7 @@ class RouterListView(WorkspaceView):
 
     @extend_schema(request=RouterInput, responses={201: io.RouterOut, **errors(400, 404)})
     def post(self, request):
-        data = parsed(RouterInput, request)
+        data = parse(RouterInput, request)
         workflow = data.pop("workflow", None)
         router = services.router_create(workspace=self.workspace, workflow=str(workflow) if workflow else None, **data)
         return Response(router_out(router), status=status.HTTP_201_CREATED)
@@ -106,7 +95,7 @@ class RouterDetailView(WorkspaceView):
     @extend_schema(request=RouterUpdateInput, responses={200: io.RouterOut, **errors(400, 404)})
     def patch(self, request, router_id):
         router = selectors.router_get(workspace=self.workspace, router_id=router_id)
-        router = services.router_update(router=router, fields=parsed(RouterUpdateInput, request, partial=True))
+        router = services.router_update(router=router, fields=parse(RouterUpdateInput, request, partial=True))
         return Response(router_out(router))
 
     @extend_schema(responses={204: None, **errors(404)})
@@ -121,7 +110,7 @@ class RouterJobCreateView(WorkspaceView):
     @extend_schema(request=JobInput, responses={202: io.RouterJobOut, **errors(400, 404, 409)})
     def post(self, request, router_id):
         router = selectors.router_get(workspace=self.workspace, router_id=router_id)
-        job = jobs.job_create(router=router, kind=self.kind, sample=parsed(JobInput, request).get("sample"))
+        job = jobs.job_create(router=router, kind=self.kind, sample=parse(JobInput, request).get("sample"))
         return Response(job_out(job), status=status.HTTP_202_ACCEPTED)
 
 

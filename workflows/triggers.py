@@ -47,60 +47,10 @@ def run_wait(*, run: Run, timeout_s: float) -> Run:
 
 # --- Webhooks -------------------------------------------------------------------------------------
 
-WEBHOOK_FIELDS = {
-    "name",
-    "input_mapping",
-    "response_mode",
-    "wait_s",
-    "secret",
-    "rate_limit_per_minute",
-    "callback_url",
-    "enabled",
-}
-
-
-def _webhook_fields(fields: dict) -> dict:
-    errors = [
-        {"path": f, "message": f"Unknown field; valid: {', '.join(sorted(WEBHOOK_FIELDS))}."}
-        for f in sorted(set(fields) - WEBHOOK_FIELDS)
-    ]
-    if not isinstance(fields.get("name", ""), str) or len(fields.get("name", "")) > 200:
-        errors.append({"path": "name", "message": "name is a string of at most 200 characters."})
-    mapping = fields.get("input_mapping", {})
-    if not isinstance(mapping, dict) or not all(
-        isinstance(v, str) and (v.split(".")[0] in ("body", "query")) for v in mapping.values()
-    ):
-        errors.append(
-            {
-                "path": "input_mapping",
-                "message": 'input_mapping is an object of input name -> "body.a.b" or "query.name" (or "body").',
-            }
-        )
-    if fields.get("response_mode", "async") not in ("async", "sync"):
-        errors.append(
-            {
-                "path": "response_mode",
-                "message": 'response_mode is "async" (202 at once) or "sync" (wait for the outputs).',
-            }
-        )
-    wait_s = fields.get("wait_s", 30)
-    if not isinstance(wait_s, (int, float)) or isinstance(wait_s, bool) or not 0 < wait_s <= MAX_WEBHOOK_WAIT_S:
-        errors.append({"path": "wait_s", "message": f"wait_s is a number of seconds in (0, {MAX_WEBHOOK_WAIT_S}]."})
-    limit = fields.get("rate_limit_per_minute", 60)
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-        errors.append({"path": "rate_limit_per_minute", "message": "An integer >= 0 (0: unlimited)."})
-    if not isinstance(fields.get("secret") or "", str):
-        errors.append({"path": "secret", "message": "secret is a string (the HMAC key for incoming bodies)."})
-    if not isinstance(fields.get("enabled", True), bool):
-        errors.append({"path": "enabled", "message": "enabled is true or false."})
-    if errors:
-        raise ValidationFailed(errors)
-    return fields
-
 
 def webhook_create(*, workflow: Workflow, fields: dict) -> tuple[WebhookTrigger, str]:
-    """Create a webhook; its token is returned once and only a hash is kept."""
-    fields = _webhook_fields(fields)
+    """Create a webhook from checked settings (workflows.api.serializers.WebhookIn); its token is
+    returned once and only a hash is kept."""
     callback_url = callback_url_check(fields.get("callback_url"))
     token = "whk_" + secrets.token_urlsafe(32)
     webhook = WebhookTrigger.objects.create(
@@ -121,7 +71,7 @@ def webhook_create(*, workflow: Workflow, fields: dict) -> tuple[WebhookTrigger,
 
 def webhook_update(*, webhook: WebhookTrigger, fields: dict) -> WebhookTrigger:
     """Change a webhook's settings; its token stays (rotate to change it)."""
-    fields = dict(_webhook_fields(fields))  # a copy: the secret and callback are popped off below
+    fields = dict(fields)  # a copy: the secret and callback are popped off below
     if "callback_url" in fields:
         webhook.callback_url = callback_url_check(fields.pop("callback_url"))
     if "secret" in fields:

@@ -8,8 +8,8 @@ from workflows import selectors, services
 from workflows.api import serializers as io
 from workflows.api.openapi import errors
 from workflows.api.output import iso
-from workflows.api.views import OwnerView, WorkspaceView, _body
-from workflows.errors import ValidationFailed
+from workflows.api.inputs import parse
+from workflows.api.views import OwnerView, WorkspaceView
 from workflows.models import ApiKey, Membership
 
 
@@ -33,10 +33,8 @@ class ApiKeyListView(WorkspaceView):
 
     @extend_schema(request=io.ApiKeyIn, responses={201: io.ApiKeyCreatedOut, **errors(400)})
     def post(self, request):
-        name = _body(request).get("name", "")
-        if not isinstance(name, str) or len(name) > 200:
-            raise ValidationFailed("name is text of at most 200 characters.", path="name")
-        api_key, key = services.api_key_create(user=request.user, workspace=self.workspace, name=name.strip())
+        name = parse(io.ApiKeyIn, request).get("name", "")
+        api_key, key = services.api_key_create(user=request.user, workspace=self.workspace, name=name)
         return Response(api_key_out(api_key) | {"key": key}, status=status.HTTP_201_CREATED)  # shown this once
 
 

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -16,7 +16,8 @@ from workflows import chat, events, selectors, triggers, waits
 from workflows.api import serializers as io
 from workflows.api.openapi import errors, page_of
 from workflows.api.output import iso
-from workflows.api.views import WorkspaceView, _body, _paginated
+from workflows.api.inputs import parse, parse_query
+from workflows.api.views import CURSOR, WorkspaceView, _paginated
 from workflows.models import ChatMessage, Conversation, Run
 
 EVENT_BATCH = 500
@@ -124,7 +125,7 @@ class WorkflowChatView(WorkspaceView):
     )
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        body = _body(request)
+        body = parse(io.ChatIn, request)
         conversation, run = chat.chat_send(
             workflow=workflow,
             message=body.get("message"),
@@ -144,11 +145,12 @@ class WorkflowChatView(WorkspaceView):
 class ConversationListView(WorkspaceView):
     @extend_schema(
         operation_id="api_conversations_list",
-        parameters=[OpenApiParameter(n, str) for n in ("workflow", "cursor")] + [OpenApiParameter("limit", int)],
+        parameters=[io.ConversationListQuery, CURSOR],
         responses={200: page_of(io.ConversationOut), **errors(400)},
     )
     def get(self, request):
-        conversations = chat.conversation_list(workspace=self.workspace, workflow=request.query_params.get("workflow"))
+        workflow = parse_query(io.ConversationListQuery, request).get("workflow")
+        conversations = chat.conversation_list(workspace=self.workspace, workflow=workflow)
         return _paginated(self, conversations, conversation_out, ordering=("-updated_at", "-id"))
 
 

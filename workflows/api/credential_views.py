@@ -6,6 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from workflows import credentials
+from workflows.api.inputs import parse
 from workflows.api.openapi import errors
 from workflows.api.views import OwnerView
 
@@ -25,12 +26,6 @@ class CredentialOut(serializers.Serializer):
     rotated_at = serializers.DateTimeField(allow_null=True)
 
 
-def _valid(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class CredentialListView(OwnerView):
     @extend_schema(responses={200: CredentialOut(many=True)})
     def get(self, request):
@@ -38,7 +33,7 @@ class CredentialListView(OwnerView):
 
     @extend_schema(request=CredentialIn, responses={201: CredentialOut, **errors(400, 403)})
     def post(self, request):
-        body = _valid(CredentialIn, request)
+        body = parse(CredentialIn, request)
         credential = credentials.credential_create(workspace=self.workspace, name=body["name"], value=body["value"])
         return Response(CredentialOut(credential).data, status=status.HTTP_201_CREATED)
 
@@ -46,7 +41,7 @@ class CredentialListView(OwnerView):
 class CredentialDetailView(OwnerView):
     @extend_schema(request=CredentialRotateIn, responses={200: CredentialOut, **errors(400, 403, 404)})
     def put(self, request, name):
-        value = _valid(CredentialRotateIn, request)["value"]
+        value = parse(CredentialRotateIn, request)["value"]
         credential = credentials.credential_get(workspace=self.workspace, name=name)
         return Response(CredentialOut(credentials.credential_rotate(credential=credential, value=value)).data)
 

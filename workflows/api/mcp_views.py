@@ -10,7 +10,8 @@ from workflows import mcp
 from workflows.api import serializers as io
 from workflows.api.openapi import errors
 from workflows.api.output import iso
-from workflows.api.views import OwnerView, _body
+from workflows.api.inputs import parse
+from workflows.api.views import OwnerView
 from workflows.models import McpServer
 
 
@@ -34,7 +35,7 @@ class McpServerListView(OwnerView):
 
     @extend_schema(request=io.McpServerIn, responses={201: io.McpServerOut, **errors(400)})
     def post(self, request):
-        body = _body(request)
+        body = parse(io.McpServerIn, request)
         server = mcp.mcp_server_save(
             workspace=self.workspace, name=body.get("name"), url=body.get("url"), headers=body.get("headers")
         )
@@ -49,7 +50,7 @@ class McpServerDetailView(OwnerView):
     @extend_schema(request=io.McpServerIn, responses={200: io.McpServerOut, **errors(400, 404)})
     def patch(self, request, server_id):
         server = mcp.mcp_server_get(workspace=self.workspace, server_id=server_id)
-        body = _body(request)
+        body = parse(io.McpServerIn, request, partial=True)
         server = mcp.mcp_server_save(
             workspace=self.workspace,
             name=body.get("name"),

@@ -3,11 +3,13 @@
 them. Outputs are built by workflows/api/output.py and workflows/documents.py; tests check that
 what the API answers matches these (tests/platform/test_schema_fuzz.py)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orchestra.inference.base import BACKENDS
 from workflows.api.openapi import ErrorItem, VersionChoiceField
 from workflows.models import Membership, Run, Schedule, Trace, WebhookTrigger
+from workflows.triggers import MAX_WEBHOOK_WAIT_S
 
 TIME = {"allow_null": True}
 
@@ -111,10 +113,16 @@ class GraphSerializer(serializers.Serializer):
     edges = EdgeSerializer(many=True)
 
 
+@extend_schema_field(GraphSerializer)
+class DraftGraphField(serializers.DictField):
+    """A graph as the editor saves it: any JSON object, so a draft is stored with its problems
+    (listed in the answer's `problems`, refused only on publish and run)."""
+
+
 class WorkflowIn(serializers.Serializer):
-    name = serializers.CharField(required=False)
+    name = serializers.CharField(required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
-    graph = GraphSerializer(required=False)
+    graph = DraftGraphField(required=False)
     revision = serializers.IntegerField(required=False, help_text="The revision edited (or the If-Match header).")
 
 
@@ -142,10 +150,12 @@ class WorkflowDetailOut(WorkflowOut):
 
 
 class WorkflowExportSerializer(serializers.Serializer):
+    """What export writes and import reads."""
+
     orchestra = serializers.IntegerField(help_text="The export format's version.")
-    name = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
-    graph = GraphSerializer()
+    graph = DraftGraphField()
 
 
 class WorkflowFileIn(serializers.Serializer):
@@ -165,7 +175,7 @@ class RunStartIn(serializers.Serializer):
     inputs = serializers.DictField(required=False)
     version = VersionChoiceField(required=False)
     wait = serializers.FloatField(required=False, min_value=0, max_value=300, help_text="Seconds to wait for the end.")
-    callback_url = serializers.CharField(required=False, allow_null=True)
+    callback_url = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     trigger = serializers.ChoiceField(choices=["api", "editor"], required=False)
 
 
@@ -205,6 +215,20 @@ class RunOut(serializers.Serializer):
     nodes = NodeRunOut(many=True, required=False, help_text="Left out of the list of runs.")
 
 
+class PageQuery(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, help_text="Items a page (50).")
+
+
+class RunListQuery(PageQuery):
+    workflow = serializers.UUIDField(required=False)
+    status = serializers.ChoiceField(choices=Run.STATUSES, required=False)
+    trigger = serializers.ChoiceField(choices=Run.TRIGGERS, required=False)
+
+
+class EventsQuery(serializers.Serializer):
+    after = serializers.IntegerField(required=False, min_value=0, help_text="The last sequence number seen.")
+
+
 class RunResumeIn(serializers.Serializer):
     node_id = serializers.CharField(help_text="The approval node being answered.")
     value = serializers.JSONField(required=False)
@@ -226,15 +250,20 @@ class RunEventOut(serializers.Serializer):
 
 
 class ModelIn(serializers.Serializer):
-    name = serializers.CharField(required=False)
+    name = serializers.CharField(required=False, help_text="Set at creation; without '/'.")
     backend = serializers.ChoiceField(choices=BACKENDS, required=False)
     model = serializers.CharField(required=False)
     base_url = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     api_key = serializers.CharField(required=False, allow_null=True, write_only=True, help_text="Stored encrypted.")
-    price_in = serializers.FloatField(required=False, help_text="Per million prompt tokens.")
-    price_out = serializers.FloatField(required=False, help_text="Per million generated tokens.")
+    price_in = serializers.FloatField(required=False, min_value=0, help_text="Per million prompt tokens.")
+    price_out = serializers.FloatField(required=False, min_value=0, help_text="Per million generated tokens.")
     options = serializers.DictField(required=False, help_text="The backend's options (GET /api/model-backends).")
     is_default = serializers.BooleanField(required=False)
+
+    def validate_name(self, name: str) -> str:
+        if "/" in name:  # it is a path segment of /api/models/<name>
+            raise serializers.ValidationError("A model needs a name without '/'.")
+        return name
 
 
 class ModelOut(serializers.Serializer):
@@ -279,6 +308,17 @@ class TraceOut(serializers.Serializer):
     created_at = serializers.DateTimeField(**TIME)
 
 
+class TraceListQuery(PageQuery):
+    workflow = serializers.UUIDField(required=False)
+    node = serializers.CharField(required=False, help_text="A node id.")
+    model = serializers.CharField(required=False)
+    since = serializers.CharField(required=False, help_text="An ISO 8601 date-time (the selector reads it).")
+    until = serializers.CharField(required=False, help_text="An ISO 8601 date-time.")
+    status = serializers.ChoiceField(choices=choices(Trace._meta.get_field("status").choices), required=False)
+    run = serializers.UUIDField(required=False)
+    golden = serializers.CharField(required=False, help_text="true: with a golden label; false: without.")
+
+
 class TraceGoldenIn(serializers.Serializer):
     golden_output = serializers.CharField(
         allow_null=True, help_text="The only writable field (traces are append-only)."
@@ -293,6 +333,10 @@ class ChatIn(serializers.Serializer):
     conversation_id = serializers.CharField(required=False, allow_null=True, help_text="Continue a conversation.")
     version = VersionChoiceField(required=False)
     stream = serializers.BooleanField(required=False, help_text="Answer Server-Sent Events instead of JSON.")
+
+
+class ConversationListQuery(PageQuery):
+    workflow = serializers.UUIDField(required=False)
 
 
 class ChatMessageOut(serializers.Serializer):
@@ -354,11 +398,25 @@ class WebhookIn(serializers.Serializer):
         child=serializers.CharField(), required=False, help_text='Input name -> "body.a.b", "query.name" or "body".'
     )
     response_mode = serializers.ChoiceField(choices=choices(WebhookTrigger.RESPONSE_MODES), required=False)
-    wait_s = serializers.FloatField(required=False, help_text="How long a sync webhook waits for the outputs.")
+    wait_s = serializers.FloatField(
+        required=False, help_text=f"How long a sync webhook waits for the outputs, in (0, {MAX_WEBHOOK_WAIT_S}]."
+    )
     secret = serializers.CharField(required=False, allow_null=True, allow_blank=True, write_only=True)
     rate_limit_per_minute = serializers.IntegerField(required=False, min_value=0, help_text="0: unlimited.")
     callback_url = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
+
+    def validate_input_mapping(self, mapping: dict) -> dict:
+        if not all(path.split(".")[0] in ("body", "query") for path in mapping.values()):
+            raise serializers.ValidationError(
+                'input_mapping is an object of input name -> "body.a.b" or "query.name" (or "body").'
+            )
+        return mapping
+
+    def validate_wait_s(self, wait_s: float) -> float:
+        if not 0 < wait_s <= MAX_WEBHOOK_WAIT_S:
+            raise serializers.ValidationError(f"wait_s is a number of seconds in (0, {MAX_WEBHOOK_WAIT_S}].")
+        return wait_s
 
 
 class WebhookOut(serializers.Serializer):

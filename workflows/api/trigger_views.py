@@ -13,7 +13,8 @@ from workflows import callbacks, runs, selectors, triggers
 from workflows.api import serializers as io
 from workflows.api.openapi import errors
 from workflows.api.output import iso, run_out
-from workflows.api.views import OwnerView, WorkspaceView, _body, _wait_seconds
+from workflows.api.inputs import parse
+from workflows.api.views import OwnerView, WorkspaceView
 from workflows.errors import PayloadTooLarge, RateLimited
 from workflows.models import CallbackAttempt, Schedule, WebhookTrigger
 
@@ -29,13 +30,13 @@ class WorkflowRunsView(WorkspaceView):
     )
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        body = _body(request)
-        wait = _wait_seconds(body.get("wait"))
+        body = parse(io.RunStartIn, request)
+        wait = body.get("wait")
         run, created = runs.run_start(
             workflow=workflow,
             inputs=body.get("inputs"),
             version=body.get("version"),
-            trigger=body.get("trigger") if body.get("trigger") in ("editor", "api") else "api",
+            trigger=body.get("trigger", "api"),
             idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
             callback_url=body.get("callback_url"),
         )
@@ -117,7 +118,7 @@ class WebhookListView(WorkspaceView):
     @extend_schema(request=io.WebhookIn, responses={201: io.WebhookWithTokenOut, **errors(400, 404)})
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        webhook, token = triggers.webhook_create(workflow=workflow, fields=_body(request))
+        webhook, token = triggers.webhook_create(workflow=workflow, fields=parse(io.WebhookIn, request))
         return Response(webhook_out(webhook, token=token), status=status.HTTP_201_CREATED)
 
 
@@ -128,7 +129,8 @@ class WebhookDetailView(WorkspaceView):
 
     @extend_schema(request=io.WebhookIn, responses={200: io.WebhookOut, **errors(400, 404)})
     def patch(self, request, workflow_id, webhook_id):
-        webhook = triggers.webhook_update(webhook=_webhook(self, workflow_id, webhook_id), fields=_body(request))
+        webhook = _webhook(self, workflow_id, webhook_id)
+        webhook = triggers.webhook_update(webhook=webhook, fields=parse(io.WebhookIn, request))
         return Response(webhook_out(webhook))
 
 
@@ -236,7 +238,7 @@ class ScheduleListView(WorkspaceView):
     @extend_schema(request=io.ScheduleIn, responses={201: io.ScheduleOut, **errors(400, 404)})
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        schedule = triggers.schedule_save(workflow=workflow, fields=_body(request))
+        schedule = triggers.schedule_save(workflow=workflow, fields=parse(io.ScheduleIn, request))
         return Response(schedule_out(schedule), status=status.HTTP_201_CREATED)
 
 
@@ -248,7 +250,8 @@ class ScheduleDetailView(WorkspaceView):
     @extend_schema(request=io.ScheduleIn, responses={200: io.ScheduleOut, **errors(400, 404)})
     def patch(self, request, workflow_id, schedule_id):
         schedule = _schedule(self, workflow_id, schedule_id)
-        schedule = triggers.schedule_save(workflow=schedule.workflow, fields=_body(request), schedule=schedule)
+        fields = parse(io.ScheduleIn, request)
+        schedule = triggers.schedule_save(workflow=schedule.workflow, fields=fields, schedule=schedule)
         return Response(schedule_out(schedule))
 
     @extend_schema(responses={204: None, **errors(404)})

@@ -21,13 +21,14 @@ from orchestra import engine
 from orchestra.inference.base import BACKEND_LIST
 from workflows import events, runs, selectors, services
 from workflows.api import serializers as io
+from workflows.api.inputs import parse, parse_query
 from workflows.api.openapi import errors, page_of
 from workflows.api.parsers import StrictJSONParser
 from workflows.api.output import model_out, run_out, trace_out, version_out, workflow_out
 from workflows.auth import IsWorkspaceMember, OwnerManages, request_workspace
 from workflows.errors import ValidationFailed
 
-MAX_WAIT_S = 300
+CURSOR = OpenApiParameter("cursor", str, description="From a page's next or previous link.")
 
 
 class Pagination(CursorPagination):
@@ -50,12 +51,6 @@ def _paginated(view: APIView, queryset, shape, *, ordering: tuple[str, ...] = ("
     paginator.count = queryset.count()
     page = paginator.paginate_queryset(queryset, view.request, view=view)
     return paginator.get_paginated_response([shape(item) for item in page])
-
-
-def _body(request) -> dict:
-    if not isinstance(request.data, dict):
-        raise ValidationFailed("The request body must be a JSON object.", path="")
-    return request.data
 
 
 class WorkspaceView(APIView):
@@ -118,11 +113,8 @@ class LoginView(APIView):
         # Anonymous, so DRF's session authentication does not check CSRF here; a login form on
         # another site must not sign a browser in to an account of the attacker's choosing.
         SessionAuthentication().enforce_csrf(request)
-        body = _body(request)
-        username, password = body.get("username", ""), body.get("password", "")
-        if not isinstance(username, str) or not isinstance(password, str):
-            raise ValidationFailed("username and password are strings.", path="username")
-        user = authenticate(request, username=username, password=password)
+        body = parse(io.LoginIn, request)
+        user = authenticate(request, username=body["username"], password=body["password"])
         if user is None:
             raise ValidationFailed("Wrong username or password.", path="password")
         login(request, user)
@@ -155,7 +147,7 @@ class WorkflowListView(WorkspaceView):
 
     @extend_schema(request=io.WorkflowIn, responses={201: io.WorkflowDetailOut, **errors(400)})
     def post(self, request):
-        body = _body(request)
+        body = parse(io.WorkflowIn, request)
         workflow = services.workflow_create(
             workspace=self.workspace,
             name=body.get("name"),
@@ -185,7 +177,7 @@ class WorkflowDetailView(WorkspaceView):
     )
     def patch(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        body = _body(request)
+        body = parse(io.WorkflowIn, request)
         revision = body.get("revision", request.headers.get("If-Match", "").strip('W/"') or None)
         services.workflow_update(
             workflow=workflow,
@@ -261,7 +253,7 @@ class WorkflowImportView(WorkspaceView):
                 raise ValidationFailed(f"The uploaded file is not valid JSON: {exc}", path="file") from None
         else:
             data = request.data
-        workflow = services.workflow_import(workspace=self.workspace, data=data)
+        workflow = services.workflow_import(workspace=self.workspace, data=parse(io.WorkflowExportSerializer, data))
         return Response(
             workflow_out(selectors.workflow_get(workspace=self.workspace, workflow_id=workflow.id)),
             status=status.HTTP_201_CREATED,
@@ -271,29 +263,16 @@ class WorkflowImportView(WorkspaceView):
 # --- Runs ---------------------------------------------------------------------------------
 
 
-def _wait_seconds(value) -> float:
-    if value is None:
-        return 0.0
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-        raise ValidationFailed(f"wait is a number of seconds between 0 and {MAX_WAIT_S}.", path="wait")
-    return min(float(value), MAX_WAIT_S)
-
-
 class RunListView(WorkspaceView):
     @extend_schema(
         operation_id="api_runs_list",
-        parameters=[OpenApiParameter(n, str) for n in ("workflow", "status", "trigger", "cursor")]
-        + [OpenApiParameter("limit", int)],
+        parameters=[io.RunListQuery, CURSOR],
         responses={200: page_of(io.RunOut), **errors(400)},
     )
     def get(self, request):
-        params = request.query_params
-        queryset = selectors.run_list(
-            workspace=self.workspace,
-            workflow=params.get("workflow"),
-            status=params.get("status"),
-            trigger=params.get("trigger"),
-        )
+        filters = parse_query(io.RunListQuery, request)
+        filters.pop("limit", None)  # read by the paginator
+        queryset = selectors.run_list(workspace=self.workspace, **filters)
         return _paginated(self, queryset, lambda r: run_out(r, with_nodes=False))
 
 
@@ -303,23 +282,11 @@ class RunDetailView(WorkspaceView):
         return Response(run_out(selectors.run_get(workspace=self.workspace, run_id=run_id)))
 
 
-def _after(value) -> int:
-    try:
-        after = int(value or 0)
-    except ValueError:
-        raise ValidationFailed("after is an event sequence number (an integer >= 0).", path="after") from None
-    if after < 0:
-        raise ValidationFailed("after is an event sequence number (an integer >= 0).", path="after")
-    return after
-
-
 class RunEventsView(WorkspaceView):
-    @extend_schema(
-        parameters=[OpenApiParameter("after", int)], responses={200: io.RunEventOut(many=True), **errors(400, 404)}
-    )
+    @extend_schema(parameters=[io.EventsQuery], responses={200: io.RunEventOut(many=True), **errors(400, 404)})
     def get(self, request, run_id):
         run = selectors.run_get(workspace=self.workspace, run_id=run_id)
-        return Response(events.events_after(run_id=run.id, after=_after(request.query_params.get("after"))))
+        return Response(events.events_after(run_id=run.id, **parse_query(io.EventsQuery, request)))
 
 
 class RunCancelView(WorkspaceView):
@@ -333,9 +300,7 @@ class RunResumeView(WorkspaceView):
     @extend_schema(request=io.RunResumeIn, responses={202: io.RunOut, **errors(400, 404, 409)})
     def post(self, request, run_id):
         run = selectors.run_get(workspace=self.workspace, run_id=run_id)
-        body = _body(request)
-        if "node_id" not in body:
-            raise ValidationFailed("node_id names the approval node being answered.", path="node_id")
+        body = parse(io.RunResumeIn, request)
         run = runs.run_resume(run=run, node_id=body["node_id"], value=body.get("value"))
         return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
 
@@ -354,19 +319,17 @@ class RunRerunView(WorkspaceView):
     )
     def post(self, request, run_id):
         run = selectors.run_get(workspace=self.workspace, run_id=run_id)
-        rerun = runs.run_rerun(run=run, inputs=_body(request).get("inputs"))
+        rerun = runs.run_rerun(run=run, inputs=parse(io.RunRerunIn, request).get("inputs"))
         return Response(run_out(rerun), status=status.HTTP_201_CREATED)
 
 
 # --- Models and traces --------------------------------------------------------------------
 
 
-def _model_fields(body: dict) -> tuple[dict, str | None]:
-    fields = {k: v for k, v in body.items() if k not in ("name", "api_key", "has_api_key", "created_at", "updated_at")}
-    api_key = body.get("api_key")
-    if api_key is not None and not isinstance(api_key, str):
-        raise ValidationFailed("api_key must be a string.", path="api_key")
-    return fields, api_key
+def _model_fields(request) -> tuple[str | None, dict, str | None]:
+    """The endpoint's name, its settings, and its API key apart (stored encrypted)."""
+    fields = parse(io.ModelIn, request)
+    return fields.pop("name", None), fields, fields.pop("api_key", None)
 
 
 class ModelListView(OwnerView):
@@ -376,11 +339,8 @@ class ModelListView(OwnerView):
 
     @extend_schema(request=io.ModelIn, responses={201: io.ModelOut, **errors(400)})
     def post(self, request):
-        body = _body(request)
-        fields, api_key = _model_fields(body)
-        endpoint = services.model_endpoint_save(
-            workspace=self.workspace, name=body.get("name"), fields=fields, api_key=api_key
-        )
+        name, fields, api_key = _model_fields(request)
+        endpoint = services.model_endpoint_save(workspace=self.workspace, name=name, fields=fields, api_key=api_key)
         return Response(model_out(endpoint), status=status.HTTP_201_CREATED)
 
 
@@ -405,7 +365,7 @@ class ModelDetailView(OwnerView):
     @extend_schema(request=io.ModelIn, responses={200: io.ModelOut, **errors(400, 404)})
     def patch(self, request, name):
         endpoint = selectors.model_get(workspace=self.workspace, name=name)
-        fields, api_key = _model_fields(_body(request))
+        _, fields, api_key = _model_fields(request)  # the name is the endpoint's identity: never renamed
         endpoint = services.model_endpoint_save(
             workspace=self.workspace, name=name, fields=fields, api_key=api_key, endpoint=endpoint
         )
@@ -420,28 +380,14 @@ class ModelDetailView(OwnerView):
 class TraceListView(WorkspaceView):
     @extend_schema(
         operation_id="api_traces_list",
-        parameters=[
-            OpenApiParameter(n, str)
-            for n in ("workflow", "node", "model", "since", "until", "status", "run", "golden", "cursor")
-        ]
-        + [OpenApiParameter("limit", int)],
+        parameters=[io.TraceListQuery, CURSOR],
         responses={200: page_of(io.TraceOut), **errors(400)},
     )
     def get(self, request):
-        params = request.query_params
-        metadata = {k[len("meta.") :]: v for k, v in params.items() if k.startswith("meta.")}
-        queryset = selectors.trace_list(
-            workspace=self.workspace,
-            workflow=params.get("workflow"),
-            node=params.get("node"),
-            model=params.get("model"),
-            since=params.get("since"),
-            until=params.get("until"),
-            status=params.get("status"),
-            run=params.get("run"),
-            metadata=metadata,
-            golden=params.get("golden"),
-        )
+        filters = parse_query(io.TraceListQuery, request)
+        filters.pop("limit", None)  # read by the paginator
+        metadata = {k[len("meta.") :]: v for k, v in request.query_params.items() if k.startswith("meta.")}
+        queryset = selectors.trace_list(workspace=self.workspace, metadata=metadata, **filters)
         return _paginated(self, queryset, trace_out)
 
 
@@ -453,10 +399,5 @@ class TraceDetailView(WorkspaceView):
     @extend_schema(request=io.TraceGoldenIn, responses={200: io.TraceOut, **errors(400, 404)})
     def patch(self, request, trace_id):
         trace = selectors.trace_get(workspace=self.workspace, trace_id=trace_id)
-        body = _body(request)
-        if set(body) != {"golden_output"}:
-            raise ValidationFailed(
-                "Traces are append-only: only golden_output can be written.",
-                path=",".join(sorted(set(body) - {"golden_output"})) or "golden_output",
-            )
-        return Response(trace_out(services.trace_set_golden(trace=trace, golden_output=body["golden_output"])))
+        golden_output = parse(io.TraceGoldenIn, request)["golden_output"]
+        return Response(trace_out(services.trace_set_golden(trace=trace, golden_output=golden_output)))
