@@ -376,12 +376,13 @@ def tool_result_recorded(run: Run, call_key: str) -> dict | None:
 MAX_NESTED_RUNS = 10
 
 
-def run_subworkflow(parent: Run, workflow_id: str, inputs: dict, key: str | None = None, answer=None) -> dict:
+def run_subworkflow(parent: Run, workflow_id: str, inputs: dict, *, key: str, answer=None) -> dict:
     """A called workflow runs its latest published version inline, as a child run of its own.
 
-    With a `key` (a sub-workflow node's call), the child run is keyed by it, so a re-run of the node
-    (its resume) finds the same run: a child that waits for an answer raises WorkflowWaiting, and
-    `answer` (value, node) answers it when it still waits on that node.
+    The child run is keyed by the call's `key` (a sub-workflow node's, a map item's, an agent tool
+    call's), so a re-run of the node (its resume) finds the same run, finished or not: a child that
+    waits for an answer raises WorkflowWaiting, and `answer` (value, node) answers it when it still
+    waits on that node.
     """
     workflow = Workflow.objects.filter(workspace=parent.workspace, id=workflow_id).first()
     if workflow is None:
@@ -398,7 +399,7 @@ def run_subworkflow(parent: Run, workflow_id: str, inputs: dict, key: str | None
         trigger="subworkflow",
         parent_run=parent,
         enqueue=False,
-        idempotency_key=f"{parent.id}/r{parent.retries}/{key}" if key else "",
+        idempotency_key=f"{parent.id}/r{parent.retries}/{key}",
     )
     if child.status == "waiting" and answer is not None and answer[1] == child.waiting_node:
         child = runs.run_resume(run=child, node_id=child.waiting_node, value=answer[0], enqueue=False)

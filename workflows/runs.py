@@ -268,15 +268,27 @@ def run_rerun(*, run: Run, inputs: Any = None) -> Run:
 def run_resume(*, run: Run, node_id: Any, value: Any, enqueue: bool = True) -> Run:
     """Answer the approval node a run is waiting on; the run continues on a worker (or, without
     `enqueue`, in the caller: a parent run answering its sub-workflow's run). A parent waiting on a
-    sub-workflow's approval is answered on its sub-workflow node, or on the child run itself."""
+    child run's approval (a sub-workflow's, a map item's, an agent tool's) is answered on the node
+    that waits, or on the child run itself."""
+    return _resume(run=run, node_id=node_id, value=value, enqueue=enqueue, answers=True)
+
+
+def _resume(*, run: Run, node_id: Any, value: Any, enqueue: bool, answers: bool) -> Run:
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
         if run.status != "waiting":
             raise Conflict(f"Run is {run.status}, not waiting for an answer.", path="status")
         if node_id != run.waiting_node:
             raise ValidationFailed(f"Run is waiting on node {run.waiting_node!r}, not {node_id!r}.", path="node_id")
+        waiting = run.waiting or {}
         run.status = "queued"
-        run.resume_value = value
+        # An answer for a child run names the run and node it is for: the waiting node re-runs from the top,
+        # replaying its earlier answers, and gives each only to the child still waiting where it was asked.
+        run.resume_value = (
+            {"child_run": waiting["child_run"], "child_node": waiting.get("child_node"), "value": value}
+            if answers and waiting.get("child_run")
+            else value
+        )
         run.has_resume_value = True
         run.timeout_at = None
         run.enqueued_at = timezone.now()
@@ -288,13 +300,14 @@ def run_resume(*, run: Run, node_id: Any, value: Any, enqueue: bool = True) -> R
 
 
 def parent_wake(*, child: Run) -> None:
-    """A sub-workflow's run that was answered on its own has moved on (finished, or waits elsewhere):
-    its parent, waiting on it, runs its node again, which reads the child's state."""
+    """A child run (a sub-workflow's, a map item's, an agent tool's) that was answered on its own has moved
+    on (finished, or waits elsewhere): its parent, waiting on it, runs its node again, which reads the
+    child's state. The wake answers nothing (a resume value that names no child)."""
     if child.parent_run_id is None:
         return
     parent = Run.objects.filter(pk=child.parent_run_id, status="waiting", waiting__child_run=str(child.id)).first()
     if parent is not None:
-        run_resume(run=parent, node_id=parent.waiting_node, value=None)
+        _resume(run=parent, node_id=parent.waiting_node, value=None, enqueue=True, answers=False)
 
 
 def run_finish(*, run: Run, status: str, outputs: dict | None = None, error: str = "") -> None:

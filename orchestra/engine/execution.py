@@ -321,8 +321,9 @@ def run_graph(
 
 
 def _waiting(payload: dict[str, Any]) -> RunOutcome:
-    """What the run waits for; a sub-workflow node waiting on its child run also names that run and node."""
-    keys = ("prompt", "timeout_s", "default", "child_run", "child_node")
+    """What the run waits for; a node waiting on a child run (a sub-workflow, a map item, an agent's workflow
+    tool) also names that run and its node, and which item, or which tool of which step, it is."""
+    keys = ("prompt", "timeout_s", "default", "child_run", "child_node", "item", "tool", "step")
     return RunOutcome(
         "waiting", waiting_node=payload["node_id"], waiting={key: payload[key] for key in keys if key in payload}
     )

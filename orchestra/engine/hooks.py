@@ -72,8 +72,9 @@ class RunHooks:
     emit: Callable[[str, str | None, dict[str, Any]], None]  # (event_type, node_id, data)
     call_model: Callable[[ModelCall], ModelReply]
     # run_workflow(workflow_id, inputs, key=..., answer=...): the called run's outputs; raise on failure.
-    # A sub-workflow node names its call (`key`, stable across re-runs of the node) so a re-run finds
-    # the same child run; WorkflowWaiting when that run waits, `answer` (value, child node) answers it.
+    # Each call is named (`key`: a sub-workflow node's, a map item's, a tool call's, stable across re-runs
+    # of the node) so a re-run finds the same child run; WorkflowWaiting when that run waits, and
+    # `answer` (value, child node) answers it if it still waits on that node.
     run_workflow: Callable[..., dict[str, Any]] | None = None
     # Checked before each node starts, between a map's items, while an HTTP request or a model call runs.
     is_cancelled: Callable[[], bool] = lambda: False

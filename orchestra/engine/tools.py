@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import jsonschema
 from pydantic import Field, field_validator
 
-from orchestra.engine.hooks import RunHooks, ToolDefinition
+from orchestra.engine.hooks import RunHooks, ToolDefinition, WorkflowWaiting
 from orchestra.engine.nodes.base import NodeConfig, NodeContext, template_field
 from orchestra.engine.nodes.http import CREDENTIALS, http_request, render_request
 from orchestra.engine.nodes.subworkflow import run_workflow
@@ -124,12 +124,20 @@ def resolve_tools(tools: list[WorkflowTool | HTTPTool | MCPTools], hooks: RunHoo
 
 
 def call_tool(
-    definition: ToolDefinition, arguments: str, ctx: NodeContext, *, call_key: str, step: int
+    definition: ToolDefinition,
+    arguments: str,
+    ctx: NodeContext,
+    *,
+    call_key: str,
+    step: int,
+    answer: tuple[Any, str] | None = None,
 ) -> dict[str, Any]:
     """Run one tool call; {"result": ...} or {"error": "..."}: a failing tool is the model's to handle.
 
     Recorded as two run events, tool_called and tool_result (with the call key); a call whose
-    tool_result was recorded before a crash is answered from that record."""
+    tool_result was recorded before a crash is answered from that record. A workflow tool whose run
+    waits for an answer raises WorkflowWaiting (no result yet): the call is made again with `answer`,
+    the (value, child node) its agent got for that run."""
     recorded = ctx.hooks.recorded_tool_result(call_key)
     if recorded is not None:
         return {key: recorded[key] for key in ("result", "error") if key in recorded}
@@ -137,7 +145,9 @@ def call_tool(
     ctx.emit("tool_called", {**event, "arguments": arguments})
     started = time.perf_counter()
     try:
-        outcome = {"result": _execute(definition, _arguments(definition, arguments), ctx)}
+        outcome = {"result": _execute(definition, _arguments(definition, arguments), ctx, call_key, answer)}
+    except WorkflowWaiting:
+        raise
     except Exception as error:
         outcome = {"error": f"{type(error).__name__}: {error}" if str(error) else type(error).__name__}
     ctx.emit("tool_result", {**event, **outcome, "latency_ms": round((time.perf_counter() - started) * 1000, 1)})
@@ -157,10 +167,16 @@ def _arguments(definition: ToolDefinition, arguments: str) -> dict[str, Any]:
     return value
 
 
-def _execute(definition: ToolDefinition, arguments: dict[str, Any], ctx: NodeContext) -> Any:
+def _execute(
+    definition: ToolDefinition,
+    arguments: dict[str, Any],
+    ctx: NodeContext,
+    call_key: str,
+    answer: tuple[Any, str] | None,
+) -> Any:
     spec = definition.spec
-    if spec["kind"] == "workflow":
-        return run_workflow(ctx.hooks, definition.target or spec["workflow"], arguments)
+    if spec["kind"] == "workflow":  # keyed by the call: made again, it finds the same run
+        return run_workflow(ctx.hooks, definition.target or spec["workflow"], arguments, key=call_key, answer=answer)
     if spec["kind"] == "mcp":
         if ctx.hooks.call_mcp_tool is None:
             raise RuntimeError("this run cannot call MCP tools: its host gave no call_mcp_tool hook")

@@ -85,7 +85,7 @@ def workflow_tools(together: int = 1):
             )
         ]
 
-    def run_workflow(workflow_id: str, inputs: dict) -> dict:
+    def run_workflow(workflow_id: str, inputs: dict, **call) -> dict:
         barrier.wait()
         with lock:
             runs.append((workflow_id, inputs))

@@ -23,7 +23,7 @@ def word_workflow(calls: list[str]):
     """A sub-workflow hook failing for the word "bad"; records every word it is called with."""
     lock = threading.Lock()
 
-    def run_workflow(workflow_id: str, inputs: dict) -> dict:
+    def run_workflow(workflow_id: str, inputs: dict, **call) -> dict:
         with lock:
             calls.append(inputs["word"])
         if inputs["word"] == "bad":

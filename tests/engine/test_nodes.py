@@ -288,7 +288,7 @@ def test_map_call_keys_include_the_item_index():
 
 
 def test_map_runs_a_workflow_per_item_and_names_the_failing_item():
-    def run_workflow(workflow_id: str, inputs: dict) -> dict:
+    def run_workflow(workflow_id: str, inputs: dict, **call) -> dict:
         if inputs["word"] == "bad":
             raise ValueError("no")
         return {"len": len(inputs["word"])}

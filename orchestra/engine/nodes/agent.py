@@ -5,7 +5,9 @@ run in parallel and their results go back as `tool` messages; a tool's error is 
 reads, not the node's failure. When `max_steps`, the tool-call budget, the token or the cost budget
 runs out, the model is asked once more with tools disabled, so the node always ends with an
 answer and never with a raw tool call. After a crash, recorded turns and tool results are replayed
-from their records: no model call and no tool call is made twice.
+from their records: no model call and no tool call is made twice. So is a workflow tool whose run
+waits for an answer (an approval in it): the node waits, once the turn's other calls are done, and
+on its re-run after the answer the earlier turns and tool calls are replayed and the loop goes on.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from orchestra.engine.graph import WorkflowCall
-from orchestra.engine.hooks import ModelCall, ModelReply, ToolDefinition
+from orchestra.engine.hooks import ModelCall, ModelReply, ToolDefinition, WorkflowWaiting
 from orchestra.engine.nodes.base import (
     NodeConfig,
     NodeContext,
@@ -28,6 +30,7 @@ from orchestra.engine.nodes.base import (
     template_field,
 )
 from orchestra.engine.nodes.llm import InvalidReply, LLMConfig, parse_json_reply
+from orchestra.engine.nodes.subworkflow import until_answered
 from orchestra.engine.templates import TemplateError, TemplateRef, evaluate, render
 from orchestra.engine.tools import ToolSpec, WorkflowTool, call_tool, resolve_tools, tool_message, tool_template_refs
 
@@ -304,24 +307,36 @@ class AgentNode(NodeType):
         *,
         parallel: bool,
     ) -> list[dict[str, Any]]:
-        def run(index: int) -> dict[str, Any]:
+        def run(index: int, answer: tuple[Any, str] | None = None) -> dict[str, Any] | WorkflowWaiting:
             name = calls[index]["function"]["name"]
             if name not in by_name:
                 return {"error": f"there is no tool {name!r}; the tools are {', '.join(by_name)}"}
-            return call_tool(
-                by_name[name],
-                calls[index]["function"]["arguments"],
-                ctx,
-                call_key=ctx.call_key(f"s{step}#t{index}"),
-                step=step,
-            )
+            try:
+                return call_tool(
+                    by_name[name],
+                    calls[index]["function"]["arguments"],
+                    ctx,
+                    call_key=ctx.call_key(f"s{step}#t{index}"),
+                    step=step,
+                    answer=answer,
+                )
+            except WorkflowWaiting as waiting:  # the node waits on it below, on its own thread
+                return waiting
 
         if len(calls) <= 1 or not parallel:
-            return [run(index) for index in range(len(calls))]
-        with ThreadPoolExecutor(
-            max_workers=min(len(calls), MAX_PARALLEL_TOOL_CALLS), thread_name_prefix=f"tools-{ctx.node_id}"
-        ) as pool:
-            return list(pool.map(run, range(len(calls))))
+            outcomes = [run(index) for index in range(len(calls))]
+        else:
+            with ThreadPoolExecutor(
+                max_workers=min(len(calls), MAX_PARALLEL_TOOL_CALLS), thread_name_prefix=f"tools-{ctx.node_id}"
+            ) as pool:
+                outcomes = list(pool.map(run, range(len(calls))))
+        return until_answered(
+            ctx,
+            outcomes,
+            waiting_of=lambda outcome: outcome if isinstance(outcome, WorkflowWaiting) else None,
+            again=lambda index, outcome, answer: run(index, answer),
+            about=lambda index: {"tool": calls[index]["function"]["name"], "step": step},
+        )
 
     def _answer(
         self,

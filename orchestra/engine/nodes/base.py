@@ -90,6 +90,10 @@ class NodeContext:
     # The node's run policy, for a node type that applies it to each item itself (a map).
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     on_error: str = "fail"
+    # In a map item's context: the item's index (its thread cannot interrupt the run, so a child run that
+    # waits is the map's to wait on), and the answer the map got for that child run, (value, child node).
+    item: int | None = None
+    child_answer: tuple[Any, str] | None = None
 
     def emit(self, event_type: str, data: dict[str, Any]) -> None:
         self.hooks.emit(event_type, self.node_id, data)
@@ -101,7 +105,9 @@ class NodeContext:
         with self._lock:  # map items call models from several threads
             self.replies.append(reply)
 
-    def for_item(self, index: int, item: Any, attempt: int = 1) -> NodeContext:
+    def for_item(
+        self, index: int, item: Any, attempt: int = 1, child_answer: tuple[Any, str] | None = None
+    ) -> NodeContext:
         """The context of one attempt at one item of a map: `item`/`index` in scope, usage recorded on this one.
 
         A retried item gets call keys of its own, so its model calls are made again, not replayed.
@@ -115,6 +121,8 @@ class NodeContext:
             key,
             replies=self.replies,
             _lock=self._lock,
+            item=index,
+            child_answer=child_answer,
         )
 
 

@@ -5,6 +5,10 @@ own (a retry of the whole map would redo the items that succeeded), and one that
 `on_error`: with `continue` its slot holds {"error": "..."} and the others keep their results; with
 `fail` or `branch` it fails the node, and items not started yet are not run. A cancel of the run stops
 the map within about a second: items not started never start, and those in flight are abandoned.
+
+An item whose workflow run waits for an answer (an approval in it) makes the node wait once the other
+items are done, on one such child run at a time; answered, the map goes on from there: on the node's
+re-run, finished items answer from their child runs (keyed by item and attempt), nothing runs twice.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from orchestra.engine.graph import GraphError, WorkflowCall, error_path
-from orchestra.engine.hooks import RunCancelled
+from orchestra.engine.hooks import RunCancelled, WorkflowWaiting
 from orchestra.engine.nodes.base import (
     CANCEL_POLL_S,
     NodeConfig,
@@ -30,7 +34,7 @@ from orchestra.engine.nodes.base import (
     describe,
     expression_field,
 )
-from orchestra.engine.nodes.subworkflow import INPUTS_FIELD, run_workflow
+from orchestra.engine.nodes.subworkflow import INPUTS_FIELD, run_workflow, until_answered
 from orchestra.engine.templates import TemplateRef, evaluate, json_value, render_value
 
 ITEM_NAMES = frozenset({"item", "index"})
@@ -85,10 +89,19 @@ class ItemFailed(Exception):
     """An item failed (after its retries), and so does the node: on_error is fail or branch."""
 
 
+class _ItemWaiting(Exception):
+    """An attempt at an item ran a workflow whose run waits for an answer."""
+
+    def __init__(self, waiting: WorkflowWaiting, attempt: int):
+        self.waiting, self.attempt = waiting, attempt
+        super().__init__(str(waiting))
+
+
 @dataclass
 class _Outcome:
     result: Any = None
     error: str | None = None
+    waiting: _ItemWaiting | None = None
 
 
 class MapNode(NodeType):
@@ -164,11 +177,13 @@ class MapNode(NodeType):
         keep_going = ctx.on_error == "continue"
         failing = threading.Event()  # an item failed the node: the ones not started need not run
 
-        def run_item(index: int) -> _Outcome | None:
+        def run_item(index: int, attempt: int = 1, answer: tuple[Any, str] | None = None) -> _Outcome | None:
             if failing.is_set() or ctx.hooks.is_cancelled():
                 return None
             try:
-                return _Outcome(result=_with_retries(run_once, index, items[index], ctx))
+                return _Outcome(result=_with_retries(run_once, index, items[index], ctx, attempt, answer))
+            except _ItemWaiting as waiting:
+                return _Outcome(waiting=waiting)
             except Exception as error:  # noqa: BLE001 (whatever fails an item is that item's outcome)
                 if not keep_going:
                     failing.set()
@@ -187,13 +202,27 @@ class MapNode(NodeType):
             outcomes = [future.result() for future in futures]
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-        failed = [index for index, outcome in enumerate(outcomes) if outcome is not None and outcome.error is not None]
-        if failed and not keep_going:
-            raise ItemFailed(f"item {failed[0]}: {outcomes[failed[0]].error}")
+        self._failed(outcomes, keep_going)  # before waiting on any item: a failed one ends the node now
+        outcomes = until_answered(
+            ctx,
+            outcomes,
+            waiting_of=lambda outcome: outcome.waiting.waiting if outcome is not None and outcome.waiting else None,
+            again=lambda index, outcome, answer: run_item(index, outcome.waiting.attempt, answer),
+            about=lambda index: {"item": index},
+        )
+        failed = self._failed(outcomes, keep_going)
         return NodeResult(
             output=[{"error": o.error} if o.error is not None else o.result for o in outcomes],
             fields={"failed": failed},
         )
+
+    @staticmethod
+    def _failed(outcomes: list[_Outcome | None], keep_going: bool) -> list[int]:
+        """The indexes of the items that failed; ItemFailed for the first unless on_error is continue."""
+        failed = [index for index, outcome in enumerate(outcomes) if outcome is not None and outcome.error is not None]
+        if failed and not keep_going:
+            raise ItemFailed(f"item {failed[0]}: {outcomes[failed[0]].error}")
+        return failed
 
 
 def _item_runner(config: MapConfig, ctx: NodeContext) -> Callable[[NodeContext], Any]:
@@ -202,16 +231,32 @@ def _item_runner(config: MapConfig, ctx: NodeContext) -> Callable[[NodeContext],
     if inline:
         node_type, inner = inline
         return lambda item_ctx: node_type.run(inner, node_type.prepare(inner, item_ctx.scope), item_ctx).output
-    return lambda item_ctx: run_workflow(ctx.hooks, config.workflow, render_value(config.inputs, item_ctx.scope))
+    return lambda item_ctx: run_workflow(
+        ctx.hooks,
+        config.workflow,
+        render_value(config.inputs, item_ctx.scope),
+        key=item_ctx.call_key("w"),
+        answer=item_ctx.child_answer,
+    )
 
 
-def _with_retries(run_once: Callable[[NodeContext], Any], index: int, item: Any, ctx: NodeContext) -> Any:
+def _with_retries(
+    run_once: Callable[[NodeContext], Any],
+    index: int,
+    item: Any,
+    ctx: NodeContext,
+    first_attempt: int = 1,
+    answer: tuple[Any, str] | None = None,
+) -> Any:
     """One item under the node's retry policy: attempts with backoff, as a node's are; none once the run is
-    cancelled."""
+    cancelled. An attempt whose workflow run waits is not a failure: it is taken up again, answered, from
+    `first_attempt`."""
     policy = ctx.retry
-    for attempt in range(1, policy.attempts + 1):
+    for attempt in range(first_attempt, policy.attempts + 1):
         try:
-            return run_once(ctx.for_item(index, item, attempt))
+            return run_once(ctx.for_item(index, item, attempt, answer))
+        except WorkflowWaiting as waiting:
+            raise _ItemWaiting(waiting, attempt) from None
         except Exception as error:
             if attempt == policy.attempts or ctx.hooks.is_cancelled():
                 ctx.emit("item_failed", {"item": index, "error": describe(error), "attempts": attempt})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.errors import GraphInterrupt
@@ -37,6 +38,56 @@ def run_workflow(hooks: RunHooks, workflow: str, inputs: dict[str, Any], **call:
     return hooks.run_workflow(workflow, inputs, **call)
 
 
+def child_answer(ctx: NodeContext, waiting: WorkflowWaiting, **about: Any) -> tuple[Any, str] | None:
+    """Wait, through LangGraph's interrupt, until the child run `waiting` names no longer waits; then
+    the answer for it, (value, child node), or None when the child moved on by itself (it was answered
+    directly, which wakes this run) and only needs asking again.
+
+    On resume LangGraph runs the node again from the top and each interrupt() returns its resume value
+    in order. A value answered through this run names the child run and node it was given for
+    (`runs.run_resume`), so one replayed for an earlier wait, or for another child (a map item's, an
+    agent tool call's), answers nothing here.
+    """
+    payload = {
+        **waiting.waiting,
+        "timeout_s": None,
+        "child_run": waiting.run_id,
+        "child_node": waiting.node_id,
+        **about,
+    }
+    try:
+        value = interrupt({"node_id": ctx.node_id, **payload})
+    except GraphInterrupt:
+        ctx.emit("node_waiting", payload)
+        raise
+    if isinstance(value, dict) and (value.get("child_run"), value.get("child_node")) == (
+        waiting.run_id,
+        waiting.node_id,
+    ):
+        return value.get("value"), waiting.node_id
+    return None
+
+
+def until_answered(
+    ctx: NodeContext,
+    outcomes: list[Any],
+    waiting_of: Callable[[Any], WorkflowWaiting | None],
+    again: Callable[[int, Any, tuple[Any, str] | None], Any],
+    about: Callable[[int], dict[str, Any]],
+) -> list[Any]:
+    """`outcomes` of jobs run side by side (a map's items, an agent's tool calls), with each one whose
+    child run waits replaced by the job run `again` (index, outcome, answer) once answered. The node
+    waits on one child at a time, the first job's first, so every re-run of the node interrupts in the
+    same order; jobs that finished keep their outcomes."""
+    outcomes = list(outcomes)
+    while True:
+        waiting = next(((i, w) for i, o in enumerate(outcomes) if (w := waiting_of(o)) is not None), None)
+        if waiting is None:
+            return outcomes
+        index, child = waiting
+        outcomes[index] = again(index, outcomes[index], child_answer(ctx, child, **about(index)))
+
+
 class SubworkflowNode(NodeType):
     type = "subworkflow"
     title = "Sub-workflow"
@@ -58,27 +109,13 @@ class SubworkflowNode(NodeType):
         return {"workflow": config.workflow, "inputs": render_value(config.inputs, scope)}
 
     def run(self, config: SubworkflowConfig, prepared: dict[str, Any], ctx: NodeContext) -> NodeResult:
-        """When the child run waits (an approval in it), this node waits too, through LangGraph's interrupt.
-
-        On resume LangGraph runs the node again from the top and each interrupt() returns its answer in
-        order; an answer goes to the child only if the child still waits on the node it was asked for, so
-        answers replayed for earlier waits, or after the child was answered directly, change nothing.
-        """
-        key, answer = ctx.call_key("w"), None
+        """When the child run waits (an approval in it), this node waits too; in a map item, the map does."""
+        key, answer = ctx.call_key("w"), ctx.child_answer
         while True:
             try:
                 outputs = run_workflow(ctx.hooks, prepared["workflow"], prepared["inputs"], key=key, answer=answer)
                 return NodeResult(output=outputs, fields=dict(outputs))
             except WorkflowWaiting as waiting:
-                payload = {
-                    **waiting.waiting,
-                    "timeout_s": None,
-                    "child_run": waiting.run_id,
-                    "child_node": waiting.node_id,
-                }
-                try:
-                    value = interrupt({"node_id": ctx.node_id, **payload})
-                except GraphInterrupt:
-                    ctx.emit("node_waiting", payload)
+                if ctx.item is not None:
                     raise
-                answer = (value, waiting.node_id)
+                answer = child_answer(ctx, waiting)
