@@ -15,7 +15,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from orchestra.routing import TrainingError, train
-from orchestra.routing.features import featurize
 from routing.models import Comparison, Router, RouterJob
 from routing.selectors import replayable_traces, router_node_config, training_examples
 from workflows import leases
@@ -151,7 +150,7 @@ def train_router(router: Router) -> dict:
         examples,
         candidates=router.candidates,
         target=router.target,
-        featurize=lambda texts, turns: featurize(texts, turns=turns),
+        embedding=router.embedding,
     )
     report["sources"] = sources
     router.state, router.report, router.trained_at = trained.as_dict(), report, timezone.now()

@@ -6,6 +6,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from orchestra.routing.features import DEFAULT_EMBEDDING, EMBEDDINGS
 from workflows.models import Trace, Workflow, Workspace
 
 
@@ -25,6 +26,12 @@ class Router(models.Model):
     candidates = models.JSONField(default=list, help_text="Model names, cheapest first; the last is the strong model")
     target = models.FloatField(default=0.95, help_text="Quality to keep, as a share of the strong model's")
     verifier = models.JSONField(default=dict, blank=True, help_text="{refusal, min_confidence}: what escalates")
+    embedding = models.CharField(
+        max_length=20,
+        default=DEFAULT_EMBEDDING,
+        choices=[(e, e) for e in EMBEDDINGS],
+        help_text="The prompt embedding the next training uses: static (microseconds) or minilm (the full encoder)",
+    )
     state = models.JSONField(null=True, blank=True, help_text="The trained classifier (orchestra.routing.Router)")
     report = models.JSONField(null=True, blank=True, help_text="The last training report: curve and metrics")
     trained_at = models.DateTimeField(null=True, blank=True)

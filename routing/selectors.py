@@ -46,6 +46,12 @@ def router_for_call(*, workspace_id, workflow_id, node_id: str, model: str) -> R
     return min(routers.filter(own | Q(is_default=True)), key=lambda r: r.is_default, default=None)
 
 
+def embeddings_in_use() -> set[str]:
+    """The embeddings trained routers decide with, in every workspace: a worker or web process
+    answers any workspace's calls, so it loads each one before the first call needs it."""
+    return set(Router.objects.filter(state__isnull=False).values_list("state__embedding", flat=True).distinct())
+
+
 def node_of(*, workflow: Workflow, node_id: str) -> dict | None:
     """A node as the workflow's latest published version (else the draft) defines it."""
     latest = workflow.versions.order_by("-version").first()

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from distillation.models import NodeDeployment
 from orchestra.routing import metrics
+from orchestra.routing.features import DEFAULT_EMBEDDING, EMBEDDINGS
 from routing.models import Router
 from routing.selectors import node_of
 from workflows import selectors as workflow_selectors
@@ -28,10 +29,11 @@ def router_create(
     target: float = 0.95,
     verifier: dict | None = None,
     is_default: bool = False,
+    embedding: str = DEFAULT_EMBEDDING,
 ) -> Router:
     """A node router (workflow and node_id) or a workspace router. A node router's candidates
     default to the node's deployed student (if any) and the node's own model."""
-    router = Router(workspace=workspace, name=name, target=target, verifier=verifier or {})
+    router = Router(workspace=workspace, name=name, target=target, verifier=verifier or {}, embedding=embedding)
     if workflow is not None:
         router.workflow = workflow_selectors.workflow_get(workspace=workspace, workflow_id=workflow)
         router.node_id = node_id
@@ -50,11 +52,13 @@ def router_create(
 
 
 def router_update(*, router: Router, fields: dict[str, Any]) -> Router:
-    """Change the name, candidates, target, verifier or default flag. New candidates discard the
-    trained classifier (it predicted for others); a new target re-calibrates the threshold on the
-    last training report's curve, without retraining."""
-    if "candidates" in fields and fields["candidates"] != router.candidates:
-        router.candidates, router.state, router.report, router.trained_at = fields["candidates"], None, None, None
+    """Change the name, candidates, target, verifier, embedding or default flag. New candidates or a
+    new embedding discard the trained classifier (it predicted for others, or from other features);
+    a new target re-calibrates the threshold on the last training report's curve, without retraining."""
+    for field in ("candidates", "embedding"):
+        if field in fields and fields[field] != getattr(router, field):
+            setattr(router, field, fields[field])
+            router.state, router.report, router.trained_at = None, None, None
     if "target" in fields:
         router.target = fields["target"]
         if router.state and router.report:
@@ -129,6 +133,8 @@ def _validate(router: Router, *, is_default: bool) -> None:
         for i, name in enumerate(router.candidates)
         if name not in known
     ]
+    if router.embedding not in EMBEDDINGS:
+        errors.append({"path": "embedding", "message": f"The embedding is one of {', '.join(EMBEDDINGS)}."})
     if not 0 < router.target <= 1:
         errors.append({"path": "target", "message": "The target is a share of the strong model's quality, in (0, 1]."})
     if is_default and router.workflow_id:

@@ -1,10 +1,11 @@
 """The router: for each candidate but the strongest, a logistic regression (scikit-learn) over
-standardized prompt features that predicts "this candidate's answer is acceptable" (it scores at
-least as well as the strong model's). At call time the prompt goes to the cheapest candidate whose
+standardized prompt features (with the embedding it was trained on, one of features.EMBEDDINGS)
+that predicts "this candidate's answer is acceptable" (it scores at least as well as the strong
+model's). At call time the prompt goes to the cheapest candidate whose
 predicted acceptability reaches the calibrated threshold, else to the strong model.
 
 A trained router is plain numbers (`as_dict`, JSON), so it is stored in the database and scored
-with one matrix product: no pickle, no model file, well under a millisecond.
+with one matrix product: no pickle, no model file, microseconds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orchestra.routing.features import Embedder, featurize, prompt_text
+from orchestra.routing.features import DEFAULT_EMBEDDING, Embedder, embedder, featurize, prompt_text
 from orchestra.routing.metrics import choices
 
 REGULARIZATION = (0.01, 0.1, 1.0, 10.0)  # inverse strengths tried by cross-validation
@@ -29,6 +30,7 @@ class Router:
     coef: np.ndarray  # (k-1, d): one logistic model per cheaper candidate
     intercept: np.ndarray  # (k-1,)
     threshold: float = np.inf  # +inf until calibrated: always the strong model
+    embedding: str = DEFAULT_EMBEDDING  # what the features were computed with (features.EMBEDDINGS)
 
     def acceptability(self, features: np.ndarray) -> np.ndarray:
         """(n, k-1): the predicted probability that each cheaper candidate's answer is acceptable.
@@ -49,6 +51,7 @@ class Router:
             "coef": self.coef.tolist(),
             "intercept": self.intercept.tolist(),
             "threshold": None if not np.isfinite(self.threshold) else float(self.threshold),
+            "embedding": self.embedding,
         }
 
     @classmethod
@@ -61,6 +64,7 @@ class Router:
             coef=np.asarray(data["coef"]).reshape(len(data["candidates"]) - 1, -1),
             intercept=np.asarray(data["intercept"]),
             threshold=np.inf if threshold is None else float(threshold),
+            embedding=data["embedding"],
         )
 
 
@@ -69,7 +73,9 @@ def acceptable(scores: np.ndarray) -> np.ndarray:
     return scores[:, :-1] >= scores[:, -1:] - 1e-9
 
 
-def fit(features: np.ndarray, labels: np.ndarray, *, candidates: list[str]) -> Router:
+def fit(
+    features: np.ndarray, labels: np.ndarray, *, candidates: list[str], embedding: str = DEFAULT_EMBEDDING
+) -> Router:
     """One logistic regression per cheaper candidate; a candidate whose labels are all one way
     gets that constant (there is nothing to learn from the prompt)."""
     from sklearn.linear_model import LogisticRegression
@@ -95,7 +101,9 @@ def fit(features: np.ndarray, labels: np.ndarray, *, candidates: list[str]) -> R
         else:
             model.fit(x, y)
         coef[i], intercept[i] = model.coef_[0], model.intercept_[0]
-    return Router(candidates=list(candidates), mean=mean, scale=scale, coef=coef, intercept=intercept)
+    return Router(
+        candidates=list(candidates), mean=mean, scale=scale, coef=coef, intercept=intercept, embedding=embedding
+    )
 
 
 @dataclass(frozen=True)
@@ -103,15 +111,20 @@ class Decision:
     chosen: int  # the candidate's index
     acceptability: list[float]  # per cheaper candidate
     latency_ms: float  # what deciding took: features and the classifier
+    loaded_embedder: bool  # the embedding model was loaded for this decision (its latency includes that)
 
 
-def decide(router: Router, messages: list[dict], *, embedder: Embedder | None = None) -> Decision:
+def decide(router: Router, messages: list[dict], *, embedding: Embedder | None = None) -> Decision:
+    """The candidate for a call, with the embedder the router was trained on (or `embedding`)."""
     started = time.perf_counter()
-    features = featurize([prompt_text(messages)], turns=[len(messages)], embedder=embedder)
+    encoder = embedding or embedder(router.embedding)
+    cold = not encoder.loaded
+    features = featurize([prompt_text(messages)], turns=[len(messages)], embedding=encoder)
     scores = router.acceptability(features)
     chosen = int(choices(scores, router.threshold)[0])
     return Decision(
         chosen=chosen,
         acceptability=[round(float(s), 4) for s in scores[0]],
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        loaded_embedder=cold,
     )

@@ -1,5 +1,5 @@
-"""The router's core on real parts: all-MiniLM-L6-v2 loaded offline from its package, scikit-learn,
-and metrics checked against hand-computed curves."""
+"""The router's core on real parts: all-MiniLM-L6-v2 (its static token embeddings and its full
+encoder) loaded offline from its package, scikit-learn, and metrics checked against hand-computed curves."""
 
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ from orchestra.routing import (
     reply_problem,
     train,
 )
-from orchestra.routing.features import default_embedder, featurize
+from orchestra.routing.features import EMBEDDINGS, StaticEmbedder, embedder
 
 EASY = ["say hello to {n}", "greet {n} politely", "wave at {n}", "say good morning to {n}", "thank {n} for coming"]
 HARD = [
@@ -40,15 +40,25 @@ def synthetic(count: int, seed: int = 0) -> list[Example]:
     return out
 
 
-def real_features(texts, turns):
-    return featurize(texts, turns=turns)
-
-
-def test_the_embedding_model_loads_offline_from_its_package_and_puts_paraphrases_close():
-    vectors = default_embedder().encode(["refund my order", "I want my money back", "the weather is nice"])
+def test_the_encoder_loads_offline_from_its_package_and_puts_paraphrases_close():
+    vectors = embedder("minilm").encode(["refund my order", "I want my money back", "the weather is nice"])
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_the_static_embedding_is_the_mean_of_the_encoders_token_rows_so_word_order_is_lost():
+    static = embedder("static")
+    vectors = static.encode(["refund my order", "order my refund", "the weather is nice", ""])
+    assert vectors.shape == (4, 384)
+    assert np.allclose(np.linalg.norm(vectors[:3], axis=1), 1.0, atol=1e-4)
+    assert np.allclose(vectors[0], vectors[1], atol=1e-6)  # a bag of word pieces
+    assert vectors[0] @ vectors[2] < 0.9
+    assert not vectors[3].any()  # nothing to average: no direction
+    tokenizer, table = static.load()
+    ids = tokenizer.encode("refund my order", add_special_tokens=False).ids
+    mean = table[ids].mean(axis=0)
+    assert np.allclose(vectors[0], mean / np.linalg.norm(mean), atol=1e-6)
 
 
 def test_metrics_match_a_hand_computed_curve():
@@ -76,12 +86,14 @@ def test_a_random_ranking_recovers_about_half_the_gap():
     assert 0.45 < metrics.apgr(points) < 0.55
 
 
-def test_the_router_learns_which_prompts_the_cheap_model_answers_and_calibrates_to_the_target():
-    router, report = train(synthetic(90), candidates=["small", "large"], target=0.95, featurize=real_features)
-    assert report["examples"] == {"train": 63, "held_out": 27}
+@pytest.mark.parametrize("embedding", EMBEDDINGS)
+def test_the_router_learns_which_prompts_the_cheap_model_answers_and_calibrates_to_the_target(embedding):
+    router, report = train(synthetic(90), candidates=["small", "large"], target=0.95, embedding=embedding)
+    assert report["examples"] == {"train": 63, "held_out": 27} and report["embedding"] == embedding
     assert report["apgr"] > 0.8 and report["quality"] >= 0.95 * report["strong_quality"]
     assert report["cost_saved"] > 0.4  # most prompts are easy: the small model takes them
     restored = Router.from_dict(router.as_dict())
+    assert restored.embedding == embedding
     easy = decide(restored, [{"role": "user", "content": "say hello to Mo"}])
     hard = decide(
         restored,
@@ -92,18 +104,27 @@ def test_the_router_learns_which_prompts_the_cheap_model_answers_and_calibrates_
     )
     assert (easy.chosen, hard.chosen) == (0, 1)
     assert easy.acceptability[0] > hard.acceptability[0]
-    assert easy.latency_ms < 1000
+    assert not easy.loaded_embedder  # training loaded it
+
+
+def test_a_decision_says_when_it_had_to_load_the_embedder():
+    router, _ = train(synthetic(30), candidates=["small", "large"], target=0.95)
+    fresh = StaticEmbedder()
+    first = decide(router, [{"role": "user", "content": "say hello to Mo"}], embedding=fresh)
+    second = decide(router, [{"role": "user", "content": "say hello to Mo"}], embedding=fresh)
+    assert (first.loaded_embedder, second.loaded_embedder) == (True, False)
+    assert first.acceptability == second.acceptability
 
 
 def test_a_candidate_always_acceptable_needs_no_classifier():
     examples = [Example(text=f"prompt {i}", scores=[1.0, 1.0], costs=[1.0, 2.0]) for i in range(20)]
-    _, report = train(examples, candidates=["small", "large"], target=0.95, featurize=real_features)
+    _, report = train(examples, candidates=["small", "large"], target=0.95)
     assert report["shares"] == [1.0, 0.0] and report["cost_saved"] == pytest.approx(0.5)
 
 
 def test_training_refuses_too_few_pairs_and_says_how_to_get_more():
     with pytest.raises(TrainingError, match="compare job"):
-        train(synthetic(5), candidates=["small", "large"], target=0.95, featurize=real_features)
+        train(synthetic(5), candidates=["small", "large"], target=0.95)
 
 
 def test_three_candidates_go_to_the_cheapest_acceptable_one():

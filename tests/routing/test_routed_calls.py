@@ -9,9 +9,10 @@ import pytest
 
 from orchestra.engine import ModelCall
 from orchestra.routing import Example, train
-from orchestra.routing.features import featurize
+from orchestra.routing import features
 from routing import services
-from routing.calls import routed_gateway_call, routed_node_call
+from routing.calls import embedders_preload, routed_gateway_call, routed_node_call
+from workflows.errors import ValidationFailed
 from tests.conftest import make_workspace
 from workflows import runs
 from workflows import services as workflow_services
@@ -100,7 +101,7 @@ def _trained(candidates: tuple[str, ...]) -> str:
         for i in range(10)
         for t, s in (("say hello to guest {}", [1.0, 1.0]), ("prove the theorem number {} about primes", [0.0, 1.0]))
     ]
-    router, _ = train(examples, candidates=list(candidates), target=0.95, featurize=lambda t, n: featurize(t, turns=n))
+    router, _ = train(examples, candidates=list(candidates), target=0.95)
     return json.dumps(router.as_dict())
 
 
@@ -133,6 +134,8 @@ def test_an_untrained_router_sends_auto_to_the_strong_model_and_the_trace_record
         "answered": "large",
         "escalations": [],
         "decision_ms": 0,
+        "embedding": None,
+        "loaded_embedder": False,
     }
 
 
@@ -150,7 +153,7 @@ def test_a_trained_router_gives_easy_prompts_to_the_cheap_model_and_hard_ones_to
     assert used.model == "large"
     decision = used.metadata["routing"]
     assert decision["trained"] and decision["chosen"] == "large" and decision["acceptability"][0] < 0.5
-    assert decision["decision_ms"] > 0
+    assert decision["decision_ms"] > 0 and (decision["embedding"], decision["loaded_embedder"]) == ("static", False)
 
 
 def test_a_cheap_answer_that_breaks_the_nodes_schema_escalates_and_is_kept_as_rejected(workspace):
@@ -236,3 +239,28 @@ def test_the_gateway_routes_auto_through_the_default_router_only(workspace):
     services.router_create(workspace=workspace, name="everyone", candidates=["small", "large"], is_default=True)
     used = routed_gateway_call(workspace=workspace, call=call, make_trace=replying(workspace, {"large": "hello"}))
     assert used.metadata["routing"]["answered"] == "large"
+
+
+def test_a_router_trains_with_its_embedding_and_a_new_embedding_discards_the_classifier(workspace):
+    with pytest.raises(ValidationFailed) as refused:
+        services.router_create(workspace=workspace, name="triage", candidates=["small", "large"], embedding="bert")
+    assert refused.value.errors == [{"path": "embedding", "message": "The embedding is one of static, minilm."}]
+    router = services.router_create(workspace=workspace, name="triage", candidates=["small", "large"])
+    assert router.embedding == "static"
+    router.state = trained_state(router.candidates)
+    router.save()
+    services.router_update(router=router, fields={"embedding": "static"})
+    assert router.state is not None  # unchanged: still trained
+    services.router_update(router=router, fields={"embedding": "minilm"})
+    router.refresh_from_db()
+    assert (router.embedding, router.state, router.report) == ("minilm", None, None)
+
+
+def test_preloading_loads_the_static_embedder_and_those_trained_routers_use(workspace):
+    router = services.router_create(workspace=workspace, name="triage", candidates=["small", "large"])
+    router.state = {**trained_state(router.candidates), "embedding": "minilm"}
+    router.save()
+    features.embedder.cache_clear()  # as in a process that just started
+    assert not features.embedder("static").loaded and not features.embedder("minilm").loaded
+    embedders_preload()
+    assert features.embedder("static").loaded and features.embedder("minilm").loaded
