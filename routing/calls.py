@@ -1,6 +1,9 @@
 """Routed calls: the selectors routing registers on the model-selection seams (node calls and
 gateway calls), and the cascade they share.
 
+Every process that answers calls loads the embedders beforehand (`embedders_preload`, connected in
+routing/apps.py), so no routed call waits for one.
+
 The router picks the cheapest candidate predicted to answer well (an untrained router picks the
 strong model). Cascade: a cheaper answer that fails the verifier (JSON or schema, tool calls, a
 refusal, low confidence) is kept under `<key>#rejected` and the next candidate is asked. Fallback:
@@ -11,15 +14,20 @@ model's answer, or its error, is final. The answer's trace records the decision 
 
 from __future__ import annotations
 
+import logging
+
 from django.db import DatabaseError
 
 from orchestra.engine import ModelCall
 from orchestra.routing import Router as TrainedRouter
 from orchestra.routing import decide, reply_problem
+from orchestra.routing.features import DEFAULT_EMBEDDING, embedder
 from routing.models import Router
-from routing.selectors import ROUTING_KEY, router_for_call, verifier_of
+from routing.selectors import ROUTING_KEY, embeddings_in_use, router_for_call, verifier_of
 from workflows.model_calls import MakeTrace
 from workflows.models import Run, Trace, Workspace
+
+log = logging.getLogger(__name__)
 
 
 def routed_node_call(*, run: Run, call: ModelCall, make_trace: MakeTrace) -> Trace | None:
@@ -53,6 +61,8 @@ def decision_of(router: Router, call: ModelCall) -> dict:
             "threshold": None,
             "chosen": router.candidates[-1],
             "decision_ms": 0.0,
+            "embedding": None,
+            "loaded_embedder": False,
         }
     trained = TrainedRouter.from_dict(router.state)
     decision = decide(trained, call.messages)
@@ -65,7 +75,23 @@ def decision_of(router: Router, call: ModelCall) -> dict:
         "threshold": router.state.get("threshold"),
         "chosen": router.candidates[decision.chosen],
         "decision_ms": decision.latency_ms,
+        "embedding": trained.embedding,
+        "loaded_embedder": decision.loaded_embedder,
     }
+
+
+def embedders_preload() -> None:
+    """Load the static embedder (0.1 s, ~60 MB) and every other one a trained router decides with
+    (the encoder: ~7 s, ~490 MB with torch), each warmed up by one prompt (the encoder's first
+    forward pass costs a few hundred ms more than the next). Without the database (a worker that
+    starts before it), the static one only: a router on the encoder then loads it on its first call."""
+    try:
+        names = {DEFAULT_EMBEDDING, *embeddings_in_use()}
+    except DatabaseError as exc:
+        log.warning("routing: which embedders routers use is unknown (%s); loading the static one only", exc)
+        names = {DEFAULT_EMBEDDING}
+    for name in sorted(names):
+        embedder(name).encode(["warm up"])
 
 
 def routed_answer(*, router: Router, call: ModelCall, node_config: dict, make_trace: MakeTrace) -> Trace:

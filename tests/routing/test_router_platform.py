@@ -7,11 +7,16 @@ always acceptable, and the routed run is answered by it."""
 
 import pytest
 
+from orchestra.routing import train
+from routing import services as routing_services
 from routing.models import Comparison
 from tests.conftest import wait_until
-from tests.distillation.helpers import run_many, workflow_with_traces
-from workflows import services
-from workflows.models import Trace
+from tests.distillation.helpers import SUMMARISE, run_many, workflow_with_traces
+from tests.platform.test_runs_api import create_published
+from tests.routing.test_core import synthetic
+from workflows import runs, services
+from workflows.models import Trace, Workflow
+from workflows.tasks import run_execute_task
 
 
 @pytest.fixture
@@ -102,6 +107,7 @@ def test_a_node_router_is_configured_compared_trained_and_routes_the_nodes_runs(
         "tiny",
     )
     assert decision["escalations"] == [] and decision["decision_ms"] > 0
+    assert (decision["embedding"], decision["loaded_embedder"]) == ("static", False)
 
     response = api.post(
         "/v1/chat/completions",
@@ -109,8 +115,40 @@ def test_a_node_router_is_configured_compared_trained_and_routes_the_nodes_runs(
     )
     assert response.status_code == 200, response.text
     assert response.json()["model"] == "tiny"
+    gateway_trace = Trace.objects.get(workspace=api.workspace, run__isnull=True, metadata__has_key="routing")
+    assert gateway_trace.metadata["routing"]["loaded_embedder"] is False  # the web process loaded it beforehand
     usage = api.get(f"/api/routers/{router['id']}/report").json()["usage"]
     assert usage["calls"] == 2 and usage["answered"] == {"tiny": 2, "tiny-pricey": 0} and usage["saving"] > 0
 
     changed = api.patch(f"/api/routers/{router['id']}", json={"candidates": ["tiny-pricey", "tiny"]})
     assert changed.status_code == 200 and changed.json()["trained"] is False  # trained for other candidates
+
+
+def test_a_fresh_workers_first_routed_call_finds_the_embedder_loaded(api, platform, tiny_models):
+    """The worker loads the embedder when it starts: its first routed call does not wait for it."""
+    services.model_endpoint_save(
+        workspace=api.workspace,
+        name="tiny-copy",
+        trusted_path=True,
+        fields={"backend": "transformers", "model": str(tiny_models["teacher"])},
+    )
+    workflow = Workflow.objects.get(pk=create_published(api, SUMMARISE, name="summarise"))
+    router = routing_services.router_create(
+        workspace=api.workspace,
+        name="fresh",
+        workflow=str(workflow.id),
+        node_id="draft",
+        candidates=["tiny", "tiny-copy"],
+    )
+    trained, _ = train(synthetic(30), candidates=router.candidates, target=1e-6)  # any quality: always the cheap one
+    router.state = trained.as_dict()
+    router.save()
+    worker = platform.start_worker(queues="routing-fresh", beat=False)  # no other worker serves this queue
+    try:
+        run, _ = runs.run_start(workflow=workflow, inputs={"topic": "owls"}, enqueue=False)
+        run_execute_task.apply_async(args=[str(run.id)], queue="routing-fresh")
+        assert api.wait_run(str(run.id), timeout=120)["status"] == "succeeded"
+    finally:
+        platform.kill_worker(worker)
+    decision = Trace.objects.get(run=run).metadata["routing"]
+    assert (decision["answered"], decision["embedding"], decision["loaded_embedder"]) == ("tiny", "static", False)
