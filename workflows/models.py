@@ -292,6 +292,22 @@ class WebhookTrigger(models.Model):
         ordering = ["created_at"]
 
 
+class WebhookCall(models.Model):
+    """One request to a webhook, as its owner sees it in the Triggers panel: when, the answer's
+    status, the run it started or why it was refused. Never the body, headers or signature.
+    The last WEBHOOK_CALLS_KEPT per webhook are kept (workflows.triggers.webhook_call_record)."""
+
+    webhook = models.ForeignKey(WebhookTrigger, on_delete=models.CASCADE, related_name="calls")
+    at = models.DateTimeField(auto_now_add=True)
+    status_code = models.PositiveIntegerField()
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-id"]  # ids grow in the order calls are recorded (under the webhook's row lock)
+        indexes = [models.Index(fields=["webhook", "-id"], name="webhook_call_newest")]
+
+
 class RateLimitWindow(models.Model):
     """A fixed-window counter, used when there is no Redis."""
 

@@ -26,11 +26,13 @@ from orchestra import engine
 from workflows import crypto, runs, waits
 from workflows.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER, callback_url_check, sign
 from workflows.errors import NotFound, RateLimited, ServiceError, Unauthorized, ValidationFailed
-from workflows.models import RateLimitWindow, Run, Schedule, WebhookTrigger, Workflow
+from workflows.models import RateLimitWindow, Run, Schedule, WebhookCall, WebhookTrigger, Workflow
 
 log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_WAIT_S = 300
+WEBHOOK_CALLS_KEPT = 20  # per webhook: the Triggers panel's recent calls
+WEBHOOK_CALL_ERROR_CHARS = 500
 
 
 def _hash_token(token: str) -> str:
@@ -188,6 +190,19 @@ def webhook_inputs(*, webhook: WebhookTrigger, body: Any, query: dict) -> dict:
         if value is not None:
             inputs[name] = value
     return inputs
+
+
+@transaction.atomic
+def webhook_call_record(*, webhook: WebhookTrigger, status_code: int, run: Run | None = None, error: str = "") -> None:
+    """Keep one call to the webhook (its answer's status, the run it started, why it was refused;
+    never the body or a signature) and drop all but the newest WEBHOOK_CALLS_KEPT. The webhook's
+    row is locked meanwhile, so concurrent calls neither prune each other's nor leave more."""
+    WebhookTrigger.objects.select_for_update().filter(pk=webhook.pk).values_list("pk", flat=True).first()
+    WebhookCall.objects.create(
+        webhook=webhook, status_code=status_code, run=run, error=error[:WEBHOOK_CALL_ERROR_CHARS]
+    )
+    kept = list(webhook.calls.values_list("id", flat=True)[:WEBHOOK_CALLS_KEPT])
+    webhook.calls.exclude(id__in=kept).delete()
 
 
 def webhook_signature_check(

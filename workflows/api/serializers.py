@@ -9,7 +9,7 @@ from rest_framework import serializers
 from orchestra.inference.base import BACKENDS
 from workflows.api.openapi import ErrorItem, VersionChoiceField
 from workflows.models import Membership, Run, Schedule, Trace, WebhookTrigger
-from workflows.triggers import MAX_WEBHOOK_WAIT_S
+from workflows.triggers import MAX_WEBHOOK_WAIT_S, WEBHOOK_CALLS_KEPT
 
 TIME = {"allow_null": True}
 
@@ -419,6 +419,13 @@ class WebhookIn(serializers.Serializer):
         return wait_s
 
 
+class WebhookCallOut(serializers.Serializer):
+    at = serializers.DateTimeField()
+    status_code = serializers.IntegerField(help_text="What the caller was answered.")
+    run_id = serializers.CharField(allow_null=True, help_text="The run it started, if any.")
+    error = serializers.CharField(allow_null=True, help_text="Why it was refused.")
+
+
 class WebhookOut(serializers.Serializer):
     id = serializers.CharField()
     workflow = serializers.CharField()
@@ -433,6 +440,7 @@ class WebhookOut(serializers.Serializer):
     enabled = serializers.BooleanField()
     revoked_at = serializers.DateTimeField(**TIME)
     created_at = serializers.DateTimeField(**TIME)
+    recent_calls = WebhookCallOut(many=True, help_text=f"The last {WEBHOOK_CALLS_KEPT} calls, newest first.")
 
 
 class WebhookWithTokenOut(WebhookOut):

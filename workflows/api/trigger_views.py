@@ -1,7 +1,10 @@
 """Trigger APIs: idempotent run starts with callbacks, webhooks (and their public endpoint), schedules."""
 
+import logging
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -15,8 +18,10 @@ from workflows.api.openapi import errors
 from workflows.api.output import iso, run_out
 from workflows.api.inputs import parse
 from workflows.api.views import OwnerView, WorkspaceView
-from workflows.errors import PayloadTooLarge, RateLimited
-from workflows.models import CallbackAttempt, Schedule, WebhookTrigger
+from workflows.errors import PayloadTooLarge, RateLimited, ServiceError
+from workflows.models import CallbackAttempt, Run, Schedule, WebhookCall, WebhookTrigger
+
+log = logging.getLogger(__name__)
 
 
 # --- Runs: Idempotency-Key and callback_url ------------------------------------------------------
@@ -83,6 +88,15 @@ class SigningSecretView(OwnerView):
 # --- Webhooks ---------------------------------------------------------------------------------
 
 
+def webhook_call_out(call: WebhookCall) -> dict:
+    return {
+        "at": iso(call.at),
+        "status_code": call.status_code,
+        "run_id": str(call.run_id) if call.run_id else None,
+        "error": call.error or None,
+    }
+
+
 def webhook_out(webhook: WebhookTrigger, *, token: str | None = None) -> dict:
     out = {
         "id": str(webhook.id),
@@ -98,6 +112,7 @@ def webhook_out(webhook: WebhookTrigger, *, token: str | None = None) -> dict:
         "enabled": webhook.enabled,
         "revoked_at": iso(webhook.revoked_at),
         "created_at": iso(webhook.created_at),
+        "recent_calls": [webhook_call_out(c) for c in webhook.calls.all()],  # newest first
     }
     if token is not None:  # shown once, at creation and rotation
         out |= {"token": token, "url": f"/hooks/{token}"}
@@ -113,7 +128,7 @@ class WebhookListView(WorkspaceView):
     @extend_schema(responses={200: io.WebhookOut(many=True), **errors(404)})
     def get(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        return Response([webhook_out(w) for w in workflow.webhooks.all()])
+        return Response([webhook_out(w) for w in workflow.webhooks.prefetch_related("calls")])
 
     @extend_schema(request=io.WebhookIn, responses={201: io.WebhookWithTokenOut, **errors(400, 404)})
     def post(self, request, workflow_id):
@@ -150,6 +165,15 @@ class WebhookRevokeView(WorkspaceView):
         return Response(webhook_out(webhook))
 
 
+def _call_record(webhook: WebhookTrigger, *, status_code: int, run: Run | None = None, error: str = "") -> None:
+    """The call goes into the webhook's recent calls; a database too busy to keep it does not
+    change the answer (the run has started: a retry would start another)."""
+    try:
+        triggers.webhook_call_record(webhook=webhook, status_code=status_code, run=run, error=error)
+    except DatabaseError:
+        log.warning("webhook %s: call not recorded", webhook.id, exc_info=True)
+
+
 class WebhookReceiveView(APIView):
     """`POST /hooks/<token>`: no API key, the token is the secret. Nothing starts on any 4xx."""
 
@@ -163,6 +187,15 @@ class WebhookReceiveView(APIView):
     )
     def post(self, request, token):
         webhook = triggers.webhook_for_token(token=token)
+        try:
+            run, response = self._fire(request, webhook)
+        except ServiceError as exc:
+            _call_record(webhook, status_code=exc.status, error=str(exc))
+            raise
+        _call_record(webhook, status_code=response.status_code, run=run)
+        return response
+
+    def _fire(self, request, webhook: WebhookTrigger) -> tuple[Run, Response]:
         limit = settings.ORCHESTRA_MAX_REQUEST_BYTES
         try:
             if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
@@ -190,10 +223,9 @@ class WebhookReceiveView(APIView):
         if webhook.response_mode == "sync":
             run = triggers.run_wait(run=run, timeout_s=webhook.wait_s)
             if run.status not in ("queued", "running"):
-                return Response(
-                    {"run_id": str(run.id), "status": run.status, "outputs": run.outputs, "error": run.error or None}
-                )
-        return Response({"run_id": str(run.id), "status": run.status}, status=status.HTTP_202_ACCEPTED)
+                body = {"run_id": str(run.id), "status": run.status, "outputs": run.outputs, "error": run.error or None}
+                return run, Response(body)
+        return run, Response({"run_id": str(run.id), "status": run.status}, status=status.HTTP_202_ACCEPTED)
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
