@@ -158,6 +158,7 @@ def model_call_trace(run: Run, call: engine.ModelCall, *, model: str, call_key: 
         tool_choice=call.tool_choice,
         response_format=call.response_format,
         top_logprobs=call.top_logprobs,
+        abandoned=call.abandoned,
     )
     if call.abandoned():  # finished after its node stopped waiting: nobody used the reply
         trace.status = "abandoned"

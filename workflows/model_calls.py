@@ -8,7 +8,7 @@ from typing import Callable, Protocol
 from django.conf import settings
 
 from orchestra import engine
-from orchestra.inference import Completion, get_client
+from orchestra.inference import CallAbandoned, Completion, get_client
 from workflows import services
 from workflows.models import ModelEndpoint, Run, Trace, Workspace
 
@@ -109,9 +109,11 @@ def traced_complete(
     tool_choice: str | dict | None = None,
     response_format: dict | None = None,
     top_logprobs: int = 0,
+    abandoned: Callable[[], bool] | None = None,
 ) -> Completion:
     """Ask `endpoint` for a reply to `trace.messages` and fill the trace with the result: the tools
-    offered and the tool calls made are part of it.
+    offered and the tool calls made are part of it. Once `abandoned()` is true the call is stopped where
+    the backend can, and its trace saved as abandoned then, not when a reply would have come.
 
     The caller saves a successful trace (it may still reject the reply); a failed call's trace is
     saved here, before the error propagates, so failures are traced too.
@@ -130,10 +132,11 @@ def traced_complete(
             tool_choice=tool_choice,
             response_format=response_format,
             top_logprobs=top_logprobs,
+            abandoned=abandoned,
         )
     except Exception as exc:
-        # abandoned: its node stopped waiting (a timeout, a cancel) and the stream was closed
-        trace.status = "abandoned" if isinstance(exc, engine.CallAbandoned) else "error"
+        # abandoned: its node stopped waiting (a timeout, a cancel) and the call was closed
+        trace.status = "abandoned" if isinstance(exc, (engine.CallAbandoned, CallAbandoned)) else "error"
         trace.error = str(exc)
         trace.latency_ms = (time.perf_counter() - started) * 1000
         trace.save()

@@ -70,6 +70,13 @@ class InferenceError(Exception):
         self.param = param  # the request parameter at fault, for an OpenAI-shaped 400
 
 
+class CallAbandoned(InferenceError):
+    """The caller gave up on the call (its `abandoned()` turned true) and the backend stopped it."""
+
+
+ABANDONED_POLL_S = 0.1  # how often a call that is not streamed asks whether its caller still waits
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One registered model: where it lives, how to reach it, and what its tokens cost."""
@@ -167,8 +174,13 @@ class ModelClient(Protocol):
         tools: list[dict] | None = None,
         tool_choice: str | dict | None = None,
         response_format: dict | None = None,
+        abandoned: Callable[[], bool] | None = None,
     ) -> Completion:
         """Answer a chat; `on_token` receives each text delta as it is generated.
+
+        `abandoned`, asked while the call runs, turns true once nobody waits for the reply (a node's
+        timeout, a cancel): a backend that can stops the call then (closes the request, ends the
+        generation) and raises CallAbandoned. A streamed call also stops when `on_token` raises.
 
         `tools`, `tool_choice` and `response_format` are OpenAI's shapes (see check_structured).
         A backend honours them or refuses the call (InferenceError, status 400); it never drops

@@ -4,34 +4,56 @@ It speaks through the official `openai` SDK, so retries, timeouts and SSE parsin
 this module only shapes the request, reads the answer back into a `Completion`, and turns the
 SDK's exceptions into an `InferenceError` that says which model and what went wrong. `tools`,
 `tool_choice` and `response_format` go to the server as they are: vLLM (and OpenAI) enforce them.
+
+A call its caller gives up on (`abandoned`) is stopped where it is: a streamed one at its next
+token, a non-streaming one at once, by shutting its connection down, which the server sees (vLLM
+aborts the request).
 """
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import httpx
 import openai
 
 from orchestra.egress import guarded_client
 
-from orchestra.inference.base import Completion, InferenceError, ModelSpec, ToolCall, check_call, check_structured
+from orchestra.inference.base import (
+    ABANDONED_POLL_S,
+    CallAbandoned,
+    Completion,
+    InferenceError,
+    ModelSpec,
+    ToolCall,
+    check_call,
+    check_structured,
+)
 
 
-def make_sdk(spec: ModelSpec) -> openai.OpenAI:
+def http_client(spec: ModelSpec, **kwargs: Any) -> httpx.Client:
+    """The HTTP client the SDK sends with: every request and redirect through the egress guard when
+    the caller set a policy, else the SDK's own default."""
     timeout = spec.options.get("timeout_s", 60)
+    if spec.allow_private is None:
+        return openai.DefaultHttpxClient(timeout=timeout, follow_redirects=True, **kwargs)
+    return guarded_client(allow_private=spec.allow_private, timeout=timeout, follow_redirects=True, **kwargs)
+
+
+def make_sdk(spec: ModelSpec, **client: Any) -> openai.OpenAI:
     return openai.OpenAI(
         base_url=spec.base_url,
         # The SDK insists on a key; local servers (vLLM, ours) take any. A placeholder, rather
         # than the SDK's fallback to OPENAI_API_KEY, keeps a real key from going to the wrong host.
         api_key=spec.api_key or "no-key",
-        timeout=timeout,
+        timeout=spec.options.get("timeout_s", 60),
         max_retries=spec.options.get("max_retries", 2),
-        # Every request and redirect through the egress guard, when the caller set a policy.
-        http_client=None
-        if spec.allow_private is None
-        else guarded_client(allow_private=spec.allow_private, timeout=timeout, follow_redirects=True),
+        http_client=http_client(spec, **client),
     )
 
 
@@ -52,6 +74,7 @@ class OpenAIClient:
         tools: list[dict] | None = None,
         tool_choice: str | dict | None = None,
         response_format: dict | None = None,
+        abandoned: Callable[[], bool] | None = None,
     ) -> Completion:
         max_tokens = check_call(
             self.spec, max_tokens=max_tokens, temperature=temperature, top_logprobs=top_logprobs, messages=messages
@@ -74,7 +97,9 @@ class OpenAIClient:
             if on_token:
                 text, calls, finish_reason, usage, logprobs = self._stream(request, on_token)
             else:
-                response = self.sdk.chat.completions.create(**request)
+                response = (
+                    self._stoppable(request, abandoned) if abandoned else self.sdk.chat.completions.create(**request)
+                )
                 choice = response.choices[0]
                 text, finish_reason, usage = choice.message.content or "", choice.finish_reason, response.usage
                 calls = [
@@ -136,6 +161,54 @@ class OpenAIClient:
             for row in rows[context.usage.prompt_tokens :]
         ]
 
+    def _stoppable(self, request: dict, abandoned: Callable[[], bool]):
+        """The non-streaming request, sent on a thread of its own over connections of its own while
+        this thread asks `abandoned` every ABANDONED_POLL_S; once it is true the connections are shut
+        down (a blocked read ends, the server sees the client go) and CallAbandoned is raised at once,
+        without waiting for the SDK's retries to give up."""
+        sockets: list[socket.socket] = []
+        lock, stopped = threading.Lock(), threading.Event()
+
+        def connected(event: str, info: dict) -> None:  # httpcore's trace extension
+            if event == "connection.connect_tcp.complete":
+                sock = info["return_value"].get_extra_info("socket")
+                with lock:
+                    sockets.append(sock)
+                    if stopped.is_set():  # a retry after the stop
+                        _shut(sock)
+
+        def traced(outgoing: httpx.Request) -> None:
+            outgoing.extensions = {**outgoing.extensions, "trace": connected}
+
+        sdk = make_sdk(self.spec, event_hooks={"request": [traced]})
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+
+        def send() -> None:
+            try:
+                outcome["response"] = sdk.chat.completions.create(**request)
+            except BaseException as error:  # noqa: BLE001 (handed back to the caller's thread as is)
+                outcome["error"] = error
+            finally:
+                sdk.close()
+                done.set()
+
+        threading.Thread(target=send, name=f"call-{self.spec.name}", daemon=True).start()
+        while not done.wait(ABANDONED_POLL_S):
+            if abandoned():
+                with lock:
+                    stopped.set()
+                    for sock in sockets:
+                        _shut(sock)
+                raise CallAbandoned(
+                    f"model {self.spec.name!r}: its caller stopped waiting; the request to {self.spec.base_url} "
+                    "was closed",
+                    model=self.spec.name,
+                )
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["response"]
+
     def _stream(self, request: dict, on_token: Callable[[str], None]):
         parts, calls, finish_reason, usage, logprobs = [], {}, None, None, []
         stream = self.sdk.chat.completions.create(**request, stream=True, stream_options={"include_usage": True})
@@ -183,6 +256,13 @@ class OpenAIClient:
             ) from error
         except openai.APIError as error:  # e.g. an error event in the middle of a stream
             raise InferenceError(f"model {name!r}: {url} failed: {error.message}", model=name) from error
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # closed already
 
 
 def add_tool_call_delta(calls: dict[int, dict], delta) -> None:

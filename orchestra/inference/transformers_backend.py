@@ -27,6 +27,8 @@ from transformers import (
 )
 
 from orchestra.inference.base import (
+    ABANDONED_POLL_S,
+    CallAbandoned,
     Completion,
     InferenceError,
     ModelSpec,
@@ -112,6 +114,7 @@ class TransformersClient:
         tools: list[dict] | None = None,
         tool_choice: str | dict | None = None,
         response_format: dict | None = None,
+        abandoned: Callable[[], bool] | None = None,
     ) -> Completion:
         max_tokens = check_call(
             self.spec, max_tokens=max_tokens, temperature=temperature, top_logprobs=top_logprobs, messages=messages
@@ -131,7 +134,16 @@ class TransformersClient:
             grammar = self._grammar(tools, choice, response_format, max_tokens=max_tokens)
             if grammar is not None:
                 generate_kwargs["logits_processor"] = [grammar]
-            output = self._stream(generate_kwargs, trimmer) if on_token else self._generate(generate_kwargs)
+            if on_token:
+                output = self._stream(generate_kwargs, trimmer)
+            else:
+                gave_up = _StopWhen(abandoned or (lambda: False), every_s=ABANDONED_POLL_S)
+                output = self._generate({**generate_kwargs, "stopping_criteria": StoppingCriteriaList([gave_up])})
+                if gave_up.stop:  # the model, and its lock, are free again; the cut reply is nobody's
+                    raise CallAbandoned(
+                        f"model {self.spec.name!r}: its caller stopped waiting; generation was stopped",
+                        model=self.spec.name,
+                    )
         generated = output.sequences[0, tokens_in:]
         if not on_token:
             trimmer.feed(tokenizer.decode(generated, skip_special_tokens=True))
@@ -226,7 +238,7 @@ class TransformersClient:
         streamer = TextIteratorStreamer(self.loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
         result: dict = {}
         abandoned = threading.Event()  # on_token raised (its caller gave up): generate stops at the next token
-        stopping = StoppingCriteriaList([_StopWhenSet(abandoned)])
+        stopping = StoppingCriteriaList([_StopWhen(abandoned.is_set)])
 
         def run() -> None:
             try:
@@ -260,12 +272,17 @@ class TransformersClient:
         return len(generated) >= max_tokens and not ended_itself
 
 
-class _StopWhenSet(StoppingCriteria):
-    def __init__(self, event: threading.Event):
-        self.event = event
+class _StopWhen(StoppingCriteria):
+    """Ends generation once `check()` is true, asked at most every `every_s` (it may be a query)."""
+
+    def __init__(self, check: Callable[[], bool], every_s: float = 0.0):
+        self.check, self.every_s, self.asked_at, self.stop = check, every_s, 0.0, False
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+        now = time.monotonic()
+        if not self.stop and now - self.asked_at >= self.every_s:
+            self.asked_at, self.stop = now, self.check()
+        return torch.full((input_ids.shape[0],), self.stop, dtype=torch.bool, device=input_ids.device)
 
 
 def token_logprobs(

@@ -1,6 +1,8 @@
 """Retrying a failed run, rerunning with edited inputs, and cancels that stop work in flight."""
 
 import json
+import select
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -11,7 +13,7 @@ from tests.platform.test_run_lifecycle import llm_then_http
 from tests.platform.test_runs_api import create_published
 from tests.support.loopback import LoopbackServer
 from workflows import services
-from workflows.models import RunEvent, Trace
+from workflows.models import Run, RunEvent, Trace
 
 
 @pytest.fixture
@@ -250,3 +252,77 @@ def test_a_call_abandoned_after_its_run_ended_keeps_its_trace(api):
         assert slow.hung_up.wait(30)
     finally:
         slow.close()
+
+
+class SilentModel:
+    """An OpenAI-compatible server that takes a request and never answers it; it notes when the client
+    hangs up (its end of the connection reads as closed)."""
+
+    def __init__(self):
+        self.asked, self.hung_up = threading.Event(), threading.Event()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                owner.asked.set()
+                readable, _, _ = select.select([self.connection], [], [], 120)
+                if readable and self.connection.recv(1, socket.MSG_PEEK) == b"":
+                    owner.hung_up.set()
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_call_not_streamed_is_closed_and_traced_as_abandoned_when_its_node_gives_up(api):
+    from orchestra import engine
+    from workflows.execution import model_call_trace
+
+    silent = SilentModel()
+    try:
+        services.model_endpoint_save(
+            workspace=api.workspace, name="silent", fields={"backend": "openai", "model": "m", "base_url": silent.url}
+        )
+        run = api.post(f"/api/workflows/{create_published(api, NUMBERS)}/runs", json={"inputs": {"count": 1}}).json()
+        gave_up, failed = threading.Event(), {}
+        call = engine.ModelCall(
+            node_id="draft",
+            call_key="draft#a1#shadow",
+            model="silent",
+            messages=[{"role": "user", "content": "Hi"}],
+            temperature=None,
+            max_tokens=8,
+            stop=None,
+            metadata={},
+            abandoned=gave_up.is_set,
+        )
+
+        def ask():  # as a shadow student is asked: not streamed
+            asker = Run.objects.get(pk=run["id"])
+            try:
+                model_call_trace(asker, call, model="silent", call_key=call.call_key, stream=False)
+            except Exception as error:  # noqa: BLE001 (what the test looks at)
+                failed["error"] = error
+
+        asking = threading.Thread(target=ask)
+        asking.start()
+        assert silent.asked.wait(30)
+        gave_up.set()
+        asking.join(30)
+
+        assert not asking.is_alive() and type(failed["error"]).__name__ == "CallAbandoned", failed
+        trace = Trace.objects.get(run_id=run["id"], call_key=call.call_key)  # saved now: the server never answered
+        assert trace.status == "abandoned" and "stopped waiting" in trace.error, (trace.status, trace.error)
+        assert silent.hung_up.wait(30)  # the request was closed: the server knows nobody waits for it
+    finally:
+        silent.close()
