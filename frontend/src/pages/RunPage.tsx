@@ -110,12 +110,16 @@ function RunView({ runId, onRetried }: { runId: string | null; onRetried: () => 
       </div>
       <ErrorList errors={errors} />
       {rerunInputs !== null && (
-        <div className="rerun-form">
+        <div className="rerun-form" data-testid="rerun-form">
           <label>
             Inputs of the new run
             <textarea aria-label="Rerun inputs" rows={6} value={rerunInputs} onChange={(e) => setRerunInputs(e.target.value)} />
+            <span className="hint">A new run of {typeof run.version === "number" ? `version ${run.version}` : "the current draft"}, as JSON; this run stays as it is.</span>
           </label>
-          <button className="primary" onClick={() => void rerun()}>Start rerun</button>
+          <div className="rerun-actions">
+            <button className="primary" onClick={() => void rerun()}>Start rerun</button>
+            <button onClick={() => setRerunInputs(null)}>Cancel</button>
+          </div>
         </div>
       )}
       <div className="editor-body run-body">
