@@ -153,3 +153,55 @@ def test_an_agent_whose_workflow_tool_waits_pauses_and_goes_on_without_repeating
     assert all(r.data["result"]["result"].startswith("refunded") for r in results)
     keys = list(Trace.objects.filter(run_id=parent["id"]).order_by("created_at").values_list("call_key", flat=True))
     assert keys == ["helper#a1#s1", "helper#a1#final"]  # the tool turn was not asked again
+
+
+TWO_APPROVALS = {
+    "nodes": [
+        {"id": "start", "type": "input", "config": {"fields": []}},
+        {"id": "first", "type": "approval", "config": {"prompt": "Ship it?"}},
+        {"id": "second", "type": "approval", "config": {"prompt": "Bill it?"}},
+        {"id": "end", "type": "output", "config": {"outputs": {"done": "both"}}},
+    ],
+    "edges": [
+        {"source": "start", "target": "first"},
+        {"source": "first", "target": "second", "branch": "approved"},
+        {"source": "second", "target": "end", "branch": "approved"},
+    ],
+}
+
+
+def test_a_child_answered_on_its_own_wakes_the_parent_without_answering_its_next_approval(api):
+    child_id = create_published(api, TWO_APPROVALS, name="Ship and bill")
+    parent_id = create_published(
+        api,
+        {
+            "nodes": [
+                {"id": "start", "type": "input", "config": {"fields": []}},
+                {"id": "sub", "type": "subworkflow", "config": {"workflow": child_id}},
+                {"id": "end", "type": "output", "config": {"outputs": {"child": "{{ nodes.sub.done }}"}}},
+            ],
+            "edges": [{"source": "start", "target": "sub"}, {"source": "sub", "target": "end"}],
+        },
+        name="Order",
+    )
+    parent = api.post(f"/api/workflows/{parent_id}/runs", json={"inputs": {}, "wait": 30}).json()
+    first = parent["waiting"]
+    assert first["child_node"] == "first", parent
+
+    # Answered on the child: the child goes on to its second approval, and the parent, woken, waits on it.
+    answer = api.post(f"/api/runs/{first['child_run']}/resume", json={"node_id": "first", "value": {"approved": True}})
+    assert answer.status_code == 202, answer.text
+    second = waiting_on(api, parent["id"], child_node="second")
+    assert second["child_run"] == first["child_run"] and second["prompt"] == "Bill it?"
+    child = api.get(f"/api/runs/{first['child_run']}").json()
+    assert child["status"] == "waiting" and child["waiting"]["node_id"] == "second", child
+
+    answer = api.post(f"/api/runs/{parent['id']}/resume", json={"node_id": "sub", "value": {"approved": True}})
+    assert answer.status_code == 202, answer.text
+    finished = api.wait_run(parent["id"])
+    assert finished["status"] == "succeeded" and finished["outputs"]["child"] == "both", finished
+    resumed = RunEvent.objects.filter(run_id=first["child_run"], type="run_resumed").order_by("seq")
+    assert [(e.node_id, e.data["value"]) for e in resumed] == [
+        ("first", {"approved": True}),
+        ("second", {"approved": True}),
+    ]
