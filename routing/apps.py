@@ -10,7 +10,7 @@ class RoutingConfig(AppConfig):
     def ready(self) -> None:
         # The router plugs into node and gateway calls through the model-selection seams; workflows
         # never imports routing.
-        from celery.signals import worker_process_init, worker_ready
+        from celery.signals import worker_init, worker_ready
         from django.core.signals import request_started
 
         from routing.calls import routed_gateway_call, routed_node_call
@@ -19,9 +19,17 @@ class RoutingConfig(AppConfig):
         model_selector_register(routed_node_call)
         gateway_selector_register(routed_gateway_call)
         # Embedders load when a process starts serving calls, not on its first routed call.
-        worker_process_init.connect(_preload_in_pool_process, weak=False)
+        worker_init.connect(_connect_pool_preload, weak=False)
         worker_ready.connect(_preload_in_worker, weak=False)
         request_started.connect(_preload_in_web, weak=False, dispatch_uid="routing-preload")
+
+
+def _connect_pool_preload(**kwargs) -> None:
+    """Connected at worker_init, after Celery's Django fixup connected its own worker_process_init
+    receiver: a prefork child then drops the database connections it inherited before this queries."""
+    from celery.signals import worker_process_init
+
+    worker_process_init.connect(_preload_in_pool_process, weak=False)
 
 
 def _preload_in_pool_process(**kwargs) -> None:

@@ -15,6 +15,7 @@ model's answer, or its error, is final. The answer's trace records the decision 
 from __future__ import annotations
 
 import logging
+import time
 
 from django.db import DatabaseError
 
@@ -90,8 +91,10 @@ def embedders_preload() -> None:
     except DatabaseError as exc:
         log.warning("routing: which embedders routers use is unknown (%s); loading the static one only", exc)
         names = {DEFAULT_EMBEDDING}
+    started = time.perf_counter()
     for name in sorted(names):
         embedder(name).encode(["warm up"])
+    log.info("routing: embedders %s loaded in %.2f s", ", ".join(sorted(names)), time.perf_counter() - started)
 
 
 def routed_answer(*, router: Router, call: ModelCall, node_config: dict, make_trace: MakeTrace) -> Trace:
