@@ -16,11 +16,14 @@ prompts (and calibrated on a held-out part of it, as the platform does) and meas
   prompts, weighted by 10 * 10 ** (similarity / max similarity), as lm-sys/RouteLLM does);
 - RouteLLM's matrix factorisation (MF: a bilinear model of prompt embedding and model embeddings,
   trained on the battles the strong model won or lost);
-- Orchestra's router (logistic regression over all-MiniLM-L6-v2 embeddings and cheap features).
+- Orchestra's router: a logistic regression over the prompt embedding and cheap features, with each
+  embedding (orchestra/routing/features.py): `static` (the mean of all-MiniLM-L6-v2's input token
+  embeddings, the default) and `minilm` (the full encoder).
 
 Columns: PGR at the threshold calibrated to 95% of the strong model's quality, APGR, CPT(50%),
 CPT(80%), the cost saved and the quality reached at that threshold (on the test prompts), and the
-wall-clock median / p95 and the CPU time of routing one prompt (one torch thread).
+wall-clock median / p95 and the CPU time of routing one prompt (one torch thread). RouteLLM's
+routers use the full encoder's embeddings (their strongest form).
 
     .venv/bin/python bench/router.py [--quick] [--prompts N] [--seed S]
 """
@@ -40,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from orchestra.routing import metrics
-from orchestra.routing.features import Embedder, featurize, prompt_text
+from orchestra.routing.features import EMBEDDING_DIM, embedder, featurize, prompt_text
 from orchestra.routing.router import acceptable, decide, fit
 from orchestra.routing.train import Example, split, train
 
@@ -293,9 +296,9 @@ def main() -> None:
     models = train_models(rng)
     prompts = tickets(args.prompts or (1500 if args.quick else 4000), rng)
     examples = examples_of(prompts, models)
-    embedder = Embedder()
-    features = featurize([e.text for e in examples], embedder=embedder)
-    embeddings = features[:, :384]
+    texts = [e.text for e in examples]
+    features = {name: featurize(texts, embedding=name) for name in ("static", "minilm")}
+    embeddings = features["minilm"][:, :EMBEDDING_DIM]
     scores = np.array([e.scores for e in examples])
     costs = np.array([e.costs for e in examples])
     routed_rows, test_rows = split(len(examples), holdout=0.4, seed=args.seed)
@@ -315,26 +318,35 @@ def main() -> None:
         f"small acceptable (as good as large) on {acceptable(scores[test_rows])[:, 0].mean():.1%}"
     )
 
-    router, report = train(
-        [examples[i] for i in routed_rows],
-        candidates=["small", "large"],
-        target=TARGET,
-        featurize=lambda texts, turns: features[routed_rows],
-        seed=args.seed,
-    )
-    ours = router.acceptability(features)
+    routers, reports, ours = {}, {}, {}
+    for name, matrix in features.items():
+        routers[name], reports[name] = train(
+            [examples[i] for i in routed_rows],
+            candidates=["small", "large"],
+            target=TARGET,
+            embedding=name,
+            features_of=lambda texts, turns, matrix=matrix: matrix[routed_rows],
+            seed=args.seed,
+        )
+        ours[name] = routers[name].acceptability(matrix)
     random_acc = np.random.default_rng(args.seed).random((len(examples), 1))
     outcomes = strong_wins(scores[fit_rows])
     sw = sw_ranking(embeddings[fit_rows], outcomes, embeddings)[:, None]
     mf = matrix_factorisation(embeddings[fit_rows], outcomes, seed=args.seed)(embeddings)[:, None]
 
-    cheap_only = fit(features[fit_rows, 384:], acceptable(scores[fit_rows]), candidates=["small", "large"])
-    cheap = cheap_only.acceptability(features[:, 384:])
+    cheap_features = features["static"][:, EMBEDDING_DIM:]
+    cheap = fit(cheap_features[fit_rows], acceptable(scores[fit_rows]), candidates=["small", "large"]).acceptability(
+        cheap_features
+    )
     oracle = acceptable(scores).astype(float)
 
     samples = [examples[i].text for i in test_rows[:200]]
-    ours_latency = timed(lambda p: decide(router, [{"role": "user", "content": p}], embedder=embedder), samples)
-    sw_latency = timed(lambda p: sw_ranking(embeddings[fit_rows], outcomes, embedder.encode([p])), samples)
+    latency = {
+        name: timed(lambda p, router=router: decide(router, [{"role": "user", "content": p}]), samples)
+        for name, router in routers.items()
+    }
+    encoder = embedder("minilm")
+    sw_latency = timed(lambda p: sw_ranking(embeddings[fit_rows], outcomes, encoder.encode([p])), samples)
     rows = [
         fixed_row("always small", 0, scores[test_rows], costs[test_rows]),
         fixed_row("always large", 1, scores[test_rows], costs[test_rows]),
@@ -342,15 +354,19 @@ def main() -> None:
         row("RouteLLM SW ranking", part(sw, cal_rows), part(sw, test_rows), sw_latency),
         row("RouteLLM matrix factorisation", part(mf, cal_rows), part(mf, test_rows), None),
         row("Orchestra, cheap features only", part(cheap, cal_rows), part(cheap, test_rows), None),
-        row("Orchestra (MiniLM + cheap features, logistic)", part(ours, cal_rows), part(ours, test_rows), ours_latency),
+        *(
+            row(f"Orchestra, {label} + cheap features", part(ours[n], cal_rows), part(ours[n], test_rows), latency[n])
+            for n, label in (("minilm", "full MiniLM encoder"), ("static", "static MiniLM embedding (default)"))
+        ),
         row("oracle (knows which answers are acceptable)", part(oracle, cal_rows), part(oracle, test_rows), None),
     ]
     print()
     print(table(rows))
-    print(
-        f"\nOrchestra's own report (held-out split): threshold {report['threshold']}, PGR {report['pgr']}, "
-        f"APGR {report['apgr']}, cost saved {report['cost_saved']}; trained in {report['train_seconds']} s"
-    )
+    for name, report in reports.items():
+        print(
+            f"\nOrchestra's own report, {name} (held-out split): threshold {report['threshold']}, PGR {report['pgr']}, "
+            f"APGR {report['apgr']}, cost saved {report['cost_saved']}; trained in {report['train_seconds']} s"
+        )
     print(
         f"bench took {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f} "
         f"on {os.cpu_count()} cores"
