@@ -1,10 +1,25 @@
-"""The distillation API's bodies, for the generated OpenAPI document (docs/api.md). The bodies are
-checked by distillation.services.plans, which names every bad field at once."""
+"""The distillation API's bodies, for the generated OpenAPI document (docs/api.md): the views
+check requests with the inputs (then distillation.services.plans checks the job's meaning) and
+answer through the outputs, so each field is listed once."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from distillation.models import DistillationJob, NodeDeployment
 from distillation.services.plans import METHODS
+from orchestra.distill.config import LOGIT_METHODS
+from workflows.documents import OptionalText, Time
+
+# What the Distill form says of each method; a test keeps it in step with services.plans.METHODS.
+METHOD_DESCRIPTIONS = {
+    "sft": "learn the teacher's replies (any teacher)",
+    "forward_kl": "match the teacher's token distribution",
+    "reverse_kl": "mode-seeking, for short exact answers",
+    "adaptive_kl": "forward/reverse mixed per token",
+    "jsd": "symmetric, bounded",
+    "skew_kl": "forward KL against a mix of teacher and student, stabler early on",
+    "skew_reverse_kl": "reverse KL against a mix of teacher and student",
+}
 
 
 class JobIn(serializers.Serializer):
@@ -22,22 +37,66 @@ class JobListQuery(serializers.Serializer):
     node_id = serializers.CharField(required=False)
 
 
+class GoldenUpsampledOut(serializers.Serializer):
+    train_examples = serializers.IntegerField(help_text="Golden examples in the train split, repeats included.")
+    repeats = serializers.IntegerField(help_text="How many of those are repeats (data.golden_share).")
+
+
+class PreviewTokensOut(serializers.Serializer):
+    prompt = serializers.IntegerField()
+    output = serializers.IntegerField()
+
+
+class SplitsOut(serializers.Serializer):
+    train = serializers.IntegerField()
+    validation = serializers.IntegerField()
+    test = serializers.IntegerField()
+
+
+class RefusalOut(serializers.Serializer):
+    path = serializers.CharField()
+    message = serializers.CharField()
+
+
+class TeacherScoringOut(serializers.Serializer):
+    teacher = serializers.CharField()
+    recorded = serializers.IntegerField(help_text="Traces whose teacher log-probabilities are recorded.")
+    to_score = serializers.IntegerField(help_text="Traces the remote teacher will score before training.")
+
+
+class LoraChoiceOut(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    fine_tuning = serializers.ChoiceField(choices=["lora", "full"])
+    reason = serializers.CharField()
+
+
+class SavingsQuery(serializers.Serializer):
+    since = serializers.CharField(required=False, help_text="An ISO 8601 date-time; a month before until.")
+    until = serializers.CharField(required=False, help_text="An ISO 8601 date-time; now.")
+
+
 class PreviewOut(serializers.Serializer):
+    """Of the dict services.job_preview makes; the optional parts appear once the traces are read."""
+
     matched = serializers.IntegerField()
     with_golden = serializers.IntegerField()
-    tokens = serializers.DictField(child=serializers.IntegerField())
-    splits = serializers.DictField(child=serializers.IntegerField())
+    golden_upsampled = GoldenUpsampledOut()
+    tokens = PreviewTokensOut()
+    splits = SplitsOut()
+    verification = serializers.DictField(required=False, help_text="Per verification stage: passed and failed.")
     estimated_seconds = serializers.FloatField(allow_null=True)
-    refusals = serializers.ListField(child=serializers.DictField(), help_text="Why the job would be refused.")
+    refusals = RefusalOut(many=True, help_text="Why the job would be refused.")
     teacher = serializers.CharField()
     student = serializers.CharField()
     method = serializers.CharField()
+    teacher_scoring = TeacherScoringOut(required=False, help_text="Offline logit KD from a remote teacher.")
+    lora = LoraChoiceOut(required=False, help_text="LoRA or every weight, and why.")
 
 
 class JobOut(serializers.Serializer):
     id = serializers.CharField()
-    workflow = serializers.CharField(allow_null=True)
-    node_id = serializers.CharField(allow_null=True)
+    workflow = serializers.CharField(source="workflow_id", allow_null=True)
+    node_id = OptionalText()
     status = serializers.ChoiceField(choices=DistillationJob.STATUSES)
     method = serializers.CharField()
     teacher = serializers.CharField()
@@ -48,11 +107,11 @@ class JobOut(serializers.Serializer):
     losses = serializers.JSONField()
     report = serializers.JSONField()
     artifacts = serializers.JSONField()
-    model = serializers.CharField(allow_null=True, help_text="The registered student, once deployed.")
-    error = serializers.CharField(allow_null=True)
-    created_at = serializers.DateTimeField(allow_null=True)
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
+    model = OptionalText(help_text="The registered student, once deployed.")
+    error = OptionalText()
+    created_at = Time(allow_null=True)
+    started_at = Time(allow_null=True)
+    finished_at = Time(allow_null=True)
 
 
 class JobEventOut(serializers.Serializer):
@@ -69,15 +128,17 @@ class JobDeployIn(serializers.Serializer):
 
 
 class JobDeployOut(serializers.Serializer):
-    model = serializers.CharField()
+    """Of the registered model endpoint."""
+
+    model = serializers.CharField(source="name")
 
 
 class DeploymentChangeOut(serializers.Serializer):
     from_state = serializers.CharField()
     to_state = serializers.CharField()
-    model = serializers.CharField(allow_null=True)
-    user = serializers.CharField(allow_null=True)
-    at = serializers.DateTimeField(allow_null=True)
+    model = OptionalText()
+    user = serializers.CharField(source="user.username", allow_null=True)
+    at = Time(allow_null=True)
 
 
 class DeploymentIn(serializers.Serializer):
@@ -86,23 +147,97 @@ class DeploymentIn(serializers.Serializer):
 
 
 class DeploymentOut(serializers.Serializer):
+    """Of a node's deployment; one not saved yet is the teacher's, with no changes."""
+
     node_id = serializers.CharField()
     state = serializers.ChoiceField(choices=NodeDeployment.STATES)
-    model = serializers.CharField(allow_null=True)
-    teacher_model = serializers.CharField(allow_null=True)
-    changes = DeploymentChangeOut(many=True)
+    model = OptionalText(source="student_model")
+    teacher_model = OptionalText()
+    changes = serializers.SerializerMethodField()
+
+    @extend_schema_field(DeploymentChangeOut(many=True))
+    def get_changes(self, deployment: NodeDeployment) -> list[dict]:
+        return DeploymentChangeOut(deployment.changes.all(), many=True).data if deployment.pk else []
+
+
+class ModelUsageOut(serializers.Serializer):
+    model = serializers.CharField()
+    calls = serializers.IntegerField()
+    tokens_in = serializers.IntegerField()
+    tokens_out = serializers.IntegerField()
+    cost = serializers.FloatField()
+    p50_ms = serializers.FloatField(allow_null=True)
+    p95_ms = serializers.FloatField(allow_null=True)
+
+
+class AgreementOut(serializers.Serializer):
+    calls = serializers.IntegerField(help_text="Shadow comparisons.")
+    agreement = serializers.FloatField(help_text="The share where the student agreed with the teacher.")
+    student_errors = serializers.IntegerField(help_text="Comparisons where the student's call failed.")
+
+
+class ShadowOut(AgreementOut):
+    by_kind = serializers.DictField(
+        child=AgreementOut(allow_null=True), required=False, help_text="Agent nodes: per kind of step."
+    )
+
+
+class QualityOut(serializers.Serializer):
+    source = serializers.ChoiceField(choices=["shadow", "evaluation"])
+    agreement = serializers.FloatField()
+    sample = serializers.IntegerField()
+
+
+class ProjectionOut(serializers.Serializer):
+    projected = serializers.BooleanField(help_text="Whether the saving counts: the student's quality is measured.")
+    quality = QualityOut(allow_null=True)
+    min_agreement = serializers.FloatField(required=False)
+    reason = serializers.CharField(allow_null=True, help_text="Why it is not projected.")
+
+
+class AgentStepsOut(serializers.Serializer):
+    runs = serializers.IntegerField()
+    steps = serializers.IntegerField()
+    tool_calls = serializers.IntegerField()
+    steps_per_run = serializers.FloatField(allow_null=True)
+
+
+class NodeSavingsOut(serializers.Serializer):
+    node_id = serializers.CharField()
+    state = serializers.ChoiceField(choices=NodeDeployment.STATES)
+    models = ModelUsageOut(many=True)
+    shadow = ShadowOut(allow_null=True)
+    potential_monthly_saving = serializers.FloatField(help_text="If the student answered every call.")
+    projection = ProjectionOut()
+    projected_monthly_saving = serializers.FloatField(help_text="The potential saving, once projected; else 0.")
+    agent = AgentStepsOut(required=False, help_text="Agent nodes: runs, steps and tool calls.")
+
+
+class SavingsTotalsOut(serializers.Serializer):
+    calls = serializers.IntegerField()
+    cost = serializers.FloatField()
+    projected_monthly_saving = serializers.FloatField()
 
 
 class SavingsOut(serializers.Serializer):
+    """Of the dict distillation.selectors.savings makes."""
+
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
-    nodes = serializers.ListField(
-        child=serializers.DictField(), help_text="Per distilled node: models, shadow, saving."
-    )
-    totals = serializers.DictField(help_text="calls, cost and projected_monthly_saving over the nodes.")
+    nodes = NodeSavingsOut(many=True, help_text="Per distilled node: models, shadow, saving.")
+    totals = SavingsTotalsOut()
 
 
 class MethodOut(serializers.Serializer):
-    name = serializers.ChoiceField(choices=METHODS)
-    logit = serializers.BooleanField(help_text="Compares token distributions: needs the teacher's log-probabilities.")
-    description = serializers.CharField()
+    """Of a method's name."""
+
+    name = serializers.ChoiceField(source="*", choices=METHODS)
+    logit = serializers.SerializerMethodField()
+    description = serializers.SerializerMethodField()
+
+    def get_logit(self, method: str) -> bool:
+        """Compares token distributions: needs the teacher's log-probabilities."""
+        return method in LOGIT_METHODS
+
+    def get_description(self, method: str) -> str:
+        return METHOD_DESCRIPTIONS[method]

@@ -7,52 +7,34 @@ from rest_framework.response import Response
 from workflows import selectors, services
 from workflows.api import serializers as io
 from workflows.api.openapi import errors
-from workflows.api.output import iso
 from workflows.api.inputs import parse
 from workflows.api.views import OwnerView, WorkspaceView
-from workflows.models import ApiKey, Membership
-
-
-def api_key_out(api_key: ApiKey) -> dict:
-    return {
-        "id": api_key.id,
-        "name": api_key.name,
-        "prefix": api_key.prefix,
-        "user": api_key.user.username,
-        "created_at": iso(api_key.created_at),
-        "last_used_at": iso(api_key.last_used_at),
-        "revoked_at": iso(api_key.revoked_at),
-    }
 
 
 class ApiKeyListView(WorkspaceView):
     @extend_schema(responses={200: io.ApiKeyOut(many=True)})
     def get(self, request):
         keys = selectors.api_key_list(workspace=self.workspace, user=request.user)
-        return Response([api_key_out(k) for k in keys])
+        return Response(io.ApiKeyOut(keys, many=True).data)
 
     @extend_schema(request=io.ApiKeyIn, responses={201: io.ApiKeyCreatedOut, **errors(400)})
     def post(self, request):
         name = parse(io.ApiKeyIn, request).get("name", "")
         api_key, key = services.api_key_create(user=request.user, workspace=self.workspace, name=name)
-        return Response(api_key_out(api_key) | {"key": key}, status=status.HTTP_201_CREATED)  # shown this once
+        return Response(io.ApiKeyCreatedOut(api_key, context={"key": key}).data, status=status.HTTP_201_CREATED)
 
 
 class ApiKeyRevokeView(WorkspaceView):
     @extend_schema(request=None, responses={200: io.ApiKeyOut, **errors(404)})
     def post(self, request, key_id):
         api_key = selectors.api_key_get(workspace=self.workspace, user=request.user, key_id=key_id)
-        return Response(api_key_out(services.api_key_revoke(api_key=api_key, by=request.user)))
-
-
-def member_out(membership: Membership) -> dict:
-    return {"user": membership.user.username, "role": membership.role, "joined_at": iso(membership.created_at)}
+        return Response(io.ApiKeyOut(services.api_key_revoke(api_key=api_key, by=request.user)).data)
 
 
 class MemberListView(WorkspaceView):
     @extend_schema(responses={200: io.MemberOut(many=True)})
     def get(self, request):
-        return Response([member_out(m) for m in selectors.member_list(workspace=self.workspace)])
+        return Response(io.MemberOut(selectors.member_list(workspace=self.workspace), many=True).data)
 
 
 class MemberDetailView(OwnerView):

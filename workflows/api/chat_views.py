@@ -15,54 +15,16 @@ from rest_framework.response import Response
 from workflows import chat, events, selectors, triggers, waits
 from workflows.api import serializers as io
 from workflows.api.openapi import errors, page_of
-from workflows.api.output import iso
 from workflows.api.inputs import parse, parse_query
 from workflows.api.views import CURSOR, WorkspaceView, _paginated
-from workflows.models import ChatMessage, Conversation, Run
+from workflows.models import Conversation, Run
 
 EVENT_BATCH = 500
 STOPPED = ("succeeded", "failed", "cancelled", "waiting")
 
 
-def message_out(message: ChatMessage) -> dict:
-    return {
-        "id": message.id,
-        "role": message.role,
-        "content": message.content,
-        "run": str(message.run_id) if message.run_id else None,
-        "created_at": iso(message.created_at),
-    }
-
-
-def conversation_out(conversation: Conversation, *, with_messages: bool = False) -> dict:
-    out = {
-        "id": str(conversation.id),
-        "workflow": str(conversation.workflow_id),
-        "title": conversation.title,
-        "created_at": iso(conversation.created_at),
-        "updated_at": iso(conversation.updated_at),
-    }
-    if with_messages:
-        out["messages"] = [message_out(m) for m in conversation.messages.all()]
-    return out
-
-
 def turn_out(conversation: Conversation, run: Run) -> dict:
-    """A finished (or still running) turn: the reply and what each LLM step cost."""
-    reply = chat.reply_for(run=run)
-    steps = [
-        {"node_id": n.node_id, "model": n.model, "tokens_in": n.tokens_in, "tokens_out": n.tokens_out, "cost": n.cost}
-        for n in run.node_runs.exclude(model="")
-    ]
-    return {
-        "conversation_id": str(conversation.id),
-        "run_id": str(run.id),
-        "status": run.status,
-        "reply": reply.content if reply else None,
-        "message": message_out(reply) if reply else None,
-        "error": run.error or None,
-        "steps": steps,
-    }
+    return io.ChatTurnOut(run, context={"conversation": conversation}).data
 
 
 def sse(event: str, data: dict) -> str:
@@ -151,14 +113,14 @@ class ConversationListView(WorkspaceView):
     def get(self, request):
         workflow = parse_query(io.ConversationListQuery, request).get("workflow")
         conversations = chat.conversation_list(workspace=self.workspace, workflow=workflow)
-        return _paginated(self, conversations, conversation_out, ordering=("-updated_at", "-id"))
+        return _paginated(self, conversations, io.ConversationOut, ordering=("-updated_at", "-id"))
 
 
 class ConversationDetailView(WorkspaceView):
     @extend_schema(responses={200: io.ConversationDetailOut, **errors(404)})
     def get(self, request, conversation_id):
         conversation = chat.conversation_get(workspace=self.workspace, conversation_id=conversation_id)
-        return Response(conversation_out(conversation, with_messages=True))
+        return Response(io.ConversationDetailOut(conversation).data)
 
     @extend_schema(responses={204: None, **errors(404)})
     def delete(self, request, conversation_id):

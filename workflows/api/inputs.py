@@ -91,6 +91,10 @@ def _json_type(value: Any) -> str:
     return {str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
 
 
+def _related(path: str, refused: str) -> bool:
+    return path == refused or path.startswith(refused + ".") or refused.startswith(path + ".") or path == ""
+
+
 def parse(
     serializer_class: type[serializers.Serializer], source: Request | Any, *, partial: bool = False, **context
 ) -> dict:
@@ -103,13 +107,10 @@ def parse(
     serializer = serializer_class(data=data, partial=partial, context=context)
     problems = _object_problems(serializer, dict(data))
     if not serializer.is_valid():
-        # A value refused for its type is named once, by the type check.
+        # A value refused for its type is named once, by the type check: DRF's coerced reading of
+        # it, there or in what holds it, would be a second, misleading problem.
         refused = [p["path"] for p in problems]
-        problems += [
-            p
-            for p in flatten(serializer.errors)
-            if not any(p["path"] == r or p["path"].startswith(r + ".") for r in refused)
-        ]
+        problems += [p for p in flatten(serializer.errors) if not any(_related(p["path"], r) for r in refused)]
     if problems:
         raise ValidationFailed(problems)
     return dict(serializer.validated_data)

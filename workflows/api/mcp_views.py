@@ -9,29 +9,14 @@ from rest_framework.response import Response
 from workflows import mcp
 from workflows.api import serializers as io
 from workflows.api.openapi import errors
-from workflows.api.output import iso
 from workflows.api.inputs import parse
 from workflows.api.views import OwnerView
-from workflows.models import McpServer
-
-
-def mcp_server_out(server: McpServer) -> dict:
-    return {
-        "id": str(server.id),
-        "name": server.name,
-        "url": mcp.mcp_server_url(server=server),
-        "header_names": sorted(mcp.mcp_server_headers(server=server)),
-        "tools": server.tools,
-        "tools_refreshed_at": iso(server.tools_refreshed_at),
-        "created_at": iso(server.created_at),
-        "updated_at": iso(server.updated_at),
-    }
 
 
 class McpServerListView(OwnerView):
     @extend_schema(responses={200: io.McpServerOut(many=True)})
     def get(self, request):
-        return Response([mcp_server_out(s) for s in mcp.mcp_server_list(workspace=self.workspace)])
+        return Response(io.McpServerOut(mcp.mcp_server_list(workspace=self.workspace), many=True).data)
 
     @extend_schema(request=io.McpServerIn, responses={201: io.McpServerOut, **errors(400)})
     def post(self, request):
@@ -39,13 +24,13 @@ class McpServerListView(OwnerView):
         server = mcp.mcp_server_save(
             workspace=self.workspace, name=body.get("name"), url=body.get("url"), headers=body.get("headers")
         )
-        return Response(mcp_server_out(server), status=status.HTTP_201_CREATED)
+        return Response(io.McpServerOut(server).data, status=status.HTTP_201_CREATED)
 
 
 class McpServerDetailView(OwnerView):
     @extend_schema(responses={200: io.McpServerOut, **errors(404)})
     def get(self, request, server_id):
-        return Response(mcp_server_out(mcp.mcp_server_get(workspace=self.workspace, server_id=server_id)))
+        return Response(io.McpServerOut(mcp.mcp_server_get(workspace=self.workspace, server_id=server_id)).data)
 
     @extend_schema(request=io.McpServerIn, responses={200: io.McpServerOut, **errors(400, 404)})
     def patch(self, request, server_id):
@@ -58,7 +43,7 @@ class McpServerDetailView(OwnerView):
             headers=body.get("headers"),
             server=server,
         )
-        return Response(mcp_server_out(server))
+        return Response(io.McpServerOut(server).data)
 
     @extend_schema(responses={204: None, **errors(404)})
     def delete(self, request, server_id):
@@ -70,4 +55,4 @@ class McpServerRefreshView(OwnerView):
     @extend_schema(request=None, responses={200: io.McpServerOut, **errors(400, 404)})
     def post(self, request, server_id):
         server = mcp.mcp_server_get(workspace=self.workspace, server_id=server_id)
-        return Response(mcp_server_out(mcp.mcp_server_refresh(server=server)))
+        return Response(io.McpServerOut(mcp.mcp_server_refresh(server=server)).data)

@@ -1,21 +1,36 @@
 """The API's bodies, one input and one output serializer per shape: the OpenAPI document at
 /api/schema (and the editor's TypeScript types, frontend/src/api/schema.d.ts) is generated from
-them. Outputs are built by workflows/api/output.py and workflows/documents.py; tests check that
-what the API answers matches these (tests/platform/test_schema_fuzz.py)."""
+them, views check bodies with the inputs (workflows/api/inputs.parse) and answer through the
+outputs, so each field is listed once. The run's shape lives in workflows/documents.py, which
+callbacks share; tests/platform/test_schema_fuzz.py checks real answers against the document."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orchestra.inference.base import BACKENDS
+from workflows import chat, mcp
 from workflows.api.openapi import ErrorItem, VersionChoiceField
+from workflows.documents import OptionalText, RunOut, Shape, Time  # noqa: F401  (RunOut: for the views)
 from workflows.models import Membership, Run, Schedule, Trace, WebhookTrigger
 from workflows.triggers import MAX_WEBHOOK_WAIT_S, WEBHOOK_CALLS_KEPT
-
-TIME = {"allow_null": True}
 
 
 def choices(pairs) -> list[str]:
     return [p[0] if isinstance(p, tuple) else p for p in pairs]
+
+
+class Present(serializers.BooleanField):
+    """Whether a stored secret is set: the answer says so, never what it is."""
+
+    def to_representation(self, value) -> bool:
+        return bool(value)
+
+
+class FromContext(serializers.CharField):
+    """A value the view has and the object does not (a token shown once)."""
+
+    def get_attribute(self, instance):
+        return self.context[self.field_name]
 
 
 # --- Auth ---------------------------------------------------------------------------------------
@@ -37,6 +52,8 @@ class WorkspaceOut(serializers.Serializer):
 
 
 class MeOut(serializers.Serializer):
+    """Of {"user": the signed-in user, "workspace": theirs or None}."""
+
     user = UserOut()
     workspace = WorkspaceOut(allow_null=True)
 
@@ -49,20 +66,20 @@ class ApiKeyOut(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     prefix = serializers.CharField()
-    user = serializers.CharField(help_text="The member's username.")
-    created_at = serializers.DateTimeField(**TIME)
-    last_used_at = serializers.DateTimeField(**TIME)
-    revoked_at = serializers.DateTimeField(**TIME)
+    user = serializers.CharField(source="user.username", help_text="The member's username.")
+    created_at = Time(allow_null=True)
+    last_used_at = Time(allow_null=True)
+    revoked_at = Time(allow_null=True)
 
 
 class ApiKeyCreatedOut(ApiKeyOut):
-    key = serializers.CharField(help_text="The key itself, shown this once.")
+    key = FromContext(help_text="The key itself, shown this once.")
 
 
 class MemberOut(serializers.Serializer):
-    user = serializers.CharField()
+    user = serializers.CharField(source="user.username")
     role = serializers.ChoiceField(choices=choices(Membership._meta.get_field("role").choices))
-    joined_at = serializers.DateTimeField(**TIME)
+    joined_at = Time(source="created_at", allow_null=True)
 
 
 # --- Node types and workflows -----------------------------------------------------------------
@@ -127,26 +144,42 @@ class WorkflowIn(serializers.Serializer):
 
 
 class LastRunOut(serializers.Serializer):
-    id = serializers.CharField()
-    status = serializers.ChoiceField(choices=Run.STATUSES)
-    finished_at = serializers.DateTimeField(**TIME)
+    """Of a workflow as selectors.workflow_list annotates it."""
+
+    id = serializers.CharField(source="last_run_id")
+    status = serializers.ChoiceField(source="last_run_status", choices=Run.STATUSES)
+    finished_at = Time(source="last_run_finished_at", allow_null=True)
 
 
 class WorkflowOut(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
-    graph = GraphSerializer()
+    graph = DraftGraphField()
     revision = serializers.IntegerField(help_text="Bumped by every save; also the ETag.")
     published_version = serializers.IntegerField(allow_null=True)
-    unpublished_changes = serializers.BooleanField()
-    last_run = LastRunOut(allow_null=True)
-    created_at = serializers.DateTimeField(**TIME)
-    updated_at = serializers.DateTimeField(**TIME)
+    unpublished_changes = serializers.SerializerMethodField()
+    last_run = serializers.SerializerMethodField()
+    created_at = Time(allow_null=True)
+    updated_at = Time(allow_null=True)
+
+    def get_unpublished_changes(self, workflow) -> bool:
+        """The draft differs from what runs (the latest version); false before the first publish too."""
+        return getattr(workflow, "published_version", None) is not None and workflow.published_graph != workflow.graph
+
+    @extend_schema_field(LastRunOut(allow_null=True))
+    def get_last_run(self, workflow) -> dict | None:
+        return LastRunOut(workflow).data if getattr(workflow, "last_run_id", None) else None
 
 
 class WorkflowDetailOut(WorkflowOut):
-    problems = ErrorItem(many=True, help_text="What stops the draft from being published; [] when none.")
+    """Context `problems`: the draft's, from services.graph_problems."""
+
+    problems = serializers.SerializerMethodField()
+
+    @extend_schema_field(ErrorItem(many=True, help_text="What stops the draft from being published; [] when none."))
+    def get_problems(self, workflow) -> list[dict]:
+        return self.context["problems"]
 
 
 class WorkflowExportSerializer(serializers.Serializer):
@@ -162,10 +195,10 @@ class WorkflowFileIn(serializers.Serializer):
     file = serializers.FileField(help_text="A file made by the export endpoint.")
 
 
-class VersionOut(serializers.Serializer):
+class VersionOut(Shape):
     version = serializers.IntegerField()
-    created_at = serializers.DateTimeField(**TIME)
-    graph = GraphSerializer(required=False, help_text="Left out of the list of versions.")
+    created_at = Time(allow_null=True)
+    graph = DraftGraphField(required=False, help_text="Left out of the list of versions.")
 
 
 # --- Runs -------------------------------------------------------------------------------------
@@ -177,42 +210,6 @@ class RunStartIn(serializers.Serializer):
     wait = serializers.FloatField(required=False, min_value=0, max_value=300, help_text="Seconds to wait for the end.")
     callback_url = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     trigger = serializers.ChoiceField(choices=["api", "editor"], required=False)
-
-
-class NodeRunOut(serializers.Serializer):
-    node_id = serializers.CharField()
-    status = serializers.CharField()
-    input = serializers.JSONField(allow_null=True)
-    output = serializers.JSONField(allow_null=True)
-    error = serializers.CharField(allow_null=True)
-    attempts = serializers.IntegerField()
-    started_at = serializers.DateTimeField(**TIME)
-    finished_at = serializers.DateTimeField(**TIME)
-    model = serializers.CharField(allow_null=True)
-    tokens_in = serializers.IntegerField()
-    tokens_out = serializers.IntegerField()
-    cost = serializers.FloatField()
-    latency_ms = serializers.FloatField(allow_null=True)
-
-
-class RunOut(serializers.Serializer):
-    id = serializers.CharField()
-    workflow = serializers.CharField()
-    version = serializers.IntegerField(allow_null=True, help_text="null: the draft ran.")
-    status = serializers.ChoiceField(choices=Run.STATUSES)
-    trigger = serializers.ChoiceField(choices=Run.TRIGGERS)
-    inputs = serializers.DictField()
-    outputs = serializers.DictField(allow_null=True)
-    error = serializers.CharField(allow_null=True)
-    parent_run = serializers.CharField(allow_null=True, help_text="The run that called this one as a sub-workflow.")
-    waiting = serializers.DictField(allow_null=True, help_text="While waiting: node_id and what it waits for.")
-    created_at = serializers.DateTimeField(**TIME)
-    started_at = serializers.DateTimeField(**TIME)
-    finished_at = serializers.DateTimeField(**TIME)
-    tokens_in = serializers.IntegerField()
-    tokens_out = serializers.IntegerField()
-    cost = serializers.FloatField()
-    nodes = NodeRunOut(many=True, required=False, help_text="Left out of the list of runs.")
 
 
 class PageQuery(serializers.Serializer):
@@ -270,29 +267,32 @@ class ModelOut(serializers.Serializer):
     name = serializers.CharField()
     backend = serializers.ChoiceField(choices=BACKENDS)
     model = serializers.CharField()
-    base_url = serializers.CharField(allow_null=True)
-    has_api_key = serializers.BooleanField()
+    base_url = OptionalText()
+    has_api_key = Present(source="api_key_encrypted")
     price_in = serializers.FloatField()
     price_out = serializers.FloatField()
     options = serializers.DictField()
     is_default = serializers.BooleanField()
-    created_at = serializers.DateTimeField(**TIME)
-    updated_at = serializers.DateTimeField(**TIME)
+    created_at = Time(allow_null=True)
+    updated_at = Time(allow_null=True)
 
 
 class ModelBackendOut(serializers.Serializer):
     name = serializers.CharField()
     title = serializers.CharField()
-    options = serializers.ListField(child=serializers.CharField())
+    options = serializers.SerializerMethodField()
     needs_base_url = serializers.BooleanField()
+
+    def get_options(self, backend) -> list[str]:
+        return sorted(backend.options)
 
 
 class TraceOut(serializers.Serializer):
     id = serializers.CharField()
-    workflow = serializers.CharField(allow_null=True)
+    workflow = serializers.CharField(source="workflow_id", allow_null=True)
     version = serializers.IntegerField(allow_null=True)
-    node_id = serializers.CharField(allow_null=True)
-    run = serializers.CharField(allow_null=True)
+    node_id = OptionalText()
+    run = serializers.CharField(source="run_id", allow_null=True)
     model = serializers.CharField(allow_blank=True)
     messages = serializers.ListField(child=serializers.DictField())
     output = serializers.CharField(allow_blank=True)
@@ -301,11 +301,11 @@ class TraceOut(serializers.Serializer):
     latency_ms = serializers.FloatField()
     cost = serializers.FloatField()
     status = serializers.ChoiceField(choices=choices(Trace._meta.get_field("status").choices))
-    error = serializers.CharField(allow_null=True)
+    error = OptionalText()
     metadata = serializers.DictField()
     top_logprobs = serializers.JSONField(allow_null=True, help_text="The teacher's top-k log-probabilities per token.")
     golden_output = serializers.CharField(allow_null=True)
-    created_at = serializers.DateTimeField(**TIME)
+    created_at = Time(allow_null=True)
 
 
 class TraceListQuery(PageQuery):
@@ -343,8 +343,8 @@ class ChatMessageOut(serializers.Serializer):
     id = serializers.IntegerField()
     role = serializers.CharField()
     content = serializers.CharField(allow_blank=True)
-    run = serializers.CharField(allow_null=True)
-    created_at = serializers.DateTimeField(**TIME)
+    run = serializers.CharField(source="run_id", allow_null=True)
+    created_at = Time(allow_null=True)
 
 
 class ChatStepOut(serializers.Serializer):
@@ -356,25 +356,48 @@ class ChatStepOut(serializers.Serializer):
 
 
 class ChatTurnOut(serializers.Serializer):
-    conversation_id = serializers.CharField()
-    run_id = serializers.CharField()
+    """A turn is its run (finished or still running); context `conversation`."""
+
+    conversation_id = serializers.SerializerMethodField()
+    run_id = serializers.CharField(source="id")
     status = serializers.ChoiceField(choices=Run.STATUSES)
-    reply = serializers.CharField(allow_null=True)
-    message = ChatMessageOut(allow_null=True)
-    error = serializers.CharField(allow_null=True)
-    steps = ChatStepOut(many=True)
+    reply = serializers.SerializerMethodField()
+    message = serializers.SerializerMethodField()
+    error = OptionalText()
+    steps = serializers.SerializerMethodField()
+
+    def get_conversation_id(self, run) -> str:
+        return str(self.context["conversation"].id)
+
+    def _reply(self, run):
+        if "reply" not in self.context:  # read once for both reply and message
+            self.context["reply"] = chat.reply_for(run=run)
+        return self.context["reply"]
+
+    def get_reply(self, run) -> str | None:
+        reply = self._reply(run)
+        return reply.content if reply else None
+
+    @extend_schema_field(ChatMessageOut(allow_null=True))
+    def get_message(self, run) -> dict | None:
+        reply = self._reply(run)
+        return ChatMessageOut(reply).data if reply else None
+
+    @extend_schema_field(ChatStepOut(many=True, help_text="What each LLM step cost."))
+    def get_steps(self, run) -> list[dict]:
+        return ChatStepOut(run.node_runs.exclude(model=""), many=True).data
 
 
 class ConversationOut(serializers.Serializer):
     id = serializers.CharField()
-    workflow = serializers.CharField()
+    workflow = serializers.CharField(source="workflow_id")
     title = serializers.CharField(allow_blank=True)
-    created_at = serializers.DateTimeField(**TIME)
-    updated_at = serializers.DateTimeField(**TIME)
+    created_at = Time(allow_null=True)
+    updated_at = Time(allow_null=True)
 
 
 class ConversationDetailOut(ConversationOut):
-    messages = ChatMessageOut(many=True)
+    messages = ChatMessageOut(source="messages.all", many=True)
 
 
 # --- Triggers -----------------------------------------------------------------------------------
@@ -384,8 +407,8 @@ class CallbackAttemptOut(serializers.Serializer):
     attempt = serializers.IntegerField()
     url = serializers.CharField()
     status_code = serializers.IntegerField(allow_null=True)
-    error = serializers.CharField(allow_null=True)
-    at = serializers.DateTimeField(**TIME)
+    error = OptionalText()
+    at = Time(allow_null=True)
 
 
 class SigningSecretOut(serializers.Serializer):
@@ -420,39 +443,49 @@ class WebhookIn(serializers.Serializer):
 
 
 class WebhookCallOut(serializers.Serializer):
-    at = serializers.DateTimeField()
+    at = Time()
     status_code = serializers.IntegerField(help_text="What the caller was answered.")
     run_id = serializers.CharField(allow_null=True, help_text="The run it started, if any.")
-    error = serializers.CharField(allow_null=True, help_text="Why it was refused.")
+    error = OptionalText(help_text="Why it was refused.")
 
 
 class WebhookOut(serializers.Serializer):
     id = serializers.CharField()
-    workflow = serializers.CharField()
+    workflow = serializers.CharField(source="workflow_id")
     name = serializers.CharField(allow_blank=True)
     token_prefix = serializers.CharField()
     input_mapping = serializers.DictField(child=serializers.CharField())
     response_mode = serializers.ChoiceField(choices=choices(WebhookTrigger.RESPONSE_MODES))
     wait_s = serializers.FloatField()
-    has_secret = serializers.BooleanField()
+    has_secret = Present(source="secret_encrypted")
     rate_limit_per_minute = serializers.IntegerField()
-    callback_url = serializers.CharField(allow_null=True)
+    callback_url = OptionalText()
     enabled = serializers.BooleanField()
-    revoked_at = serializers.DateTimeField(**TIME)
-    created_at = serializers.DateTimeField(**TIME)
-    recent_calls = WebhookCallOut(many=True, help_text=f"The last {WEBHOOK_CALLS_KEPT} calls, newest first.")
+    revoked_at = Time(allow_null=True)
+    created_at = Time(allow_null=True)
+    recent_calls = WebhookCallOut(
+        source="calls.all", many=True, help_text=f"The last {WEBHOOK_CALLS_KEPT} calls, newest first."
+    )
 
 
 class WebhookWithTokenOut(WebhookOut):
-    token = serializers.CharField(help_text="Shown once, at creation and rotation.")
-    url = serializers.CharField(help_text="Where to POST: /hooks/<token>.")
+    """Context `token`: shown once, at creation and rotation."""
+
+    token = FromContext(help_text="Shown once, at creation and rotation.")
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, webhook) -> str:
+        """Where to POST: /hooks/<token>."""
+        return f"/hooks/{self.context['token']}"
 
 
-class WebhookFiredOut(serializers.Serializer):
-    run_id = serializers.CharField()
+class WebhookFiredOut(Shape):
+    """The run a webhook call started; a sync webhook's, once it ended, with its outputs."""
+
+    run_id = serializers.CharField(source="id")
     status = serializers.ChoiceField(choices=Run.STATUSES)
     outputs = serializers.DictField(required=False, allow_null=True, help_text="Sync webhooks, once the run ended.")
-    error = serializers.CharField(required=False, allow_null=True)
+    error = OptionalText(required=False)
 
 
 class ScheduleIn(serializers.Serializer):
@@ -467,19 +500,19 @@ class ScheduleIn(serializers.Serializer):
 
 class ScheduleOut(serializers.Serializer):
     id = serializers.CharField()
-    workflow = serializers.CharField()
+    workflow = serializers.CharField(source="workflow_id")
     name = serializers.CharField(allow_blank=True)
     cron = serializers.CharField()
     timezone = serializers.CharField()
     inputs = serializers.DictField()
     enabled = serializers.BooleanField()
     overlap_policy = serializers.ChoiceField(choices=choices(Schedule.OVERLAP_POLICIES))
-    callback_url = serializers.CharField(allow_null=True)
-    last_fired_at = serializers.DateTimeField(**TIME)
-    last_error = serializers.CharField(allow_null=True, help_text="Why the last firing started no run")
-    next_run_at = serializers.DateTimeField(**TIME)
-    created_at = serializers.DateTimeField(**TIME)
-    updated_at = serializers.DateTimeField(**TIME)
+    callback_url = OptionalText()
+    last_fired_at = Time(allow_null=True)
+    last_error = OptionalText(help_text="Why the last firing started no run")
+    next_run_at = Time(allow_null=True)
+    created_at = Time(allow_null=True)
+    updated_at = Time(allow_null=True)
 
 
 # --- MCP servers ------------------------------------------------------------------------------
@@ -507,12 +540,19 @@ class McpToolOut(serializers.Serializer):
 class McpServerOut(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
-    url = serializers.CharField()
-    header_names = serializers.ListField(child=serializers.CharField())
+    url = serializers.SerializerMethodField()
+    header_names = serializers.SerializerMethodField()
     tools = McpToolOut(many=True)
-    tools_refreshed_at = serializers.DateTimeField(**TIME)
-    created_at = serializers.DateTimeField(**TIME)
-    updated_at = serializers.DateTimeField(**TIME)
+    tools_refreshed_at = Time(allow_null=True)
+    created_at = Time(allow_null=True)
+    updated_at = Time(allow_null=True)
+
+    def get_url(self, server) -> str:
+        return mcp.mcp_server_url(server=server)
+
+    def get_header_names(self, server) -> list[str]:
+        """The headers sent to the server; their values are never shown."""
+        return sorted(mcp.mcp_server_headers(server=server))
 
 
 # --- The OpenAI-compatible gateway (/v1) -------------------------------------------------------

@@ -15,11 +15,10 @@ from rest_framework.views import APIView
 from workflows import callbacks, runs, selectors, triggers
 from workflows.api import serializers as io
 from workflows.api.openapi import errors
-from workflows.api.output import iso, run_out
 from workflows.api.inputs import parse
 from workflows.api.views import OwnerView, WorkspaceView
 from workflows.errors import PayloadTooLarge, RateLimited, ServiceError
-from workflows.models import CallbackAttempt, Run, Schedule, WebhookCall, WebhookTrigger
+from workflows.models import Run, Schedule, WebhookTrigger
 
 log = logging.getLogger(__name__)
 
@@ -46,29 +45,19 @@ class WorkflowRunsView(WorkspaceView):
             callback_url=body.get("callback_url"),
         )
         if not created:
-            return Response(run_out(run), status=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
+            return Response(io.RunOut(run).data, status=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
         if wait:
             run = triggers.run_wait(run=run, timeout_s=wait)
             if run.status not in ("queued", "running"):
-                return Response(run_out(run), status=status.HTTP_200_OK)
-        return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
-
-
-def callback_attempt_out(attempt: CallbackAttempt) -> dict:
-    return {
-        "attempt": attempt.attempt,
-        "url": attempt.url,
-        "status_code": attempt.status_code,
-        "error": attempt.error or None,
-        "at": iso(attempt.at),
-    }
+                return Response(io.RunOut(run).data, status=status.HTTP_200_OK)
+        return Response(io.RunOut(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RunCallbacksView(WorkspaceView):
     @extend_schema(responses={200: io.CallbackAttemptOut(many=True), **errors(404)})
     def get(self, request, run_id):
         run = selectors.run_get(workspace=self.workspace, run_id=run_id)
-        return Response([callback_attempt_out(a) for a in run.callback_attempts.all()])
+        return Response(io.CallbackAttemptOut(run.callback_attempts.all(), many=True).data)
 
 
 class SigningSecretView(OwnerView):
@@ -88,37 +77,6 @@ class SigningSecretView(OwnerView):
 # --- Webhooks ---------------------------------------------------------------------------------
 
 
-def webhook_call_out(call: WebhookCall) -> dict:
-    return {
-        "at": iso(call.at),
-        "status_code": call.status_code,
-        "run_id": str(call.run_id) if call.run_id else None,
-        "error": call.error or None,
-    }
-
-
-def webhook_out(webhook: WebhookTrigger, *, token: str | None = None) -> dict:
-    out = {
-        "id": str(webhook.id),
-        "workflow": str(webhook.workflow_id),
-        "name": webhook.name,
-        "token_prefix": webhook.token_prefix,
-        "input_mapping": webhook.input_mapping,
-        "response_mode": webhook.response_mode,
-        "wait_s": webhook.wait_s,
-        "has_secret": bool(webhook.secret_encrypted),  # an empty secret is stored as ""
-        "rate_limit_per_minute": webhook.rate_limit_per_minute,
-        "callback_url": webhook.callback_url or None,
-        "enabled": webhook.enabled,
-        "revoked_at": iso(webhook.revoked_at),
-        "created_at": iso(webhook.created_at),
-        "recent_calls": [webhook_call_out(c) for c in webhook.calls.all()],  # newest first
-    }
-    if token is not None:  # shown once, at creation and rotation
-        out |= {"token": token, "url": f"/hooks/{token}"}
-    return out
-
-
 def _webhook(view: WorkspaceView, workflow_id, webhook_id) -> WebhookTrigger:
     workflow = selectors.workflow_get(workspace=view.workspace, workflow_id=workflow_id)
     return selectors.get_or_404(workflow.webhooks.all(), "webhook", id=webhook_id)
@@ -128,25 +86,26 @@ class WebhookListView(WorkspaceView):
     @extend_schema(responses={200: io.WebhookOut(many=True), **errors(404)})
     def get(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        return Response([webhook_out(w) for w in workflow.webhooks.prefetch_related("calls")])
+        return Response(io.WebhookOut(workflow.webhooks.prefetch_related("calls"), many=True).data)
 
     @extend_schema(request=io.WebhookIn, responses={201: io.WebhookWithTokenOut, **errors(400, 404)})
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         webhook, token = triggers.webhook_create(workflow=workflow, fields=parse(io.WebhookIn, request))
-        return Response(webhook_out(webhook, token=token), status=status.HTTP_201_CREATED)
+        body = io.WebhookWithTokenOut(webhook, context={"token": token}).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class WebhookDetailView(WorkspaceView):
     @extend_schema(responses={200: io.WebhookOut, **errors(404)})
     def get(self, request, workflow_id, webhook_id):
-        return Response(webhook_out(_webhook(self, workflow_id, webhook_id)))
+        return Response(io.WebhookOut(_webhook(self, workflow_id, webhook_id)).data)
 
     @extend_schema(request=io.WebhookIn, responses={200: io.WebhookOut, **errors(400, 404)})
     def patch(self, request, workflow_id, webhook_id):
         webhook = _webhook(self, workflow_id, webhook_id)
         webhook = triggers.webhook_update(webhook=webhook, fields=parse(io.WebhookIn, request))
-        return Response(webhook_out(webhook))
+        return Response(io.WebhookOut(webhook).data)
 
 
 class WebhookRotateView(WorkspaceView):
@@ -154,7 +113,7 @@ class WebhookRotateView(WorkspaceView):
     def post(self, request, workflow_id, webhook_id):
         webhook = _webhook(self, workflow_id, webhook_id)
         token = triggers.webhook_rotate(webhook=webhook)
-        return Response(webhook_out(webhook, token=token))
+        return Response(io.WebhookWithTokenOut(webhook, context={"token": token}).data)
 
 
 class WebhookRevokeView(WorkspaceView):
@@ -162,7 +121,7 @@ class WebhookRevokeView(WorkspaceView):
     def post(self, request, workflow_id, webhook_id):
         webhook = _webhook(self, workflow_id, webhook_id)
         triggers.webhook_revoke(webhook=webhook)
-        return Response(webhook_out(webhook))
+        return Response(io.WebhookOut(webhook).data)
 
 
 def _call_record(webhook: WebhookTrigger, *, status_code: int, run: Run | None = None, error: str = "") -> None:
@@ -223,9 +182,9 @@ class WebhookReceiveView(APIView):
         if webhook.response_mode == "sync":
             run = triggers.run_wait(run=run, timeout_s=webhook.wait_s)
             if run.status not in ("queued", "running"):
-                body = {"run_id": str(run.id), "status": run.status, "outputs": run.outputs, "error": run.error or None}
-                return run, Response(body)
-        return run, Response({"run_id": str(run.id), "status": run.status}, status=status.HTTP_202_ACCEPTED)
+                return run, Response(io.WebhookFiredOut(run).data)
+        started = io.WebhookFiredOut(run, context={"leave_out": ("outputs", "error")}).data
+        return run, Response(started, status=status.HTTP_202_ACCEPTED)
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
@@ -237,25 +196,6 @@ class WebhookReceiveView(APIView):
 # --- Schedules --------------------------------------------------------------------------------
 
 
-def schedule_out(schedule: Schedule) -> dict:
-    return {
-        "id": str(schedule.id),
-        "workflow": str(schedule.workflow_id),
-        "name": schedule.name,
-        "cron": schedule.cron,
-        "timezone": schedule.timezone,
-        "inputs": schedule.inputs,
-        "enabled": schedule.enabled,
-        "overlap_policy": schedule.overlap_policy,
-        "callback_url": schedule.callback_url or None,
-        "last_fired_at": iso(schedule.last_fired_at),
-        "last_error": schedule.last_error or None,
-        "next_run_at": iso(schedule.next_run_at),
-        "created_at": iso(schedule.created_at),
-        "updated_at": iso(schedule.updated_at),
-    }
-
-
 def _schedule(view: WorkspaceView, workflow_id, schedule_id) -> Schedule:
     workflow = selectors.workflow_get(workspace=view.workspace, workflow_id=workflow_id)
     return selectors.get_or_404(workflow.schedules.all(), "schedule", id=schedule_id)
@@ -265,26 +205,26 @@ class ScheduleListView(WorkspaceView):
     @extend_schema(responses={200: io.ScheduleOut(many=True), **errors(404)})
     def get(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        return Response([schedule_out(s) for s in workflow.schedules.all()])
+        return Response(io.ScheduleOut(workflow.schedules.all(), many=True).data)
 
     @extend_schema(request=io.ScheduleIn, responses={201: io.ScheduleOut, **errors(400, 404)})
     def post(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         schedule = triggers.schedule_save(workflow=workflow, fields=parse(io.ScheduleIn, request))
-        return Response(schedule_out(schedule), status=status.HTTP_201_CREATED)
+        return Response(io.ScheduleOut(schedule).data, status=status.HTTP_201_CREATED)
 
 
 class ScheduleDetailView(WorkspaceView):
     @extend_schema(responses={200: io.ScheduleOut, **errors(404)})
     def get(self, request, workflow_id, schedule_id):
-        return Response(schedule_out(_schedule(self, workflow_id, schedule_id)))
+        return Response(io.ScheduleOut(_schedule(self, workflow_id, schedule_id)).data)
 
     @extend_schema(request=io.ScheduleIn, responses={200: io.ScheduleOut, **errors(400, 404)})
     def patch(self, request, workflow_id, schedule_id):
         schedule = _schedule(self, workflow_id, schedule_id)
         fields = parse(io.ScheduleIn, request)
         schedule = triggers.schedule_save(workflow=schedule.workflow, fields=fields, schedule=schedule)
-        return Response(schedule_out(schedule))
+        return Response(io.ScheduleOut(schedule).data)
 
     @extend_schema(responses={204: None, **errors(404)})
     def delete(self, request, workflow_id, schedule_id):

@@ -9,12 +9,14 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from orchestra import engine
@@ -24,7 +26,7 @@ from workflows.api import serializers as io
 from workflows.api.inputs import parse, parse_query
 from workflows.api.openapi import errors, page_of
 from workflows.api.parsers import StrictJSONParser
-from workflows.api.output import model_out, run_out, trace_out, version_out, workflow_out
+from workflows.documents import RUN_IN_LISTS
 from workflows.auth import IsWorkspaceMember, OwnerManages, request_workspace
 from workflows.errors import ValidationFailed
 
@@ -39,18 +41,28 @@ class Pagination(CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 500
 
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:  # DRF's answer to a bad cursor; it is bad input, not a missing page
+            raise ValidationFailed(
+                "cursor is not one of this list's: take it from a page's next or previous link.", path="cursor"
+            ) from None
+
     def get_paginated_response(self, data) -> Response:
         return Response(
             {"count": self.count, "next": self.get_next_link(), "previous": self.get_previous_link(), "results": data}
         )
 
 
-def _paginated(view: APIView, queryset, shape, *, ordering: tuple[str, ...] = ("-created_at", "-id")) -> Response:
+def _paginated(
+    view: APIView, queryset, out: type[Serializer], *, context=None, ordering: tuple[str, ...] = ("-created_at", "-id")
+) -> Response:
     paginator = Pagination()
     paginator.ordering = ordering
     paginator.count = queryset.count()
     page = paginator.paginate_queryset(queryset, view.request, view=view)
-    return paginator.get_paginated_response([shape(item) for item in page])
+    return paginator.get_paginated_response(out(page, many=True, context=context or {}).data)
 
 
 class WorkspaceView(APIView):
@@ -71,11 +83,7 @@ class OwnerView(WorkspaceView):
 
 
 def _me(request) -> dict:
-    workspace = request_workspace(request)
-    return {
-        "user": {"id": request.user.id, "username": request.user.username},
-        "workspace": {"id": str(workspace.id), "name": workspace.name} if workspace else None,
-    }
+    return io.MeOut({"user": request.user, "workspace": request_workspace(request)}).data
 
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")  # also before login: the login form needs the token
@@ -143,7 +151,7 @@ class NodeTypesView(WorkspaceView):
 class WorkflowListView(WorkspaceView):
     @extend_schema(responses={200: io.WorkflowOut(many=True)})
     def get(self, request):
-        return Response([workflow_out(w) for w in selectors.workflow_list(workspace=self.workspace)])
+        return Response(io.WorkflowOut(selectors.workflow_list(workspace=self.workspace), many=True).data)
 
     @extend_schema(request=io.WorkflowIn, responses={201: io.WorkflowDetailOut, **errors(400)})
     def post(self, request):
@@ -161,7 +169,7 @@ def _workflow_response(workspace, workflow_id, *, status: int = 200) -> Response
     """The workflow with its draft's problems, and its revision as the ETag (for If-Match)."""
     workflow = selectors.workflow_get(workspace=workspace, workflow_id=workflow_id)
     problems = services.graph_problems(workspace=workspace, graph=workflow.graph, workflow=workflow)
-    body = workflow_out(workflow) | {"problems": problems}
+    body = io.WorkflowDetailOut(workflow, context={"problems": problems}).data
     return Response(body, status=status, headers={"ETag": f'"{workflow.revision}"'})
 
 
@@ -200,7 +208,7 @@ class WorkflowPublishView(WorkspaceView):
         """201 with a new version; 200 with the latest one when the draft has not changed since."""
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
         version, created = services.workflow_publish(workflow=workflow)
-        return Response(version_out(version), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(io.VersionOut(version).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class WorkflowVersionRestoreView(WorkspaceView):
@@ -215,14 +223,15 @@ class WorkflowVersionsView(WorkspaceView):
     @extend_schema(responses={200: io.VersionOut(many=True), **errors(404)})
     def get(self, request, workflow_id):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        return Response([version_out(v, with_graph=False) for v in workflow.versions.all()])
+        versions = io.VersionOut(workflow.versions.all(), many=True, context={"leave_out": ("graph",)})
+        return Response(versions.data)
 
 
 class WorkflowVersionDetailView(WorkspaceView):
     @extend_schema(responses={200: io.VersionOut, **errors(404)})
     def get(self, request, workflow_id, version):
         workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow_id)
-        return Response(version_out(selectors.version_get(workflow=workflow, version=version)))
+        return Response(io.VersionOut(selectors.version_get(workflow=workflow, version=version)).data)
 
 
 class WorkflowExportView(WorkspaceView):
@@ -254,10 +263,8 @@ class WorkflowImportView(WorkspaceView):
         else:
             data = request.data
         workflow = services.workflow_import(workspace=self.workspace, data=parse(io.WorkflowExportSerializer, data))
-        return Response(
-            workflow_out(selectors.workflow_get(workspace=self.workspace, workflow_id=workflow.id)),
-            status=status.HTTP_201_CREATED,
-        )
+        workflow = selectors.workflow_get(workspace=self.workspace, workflow_id=workflow.id)
+        return Response(io.WorkflowOut(workflow).data, status=status.HTTP_201_CREATED)
 
 
 # --- Runs ---------------------------------------------------------------------------------
@@ -273,13 +280,13 @@ class RunListView(WorkspaceView):
         filters = parse_query(io.RunListQuery, request)
         filters.pop("limit", None)  # read by the paginator
         queryset = selectors.run_list(workspace=self.workspace, **filters)
-        return _paginated(self, queryset, lambda r: run_out(r, with_nodes=False))
+        return _paginated(self, queryset, io.RunOut, context=RUN_IN_LISTS)
 
 
 class RunDetailView(WorkspaceView):
     @extend_schema(responses={200: io.RunOut, **errors(404)})
     def get(self, request, run_id):
-        return Response(run_out(selectors.run_get(workspace=self.workspace, run_id=run_id)))
+        return Response(io.RunOut(selectors.run_get(workspace=self.workspace, run_id=run_id)).data)
 
 
 class RunEventsView(WorkspaceView):
@@ -293,7 +300,7 @@ class RunCancelView(WorkspaceView):
     @extend_schema(request=None, responses={202: io.RunOut, **errors(404, 409)})
     def post(self, request, run_id):
         run = runs.run_cancel(run=selectors.run_get(workspace=self.workspace, run_id=run_id))
-        return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
+        return Response(io.RunOut(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RunResumeView(WorkspaceView):
@@ -302,14 +309,14 @@ class RunResumeView(WorkspaceView):
         run = selectors.run_get(workspace=self.workspace, run_id=run_id)
         body = parse(io.RunResumeIn, request)
         run = runs.run_resume(run=run, node_id=body["node_id"], value=body.get("value"))
-        return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
+        return Response(io.RunOut(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RunRetryView(WorkspaceView):
     @extend_schema(request=None, responses={202: io.RunOut, **errors(404, 409)})
     def post(self, request, run_id):
         run = runs.run_retry(run=selectors.run_get(workspace=self.workspace, run_id=run_id))
-        return Response(run_out(run), status=status.HTTP_202_ACCEPTED)
+        return Response(io.RunOut(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RunRerunView(WorkspaceView):
@@ -320,7 +327,7 @@ class RunRerunView(WorkspaceView):
     def post(self, request, run_id):
         run = selectors.run_get(workspace=self.workspace, run_id=run_id)
         rerun = runs.run_rerun(run=run, inputs=parse(io.RunRerunIn, request).get("inputs"))
-        return Response(run_out(rerun), status=status.HTTP_201_CREATED)
+        return Response(io.RunOut(rerun).data, status=status.HTTP_201_CREATED)
 
 
 # --- Models and traces --------------------------------------------------------------------
@@ -335,13 +342,13 @@ def _model_fields(request) -> tuple[str | None, dict, str | None]:
 class ModelListView(OwnerView):
     @extend_schema(responses={200: io.ModelOut(many=True)})
     def get(self, request):
-        return Response([model_out(m) for m in selectors.model_list(workspace=self.workspace)])
+        return Response(io.ModelOut(selectors.model_list(workspace=self.workspace), many=True).data)
 
     @extend_schema(request=io.ModelIn, responses={201: io.ModelOut, **errors(400)})
     def post(self, request):
         name, fields, api_key = _model_fields(request)
         endpoint = services.model_endpoint_save(workspace=self.workspace, name=name, fields=fields, api_key=api_key)
-        return Response(model_out(endpoint), status=status.HTTP_201_CREATED)
+        return Response(io.ModelOut(endpoint).data, status=status.HTTP_201_CREATED)
 
 
 class ModelBackendsView(WorkspaceView):
@@ -349,18 +356,13 @@ class ModelBackendsView(WorkspaceView):
 
     @extend_schema(responses={200: io.ModelBackendOut(many=True)})
     def get(self, request):
-        return Response(
-            [
-                {"name": b.name, "title": b.title, "options": sorted(b.options), "needs_base_url": b.needs_base_url}
-                for b in BACKEND_LIST
-            ]
-        )
+        return Response(io.ModelBackendOut(BACKEND_LIST, many=True).data)
 
 
 class ModelDetailView(OwnerView):
     @extend_schema(responses={200: io.ModelOut, **errors(404)})
     def get(self, request, name):
-        return Response(model_out(selectors.model_get(workspace=self.workspace, name=name)))
+        return Response(io.ModelOut(selectors.model_get(workspace=self.workspace, name=name)).data)
 
     @extend_schema(request=io.ModelIn, responses={200: io.ModelOut, **errors(400, 404)})
     def patch(self, request, name):
@@ -369,7 +371,7 @@ class ModelDetailView(OwnerView):
         endpoint = services.model_endpoint_save(
             workspace=self.workspace, name=name, fields=fields, api_key=api_key, endpoint=endpoint
         )
-        return Response(model_out(endpoint))
+        return Response(io.ModelOut(endpoint).data)
 
     @extend_schema(responses={204: None, **errors(404)})
     def delete(self, request, name):
@@ -388,16 +390,16 @@ class TraceListView(WorkspaceView):
         filters.pop("limit", None)  # read by the paginator
         metadata = {k[len("meta.") :]: v for k, v in request.query_params.items() if k.startswith("meta.")}
         queryset = selectors.trace_list(workspace=self.workspace, metadata=metadata, **filters)
-        return _paginated(self, queryset, trace_out)
+        return _paginated(self, queryset, io.TraceOut)
 
 
 class TraceDetailView(WorkspaceView):
     @extend_schema(responses={200: io.TraceOut, **errors(404)})
     def get(self, request, trace_id):
-        return Response(trace_out(selectors.trace_get(workspace=self.workspace, trace_id=trace_id)))
+        return Response(io.TraceOut(selectors.trace_get(workspace=self.workspace, trace_id=trace_id)).data)
 
     @extend_schema(request=io.TraceGoldenIn, responses={200: io.TraceOut, **errors(400, 404)})
     def patch(self, request, trace_id):
         trace = selectors.trace_get(workspace=self.workspace, trace_id=trace_id)
         golden_output = parse(io.TraceGoldenIn, request)["golden_output"]
-        return Response(trace_out(services.trace_set_golden(trace=trace, golden_output=golden_output)))
+        return Response(io.TraceOut(services.trace_set_golden(trace=trace, golden_output=golden_output)).data)

@@ -1058,6 +1058,24 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AgentStepsOut: {
+            runs: number;
+            steps: number;
+            tool_calls: number;
+            /** Format: double */
+            steps_per_run: number | null;
+        };
+        AgreementOut: {
+            /** @description Shadow comparisons. */
+            calls: number;
+            /**
+             * Format: double
+             * @description The share where the student agreed with the teacher.
+             */
+            agreement: number;
+            /** @description Comparisons where the student's call failed. */
+            student_errors: number;
+        };
         ApiKeyCreatedOut: {
             id: number;
             name: string;
@@ -1182,14 +1200,16 @@ export interface components {
             /** Format: double */
             cost: number;
         };
+        /** @description A turn is its run (finished or still running); context `conversation`. */
         ChatTurnOut: {
-            conversation_id: string;
+            readonly conversation_id: string;
             run_id: string;
             status: components["schemas"]["RunStatusEnum"];
-            reply: string | null;
-            message: components["schemas"]["ChatMessageOut"] | null;
+            readonly reply: string | null;
+            readonly message: components["schemas"]["ChatMessageOut"] | null;
             error: string | null;
-            steps: components["schemas"]["ChatStepOut"][];
+            /** @description What each LLM step cost. */
+            readonly steps: components["schemas"]["ChatStepOut"][];
         };
         ConversationDetailOut: {
             id: string;
@@ -1247,12 +1267,13 @@ export interface components {
             /** @description The student, for shadow and student. */
             model?: string | null;
         };
+        /** @description Of a node's deployment; one not saved yet is the teacher's, with no changes. */
         DeploymentOut: {
             node_id: string;
             state: components["schemas"]["StateEnum"];
             model: string | null;
             teacher_model: string | null;
-            changes: components["schemas"]["DeploymentChangeOut"][];
+            readonly changes: components["schemas"]["DeploymentChangeOut"][];
         };
         /**
          * @description * `queued` - queued
@@ -1287,6 +1308,12 @@ export interface components {
         Errors: {
             errors: components["schemas"]["ErrorItem"][];
         };
+        /**
+         * @description * `lora` - lora
+         *     * `full` - full
+         * @enum {string}
+         */
+        FineTuningEnum: "lora" | "full";
         GatewayErrorDetail: {
             message: string;
             type: string;
@@ -1317,6 +1344,12 @@ export interface components {
          * @enum {string}
          */
         GatewayModelOutObjectEnum: "model";
+        GoldenUpsampledOut: {
+            /** @description Golden examples in the train split, repeats included. */
+            train_examples: number;
+            /** @description How many of those are repeats (data.golden_share). */
+            repeats: number;
+        };
         Graph: {
             nodes: components["schemas"]["Node"][];
             edges: components["schemas"]["Edge"][];
@@ -1325,6 +1358,7 @@ export interface components {
             /** @description The model's name; one is made up if left out. */
             name?: string | null;
         };
+        /** @description Of the registered model endpoint. */
         JobDeployOut: {
             model: string;
         };
@@ -1403,6 +1437,7 @@ export interface components {
          * @enum {string}
          */
         KindEnum: "compare" | "train";
+        /** @description Of a workflow as selectors.workflow_list annotates it. */
         LastRunOut: {
             id: string;
             status: components["schemas"]["RunStatusEnum"];
@@ -1412,6 +1447,11 @@ export interface components {
         LoginIn: {
             username: string;
             password: string;
+        };
+        LoraChoiceOut: {
+            enabled: boolean;
+            fine_tuning: components["schemas"]["FineTuningEnum"];
+            reason: string;
         };
         McpServerIn: {
             name: string;
@@ -1424,8 +1464,9 @@ export interface components {
         McpServerOut: {
             id: string;
             name: string;
-            url: string;
-            header_names: string[];
+            readonly url: string;
+            /** @description The headers sent to the server; their values are never shown. */
+            readonly header_names: string[];
             tools: components["schemas"]["McpToolOut"][];
             /** Format: date-time */
             tools_refreshed_at: string | null;
@@ -1441,6 +1482,7 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** @description Of {"user": the signed-in user, "workspace": theirs or None}. */
         MeOut: {
             user: components["schemas"]["UserOut"];
             workspace: components["schemas"]["WorkspaceOut"] | null;
@@ -1451,19 +1493,21 @@ export interface components {
             /** Format: date-time */
             joined_at: string | null;
         };
+        /** @description Of a method's name. */
         MethodOut: {
             name: components["schemas"]["DistillationMethodEnum"];
             /** @description Compares token distributions: needs the teacher's log-probabilities. */
-            logit: boolean;
-            description: string;
+            readonly logit: boolean;
+            readonly description: string;
         };
         ModelBackendOut: {
             name: string;
             title: string;
-            options: string[];
+            readonly options: string[];
             needs_base_url: boolean;
         };
         ModelIn: {
+            /** @description Set at creation; without '/'. */
             name?: string;
             backend?: components["schemas"]["BackendEnum"];
             model?: string;
@@ -1505,6 +1549,18 @@ export interface components {
             /** Format: date-time */
             updated_at: string | null;
         };
+        ModelUsageOut: {
+            model: string;
+            calls: number;
+            tokens_in: number;
+            tokens_out: number;
+            /** Format: double */
+            cost: number;
+            /** Format: double */
+            p50_ms: number | null;
+            /** Format: double */
+            p95_ms: number | null;
+        };
         Node: {
             id: string;
             type: string;
@@ -1539,6 +1595,25 @@ export interface components {
             cost: number;
             /** Format: double */
             latency_ms: number | null;
+        };
+        NodeSavingsOut: {
+            node_id: string;
+            state: components["schemas"]["StateEnum"];
+            models: components["schemas"]["ModelUsageOut"][];
+            shadow: components["schemas"]["ShadowOut"] | null;
+            /**
+             * Format: double
+             * @description If the student answered every call.
+             */
+            potential_monthly_saving: number;
+            projection: components["schemas"]["ProjectionOut"];
+            /**
+             * Format: double
+             * @description The potential saving, once projected; else 0.
+             */
+            projected_monthly_saving: number;
+            /** @description Agent nodes: runs, steps and tool calls. */
+            agent?: components["schemas"]["AgentStepsOut"];
         };
         NodeTypeOut: {
             type: string;
@@ -1584,6 +1659,7 @@ export interface components {
             } | null;
         };
         PatchedModelIn: {
+            /** @description Set at creation; without '/'. */
             name?: string;
             backend?: components["schemas"]["BackendEnum"];
             model?: string;
@@ -1639,7 +1715,7 @@ export interface components {
             response_mode?: components["schemas"]["ResponseModeEnum"];
             /**
              * Format: double
-             * @description How long a sync webhook waits for the outputs.
+             * @description How long a sync webhook waits for the outputs, in (0, 300].
              */
             wait_s?: number;
             secret?: string | null;
@@ -1661,24 +1737,51 @@ export interface components {
             /** Format: double */
             y: number;
         };
+        /** @description Of the dict services.job_preview makes; the optional parts appear once the traces are read. */
         PreviewOut: {
             matched: number;
             with_golden: number;
-            tokens: {
-                [key: string]: number;
-            };
-            splits: {
-                [key: string]: number;
+            golden_upsampled: components["schemas"]["GoldenUpsampledOut"];
+            tokens: components["schemas"]["PreviewTokensOut"];
+            splits: components["schemas"]["SplitsOut"];
+            /** @description Per verification stage: passed and failed. */
+            verification?: {
+                [key: string]: unknown;
             };
             /** Format: double */
             estimated_seconds: number | null;
             /** @description Why the job would be refused. */
-            refusals: {
-                [key: string]: unknown;
-            }[];
+            refusals: components["schemas"]["RefusalOut"][];
             teacher: string;
             student: string;
             method: string;
+            /** @description Offline logit KD from a remote teacher. */
+            teacher_scoring?: components["schemas"]["TeacherScoringOut"];
+            /** @description LoRA or every weight, and why. */
+            lora?: components["schemas"]["LoraChoiceOut"];
+        };
+        PreviewTokensOut: {
+            prompt: number;
+            output: number;
+        };
+        ProjectionOut: {
+            /** @description Whether the saving counts: the student's quality is measured. */
+            projected: boolean;
+            quality: components["schemas"]["QualityOut"] | null;
+            /** Format: double */
+            min_agreement?: number;
+            /** @description Why it is not projected. */
+            reason: string | null;
+        };
+        QualityOut: {
+            source: components["schemas"]["SourceEnum"];
+            /** Format: double */
+            agreement: number;
+            sample: number;
+        };
+        RefusalOut: {
+            path: string;
+            message: string;
         };
         /**
          * @description * `async` - async
@@ -1712,7 +1815,8 @@ export interface components {
             id: string;
             router: string;
             kind: components["schemas"]["KindEnum"];
-            sample: number | null;
+            /** @description How many traces the job was asked to sample; null: its default. */
+            readonly sample: number | null;
             status: components["schemas"]["RouterJobStatusEnum"];
             progress: unknown;
             report: unknown;
@@ -1745,11 +1849,11 @@ export interface components {
             verifier: {
                 [key: string]: unknown;
             };
-            trained: boolean;
+            readonly trained: boolean;
             /** Format: date-time */
             trained_at: string | null;
             /** @description The last training's report, without its curve. */
-            summary: {
+            readonly summary: {
                 [key: string]: unknown;
             } | null;
             /** Format: date-time */
@@ -1757,13 +1861,14 @@ export interface components {
             /** Format: date-time */
             updated_at: string | null;
         };
+        /** @description Of a router. */
         RouterReportOut: {
             router: components["schemas"]["RouterOut"];
             /** @description The last training's full report (its curve included). */
             training: unknown;
-            usage: components["schemas"]["RouterUsageOut"];
+            readonly usage: components["schemas"]["RouterUsageOut"];
             /** @description The latest compare and training jobs. */
-            jobs?: components["schemas"]["RouterJobOut"][];
+            readonly jobs: components["schemas"]["RouterJobOut"][];
         };
         RouterUsageOut: {
             calls: number;
@@ -1790,6 +1895,10 @@ export interface components {
             /** Format: date-time */
             at: string;
         };
+        /**
+         * @description An output serializer whose context `leave_out` names fields a view does not answer (the
+         *     nodes of each run in the list of runs).
+         */
         RunOut: {
             id: string;
             workflow: string;
@@ -1807,7 +1916,7 @@ export interface components {
             /** @description The run that called this one as a sub-workflow. */
             parent_run: string | null;
             /** @description While waiting: node_id and what it waits for. */
-            waiting: {
+            readonly waiting: {
                 [key: string]: unknown;
             } | null;
             /** Format: date-time */
@@ -1885,19 +1994,22 @@ export interface components {
          * @enum {string}
          */
         RunStatusEnum: "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
+        /** @description Of the dict distillation.selectors.savings makes. */
         SavingsOut: {
             /** Format: date-time */
             since: string;
             /** Format: date-time */
             until: string;
             /** @description Per distilled node: models, shadow, saving. */
-            nodes: {
-                [key: string]: unknown;
-            }[];
-            /** @description calls, cost and projected_monthly_saving over the nodes. */
-            totals: {
-                [key: string]: unknown;
-            };
+            nodes: components["schemas"]["NodeSavingsOut"][];
+            totals: components["schemas"]["SavingsTotalsOut"];
+        };
+        SavingsTotalsOut: {
+            calls: number;
+            /** Format: double */
+            cost: number;
+            /** Format: double */
+            projected_monthly_saving: number;
         };
         ScheduleIn: {
             name?: string;
@@ -1934,8 +2046,34 @@ export interface components {
             /** Format: date-time */
             updated_at: string | null;
         };
+        ShadowOut: {
+            /** @description Shadow comparisons. */
+            calls: number;
+            /**
+             * Format: double
+             * @description The share where the student agreed with the teacher.
+             */
+            agreement: number;
+            /** @description Comparisons where the student's call failed. */
+            student_errors: number;
+            /** @description Agent nodes: per kind of step. */
+            by_kind?: {
+                [key: string]: components["schemas"]["AgreementOut"] | null;
+            };
+        };
         SigningSecretOut: {
             secret: string;
+        };
+        /**
+         * @description * `shadow` - shadow
+         *     * `evaluation` - evaluation
+         * @enum {string}
+         */
+        SourceEnum: "shadow" | "evaluation";
+        SplitsOut: {
+            train: number;
+            validation: number;
+            test: number;
         };
         /**
          * @description * `teacher` - teacher
@@ -1944,6 +2082,13 @@ export interface components {
          * @enum {string}
          */
         StateEnum: "teacher" | "shadow" | "student";
+        TeacherScoringOut: {
+            teacher: string;
+            /** @description Traces whose teacher log-probabilities are recorded. */
+            recorded: number;
+            /** @description Traces the remote teacher will score before training. */
+            to_score: number;
+        };
         TraceOut: {
             id: string;
             workflow: string | null;
@@ -2001,6 +2146,10 @@ export interface components {
             /** Format: double */
             min_confidence?: number | null;
         };
+        /**
+         * @description An output serializer whose context `leave_out` names fields a view does not answer (the
+         *     nodes of each run in the list of runs).
+         */
         VersionOut: {
             version: number;
             /** Format: date-time */
@@ -2008,6 +2157,17 @@ export interface components {
             /** @description Left out of the list of versions. */
             graph?: components["schemas"]["Graph"];
         };
+        WebhookCallOut: {
+            /** Format: date-time */
+            at: string;
+            /** @description What the caller was answered. */
+            status_code: number;
+            /** @description The run it started, if any. */
+            run_id: string | null;
+            /** @description Why it was refused. */
+            error: string | null;
+        };
+        /** @description The run a webhook call started; a sync webhook's, once it ended, with its outputs. */
         WebhookFiredOut: {
             run_id: string;
             status: components["schemas"]["RunStatusEnum"];
@@ -2026,7 +2186,7 @@ export interface components {
             response_mode?: components["schemas"]["ResponseModeEnum"];
             /**
              * Format: double
-             * @description How long a sync webhook waits for the outputs.
+             * @description How long a sync webhook waits for the outputs, in (0, 300].
              */
             wait_s?: number;
             secret?: string | null;
@@ -2054,7 +2214,10 @@ export interface components {
             revoked_at: string | null;
             /** Format: date-time */
             created_at: string | null;
+            /** @description The last 20 calls, newest first. */
+            recent_calls: components["schemas"]["WebhookCallOut"][];
         };
+        /** @description Context `token`: shown once, at creation and rotation. */
         WebhookWithTokenOut: {
             id: string;
             workflow: string;
@@ -2074,11 +2237,14 @@ export interface components {
             revoked_at: string | null;
             /** Format: date-time */
             created_at: string | null;
+            /** @description The last 20 calls, newest first. */
+            recent_calls: components["schemas"]["WebhookCallOut"][];
             /** @description Shown once, at creation and rotation. */
             token: string;
             /** @description Where to POST: /hooks/<token>. */
-            url: string;
+            readonly url: string;
         };
+        /** @description Context `problems`: the draft's, from services.graph_problems. */
         WorkflowDetailOut: {
             id: string;
             name: string;
@@ -2087,15 +2253,17 @@ export interface components {
             /** @description Bumped by every save; also the ETag. */
             revision: number;
             published_version: number | null;
-            unpublished_changes: boolean;
-            last_run: components["schemas"]["LastRunOut"] | null;
+            /** @description The draft differs from what runs (the latest version); false before the first publish too. */
+            readonly unpublished_changes: boolean;
+            readonly last_run: components["schemas"]["LastRunOut"] | null;
             /** Format: date-time */
             created_at: string | null;
             /** Format: date-time */
             updated_at: string | null;
             /** @description What stops the draft from being published; [] when none. */
-            problems: components["schemas"]["ErrorItem"][];
+            readonly problems: components["schemas"]["ErrorItem"][];
         };
+        /** @description What export writes and import reads. */
         WorkflowExport: {
             /** @description The export format's version. */
             orchestra: number;
@@ -2125,8 +2293,9 @@ export interface components {
             /** @description Bumped by every save; also the ETag. */
             revision: number;
             published_version: number | null;
-            unpublished_changes: boolean;
-            last_run: components["schemas"]["LastRunOut"] | null;
+            /** @description The draft differs from what runs (the latest version); false before the first publish too. */
+            readonly unpublished_changes: boolean;
+            readonly last_run: components["schemas"]["LastRunOut"] | null;
             /** Format: date-time */
             created_at: string | null;
             /** Format: date-time */
@@ -2388,7 +2557,9 @@ export interface operations {
     api_conversations_list: {
         parameters: {
             query?: {
+                /** @description From a page's next or previous link. */
                 cursor?: string;
+                /** @description Items a page (50). */
                 limit?: number;
                 workflow?: string;
             };
@@ -3048,6 +3219,7 @@ export interface operations {
     api_distillations_events_list: {
         parameters: {
             query?: {
+                /** @description The last sequence number seen. */
                 after?: number;
             };
             header?: never;
@@ -4365,10 +4537,32 @@ export interface operations {
     api_runs_list: {
         parameters: {
             query?: {
+                /** @description From a page's next or previous link. */
                 cursor?: string;
+                /** @description Items a page (50). */
                 limit?: number;
-                status?: string;
-                trigger?: string;
+                /**
+                 * @description * `queued` - queued
+                 *     * `running` - running
+                 *     * `waiting` - waiting
+                 *     * `succeeded` - succeeded
+                 *     * `failed` - failed
+                 *     * `cancelled` - cancelled
+                 */
+                status?: "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
+                /**
+                 * @description * `editor` - editor
+                 *     * `api` - api
+                 *     * `chat` - chat
+                 *     * `webhook` - webhook
+                 *     * `schedule` - schedule
+                 *     * `gateway` - gateway
+                 *     * `subworkflow` - subworkflow
+                 *     * `cli` - cli
+                 *     * `mcp` - mcp
+                 *     * `rerun` - rerun
+                 */
+                trigger?: "editor" | "api" | "chat" | "webhook" | "schedule" | "gateway" | "subworkflow" | "cli" | "mcp" | "rerun";
                 workflow?: string;
             };
             header?: never;
@@ -4570,6 +4764,7 @@ export interface operations {
     api_runs_events_list: {
         parameters: {
             query?: {
+                /** @description The last sequence number seen. */
                 after?: number;
             };
             header?: never;
@@ -4924,14 +5119,25 @@ export interface operations {
     api_traces_list: {
         parameters: {
             query?: {
+                /** @description From a page's next or previous link. */
                 cursor?: string;
+                /** @description true: with a golden label; false: without. */
                 golden?: string;
+                /** @description Items a page (50). */
                 limit?: number;
                 model?: string;
+                /** @description A node id. */
                 node?: string;
                 run?: string;
+                /** @description An ISO 8601 date-time (the selector reads it). */
                 since?: string;
-                status?: string;
+                /**
+                 * @description * `ok` - ok
+                 *     * `error` - error
+                 *     * `abandoned` - abandoned
+                 */
+                status?: "ok" | "error" | "abandoned";
+                /** @description An ISO 8601 date-time. */
                 until?: string;
                 workflow?: string;
             };
@@ -5719,7 +5925,9 @@ export interface operations {
     api_workflows_savings_retrieve: {
         parameters: {
             query?: {
+                /** @description An ISO 8601 date-time; a month before until. */
                 since?: string;
+                /** @description An ISO 8601 date-time; now. */
                 until?: string;
             };
             header?: never;
