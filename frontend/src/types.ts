@@ -143,6 +143,18 @@ export interface Run {
   tokens_out?: number | null;
   cost?: number | string | null;
   nodes: NodeRun[];
+  waiting?: RunWaiting | null;
+}
+
+/** What a waiting run waits for; a node waiting on a child run (a sub-workflow, a map item, an agent's tool) names it. */
+export interface RunWaiting {
+  node_id: string;
+  prompt?: string | null;
+  child_run?: string;
+  child_node?: string;
+  item?: number;
+  tool?: string;
+  step?: number;
 }
 
 export interface RunEvent {

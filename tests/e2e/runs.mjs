@@ -1,6 +1,8 @@
 // The run page's Retry and Rerun: a run whose HTTP node got a 500 is opened, retried from its failed
 // node (the model step before it keeps its result: one trace, one start), and then rerun with an
-// edited input, which opens the new run. Screenshots of each state are saved to look at.
+// edited input, which opens the new run. Then a map whose items wait on approvals in their own runs:
+// one is answered on the map's node, the next on the item's run, and the map's run goes on.
+// Screenshots of each state are saved to look at.
 import { BASE_URL, SCREENSHOTS, apiCall, assert, login, scenario, waitFor } from "./lib.mjs";
 import { join } from "node:path";
 
@@ -25,6 +27,36 @@ async function shot(page, name) {
 /** The run page shows `status` in its totals. */
 async function showsStatus(page, status) {
   await page.waitForSelector(`[data-testid=run-totals] .badge.status-${status}`, { timeout: 90_000 });
+}
+
+const REFUND = {
+  nodes: [
+    { id: "start", type: "input", config: { fields: [{ name: "amount", type: "number", required: true }] } },
+    { id: "ask", type: "approval", name: "Refund?", config: { prompt: "Refund {{ inputs.amount }}?" } },
+    { id: "end", type: "output", config: { outputs: { result: "refunded {{ inputs.amount }}" } } },
+  ],
+  edges: [{ source: "start", target: "ask" }, { source: "ask", target: "end", branch: "approved" }],
+};
+
+const refunds = (childId) => ({
+  nodes: [
+    { id: "start", type: "input", position: { x: 0, y: 0 }, config: { fields: [] } },
+    { id: "each", type: "map", name: "Each refund", position: { x: 300, y: 0 }, config: { items: "[3, 5]", workflow: childId, inputs: { amount: "{{ item }}" } } },
+    { id: "end", type: "output", position: { x: 600, y: 0 }, config: { outputs: { results: "{{ nodes.each.output }}" } } },
+  ],
+  edges: [{ source: "start", target: "each" }, { source: "each", target: "end" }],
+});
+
+async function published(page, name, graph) {
+  const created = await apiCall(page, "POST", "/api/workflows", { name, graph });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal((await apiCall(page, "POST", `/api/workflows/${created.body.id}/publish`)).status, 201);
+  return created.body.id;
+}
+
+/** The approval form of the selected node asks `prompt`. */
+async function asks(page, prompt) {
+  await page.waitForSelector(`[data-testid=approval-form] >> text=${prompt}`, { timeout: 90_000 });
 }
 
 /** The toolbar and the run panel fit the window: nothing sticks out to the right or is cut off. */
@@ -89,4 +121,37 @@ await scenario("runs", async (page) => {
   assert.match(await page.innerText("[data-testid=run-outputs]"), /"product": "oolong"/);
   await assertFits(page);
   await shot(page, "run-rerun.png");
+
+  // A map whose items wait on approvals: answered on the map's node, then on the item's own run.
+  const childId = await published(page, "Refund", REFUND);
+  const parentId = await published(page, "Refunds", refunds(childId));
+  const parent = (await apiCall(page, "POST", `/api/workflows/${parentId}/runs`, { inputs: {} })).body;
+  await page.goto(`${BASE_URL}/runs/${parent.id}`);
+  await showsStatus(page, "waiting");
+  await page.click('.react-flow__node[data-id="each"]');
+  await asks(page, "Refund 3?");
+  assert.match(await page.innerText("[data-testid=waits-in]"), /item 0's run/);
+  await assertFits(page);
+  await shot(page, "run-waiting-on-item.png");
+  await page.click("[data-testid=approval-form] button:text-is('Approve')");
+  await asks(page, "Refund 5?");
+  assert.match(await page.innerText("[data-testid=waits-in]"), /item 1's run/);
+
+  await page.click("[data-testid=waits-in] a");
+  await page.waitForURL((url) => url.pathname.startsWith("/runs/") && url.pathname !== `/runs/${parent.id}`);
+  await showsStatus(page, "waiting");
+  await page.click('.react-flow__node[data-id="ask"]');
+  await asks(page, "Refund 5?");
+  await page.click("[data-testid=approval-form] button:text-is('Approve')");
+  await showsStatus(page, "succeeded");
+
+  await page.goto(`${BASE_URL}/runs/${parent.id}`);
+  await showsStatus(page, "succeeded");
+  await waitFor(async () => (await nodeStatus(page, "end")) === "succeeded", { message: "the map's run to be drawn" });
+  const parentEvents = (await apiCall(page, "GET", `/api/runs/${parent.id}/events?after=0`)).body;
+  assert.equal(parentEvents.filter((e) => e.type === "run_waiting").length, 2, "waited on each item once");
+  assert.equal(parentEvents.filter((e) => e.type === "run_resumed").length, 2, "answered on the node, woken by the item");
+  assert.match(await page.innerText("[data-testid=run-outputs]"), /refunded 3[\s\S]*refunded 5/);
+  await assertFits(page);
+  await shot(page, "run-map-answered.png");
 });

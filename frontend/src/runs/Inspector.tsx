@@ -1,7 +1,9 @@
-// What one node did in a run; for a waiting approval node, the approve/reject controls.
+// What one node did in a run; for a node waiting for an answer (an approval, or one in a run it
+// started), the approve/reject controls.
 import { useState } from "react";
+import { Link } from "react-router";
 import { post } from "../api";
-import type { ApiError, JsonValue, NodeRun, Run, RunEvent } from "../types";
+import type { ApiError, JsonValue, NodeRun, Run, RunEvent, RunWaiting } from "../types";
 import { ErrorList, JsonView, StatusBadge, errorsFrom, formatCost, formatNumber, formatTime } from "../ui";
 import { AgentTrajectory } from "./Trajectory";
 import { RoutingDecisions } from "../routing/RoutingDecision";
@@ -31,8 +33,8 @@ export function Inspector({ run, nodeId, nodeType, node, streamed, events, onRes
         <dt>Finished</dt><dd>{formatTime(node.finished_at)}</dd>
       </dl>
       {(nodeType === "llm" || agent) && <RoutingDecisions runId={run.id} nodeId={nodeId} finishedAt={node.finished_at} />}
-      {node.status === "waiting" && nodeType === "approval" && run.status === "waiting" && (
-        <ApprovalForm runId={run.id} nodeId={nodeId} onResumed={onResumed} />
+      {node.status === "waiting" && run.status === "waiting" && run.waiting?.node_id === nodeId && (nodeType === "approval" || run.waiting.child_run) && (
+        <ApprovalForm runId={run.id} nodeId={nodeId} waiting={run.waiting} onResumed={onResumed} />
       )}
       {agent && (
         <>
@@ -66,7 +68,14 @@ export function Inspector({ run, nodeId, nodeType, node, streamed, events, onRes
   );
 }
 
-function ApprovalForm({ runId, nodeId, onResumed }: { runId: string | number; nodeId: string; onResumed: () => void }) {
+/** Where an answer given here goes: the approval of the run a sub-workflow, a map item or a tool call started. */
+function waitsIn(waiting: RunWaiting): string {
+  if (waiting.item !== undefined) return `item ${waiting.item}'s run`;
+  if (waiting.tool !== undefined) return `the run of tool ${waiting.tool} (step ${waiting.step ?? "?"})`;
+  return "the sub-workflow's run";
+}
+
+function ApprovalForm({ runId, nodeId, waiting, onResumed }: { runId: string | number; nodeId: string; waiting: RunWaiting; onResumed: () => void }) {
   const [text, setText] = useState("");
   const [errors, setErrors] = useState<ApiError[]>([]);
   const [busy, setBusy] = useState(false);
@@ -91,8 +100,14 @@ function ApprovalForm({ runId, nodeId, onResumed }: { runId: string | number; no
   }
 
   return (
-    <div className="approval card">
+    <div className="approval card" data-testid="approval-form">
       <h4>Waiting for approval</h4>
+      {waiting.prompt && <p>{waiting.prompt}</p>}
+      {waiting.child_run && (
+        <p className="hint" data-testid="waits-in">
+          Asked in {waitsIn(waiting)}, <Link to={`/runs/${waiting.child_run}`}>{String(waiting.child_run).slice(0, 8)}</Link> (node <code>{waiting.child_node}</code>); answered here or there, this run goes on.
+        </p>
+      )}
       <label>
         Value (text or JSON, optional)
         <textarea name="approval-value" rows={2} value={text} onChange={(e) => setText(e.target.value)} />
