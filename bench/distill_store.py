@@ -13,6 +13,8 @@ clustering of the top ids, so this is the worst case for it).
 from __future__ import annotations
 
 import argparse
+import math
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -48,6 +50,8 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["forward_kl", "jsd"])
     parser.add_argument("--student-steps", type=int, default=None, help="override the mode's student steps")
     parser.add_argument("--teacher-steps", type=int, default=None, help="override the mode's teacher steps")
+    parser.add_argument("--k", type=int, default=50, help="top-k kept per token (DistillKit publishes k = 50)")
+    parser.add_argument("--seeds", type=int, default=1, help="students per row, each with its own data order")
     parser.add_argument("--sizes-only", action="store_true", help="only the sizes from synthetic rows, no training")
     args = parser.parse_args()
     if args.sizes_only:
@@ -65,29 +69,68 @@ def main() -> None:
             tokenizer=setup.tokenizer,
             examples=traces + setup.val_examples,
             folder=setup.root / f"store_{name}",
-            top_k=32,
+            top_k=args.k,
             max_seq_len=128,
             compact=compact,
         )
     sizes = {name: store.bytes_per_token for name, store in stores.items()}
-    rows = [
-        setup.student_row(
-            f"{method} from the {name} store ({sizes[name]:.1f} B/token)", method=method, signal=store, examples=traces
-        )
-        for method in args.methods
-        for name, store in stores.items()
-    ]
+    kl, worst = rounding_kl(stores["float16"], stores["compact"])
+    print(
+        f"\nwhat the compact store's rounding changes in the teacher's distribution (k={args.k} + the rest bucket), "
+        f"KL(float16 || compact) per reply token: mean {kl:.5f} nats, max {worst:.4f}"
+    )
+    rows = []
+    for method in args.methods:
+        for name, store in stores.items():
+            runs = [
+                setup.student_row(
+                    f"{method} from the {name} store, seed {seed}",
+                    method=method,
+                    signal=store,
+                    examples=traces,
+                    seed=seed,
+                )
+                for seed in range(args.seeds)
+            ]
+            rows.append(mean_row(f"{method} from the {name} store ({sizes[name]:.1f} B/token)", runs))
     print_table(
-        f"students from the two store formats: {args.traces} traces, k=32, vocabulary "
-        f"{len(setup.tokenizer)}, {setup.student_steps} steps x 16, {len(setup.test)} held-out tickets",
+        f"students from the two store formats: {args.traces} traces, k={args.k}, vocabulary "
+        f"{len(setup.tokenizer)}, {setup.student_steps} steps x 16, {len(setup.test)} held-out tickets, "
+        f"mean of {args.seeds} data orders (each metric's spread across them in the log above)",
         rows,
     )
+    for name, metrics, _ in rows:
+        print(f"  {name}: " + ", ".join(f"{key} sd {value:.3f}" for key, value in metrics.pop("_sd").items()))
 
     print(
-        f"\n| {len(setup.tokenizer)} (this teacher, measured on its store) | 32 | {sizes['float16']:.1f} B/token "
+        f"\n| {len(setup.tokenizer)} (this teacher, measured on its store) | {args.k} | {sizes['float16']:.1f} B/token "
         f"| {sizes['compact']:.1f} B/token | - |"
     )
     print_sizes([(len(setup.tokenizer), 50), (152064, 32), (152064, 50), (152064, 64)])
+
+
+def rounding_kl(exact, compact) -> tuple[float, float]:
+    """Mean and max over reply tokens of KL(exact || compact), each row's k kept tokens plus the rest
+    bucket (the mass outside them), as the loss sees the teacher."""
+    divergences = []
+    for key in exact.meta["rows"]:
+        (ids_e, lp_e), (ids_c, lp_c) = exact.rows(key), compact.rows(key)
+        for row in range(ids_e.shape[0]):
+            p = dict(zip(ids_e[row].tolist(), lp_e[row].double().exp().tolist()))
+            q = dict(zip(ids_c[row].tolist(), lp_c[row].double().exp().tolist()))
+            p_rest, q_rest = max(1 - sum(p.values()), 1e-12), max(1 - sum(q.values()), 1e-12)
+            kl = sum(pv * math.log(pv / max(q.get(i, 1e-12), 1e-12)) for i, pv in p.items() if pv > 0)
+            divergences.append(kl + p_rest * math.log(p_rest / q_rest))
+    return sum(divergences) / len(divergences), max(divergences)
+
+
+def mean_row(name: str, runs: list[tuple]) -> tuple:
+    """One table row from several students: each metric's mean (and its spread, under `_sd`)."""
+    keys = runs[0][1].keys()
+    values = {key: [metrics[key] for _, metrics, _ in runs] for key in keys}
+    means = {key: statistics.fmean(v) for key, v in values.items()}
+    means["_sd"] = {key: statistics.pstdev(v) for key, v in values.items()}
+    return name, means, statistics.fmean(seconds for _, _, seconds in runs)
 
 
 def print_sizes(cases: list[tuple[int, int]]) -> None:
