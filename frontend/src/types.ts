@@ -412,13 +412,8 @@ export interface WebhookFields {
   enabled: boolean;
 }
 
-/** One request the webhook received. Not served by the API yet: drawn when it is. */
-export interface WebhookCall {
-  at: string;
-  status_code: number;
-  run_id: string | null;
-  error: string | null;
-}
+/** One request the webhook received: what it was answered, the run it started or why it was refused. */
+export type WebhookCall = Schemas["WebhookCallOut"];
 
 export interface Webhook extends Omit<WebhookFields, "secret"> {
   id: string;
@@ -429,7 +424,7 @@ export interface Webhook extends Omit<WebhookFields, "secret"> {
   created_at: string;
   token?: string; // only in the answers to create and rotate
   url?: string; // "/hooks/<token>", with the token
-  recent_calls?: WebhookCall[];
+  recent_calls: WebhookCall[]; // the last 20, newest first
 }
 
 export type OverlapPolicy = Schemas["OverlapPolicyEnum"];
