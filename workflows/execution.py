@@ -229,8 +229,12 @@ class _Hooks:
         self.run, self.recorder, self.thread = run, recorder, threading.get_ident()
 
     def _db(self, work, what: str):
+        return self._released(lambda: dbretry.retrying(work, what=f"run {self.run.id} {what}"))
+
+    def _released(self, work):
+        """`work()`; on another thread than the run's, its connection goes back to the pool after."""
         try:
-            return dbretry.retrying(work, what=f"run {self.run.id} {what}")
+            return work()
         finally:
             if threading.get_ident() != self.thread and not connection.in_atomic_block:
                 dbretry.drop_connection()
@@ -240,7 +244,11 @@ class _Hooks:
         return engine.RunHooks(
             emit=lambda type, node_id, data: self._db(lambda: self.recorder.emit(type, node_id, data), type),
             call_model=lambda call: self._db(lambda: call_model(run, retried_call(run, call)), "model call"),
-            run_workflow=lambda workflow_id, inputs, **call: run_subworkflow(run, workflow_id, inputs, **call),
+            # Not retried as a whole (the child run's own writes are); map items and tool calls run it on
+            # threads of their own, whose connections must not be kept by threads that end.
+            run_workflow=lambda workflow_id, inputs, **call: self._released(
+                lambda: run_subworkflow(run, workflow_id, inputs, **call)
+            ),
             is_cancelled=lambda: self._db(self.recorder.is_cancelled, "cancel check"),
             http_allow_private=settings.ORCHESTRA_HTTP_ALLOW_PRIVATE,
             credential=lambda name: self._db(
@@ -249,8 +257,8 @@ class _Hooks:
             describe_tool=lambda spec: self._db(
                 lambda: tools.tool_describe(workspace=run.workspace, spec=spec), "tool"
             ),
-            call_mcp_tool=lambda server, tool, arguments: mcp.mcp_tool_call(
-                workspace=run.workspace, server_name=server, tool=tool, arguments=arguments
+            call_mcp_tool=lambda server, tool, arguments: self._released(
+                lambda: mcp.mcp_tool_call(workspace=run.workspace, server_name=server, tool=tool, arguments=arguments)
             ),
             recorded_tool_result=lambda call_key: self._db(lambda: tool_result_recorded(run, call_key), "tool result"),
         )

@@ -2,6 +2,8 @@
 which goes on from where it was once the child run is answered (on the child, or through the caller):
 finished items and earlier agent steps are not run again, and no model call is made twice."""
 
+import pytest
+
 from tests.conftest import wait_until
 from tests.platform.test_run_lifecycle import APPROVAL
 from tests.platform.test_runs_api import create_published
@@ -10,22 +12,20 @@ from workflows.models import NodeRun, Run, RunEvent, Trace
 ITEMS = [3, 5, 7]
 
 
-def map_of_approvals(child_id: str) -> dict:
-    """A model call, then a map running the approval workflow once per amount, concurrently."""
+def map_of_approvals(child_id: str, per_item: str) -> dict:
+    """A model call, then a map running the approval workflow once per amount, concurrently: as the map's
+    workflow, or through an inline sub-workflow node."""
+    inputs = {"amount": "{{ item }}"}
+    runs = (
+        {"workflow": child_id, "inputs": inputs}
+        if per_item == "workflow"
+        else {"node": {"type": "subworkflow", "config": {"workflow": child_id, "inputs": inputs}}}
+    )
     return {
         "nodes": [
             {"id": "start", "type": "input", "config": {"fields": []}},
             {"id": "draft", "type": "llm", "config": {"model": "auto", "prompt": "Refunds", "max_tokens": 4}},
-            {
-                "id": "each",
-                "type": "map",
-                "config": {
-                    "items": str(ITEMS),
-                    "workflow": child_id,
-                    "inputs": {"amount": "{{ item }}"},
-                    "concurrency": 2,
-                },
-            },
+            {"id": "each", "type": "map", "config": {"items": str(ITEMS), "concurrency": 2, **runs}},
             {"id": "end", "type": "output", "config": {"outputs": {"results": "{{ nodes.each.output }}"}}},
         ],
         "edges": [
@@ -39,21 +39,27 @@ def map_of_approvals(child_id: str) -> dict:
 def waiting_on(api, run_id: str, **expected) -> dict:
     """The run's `waiting` document, once the run waits on what `expected` says."""
 
+    seen = {}
+
     def matches():
-        run = api.get(f"/api/runs/{run_id}").json()
+        seen["run"] = run = api.get(f"/api/runs/{run_id}").json()
         waiting = run["waiting"] or {}
         return waiting if run["status"] == "waiting" and expected.items() <= waiting.items() else None
 
-    return wait_until(matches, timeout=60, message=f"run {run_id} to wait on {expected}")
+    try:
+        return wait_until(matches, timeout=60, message=f"run {run_id} to wait on {expected}")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the run: {seen.get('run')}") from None
 
 
 def child_for(waiting: dict) -> Run:
     return Run.objects.get(pk=waiting["child_run"])
 
 
-def test_a_map_item_whose_workflow_waits_pauses_the_map_which_goes_on_from_there(api):
+@pytest.mark.parametrize("per_item", ["workflow", "inline sub-workflow"])
+def test_a_map_item_whose_workflow_waits_pauses_the_map_which_goes_on_from_there(api, per_item):
     child_id = create_published(api, APPROVAL, name="Refund")
-    parent_id = create_published(api, map_of_approvals(child_id), name="Refunds")
+    parent_id = create_published(api, map_of_approvals(child_id, per_item), name="Refunds")
 
     parent = api.post(f"/api/workflows/{parent_id}/runs", json={"inputs": {}, "wait": 60}).json()
     assert parent["status"] == "waiting", parent
