@@ -1,9 +1,9 @@
 """Request bodies and query strings checked by their input serializers, every problem at once.
 
-DRF's fields coerce (the number 5 becomes the name "5", the string "true" a boolean, 1.9 the
-integer... refused, but "3" accepted), so a body is first checked for JSON types against the
-serializer's fields: a wrong type is named, never silently converted. A field the serializer does
-not know is refused by name: a typo would otherwise be dropped and the request half-applied."""
+DRF's fields coerce: a CharField takes the number 5 as "5", an IntegerField the string "3", a
+BooleanField the string "yes". So a body is first checked for JSON types against the serializer's
+fields, and a wrong type is named instead of converted. A field the serializer does not know is
+refused by name: a typo would otherwise be dropped and the request half-applied."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -117,9 +117,10 @@ def parse(
 
 
 def parse_query(serializer_class: type[serializers.Serializer], request: Request) -> dict:
-    """Query parameters, each given once, validated by `serializer_class` (its fields read text, so
-    no JSON type check); unknown parameters are left to the view (the cursor, `meta.*` filters)."""
-    known = {name: request.query_params.get(name) for name in serializer_class().fields if name in request.query_params}
+    """Query parameters validated by `serializer_class` (they are text: no JSON type check; an empty
+    one is left out); parameters it does not name are the view's (the cursor, `meta.*` filters)."""
+    params = request.query_params
+    known = {name: params[name] for name in serializer_class().fields if params.get(name, "") != ""}  # "": not given
     serializer = serializer_class(data=known)
     if not serializer.is_valid():
         raise ValidationFailed(flatten(serializer.errors))
