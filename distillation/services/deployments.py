@@ -198,7 +198,9 @@ def _shadow_reply(make_trace: MakeTrace, run, call: ModelCall, model: str) -> Tr
     except Exception as exc:
         log.warning("node %s: shadow student %s failed: %s", call.node_id, model, exc)
         # A failed call's trace is normally saved by the call itself; one that failed before that is recorded here.
-        failed = Trace.objects.filter(run=run, call_key=call_key, status="error", created_at__gte=started).first()
+        failed = Trace.objects.filter(
+            run=run, call_key=call_key, status__in=("error", "abandoned"), created_at__gte=started
+        ).first()
         return failed or Trace.objects.create(
             workspace_id=run.workspace_id,
             workflow_id=run.workflow_id,
