@@ -211,3 +211,16 @@ def test_a_child_answered_on_its_own_wakes_the_parent_without_answering_its_next
         ("first", {"approved": True}),
         ("second", {"approved": True}),
     ]
+
+
+def test_cancelling_a_run_whose_map_waits_cancels_every_item_run(api):
+    child_id = create_published(api, APPROVAL, name="Refund")
+    parent_id = create_published(api, map_of_approvals(child_id, "workflow"), name="Refunds")
+    parent = api.post(f"/api/workflows/{parent_id}/runs", json={"inputs": {}, "wait": 60}).json()
+    assert parent["status"] == "waiting", parent
+
+    assert api.post(f"/api/runs/{parent['id']}/cancel").status_code == 202
+
+    assert api.wait_run(parent["id"])["status"] == "cancelled"
+    children = Run.objects.filter(parent_run_id=parent["id"])
+    assert sorted(children.values_list("status", flat=True)) == ["cancelled"] * len(ITEMS)
