@@ -74,7 +74,9 @@ class RunHooks:
     # run_workflow(workflow_id, inputs, key=..., answer=...): the called run's outputs; raise on failure.
     # Each call is named (`key`: a sub-workflow node's, a map item's, a tool call's, stable across re-runs
     # of the node) so a re-run finds the same child run; WorkflowWaiting when that run waits, and
-    # `answer` (value, child node) answers it if it still waits on that node.
+    # `answer` (value, child node) answers it if it still waits on that node. The node waiting on a
+    # child is resumed with {"child_run", "child_node", "value"} to answer that child through the
+    # calling run, or with anything else (None) to look again: the child moved on by itself.
     run_workflow: Callable[..., dict[str, Any]] | None = None
     # Checked before each node starts, between a map's items, while an HTTP request or a model call runs.
     is_cancelled: Callable[[], bool] = lambda: False

@@ -44,9 +44,9 @@ def child_answer(ctx: NodeContext, waiting: WorkflowWaiting, **about: Any) -> tu
     directly, which wakes this run) and only needs asking again.
 
     On resume LangGraph runs the node again from the top and each interrupt() returns its resume value
-    in order. A value answered through this run names the child run and node it was given for
-    (`runs.run_resume`), so one replayed for an earlier wait, or for another child (a map item's, an
-    agent tool call's), answers nothing here.
+    in order. A value answered through this run names the child run and node it was given for (see
+    RunHooks.run_workflow), so one replayed for an earlier wait, or for another child (a map item's,
+    an agent tool call's), answers nothing here.
     """
     payload = {
         **waiting.waiting,
