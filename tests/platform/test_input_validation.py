@@ -84,6 +84,10 @@ def test_a_wrong_typed_field_is_a_400_naming_its_path_with_every_problem_at_once
             wrong[f"{method} {url}"] = (response.status_code, response.text[:400])
     assert wrong == {}
 
+    # Text is kept as written, never trimmed: whitespace in a golden label is part of what is learnt.
+    label = api.patch(f"/api/traces/{ids['trace']}", json={"golden_output": "  tea, twice \n"})
+    assert label.status_code == 200 and label.json()["golden_output"] == "  tea, twice \n"
+
 
 def test_a_body_that_is_not_an_object_is_refused_whole_and_an_unknown_field_by_name(api):
     workflow = create_published(api)

@@ -37,8 +37,8 @@ class FromContext(serializers.CharField):
 
 
 class LoginIn(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(write_only=True)
+    username = serializers.CharField(trim_whitespace=False)
+    password = serializers.CharField(write_only=True, trim_whitespace=False)
 
 
 class UserOut(serializers.Serializer):
@@ -251,7 +251,9 @@ class ModelIn(serializers.Serializer):
     backend = serializers.ChoiceField(choices=BACKENDS, required=False)
     model = serializers.CharField(required=False)
     base_url = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    api_key = serializers.CharField(required=False, allow_null=True, write_only=True, help_text="Stored encrypted.")
+    api_key = serializers.CharField(
+        required=False, allow_null=True, write_only=True, trim_whitespace=False, help_text="Stored encrypted."
+    )
     price_in = serializers.FloatField(required=False, min_value=0, help_text="Per million prompt tokens.")
     price_out = serializers.FloatField(required=False, min_value=0, help_text="Per million generated tokens.")
     options = serializers.DictField(required=False, help_text="The backend's options (GET /api/model-backends).")
@@ -321,7 +323,10 @@ class TraceListQuery(PageQuery):
 
 class TraceGoldenIn(serializers.Serializer):
     golden_output = serializers.CharField(
-        allow_null=True, help_text="The only writable field (traces are append-only)."
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,  # a label is kept as written: whitespace is part of what is learnt
+        help_text="The only writable field (traces are append-only).",
     )
 
 
@@ -329,7 +334,7 @@ class TraceGoldenIn(serializers.Serializer):
 
 
 class ChatIn(serializers.Serializer):
-    message = serializers.CharField()
+    message = serializers.CharField(trim_whitespace=False)
     conversation_id = serializers.CharField(required=False, allow_null=True, help_text="Continue a conversation.")
     version = VersionChoiceField(required=False)
     stream = serializers.BooleanField(required=False, help_text="Answer Server-Sent Events instead of JSON.")
@@ -424,7 +429,9 @@ class WebhookIn(serializers.Serializer):
     wait_s = serializers.FloatField(
         required=False, help_text=f"How long a sync webhook waits for the outputs, in (0, {MAX_WEBHOOK_WAIT_S}]."
     )
-    secret = serializers.CharField(required=False, allow_null=True, allow_blank=True, write_only=True)
+    secret = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, write_only=True, trim_whitespace=False
+    )
     rate_limit_per_minute = serializers.IntegerField(required=False, min_value=0, help_text="0: unlimited.")
     callback_url = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
