@@ -48,8 +48,11 @@ def test_no_request_answers_a_server_error_or_breaks_the_contract(api):
     assert failures == {}, "\n\n".join(f"{label}: {failure}" for label, failure in failures.items())
 
 
-def test_real_objects_are_answered_as_the_document_describes_them(api):
+def test_real_objects_are_answered_as_the_document_describes_them(api, platform):
+    import httpx
+
     from tests.platform.test_runs_api import create_published
+    from workflows import services
 
     schema = schemathesis.openapi.from_dict(api.get("/api/schema", params={"format": "json"}).json())
     workflow = create_published(api)
@@ -57,6 +60,21 @@ def test_real_objects_are_answered_as_the_document_describes_them(api):
     trace = api.get("/api/traces", params={"run": run["id"]}).json()["results"][0]["id"]
     webhook = api.post(f"/api/workflows/{workflow}/webhooks", json={"input_mapping": {"topic": "body.topic"}}).json()
     schedule = api.post(f"/api/workflows/{workflow}/schedules", json={"cron": "0 9 * * *", "inputs": {"topic": "t"}})
+    # A webhook with calls (one that started a run, one refused), a router with a report, a preview.
+    assert httpx.post(f"{platform.url}{webhook['url']}", json={"topic": "tea"}).status_code == 202
+    assert httpx.post(f"{platform.url}{webhook['url']}", json={}).status_code == 400
+    services.model_endpoint_save(
+        workspace=api.workspace,
+        name="tiny-b",
+        fields={"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1"},
+    )
+    router = api.post("/api/routers", json={"name": "r", "candidates": ["tiny", "tiny-b"]})
+    assert router.status_code == 201, router.text
+    preview = api.post(
+        "/api/distillations/preview",
+        json={"workflow": workflow, "node_id": "draft", "student": "tiny", "method": "sft"},
+    )
+    assert preview.status_code == 200, preview.text
     answered = {
         ("GET", "/api/auth/me", "/api/auth/me"),
         ("GET", "/api/node-types", "/api/node-types"),
@@ -95,6 +113,7 @@ def test_real_objects_are_answered_as_the_document_describes_them(api):
         ),
         ("GET", f"/api/workflows/{workflow}/savings", "/api/workflows/{workflow_id}/savings"),
         ("GET", "/api/routers", "/api/routers"),
+        ("GET", f"/api/routers/{router.json()['id']}/report", "/api/routers/{router_id}/report"),
         ("GET", "/v1/models", "/v1/models"),
     }
     assert schedule.status_code == 201, schedule.text
@@ -106,4 +125,8 @@ def test_real_objects_are_answered_as_the_document_describes_them(api):
             schema[template][method].validate_response(response)
         except BaseExceptionGroup as exc:
             problems[url] = str(exc)
+    try:
+        schema["/api/distillations/preview"]["POST"].validate_response(preview)
+    except BaseExceptionGroup as exc:
+        problems["/api/distillations/preview"] = str(exc)
     assert problems == {}, "\n\n".join(f"{url}: {problem}" for url, problem in problems.items())
