@@ -10,6 +10,10 @@ sequence is prompt (label -100).
     trl   full logits from both lm_heads, then GKDTrainer.generalized_jsd_loss
           (beta 0 = forward KL, beta 1 = reverse KL, else JSD; no other methods)
 
+    on_policy_jsd  GKD with lmbda 1 (ours only): every step first samples 128 tokens per prompt from
+          the student (train.on_policy_items, as training does), then JSD on those tokens; its
+          tokens/s counts prompt + sample tokens and includes the sampling
+
 For each (method, implementation) it prints tokens/s (median over --steps after --warmup steps)
 and the peak of torch.cuda.max_memory_allocated() over the timed steps (models, optimizer
 state and activations included, so differences come from the loss).
@@ -33,10 +37,13 @@ from transformers import Qwen2Config, Qwen2ForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from orchestra.distill.dataset import TokenizedExample, collate  # noqa: E402
 from orchestra.distill.losses import DenseTeacher, LossConfig, kd_loss  # noqa: E402
+from orchestra.distill.train import on_policy_items  # noqa: E402
 
-METHODS = ["ce", "forward_kl", "reverse_kl", "adaptive_kl", "jsd", "skew_kl", "skew_reverse_kl"]
+METHODS = ["ce", "forward_kl", "reverse_kl", "adaptive_kl", "jsd", "skew_kl", "skew_reverse_kl", "on_policy_jsd"]
 TRL_BETA = {"forward_kl": 0.0, "reverse_kl": 1.0, "jsd": 0.5}
+ON_POLICY_NEW_TOKENS = 128  # on_policy_jsd: tokens the student samples per prompt (lmbda 1: every batch)
 
 SHAPES = {  # Qwen2-0.5B and Qwen2-1.5B, and a tiny pair for --dry-run
     "student": dict(
@@ -68,7 +75,25 @@ def make_batch(*, batch: int, seq: int, vocab: int, device: str) -> tuple[torch.
     return input_ids.to(device), labels.to(device)
 
 
+def on_policy_batch(student, input_ids, labels, *, new_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """GKD's on-policy batch as training makes it (train.on_policy_items): each prompt continued by
+    the student's own sample, every sampled token a target."""
+    items = [
+        TokenizedExample(input_ids=ids.tolist(), labels=row.tolist(), key=str(i))
+        for i, (ids, row) in enumerate(zip(input_ids.cpu(), labels.cpu()))
+    ]
+    eos = student.config.vocab_size - 1  # a random model seldom samples it: full-length samples
+    sampled = on_policy_items(
+        student, items, pad_token_id=0, eos_token_id=eos, max_new_tokens=new_tokens, temperature=1.0, seed=0
+    )
+    batch = collate(sampled, pad_token_id=0)
+    return batch["input_ids"].to(input_ids.device), batch["labels"].to(input_ids.device)
+
+
 def loss_step(impl: str, method: str, *, student, teacher, input_ids, labels, chunk_size: int) -> torch.Tensor:
+    if method == "on_policy_jsd":
+        input_ids, labels = on_policy_batch(student, input_ids, labels, new_tokens=ON_POLICY_NEW_TOKENS)
+        method = "jsd"
     with torch.no_grad():
         teacher_hidden = teacher.model(input_ids).last_hidden_state[:, :-1].flatten(0, 1)
     student_hidden = student.model(input_ids).last_hidden_state[:, :-1].flatten(0, 1)
@@ -123,6 +148,8 @@ def measure(impl: str, method: str, *, student, teacher, optimizer, input_ids, l
         if cuda:
             torch.cuda.empty_cache()
     tokens = input_ids.numel()
+    if method == "on_policy_jsd":  # trained on each prompt and its sample, which replaces the reply
+        tokens = input_ids.shape[0] * (int((labels[0] == -100).sum()) + ON_POLICY_NEW_TOKENS)
     return {
         "impl": impl,
         "method": method,
