@@ -5,9 +5,8 @@ this module only shapes the request, reads the answer back into a `Completion`, 
 SDK's exceptions into an `InferenceError` that says which model and what went wrong. `tools`,
 `tool_choice` and `response_format` go to the server as they are: vLLM (and OpenAI) enforce them.
 
-A call its caller gives up on (`abandoned`) is stopped where it is: a streamed one at its next
-token, a non-streaming one at once, by shutting its connection down, which the server sees (vLLM
-aborts the request).
+A call its caller gives up on (`abandoned`) is stopped at once, by shutting its connection down,
+which the server sees (vLLM aborts the request): a streamed one whether or not a token came yet.
 """
 
 from __future__ import annotations
@@ -95,7 +94,7 @@ class OpenAIClient:
         started = time.perf_counter()
         with self._errors():
             if on_token:
-                text, calls, finish_reason, usage, logprobs = self._stream(request, on_token)
+                text, calls, finish_reason, usage, logprobs = self._stream(request, on_token, abandoned)
             else:
                 response = (
                     self._stoppable(request, abandoned) if abandoned else self.sdk.chat.completions.create(**request)
@@ -200,19 +199,15 @@ class OpenAIClient:
                     stopped.set()
                     for sock in sockets:
                         _shut(sock)
-                raise CallAbandoned(
-                    f"model {self.spec.name!r}: its caller stopped waiting; the request to {self.spec.base_url} "
-                    "was closed",
-                    model=self.spec.name,
-                )
+                raise self._abandoned()
         if "error" in outcome:
             raise outcome["error"]
         return outcome["response"]
 
-    def _stream(self, request: dict, on_token: Callable[[str], None]):
+    def _stream(self, request: dict, on_token: Callable[[str], None], abandoned: Callable[[], bool] | None):
         parts, calls, finish_reason, usage, logprobs = [], {}, None, None, []
         stream = self.sdk.chat.completions.create(**request, stream=True, stream_options={"include_usage": True})
-        with stream:
+        with stream, self._watched(stream.response, abandoned):
             for chunk in stream:
                 usage = chunk.usage or usage  # the last chunk, with no choices, carries it
                 for choice in chunk.choices:
@@ -228,6 +223,42 @@ class OpenAIClient:
             ToolCall(id=call["id"], name=call["name"], arguments=call["arguments"]) for _, call in sorted(calls.items())
         ]
         return "".join(parts), tool_calls, finish_reason, usage, logprobs
+
+    @contextmanager
+    def _watched(self, response: httpx.Response, abandoned: Callable[[], bool] | None) -> Iterator[None]:
+        """While a stream is read: once `abandoned()` is true its connection is shut down, so a server that
+        sends nothing yet (a long prompt, a queue) sees the client go, and the read ends in CallAbandoned
+        instead of waiting for the next token."""
+        if abandoned is None:
+            yield
+            return
+        sock = response.extensions["network_stream"].get_extra_info("socket")
+        done, stopped = threading.Event(), threading.Event()
+
+        def watch() -> None:
+            while not done.wait(ABANDONED_POLL_S):
+                if abandoned():
+                    stopped.set()
+                    _shut(sock)
+                    return
+
+        threading.Thread(target=watch, name=f"watch-{self.spec.name}", daemon=True).start()
+        try:
+            yield
+        except Exception as error:
+            if stopped.is_set():
+                raise self._abandoned() from error
+            raise
+        finally:
+            done.set()
+        if stopped.is_set():  # a body delimited by the connection's end reads as complete when cut
+            raise self._abandoned()
+
+    def _abandoned(self) -> CallAbandoned:
+        return CallAbandoned(
+            f"model {self.spec.name!r}: its caller stopped waiting; the request to {self.spec.base_url} was closed",
+            model=self.spec.name,
+        )
 
     def _token(self, token: str) -> int | str:
         if self.spec.options.get("token_ids") and token.startswith("token_id:"):
