@@ -229,10 +229,11 @@ class OpenAIClient:
         """While a stream is read: once `abandoned()` is true its connection is shut down, so a server that
         sends nothing yet (a long prompt, a queue) sees the client go, and the read ends in CallAbandoned
         instead of waiting for the next token."""
-        if abandoned is None:
+        network = response.extensions.get("network_stream")  # absent on a transport without sockets
+        if abandoned is None or network is None:
             yield
             return
-        sock = response.extensions["network_stream"].get_extra_info("socket")
+        sock = network.get_extra_info("socket")
         done, stopped = threading.Event(), threading.Event()
 
         def watch() -> None:
