@@ -24,8 +24,8 @@ from orchestra import engine
 from workflows import checkpoints, credentials, dbretry, events, leases, mcp, runs, tools
 from workflows.errors import Conflict
 from workflows.models import Run, RunEvent, Trace, Workflow
-from workflows.model_calls import model_resolve, node_call_answer, traced_complete
-from workflows.recorder import RunRecorder, json_safe
+from workflows.model_calls import model_resolve, node_call_answer, node_call_trace, traced_complete
+from workflows.recorder import RunRecorder
 
 log = logging.getLogger(__name__)
 
@@ -130,17 +130,7 @@ def call_model(run: Run, call: engine.ModelCall) -> engine.ModelReply:
 def model_call_trace(run: Run, call: engine.ModelCall, *, model: str, call_key: str, stream: bool) -> Trace:
     """Ask `model` for the call's reply; the trace comes back unsaved, except a failed call's, which
     is stored before the error propagates."""
-    trace = Trace(
-        workspace_id=run.workspace_id,
-        workflow_id=run.workflow_id,
-        version=run.version,
-        node_id=call.node_id,
-        run=run,
-        call_key=call_key,
-        messages=call.messages,
-        metadata=json_safe(call.metadata or {}),
-        model=model,
-    )
+    trace = node_call_trace(run, call, model=model, call_key=call_key)
     try:
         endpoint = model_resolve(workspace=run.workspace, name=model)
     except LookupError as exc:

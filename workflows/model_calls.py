@@ -11,6 +11,7 @@ from orchestra import engine
 from orchestra.inference import CallAbandoned, Completion, get_client
 from workflows import services
 from workflows.models import ModelEndpoint, Run, Trace, Workspace
+from workflows.recorder import json_safe
 
 
 def model_resolve(*, workspace: Workspace, name: str) -> ModelEndpoint:
@@ -95,6 +96,21 @@ def gateway_call_answer(*, workspace: Workspace, call: engine.ModelCall, make_tr
 
 
 # --- Making the call ---------------------------------------------------------------------------
+
+
+def node_call_trace(run: Run, call: engine.ModelCall, *, model: str, call_key: str) -> Trace:
+    """The unsaved trace of a node's model call, before it is asked: who asked, what, of which model."""
+    return Trace(
+        workspace_id=run.workspace_id,
+        workflow_id=run.workflow_id,
+        version=run.version,
+        node_id=call.node_id,
+        run=run,
+        call_key=call_key,
+        messages=call.messages,
+        metadata=json_safe(call.metadata or {}),
+        model=model,
+    )
 
 
 def traced_complete(

@@ -22,7 +22,7 @@ from orchestra.engine import ModelCall
 from orchestra.engine.nodes.llm import InvalidReply, parse_json_reply
 from workflows import services as workflow_services
 from workflows.errors import Conflict, ValidationFailed
-from workflows.model_calls import MakeTrace, model_resolve
+from workflows.model_calls import MakeTrace, model_resolve, node_call_trace
 from workflows.models import ModelEndpoint, Trace, Workflow
 
 log = logging.getLogger(__name__)
@@ -201,18 +201,11 @@ def _shadow_reply(make_trace: MakeTrace, run, call: ModelCall, model: str) -> Tr
         failed = Trace.objects.filter(
             run=run, call_key=call_key, status__in=("error", "abandoned"), created_at__gte=started
         ).first()
-        return failed or Trace.objects.create(
-            workspace_id=run.workspace_id,
-            workflow_id=run.workflow_id,
-            version=run.version,
-            node_id=call.node_id,
-            run=run,
-            call_key=call_key,
-            messages=call.messages,
-            model=model,
-            status="error",
-            error=f"{type(exc).__name__}: {exc}",
-        )
+        if failed is None:
+            failed = node_call_trace(run, call, model=model, call_key=call_key)
+            failed.status, failed.error = "error", f"{type(exc).__name__}: {exc}"
+            failed.save()
+        return failed
     finally:
         connection.close()  # this runs on a pool thread with its own database connection
 
