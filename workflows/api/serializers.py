@@ -252,7 +252,12 @@ class ModelIn(serializers.Serializer):
     model = serializers.CharField(required=False)
     base_url = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     api_key = serializers.CharField(
-        required=False, allow_null=True, write_only=True, trim_whitespace=False, help_text="Stored encrypted."
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        write_only=True,
+        trim_whitespace=False,
+        help_text='Stored encrypted; "" removes it.',
     )
     price_in = serializers.FloatField(required=False, min_value=0, help_text="Per million prompt tokens.")
     price_out = serializers.FloatField(required=False, min_value=0, help_text="Per million generated tokens.")

@@ -1512,7 +1512,7 @@ export interface components {
             backend?: components["schemas"]["BackendEnum"];
             model?: string;
             base_url?: string | null;
-            /** @description Stored encrypted. */
+            /** @description Stored encrypted; "" removes it. */
             api_key?: string | null;
             /**
              * Format: double
@@ -1664,7 +1664,7 @@ export interface components {
             backend?: components["schemas"]["BackendEnum"];
             model?: string;
             base_url?: string | null;
-            /** @description Stored encrypted. */
+            /** @description Stored encrypted; "" removes it. */
             api_key?: string | null;
             /**
              * Format: double
