@@ -122,3 +122,5 @@ def test_a_query_parameter_that_cannot_be_read_is_a_400_naming_it(api):
         if named != [name]:
             wrong[f"{path} {params}"] = (response.status_code, response.text[:300])
     assert wrong == {}
+    everything = api.get("/api/runs", params={"status": "", "workflow": ""})  # empty: not given
+    assert everything.status_code == 200 and everything.json()["count"] == 1
