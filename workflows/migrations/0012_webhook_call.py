@@ -5,25 +5,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0011_schedule_last_error'),
+        ("workflows", "0011_schedule_last_error"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookCall',
+            name="WebhookCall",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('status_code', models.PositiveIntegerField()),
-                ('error', models.TextField(blank=True, default='')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workflows.run')),
-                ('webhook', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='calls', to='workflows.webhooktrigger')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                ("status_code", models.PositiveIntegerField()),
+                ("error", models.TextField(blank=True, default="")),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="workflows.run",
+                    ),
+                ),
+                (
+                    "webhook",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="calls", to="workflows.webhooktrigger"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['webhook', '-id'], name='webhook_call_newest')],
+                "ordering": ["-id"],
+                "indexes": [models.Index(fields=["webhook", "-id"], name="webhook_call_newest")],
             },
         ),
     ]
