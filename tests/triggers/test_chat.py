@@ -26,7 +26,13 @@ def test_streamed_chat_sends_tokens_then_the_stored_reply_and_the_next_turn_carr
 
     names = [name for name, _ in first]
     assert names[0] == "conversation" and names[-1] == "message"
-    assert names.count("token") >= 2 and "run_started" in names and "node_succeeded" in names
+    # Tokens come before the node's end; how many events carry them depends on the machine's speed
+    # (the recorder folds the tokens of ~50 ms into one event).
+    answered = next(
+        i for i, (name, data) in enumerate(first) if name == "node_succeeded" and data["node_id"] == "answer"
+    )
+    assert "token" in names and names.index("token") < answered
+    assert "run_started" in names
     final = first[-1][1]
     conversation_id, run_id = final["conversation_id"], final["run_id"]
     assert final["status"] == "succeeded" and final["message"]["role"] == "assistant"
