@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from routing import jobs, selectors, services
 from routing import serializers as io
+from orchestra.routing.features import EMBEDDINGS
 from workflows.api.inputs import parse
 from workflows.api.openapi import errors
 from workflows.api.views import WorkspaceView
@@ -23,6 +24,12 @@ class RouterInput(serializers.Serializer):
     candidates = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=8)
     target = serializers.FloatField(required=False)
     verifier = VerifierInput(required=False)
+    embedding = serializers.ChoiceField(
+        choices=EMBEDDINGS,
+        required=False,
+        help_text="How prompts are embedded: static (the encoder's token rows, ~0.1 ms) or minilm (the full "
+        "encoder, ~20 ms); a new one discards the trained classifier.",
+    )
     is_default = serializers.BooleanField(required=False)
 
 

@@ -4,6 +4,7 @@ generated from them (its inputs are the serializers in routing/api.py, which als
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from orchestra.routing.features import EMBEDDINGS
 from routing import selectors
 from routing.models import Router, RouterJob
 from workflows.documents import OptionalText, Time
@@ -20,6 +21,7 @@ class RouterOut(serializers.Serializer):
     candidates = serializers.ListField(child=serializers.CharField(), help_text="Cheapest first.")
     target = serializers.FloatField()
     verifier = serializers.DictField()
+    embedding = serializers.ChoiceField(choices=EMBEDDINGS)
     trained = serializers.SerializerMethodField()
     trained_at = Time(allow_null=True)
     summary = serializers.SerializerMethodField()

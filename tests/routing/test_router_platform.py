@@ -122,6 +122,10 @@ def test_a_node_router_is_configured_compared_trained_and_routes_the_nodes_runs(
 
     changed = api.patch(f"/api/routers/{router['id']}", json={"candidates": ["tiny-pricey", "tiny"]})
     assert changed.status_code == 200 and changed.json()["trained"] is False  # trained for other candidates
+    refused = api.patch(f"/api/routers/{router['id']}", json={"embedding": "bag-of-words"})
+    assert refused.status_code == 400 and refused.json()["errors"][0]["path"] == "embedding"
+    encoder = api.patch(f"/api/routers/{router['id']}", json={"embedding": "minilm"})
+    assert encoder.status_code == 200 and encoder.json()["embedding"] == "minilm"
 
 
 def test_a_fresh_workers_first_routed_call_finds_the_embedder_loaded(api, platform, tiny_models):

@@ -1300,6 +1300,12 @@ export interface components {
             target: string;
             branch?: string;
         };
+        /**
+         * @description * `static` - static
+         *     * `minilm` - minilm
+         * @enum {string}
+         */
+        EmbeddingEnum: "static" | "minilm";
         ErrorItem: {
             /** @description Where the problem is, e.g. "nodes[2].config.prompt"; "" for the whole body. */
             path: string;
@@ -1688,6 +1694,13 @@ export interface components {
             /** Format: double */
             target?: number;
             verifier?: components["schemas"]["VerifierInput"];
+            /**
+             * @description How prompts are embedded: static (the encoder's token rows, ~0.1 ms) or minilm (the full encoder, ~20 ms); a new one discards the trained classifier.
+             *
+             *     * `static` - static
+             *     * `minilm` - minilm
+             */
+            embedding?: components["schemas"]["EmbeddingEnum"];
             is_default?: boolean;
         };
         PatchedScheduleIn: {
@@ -1809,6 +1822,13 @@ export interface components {
             /** Format: double */
             target?: number;
             verifier?: components["schemas"]["VerifierInput"];
+            /**
+             * @description How prompts are embedded: static (the encoder's token rows, ~0.1 ms) or minilm (the full encoder, ~20 ms); a new one discards the trained classifier.
+             *
+             *     * `static` - static
+             *     * `minilm` - minilm
+             */
+            embedding?: components["schemas"]["EmbeddingEnum"];
             is_default?: boolean;
         };
         RouterJobOut: {
@@ -1849,6 +1869,7 @@ export interface components {
             verifier: {
                 [key: string]: unknown;
             };
+            embedding: components["schemas"]["EmbeddingEnum"];
             readonly trained: boolean;
             /** Format: date-time */
             trained_at: string | null;

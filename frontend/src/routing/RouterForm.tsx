@@ -4,7 +4,7 @@
 import { useState, type FormEvent, type ReactNode } from "react";
 import type { ApiError } from "../types";
 import { Field, unclaimed, ErrorList } from "../ui";
-import type { Router } from "./types";
+import type { Router, RouterEmbedding } from "./types";
 
 export interface RouterDraft {
   name: string;
@@ -13,18 +13,19 @@ export interface RouterDraft {
   refusal: boolean;
   minConfidence: string; // empty: no confidence check
   isDefault: boolean;
+  embedding: RouterEmbedding;
 }
 
 export function draftOf(router: Router): RouterDraft {
   return {
     name: router.name, candidates: router.candidates, targetPercent: Math.round(router.target * 1000) / 10,
     refusal: router.verifier.refusal ?? true, minConfidence: router.verifier.min_confidence == null ? "" : String(router.verifier.min_confidence),
-    isDefault: router.is_default,
+    isDefault: router.is_default, embedding: router.embedding,
   };
 }
 
 export function blankDraft(name: string, modelNames: string[]): RouterDraft {
-  return { name, candidates: modelNames.slice(0, 2), targetPercent: 95, refusal: true, minConfidence: "", isDefault: false };
+  return { name, candidates: modelNames.slice(0, 2), targetPercent: 95, refusal: true, minConfidence: "", isDefault: false, embedding: "static" };
 }
 
 /** The API body of a draft (the scope, workflow and node, is the caller's). */
@@ -32,11 +33,12 @@ export function bodyOf(draft: RouterDraft, { workspaceRouter }: { workspaceRoute
   return {
     name: draft.name, candidates: draft.candidates, target: draft.targetPercent / 100,
     verifier: { refusal: draft.refusal, min_confidence: draft.minConfidence === "" ? null : Number(draft.minConfidence) },
+    embedding: draft.embedding,
     ...(workspaceRouter ? { is_default: draft.isDefault } : {}),
   };
 }
 
-const PATHS = ["name", "candidates", "target", "verifier", "verifier.min_confidence", "is_default"];
+const PATHS = ["name", "candidates", "target", "verifier", "verifier.min_confidence", "embedding", "is_default"];
 
 export function RouterForm({ initial, modelNames, workspaceRouter, submitLabel, errors, onSubmit, onCancel, children }: {
   initial: RouterDraft;
@@ -102,6 +104,13 @@ export function RouterForm({ initial, modelNames, workspaceRouter, submitLabel, 
           <input name="min_confidence" type="number" min={0} max={1} step="any" value={draft.minConfidence} placeholder="none" onChange={(e) => set({ minConfidence: e.target.value })} />
         </Field>
       </fieldset>
+      <Field label="Prompt embedding" path="embedding" errors={errors}
+        hint="Static: the encoder's word pieces, averaged (about 0.1 ms a decision). Full encoder: reads word order and context (about 20 ms). Changing it discards the training.">
+        <select name="embedding" value={draft.embedding} onChange={(e) => set({ embedding: e.target.value as RouterEmbedding })}>
+          <option value="static">static (fast)</option>
+          <option value="minilm">full encoder (all-MiniLM-L6-v2)</option>
+        </select>
+      </Field>
       {workspaceRouter && (
         <label className="checkbox"><input name="is_default" type="checkbox" checked={draft.isDefault} onChange={(e) => set({ isDefault: e.target.checked })} /> The workspace's default router: answers <code>auto</code> wherever a node has no router of its own, and the gateway</label>
       )}

@@ -30,7 +30,7 @@ export function RoutingDecisions({ runId, nodeId, finishedAt }: { runId: string 
           <dt>Chosen</dt><dd><code>{d.chosen}</code></dd>
           <dt>Answered</dt><dd><code>{d.answered}</code></dd>
           <dt>Escalations</dt><dd>{d.escalations.length === 0 ? "none" : d.escalations.map((e) => `${e.model}: ${e.why}`).join("; ")}</dd>
-          <dt>Decision</dt><dd>{formatMs(d.decision_ms)}</dd>
+          <dt>Decision</dt><dd>{formatMs(d.decision_ms)}{d.embedding ? ` (${d.embedding} embedding${d.loaded_embedder ? ", loaded it first" : ""})` : ""}</dd>
         </dl>
       ))}
     </section>

@@ -34,6 +34,8 @@ export interface CurvePoint {
   gap_se: number;
 }
 
+export type RouterEmbedding = "static" | "minilm";
+
 export interface Router {
   id: string;
   name: string;
@@ -43,6 +45,7 @@ export interface Router {
   candidates: string[];
   target: number;
   verifier: RouterVerifier;
+  embedding: RouterEmbedding;
   trained: boolean;
   trained_at: string | null;
   summary: RouterSummary | null;
@@ -93,4 +96,6 @@ export interface RoutingDecision {
   answered: string;
   escalations: { model: string; why: string }[];
   decision_ms: number;
+  embedding: RouterEmbedding | null; // null: untrained, nothing was embedded
+  loaded_embedder: boolean; // the decision had to load its embedder first
 }
