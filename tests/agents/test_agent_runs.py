@@ -104,6 +104,8 @@ def test_agents_call_a_workflow_tool_and_an_mcp_tool_and_every_turn_is_traced_an
         assert [t["function"]["name"] for t in first.tools] == [tool] and final.tools == first.tools
         assert_calls_fit_the_offered_tools(first)
         assert final.tool_calls is None  # the last turn answers, it never calls
+        shown = api.get(f"/api/traces/{first.id}").json()  # what an API user reads of the turn
+        assert (shown["tools"], shown["tool_calls"]) == (first.tools, first.tool_calls)
         tool_messages = [m for m in final.messages if m["role"] == "tool"]
         assert [m["tool_call_id"] for m in tool_messages] == [c["id"] for c in first.tool_calls]
         node = NodeRun.objects.get(run_id=run["id"], node_id=node_id)

@@ -157,6 +157,7 @@ def test_traces_filter_by_metadata_and_take_golden_labels_append_only(api):
     assert api.patch(f"/api/traces/{trace_id}", json={"output": "edited"}).status_code == 400
     labelled = api.patch(f"/api/traces/{trace_id}", json={"golden_output": "A better post."}).json()
     assert labelled["golden_output"] == "A better post." and labelled["output"] == found["results"][0]["output"]
+    assert labelled["golden_updated_at"] and found["results"][0]["golden_updated_at"] is None
     assert api.get("/api/traces", params={"since": "yesterday"}).status_code == 400
 
 

@@ -311,7 +311,14 @@ class TraceOut(serializers.Serializer):
     error = OptionalText()
     metadata = serializers.DictField()
     top_logprobs = serializers.JSONField(allow_null=True, help_text="The teacher's top-k log-probabilities per token.")
+    tools = serializers.ListField(
+        child=serializers.DictField(), allow_null=True, help_text="The tools offered, in OpenAI's shape."
+    )
+    tool_calls = serializers.ListField(
+        child=serializers.DictField(), allow_null=True, help_text="The tool calls the model made, in OpenAI's shape."
+    )
     golden_output = serializers.CharField(allow_null=True)
+    golden_updated_at = Time(allow_null=True, help_text="When golden_output was last set.")
     created_at = Time(allow_null=True)
 
 

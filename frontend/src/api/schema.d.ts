@@ -2134,7 +2134,20 @@ export interface components {
             };
             /** @description The teacher's top-k log-probabilities per token. */
             top_logprobs: unknown;
+            /** @description The tools offered, in OpenAI's shape. */
+            tools: {
+                [key: string]: unknown;
+            }[] | null;
+            /** @description The tool calls the model made, in OpenAI's shape. */
+            tool_calls: {
+                [key: string]: unknown;
+            }[] | null;
             golden_output: string | null;
+            /**
+             * Format: date-time
+             * @description When golden_output was last set.
+             */
+            golden_updated_at: string | null;
             /** Format: date-time */
             created_at: string | null;
         };
