@@ -87,64 +87,34 @@ export interface Graph {
 export type RunStatus = Schemas["RunStatusEnum"];
 export type NodeStatus = "queued" | "running" | "succeeded" | "failed" | "skipped" | "waiting" | "cancelled";
 
-export interface Workflow {
-  id: number | string;
-  name: string;
-  description?: string;
-  graph: Graph;
-  revision: number;
-  published_version: number | null;
-  unpublished_changes: boolean;
-  problems?: ApiError[];
-  last_run: { id: string | number; status: RunStatus; finished_at: string | null } | null;
-  created_at: string;
-  updated_at: string;
-}
+// The schema's graph nodes carry `config: {[key: string]: unknown}`; the editor reads a config as JSON.
+type WithGraph<T> = Omit<T, "graph"> & { graph: Graph };
 
-export interface Version {
-  version: number;
-  created_at: string;
-  graph?: Graph;
-}
+export type Workflow = WithGraph<Schemas["WorkflowOut"]>;
+/** One workflow as GET/PUT /api/workflows/<id> answer it: with the draft's problems. */
+export type WorkflowDetail = WithGraph<Schemas["WorkflowDetailOut"]>;
 
-export interface NodeRun {
-  node_id: string;
+export type Version = Omit<Schemas["VersionOut"], "graph"> & { graph?: Graph };
+
+// The schema has a node run's status as a plain string and its input and output as unknown.
+export type NodeRun = Omit<Schemas["NodeRunOut"], "status" | "input" | "output"> & {
   status: NodeStatus;
   input: JsonValue;
   output: JsonValue;
-  error: JsonValue;
-  attempts: number;
-  started_at: string | null;
-  finished_at: string | null;
-  model: string | null;
-  tokens_in: number | null;
-  tokens_out: number | null;
-  cost: number | string | null;
-  latency_ms: number | null;
-  // An agent node's extra fields, where the API carries them (top level or under `fields`).
-  steps?: AgentStep[];
-  stopped_by?: string | null;
-  fields?: { steps?: AgentStep[]; stopped_by?: string | null; [key: string]: JsonValue | AgentStep[] | undefined };
-}
+  // An agent node's fields (its steps, what stopped it); NodeRunOut does not serve them yet.
+  fields?: { steps?: AgentStep[]; stopped_by?: string | null };
+};
 
-export interface Run {
-  id: string | number;
-  workflow: string | number;
-  version: number | string | null;
-  status: RunStatus;
-  trigger?: string;
+// The schema has inputs, outputs and waiting as free-form dicts.
+type RunShape<T> = Omit<T, "inputs" | "outputs" | "waiting" | "nodes"> & {
   inputs: JsonObject;
-  outputs: JsonValue;
-  error: JsonValue;
-  started_at: string | null;
-  finished_at: string | null;
-  created_at: string;
-  tokens_in?: number | null;
-  tokens_out?: number | null;
-  cost?: number | string | null;
-  nodes: NodeRun[];
-  waiting?: RunWaiting | null;
-}
+  outputs: JsonObject | null;
+  waiting: RunWaiting | null;
+};
+/** A run as the list of runs answers it: without its nodes. */
+export type RunSummary = RunShape<Schemas["RunOut"]>;
+export type Run = RunSummary & { nodes: NodeRun[] };
+export type RunPage = Omit<Schemas["RunPage"], "results"> & { results: RunSummary[] };
 
 /** What a waiting run waits for; a node waiting on a child run (a sub-workflow, a map item, an agent's tool) names it. */
 export interface RunWaiting {
@@ -157,42 +127,17 @@ export interface RunWaiting {
   step?: number;
 }
 
-export interface RunEvent {
-  seq: number;
-  type: string;
-  node_id: string | null;
-  data: JsonObject | null;
-  at: string;
-}
-
-export interface Page<T> {
-  count: number;
-  next: string | null;
-  previous: string | null;
-  results: T[];
-}
+// An event's data is a free-form dict in the schema; each event type's readers narrow it.
+export type RunEvent = Omit<Schemas["RunEventOut"], "data"> & { data: JsonObject };
 
 export type ModelEndpoint = Schemas["ModelOut"];
 
-export interface Trace {
-  id: string | number;
-  workflow: string | number | null;
-  version: number | string | null;
-  node_id: string;
-  run: string | number | null;
-  model: string;
+// The schema has a trace's messages and metadata as free-form dicts.
+export type Trace = Omit<Schemas["TraceOut"], "messages" | "metadata"> & {
   messages: { role: string; content: string }[];
-  output: string;
-  tokens_in: number;
-  tokens_out: number;
-  latency_ms: number;
-  cost: number | string | null;
-  status: string;
-  error: JsonValue;
   metadata: JsonObject;
-  golden_output: string | null;
-  created_at: string;
-}
+};
+export type TracePage = Omit<Schemas["TracePage"], "results"> & { results: Trace[] };
 
 // --- Distillation: jobs, node deployments, savings -------------------------------------------
 

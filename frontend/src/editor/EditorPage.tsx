@@ -6,7 +6,7 @@ import {
   useReactFlow, type Connection, type Edge, type EdgeChange, type NodeChange,
 } from "@xyflow/react";
 import { ApiRequestError, get, patch, post } from "../api";
-import type { ApiError, Graph, JsonObject, ModelEndpoint, NodeType, Run, Workflow } from "../types";
+import type { ApiError, Graph, JsonObject, ModelEndpoint, NodeType, Run, Workflow, WorkflowDetail } from "../types";
 import { ErrorList, errorsFrom } from "../ui";
 import { useRun } from "../runs/useRun";
 import { Inspector } from "../runs/Inspector";
@@ -30,12 +30,12 @@ type SaveState = "saved" | "problems" | "unsaved" | "saving" | "conflict" | "fai
 
 export function EditorPage() {
   const { workflowId } = useParams();
-  const [loaded, setLoaded] = useState<{ workflow: Workflow; nodeTypes: NodeType[]; models: ModelEndpoint[]; workflows: Workflow[] } | null>(null);
+  const [loaded, setLoaded] = useState<{ workflow: WorkflowDetail; nodeTypes: NodeType[]; models: ModelEndpoint[]; workflows: Workflow[] } | null>(null);
   const [errors, setErrors] = useState<ApiError[]>([]);
 
   useEffect(() => {
     Promise.all([
-      get<Workflow>(`/api/workflows/${workflowId}`),
+      get<WorkflowDetail>(`/api/workflows/${workflowId}`),
       get<NodeType[]>("/api/node-types"),
       get<ModelEndpoint[]>("/api/models"),
       get<Workflow[]>("/api/workflows"),
@@ -55,7 +55,7 @@ function isTyping(target: EventTarget | null): boolean {
   return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
 }
 
-function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { workflow: Workflow; nodeTypes: NodeType[]; models: ModelEndpoint[]; workflows: Workflow[] }) {
+function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { workflow: WorkflowDetail; nodeTypes: NodeType[]; models: ModelEndpoint[]; workflows: Workflow[] }) {
   const workflowId = String(initialWorkflow.id);
   const [workflow, setWorkflow] = useState(initialWorkflow);
   const initialFlow = useMemo(() => toFlow(initialWorkflow.graph), [initialWorkflow]);
@@ -82,7 +82,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
     if (conflict) return false;
     setSaving(true);
     try {
-      const saved = await patch<Workflow>(`/api/workflows/${workflowId}`, { graph: JSON.parse(json), revision: revision.current });
+      const saved = await patch<WorkflowDetail>(`/api/workflows/${workflowId}`, { graph: JSON.parse(json), revision: revision.current });
       revision.current = saved.revision;
       setWorkflow((old) => ({ ...old, ...saved }));
       setSavedJson(json);
@@ -190,7 +190,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
   }, [commit]);
 
   /** Take the server's draft as it is (a restored version, a newer revision saved elsewhere). */
-  const loadDraft = useCallback((fresh: Workflow, { undoable }: { undoable: boolean }) => {
+  const loadDraft = useCallback((fresh: WorkflowDetail, { undoable }: { undoable: boolean }) => {
     const flow = toFlow(fresh.graph);
     revision.current = fresh.revision;
     setWorkflow(fresh);
@@ -205,7 +205,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
 
   async function reloadDraft() {
     try {
-      loadDraft(await get<Workflow>(`/api/workflows/${workflowId}`), { undoable: false });
+      loadDraft(await get<WorkflowDetail>(`/api/workflows/${workflowId}`), { undoable: false });
       setNotice("Loaded the draft as it was saved elsewhere.");
     } catch (error) {
       setActionErrors(errorsFrom(error));

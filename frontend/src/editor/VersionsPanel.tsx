@@ -2,7 +2,7 @@
 // server copies its graph into the draft; the editor then loads what the server answers).
 import { useEffect, useState } from "react";
 import { get, post } from "../api";
-import type { ApiError, Version, Workflow } from "../types";
+import type { ApiError, Version, WorkflowDetail } from "../types";
 import { ErrorList, errorsFrom, formatTime } from "../ui";
 import { useDialogs } from "../dialogs";
 
@@ -10,7 +10,7 @@ export function VersionsPanel({ workflowId, liveVersion, draftDiffers, onRestore
   workflowId: string;
   liveVersion: number | null; // the latest published version: what webhooks, schedules, chat and API runs use
   draftDiffers: boolean;
-  onRestored: (workflow: Workflow, version: number) => void;
+  onRestored: (workflow: WorkflowDetail, version: number) => void;
 }) {
   const dialogs = useDialogs();
   const [versions, setVersions] = useState<Version[] | null>(null);
@@ -29,7 +29,7 @@ export function VersionsPanel({ workflowId, liveVersion, draftDiffers, onRestore
     setErrors([]);
     setRestoring(version);
     try {
-      onRestored(await post<Workflow>(`/api/workflows/${workflowId}/versions/${version}/restore`), version);
+      onRestored(await post<WorkflowDetail>(`/api/workflows/${workflowId}/versions/${version}/restore`), version);
     } catch (error) {
       setErrors(errorsFrom(error));
     } finally {

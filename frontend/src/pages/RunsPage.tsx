@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { get, query } from "../api";
-import type { ApiError, Page, Run, Workflow } from "../types";
+import type { ApiError, RunPage, Workflow } from "../types";
 import { ErrorList, Pager, StatusBadge, errorsFrom, formatCost, formatNumber, formatTime } from "../ui";
 
 const statuses = ["queued", "running", "waiting", "succeeded", "failed", "cancelled"];
@@ -14,7 +14,7 @@ export function RunsPage() {
   const trigger = params.get("trigger") ?? "";
   const cursor = params.get("cursor") ?? "";
   const [workflows, setWorkflows] = useState<Workflow[]>([]);
-  const [runs, setRuns] = useState<Page<Run> | null>(null);
+  const [runs, setRuns] = useState<RunPage | null>(null);
   const [errors, setErrors] = useState<ApiError[]>([]);
 
   useEffect(() => {
@@ -22,7 +22,7 @@ export function RunsPage() {
   }, []);
 
   useEffect(() => {
-    get<Page<Run>>(`/api/runs${query({ workflow, status, trigger, cursor })}`).then(setRuns, (e) => setErrors(errorsFrom(e)));
+    get<RunPage>(`/api/runs${query({ workflow, status, trigger, cursor })}`).then(setRuns, (e) => setErrors(errorsFrom(e)));
   }, [workflow, status, trigger, cursor]);
 
   const names = new Map(workflows.map((w) => [String(w.id), w.name]));
@@ -64,7 +64,7 @@ export function RunsPage() {
                 <tr key={run.id}>
                   <td><Link to={`/runs/${run.id}`}><code>{String(run.id).slice(0, 8)}</code></Link></td>
                   <td>{names.get(String(run.workflow)) ?? run.workflow}</td>
-                  <td>{run.version === null || run.version === "draft" ? "draft" : `v${run.version}`}</td>
+                  <td>{run.version === null ? "draft" : `v${run.version}`}</td>
                   <td><StatusBadge status={run.status} /></td>
                   <td>{run.trigger ?? "—"}</td>
                   <td>{formatTime(run.started_at ?? run.created_at)}</td>

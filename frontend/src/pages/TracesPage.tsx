@@ -2,7 +2,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router";
 import { get, patch } from "../api";
-import type { ApiError, Page, Trace, Workflow } from "../types";
+import type { ApiError, Trace, TracePage, Workflow } from "../types";
 import { ErrorList, JsonView, Pager, StatusBadge, errorsFrom, formatCost, formatTime } from "../ui";
 
 const filterKeys = ["workflow", "node", "model", "since", "until"] as const;
@@ -10,7 +10,7 @@ const filterKeys = ["workflow", "node", "model", "since", "until"] as const;
 export function TracesPage() {
   const [params, setParams] = useSearchParams();
   const [workflows, setWorkflows] = useState<Workflow[]>([]);
-  const [traces, setTraces] = useState<Page<Trace> | null>(null);
+  const [traces, setTraces] = useState<TracePage | null>(null);
   const [open, setOpen] = useState<Trace | null>(null);
   const [errors, setErrors] = useState<ApiError[]>([]);
   const [form, setForm] = useState(() => ({
@@ -24,7 +24,7 @@ export function TracesPage() {
 
   const search = params.toString();
   useEffect(() => {
-    get<Page<Trace>>(`/api/traces${search ? `?${search}` : ""}`).then(setTraces, (e) => setErrors(errorsFrom(e)));
+    get<TracePage>(`/api/traces${search ? `?${search}` : ""}`).then(setTraces, (e) => setErrors(errorsFrom(e)));
   }, [search]);
 
   function apply(event: FormEvent) {

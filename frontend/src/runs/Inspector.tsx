@@ -19,7 +19,7 @@ export function Inspector({ run, nodeId, nodeType, node, streamed, events, onRes
 }) {
   if (!node) return <p className="muted">This node has not run in this run.</p>;
   const agent = nodeType === "agent";
-  const stoppedBy = node.stopped_by ?? node.fields?.stopped_by;
+  const stoppedBy = node.fields?.stopped_by;
   return (
     <div className="inspector" data-testid="inspector">
       <dl className="facts">

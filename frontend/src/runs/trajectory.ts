@@ -89,7 +89,7 @@ function turnFromStep(step: AgentStep, attempt: number, index: number): Trajecto
 
 /** The steps stored with a finished agent node, wherever the API puts them. */
 export function storedSteps(node: Partial<NodeRun> | undefined): AgentStep[] | null {
-  const steps = node?.steps ?? node?.fields?.steps;
+  const steps = node?.fields?.steps;
   return Array.isArray(steps) ? (steps as AgentStep[]) : null;
 }
 

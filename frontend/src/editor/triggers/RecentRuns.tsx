@@ -2,16 +2,16 @@
 import { useEffect, useState } from "react";
 import { Link } from "react-router";
 import { get, query } from "../../api";
-import type { Page, Run } from "../../types";
+import type { RunPage, RunSummary } from "../../types";
 import { StatusBadge, formatTime } from "../../ui";
 
 const POLL_MS = 5000;
 
 export function RecentRuns({ workflowId, trigger, refresh }: { workflowId: string; trigger: "webhook" | "schedule"; refresh: number }) {
-  const [runs, setRuns] = useState<Run[] | null>(null);
+  const [runs, setRuns] = useState<RunSummary[] | null>(null);
   useEffect(() => {
     let stopped = false;
-    const load = () => get<Page<Run>>(`/api/runs${query({ workflow: workflowId, trigger, limit: 5 })}`)
+    const load = () => get<RunPage>(`/api/runs${query({ workflow: workflowId, trigger, limit: 5 })}`)
       .then((page) => !stopped && setRuns(page.results), () => undefined); // decoration: a failed poll waits for the next
     void load();
     const timer = window.setInterval(() => void load(), POLL_MS);
