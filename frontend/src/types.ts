@@ -146,27 +146,10 @@ export type DistillMethodInfo = Schemas["MethodOut"];
 export type JobStatus = Schemas["DistillationJobStatusEnum"];
 export type DeploymentState = Schemas["StateEnum"];
 
-export interface DistillRequest {
-  workflow: string;
-  node_id: string;
-  student: string;
-  method: DistillMethod;
-  teacher?: string;
-  filters?: JsonObject;
-  config?: JsonObject;
-}
+export type DistillRequest = Schemas["JobIn"];
 
-export interface DistillPreview {
-  matched: number;
-  with_golden: number;
-  tokens: { prompt: number; output: number };
-  splits: { train: number; validation: number; test: number };
-  estimated_seconds: number | null;
-  refusals: ApiError[];
-  teacher: string;
-  student: string;
-  method: DistillMethod;
-}
+// The schema has the preview's method as a plain string.
+export type DistillPreview = Omit<Schemas["PreviewOut"], "method"> & { method: DistillMethod };
 
 export interface JobProgress {
   step: number;
@@ -193,63 +176,22 @@ export interface JobReport {
   [key: string]: JsonValue | undefined;
 }
 
-export interface DistillationJob {
-  id: string;
-  workflow: string;
-  node_id: string;
-  status: JobStatus;
+// The schema has a job's method as a plain string and its progress, losses, report and artifacts as
+// unknown JSON.
+export type DistillationJob = Omit<Schemas["JobOut"], "method" | "config" | "progress" | "losses" | "report" | "artifacts"> & {
   method: DistillMethod;
-  teacher: string;
-  student: string;
   config: JsonObject;
   progress: JobProgress | null;
   losses: LossPoint[];
   report: JobReport | null;
   artifacts: { adapter?: string; merged?: string };
-  model: string | null;
-  error: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
+};
 
-export interface JobEvent {
-  seq: number;
-  type: string;
-  data: JsonObject | null;
-  at: string;
-}
+// An event's data is a free-form dict in the schema; each event type's readers narrow it.
+export type JobEvent = Omit<Schemas["JobEventOut"], "data"> & { data: JsonObject };
 
-export interface NodeDeployment {
-  node_id: string;
-  state: DeploymentState;
-  model: string | null;
-  teacher_model: string | null;
-  changes: { from_state: DeploymentState; to_state: DeploymentState; model: string | null; user: string | null; at: string }[];
-}
-
-export interface ModelUsage {
-  model: string;
-  calls: number;
-  tokens_in: number;
-  tokens_out: number;
-  cost: number;
-  p50_ms: number | null;
-  p95_ms: number | null;
-}
-
-export interface Savings {
-  since: string;
-  until: string;
-  nodes: {
-    node_id: string;
-    state: DeploymentState;
-    models: ModelUsage[];
-    shadow: { calls: number; agreement: number } | null;
-    projected_monthly_saving: number;
-  }[];
-  totals: { calls: number; cost: number; projected_monthly_saving: number };
-}
+export type NodeDeployment = Schemas["DeploymentOut"];
+export type Savings = Schemas["SavingsOut"];
 
 // --- Agents, tools and MCP servers ---------------------------------------------------------
 

@@ -42,7 +42,7 @@ export function DistillationsPage() {
             {jobs.map((job) => (
               <tr key={job.id}>
                 <td><Link to={`/distillations/${job.id}`}><code>{job.id.slice(0, 8)}</code></Link></td>
-                <td><Link to={`/workflows/${job.workflow}`}>{names.get(job.workflow) ?? job.workflow}</Link></td>
+                <td><Link to={`/workflows/${job.workflow}`}>{job.workflow && (names.get(job.workflow) ?? job.workflow)}</Link></td>
                 <td><code>{job.node_id}</code></td>
                 <td>{job.method}</td>
                 <td className="truncate" title={job.student}>{job.student}</td>
