@@ -287,55 +287,24 @@ export type ModelBackend = Schemas["ModelBackendOut"];
 
 export type ResponseMode = Schemas["ResponseModeEnum"];
 
-/** What a webhook is made of, as the create and update endpoints take it. */
-export interface WebhookFields {
-  name: string;
-  input_mapping: Record<string, string>; // input name -> "body.a.b" | "query.name" | "body"
-  response_mode: ResponseMode;
-  wait_s: number; // sync only: how long the request waits for the outputs
-  secret?: string; // write-only: sent to set or replace ("" removes it); never read back
-  rate_limit_per_minute: number; // 0: unlimited
-  callback_url: string | null;
-  enabled: boolean;
-}
+/** What a webhook is made of, as the create and update endpoints take it (the form fills every field). */
+export type WebhookFields = Required<Omit<Schemas["WebhookIn"], "secret">> & Pick<Schemas["WebhookIn"], "secret">;
 
 /** One request the webhook received: what it was answered, the run it started or why it was refused. */
 export type WebhookCall = Schemas["WebhookCallOut"];
-
-export interface Webhook extends Omit<WebhookFields, "secret"> {
-  id: string;
-  workflow: string;
-  token_prefix: string;
-  has_secret: boolean;
-  revoked_at: string | null;
-  created_at: string;
-  token?: string; // only in the answers to create and rotate
-  url?: string; // "/hooks/<token>", with the token
-  recent_calls: WebhookCall[]; // the last 20, newest first
-}
+export type Webhook = Schemas["WebhookOut"];
+/** The answers to create and rotate: the only time the token (and so the URL) is sent. */
+export type WebhookWithToken = Schemas["WebhookWithTokenOut"];
 
 export type OverlapPolicy = Schemas["OverlapPolicyEnum"];
 
-export interface ScheduleFields {
-  name: string;
-  cron: string; // minute hour day-of-month month day-of-week
-  timezone: string; // IANA
-  inputs: JsonObject;
-  enabled: boolean;
-  overlap_policy: OverlapPolicy;
-  callback_url: string | null;
-}
+// The schema has a schedule's inputs as a free-form dict; the form edits them as JSON.
+export type ScheduleFields = Omit<Required<Schemas["ScheduleIn"]>, "inputs"> & { inputs: JsonObject };
 
-export interface Schedule extends ScheduleFields {
-  id: string;
-  workflow: string;
-  last_fired_at: string | null;
-  created_at: string;
-  updated_at: string;
-  next_run_at?: string | null; // null while paused
-  last_error?: string | null; // why the last firing started no run
-  last_error_at?: string | null; // not served yet: drawn when it is
-}
+export type Schedule = Omit<Schemas["ScheduleOut"], "inputs"> & {
+  inputs: JsonObject;
+  last_error_at?: string | null; // ScheduleOut does not serve it yet: drawn when it does
+};
 
 // --- Access: API keys and members --------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 // disable, rotate, revoke, and the runs they started.
 import { useCallback, useEffect, useState } from "react";
 import { get, patch, post } from "../../api";
-import type { ApiError, InputField, Webhook, WebhookFields } from "../../types";
+import type { ApiError, InputField, Webhook, WebhookFields, WebhookWithToken } from "../../types";
 import { ErrorList, ShownOnce, StatusBadge, errorsFrom, formatTime } from "../../ui";
 import { useDialogs } from "../../dialogs";
 import { RecentRuns } from "./RecentRuns";
@@ -45,7 +45,7 @@ export function Webhooks({ workflowId, inputFields }: { workflowId: string; inpu
     if (editing?.webhook) {
       await patch<Webhook>(`${base}/${editing.webhook.id}`, fields);
     } else {
-      const created = await post<Webhook>(base, fields);
+      const created = await post<WebhookWithToken>(base, fields);
       if (created.url) setShown({ id: created.id, url: absolute(created.url), rotated: false });
     }
     setEditing(null);
@@ -55,7 +55,7 @@ export function Webhooks({ workflowId, inputFields }: { workflowId: string; inpu
     const message = "The current URL stops working at once; the new one is shown once.";
     if (!(await dialogs.confirm({ title: `Rotate the URL of “${webhook.name || webhook.token_prefix}”?`, message, confirmLabel: "Rotate" }))) return;
     await act(async () => {
-      const rotated = await post<Webhook>(`${base}/${webhook.id}/rotate`);
+      const rotated = await post<WebhookWithToken>(`${base}/${webhook.id}/rotate`);
       if (rotated.url) setShown({ id: rotated.id, url: absolute(rotated.url), rotated: true });
     });
   }
