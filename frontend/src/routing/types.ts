@@ -1,10 +1,13 @@
-// The routing API's shapes (routing/api.py; docs/router.md).
+// The routing API's shapes (routing/api.py; docs/router.md), from the generated OpenAPI types;
+// what is written out here is what the schema leaves as free-form JSON (reports, progress, decisions).
 
-export interface RouterVerifier {
-  refusal?: boolean;
-  min_confidence?: number | null;
-}
+import type { components } from "../api/schema";
 
+type Schemas = components["schemas"];
+
+export type RouterVerifier = Schemas["VerifierInput"];
+
+/** A training report (RouterOut.summary, RouterReportOut.training): a free-form dict in the schema. */
 export interface RouterSummary {
   threshold: number | null; // null: always the strong model
   target: number;
@@ -34,55 +37,30 @@ export interface CurvePoint {
   gap_se: number;
 }
 
-export type RouterEmbedding = "static" | "minilm";
+export type RouterEmbedding = Schemas["EmbeddingEnum"];
 
-export interface Router {
-  id: string;
-  name: string;
-  workflow: string | null;
-  node_id: string | null;
-  is_default: boolean;
-  candidates: string[];
-  target: number;
+// The schema has a router's verifier and summary as free-form dicts.
+export type Router = Omit<Schemas["RouterOut"], "verifier" | "summary"> & {
   verifier: RouterVerifier;
-  embedding: RouterEmbedding;
-  trained: boolean;
-  trained_at: string | null;
   summary: RouterSummary | null;
-  created_at: string;
-  updated_at: string;
-}
+};
 
-export type RouterJobStatus = "queued" | "running" | "succeeded" | "failed";
+export type RouterJobStatus = Schemas["RouterJobStatusEnum"];
 
-export interface RouterJob {
-  id: string;
-  router: string;
-  kind: "compare" | "train";
-  sample: number | null;
-  status: RouterJobStatus;
+// The schema has a job's progress and report as unknown JSON.
+export type RouterJob = Omit<Schemas["RouterJobOut"], "progress" | "report"> & {
   progress: { compared?: number; sample?: number };
   report: Record<string, unknown> | null;
-  error: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
+};
 
-export interface RouterUsage {
-  calls: number;
-  answered: Record<string, number>;
-  cost: number;
-  escalated: number;
-  saving: number | null;
-}
+export type RouterUsage = Schemas["RouterUsageOut"];
 
-export interface RouterReport {
+// The schema has the training report as unknown JSON.
+export type RouterReport = Omit<Schemas["RouterReportOut"], "router" | "training" | "jobs"> & {
   router: Router;
   training: (RouterSummary & { curve: CurvePoint[] }) | null;
-  usage: RouterUsage;
   jobs: RouterJob[];
-}
+};
 
 /** A routed call's decision, as its trace's metadata.routing records it. */
 export interface RoutingDecision {
