@@ -44,19 +44,13 @@ function requestOf(settings: Settings, workflowId: string, nodeId: string): Dist
 
 /** How many examples pass the required verification stages, and each stage's count (verify.py). */
 function verificationOf(preview: DistillPreview): string | null {
-  const v = (preview as DistillPreview & { verification?: Verification }).verification;
+  const v = preview.verification as Verification | undefined;
   if (!v || !v.checked) return null;
   const stages = (["format", "execution", "semantic"] as const).map((stage) => `${stage} ${v[stage].passed}/${v.checked}`);
   return `${v.passed} of ${v.checked} pass ${v.required.join(" + ") || "no required stage"} (${stages.join(" · ")})`;
 }
 
-/** What the preview adds beyond the shared type: LoRA or full, golden repeats, remote-teacher scoring. */
-interface PreviewChoices {
-  lora?: { enabled: boolean; fine_tuning: "lora" | "full"; reason: string };
-  golden_upsampled?: { train_examples: number; repeats: number };
-  teacher_scoring?: { teacher: string; recorded: number; to_score: number };
-}
-
+/** PreviewOut.verification, a free-form dict in the schema. */
 interface Verification {
   required: string[];
   checked: number;
@@ -131,7 +125,6 @@ export function DistillForm({ workflowId, nodeId, maxTokens, modelNames, onClose
   }
 
   const refused = !preview || preview.refusals.length > 0;
-  const choices = preview as (DistillPreview & PreviewChoices) | null;
   return (
     <div className="modal-backdrop" onClick={onClose}>
       <form className="card modal distill-form" onSubmit={launch} onClick={(e) => e.stopPropagation()} data-testid="distill-form">
@@ -171,9 +164,9 @@ export function DistillForm({ workflowId, nodeId, maxTokens, modelNames, onClose
             {!settings.student.trim() ? <p className="muted">Name a student model to see what the job would train on.</p> : !preview ? <p className="muted">Checking…</p> : (
               <>
                 <dl className="facts wide">
-                  <dt>Traces</dt><dd data-testid="preview-matched">{formatNumber(preview.matched)} matched, {formatNumber(preview.with_golden)} with golden outputs{choices?.golden_upsampled?.repeats ? ` (repeated ${formatNumber(choices!.golden_upsampled!.repeats)} times in train)` : ""}</dd>
-                  {choices?.lora && <><dt>Fine-tuning</dt><dd data-testid="preview-lora"><b>{choices!.lora!.fine_tuning === "lora" ? "LoRA" : "Full"}</b>: {choices!.lora!.reason}</dd></>}
-                  {choices?.teacher_scoring && <><dt>Teacher log-probs</dt><dd data-testid="preview-scoring">{formatNumber(choices!.teacher_scoring!.recorded)} recorded, {formatNumber(choices!.teacher_scoring!.to_score)} to be scored by the teacher first</dd></>}
+                  <dt>Traces</dt><dd data-testid="preview-matched">{formatNumber(preview.matched)} matched, {formatNumber(preview.with_golden)} with golden outputs{preview.golden_upsampled.repeats ? ` (repeated ${formatNumber(preview.golden_upsampled.repeats)} times in train)` : ""}</dd>
+                  {preview.lora && <><dt>Fine-tuning</dt><dd data-testid="preview-lora"><b>{preview.lora.fine_tuning === "lora" ? "LoRA" : "Full"}</b>: {preview.lora.reason}</dd></>}
+                  {preview.teacher_scoring && <><dt>Teacher log-probs</dt><dd data-testid="preview-scoring">{formatNumber(preview.teacher_scoring.recorded)} recorded, {formatNumber(preview.teacher_scoring.to_score)} to be scored by the teacher first</dd></>}
                   <dt>Splits</dt><dd data-testid="preview-splits">{preview.splits.train} train · {preview.splits.validation} validation · {preview.splits.test} test</dd>
                   <dt>Tokens</dt><dd>{formatNumber(preview.tokens.prompt)} prompt · {formatNumber(preview.tokens.output)} output</dd>
                   <dt>Estimate</dt><dd>{duration(preview.estimated_seconds)}</dd>

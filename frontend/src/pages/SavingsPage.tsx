@@ -10,13 +10,6 @@ import { BarChart } from "../distill/charts";
 const PERIODS = [["1", "Last 24 hours"], ["7", "Last 7 days"], ["30", "Last 30 days"], ["90", "Last 90 days"]] as const;
 const DAY_MS = 24 * 3600 * 1000;
 
-/** What the savings add beyond the shared type: the quality gate on the projection, failed shadow calls. */
-interface Projection {
-  projection?: { projected: boolean; reason: string | null; quality: { source: string; agreement: number; sample: number } | null };
-  potential_monthly_saving?: number;
-  shadow: { student_errors?: number } | null;
-}
-
 const milliseconds = (value: number) => `${formatNumber(Math.round(value))} ms`;
 
 export function SavingsPage() {
@@ -64,7 +57,7 @@ export function SavingsPage() {
             <p className="muted">{formatTime(savings.since)} – {formatTime(savings.until)}</p>
           </div>
           {savings.nodes.length === 0 && <div className="empty">No model calls in this period.</div>}
-          {savings.nodes.map((node) => { const gate = node as unknown as Projection; return (
+          {savings.nodes.map((node) => (
             <section key={node.node_id} className="card node-savings" data-testid="node-savings" data-node-id={node.node_id} data-state={node.state}>
               <div className="panel-head">
                 <h2><code>{node.node_id}</code> <span className={`badge state-${node.state}`}>{node.state}</span></h2>
@@ -72,12 +65,12 @@ export function SavingsPage() {
               </div>
               <p>
                 {node.shadow ? <>Shadow agreement <b data-testid="shadow-agreement">{(node.shadow.agreement * 100).toFixed(1)}%</b> over {formatNumber(node.shadow.calls)} calls · </> : <span className="muted">No shadow comparisons · </span>}
-                {gate.shadow?.student_errors ? <>{formatNumber(gate.shadow.student_errors)} student failures · </> : null}
+                {node.shadow?.student_errors ? <>{formatNumber(node.shadow.student_errors)} student failures · </> : null}
                 projected monthly saving <b className="ok">{formatCost(node.projected_monthly_saving)}</b>
               </p>
-              {gate.projection?.reason && (
+              {node.projection.reason && (
                 <p className="muted" data-testid="projection-reason">
-                  Not projected: {gate.projection.reason} (potential {formatCost(gate.potential_monthly_saving ?? 0)} a month)
+                  Not projected: {node.projection.reason} (potential {formatCost(node.potential_monthly_saving)} a month)
                 </p>
               )}
               <table className="table">
@@ -102,7 +95,7 @@ export function SavingsPage() {
                 </div>
               )}
             </section>
-          ); })}
+          ))}
         </>
       )}
     </div>
