@@ -306,10 +306,19 @@ export type Schedule = Omit<Schemas["ScheduleOut"], "inputs"> & {
   last_error_at?: string | null; // ScheduleOut does not serve it yet: drawn when it does
 };
 
-// --- Access: API keys and members --------------------------------------------------------------
+// --- Chat -------------------------------------------------------------------------------------
+
+export type Conversation = Schemas["ConversationOut"];
+export type ConversationPage = Schemas["ConversationPage"];
+/** One conversation with its messages (GET /api/conversations/<id>). */
+export type ConversationDetail = Schemas["ConversationDetailOut"];
+
+// --- Access: API keys, members and credentials -------------------------------------------------
 
 export type ApiKey = Schemas["ApiKeyOut"];
 /** The answer to creating a key: the only time the key itself is sent. */
 export type NewApiKey = Schemas["ApiKeyCreatedOut"];
 export type Role = Schemas["RoleEnum"];
 export type Member = Schemas["MemberOut"];
+/** A stored secret, by name: its value is never read back. */
+export type Credential = Schemas["CredentialOut"];

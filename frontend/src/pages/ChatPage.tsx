@@ -3,24 +3,8 @@
 // answered each LLM step and what it cost.
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { ApiRequestError, get } from "../api";
-import type { ApiError, JsonObject, Run, Workflow } from "../types";
+import type { ApiError, Conversation, ConversationDetail, ConversationPage, JsonObject, Run, Workflow } from "../types";
 import { ErrorList, errorsFrom, formatCost } from "../ui";
-
-interface ChatMessage {
-  role: string;
-  content: string;
-  run?: string | number | null;
-}
-
-interface Conversation {
-  id: string | number;
-  title?: string;
-  workflow?: string | number;
-  messages?: ChatMessage[];
-  created_at?: string;
-}
-
-const listOf = <T,>(body: T[] | { results: T[] }): T[] => (Array.isArray(body) ? body : body.results);
 
 function chatCapable(workflow: Workflow): boolean {
   const input = workflow.graph.nodes.find((n) => n.type === "input");
@@ -99,7 +83,7 @@ export function ChatPage() {
   const [workflows, setWorkflows] = useState<Workflow[]>([]);
   const [workflowId, setWorkflowId] = useState("");
   const [conversations, setConversations] = useState<Conversation[]>([]);
-  const [open, setOpen] = useState<Conversation | null>(null);
+  const [open, setOpen] = useState<ConversationDetail | null>(null);
   const [draft, setDraft] = useState("");
   const [pending, setPending] = useState<{ message: string; reply: string } | null>(null);
   const [errors, setErrors] = useState<ApiError[]>([]);
@@ -115,8 +99,7 @@ export function ChatPage() {
 
   async function loadConversations(id: string) {
     try {
-      const body = await get<Conversation[] | { results: Conversation[] }>(`/api/conversations?workflow=${id}`);
-      setConversations(listOf(body));
+      setConversations((await get<ConversationPage>(`/api/conversations?workflow=${id}`)).results);
     } catch (error) {
       setErrors(errorsFrom(error));
     }
@@ -133,7 +116,7 @@ export function ChatPage() {
 
   async function openConversation(id: string | number) {
     try {
-      setOpen(await get<Conversation>(`/api/conversations/${id}`));
+      setOpen(await get<ConversationDetail>(`/api/conversations/${id}`));
     } catch (error) {
       setErrors(errorsFrom(error));
     }

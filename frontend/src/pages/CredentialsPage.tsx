@@ -3,12 +3,10 @@
 // and delete, members see the names their workflows may use.
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { api, del, get, post } from "../api";
-import type { ApiError, Member } from "../types";
+import type { ApiError, Credential, Member } from "../types";
 import { ErrorList, Field, ShownOnce, errorsFrom, formatTime, unclaimed } from "../ui";
 import { useDialogs } from "../dialogs";
 import { useSession } from "../session";
-
-type Credential = { name: string; created_at: string; rotated_at: string | null };
 
 export function CredentialsPage() {
   const { session } = useSession();
