@@ -6,7 +6,7 @@ import {
   useReactFlow, type Connection, type Edge, type EdgeChange, type NodeChange,
 } from "@xyflow/react";
 import { ApiRequestError, get, patch, post } from "../api";
-import type { ApiError, Graph, JsonObject, ModelEndpoint, NodeType, Run, Workflow, WorkflowDetail } from "../types";
+import type { ApiError, Graph, JsonObject, ModelEndpoint, NodeType, Run, Version, Workflow, WorkflowDetail } from "../types";
 import { ErrorList, errorsFrom } from "../ui";
 import { useRun } from "../runs/useRun";
 import { Inspector } from "../runs/Inspector";
@@ -266,7 +266,7 @@ function Editor({ workflow: initialWorkflow, nodeTypes, models, workflows }: { w
     setActionErrors([]);
     if (!(await save())) return setActionErrors([{ path: "", message: "The draft could not be saved, so it was not published." }]);
     try {
-      const { version } = await post<{ version: number }>(`/api/workflows/${workflowId}/publish`);
+      const { version } = await post<Version>(`/api/workflows/${workflowId}/publish`);
       const unchanged = version === workflow.published_version;
       setWorkflow((old) => ({ ...old, published_version: version, unpublished_changes: false }));
       setNotice(unchanged ? `Nothing changed since version ${version}.` : `Published version ${version}.`);

@@ -3,7 +3,7 @@
 // the model that answered and every escalation with its reason.
 import { useEffect, useState } from "react";
 import { get, query } from "../api";
-import type { Trace } from "../types";
+import type { TracePage } from "../types";
 import { formatMs } from "../ui";
 import type { RoutingDecision } from "./types";
 import "./routing.css";
@@ -12,7 +12,7 @@ export function RoutingDecisions({ runId, nodeId, finishedAt }: { runId: string 
   const [decisions, setDecisions] = useState<RoutingDecision[]>([]);
   useEffect(() => {
     // Asked again when the node finishes: its last call's trace is written then.
-    get<{ results: Trace[] }>(`/api/traces${query({ run: String(runId), node: nodeId })}`).then(
+    get<TracePage>(`/api/traces${query({ run: String(runId), node: nodeId })}`).then(
       (page) => setDecisions(page.results.map((t) => t.metadata?.routing as unknown as RoutingDecision | undefined).filter((d): d is RoutingDecision => !!d).reverse()),
       () => setDecisions([]), // the inspector shows the node without it
     );
