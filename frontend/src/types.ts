@@ -39,16 +39,8 @@ export interface JsonSchema {
   discriminator?: { propertyName: string; mapping?: Record<string, string> };
 }
 
-export interface NodeType {
-  type: string;
-  title: string;
-  description: string;
-  category: string;
-  config_schema: JsonSchema;
-  outlets: string[];
-  dynamic?: boolean; // outlets also come from config.branches[].name
-  dynamic_outlets?: boolean;
-}
+// The schema has a node type's config_schema as a free-form dict; the config form walks it as JSON Schema.
+export type NodeType = Omit<Schemas["NodeTypeOut"], "config_schema"> & { config_schema: JsonSchema };
 
 export type OnError = "fail" | "continue" | "branch";
 

@@ -21,7 +21,7 @@ export type FlowNode = Node<FlowNodeData>;
  */
 export function outletsOf(node: Pick<GraphNode, "type" | "config" | "on_error">, nodeType: NodeType | undefined, mainInUse = false): string[] {
   const outlets: string[] = [];
-  if (nodeType?.dynamic || nodeType?.dynamic_outlets) {
+  if (nodeType?.dynamic) {
     const branches = Array.isArray(node.config.branches) ? (node.config.branches as JsonObject[]) : [];
     outlets.push(...branches.map((b) => String(b?.name ?? "")).filter(Boolean));
   } else if (node.type !== "output" && (!nodeType?.outlets.length || mainInUse)) {

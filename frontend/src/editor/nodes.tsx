@@ -34,7 +34,7 @@ function NodeFrame({ id, data, selected, children }: NodeProps<FlowNode> & { chi
   }, [id, outletKey, updateNodeInternals]);
 
   // The main outlet is named only beside named outlets of the type's own (an approval's "any" answer).
-  const mainLabel = nodeType?.outlets.length && !nodeType.dynamic && !nodeType.dynamic_outlets ? "any" : null;
+  const mainLabel = nodeType?.outlets.length && !nodeType.dynamic ? "any" : null;
   const labelled = outlets.filter((name) => name !== MAIN_OUTLET || mainLabel);
   // The flow runs left to right: outlets spread evenly down the right edge, each labelled beside
   // its handle; the node grows to keep labels apart.

@@ -4,7 +4,7 @@
 import { useState, type FormEvent, type ReactNode } from "react";
 import type { ApiError } from "../types";
 import { Field, unclaimed, ErrorList } from "../ui";
-import type { Router, RouterEmbedding } from "./types";
+import type { Router, RouterEmbedding, RouterFields } from "./types";
 
 export interface RouterDraft {
   name: string;
@@ -29,7 +29,7 @@ export function blankDraft(name: string, modelNames: string[]): RouterDraft {
 }
 
 /** The API body of a draft (the scope, workflow and node, is the caller's). */
-export function bodyOf(draft: RouterDraft, { workspaceRouter }: { workspaceRouter: boolean }): Record<string, unknown> {
+export function bodyOf(draft: RouterDraft, { workspaceRouter }: { workspaceRouter: boolean }): RouterFields {
   return {
     name: draft.name, candidates: draft.candidates, target: draft.targetPercent / 100,
     verifier: { refusal: draft.refusal, min_confidence: draft.minConfidence === "" ? null : Number(draft.minConfidence) },

@@ -45,6 +45,9 @@ export type Router = Omit<Schemas["RouterOut"], "verifier" | "summary"> & {
   summary: RouterSummary | null;
 };
 
+/** What creating and updating a router take, besides its scope (a workflow and node, or none). */
+export type RouterFields = Omit<Schemas["RouterInput"], "workflow" | "node_id">;
+
 export type RouterJobStatus = Schemas["RouterJobStatusEnum"];
 
 // The schema has a job's progress and report as unknown JSON.
