@@ -93,7 +93,8 @@ export type NodeRun = Omit<Schemas["NodeRunOut"], "status" | "input" | "output">
   status: NodeStatus;
   input: JsonValue;
   output: JsonValue;
-  // An agent node's fields (its steps, what stopped it); NodeRunOut does not serve them yet.
+  // An agent node's fields (its steps, what stopped it): neither stored with the node run nor served
+  // by NodeRunOut yet, so the trajectory comes from the events until they are.
   fields?: { steps?: AgentStep[]; stopped_by?: string | null };
 };
 
