@@ -83,7 +83,7 @@ export type NodeStatus = "queued" | "running" | "succeeded" | "failed" | "skippe
 type WithGraph<T> = Omit<T, "graph"> & { graph: Graph };
 
 export type Workflow = WithGraph<Schemas["WorkflowOut"]>;
-/** One workflow as GET/PUT /api/workflows/<id> answer it: with the draft's problems. */
+/** One workflow as reading, creating, saving and restoring it answer: with the draft's problems. */
 export type WorkflowDetail = WithGraph<Schemas["WorkflowDetailOut"]>;
 
 export type Version = Omit<Schemas["VersionOut"], "graph"> & { graph?: Graph };
