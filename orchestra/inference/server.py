@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import threading
 import time
 import uuid
@@ -505,19 +506,24 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
         logger.info("%s %s", self.address_string(), format % args)
 
 
-def serve(
+def model_server(
     models: dict[str, str], host: str = "127.0.0.1", port: int = 0, *, options: dict | None = None
-) -> tuple[ModelServer, threading.Thread]:
-    """Load each model (name -> folder or hub id), then serve them all from a background thread.
-
-    `port=0` takes a free port; the server's `base_url` says which. Stop it with
-    `server.shutdown(); server.server_close()`.
-    """
+) -> ModelServer:
+    """Load each model (name -> folder or hub id) and bind the server that answers for them all;
+    `port=0` takes a free port (the server's `base_url` says which)."""
     clients = {
         name: get_client(ModelSpec(name=name, backend="transformers", model=path, options=options or {}))
         for name, path in models.items()
     }
-    server = ModelServer((host, port), clients)
+    return ModelServer((host, port), clients)
+
+
+def serve(
+    models: dict[str, str], host: str = "127.0.0.1", port: int = 0, *, options: dict | None = None
+) -> tuple[ModelServer, threading.Thread]:
+    """model_server, served from a background thread. Stop it with `server.shutdown();
+    server.server_close()`."""
+    server = model_server(models, host, port, options=options)
     thread = threading.Thread(target=server.serve_forever, name="model-server", daemon=True)
     thread.start()
     return server, thread
@@ -548,16 +554,20 @@ def main(argv: list[str] | None = None) -> None:
         models[name] = path
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:
-        server, thread = serve(models, args.host, args.port, options={"device": args.device, "dtype": args.dtype})
+        server = model_server(models, args.host, args.port, options={"device": args.device, "dtype": args.dtype})
     except InferenceError as error:
         parser.exit(1, f"error: {error}\n")
     except OSError as error:  # the port is taken, or the host is not an address of this machine
         parser.exit(1, f"error: cannot listen on {args.host}:{args.port}: {error}\n")
-    print(f"serving {', '.join(models)} at {server.base_url}", flush=True)
+    # Served from the main thread, as http.server's own CLI does: Ctrl-C (and a container's SIGTERM)
+    # interrupts serve_forever itself, with no other thread to join or to wake.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        thread.join()
+        print(f"serving {', '.join(models)} at {server.base_url}", flush=True)
+        server.serve_forever()
     except KeyboardInterrupt:
-        server.shutdown()
+        pass
+    finally:
         server.server_close()
 
 

@@ -25,7 +25,8 @@ def first_line_matching(stream, pattern: str, *, timeout_s: float) -> re.Match:
             return match
 
 
-def test_command_line_serves_a_model_until_interrupted(tiny_family, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_command_line_serves_a_model_until_interrupted(tiny_family, tmp_path, stop):
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
         [
@@ -49,7 +50,7 @@ def test_command_line_serves_a_model_until_interrupted(tiny_family, tmp_path):
             process.stdout, r"serving tiny at (http://127\.0\.0\.1:\d+/v1)", timeout_s=60
         ).group(1)
         assert [m["id"] for m in httpx.get(f"{base_url}/models").json()["data"]] == ["tiny"]
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         assert process.wait(timeout=30) == 0
     finally:
         process.kill()
