@@ -294,10 +294,7 @@ export type OverlapPolicy = Schemas["OverlapPolicyEnum"];
 // The schema has a schedule's inputs as a free-form dict; the form edits them as JSON.
 export type ScheduleFields = Omit<Required<Schemas["ScheduleIn"]>, "inputs"> & { inputs: JsonObject };
 
-export type Schedule = Omit<Schemas["ScheduleOut"], "inputs"> & {
-  inputs: JsonObject;
-  last_error_at?: string | null; // ScheduleOut does not serve it yet: drawn when it does
-};
+export type Schedule = Omit<Schemas["ScheduleOut"], "inputs"> & { inputs: JsonObject };
 
 // --- Chat -------------------------------------------------------------------------------------
 

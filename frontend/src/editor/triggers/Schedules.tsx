@@ -102,7 +102,7 @@ function ScheduleItem({ schedule, busy, onEdit, onToggle, onDelete }: { schedule
       </div>
       {schedule.last_error && (
         <p className="field-error" data-testid="schedule-last-error">
-          Last firing started nothing{schedule.last_error_at ? ` (${formatTime(schedule.last_error_at)})` : ""}: {schedule.last_error}
+          Last firing started nothing{schedule.last_fired_at ? ` (${formatTime(schedule.last_fired_at)})` : ""}: {schedule.last_error}
         </p>
       )}
       <div className="trigger-actions">
