@@ -44,6 +44,9 @@ def test_command_line_serves_a_model_until_interrupted(tiny_family, tmp_path, st
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
+        # Ctrl-C as a terminal sends it: a parent started as a script's background job ignores SIGINT,
+        # and an ignored signal stays ignored in its children.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         base_url = first_line_matching(

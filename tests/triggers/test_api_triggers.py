@@ -65,7 +65,12 @@ def test_finished_run_is_posted_signed_to_its_callback_and_retried_after_a_500(a
             lambda: CallbackAttempt.objects.filter(run_id=run["id"]).exists(), timeout=30, message="the first callback"
         )
         receiver.status = 200
-        wait_until(lambda: len(receiver.requests) >= 2, timeout=30, message="the retried callback")
+        # The receiver has the retry before the worker has stored its attempt: wait for the record.
+        wait_until(
+            lambda: CallbackAttempt.objects.filter(run_id=run["id"]).count() >= 2,
+            timeout=30,
+            message="the retried callback's attempt",
+        )
 
         attempts = api.get(f"/api/runs/{run['id']}/callbacks").json()
         assert [(a["attempt"], a["status_code"]) for a in attempts] == [(1, 500), (2, 200)]
