@@ -79,6 +79,9 @@ class RunOut(Shape):
     version = serializers.IntegerField(allow_null=True, help_text="null: the draft ran.")
     status = serializers.ChoiceField(choices=Run.STATUSES)
     trigger = serializers.ChoiceField(choices=Run.TRIGGERS)
+    trigger_ref = OptionalText(
+        help_text="What started it, beyond trigger: webhook:ID, schedule:ID, or the run a rerun repeats."
+    )
     inputs = serializers.DictField()
     outputs = serializers.DictField(allow_null=True)
     error = OptionalText()

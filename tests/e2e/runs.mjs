@@ -119,8 +119,11 @@ await scenario("runs", async (page) => {
   const rerun = (await apiCall(page, "GET", `/api/runs/${rerunId}`)).body;
   assert.deepEqual([rerun.trigger, rerun.version, rerun.inputs], ["rerun", 1, { product: "oolong" }]);
   assert.match(await page.innerText("[data-testid=run-outputs]"), /"product": "oolong"/);
+  assert.equal(rerun.trigger_ref, runId);
   await assertFits(page);
   await shot(page, "run-rerun.png");
+  await page.click("[data-testid=rerun-of]"); // back to the run it repeats
+  await page.waitForURL((url) => url.pathname === `/runs/${runId}`);
 
   // A map whose items wait on approvals: answered on the map's node, then on the item's own run.
   const childId = await published(page, "Refund", REFUND);

@@ -1927,6 +1927,8 @@ export interface components {
             version: number | null;
             status: components["schemas"]["RunStatusEnum"];
             trigger: components["schemas"]["RunOutTriggerEnum"];
+            /** @description What started it, beyond trigger: webhook:ID, schedule:ID, or the run a rerun repeats. */
+            trigger_ref: string | null;
             inputs: {
                 [key: string]: unknown;
             };

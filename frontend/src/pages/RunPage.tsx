@@ -102,6 +102,7 @@ function RunView({ runId, onRetried }: { runId: string | null; onRetried: () => 
         <b>{workflowName}</b>
         <code className="muted">{String(run.id)}</code>
         <span className="muted">{typeof run.version === "number" ? `v${run.version}` : "draft"} · {run.trigger ?? ""}</span>
+        {run.trigger === "rerun" && run.trigger_ref && <Link to={`/runs/${run.trigger_ref}`} data-testid="rerun-of">rerun of {run.trigger_ref.slice(0, 8)}</Link>}
         <span className="spacer" />
         <Link to={`/workflows/${run.workflow}`}>Open workflow</Link>
         {["queued", "running", "waiting"].includes(run.status) && <button className="danger" onClick={() => void cancel()}>Cancel run</button>}
