@@ -8,7 +8,7 @@ from rest_framework import serializers
 from distillation.models import DistillationJob, NodeDeployment
 from distillation.services.plans import METHODS
 from orchestra.distill.config import LOGIT_METHODS
-from workflows.documents import OptionalText, Time
+from workflows.documents import ErrorItem, OptionalText, Time
 
 # What the Distill form says of each method; a test keeps it in step with services.plans.METHODS.
 METHOD_DESCRIPTIONS = {
@@ -53,11 +53,6 @@ class SplitsOut(serializers.Serializer):
     test = serializers.IntegerField()
 
 
-class RefusalOut(serializers.Serializer):
-    path = serializers.CharField()
-    message = serializers.CharField()
-
-
 class TeacherScoringOut(serializers.Serializer):
     teacher = serializers.CharField()
     recorded = serializers.IntegerField(help_text="Traces whose teacher log-probabilities are recorded.")
@@ -85,7 +80,7 @@ class PreviewOut(serializers.Serializer):
     splits = SplitsOut()
     verification = serializers.DictField(required=False, help_text="Per verification stage: passed and failed.")
     estimated_seconds = serializers.FloatField(allow_null=True)
-    refusals = RefusalOut(many=True, help_text="Why the job would be refused.")
+    refusals = ErrorItem(many=True, help_text="Why the job would be refused.")
     teacher = serializers.CharField()
     student = serializers.CharField()
     method = serializers.CharField()

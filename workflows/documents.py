@@ -11,6 +11,13 @@ from workflows import selectors
 from workflows.models import Run
 
 
+class ErrorItem(serializers.Serializer):
+    path = serializers.CharField(
+        help_text='Where the problem is, e.g. "nodes[2].config.prompt"; "" for the whole body.'
+    )
+    message = serializers.CharField()
+
+
 class Time(serializers.DateTimeField):
     """A moment as datetime.isoformat() writes it (`+00:00`, microseconds kept): what the API and
     callbacks have always sent, where DRF would write `Z`."""

@@ -4,7 +4,7 @@ workflow as a tool, a Celery worker that is killed mid-agent, and another worksp
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import jsonschema
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import Api, make_workspace, wait_until
 from tests.mcp.support import McpTestServer
 from tests.platform.test_runs_api import create_published
+from tests.support.loopback import serve_in_background
 from workflows.models import NodeRun, RunEvent, Trace
 
 LOOKUP_ORDER = {
@@ -147,10 +148,8 @@ class HoldingServer:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_in_background(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
         self.released.set()

@@ -2,12 +2,12 @@
 retried from its failed node (the finished node keeps its result), then rerun with an edited input."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from tests.e2e.test_browser import browser_login, browser_ready, run_scenario  # noqa: F401  (fixtures)
+from tests.support.loopback import serve_in_background
 
 
 class FailsOnce:
@@ -31,10 +31,8 @@ class FailsOnce:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_in_background(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stock"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
         self.server.shutdown()

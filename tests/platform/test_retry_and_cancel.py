@@ -4,7 +4,7 @@ import json
 import select
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -12,6 +12,7 @@ from tests.conftest import wait_until
 from tests.platform.test_run_lifecycle import llm_then_http
 from tests.platform.test_runs_api import create_published
 from tests.support.loopback import LoopbackServer
+from tests.support.loopback import serve_in_background
 from workflows import services
 from workflows.models import Run, RunEvent, Trace
 
@@ -185,10 +186,8 @@ class SlowStreamingModel:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_in_background(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
         self.hung_up.set()
@@ -280,10 +279,8 @@ class SilentModel:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_in_background(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
         self.server.shutdown()

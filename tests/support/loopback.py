@@ -38,12 +38,19 @@ class LoopbackServer:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_in_background(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
         self.released.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def serve_in_background(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """A server on a free loopback port, answering from daemon threads; stop it with shutdown() and
+    server_close()."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

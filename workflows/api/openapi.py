@@ -9,6 +9,8 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from workflows.documents import ErrorItem
+
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = "workflows.auth.ApiKeyAuthentication"
@@ -31,13 +33,6 @@ class SchemaView(SpectacularAPIView):
                 SchemaView._schema = self.generator_class(urlconf=self.urlconf).get_schema(request=None, public=True)
         filename = self._get_filename(request, None)
         return Response(SchemaView._schema, headers={"Content-Disposition": f'inline; filename="{filename}"'})
-
-
-class ErrorItem(serializers.Serializer):
-    path = serializers.CharField(
-        help_text='Where the problem is, e.g. "nodes[2].config.prompt"; "" for the whole body.'
-    )
-    message = serializers.CharField()
 
 
 class Errors(serializers.Serializer):

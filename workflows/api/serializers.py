@@ -9,8 +9,8 @@ from rest_framework import serializers
 
 from orchestra.inference.base import BACKENDS
 from workflows import chat, mcp
-from workflows.api.openapi import ErrorItem, VersionChoiceField
-from workflows.documents import OptionalText, RunOut, Shape, Time  # noqa: F401  (RunOut: for the views)
+from workflows.api.openapi import VersionChoiceField
+from workflows.documents import ErrorItem, OptionalText, RunOut, Shape, Time  # noqa: F401  (RunOut: for the views)
 from workflows.models import Membership, Run, Schedule, Trace, WebhookTrigger
 from workflows.triggers import MAX_WEBHOOK_WAIT_S, WEBHOOK_CALLS_KEPT
 

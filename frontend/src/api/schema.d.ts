@@ -1764,7 +1764,7 @@ export interface components {
             /** Format: double */
             estimated_seconds: number | null;
             /** @description Why the job would be refused. */
-            refusals: components["schemas"]["RefusalOut"][];
+            refusals: components["schemas"]["ErrorItem"][];
             teacher: string;
             student: string;
             method: string;
@@ -1791,10 +1791,6 @@ export interface components {
             /** Format: double */
             agreement: number;
             sample: number;
-        };
-        RefusalOut: {
-            path: string;
-            message: string;
         };
         /**
          * @description * `async` - async
