@@ -39,11 +39,15 @@ def unqueued_run(api, graph: dict) -> Run:
 
 
 def take_over(run_id, owner: str) -> Run:
-    """What the sweeper and a second worker do once the first one's lease lapsed."""
-    Run.objects.filter(pk=run_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    run = leases.claim(Run, pk=run_id, owner=owner, statuses=ACTIVE)
-    assert run is not None
-    return run
+    """What the sweeper and a second worker do once the first one's lease lapsed. A first worker
+    whose keeper still runs may renew the lease between the lapse and the claim: lapse it again
+    until the claim wins, as a real takeover waits for a lapse that lasts."""
+
+    def lapse_and_claim() -> Run | None:
+        Run.objects.filter(pk=run_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+        return leases.claim(Run, pk=run_id, owner=owner, statuses=ACTIVE)
+
+    return wait_until(lapse_and_claim, timeout=30, message=f"{owner} to take the run over")
 
 
 def outcome(status: str, outputs: dict) -> engine.RunOutcome:
