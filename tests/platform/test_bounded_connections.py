@@ -6,14 +6,15 @@ worker process at most that plus ORCHESTRA_CHECKPOINT_POOL_MAX, whatever the con
 """
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from django.conf import settings
 from django.db import connection
 
+from tests.conftest import wait_until
 from tests.platform.test_runs_api import create_published
+from workflows.models import WebhookCall
 
 HELLO = {
     "nodes": [
@@ -106,7 +107,15 @@ def test_clients_that_hang_up_while_waiting_leave_no_connection_behind(api, plat
 
         with ThreadPoolExecutor(2 * settings.ORCHESTRA_DB_POOL_MAX) as pool:
             list(pool.map(hang_up, range(2 * settings.ORCHESTRA_DB_POOL_MAX)))
-        time.sleep(14)  # daphne has cancelled them (10 s), their views have ended (12 s)
+        # Their views end after wait_s (12 s), long after daphne cancelled the requests (10 s): each
+        # records its call as it ends.
+        wait_until(
+            lambda: (
+                WebhookCall.objects.filter(webhook_id=slow_hook["id"]).count() >= 2 * settings.ORCHESTRA_DB_POOL_MAX
+            ),
+            timeout=60,
+            message="every hung-up request's view to end",
+        )
         slow.released.set()
         with httpx.Client(base_url=platform.url, timeout=15) as client, ThreadPoolExecutor(16) as pool:
             answers = list(pool.map(lambda i: client.post(fast_hook["url"], json={"who": f"f{i}"}), range(32)))
