@@ -369,7 +369,10 @@ async def awatch(owner: type[models.Model], pk: Any, *, wake_on: Iterable[str] |
 
 
 def run_wait(*, run, timeout_s: float):
-    """Until the run ends or waits for a person, or the time is up; returns the run as stored."""
+    """Until the run ends or waits for a person, or the time is up; returns the run as stored.
+
+    The thread's database connection goes back to the pool while it waits: a client waiting
+    30 s for a sync webhook must not hold one of the process's few connections all that time."""
     from workflows.models import Run
 
     deadline = time.monotonic() + timeout_s
@@ -379,4 +382,6 @@ def run_wait(*, run, timeout_s: float):
             left = deadline - time.monotonic()
             if run.status not in ("queued", "running") or left <= 0:
                 return run
+            if not connection.in_atomic_block:
+                connection.close()
             w.wait(left)
