@@ -304,7 +304,7 @@ class WebhookCall(models.Model):
     error = models.TextField(blank=True, default="")
 
     class Meta:
-        ordering = ["-id"]  # ids grow in the order calls are recorded (under the webhook's row lock)
+        ordering = ["-id"]  # ids grow in the order calls are recorded
         indexes = [models.Index(fields=["webhook", "-id"], name="webhook_call_newest")]
 
 

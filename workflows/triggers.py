@@ -192,17 +192,19 @@ def webhook_inputs(*, webhook: WebhookTrigger, body: Any, query: dict) -> dict:
     return inputs
 
 
-@transaction.atomic
 def webhook_call_record(*, webhook: WebhookTrigger, status_code: int, run: Run | None = None, error: str = "") -> None:
     """Keep one call to the webhook (its answer's status, the run it started, why it was refused;
-    never the body or a signature) and drop all but the newest WEBHOOK_CALLS_KEPT. The webhook's
-    row is locked meanwhile, so concurrent calls neither prune each other's nor leave more."""
-    WebhookTrigger.objects.select_for_update().filter(pk=webhook.pk).values_list("pk", flat=True).first()
+    never the body or a signature) and drop all but the newest WEBHOOK_CALLS_KEPT.
+
+    Two statements and no lock (a lock on the webhook's row made every call to it wait for the
+    others): each prune keeps the newest calls it can see, which are never older than those a
+    concurrent prune keeps, so no prune drops a newer call, and the last one leaves exactly
+    WEBHOOK_CALLS_KEPT."""
     WebhookCall.objects.create(
         webhook=webhook, status_code=status_code, run=run, error=error[:WEBHOOK_CALL_ERROR_CHARS]
     )
-    kept = list(webhook.calls.values_list("id", flat=True)[:WEBHOOK_CALLS_KEPT])
-    webhook.calls.exclude(id__in=kept).delete()
+    newest = WebhookCall.objects.filter(webhook=webhook).order_by("-id").values("id")[:WEBHOOK_CALLS_KEPT]
+    WebhookCall.objects.filter(webhook=webhook).exclude(id__in=newest).delete()
 
 
 def webhook_signature_check(
