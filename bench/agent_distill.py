@@ -20,6 +20,8 @@ On the order-support task of bench/agent_task.py:
 
     python bench/agent_distill.py            # the full run: 600 teacher and 500 student steps, 200 trajectories
     python bench/agent_distill.py --quick    # a smoke test: 120 and 80 steps, too few to learn the task
+    python bench/agent_distill.py --teacher FOLDER --students sft,forward_kl --student-steps 1500
+                                             # students only, from a teacher an earlier run trained
 """
 
 from __future__ import annotations
@@ -220,6 +222,16 @@ def table(rows: list[dict[str, Any]], teacher_accuracy: float | None) -> str:
     return "\n".join(lines)
 
 
+# The students the bench can train: (method, trained on verified trajectories only).
+STUDENTS = {
+    "sft-unverified": ("sft", False),
+    "sft": ("sft", True),
+    "forward_kl": ("forward_kl", True),
+    "reverse_kl": ("reverse_kl", True),
+    "adaptive_kl": ("adaptive_kl", True),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer traces, training steps and test cases")
@@ -229,24 +241,49 @@ def main() -> None:
     )
     parser.add_argument("--student-hidden", type=int, default=16, help="the student's width")
     parser.add_argument("--student-layers", type=int, default=1, help="the student's depth (16 x 1: 8.5x smaller)")
+    parser.add_argument("--student-heads", type=int, default=4, help="the student's attention heads")
     parser.add_argument("--student-steps", type=int, default=None, help="override the mode's student steps")
+    parser.add_argument("--teacher-hidden", type=int, default=64, help="the teacher's width")
+    parser.add_argument("--teacher-layers", type=int, default=2, help="the teacher's depth")
+    parser.add_argument("--teacher-steps", type=int, default=None, help="override the mode's teacher steps")
+    parser.add_argument(
+        "--teacher",
+        type=Path,
+        help="a teacher a previous run trained (its folder, printed by that run): not trained again",
+    )
+    parser.add_argument(
+        "--students",
+        default=",".join(STUDENTS),
+        help=f"which students to train, of {','.join(STUDENTS)} (comma-separated)",
+    )
     args = parser.parse_args()
+    unknown = set(args.students.split(",")) - set(STUDENTS)
+    if unknown:
+        parser.error(f"--students: unknown {', '.join(sorted(unknown))}; choose from {', '.join(STUDENTS)}")
     torch.set_num_threads(args.threads)
     teacher_steps, student_steps, traces, n_test = (120, 80, 30, 6) if args.quick else (600, 500, 200, 30)
     student_steps = args.student_steps or student_steps
+    teacher_steps = args.teacher_steps or teacher_steps
     began = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="bench_agent_distill_"))
     tokenizer = task.build_tokenizer(root / "tokenizer")
     # The teacher is bench/agent.py's trained model (88% of calls right after 600 steps there); a
     # hidden-128 teacher trained the same way learned nothing in 600 steps (1.3% step accuracy).
     teacher_base = build_model(
-        root / "teacher_base", tokenizer, hidden_size=64, layers=2, intermediate_size=128, seed=1
+        root / "teacher_base",
+        tokenizer,
+        hidden_size=args.teacher_hidden,
+        layers=args.teacher_layers,
+        intermediate_size=2 * args.teacher_hidden,
+        seed=1,
     )
     student_base = build_model(
         root / "student_base",
         tokenizer,
         hidden_size=args.student_hidden,
         layers=args.student_layers,
+        heads=args.student_heads,
+        kv_heads=max(1, args.student_heads // 2),
         intermediate_size=2 * args.student_hidden,
         seed=2,
     )
@@ -261,8 +298,12 @@ def main() -> None:
     )
 
     truth = [task.trajectory_record(task.trajectory(case)) for case in task.make_cases(600, seed=1)]
-    teacher, teacher_s, _ = sft(teacher_base, truth, root / "teacher", steps=teacher_steps)
-    print(f"teacher trained in {teacher_s:.0f} s", flush=True)
+    if args.teacher:
+        teacher, teacher_s = args.teacher, None
+        sizes["teacher"] = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(teacher).parameters())
+    else:
+        teacher, teacher_s, _ = sft(teacher_base, truth, root / "teacher", steps=teacher_steps)
+        print(f"teacher trained in {teacher_s:.0f} s: {teacher}", flush=True)
     records = teacher_trajectories(teacher, task.make_cases(traces, seed=2))
     good = sum(r["outcome"]["approved"] for r in records)
     records = with_broken(records, args.broken)
@@ -277,11 +318,12 @@ def main() -> None:
     ]
     verified = ["format", "execution", "semantic"]
     runs = [
-        ("student, sft, unverified", "sft", None, []),
-        ("student, sft, verified", "sft", None, verified),
-        *[(f"student, {m}, verified", m, teacher, verified) for m in ("forward_kl", "reverse_kl", "adaptive_kl")],
+        (f"student, {method}, {'verified' if checked else 'unverified'}", method, teacher, verified if checked else [])
+        for key, (method, checked) in STUDENTS.items()
+        if key in args.students.split(",")
     ]
     for name, method, signal, stages in runs:
+        signal = None if method == "sft" else signal
         try:
             folder, seconds, kept = sft(
                 student_base,
