@@ -18,6 +18,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.db.models import DateTimeField, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from orchestra import engine
@@ -200,11 +202,16 @@ def trace_fenced(sender, instance: Trace, **kwargs) -> None:
 
 def _claim(run_id, owner: str) -> Run | None:
     """Take the run, and mark it started (once) in the same transaction."""
+    now = timezone.now()
     with transaction.atomic():
-        run = leases.claim(Run, pk=run_id, owner=owner, statuses=("queued", "running"))
-        if run is not None and run.started_at is None:
-            run.started_at = timezone.now()
-            Run.objects.filter(pk=run.pk).update(started_at=run.started_at)
+        run = leases.claim(
+            Run,
+            pk=run_id,
+            owner=owner,
+            statuses=("queued", "running"),
+            also={"started_at": Coalesce("started_at", Value(now, output_field=DateTimeField()))},
+        )
+        if run is not None and run.started_at == now:  # this claim started it
             # No WAL flush to wait for: a claim lost with the database is a queued run the sweeper re-enqueues.
             events.record(run_id=run.id, type="run_started", data={}, async_commit=True)
     return run
@@ -262,7 +269,12 @@ def _execute(run: Run, owner: str) -> str | None:
     token = dbretry.gave_up.set(gave_up)
     try:
         outcome = engine.run_graph(
-            compiled_graph(run), run_id=str(run.id), hooks=hooks, inputs=run.inputs, resume_value=resume
+            compiled_graph(run),
+            run_id=str(run.id),
+            hooks=hooks,
+            inputs=run.inputs,
+            resume_value=resume,
+            fresh=run.lease.attempt == 1 and resume is engine.NOT_SET,  # no worker ever ran it before
         )
         recorder.close()
         if recorder.lease_lost:  # the engine met LeaseLost in a write and ended the run as it could

@@ -67,14 +67,19 @@ def _fenced(model: type[models.Model]) -> bool:
     return any(f.name == "lease_attempt" for f in model._meta.concrete_fields)
 
 
-def claim(model: type[models.Model], *, pk, owner: str, statuses: tuple[str, ...]):
+def claim(model: type[models.Model], *, pk, owner: str, statuses: tuple[str, ...], also: dict[str, Any] | None = None):
     """Take the row if its status is one of `statuses` and nobody holds a live lease; else None.
 
     The row comes back with `lease` set (a `Lease`). On fenced rows the claim is a new attempt, and
     one that takes over a running row from another owner (its worker died or stalled) is counted in
-    `worker_losses`."""
+    `worker_losses`. `also`: more fields (values or expressions) the claim's UPDATE sets."""
     now = timezone.now()
-    update: dict[str, Any] = {"lease_owner": owner, "lease_expires_at": now + lease_length(), "status": "running"}
+    update: dict[str, Any] = {
+        **(also or {}),
+        "lease_owner": owner,
+        "lease_expires_at": now + lease_length(),
+        "status": "running",
+    }
     if _fenced(model):
         took_over = Q(status="running") & ~Q(lease_owner="") & ~Q(lease_owner=owner)
         update |= {

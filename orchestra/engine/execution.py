@@ -287,10 +287,14 @@ def run_graph(
     hooks: RunHooks,
     inputs: dict[str, Any] | None = None,
     resume_value: Any = NOT_SET,
+    fresh: bool = False,
 ) -> RunOutcome:
-    """Start, continue (after a crash: finished nodes are not re-run) or resume (answer an approval) a run."""
+    """Start, continue (after a crash: finished nodes are not re-run) or resume (answer an approval) a run.
+
+    `fresh`: the caller knows the run was never started before (its first attempt), so there is no
+    checkpoint to look for: one read of the checkpointer less."""
     config = {"configurable": {"thread_id": run_id}}
-    snapshot = compiled.get_state(config) if compiled.checkpointer is not None else None
+    snapshot = compiled.get_state(config) if compiled.checkpointer is not None and not fresh else None
     graph_input: Any = {"inputs": inputs or {}, "nodes": {}, "outputs": {}}
     if snapshot is not None and snapshot.values:
         if snapshot.interrupts and resume_value is NOT_SET:
