@@ -91,7 +91,21 @@ class WorkflowVersion(models.Model):
 class Run(models.Model):
     STATUSES = ["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
     ACTIVE = ("queued", "running", "waiting")
-    TRIGGERS = ["editor", "api", "chat", "webhook", "schedule", "gateway", "subworkflow", "cli", "mcp", "rerun"]
+    # evaluation: started by distillation to measure a model end to end, never by an API caller;
+    # its traces are kept out of everything that learns from or counts production traffic.
+    TRIGGERS = [
+        "editor",
+        "api",
+        "chat",
+        "webhook",
+        "schedule",
+        "gateway",
+        "subworkflow",
+        "cli",
+        "mcp",
+        "rerun",
+        "evaluation",
+    ]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runs")
@@ -145,6 +159,20 @@ class Run(models.Model):
                 condition=~models.Q(idempotency_key=""),
             )
         ]
+
+
+# How deep below an evaluation run the runs it started (its tools' workflow runs, their
+# sub-workflows) are still told apart as evaluation traffic.
+EVALUATION_NESTING = 3
+
+
+def in_evaluation(run: str = "run") -> models.Q:
+    """Rows whose run (at the field path `run`, e.g. "teacher_trace__run") is an evaluation run or
+    one it started: what the evaluated model did there is no production traffic to learn from."""
+    condition = models.Q()
+    for depth in range(EVALUATION_NESTING + 1):
+        condition |= models.Q(**{f"{run}{'__parent_run' * depth}__trigger": "evaluation"})
+    return condition
 
 
 class NodeRun(models.Model):

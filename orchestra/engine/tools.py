@@ -24,6 +24,16 @@ from orchestra.engine.templates import TemplateRef, template_refs
 TOOL_NAME = r"^[A-Za-z0-9_-]{1,64}$"  # OpenAI's rule for function names
 ARGS = frozenset({"args"})  # what an HTTP tool's templates see besides inputs and nodes
 EMPTY_PARAMETERS = {"type": "object", "properties": {}}
+# Whether an evaluation run (a distilled student driving the agent end to end) may call the tool:
+# a tool with side effects (a refund, an email) must not be called for a measurement, so it is opt-in.
+InEvaluation = Annotated[
+    Literal["refuse", "call"],
+    Field(
+        title="In evaluation runs",
+        description="call: it has no side effects, so evaluation runs (a distilled student driving the "
+        "agent end to end) may call it. refuse: the agent's evaluation runs are refused.",
+    ),
+]
 
 
 def _json_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -45,6 +55,7 @@ class WorkflowTool(NodeConfig):
         None, pattern=TOOL_NAME, title="Tool name", description="Default: from the workflow's name."
     )
     description: str = Field("", title="Description", description="Default: the workflow's description.")
+    evaluation: InEvaluation = "refuse"
 
 
 class HTTPTool(NodeConfig):
@@ -63,6 +74,7 @@ class HTTPTool(NodeConfig):
         description="JSON Schema of the arguments the model sends.",
     )
     timeout_s: float = Field(30, gt=0, le=300, title="Timeout (s)")
+    evaluation: InEvaluation = "refuse"
 
     _check_parameters = field_validator("parameters")(classmethod(lambda cls, value: _json_schema(value)))
 
@@ -73,6 +85,7 @@ class MCPTools(NodeConfig):
     kind: Literal["mcp"]
     server: str = Field(min_length=1, title="MCP server", json_schema_extra={"format": "mcp-server"})
     tools: list[str] | None = Field(None, title="Tools", description="Which of its tools; empty: all of them.")
+    evaluation: InEvaluation = "refuse"
 
 
 ToolSpec = Annotated[WorkflowTool | HTTPTool | MCPTools, Field(discriminator="kind")]
