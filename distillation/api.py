@@ -78,6 +78,21 @@ class JobDeployView(WorkspaceView):
         return Response(io.JobDeployOut(endpoint).data, status=status.HTTP_201_CREATED)
 
 
+class JobEvaluationRunsView(WorkspaceView):
+    """Task success end to end: the job's models drive its agent node on held-out cases."""
+
+    @extend_schema(responses={200: io.EvaluationOut, **errors(404)})
+    def get(self, request, job_id):
+        job = selectors.job_get(workspace=self.workspace, job_id=job_id)
+        return Response(io.EvaluationOut(services.evaluation_report(job=job)).data)
+
+    @extend_schema(request=io.EvaluationRunsIn, responses={201: io.EvaluationOut, **errors(400, 404, 409)})
+    def post(self, request, job_id):
+        job = selectors.job_get(workspace=self.workspace, job_id=job_id)
+        report = services.evaluation_start(job=job, **parse(io.EvaluationRunsIn, request))
+        return Response(io.EvaluationOut(report).data, status=status.HTTP_201_CREATED)
+
+
 class NodeDeploymentView(WorkspaceView):
     @extend_schema(responses={200: io.DeploymentOut, **errors(404)})
     def get(self, request, workflow_id, node_id):

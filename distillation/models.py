@@ -117,3 +117,24 @@ class TeacherScore(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["trace", "teacher"], name="teacher_score_unique")]
+
+
+class EvaluationRun(models.Model):
+    """A run of a job's workflow that measures one model driving the job's agent node end to end on
+    a held-out case: the distillation selector has `endpoint` answer the node's calls in `run` (its
+    trigger is "evaluation"), and success is reaching the case's `expected` answer."""
+
+    MODELS = ["student", "teacher", "untrained"]
+    EXPECTED = ["golden", "teacher"]
+
+    job = models.ForeignKey(DistillationJob, on_delete=models.CASCADE, related_name="evaluation_runs")
+    run = models.OneToOneField("workflows.Run", on_delete=models.CASCADE, related_name="evaluation")
+    model = models.CharField(max_length=20, choices=[(m, m) for m in MODELS], help_text="Which model is evaluated")
+    endpoint = models.CharField(max_length=200, help_text="The registered model that answers the node")
+    case = models.ForeignKey("workflows.Run", null=True, on_delete=models.SET_NULL, related_name="+")
+    expected = models.JSONField(help_text="The answer the node should give: the case's golden label, else its own")
+    expected_from = models.CharField(max_length=20, choices=[(e, e) for e in EXPECTED])
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]

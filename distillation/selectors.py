@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 
 from distillation.models import DistillationJob, NodeDeployment, ShadowComparison
 from workflows.errors import ValidationFailed
-from workflows.models import Trace, Workflow, Workspace
+from workflows.models import Trace, Workflow, Workspace, in_evaluation
 from workflows.selectors import get_or_404, uuid_param
 
 MONTH = timedelta(days=30)
@@ -67,14 +67,17 @@ def savings(*, workflow: Workflow, since: str | None = None, until: str | None =
     """Per node and model: calls, tokens, cost and latency over the period; shadow agreement; and
     what answering every call with the student would save in a month at this period's volume. An
     agent node's calls are its steps: it also says how many runs, steps and tool calls there were,
-    and its shadow agreement per kind of step (tool calls, replies)."""
+    and its shadow agreement per kind of step (tool calls, replies). Evaluation runs are no traffic:
+    neither their calls nor any shadowing in them count."""
     until_at = _moment(until, "until", timezone.now())
     since_at = _moment(since, "since", until_at - MONTH)
     if since_at >= until_at:
         raise ValidationFailed("since must be before until.", path="since")
-    traces = Trace.objects.filter(
-        workflow=workflow, created_at__gte=since_at, created_at__lt=until_at, status="ok"
-    ).exclude(node_id="")
+    traces = (
+        Trace.objects.filter(workflow=workflow, created_at__gte=since_at, created_at__lt=until_at, status="ok")
+        .exclude(node_id="")
+        .exclude(in_evaluation())
+    )
     deployments = {d.node_id: d for d in NodeDeployment.objects.filter(workflow=workflow)}
     per_model: dict[tuple[str, str], list[Trace]] = {}
     for trace in traces.only(
@@ -88,7 +91,7 @@ def savings(*, workflow: Workflow, since: str | None = None, until: str | None =
         models = [_model_usage(model, calls) for (node, model), calls in sorted(per_model.items()) if node == node_id]
         compared = ShadowComparison.objects.filter(
             workflow=workflow, node_id=node_id, created_at__gte=since_at, created_at__lt=until_at
-        )
+        ).exclude(in_evaluation("teacher_trace__run"))
         # the calls the node's answers came from
         used = [
             t

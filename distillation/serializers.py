@@ -5,10 +5,12 @@ answer through the outputs, so each field is listed once."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from distillation.models import DistillationJob, NodeDeployment
+from distillation.models import DistillationJob, EvaluationRun, NodeDeployment
+from distillation.services.evaluation import DEFAULT_CASES, DEFAULT_MODELS, MAX_CASES
 from distillation.services.plans import METHODS
 from orchestra.distill.config import LOGIT_METHODS
 from workflows.documents import ErrorItem, OptionalText, Time
+from workflows.models import Run
 
 # What the Distill form says of each method; a test keeps it in step with services.plans.METHODS.
 METHOD_DESCRIPTIONS = {
@@ -236,3 +238,51 @@ class MethodOut(serializers.Serializer):
 
     def get_description(self, method: str) -> str:
         return METHOD_DESCRIPTIONS[method]
+
+
+class EvaluationRunsIn(serializers.Serializer):
+    cases = serializers.IntegerField(
+        default=DEFAULT_CASES, min_value=1, max_value=MAX_CASES, help_text="Held-out cases to run, newest first."
+    )
+    models = serializers.ListField(
+        child=serializers.ChoiceField(choices=EvaluationRun.MODELS),
+        default=list(DEFAULT_MODELS),
+        min_length=1,
+        help_text="Which models drive the agent, each on every case.",
+    )
+
+
+class TaskSuccessOut(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Finished runs that succeeded.")
+    rate = serializers.FloatField(allow_null=True, help_text="Of the finished runs.")
+    interval = serializers.ListField(
+        child=serializers.FloatField(), allow_null=True, help_text="The rate's 95% Wilson interval."
+    )
+
+
+class EvaluationModelOut(serializers.Serializer):
+    model = serializers.ChoiceField(choices=EvaluationRun.MODELS)
+    endpoints = serializers.ListField(child=serializers.CharField(), help_text="The registered models that answered.")
+    started = serializers.IntegerField()
+    finished = serializers.IntegerField()
+    task_success = TaskSuccessOut()
+
+
+class EvaluationRunOut(serializers.Serializer):
+    run = serializers.CharField()
+    model = serializers.ChoiceField(choices=EvaluationRun.MODELS)
+    endpoint = serializers.CharField(help_text="The registered model that answered.")
+    case = serializers.CharField(allow_null=True, help_text="The held-out run whose inputs it ran.")
+    status = serializers.ChoiceField(choices=Run.STATUSES)
+    expected_from = serializers.ChoiceField(choices=EvaluationRun.EXPECTED, help_text="What its answer is held to.")
+    success = serializers.BooleanField(allow_null=True, help_text="null while the run is not finished.")
+    failure = OptionalText(help_text="Why it did not succeed.")
+    created_at = Time(allow_null=True)
+
+
+class EvaluationOut(serializers.Serializer):
+    """Of the dict distillation.services.evaluation_report makes."""
+
+    success_means = serializers.CharField()
+    models = EvaluationModelOut(many=True, help_text="Per model evaluated.")
+    runs = EvaluationRunOut(many=True, help_text="Newest first.")

@@ -300,6 +300,7 @@ SPECTACULAR_SETTINGS = {
         "DistillationJobStatusEnum": "distillation.models.DistillationJob.STATUSES",
         "DistillationMethodEnum": "distillation.services.plans.METHODS",
         "RouterJobStatusEnum": "routing.models.RouterJob.STATUSES",
+        "EvaluatedModelEnum": "distillation.models.EvaluationRun.MODELS",
     },
 }
 

@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 
 
 def routed_node_call(*, run: Run, call: ModelCall, make_trace: MakeTrace) -> Trace | None:
-    """A node call whose model is `auto` (with a router for the node or a default one) or a router's name."""
+    """A node call whose model is `auto` (with a router for the node or a default one) or a router's name.
+    An evaluation run's calls are never routed: the model it evaluates answers (distillation's selector)."""
+    if run.trigger == "evaluation":
+        return None
     router = router_for_call(
         workspace_id=run.workspace_id, workflow_id=run.workflow_id, node_id=call.node_id, model=call.model
     )

@@ -13,7 +13,7 @@ from distillation.models import ShadowComparison
 from orchestra.routing import Example, Verifier, answer_score
 from orchestra.routing.features import prompt_text
 from routing.models import Comparison, Router, RouterJob
-from workflows.models import Trace, Workflow, Workspace
+from workflows.models import Trace, Workflow, Workspace, in_evaluation
 from workflows.selectors import get_or_404
 
 ROUTING_KEY = "routing"  # the trace metadata key that records a routed call's decision (reserved)
@@ -87,8 +87,8 @@ def verifier_of(
 
 def replayable_traces(router: Router) -> QuerySet:
     """The router's traffic a compare job may replay: the node's answered calls (a node router), or
-    the workspace's gateway calls (a workspace router)."""
-    traces = Trace.objects.filter(workspace=router.workspace, status="ok")
+    the workspace's gateway calls (a workspace router); never an evaluation run's."""
+    traces = Trace.objects.filter(workspace=router.workspace, status="ok").exclude(in_evaluation())
     if router.workflow_id:
         traces = traces.filter(workflow_id=router.workflow_id, node_id=router.node_id)
     else:
@@ -118,7 +118,10 @@ def training_examples(router: Router) -> tuple[list[Example], dict[str, int]]:
             node_id=router.node_id,
             teacher_trace__model=teacher,
             student_trace__model=student,
-        ).select_related("teacher_trace", "student_trace")
+        )
+        shadowed = shadowed.exclude(in_evaluation("teacher_trace__run")).select_related(
+            "teacher_trace", "student_trace"
+        )
         shadow = [
             _example(s.teacher_trace, {teacher: s.teacher_trace, student: s.student_trace}, router, verifier)
             for s in shadowed
@@ -147,7 +150,9 @@ def router_usage(*, router: Router) -> dict[str, Any]:
     """The calls the router decided: how often each candidate answered, what they cost, how often a
     cheaper answer escalated, and the saving against asking the strong model every time (at the
     strong model's mean cost per call, from the compare data)."""
-    routed = Trace.objects.filter(workspace=router.workspace, metadata__routing__router_id=str(router.id))
+    routed = Trace.objects.filter(workspace=router.workspace, metadata__routing__router_id=str(router.id)).exclude(
+        in_evaluation()
+    )
     answered: Counter = Counter()
     cost, escalated = 0.0, 0
     for metadata, trace_cost in routed.values_list("metadata", "cost"):

@@ -148,6 +148,8 @@ def deployment_call(*, run, call: ModelCall, make_trace: MakeTrace) -> Trace | N
     fails the node's output, a tool call that does not fit the offered tools) is kept under
     `<key>#rejected` and the teacher answers.
     """
+    if run.trigger == "evaluation":  # no traffic to shadow or serve: the evaluated model answers (evaluation.py)
+        return None
     deployment = NodeDeployment.objects.filter(workflow_id=run.workflow_id, node_id=call.node_id).first()
     if deployment is None or deployment.state == "teacher":
         return None

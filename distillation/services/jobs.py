@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from distillation import events
 from distillation.models import DistillationJob
-from distillation.services.plans import job_plan, job_preview
+from distillation.services.plans import JobPlan, job_plan, job_preview
 from distillation.services.scoring import teacher_score
 from orchestra.distill.config import parse_job_config
 from workflows import leases
@@ -51,6 +51,22 @@ def job_create(*, workspace: Workspace, body: Any) -> DistillationJob:
         events.record(job_id=job.id, type="job_queued", data={"preview": preview})
         transaction.on_commit(lambda: job_enqueue(job.id))
     return job
+
+
+def stored_plan(job: DistillationJob) -> JobPlan:
+    """The plan of a stored job, as its trainer (and its evaluation) reads it."""
+    return job_plan(
+        workspace=job.workspace,
+        body={
+            "workflow": str(job.workflow_id) if job.workflow_id else None,
+            "node_id": job.node_id or None,
+            "student": job.student,
+            "method": job.method,
+            "teacher": job.teacher,
+            "filters": job.filters,
+            "config": job.config,
+        },
+    )
 
 
 def job_enqueue(job_id) -> None:
@@ -125,18 +141,7 @@ def job_execute(*, job_id) -> str | None:
         return keeper.lost.is_set() or DistillationJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
 
     try:
-        plan = job_plan(
-            workspace=job.workspace,
-            body={
-                "workflow": str(job.workflow_id) if job.workflow_id else None,
-                "node_id": job.node_id or None,
-                "student": job.student,
-                "method": job.method,
-                "teacher": job.teacher,
-                "filters": job.filters,
-                "config": job.config,
-            },
-        )
+        plan = stored_plan(job)
         traces = plan.traces()
         config = plan.job_config(output_dir=str(job_output_dir(job)))
         if plan.scores_remote_teacher():

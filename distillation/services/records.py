@@ -19,7 +19,7 @@ from typing import Any
 
 from distillation.models import TeacherScore
 from orchestra.distill.trajectories import Turn, attempt_of, trajectory_record
-from workflows.models import NodeRun, Trace, Workflow, Workspace
+from workflows.models import NodeRun, Trace, Workflow, Workspace, in_evaluation
 
 COMPARISONS = {
     "greater_than": operator.gt,
@@ -40,8 +40,8 @@ def selected_traces(
     metadata: dict | None = None,
 ) -> list[Trace]:
     """The successful calls of `models` in the chosen scope (a node, a workflow, or the whole
-    workspace: gateway traces too) whose metadata matches, oldest first."""
-    traces = Trace.objects.filter(workspace=workspace, status="ok", model__in=models)
+    workspace: gateway traces too) whose metadata matches, oldest first; never an evaluation run's."""
+    traces = Trace.objects.filter(workspace=workspace, status="ok", model__in=models).exclude(in_evaluation())
     if workflow is not None:
         traces = traces.filter(workflow=workflow)
     if node is not None:
@@ -157,6 +157,18 @@ def _topk(top_logprobs: list | None) -> list | None:
 
 def agent_records(*, traces: list[Trace], config: dict[str, Any]) -> list[dict[str, Any]]:
     """One record per run and attempt (orchestra/distill/trajectories.py), with the run's outcome."""
+    attempts = agent_attempts(traces)
+    outcomes = run_outcomes({run_id for run_id, _ in attempts})
+    records = []
+    for (run_id, _), turns in attempts.items():
+        record = trajectory_record(turns, config)
+        if record is not None:
+            records.append(record | {"outcome": outcomes.get(run_id, {})})
+    return records
+
+
+def agent_attempts(traces: list[Trace]) -> dict[tuple, list[Turn]]:
+    """An agent node's turns by (run id, attempt), in the traces' order."""
     attempts: dict[tuple, list[Turn]] = {}
     for trace in traces:
         attempt = attempt_of(trace.call_key)
@@ -175,13 +187,7 @@ def agent_records(*, traces: list[Trace], config: dict[str, Any]) -> list[dict[s
                     node=trace.node_id,
                 )
             )
-    outcomes = run_outcomes({run_id for run_id, _ in attempts})
-    records = []
-    for (run_id, _), turns in attempts.items():
-        record = trajectory_record(turns, config)
-        if record is not None:
-            records.append(record | {"outcome": outcomes.get(run_id, {})})
-    return records
+    return attempts
 
 
 def run_outcomes(run_ids: set) -> dict[Any, dict[str, bool]]:

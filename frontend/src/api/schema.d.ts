@@ -233,6 +233,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/distillations/{job_id}/evaluation-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Task success end to end: the job's models drive its agent node on held-out cases. */
+        get: operations["api_distillations_evaluation_runs_retrieve"];
+        put?: never;
+        /** @description Task success end to end: the job's models drive its agent node on held-out cases. */
+        post: operations["api_distillations_evaluation_runs_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/distillations/{job_id}/events": {
         parameters: {
             query?: never;
@@ -1315,6 +1333,72 @@ export interface components {
             errors: components["schemas"]["ErrorItem"][];
         };
         /**
+         * @description * `student` - student
+         *     * `teacher` - teacher
+         *     * `untrained` - untrained
+         * @enum {string}
+         */
+        EvaluatedModelEnum: "student" | "teacher" | "untrained";
+        EvaluationModelOut: {
+            model: components["schemas"]["EvaluatedModelEnum"];
+            /** @description The registered models that answered. */
+            endpoints: string[];
+            started: number;
+            finished: number;
+            task_success: components["schemas"]["TaskSuccessOut"];
+        };
+        /** @description Of the dict distillation.services.evaluation_report makes. */
+        EvaluationOut: {
+            success_means: string;
+            /** @description Per model evaluated. */
+            models: components["schemas"]["EvaluationModelOut"][];
+            /** @description Newest first. */
+            runs: components["schemas"]["EvaluationRunOut"][];
+        };
+        EvaluationRunOut: {
+            run: string;
+            model: components["schemas"]["EvaluatedModelEnum"];
+            /** @description The registered model that answered. */
+            endpoint: string;
+            /** @description The held-out run whose inputs it ran. */
+            case: string | null;
+            status: components["schemas"]["RunStatusEnum"];
+            /**
+             * @description What its answer is held to.
+             *
+             *     * `golden` - golden
+             *     * `teacher` - teacher
+             */
+            expected_from: components["schemas"]["ExpectedFromEnum"];
+            /** @description null while the run is not finished. */
+            success: boolean | null;
+            /** @description Why it did not succeed. */
+            failure: string | null;
+            /** Format: date-time */
+            created_at: string | null;
+        };
+        EvaluationRunsIn: {
+            /**
+             * @description Held-out cases to run, newest first.
+             * @default 20
+             */
+            cases: number;
+            /**
+             * @description Which models drive the agent, each on every case.
+             * @default [
+             *       "student",
+             *       "teacher"
+             *     ]
+             */
+            models: components["schemas"]["EvaluatedModelEnum"][];
+        };
+        /**
+         * @description * `golden` - golden
+         *     * `teacher` - teacher
+         * @enum {string}
+         */
+        ExpectedFromEnum: "golden" | "teacher";
+        /**
          * @description * `lora` - lora
          *     * `full` - full
          * @enum {string}
@@ -1962,9 +2046,10 @@ export interface components {
          *     * `cli` - cli
          *     * `mcp` - mcp
          *     * `rerun` - rerun
+         *     * `evaluation` - evaluation
          * @enum {string}
          */
-        RunOutTriggerEnum: "editor" | "api" | "chat" | "webhook" | "schedule" | "gateway" | "subworkflow" | "cli" | "mcp" | "rerun";
+        RunOutTriggerEnum: "editor" | "api" | "chat" | "webhook" | "schedule" | "gateway" | "subworkflow" | "cli" | "mcp" | "rerun" | "evaluation";
         RunPage: {
             /** @description How many match the filters, over every page. */
             count: number;
@@ -2101,6 +2186,17 @@ export interface components {
          * @enum {string}
          */
         StateEnum: "teacher" | "shadow" | "student";
+        TaskSuccessOut: {
+            /** @description Finished runs that succeeded. */
+            count: number;
+            /**
+             * Format: double
+             * @description Of the finished runs.
+             */
+            rate: number | null;
+            /** @description The rate's 95% Wilson interval. */
+            interval: number[] | null;
+        };
         TeacherScoringOut: {
             teacher: string;
             /** @description Traces whose teacher log-probabilities are recorded. */
@@ -3199,6 +3295,124 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobDeployOut"];
+                };
+            };
+            /** @description The problems, each with the path of the bad input. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Errors"];
+                };
+            };
+            /** @description No API key, or a bad one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Errors"];
+                };
+            };
+            /** @description Not allowed to this member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Errors"];
+                };
+            };
+            /** @description The problems, each with the path of the bad input. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Errors"];
+                };
+            };
+            /** @description The problems, each with the path of the bad input. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Errors"];
+                };
+            };
+        };
+    };
+    api_distillations_evaluation_runs_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"];
+                };
+            };
+            /** @description No API key, or a bad one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Errors"];
+                };
+            };
+            /** @description Not allowed to this member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Errors"];
+                };
+            };
+            /** @description The problems, each with the path of the bad input. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Errors"];
+                };
+            };
+        };
+    };
+    api_distillations_evaluation_runs_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EvaluationRunsIn"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"];
                 };
             };
             /** @description The problems, each with the path of the bad input. */
@@ -4593,8 +4807,9 @@ export interface operations {
                  *     * `cli` - cli
                  *     * `mcp` - mcp
                  *     * `rerun` - rerun
+                 *     * `evaluation` - evaluation
                  */
-                trigger?: "editor" | "api" | "chat" | "webhook" | "schedule" | "gateway" | "subworkflow" | "cli" | "mcp" | "rerun";
+                trigger?: "editor" | "api" | "chat" | "webhook" | "schedule" | "gateway" | "subworkflow" | "cli" | "mcp" | "rerun" | "evaluation";
                 workflow?: string;
             };
             header?: never;

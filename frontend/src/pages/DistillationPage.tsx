@@ -1,13 +1,14 @@
 // One distillation job, live: progress, the loss curve, the evaluation report and its verdict;
-// Cancel while it runs, Deploy once it has succeeded.
+// Cancel while it runs, Deploy once it has succeeded; an agent job's evaluation runs (task success).
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
 import { get, post } from "../api";
-import type { ApiError, JobEvent, Workflow } from "../types";
+import type { ApiError, JobEvent, JobReport, Workflow } from "../types";
 import { ErrorList, StatusBadge, errorsFrom, formatNumber, formatTime } from "../ui";
 import { useJob } from "../distill/useJob";
 import { LossChart } from "../distill/charts";
 import { Report } from "../distill/Report";
+import { EvaluationRuns } from "../distill/EvaluationRuns";
 
 function eventSummary(event: JobEvent): string {
   const data = event.data ?? {};
@@ -16,6 +17,12 @@ function eventSummary(event: JobEvent): string {
   if (event.type === "job_started") return data.resumed ? "resumed from its checkpoint" : "";
   if (typeof data.error === "string") return data.error;
   return "";
+}
+
+/** An agent job's evaluation is step by step (report.after.steps); only agents have evaluation runs. */
+function isAgentReport(report: JobReport | null): boolean {
+  const after = report?.after;
+  return !!after && typeof after === "object" && "steps" in after;
 }
 
 export function DistillationPage() {
@@ -107,6 +114,7 @@ export function DistillationPage() {
         <h2>Evaluation</h2>
         {job.report?.after || job.report?.baseline ? <Report report={job.report} /> : <p className="muted">{active ? "The held-out evaluation runs after training." : "No evaluation was recorded."}</p>}
       </section>
+      {job.status === "succeeded" && isAgentReport(job.report) && <EvaluationRuns jobId={job.id} />}
       <details className="card">
         <summary>Events ({events.length})</summary>
         <ol className="event-log" data-testid="event-log" data-count={events.length} data-last-seq={events.at(-1)?.seq ?? 0}>

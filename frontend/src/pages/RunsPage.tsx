@@ -5,7 +5,7 @@ import type { ApiError, RunPage, Workflow } from "../types";
 import { ErrorList, Pager, StatusBadge, errorsFrom, formatCost, formatNumber, formatTime } from "../ui";
 
 const statuses = ["queued", "running", "waiting", "succeeded", "failed", "cancelled"];
-const triggers = ["editor", "api", "chat", "webhook", "schedule", "gateway"];
+const triggers = ["editor", "api", "chat", "webhook", "schedule", "gateway", "evaluation"];
 
 export function RunsPage() {
   const [params, setParams] = useSearchParams();
