@@ -70,7 +70,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "workflows.connections.release_database_connections",  # first: it wraps all the others
     "django.middleware.security.SecurityMiddleware",
-    "workflows.connections.StaticFiles",  # WhiteNoise: admin static files and the built browser app
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # admin static files and the built browser app
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 RECHECK_S = 1.0  # with a working push: how long a waiter trusts it before looking anyway
 POLL_S = 0.1  # without one (Redis down): how often a waiter looks
 TAIL_S = 0.02  # the embedded mode's database tail
+CONNECTION_HOLD_S = 0.1  # run_wait: how long a waiting thread keeps its database connection
 RUN_STOPS = frozenset({"run_succeeded", "run_failed", "run_cancelled", "run_waiting"})
 
 
@@ -371,17 +372,22 @@ async def awatch(owner: type[models.Model], pk: Any, *, wake_on: Iterable[str] |
 def run_wait(*, run, timeout_s: float):
     """Until the run ends or waits for a person, or the time is up; returns the run as stored.
 
-    The thread's database connection goes back to the pool while it waits: a client waiting
-    30 s for a sync webhook must not hold one of the process's few connections all that time."""
+    A wait longer than CONNECTION_HOLD_S gives the thread's database connection back to the pool
+    until it is woken: a client waiting 30 s for a sync webhook must not hold one of the process's
+    few connections all that time, and a short one (most runs) costs no second checkout."""
     from workflows.models import Run
 
-    deadline = time.monotonic() + timeout_s
+    began = time.monotonic()
+    deadline, hold_until = began + timeout_s, began + CONNECTION_HOLD_S
     with watch(Run, run.pk, wake_on=RUN_STOPS) as w:
         while True:
             run.refresh_from_db()
-            left = deadline - time.monotonic()
-            if run.status not in ("queued", "running") or left <= 0:
+            now = time.monotonic()
+            if run.status not in ("queued", "running") or now >= deadline:
                 return run
+            if now < hold_until:
+                w.wait(min(deadline, hold_until) - now)
+                continue
             if not connection.in_atomic_block:
                 connection.close()
-            w.wait(left)
+            w.wait(deadline - now)
