@@ -243,6 +243,7 @@ def main() -> None:
     parser.add_argument("--student-layers", type=int, default=1, help="the student's depth (16 x 1: 8.5x smaller)")
     parser.add_argument("--student-heads", type=int, default=4, help="the student's attention heads")
     parser.add_argument("--student-steps", type=int, default=None, help="override the mode's student steps")
+    parser.add_argument("--traces", type=int, default=None, help="override the mode's number of teacher trajectories")
     parser.add_argument("--teacher-hidden", type=int, default=64, help="the teacher's width")
     parser.add_argument("--teacher-layers", type=int, default=2, help="the teacher's depth")
     parser.add_argument("--teacher-steps", type=int, default=None, help="override the mode's teacher steps")
@@ -264,6 +265,7 @@ def main() -> None:
     teacher_steps, student_steps, traces, n_test = (120, 80, 30, 6) if args.quick else (600, 500, 200, 30)
     student_steps = args.student_steps or student_steps
     teacher_steps = args.teacher_steps or teacher_steps
+    traces = args.traces or traces
     began = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="bench_agent_distill_"))
     tokenizer = task.build_tokenizer(root / "tokenizer")

@@ -1,10 +1,15 @@
-"""Where the whole stack's CPU goes under load: py-spy on every process while wrk drives the peer workflow.
+"""Where a request's time goes, and where the whole stack's CPU goes under load.
 
 Starts the production shape of bench/throughput.py (PostgreSQL + Redis, daphne, Celery prefork
-workers), loads the sync webhook with wrk, and samples the web server and every worker process
-(parent and prefork children) with py-spy meanwhile. Prints, per process kind, the share of its
-samples spent in each area of the code (the innermost frame that belongs to a named area) and
-the top functions by inclusive share.
+workers) with the peer workflow behind a sync webhook, then:
+
+1. one client, one request after another: the median client latency split by the run's own
+   timestamps into the web server's part (before the run is stored and after it ended), the
+   dispatch (stored -> claimed by a worker) and the execution (claimed -> finished);
+2. wrk at --concurrency while py-spy samples the web server and every worker process (parent and
+   prefork children), counting only threads that hold the GIL: per process kind, the share of its
+   samples in each area of the code (the innermost frame that belongs to a named area) and the
+   top functions by inclusive share.
 
     .venv/bin/python bench/stack_profile.py [--concurrency 8] [--duration 15] [--workers 1]
 
@@ -16,10 +21,13 @@ from __future__ import annotations
 import argparse
 import collections
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -85,12 +93,37 @@ def summarize(title: str, samples: list[tuple[list[str], int]], top: int) -> Non
         print(f"| `{frame.split('/site-packages/')[-1].replace('/work/main/', '')}` | {n / total:.0%} |")
 
 
+def latency_breakdown(stack: Stack, url: str, requests: int) -> None:
+    import psycopg
+
+    with httpx.Client(timeout=30) as client:
+        totals = []
+        for _ in range(requests):
+            began = time.perf_counter()
+            client.post(url, json={"who": "Ada"}).raise_for_status()
+            totals.append((time.perf_counter() - began) * 1000)
+    with psycopg.connect(stack.env["DATABASE_URL"]) as conn:
+        rows = conn.execute(
+            "SELECT extract(epoch FROM started_at - created_at) * 1000, extract(epoch FROM finished_at - started_at) "
+            "* 1000 FROM workflows_run WHERE trigger = 'webhook' ORDER BY created_at DESC LIMIT %s",
+            [requests],
+        ).fetchall()
+    total = statistics.median(totals)
+    dispatch = statistics.median(float(r[0]) for r in rows)
+    execute = statistics.median(float(r[1]) for r in rows)
+    print(f"\none client, {requests} requests one after another (medians, ms)\n")
+    print("| client latency | web server (before the run is stored, after it ended) | dispatch | execution |")
+    print("|---|---|---|---|")
+    print(f"| {total:.1f} | {total - dispatch - execute:.1f} | {dispatch:.1f} | {execute:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--duration", type=float, default=15)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--requests", type=int, default=200, help="sequential requests for the latency split")
     parser.add_argument("--out", type=Path, help="keep py-spy's raw samples here (flame graphs: flamegraph.pl FILE)")
     args = parser.parse_args()
     if not shutil.which("py-spy") and not (Path(sys.executable).parent / "py-spy").exists():
@@ -102,6 +135,7 @@ def main() -> None:
     try:
         url = stack.workflow(HELLO, webhook=True)
         stack.ready(url, webhook=True)
+        latency_breakdown(stack, url, args.requests)
         targets = {"web (daphne)": stack.web.pid} | {f"worker {i}": w.pid for i, w in enumerate(stack.workers)}
         spies = {}
         for name, pid in targets.items():
@@ -121,7 +155,7 @@ def main() -> None:
         )
         for _, proc in spies.values():
             proc.wait(timeout=60)
-        print(f"sync webhook, c={args.concurrency}, {args.workers} worker(s): {row}")
+        print(f"\nsync webhook, c={args.concurrency}, {args.workers} worker(s): {row}")
         for name, (out, _) in spies.items():
             summarize(name, read_collapsed(out), args.top)
     finally:
