@@ -95,7 +95,7 @@ class JobOut(serializers.Serializer):
     workflow = serializers.CharField(source="workflow_id", allow_null=True)
     node_id = OptionalText()
     status = serializers.ChoiceField(choices=DistillationJob.STATUSES)
-    method = serializers.CharField()
+    method = serializers.ChoiceField(choices=METHODS)
     teacher = serializers.CharField()
     student = serializers.CharField()
     filters = serializers.DictField()

@@ -297,6 +297,7 @@ SPECTACULAR_SETTINGS = {
     # One name per set of choices that several bodies share (the generated TypeScript types use them).
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "workflows.models.Run.STATUSES",
+        "NodeRunStatusEnum": "workflows.models.NodeRun.STATUSES",
         "DistillationJobStatusEnum": "distillation.models.DistillationJob.STATUSES",
         "DistillationMethodEnum": "distillation.services.plans.METHODS",
         "RouterJobStatusEnum": "routing.models.RouterJob.STATUSES",

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from workflows import selectors
-from workflows.models import Run
+from workflows.models import NodeRun, Run
 
 
 class ErrorItem(serializers.Serializer):
@@ -66,7 +66,7 @@ class RunCost(_RunTotal, serializers.FloatField):
 
 class NodeRunOut(serializers.Serializer):
     node_id = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=NodeRun.STATUSES)
     input = serializers.JSONField(allow_null=True)
     output = serializers.JSONField(allow_null=True)
     error = OptionalText()

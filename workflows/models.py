@@ -176,6 +176,9 @@ def in_evaluation(run: str = "run") -> models.Q:
 
 
 class NodeRun(models.Model):
+    # skipped: on a branch not taken; not_run: its run ended (failed, cancelled) before it started
+    STATUSES = ["queued", "running", "waiting", "succeeded", "failed", "skipped", "cancelled", "not_run"]
+
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="node_runs")
     node_id = models.CharField(max_length=200)
     status = models.CharField(max_length=20, default="queued")

@@ -1498,7 +1498,7 @@ export interface components {
             workflow: string | null;
             node_id: string | null;
             status: components["schemas"]["DistillationJobStatusEnum"];
-            method: string;
+            method: components["schemas"]["DistillationMethodEnum"];
             teacher: string;
             student: string;
             filters: {
@@ -1669,7 +1669,7 @@ export interface components {
         };
         NodeRunOut: {
             node_id: string;
-            status: string;
+            status: components["schemas"]["NodeRunStatusEnum"];
             input: unknown;
             output: unknown;
             error: string | null;
@@ -1686,6 +1686,18 @@ export interface components {
             /** Format: double */
             latency_ms: number | null;
         };
+        /**
+         * @description * `queued` - queued
+         *     * `running` - running
+         *     * `waiting` - waiting
+         *     * `succeeded` - succeeded
+         *     * `failed` - failed
+         *     * `skipped` - skipped
+         *     * `cancelled` - cancelled
+         *     * `not_run` - not_run
+         * @enum {string}
+         */
+        NodeRunStatusEnum: "queued" | "running" | "waiting" | "succeeded" | "failed" | "skipped" | "cancelled" | "not_run";
         NodeSavingsOut: {
             node_id: string;
             state: components["schemas"]["StateEnum"];
