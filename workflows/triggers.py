@@ -16,7 +16,7 @@ from typing import Any
 
 from celery.schedules import crontab
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
@@ -199,12 +199,16 @@ def webhook_call_record(*, webhook: WebhookTrigger, status_code: int, run: Run |
     Two statements and no lock (a lock on the webhook's row made every call to it wait for the
     others): each prune keeps the newest calls it can see, which are never older than those a
     concurrent prune keeps, so no prune drops a newer call, and the last one leaves exactly
-    WEBHOOK_CALLS_KEPT."""
-    WebhookCall.objects.create(
-        webhook=webhook, status_code=status_code, run=run, error=error[:WEBHOOK_CALL_ERROR_CHARS]
-    )
-    newest = WebhookCall.objects.filter(webhook=webhook).order_by("-id").values("id")[:WEBHOOK_CALLS_KEPT]
-    WebhookCall.objects.filter(webhook=webhook).exclude(id__in=newest).delete()
+    WEBHOOK_CALLS_KEPT. A database too busy to keep the call does not change the answer (the run
+    has started: a retry would start another), so that failure is logged, not raised."""
+    try:
+        WebhookCall.objects.create(
+            webhook=webhook, status_code=status_code, run=run, error=error[:WEBHOOK_CALL_ERROR_CHARS]
+        )
+        newest = WebhookCall.objects.filter(webhook=webhook).order_by("-id").values("id")[:WEBHOOK_CALLS_KEPT]
+        WebhookCall.objects.filter(webhook=webhook).exclude(id__in=newest).delete()
+    except DatabaseError:
+        log.warning("webhook %s: call not recorded", webhook.id, exc_info=True)
 
 
 def webhook_signature_check(

@@ -1,10 +1,7 @@
 """Trigger APIs: idempotent run starts with callbacks, webhooks (and their public endpoint), schedules."""
 
-import logging
-
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -19,8 +16,6 @@ from workflows.api.inputs import parse
 from workflows.api.views import OwnerView, WorkspaceView
 from workflows.errors import PayloadTooLarge, RateLimited, ServiceError
 from workflows.models import Run, Schedule, WebhookTrigger
-
-log = logging.getLogger(__name__)
 
 
 # --- Runs: Idempotency-Key and callback_url ------------------------------------------------------
@@ -124,15 +119,6 @@ class WebhookRevokeView(WorkspaceView):
         return Response(io.WebhookOut(webhook).data)
 
 
-def _call_record(webhook: WebhookTrigger, *, status_code: int, run: Run | None = None, error: str = "") -> None:
-    """The call goes into the webhook's recent calls; a database too busy to keep it does not
-    change the answer (the run has started: a retry would start another)."""
-    try:
-        triggers.webhook_call_record(webhook=webhook, status_code=status_code, run=run, error=error)
-    except DatabaseError:
-        log.warning("webhook %s: call not recorded", webhook.id, exc_info=True)
-
-
 class WebhookReceiveView(APIView):
     """`POST /hooks/<token>`: no API key, the token is the secret. Nothing starts on any 4xx."""
 
@@ -149,9 +135,9 @@ class WebhookReceiveView(APIView):
         try:
             run, response = self._fire(request, webhook)
         except ServiceError as exc:
-            _call_record(webhook, status_code=exc.status, error=str(exc))
+            triggers.webhook_call_record(webhook=webhook, status_code=exc.status, error=str(exc))
             raise
-        _call_record(webhook, status_code=response.status_code, run=run)
+        triggers.webhook_call_record(webhook=webhook, status_code=response.status_code, run=run)
         return response
 
     def _fire(self, request, webhook: WebhookTrigger) -> tuple[Run, Response]:
