@@ -13,7 +13,7 @@ workers) with the peer workflow behind a sync webhook, then:
 
     .venv/bin/python bench/stack_profile.py [--concurrency 8] [--duration 15] [--workers 1]
 
-Needs py-spy (`pip install py-spy`) and wrk; py-spy needs ptrace (root, or kernel.yama.ptrace_scope=0).
+Needs py-spy (`pip install -e .[bench]`) and wrk; py-spy needs ptrace (root, or kernel.yama.ptrace_scope=0).
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="keep py-spy's raw samples here (flame graphs: flamegraph.pl FILE)")
     args = parser.parse_args()
     if not shutil.which("py-spy") and not (Path(sys.executable).parent / "py-spy").exists():
-        sys.exit("py-spy is needed: pip install py-spy")
+        sys.exit("py-spy is needed: pip install -e .[bench]")
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
