@@ -223,13 +223,17 @@ def table(rows: list[dict[str, Any]], teacher_accuracy: float | None) -> str:
 
 
 # The students the bench can train: (method, trained on verified trajectories only).
+# "sft-correct" is a reference, not distillation: SFT on the correct trajectories the teacher itself
+# learned from, what the student can learn from perfect data (not in the default set).
 STUDENTS = {
     "sft-unverified": ("sft", False),
     "sft": ("sft", True),
     "forward_kl": ("forward_kl", True),
     "reverse_kl": ("reverse_kl", True),
     "adaptive_kl": ("adaptive_kl", True),
+    "sft-correct": ("sft", None),
 }
+DEFAULT_STUDENTS = [key for key in STUDENTS if key != "sft-correct"]
 
 
 def main() -> None:
@@ -254,7 +258,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--students",
-        default=",".join(STUDENTS),
+        default=",".join(DEFAULT_STUDENTS),
         help=f"which students to train, of {','.join(STUDENTS)} (comma-separated)",
     )
     args = parser.parse_args()
@@ -320,20 +324,26 @@ def main() -> None:
     ]
     verified = ["format", "execution", "semantic"]
     runs = [
-        (f"student, {method}, {'verified' if checked else 'unverified'}", method, teacher, verified if checked else [])
+        (
+            "student, sft on the correct trajectories (reference)"
+            if checked is None
+            else f"student, {method}, {'verified' if checked else 'unverified'}",
+            method,
+            truth if checked is None else records,
+            verified if checked else [],
+        )
         for key, (method, checked) in STUDENTS.items()
         if key in args.students.split(",")
     ]
-    for name, method, signal, stages in runs:
-        signal = None if method == "sft" else signal
+    for name, method, data, stages in runs:
         try:
             folder, seconds, kept = sft(
                 student_base,
-                records,
+                data,
                 root / name.replace(", ", "_"),
                 steps=student_steps,
                 method=method,
-                teacher=signal,
+                teacher=None if method == "sft" else teacher,
                 verify=stages,
             )
         except DatasetError as refused:  # verification left nothing to learn from (a teacher that fails)
@@ -359,7 +369,7 @@ def main() -> None:
         f"{n_test} driven test cases\n"
     )
     print(table(rows, rows[0]["step_accuracy"]))
-    best = max(rows[1:], key=lambda row: row["step_accuracy"] or 0.0)
+    best = max((r for r in rows[1:] if "(reference)" not in r["model"]), key=lambda row: row["step_accuracy"] or 0.0)
     share = (best["step_accuracy"] or 0.0) / rows[0]["step_accuracy"] if rows[0]["step_accuracy"] else 0.0
     print(
         f"\nbest student: {best['model']}, {share:.0%} of the teacher's step accuracy "
