@@ -134,7 +134,8 @@ async function buildAgent(page, toolWorkflowId) {
   const agent = (await apiCall(page, "GET", `/api/workflows/${workflowId}`)).body.graph.nodes.find((n) => n.id === "agent_1");
   assert.equal(agent.type, "agent");
   assert.deepEqual(agent.config.tools.map((t) => t.kind), ["mcp", "workflow"]);
-  assert.deepEqual(agent.config.tools[0], { kind: "mcp", server: "shop", tools: ["lookup_order"] });
+  // the form writes every field, its default included (evaluation runs may not call a tool unless it says so)
+  assert.deepEqual(agent.config.tools[0], { kind: "mcp", server: "shop", tools: ["lookup_order"], evaluation: "refuse" });
   assert.equal(agent.config.tools[1].workflow, String(toolWorkflowId));
   assert.equal(agent.config.tools[1].name, "order_status");
   assert.equal(agent.config.max_steps, 2);
