@@ -1,8 +1,8 @@
 // Follow one run live: its events (see eventStream.ts; a reload starts from 0 and replays
 // everything, so nothing is missed) folded over the stored run row.
-import { useCallback, useEffect, useMemo, useState } from "react";
-import { get } from "../api";
+import { useMemo } from "react";
 import { useEventStream } from "../eventStream";
+import { useFetched } from "../useFetched";
 import type { NodeRun, NodeStatus, Run, RunEvent } from "../types";
 
 const terminal = new Set(["succeeded", "failed", "cancelled"]);
@@ -26,20 +26,13 @@ export interface LiveRun {
 }
 
 export function useRun(runId: string | number | null): LiveRun {
-  const [run, setRun] = useState<Run | null>(null);
-
-  const refresh = useCallback(async () => {
-    if (runId === null) return;
-    setRun(await get<Run>(`/api/runs/${runId}`));
-  }, [runId]);
-
-  useEffect(() => setRun(null), [runId]);
+  const { value: run, refresh, refreshSoon } = useFetched<Run>(runId === null ? null : `/api/runs/${runId}`);
   const { events, connected } = useEventStream<RunEvent>({
     wsPath: runId === null ? null : `/ws/runs/${runId}/`,
     eventsPath: `/api/runs/${runId}/events`,
     isFinal: (event) => event.type.startsWith("run_") && terminal.has(event.type.slice(4)),
     onEvent: (event) => {
-      if (event.type !== "token") void refresh().catch(() => undefined);
+      if (event.type !== "token") refreshSoon();
     },
     start: refresh,
   });
