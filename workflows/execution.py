@@ -258,6 +258,7 @@ class _Hooks:
                 lambda: mcp.mcp_tool_call(workspace=run.workspace, server_name=server, tool=tool, arguments=arguments)
             ),
             recorded_tool_result=lambda call_key: self._db(lambda: tool_result_recorded(run, call_key), "tool result"),
+            recorded_items=lambda node_id: self._db(lambda: items_recorded(run, node_id), "map items"),
         )
 
 
@@ -370,6 +371,13 @@ def approval_timeout(*, run_id, node_id: str) -> None:
         runs.run_resume(run=run, node_id=node_id, value=(run.waiting or {}).get("default"))
     except Conflict:
         pass  # answered (or timed out by the other path) meanwhile
+
+
+def items_recorded(run: Run, node_id: str) -> dict[int, dict]:
+    """A map node's items that succeeded, from their item_succeeded events (across retries: a retry
+    of the run redoes only the items that failed)."""
+    events = RunEvent.objects.filter(run=run, type="item_succeeded", node_id=node_id).order_by("seq")
+    return {data["item"]: data for data in events.values_list("data", flat=True)}
 
 
 def tool_result_recorded(run: Run, call_key: str) -> dict | None:

@@ -45,7 +45,7 @@ NODE_STATUS_BY_EVENT = {
     "node_waiting": "waiting",
     "node_retrying": "running",
 }
-BUFFERED = frozenset({"node_started", "token"})
+BUFFERED = frozenset({"node_started", "token", "item_succeeded"})
 
 
 def json_safe(value: Any) -> Any:

@@ -92,7 +92,8 @@ A `map` applies `retry` and `on_error` to each item: a failing item is retried o
 `item_retrying`, then `item_failed` if it still fails), and with `continue` its slot in the output
 holds `{"error": "..."}` while the other items keep their results (`nodes.<id>.failed` lists the
 failed items' indexes); with `fail` or `branch` a failed item fails the node, and items not started
-yet do not run.
+yet do not run. Each item that succeeds is recorded (event `item_succeeded`, with its result): a retry
+of the failed run runs only the items that did not succeed, and so does a resume after a crash.
 
 ## Calls of other workflows
 

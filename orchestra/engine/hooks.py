@@ -91,6 +91,9 @@ class RunHooks:
     describe_tool: Callable[[dict[str, Any]], list[ToolDefinition]] | None = None
     call_mcp_tool: Callable[[str, str, dict[str, Any]], Any] | None = None
     recorded_tool_result: Callable[[str], dict[str, Any] | None] = lambda call_key: None
+    # The items of map node NODE_ID that succeeded in an earlier execution of it (a retry of the run,
+    # a resume after a wait or a crash), from its item_succeeded events: {index: {"of", "result"}}.
+    recorded_items: Callable[[str], dict[int, dict[str, Any]]] = lambda node_id: {}
 
 
 class RunCancelled(Exception):

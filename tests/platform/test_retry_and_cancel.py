@@ -128,6 +128,54 @@ MAP_OF_REQUESTS = {
 }
 
 
+class FailsItemOnce(BaseHTTPRequestHandler):
+    """Answers GET /N with {"item": N}; the first request for /3 gets a 500. Notes each path and status."""
+
+    answered: list[tuple[str, int]]
+
+    def do_GET(self):
+        status = 500 if self.path == "/3" and ("/3", 500) not in self.answered else 200
+        self.answered.append((self.path, status))
+        payload = json.dumps({"item": self.path}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_retried_map_runs_only_the_items_that_did_not_succeed(api):
+    handler = type("Handler", (FailsItemOnce,), {"answered": []})
+    server = serve_in_background(handler)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        graph = json.loads(json.dumps(MAP_OF_REQUESTS).replace("URL", url))
+        workflow_id = create_published(api, graph)
+        run_id = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {}}).json()["id"]
+        failed = api.wait_run(run_id)
+        assert failed["status"] == "failed" and "item 2" in failed["error"], failed  # /3 is item 2
+        before = list(handler.answered)
+
+        assert api.post(f"/api/runs/{run_id}/retry").status_code == 202
+        run = api.wait_run(run_id)
+
+        assert run["status"] == "succeeded", run
+        assert run["outputs"]["n"] in (8, "8")
+        retried = handler.answered[len(before) :]
+        succeeded_before = {path for path, status in before if status == 200}
+        assert ("/3", 200) in retried
+        assert not succeeded_before & {path for path, _ in retried}, (before, retried)  # none asked twice
+        assert sorted(path for path, status in handler.answered if status == 200) == [f"/{n}" for n in range(1, 9)]
+        succeeded = RunEvent.objects.filter(run_id=run_id, type="item_succeeded", node_id="each")
+        assert sorted(succeeded.values_list("data__item", flat=True)) == list(range(8))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_cancel_stops_a_map_of_slow_requests_in_flight(api, held_server):
     graph = json.loads(json.dumps(MAP_OF_REQUESTS).replace("URL", held_server.url))
     workflow_id = create_published(api, graph)

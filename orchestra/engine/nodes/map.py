@@ -6,13 +6,18 @@ own (a retry of the whole map would redo the items that succeeded), and one that
 `fail` or `branch` it fails the node, and items not started yet are not run. A cancel of the run stops
 the map within about a second: items not started never start, and those in flight are abandoned.
 
-An item whose workflow run waits for an answer (an approval in it) makes the node wait once the other
-items are done, on one such child run at a time; answered, the map goes on from there: on the node's
-re-run, finished items answer from their child runs (keyed by item and attempt), nothing runs twice.
+Each item that succeeds is recorded (an item_succeeded event with its result), so whenever the node
+runs again — a retry of the failed run, a resume after a wait or after a crashed worker — the items that
+succeeded keep their results and only the others run: a map of 100 requests with one failure sends one
+request on retry, not 100. An item whose workflow run waits for an answer (an approval in it) makes the
+node wait once the other items are done, on one such child run at a time; answered, the map goes on from
+there, and a child run that was still running is found again by its key (item and attempt).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -176,8 +181,12 @@ class MapNode(NodeType):
         run_once = _item_runner(config, ctx)
         keep_going = ctx.on_error == "continue"
         failing = threading.Event()  # an item failed the node: the ones not started need not run
+        recorded = ctx.hooks.recorded_items(ctx.node_id) if items else {}
 
         def run_item(index: int, attempt: int = 1, answer: tuple[Any, str] | None = None) -> _Outcome | None:
+            earlier = recorded.get(index)
+            if earlier is not None and earlier.get("of") == _fingerprint(items[index]):
+                return _Outcome(result=earlier.get("result"))
             if failing.is_set() or ctx.hooks.is_cancelled():
                 return None
             try:
@@ -254,7 +263,7 @@ def _with_retries(
     policy = ctx.retry
     for attempt in range(first_attempt, policy.attempts + 1):
         try:
-            return run_once(ctx.for_item(index, item, attempt, answer))
+            result = run_once(ctx.for_item(index, item, attempt, answer))
         except WorkflowWaiting as waiting:
             raise _ItemWaiting(waiting, attempt) from None
         except Exception as error:
@@ -264,4 +273,12 @@ def _with_retries(
             delay = policy.backoff_s * policy.backoff_factor ** (attempt - 1)
             ctx.emit("item_retrying", {"item": index, "error": describe(error), "attempt": attempt, "delay_s": delay})
             time.sleep(delay)
+            continue
+        ctx.emit("item_succeeded", {"item": index, "of": _fingerprint(item), "result": result})
+        return result
     raise AssertionError("unreachable: RetryPolicy.attempts >= 1")
+
+
+def _fingerprint(item: Any) -> str:
+    """Which item a recorded result is of: a re-run keeps it only for the same item at the same index."""
+    return hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:16]
