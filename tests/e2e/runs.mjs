@@ -24,9 +24,10 @@ async function shot(page, name) {
   if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, name), fullPage: true });
 }
 
-/** The run page shows `status` in its totals. */
-async function showsStatus(page, status) {
-  await page.waitForSelector(`[data-testid=run-totals] .badge.status-${status}`, { timeout: 90_000 });
+/** The run page shows run `runId` (not the page it came from, still drawn while the next one loads)
+ * in `status`. */
+async function showsStatus(page, runId, status) {
+  await page.waitForSelector(`[data-testid=run-totals][data-run="${runId}"] .badge.status-${status}`, { timeout: 90_000 });
 }
 
 const REFUND = {
@@ -83,7 +84,7 @@ await scenario("runs", async (page) => {
 
   // The failed run, on its page: the model step succeeded, the HTTP node failed, the output never ran.
   await page.goto(`${BASE_URL}/runs/${runId}`);
-  await showsStatus(page, "failed");
+  await showsStatus(page, runId, "failed");
   await waitFor(async () => (await nodeStatus(page, "stock")) === "failed", { message: "the HTTP node to show failed" });
   assert.equal(await nodeStatus(page, "draft"), "succeeded");
   assert.match(await page.innerText(".side-panel"), /HTTP 500/);
@@ -92,7 +93,7 @@ await scenario("runs", async (page) => {
 
   // Retry: the same run goes on from the failed node and succeeds; the model step is not run again.
   await page.click("button:text-is('Retry from failed node')");
-  await showsStatus(page, "succeeded");
+  await showsStatus(page, runId, "succeeded");
   await waitFor(async () => (await nodeStatus(page, "end")) === "succeeded", { message: "the output node to succeed" });
   assert.equal(new URL(page.url()).pathname, `/runs/${runId}`, "a retry stays on the same run");
   const events = (await apiCall(page, "GET", `/api/runs/${runId}/events?after=0`)).body;
@@ -115,7 +116,7 @@ await scenario("runs", async (page) => {
   await page.click("button:text-is('Start rerun')");
   await page.waitForURL((url) => url.pathname.startsWith("/runs/") && url.pathname !== `/runs/${runId}`);
   const rerunId = new URL(page.url()).pathname.split("/").pop();
-  await showsStatus(page, "succeeded");
+  await showsStatus(page, rerunId, "succeeded");
   const rerun = (await apiCall(page, "GET", `/api/runs/${rerunId}`)).body;
   assert.deepEqual([rerun.trigger, rerun.version, rerun.inputs], ["rerun", 1, { product: "oolong" }]);
   assert.match(await page.innerText("[data-testid=run-outputs]"), /"product": "oolong"/);
@@ -130,7 +131,7 @@ await scenario("runs", async (page) => {
   const parentId = await published(page, "Refunds", refunds(childId));
   const parent = (await apiCall(page, "POST", `/api/workflows/${parentId}/runs`, { inputs: {} })).body;
   await page.goto(`${BASE_URL}/runs/${parent.id}`);
-  await showsStatus(page, "waiting");
+  await showsStatus(page, parent.id, "waiting");
   await page.click('.react-flow__node[data-id="each"]');
   await asks(page, "Refund 3?");
   assert.match(await page.innerText("[data-testid=waits-in]"), /item 0's run/);
@@ -142,14 +143,15 @@ await scenario("runs", async (page) => {
 
   await page.click("[data-testid=waits-in] a");
   await page.waitForURL((url) => url.pathname.startsWith("/runs/") && url.pathname !== `/runs/${parent.id}`);
-  await showsStatus(page, "waiting");
+  const itemRunId = new URL(page.url()).pathname.split("/").pop();
+  await showsStatus(page, itemRunId, "waiting");
   await page.click('.react-flow__node[data-id="ask"]');
   await asks(page, "Refund 5?");
   await page.click("[data-testid=approval-form] button:text-is('Approve')");
-  await showsStatus(page, "succeeded");
+  await showsStatus(page, itemRunId, "succeeded");
 
   await page.goto(`${BASE_URL}/runs/${parent.id}`);
-  await showsStatus(page, "succeeded");
+  await showsStatus(page, parent.id, "succeeded");
   await waitFor(async () => (await nodeStatus(page, "end")) === "succeeded", { message: "the map's run to be drawn" });
   const parentEvents = (await apiCall(page, "GET", `/api/runs/${parent.id}/events?after=0`)).body;
   assert.equal(parentEvents.filter((e) => e.type === "run_waiting").length, 2, "waited on each item once");

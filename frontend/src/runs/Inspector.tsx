@@ -127,7 +127,7 @@ export function RunTotals({ run }: { run: Run }) {
   const tokensOut = run.tokens_out ?? sum((n) => n.tokens_out);
   const cost = run.cost ?? sum((n) => n.cost);
   return (
-    <dl className="facts run-totals" data-testid="run-totals">
+    <dl className="facts run-totals" data-testid="run-totals" data-run={String(run.id)}>
       <dt>Status</dt><dd><StatusBadge status={run.status} /></dd>
       <dt>Tokens</dt><dd>{formatNumber(tokensIn)} in · {formatNumber(tokensOut)} out</dd>
       <dt>Cost</dt><dd>{formatCost(cost)}</dd>
