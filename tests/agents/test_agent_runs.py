@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import Api, make_workspace, wait_until
 from tests.mcp.support import McpTestServer
 from tests.platform.test_runs_api import create_published
-from tests.support.loopback import serve_in_background
+from tests.support.loopback import send_json, serve_in_background
 from workflows.models import NodeRun, RunEvent, Trace
 
 LOOKUP_ORDER = {
@@ -138,12 +138,7 @@ class HoldingServer:
                 owner.requests.append(self.path)
                 if len(owner.requests) > 1:
                     owner.released.wait(timeout=60)
-                body = b'{"stock": 3}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, 200, {"stock": 3})
 
             def log_message(self, *args):
                 pass

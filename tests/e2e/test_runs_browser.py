@@ -1,13 +1,12 @@
 """The run page in the browser app, end to end against the real platform: a run that failed is
 retried from its failed node (the finished node keeps its result), then rerun with an edited input."""
 
-import json
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from tests.e2e.test_browser import browser_login, browser_ready, run_scenario  # noqa: F401  (fixtures)
-from tests.support.loopback import serve_in_background
+from tests.support.loopback import send_json, serve_in_background
 
 
 class FailsOnce:
@@ -21,12 +20,7 @@ class FailsOnce:
             def do_GET(self):
                 owner.requests += 1
                 status = 500 if owner.requests == 1 else 200
-                payload = json.dumps({"ok": status == 200}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send_json(self, status, {"ok": status == 200})
 
             def log_message(self, *args):
                 pass

@@ -12,6 +12,7 @@ from tests.conftest import wait_until
 from tests.platform.test_run_lifecycle import llm_then_http
 from tests.platform.test_runs_api import create_published
 from tests.support.loopback import LoopbackServer
+from tests.support.loopback import send_json
 from tests.support.loopback import serve_in_background
 from workflows import services
 from workflows.models import Run, RunEvent, Trace
@@ -136,12 +137,7 @@ class FailsItemOnce(BaseHTTPRequestHandler):
     def do_GET(self):
         status = 500 if self.path == "/3" and ("/3", 500) not in self.answered else 200
         self.answered.append((self.path, status))
-        payload = json.dumps({"item": self.path}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, status, {"item": self.path})
 
     def log_message(self, *args):
         pass

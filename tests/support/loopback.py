@@ -5,6 +5,16 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+def send_json(handler: BaseHTTPRequestHandler, status: int, body) -> None:
+    """Answer the handler's request with `body` as JSON."""
+    payload = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
 class LoopbackServer:
     def __init__(self, *, status: int = 200, body: dict | None = None, hold: bool = False):
         self.requests: list[dict] = []
@@ -26,12 +36,7 @@ class LoopbackServer:
                     }
                 )
                 owner.released.wait(timeout=60)
-                payload = json.dumps(owner.body).encode()
-                self.send_response(owner.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send_json(self, owner.status, owner.body)
 
             do_GET = do_POST = do_PUT = _answer
 
