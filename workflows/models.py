@@ -118,6 +118,9 @@ class Run(models.Model):
     outputs = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     parent_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    # An evaluation run, or a run one started (however deep): set at creation, so every trace
+    # selection leaves evaluation traffic out with one column instead of walking up the parents.
+    for_evaluation = models.BooleanField(default=False)
     cancel_requested = models.BooleanField(default=False)
     waiting_node = models.CharField(max_length=200, blank=True, default="")
     waiting = models.JSONField(null=True, blank=True)
@@ -161,18 +164,10 @@ class Run(models.Model):
         ]
 
 
-# How deep below an evaluation run the runs it started (its tools' workflow runs, their
-# sub-workflows) are still told apart as evaluation traffic.
-EVALUATION_NESTING = 3
-
-
 def in_evaluation(run: str = "run") -> models.Q:
     """Rows whose run (at the field path `run`, e.g. "teacher_trace__run") is an evaluation run or
     one it started: what the evaluated model did there is no production traffic to learn from."""
-    condition = models.Q()
-    for depth in range(EVALUATION_NESTING + 1):
-        condition |= models.Q(**{f"{run}{'__parent_run' * depth}__trigger": "evaluation"})
-    return condition
+    return models.Q(**{f"{run}__for_evaluation": True})
 
 
 class NodeRun(models.Model):

@@ -141,6 +141,7 @@ def _run_create(
             inputs=coerced,
             trigger=trigger,
             parent_run=parent_run,
+            for_evaluation=trigger == "evaluation" or (parent_run is not None and parent_run.for_evaluation),
             idempotency_key=idempotency_key,
             trigger_ref=trigger_ref,
             callback_url=callback_url,

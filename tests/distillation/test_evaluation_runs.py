@@ -11,8 +11,8 @@ from tests.conftest import make_workspace
 from tests.distillation.helpers import SUMMARISE, TINY_JOB, student_model, wait_job
 from tests.distillation.test_agent_distillation import LOOKUP_ORDER, run_agent, support_graph
 from tests.platform.test_runs_api import create_published
-from workflows import services
-from workflows.models import Run, Trace
+from workflows import runs, services
+from workflows.models import NodeRun, Run, Trace, Workflow, in_evaluation
 
 QUESTIONS = [f"where is order {n}?" for n in range(5)]
 
@@ -60,7 +60,8 @@ def test_a_student_drives_its_agent_in_evaluation_runs_that_never_count_as_produ
         assert answered == {r["endpoint"]} == {student if r["model"] == "student" else "tiny"}
         if r["model"] == "teacher":  # its tool really ran, as a child run of the evaluation run
             assert finished[r["run"]]["status"] == "succeeded"
-            assert {c.trigger for c in Run.objects.filter(parent_run_id=r["run"])} == {"subworkflow"}
+            children = Run.objects.filter(parent_run_id=r["run"])
+            assert {(c.trigger, c.for_evaluation) for c in children} == {("subworkflow", True)}
 
     report = api.get(f"/api/distillations/{job['id']}/evaluation-runs").json()
     by_model = {m["model"]: m for m in report["models"]}
@@ -139,3 +140,20 @@ def test_api_callers_cannot_start_evaluation_runs_themselves(api):
     workflow_id = create_published(api, SUMMARISE, name="summarise")
     refused = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "tea"}, "trigger": "evaluation"})
     assert refused.status_code == 400 and refused.json()["errors"][0]["path"] == "trigger"
+
+
+def test_runs_started_below_an_evaluation_run_are_evaluation_traffic_however_deep(api):
+    workflow = Workflow.objects.get(pk=create_published(api, SUMMARISE, name="summarise"))
+    chain = [runs.run_start(workflow=workflow, inputs={"topic": "tea"}, trigger="evaluation", enqueue=False)[0]]
+    for _ in range(6):  # an evaluated agent's tool, its sub-workflows, theirs...
+        child, _ = runs.run_start(
+            workflow=workflow, inputs={"topic": "tea"}, trigger="subworkflow", parent_run=chain[-1], enqueue=False
+        )
+        chain.append(child)
+    production, _ = runs.run_start(workflow=workflow, inputs={"topic": "tea"}, trigger="api", enqueue=False)
+    runs.run_start(
+        workflow=workflow, inputs={"topic": "tea"}, trigger="subworkflow", parent_run=production, enqueue=False
+    )
+
+    evaluated = set(NodeRun.objects.filter(in_evaluation()).values_list("run_id", flat=True))
+    assert evaluated == {run.id for run in chain}
