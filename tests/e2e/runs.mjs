@@ -157,6 +157,7 @@ await scenario("runs", async (page) => {
   assert.equal(parentEvents.filter((e) => e.type === "run_waiting").length, 2, "waited on each item once");
   assert.equal(parentEvents.filter((e) => e.type === "run_resumed").length, 2, "answered on the node, woken by the item");
   assert.match(await page.innerText("[data-testid=run-outputs]"), /refunded 3[\s\S]*refunded 5/);
+  assert.match(await page.innerText("[data-testid=event-log]"), /item_succeeded\s+each\s+item 1/, "the log names each item that succeeded");
   await assertFits(page);
   await shot(page, "run-map-answered.png");
 });

@@ -137,9 +137,12 @@ export function RunTotals({ run }: { run: Run }) {
   );
 }
 
-/** What a row of the log says besides the type: the tool of a tool event, marked when it failed. */
+/** What a row of the log says besides the type: the tool of a tool event, the item of a map's item
+ * event, marked when it failed. */
 function eventDetail(type: string, data: unknown): string {
-  if (!data || typeof data !== "object" || !("tool" in data)) return "";
+  if (!data || typeof data !== "object") return "";
+  if ("item" in data && type.startsWith("item_")) return `item ${String(data.item)}${type === "item_failed" ? " ✗" : ""}`;
+  if (!("tool" in data)) return "";
   const failed = type === "tool_result" && "error" in data && data.error !== undefined && data.error !== null;
   return `${String(data.tool)}${failed ? " ✗" : ""}`;
 }
