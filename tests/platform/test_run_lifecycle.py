@@ -47,6 +47,10 @@ def test_run_resumes_after_worker_is_killed_without_rerunning_finished_nodes(api
     run_id = api.post(f"/api/workflows/{workflow_id}/runs", json={"inputs": {"topic": "tea"}}).json()["id"]
     wait_until(lambda: held_server.requests, timeout=60, message="the http node to be in flight")
     assert NodeRun.objects.get(run_id=run_id, node_id="draft").status == "succeeded"
+    # A node's start is written within ORCHESTRA_TOKEN_FLUSH_MS (with the next write, or by the flush
+    # timer): a kill before that loses it by design, and the resumed node records its own.
+    started = RunEvent.objects.filter(run_id=run_id, type="node_started", node_id="call")
+    wait_until(started.exists, timeout=30, message="the http node's start to be stored")
 
     for worker in platform.live_workers("runs"):
         platform.kill_worker(worker)  # kill -9, mid-node
