@@ -105,3 +105,21 @@ def test_with_on_error_branch_a_failing_item_takes_the_error_outlet():
     )
     outcome, _ = run(data, inputs={"words": "a bad"}, run_workflow=word_workflow([]))
     assert outcome.outputs == {"error": "ItemFailed: item 1: ValueError: cannot take 'bad'"}
+
+
+def test_a_rerun_keeps_the_results_recorded_for_the_same_items_and_runs_only_the_others():
+    calls: list[str] = []
+    graph = map_graph(PER_WORD, on_error="continue")
+    _, first = run(graph, inputs={"words": "a bad ccc"}, run_workflow=word_workflow(calls))
+    recorded = {data["item"]: data for data in first.data("item_succeeded", "each")}
+    assert sorted(recorded) == [0, 2] and recorded[2]["result"] == {"len": 3}
+
+    calls.clear()
+    outcome, _ = run(
+        graph,
+        inputs={"words": "a bb dddd"},
+        run_workflow=word_workflow(calls),
+        recorded_items=lambda node_id: recorded if node_id == "each" else {},
+    )
+    assert calls == ["bb", "dddd"]  # item 0 is still "a": kept; item 2 is another word now: run
+    assert outcome.outputs["results"] == [{"len": 1}, {"len": 2}, {"len": 4}]
