@@ -6,7 +6,7 @@ import statistics
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -132,10 +132,16 @@ def savings(*, workflow: Workflow, since: str | None = None, until: str | None =
 
 
 def _agreement(compared: QuerySet) -> dict[str, Any] | None:
+    """Agreement over the shadowed calls, and what the same calls took and cost on either side (the
+    student's latency over the calls it answered)."""
     counts = compared.aggregate(
         calls=Count("id"),
         agreed=Count("id", filter=Q(agreement=True)),
         student_errors=Count("id", filter=Q(student_trace__status="error")),
+        teacher_latency_ms=Avg("teacher_latency_ms"),
+        student_latency_ms=Avg("student_latency_ms", filter=Q(student_trace__status="ok")),
+        teacher_cost=Sum("teacher_cost"),
+        student_cost=Sum("student_cost"),
     )
     if not counts["calls"]:
         return None
@@ -143,6 +149,12 @@ def _agreement(compared: QuerySet) -> dict[str, Any] | None:
         "calls": counts["calls"],
         "agreement": round(counts["agreed"] / counts["calls"], 4),
         "student_errors": counts["student_errors"],
+        **{
+            side: None if counts[side] is None else round(counts[side], 1)
+            for side in ("teacher_latency_ms", "student_latency_ms")
+        },
+        "teacher_cost": round(counts["teacher_cost"] or 0.0, 6),
+        "student_cost": round(counts["student_cost"] or 0.0, 6),
     }
 
 

@@ -171,6 +171,12 @@ class AgreementOut(serializers.Serializer):
     calls = serializers.IntegerField(help_text="Shadow comparisons.")
     agreement = serializers.FloatField(help_text="The share where the student agreed with the teacher.")
     student_errors = serializers.IntegerField(help_text="Comparisons where the student's call failed.")
+    teacher_latency_ms = serializers.FloatField(allow_null=True, help_text="The teacher's mean latency on them.")
+    student_latency_ms = serializers.FloatField(
+        allow_null=True, help_text="The student's mean latency on the ones it answered; null if none."
+    )
+    teacher_cost = serializers.FloatField(help_text="What the teacher's calls cost.")
+    student_cost = serializers.FloatField(help_text="What the student's calls cost.")
 
 
 class ShadowOut(AgreementOut):

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from distillation.models import ShadowComparison
+from distillation.selectors import savings
 from distillation.services import deployment_call, deployment_set
 from orchestra.engine import ModelCall
 from tests.conftest import make_workspace
@@ -94,6 +95,9 @@ def test_shadow_answers_with_the_teacher_and_records_json_equal_replies_as_agree
     assert comparison.student_trace.call_key == call.call_key + "#shadow"
     assert (comparison.teacher_latency_ms, comparison.student_latency_ms) == (10.0, 2.0)
     assert (comparison.teacher_cost, comparison.student_cost) == (0.01, 0.0)
+    (entry,) = savings(workflow=workflow)["nodes"]  # side by side on the savings page
+    sides = ("teacher_latency_ms", "student_latency_ms", "teacher_cost", "student_cost")
+    assert [entry["shadow"][side] for side in sides] == [10.0, 2.0, 0.01, 0.0]
 
 
 def test_shadow_records_different_replies_as_disagreeing(node):
@@ -133,7 +137,6 @@ def test_student_falls_back_to_the_teacher_when_its_reply_breaks_the_schema(node
 
 
 def test_a_failing_shadow_student_is_a_failed_trace_counted_in_the_shadow_report(node):
-    from distillation.selectors import savings
     from workflows.execution import model_call_trace
 
     workflow, run, call, user = node
@@ -164,4 +167,6 @@ def test_a_failing_shadow_student_is_a_failed_trace_counted_in_the_shadow_report
     comparisons = ShadowComparison.objects.filter(workflow=workflow).order_by("call_key")
     assert [(c.student_trace_id, c.agreement) for c in comparisons] == [(t.id, False) for t in failed]
     (entry,) = savings(workflow=workflow)["nodes"]
-    assert entry["shadow"] == {"calls": 2, "agreement": 0.0, "student_errors": 2}
+    shadow = entry["shadow"]
+    assert (shadow["calls"], shadow["agreement"], shadow["student_errors"]) == (2, 0.0, 2)
+    assert (shadow["teacher_latency_ms"], shadow["student_latency_ms"]) == (10.0, None)  # it answered none

@@ -154,6 +154,7 @@ await scenario("distill", async (page) => {
   assert.match(table, /tiny/);
   assert.match(table, /draft-student/);
   assert.match(await node.locator("[data-testid=shadow-agreement]").innerText(), /^\d+(\.\d)?%$/);
+  assert.match(await node.locator("[data-testid=shadow-side-by-side]").innerText(), /student \d+ ms a call, \$[\d.]+ in all; teacher \d+ ms/);
   assert.equal(await node.locator(".bar-chart").count(), 2);
   if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/savings.png`, fullPage: true });
 

@@ -1093,6 +1093,26 @@ export interface components {
             agreement: number;
             /** @description Comparisons where the student's call failed. */
             student_errors: number;
+            /**
+             * Format: double
+             * @description The teacher's mean latency on them.
+             */
+            teacher_latency_ms: number | null;
+            /**
+             * Format: double
+             * @description The student's mean latency on the ones it answered; null if none.
+             */
+            student_latency_ms: number | null;
+            /**
+             * Format: double
+             * @description What the teacher's calls cost.
+             */
+            teacher_cost: number;
+            /**
+             * Format: double
+             * @description What the student's calls cost.
+             */
+            student_cost: number;
         };
         ApiKeyCreatedOut: {
             id: number;
@@ -2172,6 +2192,26 @@ export interface components {
             agreement: number;
             /** @description Comparisons where the student's call failed. */
             student_errors: number;
+            /**
+             * Format: double
+             * @description The teacher's mean latency on them.
+             */
+            teacher_latency_ms: number | null;
+            /**
+             * Format: double
+             * @description The student's mean latency on the ones it answered; null if none.
+             */
+            student_latency_ms: number | null;
+            /**
+             * Format: double
+             * @description What the teacher's calls cost.
+             */
+            teacher_cost: number;
+            /**
+             * Format: double
+             * @description What the student's calls cost.
+             */
+            student_cost: number;
             /** @description Agent nodes: per kind of step. */
             by_kind?: {
                 [key: string]: components["schemas"]["AgreementOut"] | null;

@@ -4,7 +4,7 @@ import { useEffect, useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { get, query } from "../api";
 import type { ApiError, Savings, Workflow } from "../types";
-import { ErrorList, errorsFrom, formatCost, formatNumber, formatTime } from "../ui";
+import { ErrorList, errorsFrom, formatCost, formatMs, formatNumber, formatTime } from "../ui";
 import { BarChart } from "../distill/charts";
 
 const PERIODS = [["1", "Last 24 hours"], ["7", "Last 7 days"], ["30", "Last 30 days"], ["90", "Last 90 days"]] as const;
@@ -66,6 +66,11 @@ export function SavingsPage() {
               <p>
                 {node.shadow ? <>Shadow agreement <b data-testid="shadow-agreement">{(node.shadow.agreement * 100).toFixed(1)}%</b> over {formatNumber(node.shadow.calls)} calls · </> : <span className="muted">No shadow comparisons · </span>}
                 {node.shadow?.student_errors ? <>{formatNumber(node.shadow.student_errors)} student failures · </> : null}
+                {node.shadow && (
+                  <span data-testid="shadow-side-by-side">
+                    student {formatMs(node.shadow.student_latency_ms)} a call, {formatCost(node.shadow.student_cost)} in all; teacher {formatMs(node.shadow.teacher_latency_ms)}, {formatCost(node.shadow.teacher_cost)} ·{" "}
+                  </span>
+                )}
                 projected monthly saving <b className="ok">{formatCost(node.projected_monthly_saving)}</b>
               </p>
               {node.projection.reason && (
