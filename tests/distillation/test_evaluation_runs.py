@@ -155,5 +155,5 @@ def test_runs_started_below_an_evaluation_run_are_evaluation_traffic_however_dee
         workflow=workflow, inputs={"topic": "tea"}, trigger="subworkflow", parent_run=production, enqueue=False
     )
 
-    evaluated = set(NodeRun.objects.filter(in_evaluation()).values_list("run_id", flat=True))
+    evaluated = set(NodeRun.objects.filter(in_evaluation(), run__workflow=workflow).values_list("run_id", flat=True))
     assert evaluated == {run.id for run in chain}
