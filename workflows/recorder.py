@@ -5,9 +5,11 @@ that end something (a node finished, failed, was skipped, waits; a tool call and
 a resumed agent reads back instead of calling the tool again) are written before the engine goes
 on, together with whatever was buffered before them: one transaction, one UPDATE for the seqs, one
 INSERT for the rows, one UPDATE per node row. Events that only report progress (`node_started`,
-streamed `token`s) wait up to ORCHESTRA_TOKEN_FLUSH_MS in a buffer, and consecutive tokens of a
-node become one event; so a fast node is one transaction, and a streaming node at most one per
-~50 ms.
+streamed `token`s, a map's `item_succeeded`) wait up to ORCHESTRA_TOKEN_FLUSH_MS in a buffer, and
+consecutive tokens of a node become one event; so a fast node is one transaction, a streaming node
+at most one per ~50 ms, and a map of many quick items not one per item. A worker killed inside that
+window loses them: the node's start is recorded again when it resumes, and an item whose success
+was not stored yet runs again.
 
 These transactions commit without waiting for the WAL flush (PostgreSQL's synchronous_commit off,
 for them only): a worker that dies loses none of them (they are committed), and the checkpoint
