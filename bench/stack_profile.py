@@ -149,6 +149,8 @@ def main() -> None:
                     stderr=subprocess.DEVNULL,
                 ),
             )
+        # py-spy gives no sign that it has attached (with --subprocesses it prints nothing until it
+        # ends), so give it a second before the load starts; the samples are shares, not counts.
         time.sleep(1)
         row = wrk(
             url, concurrency=args.concurrency, key=None, webhook=True, stack=stack, duration=args.duration, warmup=0
