@@ -149,7 +149,7 @@ def main() -> None:
                     stderr=subprocess.DEVNULL,
                 ),
             )
-        # py-spy gives no sign that it has attached (with --subprocesses it prints nothing until it
+        # py-spy gives no sign that it has attached (with these flags and a pipe it printed nothing until it
         # ends), so give it a second before the load starts; the samples are shares, not counts.
         time.sleep(1)
         row = wrk(
